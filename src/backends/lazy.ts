@@ -1,0 +1,48 @@
+/**
+ * Loads a backend module on first use (S3, HTTP), so that opening a local repository
+ * never pays for the AWS SDK, and a broken optional module fails with a clear message.
+ */
+import { describeError, UsageError } from '../core/errors.js';
+import type { Backend } from './backend.js';
+
+/** What a lazily loaded backend class must offer: a factory from a location URL. */
+export interface BackendFactory {
+  fromUrl(location: string): Backend | Promise<Backend>;
+}
+
+function isFactory(value: unknown): value is BackendFactory {
+  return (
+    (typeof value === 'function' || (typeof value === 'object' && value !== null)) &&
+    typeof (value as { fromUrl?: unknown }).fromUrl === 'function'
+  );
+}
+
+/**
+ * Imports `specifier` (relative to this folder, or absolute), takes its export
+ * `exportName` and opens `location` with its `fromUrl`. Failing to load the module or to
+ * find the factory is a UsageError naming the location; errors of `fromUrl` itself are
+ * passed through unchanged.
+ */
+export async function openLazyBackend(
+  specifier: string,
+  exportName: string,
+  location: string,
+): Promise<Backend> {
+  let mod: Record<string, unknown>;
+  try {
+    // A computed specifier keeps the module out of the static import graph.
+    mod = (await import(specifier)) as Record<string, unknown>;
+  } catch (err) {
+    throw new UsageError(
+      `cannot open ${location}: the backend module ${specifier} failed to load: ${describeError(err)}`,
+      { cause: err },
+    );
+  }
+  const factory = mod[exportName];
+  if (!isFactory(factory)) {
+    throw new UsageError(
+      `cannot open ${location}: ${specifier} does not export ${exportName} with a fromUrl method`,
+    );
+  }
+  return factory.fromUrl(location);
+}

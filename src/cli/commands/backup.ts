@@ -1,0 +1,86 @@
+/** `cairn backup PATH...`: create a snapshot. */
+import { shortId } from '../../core/ids.js';
+import { backup } from '../../ops/backup.js';
+import type { BackupEvent } from '../../ops/events.js';
+import { readExcludeFiles } from '../../ops/exclude.js';
+import { type CommandContext, EXIT } from '../context.js';
+import { formatBytes, formatDuration } from '../format.js';
+
+interface BackupCliOptions {
+  tag?: string[];
+  exclude?: string[];
+  excludeFile?: string[];
+  oneFileSystem?: boolean;
+  dryRun?: boolean;
+  force?: boolean;
+  host?: string;
+  parent?: string;
+  verbose?: boolean;
+}
+
+export default async function backupCommand(
+  ctx: CommandContext,
+  paths: string[],
+  opts: BackupCliOptions,
+): Promise<number> {
+  const excludes = [...(opts.exclude ?? []), ...(await readExcludeFiles(opts.excludeFile ?? []))];
+  return ctx.withRepo(
+    async (repo) => {
+      const parent = opts.parent ? (await repo.snapshots.resolve(opts.parent)).id : undefined;
+      let warnings = 0;
+      const onEvent = (e: BackupEvent) => {
+        if (e.type === 'warning') {
+          warnings++;
+          ctx.out.warn(`${e.path}: ${e.message}`, e);
+        } else if (e.type === 'progress') {
+          ctx.out.progress({ ...e, extra: `+${formatBytes(e.bytesAdded)}` });
+          if (ctx.out.json) ctx.out.event(e);
+        } else if (e.type === 'file') {
+          if (ctx.out.json) ctx.out.event(e);
+          else ctx.out.line(`${e.status.padEnd(9)} ${e.path}`);
+        } else ctx.out.event(e);
+      };
+      const { snapshotId, snapshot } = await backup(repo, {
+        paths,
+        tags: opts.tag ?? [],
+        excludes,
+        oneFileSystem: opts.oneFileSystem ?? false,
+        dryRun: opts.dryRun ?? false,
+        force: opts.force ?? false,
+        ...(opts.host ? { hostname: opts.host } : {}),
+        ...(parent ? { parent } : {}),
+        scan: ctx.out.showProgress || ctx.out.json,
+        verbose: opts.verbose ?? false,
+        signal: ctx.signal,
+        onEvent,
+      });
+      const s = snapshot.summary;
+      ctx.out.event({
+        type: 'summary',
+        operation: 'backup',
+        snapshot: snapshotId ?? null,
+        dryRun: opts.dryRun ?? false,
+        ...s,
+        tree: snapshot.tree,
+      });
+      ctx.out.clearProgress();
+      ctx.out.line(
+        `files: ${s.filesNew} new, ${s.filesChanged} changed, ${s.filesUnchanged} unchanged; ${s.dirs} directories`,
+      );
+      ctx.out.line(
+        `processed ${s.files} files, ${formatBytes(s.bytes)} in ${formatDuration(s.durationMs)}`,
+      );
+      ctx.out.line(
+        `${opts.dryRun ? 'would add' : 'added'} ${formatBytes(s.bytesAdded)} in ${s.blobsAdded} blobs to the repository`,
+      );
+      if (snapshotId) ctx.out.result(`snapshot ${shortId(snapshotId)} saved`);
+      else ctx.out.result('dry run: no snapshot saved');
+      if (warnings > 0) {
+        ctx.out.error(`${warnings} file(s) could not be read; the snapshot does not include them`);
+        return EXIT.partial;
+      }
+      return EXIT.ok;
+    },
+    { dryRun: opts.dryRun ?? false },
+  );
+}

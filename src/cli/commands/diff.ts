@@ -1,0 +1,43 @@
+/** `cairn diff A B`: changes between two snapshots. */
+import { addToSummary, diffTrees, emptyDiffSummary } from '../../ops/diff.js';
+import { type CommandContext, EXIT } from '../context.js';
+import { formatBytes } from '../format.js';
+
+const MARK = { added: '+', removed: '-', modified: 'M', metadata: 'U' } as const;
+
+export default async function diff(
+  ctx: CommandContext,
+  a: string,
+  b: string,
+  opts: { metadata?: boolean },
+): Promise<number> {
+  return ctx.withRepo(async (repo) => {
+    const left = await repo.snapshots.resolve(a, {}, ctx.signal);
+    const right = await repo.snapshots.resolve(b, {}, ctx.signal);
+    const summary = emptyDiffSummary();
+    for await (const d of diffTrees(
+      repo,
+      left.snapshot.tree,
+      right.snapshot.tree,
+      '',
+      ctx.signal,
+    )) {
+      addToSummary(summary, d);
+      if (d.change === 'metadata' && !opts.metadata && !ctx.out.json) continue;
+      ctx.out.event({ type: 'change', ...d });
+      const slash = d.kind === 'dir' ? '/' : '';
+      const sizes =
+        d.kind === 'file'
+          ? d.change === 'modified'
+            ? `  (${formatBytes(d.sizeBefore ?? 0)} -> ${formatBytes(d.sizeAfter ?? 0)})`
+            : `  (${formatBytes(d.sizeAfter ?? d.sizeBefore ?? 0)})`
+          : '';
+      ctx.out.result(`${MARK[d.change]} ${d.path}${slash}${sizes}`);
+    }
+    ctx.out.event({ type: 'summary', operation: 'diff', from: left.id, to: right.id, ...summary });
+    ctx.out.result(
+      `\n${summary.added} added, ${summary.removed} removed, ${summary.modified} modified, ${summary.metadata} metadata only; +${formatBytes(summary.bytesAdded)} -${formatBytes(summary.bytesRemoved)}`,
+    );
+    return EXIT.ok;
+  });
+}

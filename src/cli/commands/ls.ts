@@ -1,0 +1,74 @@
+/** `cairn ls SNAPSHOT [PATH]`: list a snapshot's entries, recursively. */
+import { NotFoundError } from '../../core/errors.js';
+import type { Entry } from '../../manifest/types.js';
+import { findEntry, splitSnapshotPath } from '../../ops/snapshot-path.js';
+import { walkTree } from '../../ops/walk.js';
+import { type CommandContext, EXIT } from '../context.js';
+import { formatMode } from '../format.js';
+
+export default async function ls(
+  ctx: CommandContext,
+  selector: string,
+  path: string,
+  opts: { long?: boolean },
+): Promise<number> {
+  return ctx.withRepo(async (repo) => {
+    const { id, snapshot } = await repo.snapshots.resolve(selector, {}, ctx.signal);
+    const parts = splitSnapshotPath(path);
+    const print = (p: string, e: Entry) => {
+      if (ctx.out.json) {
+        ctx.out.event({ type: 'entry', path: p, ...describe(e) });
+        return;
+      }
+      const name = e.kind === 'dir' ? `${p}/` : e.kind === 'symlink' ? `${p} -> ${e.target}` : p;
+      if (!opts.long) ctx.out.result(name);
+      else {
+        const size = e.kind === 'file' ? e.size : e.kind === 'dir' ? e.bytes : 0;
+        const time = new Date(e.mtime.sec * 1000).toISOString().slice(0, 19).replace('T', ' ');
+        ctx.out.result(
+          `${formatMode(e.kind, e.mode)} ${String(e.uid).padStart(5)} ${String(e.gid).padStart(5)} ${String(size).padStart(12)} ${time} ${name}`,
+        );
+      }
+    };
+    if (parts.length === 0) {
+      for await (const x of walkTree(repo, snapshot.tree, '', ctx.signal)) print(x.path, x.entry);
+      return EXIT.ok;
+    }
+    const entry = await findEntry(repo, snapshot.tree, parts, ctx.signal);
+    if (!entry) throw new NotFoundError(path, `${path} is not in snapshot ${id.slice(0, 8)}`);
+    const prefix = parts.join('/');
+    print(prefix, entry);
+    if (entry.kind === 'dir') {
+      for await (const x of walkTree(repo, entry.tree, prefix, ctx.signal)) print(x.path, x.entry);
+    }
+    return EXIT.ok;
+  });
+}
+
+/** An entry as a JSON-friendly object (ids as hex, inline bytes as a length). */
+export function describe(e: Entry): Record<string, unknown> {
+  const base = {
+    name: e.name,
+    kind: e.kind,
+    mode: e.mode,
+    uid: e.uid,
+    gid: e.gid,
+    mtime: new Date(e.mtime.sec * 1000 + Math.floor(e.mtime.nsec / 1e6)).toISOString(),
+  };
+  switch (e.kind) {
+    case 'file':
+      return {
+        ...base,
+        size: e.size,
+        chunks: e.chunks.length,
+        ...(e.inline ? { inline: true } : {}),
+        ...(e.hardlink ? { hardlink: e.hardlink } : {}),
+      };
+    case 'dir':
+      return { ...base, tree: e.tree, files: e.files, size: e.bytes };
+    case 'symlink':
+      return { ...base, target: e.target };
+    default:
+      return e.rdev !== undefined ? { ...base, rdev: e.rdev } : base;
+  }
+}

@@ -1,0 +1,207 @@
+/**
+ * The `cairn` command line. This file only declares commands and options; each command
+ * lives in commands/<name>.ts and is imported when it runs, so `cairn --help` loads
+ * almost nothing. Only this file calls process.exit.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { CairnError } from '../core/errors.js';
+import { VERSION } from '../ops/program.js';
+import { CommandContext, EXIT, type GlobalOptions } from './context.js';
+import { Output } from './output.js';
+import { collect, collectList } from './parse.js';
+
+type Handler = (ctx: CommandContext, ...args: never[]) => Promise<number>;
+
+/** One lazily loaded module per command. */
+const COMMANDS: Record<string, () => Promise<{ default: Handler }>> = {
+  init: () => import('./commands/init.js'),
+  backup: () => import('./commands/backup.js'),
+  snapshots: () => import('./commands/snapshots.js'),
+  ls: () => import('./commands/ls.js'),
+  restore: () => import('./commands/restore.js'),
+  diff: () => import('./commands/diff.js'),
+  cat: () => import('./commands/cat.js'),
+  check: () => import('./commands/check.js'),
+  stats: () => import('./commands/stats.js'),
+  chunk: () => import('./commands/chunk.js'),
+};
+
+/** Builds the program; `run` is called with the command module name and arguments. */
+export function buildProgram(
+  run: (module: string, args: unknown[], globals: GlobalOptions) => Promise<void>,
+  io?: Required<CliIo>,
+): Command {
+  const program = new Command('cairn')
+    .description('content-addressed, deduplicating snapshot store')
+    .version(VERSION)
+    .option(
+      '-r, --repo <location>',
+      'repository: a directory, s3:..., or http(s)://... (env CAIRN_REPO)',
+    )
+    .option('--json', 'machine-readable output: one JSON object per line')
+    .option('-q, --quiet', 'print only errors and results')
+    .showHelpAfterError()
+    .exitOverride();
+  if (io) {
+    program.configureOutput({
+      writeOut: (str) => io.stdout.write(str),
+      writeErr: (str) => io.stderr.write(str),
+    });
+  }
+  const act =
+    (module: string) =>
+    async (...args: unknown[]) => {
+      // commander passes (...positionals, options, command)
+      const cmd = args.at(-1) as Command;
+      await run(module, args.slice(0, -1), cmd.optsWithGlobals() as GlobalOptions);
+    };
+
+  program
+    .command('init')
+    .description('create a repository')
+    .option('--min <size>', 'smallest chunk (e.g. 16K)')
+    .option('--avg <size>', 'average chunk size (e.g. 64K)')
+    .option('--max <size>', 'largest chunk (e.g. 256K)')
+    .option('--level <n>', 'FastCDC normalization level 0-3')
+    .option('--seed <n>', 'FastCDC gear seed (64-bit integer)')
+    .option('--inline-max <size>', 'store files up to this size inside their directory node')
+    .action(act('init'));
+
+  program
+    .command('backup')
+    .description('back up files and directories into a new snapshot')
+    .argument('<path...>', 'files or directories')
+    .option('-t, --tag <tag>', 'tag the snapshot (repeatable, or comma-separated)', collectList)
+    .option('-e, --exclude <glob>', 'exclude matching files and directories (repeatable)', collect)
+    .option('--exclude-file <file>', 'read exclude globs from a file (repeatable)', collect)
+    .option('-x, --one-file-system', 'do not cross file-system boundaries')
+    .option('-n, --dry-run', 'read everything, store nothing')
+    .option('-f, --force', 're-read every file, ignoring the stat cache')
+    .option('--host <name>', 'hostname to record (default: this machine)')
+    .option('--parent <snapshot>', 'record this snapshot as the parent')
+    .option('-v, --verbose', 'list every file')
+    .action(act('backup'));
+
+  program
+    .command('snapshots')
+    .description('list snapshots')
+    .option('-t, --tag <tag>', 'only snapshots with this tag (repeatable)', collectList)
+    .option('--host <name>', 'only snapshots from this host')
+    .action(act('snapshots'));
+
+  program
+    .command('ls')
+    .description('list files in a snapshot')
+    .argument('<snapshot>', 'snapshot id, id prefix, latest or tag:NAME')
+    .argument('[path]', 'directory or file inside the snapshot', '')
+    .option('-l, --long', 'show mode, owner, size and time')
+    .action(act('ls'));
+
+  program
+    .command('restore')
+    .description('restore a snapshot into a directory')
+    .argument('<snapshot>', 'snapshot id, id prefix, latest or tag:NAME')
+    .requiredOption('--target <dir>', 'directory to restore into')
+    .option('-i, --include <path>', 'restore only this path of the snapshot (repeatable)', collect)
+    .option('-v, --verbose', 'list every file')
+    .action(act('restore'));
+
+  program
+    .command('diff')
+    .description('show what changed between two snapshots')
+    .argument('<snapshot1>', 'the older snapshot')
+    .argument('<snapshot2>', 'the newer snapshot')
+    .option('--metadata', 'also list entries whose metadata alone changed')
+    .action(act('diff'));
+
+  program
+    .command('cat')
+    .description('print a repository object: config, snapshot ID, tree ID, blob ID')
+    .addArgument(
+      new Command()
+        .createArgument('<kind>', 'what to print')
+        .choices(['config', 'snapshot', 'tree', 'blob']),
+    )
+    .argument('[id]', 'object id (snapshot selector for snapshot)')
+    .action(act('cat'));
+
+  program
+    .command('check')
+    .description('verify the repository structure and, with --read-data, all content')
+    .option('--read-data', 'read and verify every data blob')
+    .action(act('check'));
+
+  program.command('stats').description('repository size and deduplication').action(act('stats'));
+
+  program
+    .command('chunk')
+    .description('print the FastCDC chunks of a file')
+    .argument('<file>', 'file to chunk')
+    .option('--min <size>', 'smallest chunk')
+    .option('--avg <size>', 'average chunk size')
+    .option('--max <size>', 'largest chunk')
+    .option('--level <n>', 'normalization level 0-3', '1')
+    .option('--seed <n>', 'gear seed (64-bit integer)', '0')
+    .action(act('chunk'));
+
+  program.addOption(new Option('--no-color').hideHelp());
+  return program;
+}
+
+/** Where the CLI writes; tests pass their own streams. */
+export interface CliIo {
+  stdout?: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr?: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+}
+
+/** Runs the CLI with `argv` (without node and script) and returns the exit code. */
+export async function main(argv: string[], io: CliIo = {}): Promise<number> {
+  const controller = new AbortController();
+  const onSignal = () => controller.abort(new Error('interrupted'));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let code: number = EXIT.ok;
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  let out = new Output(false, false, stdout, stderr);
+  const program = buildProgram(
+    async (module, args, globals) => {
+      out = new Output(globals.json ?? false, globals.quiet ?? false, stdout, stderr);
+      const ctx = new CommandContext(globals, out, controller.signal);
+      const mod = await COMMANDS[module]!();
+      code = await (mod.default as (ctx: CommandContext, ...a: unknown[]) => Promise<number>)(
+        ctx,
+        ...args,
+      );
+    },
+    { stdout, stderr },
+  );
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    code = exitCodeFor(err, out, controller.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  return code;
+}
+
+function exitCodeFor(err: unknown, out: Output, signal: AbortSignal): number {
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
+    if (err.code === 'commander.help') return EXIT.ok;
+    return EXIT.usage; // commander already printed the message
+  }
+  if (err instanceof CairnError) {
+    if (err.code === 'aborted' || signal.aborted) {
+      out.error('interrupted');
+      return EXIT.interrupted;
+    }
+    out.error(err.message);
+    if (out.json) out.event({ type: 'error', code: err.code, message: err.message });
+    return err.code === 'usage' ? EXIT.usage : EXIT.failure;
+  }
+  out.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  return EXIT.failure;
+}

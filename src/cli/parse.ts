@@ -1,0 +1,49 @@
+/** Parsing option values given on the command line. */
+import { UsageError } from '../core/errors.js';
+
+const SIZE = /^(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i;
+const FACTORS: Record<string, number> = {
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+  gib: 1024 ** 3,
+};
+
+/** "64K", "1MiB", "4096" -> bytes (binary units). */
+export function parseSize(value: string, option: string): number {
+  const m = SIZE.exec(value.trim());
+  if (!m)
+    throw new UsageError(
+      `${option}: ${JSON.stringify(value)} is not a size (examples: 4096, 64K, 1M)`,
+    );
+  return Number(m[1]) * FACTORS[(m[2] ?? 'b').toLowerCase()]!;
+}
+
+/** A non-negative integer. */
+export function parseInteger(value: string, option: string): number {
+  if (!/^\d+$/.test(value.trim()))
+    throw new UsageError(`${option}: ${JSON.stringify(value)} is not a whole number`);
+  return Number(value);
+}
+
+/** Collects a repeatable option; commas also separate values (for tags). */
+export function collectList(value: string, previous: string[] = []): string[] {
+  return [
+    ...previous,
+    ...value
+      .split(',')
+      .map((v) => v.trim())
+      .filter((v) => v !== ''),
+  ];
+}
+
+/** Collects a repeatable option as is. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}

@@ -1,0 +1,44 @@
+/**
+ * Where a large directory is split into pages.
+ *
+ * A directory node is cut after an entry when the page holds at least `min` bytes and
+ * the entry's name hash falls under a threshold proportional to the entry's encoded
+ * size (so pages average about `target` bytes whatever the entry sizes), or when the
+ * page reaches `max` bytes. The decision depends only on the entry itself, never on its
+ * position, so inserting or changing one entry moves at most the boundaries next to it:
+ * the other pages keep their bytes and ids, and diff and sync skip them. Names, unlike
+ * content bytes, stay put when a file's content changes, which is why the hash is over
+ * the name rather than a rolling hash over the encoded bytes.
+ */
+import { createHash } from 'node:crypto';
+
+/** Page size parameters, in encoded bytes. */
+export interface PagingParams {
+  min: number;
+  target: number;
+  max: number;
+}
+
+/** Defaults: 64 KiB pages keep a one-file change to a small rewrite and few objects. */
+export const DEFAULT_PAGING: PagingParams = { min: 16 * 1024, target: 64 * 1024, max: 256 * 1024 };
+
+/** The 32-bit boundary hash of a name: the first four bytes of SHA-256(name), big-endian. */
+export function nameHash(name: string): number {
+  return createHash('sha256').update(name, 'utf8').digest().readUInt32BE(0);
+}
+
+/**
+ * True when a page that now holds `pageBytes` (including this entry) should end after
+ * the entry `name` of `entryBytes` encoded bytes.
+ */
+export function isPageBoundary(
+  name: string,
+  entryBytes: number,
+  pageBytes: number,
+  params: PagingParams,
+): boolean {
+  if (pageBytes >= params.max) return true;
+  if (pageBytes < params.min) return false;
+  const threshold = Math.min(1, entryBytes / params.target) * 0x1_0000_0000;
+  return nameHash(name) < threshold;
+}

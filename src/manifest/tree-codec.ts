@@ -1,0 +1,104 @@
+/**
+ * Tree nodes on the wire:
+ *   leaf  = {v: 1, e: [entry, ...]}               entries sorted by name (UTF-8 bytes)
+ *   index = {v: 1, x: [[first, tree, count], ...]} children sorted by first name
+ * A leaf is assembled from already-encoded entries (the backup encodes each entry once
+ * and decides page boundaries on its encoded size), so `encodeLeaf` takes bytes.
+ */
+import { FormatError } from '../core/errors.js';
+import { idFromBytes, idToBytes } from '../core/ids.js';
+import { entryFromWire, entryToWire } from './entry-codec.js';
+import { isPlainObject } from './fields.js';
+import { pack, unpack } from './msgpack.js';
+import { checkName, compareNames } from './names.js';
+import type { Entry, PageRef, TreeNode } from './types.js';
+
+/** Current tree node format version. */
+export const TREE_VERSION = 1;
+
+/** Encodes one entry on its own (the unit leaves are built from). */
+export function encodeEntry(entry: Entry): Uint8Array {
+  return pack(entryToWire(entry));
+}
+
+/** The msgpack array header for `n` items, in the shortest form. */
+function arrayHeader(n: number): Uint8Array {
+  if (n < 16) return Uint8Array.of(0x90 | n);
+  if (n < 0x10000) return Uint8Array.of(0xdc, n >> 8, n & 0xff);
+  return Uint8Array.of(0xdd, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+}
+
+// {v: 1, e: ...} — fixmap of 2, "v", 1, "e"
+const LEAF_PREFIX = Uint8Array.of(0x82, 0xa1, 0x76, TREE_VERSION, 0xa1, 0x65);
+
+/** A leaf node from entries already encoded with `encodeEntry`, in name order. */
+export function encodeLeaf(encodedEntries: readonly Uint8Array[]): Uint8Array {
+  return Buffer.concat([LEAF_PREFIX, arrayHeader(encodedEntries.length), ...encodedEntries]);
+}
+
+/** An index node over pages, in name order. */
+export function encodeIndex(pages: readonly PageRef[]): Uint8Array {
+  return pack({ v: TREE_VERSION, x: pages.map((p) => [p.first, idToBytes(p.tree), p.count]) });
+}
+
+/** Encodes a whole node (used for tests and small trees; backup uses encodeLeaf). */
+export function encodeTree(node: TreeNode): Uint8Array {
+  return node.kind === 'leaf' ? encodeLeaf(node.entries.map(encodeEntry)) : encodeIndex(node.pages);
+}
+
+/** Decodes and validates a tree node read from object `source`. */
+export function decodeTree(bytes: Uint8Array, source: string): TreeNode {
+  const value = unpack(bytes, source);
+  if (!isPlainObject(value)) throw new FormatError(source, 'a tree node must be a map');
+  const keys = Object.keys(value).sort().join(',');
+  if (value.v !== TREE_VERSION) {
+    throw new FormatError(source, `unsupported tree version ${JSON.stringify(value.v)}`);
+  }
+  if (keys === 'e,v') return { kind: 'leaf', entries: decodeEntries(value.e, source) };
+  if (keys === 'v,x') return { kind: 'index', pages: decodePages(value.x, source) };
+  throw new FormatError(source, `a tree node has fields v and e, or v and x; got ${keys}`);
+}
+
+function decodeEntries(value: unknown, source: string): Entry[] {
+  if (!Array.isArray(value)) throw new FormatError(source, 'field e: not an array');
+  const entries = value.map((w) => entryFromWire(w, source));
+  for (let i = 1; i < entries.length; i++) {
+    if (compareNames(entries[i - 1]!.name, entries[i]!.name) >= 0) {
+      throw new FormatError(
+        source,
+        `entries not in strict name order at ${JSON.stringify(entries[i]!.name)}`,
+      );
+    }
+  }
+  return entries;
+}
+
+function decodePages(value: unknown, source: string): PageRef[] {
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new FormatError(source, 'field x: not a non-empty array');
+  }
+  const pages = value.map((item, i): PageRef => {
+    if (!Array.isArray(item) || item.length !== 3) {
+      throw new FormatError(source, `field x[${i}]: expected [first, tree, count]`);
+    }
+    const [first, tree, count] = item;
+    if (typeof first !== 'string') throw new FormatError(source, `field x[${i}]: bad first name`);
+    checkName(first, source);
+    if (!(tree instanceof Uint8Array)) throw new FormatError(source, `field x[${i}]: bad tree id`);
+    if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 1) {
+      throw new FormatError(source, `field x[${i}]: bad count`);
+    }
+    return { first, tree: idFromBytes(tree, source), count };
+  });
+  for (let i = 1; i < pages.length; i++) {
+    if (compareNames(pages[i - 1]!.first, pages[i]!.first) >= 0) {
+      throw new FormatError(source, 'index pages not in strict name order');
+    }
+  }
+  return pages;
+}
+
+/** Decodes one entry encoded with `encodeEntry` (e.g. from a local cache). */
+export function decodeEntry(bytes: Uint8Array, source: string): Entry {
+  return entryFromWire(unpack(bytes, source), source);
+}

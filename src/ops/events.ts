@@ -1,0 +1,91 @@
+/**
+ * Typed progress events. Operations never print: they call `onEvent` with these, and
+ * the CLI turns them into a progress bar, NDJSON lines (`--json`), or nothing; the TUI
+ * renders them too. Every event has a `type`; the payloads are plain JSON values.
+ */
+
+/** Running totals shared by backup and restore progress. */
+export interface Progress {
+  /** Files finished so far. */
+  files: number;
+  /** Bytes of file content finished so far. */
+  bytes: number;
+  /** Totals when known (a scan runs alongside the operation), for percent and ETA. */
+  totalFiles?: number;
+  totalBytes?: number;
+  /** Milliseconds since the operation started. */
+  elapsedMs: number;
+}
+
+/** A problem with one path that did not stop the operation. */
+export interface WarningEvent {
+  type: 'warning';
+  path: string;
+  message: string;
+  /** Stable error code (`io`, `format`, `unsupported`...). */
+  code: string;
+}
+
+/** Backup events. */
+export type BackupEvent =
+  | { type: 'start'; operation: 'backup'; paths: string[]; parent?: string }
+  | { type: 'scan-done'; totalFiles: number; totalBytes: number }
+  | ({ type: 'progress'; operation: 'backup'; bytesAdded: number } & Progress)
+  | { type: 'file'; path: string; status: 'new' | 'changed' | 'unchanged'; size: number }
+  | WarningEvent;
+
+/** Restore events. */
+export type RestoreEvent =
+  | {
+      type: 'start';
+      operation: 'restore';
+      snapshot: string;
+      target: string;
+      totalFiles: number;
+      totalBytes: number;
+    }
+  | ({ type: 'progress'; operation: 'restore' } & Progress)
+  | { type: 'file'; path: string; size: number }
+  | WarningEvent;
+
+/** Check events. */
+export type CheckEvent =
+  | { type: 'start'; operation: 'check'; snapshots: number; readData: boolean }
+  | {
+      type: 'progress';
+      operation: 'check';
+      trees: number;
+      blobs: number;
+      bytes: number;
+      elapsedMs: number;
+    }
+  | {
+      type: 'error';
+      code: string;
+      object: string;
+      message: string;
+      snapshots: string[];
+      paths: string[];
+    };
+
+/** Any operation's event. */
+export type OperationEvent = BackupEvent | RestoreEvent | CheckEvent;
+
+/** The callback operations take. */
+export type EventSink<E> = (event: E) => void;
+
+/**
+ * Calls `emit` at most every `intervalMs`, plus once more when flushed, so a
+ * per-file loop can report progress without flooding the output.
+ */
+export class Throttle {
+  private last = 0;
+  constructor(private readonly intervalMs = 200) {}
+
+  /** True when enough time has passed since the last `true`. */
+  due(now = Date.now()): boolean {
+    if (now - this.last < this.intervalMs) return false;
+    this.last = now;
+    return true;
+  }
+}

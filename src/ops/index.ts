@@ -1,0 +1,15 @@
+/**
+ * Operations: backup, restore, diff, check, stats, tree walking. Plain async functions
+ * that take a Repository and options, emit typed progress events (events.ts) through
+ * `onEvent`, honour an AbortSignal, and never print.
+ */
+export * from './backup.js';
+export * from './check.js';
+export * from './diff.js';
+export * from './events.js';
+export * from './exclude.js';
+export * from './program.js';
+export * from './restore.js';
+export * from './snapshot-path.js';
+export * from './stats.js';
+export * from './walk.js';

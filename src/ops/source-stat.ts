@@ -1,0 +1,58 @@
+/** Turning file-system metadata into entry fields and stat-cache fingerprints. */
+import type { BigIntStats } from 'node:fs';
+import type { EntryKind, Timestamp } from '../manifest/types.js';
+
+/** The entry kind of an lstat result. */
+export function kindOf(st: BigIntStats): EntryKind {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'dir';
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isFIFO()) return 'fifo';
+  if (st.isSocket()) return 'socket';
+  if (st.isCharacterDevice()) return 'chardev';
+  return 'blockdev';
+}
+
+/** Mode, owner and mtime of an lstat result. */
+export function baseFields(name: string, st: BigIntStats) {
+  return {
+    name,
+    mode: Number(st.mode & 0o7777n),
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+    mtime: timestampOf(st.mtimeNs),
+  };
+}
+
+/** A nanosecond count as seconds + nanoseconds (floor division, for times before 1970). */
+export function timestampOf(ns: bigint): Timestamp {
+  let sec = ns / 1_000_000_000n;
+  let nsec = ns % 1_000_000_000n;
+  if (nsec < 0n) {
+    nsec += 1_000_000_000n;
+    sec -= 1n;
+  }
+  return { sec: Number(sec), nsec: Number(nsec) };
+}
+
+/**
+ * The stat-cache fingerprint: a file whose fingerprint is unchanged is taken as
+ * unchanged. ctime is included because it changes on every write and chmod, even when
+ * a tool resets mtime.
+ */
+export function fingerprint(st: BigIntStats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+}
+
+/**
+ * True when a file changed so recently that a later change could keep the same
+ * mtime and ctime (timestamps advance in ticks), so its fingerprint must not be
+ * trusted. File systems with whole-second timestamps (FAT, ext3, some network file
+ * systems) get a 2 s margin; nanosecond file systems tick at most every few ms, so
+ * 100 ms is ample.
+ */
+export function tooRecentToCache(st: BigIntStats, startedAtNs: bigint): boolean {
+  const coarse = st.mtimeNs % 1_000_000_000n === 0n && st.ctimeNs % 1_000_000_000n === 0n;
+  const margin = coarse ? 2_000_000_000n : 100_000_000n;
+  return st.mtimeNs >= startedAtNs - margin || st.ctimeNs >= startedAtNs - margin;
+}

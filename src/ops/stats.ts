@@ -1,0 +1,49 @@
+/** `stats`: how big the repository is and how well it deduplicates. */
+import { blobPrefix } from '../repo/layout.js';
+import type { Repository } from '../repo/repository.js';
+
+/** Repository statistics. */
+export interface RepoStats {
+  snapshots: number;
+  /** Sum of the file bytes of every snapshot (what restoring them all would write). */
+  logicalBytes: number;
+  dataBlobs: number;
+  dataBytes: number;
+  treeBlobs: number;
+  treeBytes: number;
+  /** Objects in the backend (blobs, snapshots, config, locks...). */
+  objects: number;
+  /** Bytes in the backend. */
+  storedBytes: number;
+  /** logicalBytes / storedBytes. */
+  dedupRatio: number;
+}
+
+/** Computes statistics by listing the backend and reading snapshot records. */
+export async function stats(repo: Repository, signal?: AbortSignal): Promise<RepoStats> {
+  const snapshots = await repo.snapshots.list({}, signal);
+  const s: RepoStats = {
+    snapshots: snapshots.length,
+    logicalBytes: snapshots.reduce((n, r) => n + r.snapshot.summary.bytes, 0),
+    dataBlobs: 0,
+    dataBytes: 0,
+    treeBlobs: 0,
+    treeBytes: 0,
+    objects: 0,
+    storedBytes: 0,
+    dedupRatio: 0,
+  };
+  for await (const info of repo.backend.list('', { signal })) {
+    s.objects++;
+    s.storedBytes += info.size;
+    if (info.key.startsWith(blobPrefix('data'))) {
+      s.dataBlobs++;
+      s.dataBytes += info.size;
+    } else if (info.key.startsWith(blobPrefix('tree'))) {
+      s.treeBlobs++;
+      s.treeBytes += info.size;
+    }
+  }
+  s.dedupRatio = s.storedBytes > 0 ? s.logicalBytes / s.storedBytes : 0;
+  return s;
+}

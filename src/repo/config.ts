@@ -1,0 +1,184 @@
+/**
+ * The repository config: a small JSON object at key `config`, written once by `init`.
+ * It makes the repository self-describing: format version, a random repository id,
+ * the chunker parameters every writer must use (so data deduplicates), and the
+ * thresholds for inline files and directory pages. It is read from an untrusted
+ * backend, so every field is checked.
+ */
+import { type ChunkerParams, chunkerParams } from '../chunker/index.js';
+import { FormatError, UsageError } from '../core/errors.js';
+import { isObjectId, randomId } from '../core/ids.js';
+import { DEFAULT_PAGING, type PagingParams } from '../manifest/paging.js';
+
+/** Current repository format version. */
+export const REPO_VERSION = 1;
+
+/** The decoded config. */
+export interface RepoConfig {
+  version: number;
+  /** Random 256-bit id, shown in messages and used to key local caches. */
+  id: string;
+  /** When `init` ran (ISO 8601). */
+  created: string;
+  chunker: ChunkerParams;
+  /** Files of at most this many bytes are stored inside their directory node. */
+  inlineMax: number;
+  /** Directory page sizes (see manifest/paging.ts). */
+  paging: PagingParams;
+}
+
+/**
+ * Default chunk sizes, chosen by measurement on consecutive npm package releases
+ * (docs/design.md has the figures):
+ */
+export const DEFAULT_CHUNKER = { min: 16 * 1024, avg: 64 * 1024, max: 256 * 1024, level: 1 };
+/** Files up to this size are stored inline; see docs/design.md. */
+export const DEFAULT_INLINE_MAX = 4096;
+/** The largest inline threshold accepted (a page must still hold a few entries). */
+export const MAX_INLINE = 64 * 1024;
+
+/** What `init` may choose. */
+export interface ConfigOptions {
+  chunker?: {
+    min?: number;
+    avg?: number;
+    max?: number;
+    level?: number;
+    seed?: bigint | string | number;
+  };
+  inlineMax?: number;
+}
+
+/** A fresh config with defaults filled in and every choice validated. */
+export function newConfig(options: ConfigOptions = {}): RepoConfig {
+  const c = options.chunker ?? {};
+  const inlineMax = options.inlineMax ?? DEFAULT_INLINE_MAX;
+  if (!Number.isInteger(inlineMax) || inlineMax < 0 || inlineMax > MAX_INLINE) {
+    throw new UsageError(
+      `inline threshold must be an integer from 0 to ${MAX_INLINE}, got ${inlineMax}`,
+    );
+  }
+  return {
+    version: REPO_VERSION,
+    id: randomId(),
+    created: new Date().toISOString(),
+    chunker: chunkerParams({
+      min: c.min ?? DEFAULT_CHUNKER.min,
+      avg: c.avg ?? DEFAULT_CHUNKER.avg,
+      max: c.max ?? DEFAULT_CHUNKER.max,
+      level: c.level ?? DEFAULT_CHUNKER.level,
+      seed: c.seed ?? 0n,
+    }),
+    inlineMax,
+    paging: { ...DEFAULT_PAGING },
+  };
+}
+
+/** Serialises a config as pretty JSON (the seed as a decimal string: it is 64-bit). */
+export function encodeConfig(config: RepoConfig): Uint8Array {
+  const json = {
+    cairn: 'repository',
+    version: config.version,
+    id: config.id,
+    created: config.created,
+    chunker: {
+      algorithm: 'fastcdc-v2020',
+      min: config.chunker.min,
+      avg: config.chunker.avg,
+      max: config.chunker.max,
+      level: config.chunker.level,
+      seed: config.chunker.seed.toString(),
+    },
+    inlineMax: config.inlineMax,
+    paging: config.paging,
+  };
+  return Buffer.from(`${JSON.stringify(json, null, 2)}\n`, 'utf8');
+}
+
+/** Parses and validates a config read from `source`. */
+export function decodeConfig(bytes: Uint8Array, source: string): RepoConfig {
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch (err) {
+    throw new FormatError(source, 'the repository config is not valid JSON', { cause: err });
+  }
+  const o = json as Record<string, unknown>;
+  if (typeof o !== 'object' || o === null || o.cairn !== 'repository') {
+    throw new FormatError(source, 'not a cairn repository config');
+  }
+  if (o.version !== REPO_VERSION) {
+    throw new FormatError(
+      source,
+      `repository format version ${JSON.stringify(o.version)} is not supported (this cairn reads version ${REPO_VERSION})`,
+    );
+  }
+  if (typeof o.id !== 'string' || !isObjectId(o.id))
+    throw new FormatError(source, 'bad repository id');
+  if (typeof o.created !== 'string' || Number.isNaN(Date.parse(o.created))) {
+    throw new FormatError(source, 'bad creation time');
+  }
+  const ch = o.chunker as Record<string, unknown> | undefined;
+  if (typeof ch !== 'object' || ch === null || ch.algorithm !== 'fastcdc-v2020') {
+    throw new FormatError(source, 'unsupported or missing chunker');
+  }
+  if (typeof ch.seed !== 'string' || !/^\d{1,20}$/.test(ch.seed))
+    throw new FormatError(source, 'bad chunker seed');
+  let chunker: ChunkerParams;
+  try {
+    chunker = chunkerParams({
+      min: ch.min as number,
+      avg: ch.avg as number,
+      max: ch.max as number,
+      level: ch.level as number,
+      seed: BigInt(ch.seed),
+    });
+  } catch (err) {
+    throw new FormatError(source, `bad chunker parameters: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  const inlineMax = o.inlineMax;
+  if (
+    typeof inlineMax !== 'number' ||
+    !Number.isInteger(inlineMax) ||
+    inlineMax < 0 ||
+    inlineMax > MAX_INLINE
+  ) {
+    throw new FormatError(source, 'bad inlineMax');
+  }
+  const p = o.paging as Record<string, unknown> | undefined;
+  const int = (v: unknown) => typeof v === 'number' && Number.isInteger(v);
+  if (
+    typeof p !== 'object' ||
+    p === null ||
+    !int(p.min) ||
+    !int(p.target) ||
+    !int(p.max) ||
+    (p.min as number) < 1024 ||
+    (p.min as number) > (p.target as number) ||
+    (p.target as number) > (p.max as number) ||
+    (p.max as number) > 16 * 1024 * 1024
+  ) {
+    throw new FormatError(source, 'bad paging parameters');
+  }
+  return {
+    version: REPO_VERSION,
+    id: o.id,
+    created: o.created,
+    chunker,
+    inlineMax,
+    paging: { min: p.min as number, target: p.target as number, max: p.max as number },
+  };
+}
+
+/** True when two configs cut data identically, so their blobs deduplicate. */
+export function sameChunking(a: RepoConfig, b: RepoConfig): boolean {
+  return (
+    a.chunker.min === b.chunker.min &&
+    a.chunker.avg === b.chunker.avg &&
+    a.chunker.max === b.chunker.max &&
+    a.chunker.level === b.chunker.level &&
+    a.chunker.seed === b.chunker.seed
+  );
+}

@@ -1,0 +1,73 @@
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { backup } from '../../src/ops/backup.js';
+import { check } from '../../src/ops/check.js';
+import { pseudoRandomBytes, tempDir } from '../helpers/fs.js';
+import { localRepo } from '../helpers/repo.js';
+
+async function firstBlobFile(
+  repoDir: string,
+  kind: 'data' | 'tree',
+): Promise<{ path: string; id: string }> {
+  const shards = (await readdir(join(repoDir, kind))).sort();
+  const shard = shards[0]!;
+  const id = (await readdir(join(repoDir, kind, shard))).sort()[0]!;
+  return { path: join(repoDir, kind, shard, id), id };
+}
+
+describe('check', () => {
+  it('passes on a healthy repository, with and without --read-data', async () => {
+    const src = await tempDir();
+    await writeFile(join(src, 'a'), pseudoRandomBytes(20_000, 1));
+    const { repo } = await localRepo();
+    await backup(repo, { paths: [src], statCacheDir: false });
+    const quick = await check(repo);
+    expect(quick.problems).toEqual([]);
+    expect(quick.snapshots).toBe(1);
+    expect(quick.dataBlobs).toBeGreaterThan(10);
+    const full = await check(repo, { readData: true });
+    expect(full.problems).toEqual([]);
+    expect(full.bytesRead).toBe(20_000);
+  });
+
+  it('--read-data finds a flipped byte and names the blob, snapshot and file', async () => {
+    const src = await tempDir();
+    await writeFile(join(src, 'victim'), pseudoRandomBytes(20_000, 2));
+    const { repo, dir } = await localRepo();
+    const { snapshotId } = await backup(repo, { paths: [src], statCacheDir: false });
+    const blob = await firstBlobFile(dir, 'data');
+    const bytes = await readFile(blob.path);
+    bytes[bytes.length - 1]! ^= 0x01;
+    await writeFile(blob.path, bytes);
+
+    expect((await check(repo)).problems).toEqual([]); // structure alone cannot see it
+    const report = await check(repo, { readData: true });
+    expect(report.problems).toHaveLength(1);
+    const p = report.problems[0]!;
+    expect(p.code).toBe('integrity');
+    expect(p.object).toBe(`data ${blob.id}`);
+    expect(p.message).toContain(blob.id);
+    expect(p.snapshots).toEqual([snapshotId]);
+    expect(p.paths).toEqual(['victim']);
+  });
+
+  it('finds a missing data blob without reading data, and a corrupt tree node', async () => {
+    const src = await tempDir();
+    await writeFile(join(src, 'f'), pseudoRandomBytes(5000, 3));
+    const { repo, dir } = await localRepo();
+    await backup(repo, { paths: [src], statCacheDir: false });
+    const blob = await firstBlobFile(dir, 'data');
+    await repo.backend.delete(`data/${blob.id.slice(0, 2)}/${blob.id}`);
+    const report = await check(repo);
+    expect(report.problems.map((p) => [p.code, p.object])).toEqual([
+      ['not-found', `data ${blob.id}`],
+    ]);
+    expect(report.problems[0]!.paths).toEqual(['f']);
+
+    const tree = await firstBlobFile(dir, 'tree');
+    await writeFile(tree.path, Buffer.from('garbage'));
+    const report2 = await check(repo);
+    expect(report2.problems.map((p) => p.object)).toContain(`tree ${tree.id}`);
+  });
+});

@@ -1,0 +1,110 @@
+import { appendFile, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { backup } from '../../src/ops/backup.js';
+import type { BackupEvent } from '../../src/ops/events.js';
+import { pseudoRandomBytes, tempDir } from '../helpers/fs.js';
+import { localRepo } from '../helpers/repo.js';
+
+/**
+ * Makes files old enough for the stat cache to trust them: an old mtime, and a pause so
+ * their ctime (which utimes sets to now) is outside the 100 ms racy window.
+ */
+async function age(paths: string[]): Promise<void> {
+  for (const p of paths) await utimes(p, 1_600_000_000.5, 1_600_000_000.5);
+  await new Promise((r) => setTimeout(r, 150));
+}
+
+describe('incremental backup', () => {
+  it('reads no unchanged file, and only the changed one', async () => {
+    const src = await tempDir();
+    const files = Array.from({ length: 20 }, (_, i) => join(src, `f${i}`));
+    for (const [i, f] of files.entries()) await writeFile(f, pseudoRandomBytes(3000 + i, i));
+    await age(files);
+    const { repo } = await localRepo();
+    const cacheDir = await tempDir();
+    const first = await backup(repo, { paths: [src], statCacheDir: cacheDir });
+    expect(first.snapshot.summary.filesNew).toBe(20);
+
+    const events: BackupEvent[] = [];
+    const second = await backup(repo, {
+      paths: [src],
+      statCacheDir: cacheDir,
+      verbose: true,
+      onEvent: (e) => events.push(e),
+    });
+    expect(second.snapshot.summary.filesUnchanged).toBe(20);
+    expect(second.snapshot.summary.blobsAdded).toBe(0);
+    expect(second.snapshot.tree).toBe(first.snapshot.tree);
+    expect(second.snapshot.parent).toBe(first.snapshotId);
+    // nothing was read from the source
+    const statuses = events
+      .filter((e) => e.type === 'file')
+      .map((e) => (e as { status: string }).status);
+    expect(new Set(statuses)).toEqual(new Set(['unchanged']));
+
+    await appendFile(files[3]!, 'more');
+    await age([files[3]!]);
+    const third = await backup(repo, { paths: [src], statCacheDir: cacheDir });
+    expect(third.snapshot.summary.filesChanged).toBe(1);
+    expect(third.snapshot.summary.filesUnchanged).toBe(19);
+    expect(third.snapshot.tree).not.toBe(first.snapshot.tree);
+
+    const forced = await backup(repo, { paths: [src], statCacheDir: cacheDir, force: true });
+    expect(forced.snapshot.summary.filesUnchanged).toBe(0);
+    expect(forced.snapshot.tree).toBe(third.snapshot.tree);
+  });
+
+  it('counts bytes read: zero when nothing changed', async () => {
+    const src = await tempDir();
+    const f = join(src, 'big');
+    await writeFile(f, pseudoRandomBytes(200_000, 9));
+    await age([f]);
+    const { repo } = await localRepo();
+    const cacheDir = await tempDir();
+    const a = await backup(repo, { paths: [src], statCacheDir: cacheDir });
+    expect(a.snapshot.summary.filesNew).toBe(1);
+    const b = await backup(repo, { paths: [src], statCacheDir: cacheDir });
+    expect(b.snapshot.summary.filesUnchanged).toBe(1);
+    expect(b.snapshot.summary.bytesAdded).toBe(0);
+  });
+
+  it('re-reads a recently modified file (timestamps too coarse to trust)', async () => {
+    const src = await tempDir();
+    await writeFile(join(src, 'fresh'), 'new content');
+    const { repo } = await localRepo();
+    const cacheDir = await tempDir();
+    await backup(repo, { paths: [src], statCacheDir: cacheDir });
+    const b = await backup(repo, { paths: [src], statCacheDir: cacheDir });
+    expect(b.snapshot.summary.filesChanged).toBe(1);
+  });
+
+  it('does not trust a cache entry whose chunks are gone from the repository', async () => {
+    const src = await tempDir();
+    const f = join(src, 'f');
+    await writeFile(f, pseudoRandomBytes(5000, 4));
+    await age([f]);
+    const { repo } = await localRepo();
+    const cacheDir = await tempDir();
+    await backup(repo, { paths: [src], statCacheDir: cacheDir });
+    for await (const info of repo.backend.list('data/')) await repo.backend.delete(info.key);
+    const fresh = await (await import('../../src/repo/repository.js')).openRepositoryIn(
+      repo.backend,
+    );
+    const b = await backup(fresh, { paths: [src], statCacheDir: cacheDir });
+    expect(b.snapshot.summary.filesChanged).toBe(1);
+    expect(b.snapshot.summary.blobsAdded).toBeGreaterThan(0);
+  });
+
+  it('two backups at once on one machine both work (stat cache slots)', async () => {
+    const src = await tempDir();
+    for (let i = 0; i < 30; i++) await writeFile(join(src, `f${i}`), pseudoRandomBytes(2000, i));
+    const { repo } = await localRepo();
+    const cacheDir = await tempDir();
+    const [a, b] = await Promise.all([
+      backup(repo, { paths: [src], statCacheDir: cacheDir }),
+      backup(repo, { paths: [src], statCacheDir: cacheDir }),
+    ]);
+    expect(a.snapshot.tree).toBe(b.snapshot.tree);
+  });
+});

@@ -1,0 +1,129 @@
+import { describe, expect, it } from 'vitest';
+import { CountingBackend } from '../../src/backends/counting.js';
+import { MemoryBackend } from '../../src/backends/memory.js';
+import { sortNames } from '../../src/manifest/names.js';
+import { DEFAULT_PAGING } from '../../src/manifest/paging.js';
+import type { Entry } from '../../src/manifest/types.js';
+import { BlobStore } from '../../src/repo/blob-store.js';
+import { DirectoryWriter, TreeReader } from '../../src/repo/tree-store.js';
+
+function fileEntry(name: string, size = 0, inline?: Uint8Array): Entry {
+  return inline
+    ? {
+        kind: 'file',
+        name,
+        mode: 0o644,
+        uid: 1,
+        gid: 1,
+        mtime: { sec: 1, nsec: 0 },
+        size: inline.length,
+        chunks: [],
+        inline,
+      }
+    : {
+        kind: 'file',
+        name,
+        mode: 0o644,
+        uid: 1,
+        gid: 1,
+        mtime: { sec: 1, nsec: 0 },
+        size,
+        chunks: size ? [{ id: 'ab'.repeat(32), size }] : [],
+      };
+}
+
+async function writeDir(
+  store: BlobStore,
+  names: string[],
+  content = (n: string) => fileEntry(n, 10),
+) {
+  const w = new DirectoryWriter(store, DEFAULT_PAGING);
+  for (const n of sortNames(names)) await w.add(content(n));
+  return w.finish();
+}
+
+async function treeObjects(backend: MemoryBackend): Promise<Set<string>> {
+  const keys = new Set<string>();
+  for await (const i of backend.list('tree/')) keys.add(i.key);
+  return keys;
+}
+
+describe('directory paging', () => {
+  it('a small directory is one leaf; entries read back in order', async () => {
+    const backend = new MemoryBackend();
+    const store = new BlobStore(backend);
+    const { tree, entries } = await writeDir(store, ['b', 'a', 'c']);
+    expect(entries).toBe(3);
+    const reader = new TreeReader(store);
+    expect((await reader.node(tree)).kind).toBe('leaf');
+    const names = [];
+    for await (const e of reader.entries(tree)) names.push(e.name);
+    expect(names).toEqual(['a', 'b', 'c']);
+    expect((await treeObjects(backend)).size).toBe(1);
+  });
+
+  it('100,000 entries split into pages; lookups and iteration work; one change rewrites little', async () => {
+    const backend = new MemoryBackend();
+    const store = new BlobStore(backend);
+    const names = Array.from(
+      { length: 100_000 },
+      (_, i) => `file-${i.toString().padStart(6, '0')}.txt`,
+    );
+    const first = await writeDir(store, names);
+    const before = await treeObjects(backend);
+    expect(before.size).toBeGreaterThan(20);
+    expect(before.size).toBeLessThan(400);
+    const reader = new TreeReader(store);
+    expect((await reader.node(first.tree)).kind).toBe('index');
+    let count = 0;
+    let last = '';
+    for await (const e of reader.entries(first.tree)) {
+      expect(e.name > last).toBe(true);
+      last = e.name;
+      count++;
+    }
+    expect(count).toBe(100_000);
+    expect((await reader.lookup(first.tree, 'file-054321.txt'))?.name).toBe('file-054321.txt');
+    expect(await reader.lookup(first.tree, 'file-054321.tx')).toBeUndefined();
+    expect(await reader.lookup(first.tree, '0')).toBeUndefined();
+    expect(await reader.lookup(first.tree, 'zzz')).toBeUndefined();
+
+    // change one entry's size: only its page and the index above it are new
+    const second = await writeDir(store, names, (n) =>
+      fileEntry(n, n === 'file-050000.txt' ? 11 : 10),
+    );
+    const after = await treeObjects(backend);
+    const added = [...after].filter((k) => !before.has(k));
+    expect(second.tree).not.toBe(first.tree);
+    expect(added.length).toBeLessThanOrEqual(4);
+
+    // insert one name: again only a few new objects
+    const third = await writeDir(store, [...names, 'file-050000.txt.bak']);
+    const after3 = await treeObjects(backend);
+    expect([...after3].filter((k) => !after.has(k)).length).toBeLessThanOrEqual(5);
+    expect(third.entries).toBe(100_001);
+  });
+
+  it('equal directories give equal ids (determinism)', async () => {
+    const store = new BlobStore(new MemoryBackend());
+    const names = Array.from({ length: 5000 }, (_, i) => `n${i}`);
+    const a = await writeDir(store, names);
+    const b = await writeDir(store, [...names].reverse());
+    expect(a.tree).toBe(b.tree);
+  });
+
+  it('reading 1,000,000 entries keeps memory bounded (pages, not the whole directory)', async () => {
+    const backend = new CountingBackend(new MemoryBackend());
+    const store = new BlobStore(backend);
+    const w = new DirectoryWriter(store, DEFAULT_PAGING);
+    // names generated in order; no array of a million entries is held
+    for (let i = 0; i < 1_000_000; i++)
+      await w.add(fileEntry(`e${i.toString().padStart(7, '0')}`, 1));
+    const { tree, entries } = await w.finish();
+    expect(entries).toBe(1_000_000);
+    const reader = new TreeReader(store, 8);
+    let n = 0;
+    for await (const _ of reader.entries(tree)) n++;
+    expect(n).toBe(1_000_000);
+  }, 120_000);
+});
