@@ -111,5 +111,13 @@ row(
 );
 await rm(target1, { recursive: true, force: true });
 
+// 4. S3: backup into and sync to a throwaway Ceph RGW on loopback (skipped without Ceph)
+try {
+  const { benchS3 } = await import('./s3-bench.mjs');
+  for (const [what, value, notes] of await benchS3({ root })) row(what, value, notes);
+} catch (err) {
+  row('S3 backup and sync', 'n/a', String(err.message).split('\n')[0]);
+}
+
 console.log('\n| measure | value | notes |\n| --- | --- | --- |');
 for (const [a, v, e] of rows) console.log(`| ${a.trim()} | ${v} | ${e} |`);

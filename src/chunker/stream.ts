@@ -4,9 +4,9 @@
  *
  * A cut is final once `max` bytes from the chunk start are available (fastcdc-rs looks
  * no further), so the chunker keeps fewer than `max` undecided bytes between pieces, in
- * a buffer of `2 * max` bytes (the slack lets it compact rarely). When nothing is pending
- * and a piece holds at least `max` bytes, it cuts inside the piece without copying it
- * first. Every emitted chunk is a fresh copy the consumer may keep.
+ * a buffer of `2 * max` bytes (the slack lets it compact rarely). It copies into that
+ * buffer only what a chunk spanning two pieces needs; otherwise it cuts inside the piece.
+ * Every emitted chunk is a fresh copy the consumer may keep.
  */
 import { throwIfAborted } from '../core/abort.js';
 import { UsageError } from '../core/errors.js';
@@ -55,7 +55,11 @@ export class StreamChunker {
     return this.offset;
   }
 
-  /** Feeds one piece; yields every chunk whose cut point is now final. */
+  /**
+   * Feeds one piece; yields every chunk whose cut point is now final. Iterate the result
+   * to the end before the next `push` (the piece is consumed as the iteration advances).
+   * The piece is not kept after that.
+   */
   *push(piece: Uint8Array): Generator<StreamChunk> {
     if (this.finished) throw new UsageError('stream chunker: push after finish');
     if (!(piece instanceof Uint8Array)) {
@@ -64,9 +68,19 @@ export class StreamChunker {
     const max = this.max;
     const len = piece.length;
     let pos = 0;
+    // How many bytes at the end of the buffer are a copy of piece[pos - copied .. pos).
+    let copied = 0;
     while (pos < len) {
-      if (this.head === this.tail && len - pos >= max) {
-        // Nothing pending and a full window in the piece: cut in place.
+      const pending = this.tail - this.head;
+      if (pending === 0) {
+        this.head = this.tail = 0;
+        if (len - pos < max) {
+          // Too little for a final cut: keep the rest for the next piece.
+          this.buf.set(piece.subarray(pos), 0);
+          this.tail = len - pos;
+          return;
+        }
+        // A full window in the piece: cut in place, no copy into the buffer.
         const words = wordView(piece);
         while (len - pos >= max) {
           const n = this.cdc.cutWith(piece, words, pos, len);
@@ -75,17 +89,24 @@ export class StreamChunker {
         }
         continue;
       }
-      if (this.tail === this.buf.length) this.compact();
-      const take = Math.min(this.buf.length - this.tail, len - pos);
+      // Top the pending bytes (fewer than max) up to one full window.
+      const take = Math.min(max - pending, len - pos);
+      if (this.tail + take > this.buf.length) this.compact();
       this.buf.set(piece.subarray(pos, pos + take), this.tail);
       this.tail += take;
       pos += take;
-      while (this.tail - this.head >= max) {
-        const n = this.cdc.cutWith(this.buf, this.words, this.head, this.tail);
-        yield this.emit(this.buf, this.head, n);
-        this.head += n;
+      copied += take;
+      if (this.tail - this.head < max) return;
+      const n = this.cdc.cutWith(this.buf, this.words, this.head, this.tail);
+      yield this.emit(this.buf, this.head, n);
+      this.head += n;
+      const left = this.tail - this.head;
+      if (left <= copied) {
+        // What is left is a copy of the piece's bytes: go back to cutting in the piece.
+        pos -= left;
+        copied = 0;
+        this.head = this.tail = 0;
       }
-      if (this.head === this.tail) this.head = this.tail = 0;
     }
   }
 
@@ -102,8 +123,8 @@ export class StreamChunker {
   }
 
   private emit(from: Uint8Array, at: number, length: number): StreamChunk {
-    const data = new Uint8Array(length);
-    data.set(from.subarray(at, at + length));
+    // A plain Uint8Array with its own memory (the typed-array constructor copies).
+    const data = new Uint8Array(from.subarray(at, at + length));
     const chunk = { offset: this.offset, data };
     this.offset += length;
     return chunk;

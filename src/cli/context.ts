@@ -1,7 +1,18 @@
 /** What every command gets: global options, output, cancellation, and repo opening. */
+import type { Backend } from '../backends/backend.js';
+import { ForwardingBackend } from '../backends/forwarding.js';
+import { LimitBackend } from '../backends/limit.js';
+import { openBackend } from '../backends/open.js';
+import { RetryBackend } from '../backends/retry.js';
 import { UsageError } from '../core/errors.js';
-import { type OpenOptions, openRepository, type Repository } from '../repo/repository.js';
+import {
+  isRemoteBackend,
+  type OpenOptions,
+  openRepositoryIn,
+  type Repository,
+} from '../repo/repository.js';
 import type { Output } from './output.js';
+import { parseInteger, parseSize } from './parse.js';
 
 /** Exit codes: 0 success, 1 failure, 2 usage error, 3 finished with warnings. */
 export const EXIT = { ok: 0, failure: 1, usage: 2, partial: 3, interrupted: 130 } as const;
@@ -11,10 +22,34 @@ export interface GlobalOptions {
   repo?: string;
   json?: boolean;
   quiet?: boolean;
+  /** Parallel blob transfers (`--transfers`). */
+  transfers?: string;
+  /** Parallel existence checks (`--checkers`). */
+  checkers?: string;
+  /** Requests per second per repository (`--tps-limit`). */
+  tpsLimit?: string;
+  /** Bytes per second per repository (`--bwlimit`, e.g. `10M`). */
+  bwlimit?: string;
 }
+
+/** The load limits chosen on the command line, parsed. */
+export interface Tuning {
+  transfers: number;
+  checkers: number;
+  /** Requests per second, when limited. */
+  tps?: number;
+  /** Bytes per second, when limited. */
+  bytesPerSecond?: number;
+}
+
+/** Defaults of `--transfers` and `--checkers`. */
+export const DEFAULT_TRANSFERS = 8;
+export const DEFAULT_CHECKERS = 16;
 
 /** The context a command runs in. */
 export class CommandContext {
+  private parsedTuning: Tuning | undefined;
+
   constructor(
     readonly globals: GlobalOptions,
     readonly out: Output,
@@ -28,9 +63,45 @@ export class CommandContext {
     return loc;
   }
 
+  /** `--transfers`, `--checkers`, `--tps-limit`, `--bwlimit`, validated. */
+  get tuning(): Tuning {
+    this.parsedTuning ??= parseTuning(this.globals);
+    return this.parsedTuning;
+  }
+
+  /**
+   * Opens the backend at `location`, wrapped for the command line: a remote backend
+   * (S3, HTTP) gets retries with backoff on throttling, 5xx and broken connections,
+   * and at most transfers + checkers requests in flight; any backend gets the
+   * `--tps-limit` and `--bwlimit` caps when given. The caller closes it.
+   */
+  async openBackend(location: string): Promise<Backend> {
+    const base = await openBackend(location);
+    const { transfers, checkers, tps, bytesPerSecond } = this.tuning;
+    const remote = isRemoteBackend(base);
+    if (!remote && tps === undefined && bytesPerSecond === undefined) return base;
+    const limited = new LimitBackend(base, {
+      concurrency: transfers + checkers,
+      ...(tps !== undefined ? { tps } : {}),
+      ...(bytesPerSecond !== undefined ? { bytesPerSecond } : {}),
+    });
+    return remote ? new RetryBackend(limited) : limited;
+  }
+
+  /** Opens the repository at `location` (the caller closes it). */
+  async openRepoAt(location: string, options: OpenOptions = {}): Promise<Repository> {
+    const backend = await this.openBackend(location);
+    try {
+      return await openRepositoryIn(backend, options);
+    } catch (err) {
+      await backend.close();
+      throw err;
+    }
+  }
+
   /** Opens the repository (the caller closes it). */
   openRepo(options: OpenOptions = {}): Promise<Repository> {
-    return openRepository(this.repoLocation, options);
+    return this.openRepoAt(this.repoLocation, options);
   }
 
   /** Runs `fn` with the open repository and closes it afterwards. */
@@ -42,4 +113,38 @@ export class CommandContext {
       await repo.close();
     }
   }
+}
+
+/** The innermost backend below any wrappers (to reach backend-specific methods). */
+export function baseBackend(backend: Backend): Backend {
+  let b = backend;
+  while (b instanceof ForwardingBackend) b = b.inner;
+  return b;
+}
+
+function parseTuning(g: GlobalOptions): Tuning {
+  const count = (value: string | undefined, option: string, fallback: number) => {
+    if (value === undefined) return fallback;
+    const n = parseInteger(value, option);
+    if (n < 1) throw new UsageError(`${option} must be at least 1`);
+    return n;
+  };
+  const tuning: Tuning = {
+    transfers: count(g.transfers, '--transfers', DEFAULT_TRANSFERS),
+    checkers: count(g.checkers, '--checkers', DEFAULT_CHECKERS),
+  };
+  if (g.tpsLimit !== undefined) {
+    const tps = Number(g.tpsLimit);
+    if (!(tps > 0) || !Number.isFinite(tps)) {
+      throw new UsageError(`--tps-limit: ${JSON.stringify(g.tpsLimit)} is not a positive number`);
+    }
+    tuning.tps = tps;
+  }
+  if (g.bwlimit !== undefined) {
+    // Accept "10M", "10MiB", "10M/s" alike: a rate is a size per second.
+    const rate = parseSize(g.bwlimit.replace(/\/s$/i, ''), '--bwlimit');
+    if (rate < 1) throw new UsageError('--bwlimit must be at least 1 byte per second');
+    tuning.bytesPerSecond = rate;
+  }
+  return tuning;
 }

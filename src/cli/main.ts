@@ -24,6 +24,8 @@ const COMMANDS: Record<string, () => Promise<{ default: Handler }>> = {
   check: () => import('./commands/check.js'),
   stats: () => import('./commands/stats.js'),
   chunk: () => import('./commands/chunk.js'),
+  tui: () => import('./commands/tui.js'),
+  sync: () => import('./commands/sync.js'),
 };
 
 /** Builds the program; `run` is called with the command module name and arguments. */
@@ -40,6 +42,10 @@ export function buildProgram(
     )
     .option('--json', 'machine-readable output: one JSON object per line')
     .option('-q, --quiet', 'print only errors and results')
+    .option('--transfers <n>', 'blob uploads/downloads in flight at once (default 8)')
+    .option('--checkers <n>', 'existence checks in flight at once (default 16)')
+    .option('--tps-limit <n>', 'at most N requests per second to each repository')
+    .option('--bwlimit <rate>', 'at most RATE bytes per second to/from each repository (e.g. 10M)')
     .showHelpAfterError()
     .exitOverride();
   if (io) {
@@ -65,6 +71,10 @@ export function buildProgram(
     .option('--level <n>', 'FastCDC normalization level 0-3')
     .option('--seed <n>', 'FastCDC gear seed (64-bit integer)')
     .option('--inline-max <size>', 'store files up to this size inside their directory node')
+    .option(
+      '--copy-params-from <repo>',
+      'use the chunker, inline and paging parameters of another repository (so sync works)',
+    )
     .action(act('init'));
 
   program
@@ -134,6 +144,15 @@ export function buildProgram(
   program.command('stats').description('repository size and deduplication').action(act('stats'));
 
   program
+    .command('sync')
+    .description('copy snapshots missing in DST from SRC, sending only the blobs DST lacks')
+    .argument('<src>', 'source repository: a directory, s3:..., or http(s)://...')
+    .argument('<dst>', 'destination repository')
+    .argument('[snapshot...]', 'snapshots to copy: id, id prefix, latest, tag:NAME (default: all)')
+    .option('-n, --dry-run', 'find and count what would be sent; write nothing')
+    .action(act('sync'));
+
+  program
     .command('chunk')
     .description('print the FastCDC chunks of a file')
     .argument('<file>', 'file to chunk')
@@ -143,6 +162,11 @@ export function buildProgram(
     .option('--level <n>', 'normalization level 0-3', '1')
     .option('--seed <n>', 'gear seed (64-bit integer)', '0')
     .action(act('chunk'));
+
+  program
+    .command('tui')
+    .description('browse snapshots, compare them and restore files interactively')
+    .action(act('tui'));
 
   program.addOption(new Option('--no-color').hideHelp());
   return program;

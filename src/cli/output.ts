@@ -74,12 +74,16 @@ export class Output {
     totalBytes?: number;
     elapsedMs: number;
     extra?: string;
+    /** What `files` counts (default "files"; sync counts blobs). */
+    unit?: string;
   }): void {
     if (!this.showProgress) return;
     const parts: string[] = [];
     const pct = p.totalBytes ? Math.min(100, (p.bytes * 100) / p.totalBytes) : undefined;
     if (pct !== undefined) parts.push(`${pct.toFixed(1).padStart(5)}%`);
-    parts.push(`${p.files}${p.totalFiles !== undefined ? `/${p.totalFiles}` : ''} files`);
+    parts.push(
+      `${p.files}${p.totalFiles !== undefined ? `/${p.totalFiles}` : ''} ${p.unit ?? 'files'}`,
+    );
     parts.push(
       `${formatBytes(p.bytes)}${p.totalBytes !== undefined ? `/${formatBytes(p.totalBytes)}` : ''}`,
     );

@@ -1,25 +1,40 @@
 /**
  * The backup walk: one directory at a time, children in name order, each child turned
- * into an entry (recursing into subdirectories), entries fed to a DirectoryWriter.
+ * into an encoded entry (recursing into subdirectories), entries fed to a
+ * DirectoryWriter.
  *
- * Children of a directory are processed concurrently but added in order. Reading file
- * content is capped by a semaphore so memory stays bounded whatever the tree's shape.
+ * Speed comes from doing cheap things synchronously and expensive things concurrently:
+ * `readdir`, `lstat` and reads of small (inline) files are synchronous calls, which on
+ * a warm cache cost a few microseconds where a promise round trip through the thread
+ * pool costs tens; large files are streamed through the chunker asynchronously, a few
+ * at a time (a semaphore), with their chunk uploads in flight meanwhile.
+ *
+ * The stat cache keeps, per directory, each child's fingerprint and encoded entry and
+ * the directory's tree id. A file whose fingerprint is unchanged is not read; a
+ * directory whose every entry encodes exactly as recorded reuses its tree id without
+ * encoding or hashing anything.
  */
 import type { BigIntStats } from 'node:fs';
-import { createReadStream } from 'node:fs';
-import { lstat, open, readdir, readlink } from 'node:fs/promises';
+import {
+  closeSync,
+  createReadStream,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { chunkStream } from '../chunker/index.js';
 import { throwIfAborted } from '../core/abort.js';
 import { describeError, hasCode } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
 import { mapConcurrent, Semaphore } from '../core/limit.js';
-import { sortNames } from '../manifest/names.js';
-import { decodeEntry, encodeEntry } from '../manifest/tree-codec.js';
-import type { ChunkRef, DirEntry, Entry, FileEntry } from '../manifest/types.js';
+import { compareNames, sortNames } from '../manifest/names.js';
+import type { ChunkRef, Entry, FileEntry } from '../manifest/types.js';
 import type { BlobStore } from '../repo/blob-store.js';
 import type { Repository } from '../repo/repository.js';
-import type { CachedChild, StatCache } from '../repo/stat-cache.js';
+import type { CachedDir, StatCache } from '../repo/stat-cache.js';
 import { DirectoryWriter } from '../repo/tree-store.js';
 import { type BackupEvent, Throttle } from './events.js';
 import type { ExcludeMatcher } from './exclude.js';
@@ -54,7 +69,23 @@ export interface WalkCounts {
   bytesRead: number;
 }
 
-/** Children of one directory processed at once (stat calls, small files, subdirs). */
+/**
+ * What processing one child produced: its signature (see CachedDir) and either its
+ * entry, or, for a file whose fingerprint matched the cache, the promise that its entry
+ * is the one in the directory's previous tree (resolved only if the directory changed).
+ */
+interface ChildResult {
+  name: string;
+  path: string;
+  signature: string;
+  entry: Entry | undefined;
+  /** Set for files to take from the previous tree. */
+  reuse: { st: BigIntStats } | undefined;
+  files: number;
+  bytes: number;
+}
+
+/** Children of one directory in flight at once (subdirectories and large files). */
 const CHILD_CONCURRENCY = 16;
 /** Chunk uploads in flight per file. */
 const PUTS_PER_FILE = 4;
@@ -63,7 +94,7 @@ const READ_CHUNK = 1024 * 1024;
 
 /** Walks sources and builds entries; see the module comment. */
 export class BackupWalker {
-  readonly counts: WalkCounts & { errors: number } = {
+  readonly counts: WalkCounts = {
     files: 0,
     dirs: 0,
     bytes: 0,
@@ -79,9 +110,12 @@ export class BackupWalker {
   /** Hard-linked files seen in this backup, by `dev:ino`, so each is read once. */
   private readonly hardlinks = new Map<string, Promise<FileEntry | undefined>>();
   private rootDev: bigint | undefined;
+  /** One buffer for synchronous small-file reads (the walk never reads two at once). */
+  private readonly smallBuffer: Buffer;
 
   constructor(private readonly ctx: WalkerContext) {
     this.fileSlots = new Semaphore(ctx.fileConcurrency);
+    this.smallBuffer = Buffer.allocUnsafe(ctx.repo.config.inlineMax + 1);
   }
 
   get excludes(): ExcludeMatcher {
@@ -121,150 +155,198 @@ export class BackupWalker {
   }
 
   /** Backs up directory `path` (already lstat-ed) and returns its tree and totals. */
-  async directory(
-    path: string,
-    st: BigIntStats,
-  ): Promise<{ tree: ObjectId; files: number; bytes: number }> {
+  async directory(path: string, st: BigIntStats): Promise<DirResult> {
     throwIfAborted(this.ctx.signal);
     this.rootDev ??= st.dev;
     let names: string[];
     try {
-      names = sortNames(await readdir(path));
+      names = sortNames(readdirSync(path));
     } catch (err) {
       this.warn(path, err);
       names = [];
     }
-    names = names.filter((n) => !this.ctx.excludes.excludes(join(path, n), n));
+    if (!this.ctx.excludes.empty)
+      names = names.filter((n) => !this.ctx.excludes.excludes(join(path, n), n));
     const cached = this.ctx.force ? undefined : await this.ctx.cache?.getDir(path);
-    const fresh = new Map<string, CachedChild>();
-    const writer = new DirectoryWriter(this.ctx.blobs, this.ctx.repo.config.paging);
-    let files = 0;
-    let bytes = 0;
-    const results = mapConcurrent(names, CHILD_CONCURRENCY, (name) =>
-      this.child(join(path, name), name, cached, fresh),
+    const out = new DirectoryOutput(this, cached, names.length);
+    const work = mapConcurrent(names, CHILD_CONCURRENCY, (name) =>
+      this.childResult(join(path, name), name, cached?.children.get(name)),
     );
-    for await (const entry of results) {
-      if (!entry) continue;
-      await writer.add(entry);
-      if (entry.kind === 'file') {
-        files++;
-        bytes += entry.size;
-      } else if (entry.kind === 'dir') {
-        files += entry.files;
-        bytes += entry.bytes;
-      }
+    for await (const r of work) await out.add(r);
+    const result = await out.finish();
+    if (this.ctx.cache && !result.reused) {
+      await this.ctx.cache.putDir(path, {
+        tree: result.tree,
+        files: result.files,
+        bytes: result.bytes,
+        children: out.signatures,
+      });
     }
-    const { tree } = await writer.finish();
-    if (this.ctx.cache) await this.ctx.cache.putDir(path, fresh);
-    return { tree, files, bytes };
+    return result;
+  }
+
+  /** A fresh writer for one directory node. */
+  newWriter(): DirectoryWriter {
+    return new DirectoryWriter(this.ctx.blobs, this.ctx.repo.config.paging);
+  }
+
+  /** True if tree node `id` is stored. */
+  hasTree(id: ObjectId): Promise<boolean> {
+    return this.ctx.blobs.has('tree', id, { signal: this.ctx.signal });
+  }
+
+  /** The entries of a previous tree, in name order (for merge-joining). */
+  previousEntries(tree: ObjectId): AsyncIterator<Entry> {
+    return this.ctx.repo.trees.entries(tree, this.ctx.signal)[Symbol.asyncIterator]();
   }
 
   /**
-   * The entry for `path` named `name`, or undefined (with a warning) if it cannot be
-   * read. `cached`/`fresh` are the parent's stat-cache records (old and being built).
+   * The entry of a file whose fingerprint matched: `previous` from the old tree if its
+   * chunks are still stored, else the file is read again.
    */
-  async child(
-    path: string,
-    name: string,
-    cached: Map<string, CachedChild> | undefined,
-    fresh?: Map<string, CachedChild>,
-  ): Promise<Entry | undefined> {
-    throwIfAborted(this.ctx.signal);
-    let st: BigIntStats;
-    try {
-      st = await lstat(path, { bigint: true });
-    } catch (err) {
-      this.warn(path, err);
-      return undefined;
+  async resolveReused(r: ChildResult, previous: Entry | undefined): Promise<Entry | undefined> {
+    const st = r.reuse!.st;
+    if (
+      previous?.kind === 'file' &&
+      BigInt(previous.size) === st.size &&
+      (await this.allChunksStored(previous))
+    ) {
+      this.countFile(r.path, previous, 'unchanged');
+      return previous;
     }
-    try {
-      const kind = kindOf(st);
-      if (kind === 'dir') return await this.dirEntry(path, name, st);
-      if (kind === 'file') return await this.fileEntry(path, name, st, cached, fresh);
-      if (kind === 'symlink') {
-        return { ...baseFields(name, st), kind, target: await readlink(path) };
-      }
-      if (kind === 'chardev' || kind === 'blockdev') {
-        return { ...baseFields(name, st), kind, rdev: Number(st.rdev) };
-      }
-      return { ...baseFields(name, st), kind };
-    } catch (err) {
-      if (hasCode(err, 'aborted')) throw err;
-      // Repository write failures are fatal; source read failures are warnings.
-      if (hasCode(err, 'backend') || hasCode(err, 'integrity')) throw err;
-      this.warn(path, err);
-      return undefined;
-    }
+    const entry = await this.readAndCount(r.path, r.name, st, 'changed');
+    return entry;
   }
 
-  private async dirEntry(path: string, name: string, st: BigIntStats): Promise<DirEntry> {
-    if (this.ctx.oneFileSystem && this.rootDev !== undefined && st.dev !== this.rootDev) {
-      // Record the mount point itself, empty, like other tools do.
-      const { tree } = await new DirectoryWriter(
-        this.ctx.blobs,
-        this.ctx.repo.config.paging,
-      ).finish();
-      this.counts.dirs++;
-      return { ...baseFields(name, st), kind: 'dir', tree, files: 0, bytes: 0 };
-    }
-    const sub = await this.directory(path, st);
-    this.counts.dirs++;
-    return {
-      ...baseFields(name, st),
-      kind: 'dir',
-      tree: sub.tree,
-      files: sub.files,
-      bytes: sub.bytes,
-    };
+  /** Counts a file taken unchanged inside an unchanged directory. */
+  countUnchanged(r: ChildResult): void {
+    this.counts.files++;
+    this.counts.bytes += r.bytes;
+    this.counts.filesUnchanged++;
+    if (this.ctx.verbose)
+      this.ctx.emit({ type: 'file', path: r.path, status: 'unchanged', size: r.bytes });
+    this.emitProgress();
   }
 
-  private async fileEntry(
-    path: string,
-    name: string,
-    st: BigIntStats,
-    cached: Map<string, CachedChild> | undefined,
-    fresh: Map<string, CachedChild> | undefined,
-  ): Promise<FileEntry | undefined> {
-    const fp = fingerprint(st);
-    const previous = cached?.get(name);
-    let entry: FileEntry | undefined;
-    let status: 'new' | 'changed' | 'unchanged' = previous ? 'changed' : 'new';
-    if (previous && previous.fingerprint === fp) {
-      entry = await this.reuse(previous.entry, path);
-      if (entry) status = 'unchanged';
-    }
-    if (!entry) {
-      if (st.nlink > 1n) entry = await this.hardlinked(path, name, st);
-      else entry = await this.readFile(path, name, st);
-    }
-    if (!entry) return undefined;
+  private countFile(path: string, entry: FileEntry, status: 'new' | 'changed' | 'unchanged'): void {
     this.counts.files++;
     this.counts.bytes += entry.size;
     if (status === 'new') this.counts.filesNew++;
     else if (status === 'changed') this.counts.filesChanged++;
     else this.counts.filesUnchanged++;
     if (this.ctx.verbose) this.ctx.emit({ type: 'file', path, status, size: entry.size });
-    fresh?.set(name, {
-      fingerprint: tooRecentToCache(st, this.ctx.startedNs) ? '' : fp,
-      entry: encodeEntry(entry),
-    });
     this.emitProgress();
+  }
+
+  /**
+   * The entry for `path` named `name`, or undefined (with a warning) if it cannot be
+   * read. Used for the synthetic root of a multi-path backup.
+   */
+  async child(path: string, name: string): Promise<Entry | undefined> {
+    return (await this.childResult(path, name, undefined))?.entry;
+  }
+
+  private async childResult(
+    path: string,
+    name: string,
+    cachedSignature: string | undefined,
+  ): Promise<ChildResult | undefined> {
+    throwIfAborted(this.ctx.signal);
+    let st: BigIntStats;
+    try {
+      st = lstatSync(path, { bigint: true });
+    } catch (err) {
+      this.warn(path, err);
+      return undefined;
+    }
+    try {
+      const kind = kindOf(st);
+      const base = baseFields(name, st);
+      const meta = `${base.mode}:${base.uid}:${base.gid}:${st.mtimeNs}`;
+      const result = { name, path, reuse: undefined, files: 0, bytes: 0 };
+      if (kind === 'file') {
+        const fp = fingerprint(st);
+        const signature = tooRecentToCache(st, this.ctx.startedNs) ? '' : fp;
+        if (cachedSignature !== undefined && cachedSignature === fp && fp === signature) {
+          return {
+            ...result,
+            signature,
+            entry: undefined,
+            reuse: { st },
+            files: 1,
+            bytes: Number(st.size),
+          };
+        }
+        const entry = await this.readAndCount(
+          path,
+          name,
+          st,
+          cachedSignature === undefined ? 'new' : 'changed',
+        );
+        if (!entry) return undefined;
+        return { ...result, signature, entry, files: 1, bytes: entry.size };
+      }
+      if (kind === 'dir') {
+        const sub = await this.subdirectory(path, st);
+        const entry: Entry = { ...base, kind, tree: sub.tree, files: sub.files, bytes: sub.bytes };
+        const signature = `d:${meta}:${sub.tree}:${sub.files}:${sub.bytes}`;
+        return { ...result, signature, entry, files: sub.files, bytes: sub.bytes };
+      }
+      if (kind === 'symlink') {
+        const target = readlinkSync(path);
+        return { ...result, signature: `l:${meta}:${target}`, entry: { ...base, kind, target } };
+      }
+      if (kind === 'chardev' || kind === 'blockdev') {
+        const rdev = Number(st.rdev);
+        return { ...result, signature: `${kind}:${meta}:${rdev}`, entry: { ...base, kind, rdev } };
+      }
+      return { ...result, signature: `${kind}:${meta}`, entry: { ...base, kind } };
+    } catch (err) {
+      if (hasCode(err, 'aborted')) throw err;
+      // Repository failures are fatal; source read failures are warnings.
+      if (hasCode(err, 'backend') || hasCode(err, 'integrity')) throw err;
+      this.warn(path, err);
+      return undefined;
+    }
+  }
+
+  private async subdirectory(path: string, st: BigIntStats): Promise<DirResult> {
+    this.counts.dirs++;
+    if (this.ctx.oneFileSystem && this.rootDev !== undefined && st.dev !== this.rootDev) {
+      // Record the mount point itself, empty, as other tools do.
+      const { tree } = await this.newWriter().finish();
+      return { tree, files: 0, bytes: 0, reused: false };
+    }
+    return this.directory(path, st);
+  }
+
+  /** Reads a file's content (a warning and undefined if it cannot) and counts it. */
+  private async readAndCount(
+    path: string,
+    name: string,
+    st: BigIntStats,
+    status: 'new' | 'changed',
+  ): Promise<FileEntry | undefined> {
+    let entry: FileEntry | undefined;
+    try {
+      entry =
+        st.nlink > 1n ? await this.hardlinked(path, name, st) : await this.readFile(path, name, st);
+    } catch (err) {
+      if (hasCode(err, 'aborted') || hasCode(err, 'backend') || hasCode(err, 'integrity'))
+        throw err;
+      this.warn(path, err);
+      return undefined;
+    }
+    if (entry) this.countFile(path, entry, status);
     return entry;
   }
 
-  /** A cached entry, if every chunk it names is still in the repository. */
-  private async reuse(bytes: Uint8Array, path: string): Promise<FileEntry | undefined> {
-    let entry: Entry;
-    try {
-      entry = decodeEntry(bytes, `stat cache entry for ${path}`);
-    } catch {
-      return undefined;
-    }
-    if (entry.kind !== 'file') return undefined;
+  /** True if every chunk a previous file entry names is still in the repository. */
+  private async allChunksStored(entry: FileEntry): Promise<boolean> {
     for (const c of entry.chunks) {
-      if (!(await this.ctx.blobs.has('data', c.id, { signal: this.ctx.signal }))) return undefined;
+      if (!(await this.ctx.blobs.has('data', c.id, { signal: this.ctx.signal }))) return false;
     }
-    return entry;
+    return true;
   }
 
   private hardlinked(path: string, name: string, st: BigIntStats): Promise<FileEntry | undefined> {
@@ -277,25 +359,35 @@ export class BackupWalker {
     return content.then((e) => (e ? { ...e, ...baseFields(name, st), hardlink: key } : undefined));
   }
 
-  /** Reads a file: inline if small, else streamed through the chunker. */
+  /** Reads a file: inline if small (synchronously), else streamed through the chunker. */
   private async readFile(path: string, name: string, st: BigIntStats): Promise<FileEntry> {
     const base = baseFields(name, st);
     const inlineMax = this.ctx.repo.config.inlineMax;
+    if (st.size <= BigInt(inlineMax)) {
+      const data = this.readSmall(path, inlineMax + 1);
+      this.counts.bytesRead += data.length;
+      if (data.length === 0) return { ...base, kind: 'file', size: 0, chunks: [] };
+      if (data.length <= inlineMax)
+        return { ...base, kind: 'file', size: data.length, chunks: [], inline: data };
+      // It grew past the inline limit since lstat: chunk it like a large file.
+    }
     return this.fileSlots.run(async () => {
-      if (st.size <= BigInt(inlineMax)) {
-        const data = await readSmall(path, inlineMax + 1);
-        this.counts.bytesRead += data.length;
-        if (data.length <= inlineMax) {
-          return data.length === 0
-            ? { ...base, kind: 'file', size: 0, chunks: [] }
-            : { ...base, kind: 'file', size: data.length, chunks: [], inline: data };
-        }
-        // It grew past the inline limit since lstat: chunk it like a large file.
-      }
       const chunks = await this.storeChunks(path);
       const size = chunks.reduce((n, c) => n + c.size, 0);
       return { ...base, kind: 'file', size, chunks };
     });
+  }
+
+  /** Reads at most `limit` bytes of a file synchronously (a copy the caller keeps). */
+  private readSmall(path: string, limit: number): Uint8Array {
+    const fd = openSync(path, 'r');
+    try {
+      // One read: a regular file returns fewer bytes than asked only at its end.
+      const n = readSync(fd, this.smallBuffer, 0, limit, 0);
+      return Uint8Array.prototype.slice.call(this.smallBuffer, 0, n);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   private async storeChunks(path: string): Promise<ChunkRef[]> {
@@ -328,19 +420,112 @@ async function* countBytes(
   }
 }
 
-/** Reads at most `limit` bytes of a file. */
-async function readSmall(path: string, limit: number): Promise<Uint8Array> {
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(limit);
-    let filled = 0;
-    while (filled < limit) {
-      const { bytesRead } = await fh.read(buf, filled, limit - filled, filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
+/** A directory's tree id and totals; `reused` when its previous tree was kept. */
+export interface DirResult {
+  tree: ObjectId;
+  files: number;
+  bytes: number;
+  reused: boolean;
+}
+
+/**
+ * Collects one directory's children in name order. While every child matches the stat
+ * cache, only small descriptors are kept; at the first difference, everything so far
+ * and everything after streams into a DirectoryWriter, files taken from the previous
+ * tree by a merge-join on name (both are in name order), so memory stays bounded by a
+ * page, not by the directory.
+ */
+class DirectoryOutput {
+  readonly signatures = new Map<string, string>();
+  private pending: ChildResult[] = [];
+  private changed: boolean;
+  private writer: DirectoryWriter | undefined;
+  private previous: AsyncIterator<Entry> | undefined;
+  private previousHead: Entry | undefined;
+  private previousDone = false;
+  private files = 0;
+  private bytes = 0;
+
+  constructor(
+    private readonly walker: BackupWalker,
+    private readonly cached: CachedDir | undefined,
+    childCount: number,
+  ) {
+    this.changed = !cached || cached.tree === '' || cached.children.size !== childCount;
+  }
+
+  async add(r: ChildResult | undefined): Promise<void> {
+    if (!r) {
+      // A child vanished or could not be read: the directory is not what was cached.
+      await this.markChanged();
+      return;
     }
-    return Uint8Array.prototype.slice.call(buf, 0, filled);
-  } finally {
-    await fh.close();
+    this.signatures.set(r.name, r.signature);
+    this.files += r.files;
+    this.bytes += r.bytes;
+    if (
+      !this.changed &&
+      (r.signature === '' || this.cached!.children.get(r.name) !== r.signature)
+    ) {
+      await this.markChanged();
+    }
+    if (this.changed) await this.write(r);
+    else this.pending.push(r);
+  }
+
+  private async markChanged(): Promise<void> {
+    if (this.changed) return;
+    this.changed = true;
+    const pending = this.pending;
+    this.pending = [];
+    for (const p of pending) await this.write(p);
+  }
+
+  private async write(r: ChildResult): Promise<void> {
+    this.writer ??= this.walker.newWriter();
+    let entry = r.entry;
+    if (r.reuse) {
+      entry = await this.walker.resolveReused(r, await this.previousEntry(r.name));
+      if (!entry) return;
+    }
+    await this.writer.add(entry!);
+  }
+
+  /** The previous tree's entry called `name`, advancing the merge-join. */
+  private async previousEntry(name: string): Promise<Entry | undefined> {
+    if (!this.cached || this.cached.tree === '' || this.previousDone) return undefined;
+    try {
+      this.previous ??= this.walker.previousEntries(this.cached.tree);
+      for (;;) {
+        if (this.previousHead === undefined) {
+          const next = await this.previous.next();
+          if (next.done) {
+            this.previousDone = true;
+            return undefined;
+          }
+          this.previousHead = next.value;
+        }
+        const order = compareNames(this.previousHead.name, name);
+        if (order === 0) return this.previousHead;
+        if (order > 0) return undefined;
+        this.previousHead = undefined;
+      }
+    } catch (err) {
+      if (hasCode(err, 'aborted') || hasCode(err, 'backend')) throw err;
+      // An unreadable previous tree only means the files are read again.
+      this.previousDone = true;
+      return undefined;
+    }
+  }
+
+  async finish(): Promise<DirResult> {
+    if (!this.changed && this.cached && (await this.walker.hasTree(this.cached.tree))) {
+      for (const r of this.pending) if (r.reuse) this.walker.countUnchanged(r);
+      return { tree: this.cached.tree, files: this.files, bytes: this.bytes, reused: true };
+    }
+    // Changed, or unchanged but its cached tree is gone: write the directory out.
+    await this.markChanged();
+    const { tree } = await (this.writer ?? this.walker.newWriter()).finish();
+    return { tree, files: this.files, bytes: this.bytes, reused: false };
   }
 }

@@ -19,7 +19,7 @@ import { UsageError } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
 import { compareNames } from '../manifest/names.js';
 import type { Entry, Snapshot, SnapshotSummary } from '../manifest/types.js';
-import { BlobStore } from '../repo/blob-store.js';
+import type { BlobStore } from '../repo/blob-store.js';
 import { repoCacheDir } from '../repo/cache-dir.js';
 import type { Repository } from '../repo/repository.js';
 import { StatCache } from '../repo/stat-cache.js';
@@ -81,7 +81,7 @@ export async function backup(repo: Repository, options: BackupOptions): Promise<
     (await repo.snapshots.list({ hostname, paths: sources }, options.signal)).at(-1)?.id;
   emit({ type: 'start', operation: 'backup', paths: sources, ...(parent ? { parent } : {}) });
 
-  const blobs = new BlobStore(repo.backend, options.dryRun ?? false);
+  const blobs = repo.blobStore({ dryRun: options.dryRun ?? false });
   const cache =
     options.statCacheDir === false || options.dryRun
       ? undefined
@@ -160,9 +160,8 @@ async function backupRoot(
   if (sources.length === 1) {
     const st = await lstat(sources[0]!, { bigint: true });
     if (st.isDirectory()) {
-      const dir = await walker.directory(sources[0]!, st);
       walker.counts.dirs++;
-      return dir.tree;
+      return (await walker.directory(sources[0]!, st)).tree;
     }
   }
   const named = sources.map((path) => ({ path, name: basename(path) }));
@@ -183,7 +182,7 @@ async function backupRoot(
   }
   const writer = new DirectoryWriter(blobs, repo.config.paging);
   for (const { path, name } of named) {
-    const entry: Entry | undefined = await walker.child(path, name, undefined);
+    const entry: Entry | undefined = await walker.child(path, name);
     if (entry) await writer.add(entry);
   }
   walker.counts.dirs++;

@@ -68,8 +68,50 @@ export type CheckEvent =
       paths: string[];
     };
 
+/** Running totals of a sync (see SyncReport for their exact meaning). */
+export interface SyncCounts {
+  /** Data and tree blobs written to the destination (would be, in a dry run). */
+  blobsSent: number;
+  /** Bytes written to the destination: blobs and snapshot records, in their envelopes. */
+  bytesSent: number;
+  /** Blobs found already present in the destination. */
+  blobsSkipped: number;
+  /** File content bytes the destination already had (present chunks and directories). */
+  bytesSkipped: number;
+}
+
+/** Sync events. */
+export type SyncEvent =
+  | {
+      type: 'start';
+      operation: 'sync';
+      source: string;
+      destination: string;
+      /** Snapshots to copy, oldest first. */
+      snapshots: string[];
+      /** Selected snapshots the destination already has. */
+      skipped: string[];
+      dryRun: boolean;
+    }
+  | {
+      type: 'snapshot';
+      id: string;
+      /** `copied`; `dry-run` when nothing was written. */
+      status: 'copied' | 'dry-run';
+      time: string;
+      paths: string[];
+    }
+  | ({
+      type: 'progress';
+      operation: 'sync';
+      /** Snapshots finished so far, and in all. */
+      snapshotsDone: number;
+      snapshotsTotal: number;
+      elapsedMs: number;
+    } & SyncCounts);
+
 /** Any operation's event. */
-export type OperationEvent = BackupEvent | RestoreEvent | CheckEvent;
+export type OperationEvent = BackupEvent | RestoreEvent | CheckEvent | SyncEvent;
 
 /** The callback operations take. */
 export type EventSink<E> = (event: E) => void;

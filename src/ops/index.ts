@@ -1,5 +1,5 @@
 /**
- * Operations: backup, restore, diff, check, stats, tree walking. Plain async functions
+ * Operations: backup, restore, diff, check, stats, sync, tree walking. Plain async functions
  * that take a Repository and options, emit typed progress events (events.ts) through
  * `onEvent`, honour an AbortSignal, and never print.
  */
@@ -12,4 +12,5 @@ export * from './program.js';
 export * from './restore.js';
 export * from './snapshot-path.js';
 export * from './stats.js';
+export * from './sync.js';
 export * from './walk.js';

@@ -6,12 +6,20 @@
  * the same blob twice, even from two processes, is a no-op. `get` undoes the envelope
  * and verifies the hash: a stored object that does not match its name is an
  * IntegrityError naming the blob, never silently returned.
+ *
+ * Knowing what is stored: a bounded LRU of keys this process has seen, then the
+ * optional per-remote inventory (inventory.ts), then a `stat` of the backend. A hit in
+ * the LRU or the inventory is always true (blobs are immutable); a miss is confirmed
+ * with `stat` by `has`. `put` skips that `stat` when the inventory is fresh, because
+ * `ifNotExists` already makes a redundant write harmless.
  */
 import type { Backend, CallOptions } from '../backends/backend.js';
 import { hasCode, IntegrityError, NotFoundError } from '../core/errors.js';
 import { type ObjectId, sha256Hex } from '../core/ids.js';
 import { openBlob, sealBlob } from './blob-format.js';
+import type { BlobInventory } from './inventory.js';
 import { type BlobKind, blobKey } from './layout.js';
+import { LruMap } from './lru.js';
 
 /** What `put` did. */
 export interface PutResult {
@@ -30,21 +38,54 @@ export interface BlobStoreStats {
   bytesRead: number;
 }
 
+/** Options for a BlobStore. */
+export interface BlobStoreOptions {
+  /** Count writes but do not perform them (backup --dry-run). */
+  dryRun?: boolean;
+  /** The repository's blob inventory, consulted before asking the backend. */
+  inventory?: BlobInventory;
+  /** Keys remembered in memory (default 100,000: a few MiB). */
+  knownEntries?: number;
+}
+
+/** Options for `put`. */
+export interface BlobPutOptions extends CallOptions {
+  /**
+   * The caller has just found the blob missing (e.g. sync, after `has`): write it
+   * without checking again. Still written with `ifNotExists`, so this is only a saving.
+   */
+  knownMissing?: boolean;
+}
+
+const DEFAULT_KNOWN = 100_000;
+
 /** Content-addressed blob access for one repository. */
 export class BlobStore {
-  /** Blobs known to exist, by key. Bounded by what this process touched, not the repo. */
-  private readonly known = new Set<string>();
+  readonly stats: BlobStoreStats = { blobsAdded: 0, bytesAdded: 0, blobsRead: 0, bytesRead: 0 };
+  /** The inventory this store consults, if any. */
+  readonly inventory: BlobInventory | undefined;
+  private readonly dryRun: boolean;
+  /** Keys known to exist, with their stored size. Bounded, whatever the repository size. */
+  private readonly known: LruMap<string, number>;
   /** Puts in flight, so two equal chunks in one backup are written once. */
   private readonly inFlight = new Map<string, Promise<PutResult>>();
-  readonly stats: BlobStoreStats = { blobsAdded: 0, bytesAdded: 0, blobsRead: 0, bytesRead: 0 };
 
+  /**
+   * @param backend where blobs are stored
+   * @param options options, or just the dry-run flag (the older signature)
+   */
   constructor(
     readonly backend: Backend,
-    private readonly dryRun = false,
-  ) {}
+    options: BlobStoreOptions | boolean = {},
+  ) {
+    const o = typeof options === 'boolean' ? { dryRun: options } : options;
+    this.dryRun = o.dryRun ?? false;
+    this.inventory = o.inventory;
+    this.known = new LruMap(o.knownEntries ?? DEFAULT_KNOWN);
+  }
 
   /** Stores `plaintext` as a blob of `kind` (if not already stored) and returns its id. */
-  async put(kind: BlobKind, plaintext: Uint8Array, options?: CallOptions): Promise<PutResult> {
+  async put(kind: BlobKind, plaintext: Uint8Array, options?: BlobPutOptions): Promise<PutResult> {
     const id = sha256Hex(plaintext);
     const key = blobKey(kind, id);
     if (this.known.has(key)) return { id, added: false, storedBytes: 0 };
@@ -59,13 +100,20 @@ export class BlobStore {
     key: string,
     id: ObjectId,
     plaintext: Uint8Array,
-    options?: CallOptions,
+    options?: BlobPutOptions,
   ): Promise<PutResult> {
-    if (await this.exists(key, options)) return { id, added: false, storedBytes: 0 };
+    const call = options?.signal ? { signal: options.signal } : {};
+    if (!options?.knownMissing) {
+      // With a fresh inventory a miss is almost surely new data: skip the round trip and
+      // let ifNotExists catch the rare blob another client wrote since the listing.
+      const trustMiss = (await this.prepareInventory(options?.signal)) && this.inventory!.fresh;
+      const present = trustMiss ? await this.knows(key) : await this.exists(key, call);
+      if (present) return { id, added: false, storedBytes: 0 };
+    }
     const sealed = sealBlob(plaintext);
     if (!this.dryRun) {
-      const written = await this.backend.put(key, sealed, { ...options, ifNotExists: true });
-      this.known.add(key);
+      const written = await this.backend.put(key, sealed, { ...call, ifNotExists: true });
+      await this.remember(key, sealed.length);
       if (!written) return { id, added: false, storedBytes: 0 };
     }
     this.stats.blobsAdded++;
@@ -73,21 +121,62 @@ export class BlobStore {
     return { id, added: true, storedBytes: sealed.length };
   }
 
-  /** True if the blob is stored (asks the backend unless this process already knows). */
+  /** True if the blob is stored: asks the backend unless this process or the inventory knows. */
   async has(kind: BlobKind, id: ObjectId, options?: CallOptions): Promise<boolean> {
     return this.exists(blobKey(kind, id), options);
   }
 
+  /**
+   * True if the blob is known to be stored without asking the backend (this process
+   * saw it, or the inventory lists it). False means "not known", not "absent".
+   */
+  async isKnown(kind: BlobKind, id: ObjectId, options?: CallOptions): Promise<boolean> {
+    await this.prepareInventory(options?.signal);
+    return this.knows(blobKey(kind, id));
+  }
+
+  /**
+   * Whether a miss of `isKnown` means "absent" with high confidence: the inventory was
+   * filled by a complete listing within its maximum age (and records this client's
+   * writes since). Only another client's recent writes are missing from it.
+   */
+  async inventoryFresh(signal?: AbortSignal): Promise<boolean> {
+    return (await this.prepareInventory(signal)) && this.inventory!.fresh;
+  }
+
   private async exists(key: string, options?: CallOptions): Promise<boolean> {
-    if (this.known.has(key)) return true;
+    await this.prepareInventory(options?.signal);
+    if (await this.knows(key)) return true;
     try {
-      await this.backend.stat(key, options);
-      this.known.add(key);
+      const info = await this.backend.stat(key, options);
+      await this.remember(key, info.size);
       return true;
     } catch (err) {
       if (hasCode(err, 'not-found')) return false;
       throw err;
     }
+  }
+
+  /** LRU, then inventory; no backend request. Assumes prepareInventory ran. */
+  private async knows(key: string): Promise<boolean> {
+    if (this.known.get(key) !== undefined) return true;
+    const size = await this.inventory?.lookup(key);
+    if (size === undefined) return false;
+    this.known.set(key, size);
+    return true;
+  }
+
+  /** Notes that `key` is stored: in memory, and in the inventory. */
+  private async remember(key: string, size: number): Promise<void> {
+    this.known.set(key, size);
+    await this.inventory?.record(key, size);
+  }
+
+  /** Opens (and, if needed, fills) the inventory. Resolves whether there is one. */
+  private async prepareInventory(signal?: AbortSignal): Promise<boolean> {
+    if (!this.inventory) return false;
+    await this.inventory.prepare(this.backend, signal);
+    return true;
   }
 
   /** Reads and verifies a blob. Missing: NotFoundError; corrupt: IntegrityError. */
@@ -113,7 +202,7 @@ export class BlobStore {
         actual,
       );
     }
-    this.known.add(key);
+    this.known.set(key, stored.length);
     this.stats.blobsRead++;
     this.stats.bytesRead += stored.length;
     return plaintext;

@@ -1,13 +1,16 @@
 /**
  * Repository layer: the on-backend format (config, blob envelope, key layout), the
- * content-addressed blob store, directory trees, snapshot records, and local caches.
+ * content-addressed blob store, directory trees, snapshot records, and local caches
+ * (the stat cache of backup, the per-remote blob inventory).
  * See docs/format.md for the byte-level description.
  */
 export * from './blob-format.js';
 export * from './blob-store.js';
 export * from './cache-dir.js';
 export * from './config.js';
+export * from './inventory.js';
 export * from './layout.js';
+export * from './lru.js';
 export * from './repository.js';
 export * from './snapshots.js';
 export * from './stat-cache.js';

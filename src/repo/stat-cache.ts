@@ -17,16 +17,24 @@ import { join } from 'node:path';
 import { Level } from 'level';
 import { pack, unpack } from '../manifest/msgpack.js';
 
-/** What the cache remembers about one child of a directory. */
-export interface CachedChild {
-  /** `dev:ino:size:mtimeNs:ctimeNs` at the time it was read. */
-  fingerprint: string;
-  /** The entry as encoded in the tree (manifest/encodeEntry). */
-  entry: Uint8Array;
+/**
+ * What the cache remembers about one directory, as of the backup that wrote `tree`.
+ * Each child has a signature: for regular files the stat fingerprint
+ * (`dev:ino:size:mtimeNs:ctimeNs`), for everything else the fields its entry is made
+ * of. Equal signatures mean an equal entry, so a directory whose children all match
+ * is unchanged and reuses `tree`, and a file that matches takes its entry from `tree`.
+ * A signature of '' never matches (used for files changed too recently to trust).
+ */
+export interface CachedDir {
+  tree: string;
+  files: number;
+  bytes: number;
+  /** Signature per child name. */
+  children: Map<string, string>;
 }
 
 const SLOTS = 8;
-const RECORD_VERSION = 1;
+const RECORD_VERSION = 3;
 
 /** One open slot of a repository's stat cache. */
 export class StatCache {
@@ -53,18 +61,20 @@ export class StatCache {
     return undefined;
   }
 
-  /** The cached children of directory `path`, by name. */
-  async getDir(path: string): Promise<Map<string, CachedChild> | undefined> {
+  /** The record of directory `path`, if any. */
+  async getDir(path: string): Promise<CachedDir | undefined> {
     const value = await this.db.get(path);
     if (value === undefined) return undefined;
     try {
-      const decoded = unpack(value, 'stat cache') as unknown[];
-      if (!Array.isArray(decoded) || decoded[0] !== RECORD_VERSION) return undefined;
-      const children = new Map<string, CachedChild>();
-      for (const item of decoded.slice(1) as [string, string, Uint8Array][]) {
-        children.set(item[0], { fingerprint: item[1], entry: item[2] });
+      const d = unpack(value, 'stat cache') as unknown[];
+      if (!Array.isArray(d) || d[0] !== RECORD_VERSION || d.length % 2 !== 0) return undefined;
+      const [, tree, files, bytes] = d;
+      if (typeof tree !== 'string' || typeof files !== 'number' || typeof bytes !== 'number') {
+        return undefined;
       }
-      return children;
+      const children = new Map<string, string>();
+      for (let i = 4; i < d.length; i += 2) children.set(d[i] as string, d[i + 1] as string);
+      return { tree, files, bytes, children };
     } catch {
       // A damaged cache record only costs a re-read.
       return undefined;
@@ -72,9 +82,9 @@ export class StatCache {
   }
 
   /** Replaces the record of directory `path`. */
-  async putDir(path: string, children: Map<string, CachedChild>): Promise<void> {
-    const items: unknown[] = [RECORD_VERSION];
-    for (const [name, c] of children) items.push([name, c.fingerprint, c.entry]);
+  async putDir(path: string, record: CachedDir): Promise<void> {
+    const items: unknown[] = [RECORD_VERSION, record.tree, record.files, record.bytes];
+    for (const [name, signature] of record.children) items.push(name, signature);
     await this.db.put(path, pack(items));
   }
 

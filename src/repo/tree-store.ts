@@ -36,17 +36,21 @@ export class DirectoryWriter {
   ) {}
 
   /** Adds the next entry; names must be strictly increasing in tree order. */
-  async add(entry: Entry): Promise<void> {
-    if (this.lastName !== undefined && compareNames(this.lastName, entry.name) >= 0) {
-      throw new RangeError(`entries out of order: ${entry.name} after ${this.lastName}`);
+  add(entry: Entry): Promise<void> {
+    return this.addEncoded(entry.name, encodeEntry(entry));
+  }
+
+  /** Adds an entry already encoded with `encodeEntry` (`name` must be its name). */
+  async addEncoded(name: string, bytes: Uint8Array): Promise<void> {
+    if (this.lastName !== undefined && compareNames(this.lastName, name) >= 0) {
+      throw new RangeError(`entries out of order: ${name} after ${this.lastName}`);
     }
-    this.lastName = entry.name;
-    const bytes = encodeEntry(entry);
-    this.pageFirst ??= entry.name;
+    this.lastName = name;
+    this.pageFirst ??= name;
     this.page.push(bytes);
     this.pageBytes += bytes.length;
     this.count++;
-    if (isPageBoundary(entry.name, bytes.length, this.pageBytes, this.paging)) await this.flush();
+    if (isPageBoundary(name, bytes.length, this.pageBytes, this.paging)) await this.flush();
   }
 
   private async flush(): Promise<void> {

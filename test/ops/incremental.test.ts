@@ -79,7 +79,7 @@ describe('incremental backup', () => {
     expect(b.snapshot.summary.filesChanged).toBe(1);
   });
 
-  it('does not trust a cache entry whose chunks are gone from the repository', async () => {
+  it('does not trust the cache when its trees and chunks are gone (as after a prune)', async () => {
     const src = await tempDir();
     const f = join(src, 'f');
     await writeFile(f, pseudoRandomBytes(5000, 4));
@@ -87,6 +87,7 @@ describe('incremental backup', () => {
     const { repo } = await localRepo();
     const cacheDir = await tempDir();
     await backup(repo, { paths: [src], statCacheDir: cacheDir });
+    for await (const info of repo.backend.list('tree/')) await repo.backend.delete(info.key);
     for await (const info of repo.backend.list('data/')) await repo.backend.delete(info.key);
     const fresh = await (await import('../../src/repo/repository.js')).openRepositoryIn(
       repo.backend,
@@ -106,5 +107,27 @@ describe('incremental backup', () => {
       backup(repo, { paths: [src], statCacheDir: cacheDir }),
     ]);
     expect(a.snapshot.tree).toBe(b.snapshot.tree);
+  });
+});
+
+describe('repairing after data loss', () => {
+  it('--force re-reads and re-stores chunks that vanished while their trees remain', async () => {
+    const src = await tempDir();
+    const f = join(src, 'f');
+    await writeFile(f, pseudoRandomBytes(50_000, 8));
+    await age([f]);
+    const { repo } = await localRepo();
+    const cacheDir = await tempDir();
+    await backup(repo, { paths: [src], statCacheDir: cacheDir });
+    for await (const info of repo.backend.list('data/')) await repo.backend.delete(info.key);
+    const { openRepositoryIn } = await import('../../src/repo/repository.js');
+    const fresh = await openRepositoryIn(repo.backend);
+    const b = await backup(fresh, { paths: [src], statCacheDir: cacheDir, force: true });
+    expect(b.snapshot.summary.filesChanged + b.snapshot.summary.filesNew).toBe(1);
+    expect(b.snapshot.summary.blobsAdded).toBeGreaterThan(10);
+    const { check } = await import('../../src/ops/check.js');
+    const report = await check(fresh, { readData: true });
+    // the new snapshot is whole; the old one shares its (now restored) chunks
+    expect(report.problems).toEqual([]);
   });
 });

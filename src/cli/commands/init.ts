@@ -1,6 +1,9 @@
-/** `cairn init`: create a repository. */
-import { createRepository } from '../../repo/repository.js';
-import { type CommandContext, EXIT } from '../context.js';
+/** `cairn init`: create a repository (and, on S3, its bucket when missing). */
+import type { Backend, CallOptions } from '../../backends/backend.js';
+import { UsageError } from '../../core/errors.js';
+import { type ConfigOptions, paramsOf } from '../../repo/config.js';
+import { initRepository } from '../../repo/repository.js';
+import { baseBackend, type CommandContext, EXIT } from '../context.js';
 import { formatBytes } from '../format.js';
 import { parseInteger, parseSize } from '../parse.js';
 
@@ -11,18 +14,34 @@ interface InitOptions {
   level?: string;
   seed?: string;
   inlineMax?: string;
+  copyParamsFrom?: string;
+}
+
+/** A backend that can create its own container (S3Backend.ensureBucket). */
+interface BucketBackend extends Backend {
+  ensureBucket(options?: CallOptions): Promise<boolean>;
+}
+
+function hasEnsureBucket(b: Backend): b is BucketBackend {
+  return typeof (b as Partial<BucketBackend>).ensureBucket === 'function';
 }
 
 export default async function init(ctx: CommandContext, opts: InitOptions): Promise<number> {
-  const chunker: Record<string, number | string> = {};
-  if (opts.min) chunker.min = parseSize(opts.min, '--min');
-  if (opts.avg) chunker.avg = parseSize(opts.avg, '--avg');
-  if (opts.max) chunker.max = parseSize(opts.max, '--max');
-  if (opts.level) chunker.level = parseInteger(opts.level, '--level');
-  if (opts.seed) chunker.seed = opts.seed;
-  const repo = await createRepository(ctx.repoLocation, {
-    chunker,
-    ...(opts.inlineMax ? { inlineMax: parseSize(opts.inlineMax, '--inline-max') } : {}),
+  const config = await configOptions(ctx, opts);
+  const backend = await ctx.openBackend(ctx.repoLocation);
+  let created = false;
+  try {
+    const base = baseBackend(backend);
+    if (hasEnsureBucket(base) && backend.capabilities.writable) {
+      created = await base.ensureBucket({ signal: ctx.signal });
+    }
+  } catch (err) {
+    await backend.close();
+    throw err;
+  }
+  const repo = await initRepository(backend, config).catch(async (err) => {
+    await backend.close();
+    throw err;
   });
   try {
     const c = repo.config;
@@ -33,13 +52,47 @@ export default async function init(ctx: CommandContext, opts: InitOptions): Prom
       id: c.id,
       chunker: { ...c.chunker, seed: c.chunker.seed.toString() },
       inlineMax: c.inlineMax,
+      paging: c.paging,
+      bucketCreated: created,
+      ...(opts.copyParamsFrom ? { paramsFrom: opts.copyParamsFrom } : {}),
     });
+    if (created) ctx.out.line(`created bucket for ${repo.location}`);
     ctx.out.result(`created cairn repository ${c.id.slice(0, 8)} at ${repo.location}`);
     ctx.out.line(
-      `chunks: min ${formatBytes(c.chunker.min)}, avg ${formatBytes(c.chunker.avg)}, max ${formatBytes(c.chunker.max)}, level ${c.chunker.level}; inline files up to ${formatBytes(c.inlineMax)}`,
+      `chunks: min ${formatBytes(c.chunker.min)}, avg ${formatBytes(c.chunker.avg)}, max ${formatBytes(c.chunker.max)}, level ${c.chunker.level}; inline files up to ${formatBytes(c.inlineMax)}` +
+        (opts.copyParamsFrom ? ` (copied from ${opts.copyParamsFrom})` : ''),
     );
     return EXIT.ok;
   } finally {
     await repo.close();
   }
+}
+
+/** The config choices: from the flags, or copied from another repository. */
+async function configOptions(ctx: CommandContext, opts: InitOptions): Promise<ConfigOptions> {
+  if (opts.copyParamsFrom !== undefined) {
+    const conflicting = (['min', 'avg', 'max', 'level', 'seed', 'inlineMax'] as const).filter(
+      (k) => opts[k] !== undefined,
+    );
+    if (conflicting.length > 0) {
+      const flags = conflicting.map((k) => (k === 'inlineMax' ? '--inline-max' : `--${k}`));
+      throw new UsageError(`--copy-params-from cannot be combined with ${flags.join(', ')}`);
+    }
+    const other = await ctx.openRepoAt(opts.copyParamsFrom);
+    try {
+      return paramsOf(other.config);
+    } finally {
+      await other.close();
+    }
+  }
+  const chunker: Record<string, number | string> = {};
+  if (opts.min) chunker.min = parseSize(opts.min, '--min');
+  if (opts.avg) chunker.avg = parseSize(opts.avg, '--avg');
+  if (opts.max) chunker.max = parseSize(opts.max, '--max');
+  if (opts.level) chunker.level = parseInteger(opts.level, '--level');
+  if (opts.seed) chunker.seed = opts.seed;
+  return {
+    chunker,
+    ...(opts.inlineMax ? { inlineMax: parseSize(opts.inlineMax, '--inline-max') } : {}),
+  };
 }

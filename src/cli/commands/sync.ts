@@ -1,0 +1,81 @@
+/** `cairn sync SRC DST [SNAPSHOT...]`: copy snapshots DST lacks, sending only missing blobs. */
+import type { BackendCounts } from '../../backends/counting.js';
+import { shortId } from '../../core/ids.js';
+import type { SyncEvent } from '../../ops/events.js';
+import { sync } from '../../ops/sync.js';
+import type { Repository } from '../../repo/repository.js';
+import { type CommandContext, EXIT } from '../context.js';
+import { formatBytes, formatDuration, formatTime } from '../format.js';
+
+interface SyncCliOptions {
+  dryRun?: boolean;
+}
+
+export default async function syncCommand(
+  ctx: CommandContext,
+  from: string,
+  to: string,
+  selectors: string[],
+  opts: SyncCliOptions,
+): Promise<number> {
+  const dryRun = opts.dryRun ?? false;
+  const { transfers, checkers } = ctx.tuning;
+  const src = await ctx.openRepoAt(from);
+  let dst: Repository | undefined;
+  try {
+    dst = await ctx.openRepoAt(to, { dryRun });
+    const onEvent = (e: SyncEvent) => {
+      if (e.type === 'progress') {
+        ctx.out.progress({
+          files: e.blobsSent,
+          unit: 'blobs',
+          bytes: e.bytesSent,
+          elapsedMs: e.elapsedMs,
+          extra: `${e.snapshotsDone}/${e.snapshotsTotal} snapshots, ${e.blobsSkipped} present`,
+        });
+      } else if (e.type === 'start') {
+        ctx.out.line(
+          `${e.snapshots.length} snapshot${e.snapshots.length === 1 ? '' : 's'} to copy from ${e.source} to ${e.destination}` +
+            (e.skipped.length > 0 ? `, ${e.skipped.length} already there` : ''),
+        );
+      } else if (e.type === 'snapshot') {
+        ctx.out.line(
+          `${dryRun ? 'would copy' : 'copied'} snapshot ${shortId(e.id)} of ${formatTime(e.time)} (${e.paths.join(' ')})`,
+        );
+      }
+      ctx.out.event(e);
+    };
+    const report = await sync(src, dst, {
+      snapshots: selectors,
+      dryRun,
+      transfers,
+      checkers,
+      signal: ctx.signal,
+      onEvent,
+    });
+    ctx.out.event({ type: 'summary', operation: 'sync', ...report });
+    ctx.out.clearProgress();
+    const verb = dryRun ? 'would send' : 'sent';
+    ctx.out.result(
+      `${dryRun ? 'would copy' : 'copied'} ${report.copied.length} snapshot${report.copied.length === 1 ? '' : 's'}, skipped ${report.skipped.length} already in ${dst.location}`,
+    );
+    ctx.out.line(
+      `${verb} ${report.blobsSent} blobs (${report.dataBlobsSent} data, ${report.treeBlobsSent} tree), ${formatBytes(report.bytesSent)}; ${report.blobsSkipped} blobs (${formatBytes(report.bytesSkipped)} of content) already there`,
+    );
+    ctx.out.line(
+      `requests: source ${describeCounts(report.requests.source)}; destination ${describeCounts(report.requests.destination)}; ${formatDuration(report.durationMs)}`,
+    );
+    return EXIT.ok;
+  } finally {
+    await src.close();
+    await dst?.close();
+  }
+}
+
+function describeCounts(c: BackendCounts): string {
+  const total = c.get + c.put + c.stat + c.list + c.delete;
+  const parts = (['get', 'put', 'stat', 'list', 'delete'] as const)
+    .filter((verb) => c[verb] > 0)
+    .map((verb) => `${verb} ${c[verb]}`);
+  return `${total}${parts.length > 0 ? ` (${parts.join(', ')})` : ''}`;
+}

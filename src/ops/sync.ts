@@ -1,0 +1,252 @@
+/**
+ * `sync`: copies snapshots from one repository to another, sending only what the
+ * destination lacks.
+ *
+ * Snapshot ids are content hashes of their records, so "missing in the destination"
+ * is a comparison of two listings of `snapshots/`. For each missing snapshot, oldest
+ * first, the tree copier (sync-copier.ts) walks its tree top-down, skipping every
+ * subtree the destination already has, copies missing data blobs with `transfers` in
+ * parallel, writes tree nodes bottom-up (children before parents), and only then the
+ * snapshot record. So an interrupted sync leaves no visible half snapshot (at most
+ * unreferenced blobs, like an interrupted backup), and a rerun finds what the first
+ * run stored and sends nothing twice.
+ *
+ * Both repositories must cut data identically (same chunker parameters and seed),
+ * otherwise the copy would not deduplicate with the destination's own backups; create
+ * the destination with `init --copy-params-from SRC`.
+ */
+import type { BackendCounts } from '../backends/counting.js';
+import { CountingBackend } from '../backends/counting.js';
+import { throwIfAborted } from '../core/abort.js';
+import {
+  hasCode,
+  IntegrityError,
+  MismatchError,
+  NotFoundError,
+  UsageError,
+} from '../core/errors.js';
+import { type ObjectId, sha256Hex } from '../core/ids.js';
+import { decodeSnapshot } from '../manifest/snapshot-codec.js';
+import type { Snapshot } from '../manifest/types.js';
+import { openBlob, sealBlob } from '../repo/blob-format.js';
+import { BlobStore } from '../repo/blob-store.js';
+import { type RepoConfig, sameChunking } from '../repo/config.js';
+import { snapshotKey } from '../repo/layout.js';
+import type { Repository } from '../repo/repository.js';
+import { SnapshotStore } from '../repo/snapshots.js';
+import { type SyncEvent, Throttle } from './events.js';
+import { TreeCopier } from './sync-copier.js';
+
+/** Options for `sync`. */
+export interface SyncOptions {
+  /** Snapshot selectors in the source (id, id prefix, latest, tag:NAME); default: all. */
+  snapshots?: string[];
+  /** Find and count what would be sent; write nothing. */
+  dryRun?: boolean;
+  /** Blob copies in flight (default 8). */
+  transfers?: number;
+  /** Existence checks against the destination in flight (default 16). */
+  checkers?: number;
+  signal?: AbortSignal;
+  onEvent?: (event: SyncEvent) => void;
+}
+
+/** Requests made to each side, by verb (failed attempts and listings included). */
+export interface SyncRequests {
+  source: BackendCounts;
+  destination: BackendCounts;
+  /** All calls to both sides (a listing counts as one, whatever its pages). */
+  total: number;
+}
+
+/** What `sync` did (or, with dryRun, would do). */
+export interface SyncReport {
+  dryRun: boolean;
+  /** Snapshots copied, oldest first. */
+  copied: ObjectId[];
+  /** Selected snapshots the destination already had. */
+  skipped: ObjectId[];
+  /** Data and tree blobs written to the destination. */
+  blobsSent: number;
+  dataBlobsSent: number;
+  treeBlobsSent: number;
+  /** Bytes written to the destination: blobs and snapshot records, as stored. */
+  bytesSent: number;
+  /**
+   * Blobs the copied snapshots reference that the destination already had (a present
+   * directory node counts once: what is below it is not examined).
+   */
+  blobsSkipped: number;
+  /** File content bytes not sent because the destination had them (chunks, directories). */
+  bytesSkipped: number;
+  requests: SyncRequests;
+  durationMs: number;
+}
+
+/** Copies the selected snapshots of `src` that `dst` lacks into `dst`. */
+export async function sync(
+  src: Repository,
+  dst: Repository,
+  options: SyncOptions = {},
+): Promise<SyncReport> {
+  const started = Date.now();
+  const { signal } = options;
+  const dryRun = options.dryRun ?? false;
+  const emit = options.onEvent ?? (() => {});
+  const transfers = positive(options.transfers ?? 8, 'transfers');
+  const checkers = positive(options.checkers ?? 16, 'checkers');
+  checkCompatible(src.config, dst.config, src.location, dst.location);
+  if (!dryRun && !dst.backend.capabilities.writable) {
+    throw new UsageError(`cannot sync into ${dst.location}: it is read-only`);
+  }
+
+  const srcBackend = new CountingBackend(src.backend);
+  const dstBackend = new CountingBackend(dst.backend);
+  const srcSnapshots = new SnapshotStore(srcBackend);
+  const dstSnapshots = new SnapshotStore(dstBackend);
+
+  const selected = await selectSnapshots(srcSnapshots, options.snapshots, signal);
+  const present = new Set(await dstSnapshots.ids(signal));
+  const skipped = selected.filter((id) => present.has(id));
+  const missing = selected.filter((id) => !present.has(id));
+  const records: Array<{ id: ObjectId; plaintext: Uint8Array; snapshot: Snapshot }> = [];
+  for (const id of missing) records.push({ id, ...(await readRecord(srcBackend, id, signal)) });
+  records.sort(
+    (a, b) => a.snapshot.time.localeCompare(b.snapshot.time) || a.id.localeCompare(b.id),
+  );
+  emit({
+    type: 'start',
+    operation: 'sync',
+    source: src.location,
+    destination: dst.location,
+    snapshots: records.map((r) => r.id),
+    skipped,
+    dryRun,
+  });
+
+  const throttle = new Throttle(200);
+  let done = 0;
+  let recordBytes = 0;
+  const progress = (force = false) => {
+    if (!force && !throttle.due()) return;
+    emit({
+      type: 'progress',
+      operation: 'sync',
+      snapshotsDone: done,
+      snapshotsTotal: records.length,
+      elapsedMs: Date.now() - started,
+      ...copier.counts,
+      bytesSent: copier.counts.bytesSent + recordBytes,
+    });
+  };
+  const copier = new TreeCopier({
+    // The source needs no inventory: it is only read.
+    source: new BlobStore(srcBackend),
+    destination: dst.blobStore({ backend: dstBackend, dryRun }),
+    dryRun,
+    transfers,
+    checkers,
+    signal,
+    onProgress: () => progress(),
+  });
+  if (records.length > 0) await copier.start();
+
+  const copied: ObjectId[] = [];
+  for (const { id, plaintext, snapshot } of records) {
+    throwIfAborted(signal);
+    await copier.ensureTree(snapshot.tree, snapshot.summary.bytes);
+    // The commit point: the record is written only once its whole tree is stored.
+    const sealed = sealBlob(plaintext);
+    if (!dryRun) await dstBackend.put(snapshotKey(id), sealed, { ifNotExists: true, signal });
+    recordBytes += sealed.length;
+    copied.push(id);
+    done++;
+    emit({
+      type: 'snapshot',
+      id,
+      status: dryRun ? 'dry-run' : 'copied',
+      time: snapshot.time,
+      paths: snapshot.paths,
+    });
+    progress(true);
+  }
+
+  const source = { ...srcBackend.counts };
+  const destination = { ...dstBackend.counts };
+  const c = copier.counts;
+  return {
+    dryRun,
+    copied,
+    skipped,
+    blobsSent: c.blobsSent,
+    dataBlobsSent: c.dataBlobsSent,
+    treeBlobsSent: c.treeBlobsSent,
+    bytesSent: c.bytesSent + recordBytes,
+    blobsSkipped: c.blobsSkipped,
+    bytesSkipped: c.bytesSkipped,
+    requests: { source, destination, total: requestTotal(source) + requestTotal(destination) },
+    durationMs: Date.now() - started,
+  };
+}
+
+/** Refuses to sync between repositories that cut data differently. */
+function checkCompatible(a: RepoConfig, b: RepoConfig, from: string, to: string): void {
+  if (sameChunking(a, b)) return;
+  const show = (c: RepoConfig) =>
+    `min ${c.chunker.min}, avg ${c.chunker.avg}, max ${c.chunker.max}, level ${c.chunker.level}, seed ${c.chunker.seed}`;
+  throw new MismatchError(
+    `cannot sync ${from} to ${to}: their chunker parameters differ (${show(a)} vs ${show(b)}), ` +
+      `so copied data would not deduplicate with the destination's own. Create the ` +
+      `destination with 'cairn init --copy-params-from ${from}'`,
+  );
+}
+
+/** The ids of the selected snapshots (all when no selector is given), without repeats. */
+async function selectSnapshots(
+  store: SnapshotStore,
+  selectors: string[] | undefined,
+  signal: AbortSignal | undefined,
+): Promise<ObjectId[]> {
+  if (!selectors || selectors.length === 0) return store.ids(signal);
+  const ids: ObjectId[] = [];
+  for (const selector of selectors) {
+    const { id } = await store.resolve(selector, {}, signal);
+    if (!ids.includes(id)) ids.push(id);
+  }
+  return ids;
+}
+
+/** Reads a snapshot record's plaintext, verified against its id, and decodes it. */
+async function readRecord(
+  backend: CountingBackend,
+  id: ObjectId,
+  signal: AbortSignal | undefined,
+): Promise<{ plaintext: Uint8Array; snapshot: Snapshot }> {
+  let stored: Uint8Array;
+  try {
+    stored = await backend.get(snapshotKey(id), { signal });
+  } catch (err) {
+    if (hasCode(err, 'not-found')) {
+      throw new NotFoundError(`snapshot ${id}`, `snapshot ${id} vanished from the source`);
+    }
+    throw err;
+  }
+  const source = `snapshot ${id}`;
+  const plaintext = openBlob(stored, source);
+  const actual = sha256Hex(plaintext);
+  if (actual !== id) {
+    throw new IntegrityError(id, `snapshot ${id} is corrupt: hashes to ${actual}`, actual);
+  }
+  return { plaintext, snapshot: decodeSnapshot(plaintext, source) };
+}
+
+function requestTotal(c: BackendCounts): number {
+  return c.get + c.put + c.stat + c.list + c.delete;
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new UsageError(`${name} must be a positive integer, got ${value}`);
+  }
+  return value;
+}

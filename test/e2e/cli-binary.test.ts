@@ -1,0 +1,77 @@
+/**
+ * End-to-end: the built `cairn` binary (dist/cli/bin.js, made by `npm run build`, which
+ * `npm test` runs first) in real processes, including a real pseudo-terminal for the
+ * progress display.
+ */
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { describeTree, pseudoRandomBytes, tempDir } from '../helpers/fs.js';
+
+const BIN = resolve('dist/cli/bin.js');
+const run = promisify(execFile);
+
+async function cairn(args: string[], env: NodeJS.ProcessEnv = {}) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+beforeAll(() => {
+  if (!existsSync(BIN)) throw new Error('dist/cli/bin.js is missing: run `npm run build` first (npm test does)');
+});
+
+describe('the cairn binary', () => {
+  it('backs up and restores a tree through separate processes, with CAIRN_REPO', async () => {
+    const repo = join(await tempDir(), 'repo');
+    const src = await tempDir();
+    await mkdir(join(src, 'a', 'b'), { recursive: true });
+    await writeFile(join(src, 'a', 'b', 'big'), pseudoRandomBytes(2_000_000, 1));
+    await writeFile(join(src, 'small'), 'small\n');
+    const env = { CAIRN_REPO: repo, CAIRN_CACHE_DIR: await tempDir() };
+    expect((await cairn(['init'], env)).code).toBe(0);
+    const b = await cairn(['backup', src, '--tag', 'first', '--json'], env);
+    expect(b.code).toBe(0);
+    const lines = b.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.at(-1)).toMatchObject({ type: 'summary', operation: 'backup', files: 2 });
+    const target = await tempDir();
+    const r = await cairn(['restore', 'tag:first', '--target', target], env);
+    expect(r.code).toBe(0);
+    expect(await describeTree(target)).toEqual(await describeTree(src));
+    const c = await cairn(['check', '--read-data'], env);
+    expect(c.code).toBe(0);
+  });
+
+  it('reports usage errors with exit code 2 and a missing repository with 1', async () => {
+    const u = await cairn(['backup']);
+    expect(u.code).toBe(2);
+    expect(u.stderr).toMatch(/missing required argument/);
+    const m = await cairn(['--repo', join(await tempDir(), 'nothing'), 'snapshots']);
+    expect(m.code).toBe(1);
+    expect(m.stderr).toMatch(/no cairn repository at/);
+  });
+
+  it('shows a progress line on a terminal, and none when piped', async () => {
+    const repo = join(await tempDir(), 'repo');
+    const src = await tempDir();
+    for (let i = 0; i < 40; i++) await writeFile(join(src, `f${i}`), pseudoRandomBytes(400_000, i));
+    expect((await cairn(['--repo', repo, 'init'])).code).toBe(0);
+    // `script` gives the child a real pseudo-terminal; its output is what the terminal saw.
+    const typescript = execFileSync(
+      'script',
+      ['-qec', `${process.execPath} ${BIN} --repo ${repo} backup ${src}`, '/dev/null'],
+      { encoding: 'utf8', env: { ...process.env, CAIRN_CACHE_DIR: await tempDir(), COLUMNS: '120' } },
+    );
+    expect(typescript).toMatch(/\r\x1b\[K.*files.*\/s/);
+    expect(typescript).toMatch(/snapshot [0-9a-f]{8} saved/);
+    const piped = await cairn(['--repo', repo, 'backup', src]);
+    expect(piped.stderr).not.toMatch(/\x1b\[K/);
+  });
+});

@@ -1,0 +1,206 @@
+/**
+ * `sync` between local and memory repositories: complete copies, nothing sent twice,
+ * increments that cost what changed, refusal of mismatched chunking, interruption.
+ * (The same against S3 is in test/s3/sync.test.ts.)
+ */
+import { describe, expect, it } from 'vitest';
+import { LocalBackend } from '../../src/backends/local.js';
+import { MemoryBackend } from '../../src/backends/memory.js';
+import { AbortedError, MismatchError } from '../../src/core/errors.js';
+import { backup } from '../../src/ops/backup.js';
+import { check } from '../../src/ops/check.js';
+import type { SyncEvent } from '../../src/ops/events.js';
+import { restore } from '../../src/ops/restore.js';
+import { sync } from '../../src/ops/sync.js';
+import { paramsOf } from '../../src/repo/config.js';
+import { initRepository, openRepositoryIn } from '../../src/repo/repository.js';
+import { describeTree, tempDir, writeTree } from '../helpers/fs.js';
+import { localRepo, memoryRepo, TINY_CHUNKS } from '../helpers/repo.js';
+import {
+  changeDeepFile,
+  expectedIncrement,
+  RecordingBackend,
+  writeSource,
+} from '../helpers/sync-fixtures.js';
+
+/**
+ * A source repository with one backup, and an empty destination with the same params:
+ * local directories with `local`, else memory (faster: no fsync per object).
+ */
+async function setup(options: { local?: boolean } = {}) {
+  const src = await tempDir();
+  await writeSource(src);
+  const source = options.local ? (await localRepo()).repo : await memoryRepo();
+  const first = await backup(source, { paths: [src], statCacheDir: false, tags: ['v1'] });
+  const recorder = new RecordingBackend(
+    options.local ? new LocalBackend(await tempDir('cairn-dst-')) : new MemoryBackend(),
+  );
+  const dest = await initRepository(recorder, paramsOf(source.config));
+  recorder.written.length = 0; // the config
+  return { src, source, dest, recorder, first };
+}
+
+async function restored(repo: Parameters<typeof restore>[0], id: string): Promise<string[]> {
+  const target = await tempDir();
+  await restore(repo, id, await repo.snapshots.load(id), { target });
+  return describeTree(target);
+}
+
+describe('sync', () => {
+  it('copies a snapshot completely (local to local), and a second sync sends nothing', async () => {
+    const { src, source, dest, recorder, first } = await setup({ local: true });
+    const events: SyncEvent[] = [];
+    const report = await sync(source, dest, { onEvent: (e) => events.push(e) });
+    expect(report.copied).toEqual([first.snapshotId]);
+    expect(report.skipped).toEqual([]);
+    expect(report.blobsSkipped).toBe(0);
+    // Everything the snapshot references was sent, once.
+    const check1 = await check(dest, { readData: true });
+    expect(check1.problems).toEqual([]);
+    expect(check1.unreferencedBlobs).toBe(0);
+    expect(report.dataBlobsSent).toBe(check1.dataBlobs);
+    expect(report.treeBlobsSent).toBe(check1.trees);
+    expect(recorder.keys('data/')).toHaveLength(report.dataBlobsSent);
+    expect(recorder.keys('tree/')).toHaveLength(report.treeBlobsSent);
+    // The record is the last object written.
+    expect(recorder.written.at(-1)).toBe(`snapshots/${first.snapshotId}`);
+    expect(report.requests.destination.put).toBe(report.blobsSent + 1);
+    expect(report.bytesSent).toBe(report.requests.destination.bytesOut);
+    expect(events[0]).toMatchObject({ type: 'start', snapshots: [first.snapshotId] });
+    expect(events.filter((e) => e.type === 'snapshot')).toHaveLength(1);
+    expect(events.at(-1)).toMatchObject({ type: 'progress', snapshotsDone: 1, snapshotsTotal: 1 });
+    expect(await restored(dest, first.snapshotId!)).toEqual(await describeTree(src));
+
+    recorder.written.length = 0;
+    const again = await sync(source, dest);
+    expect(again).toMatchObject({ copied: [], skipped: [first.snapshotId], blobsSent: 0 });
+    expect(again.requests.destination).toMatchObject({ put: 0, stat: 0, get: 0, list: 1 });
+    expect(again.requests.source).toMatchObject({ put: 0, get: 0, list: 1 });
+    expect(recorder.written).toEqual([]);
+  });
+
+  it('sends only the changed chunks, the changed tree path and the record', async () => {
+    const { src, source, dest, recorder, first } = await setup();
+    await sync(source, dest);
+    await changeDeepFile(src);
+    const second = await backup(source, { paths: [src], statCacheDir: false });
+    const expected = await expectedIncrement(source, first.snapshot.tree, second.snapshot.tree);
+    expect(expected.data).toBeGreaterThan(0);
+    recorder.written.length = 0;
+    const report = await sync(source, dest);
+    expect(report.copied).toEqual([second.snapshotId]);
+    expect(report.skipped).toEqual([first.snapshotId]);
+    expect(report.dataBlobsSent).toBe(expected.data);
+    expect(report.treeBlobsSent).toBe(expected.trees);
+    expect(recorder.keys('data/')).toHaveLength(expected.data);
+    expect(recorder.keys('tree/')).toHaveLength(expected.trees);
+    expect(recorder.keys('snapshots/')).toEqual([`snapshots/${second.snapshotId}`]);
+    expect(report.requests.destination.put).toBe(expected.data + expected.trees + 1);
+    // Source reads: the record, the 4 changed nodes, the new chunks; nothing else.
+    expect(report.requests.source.get).toBe(1 + expected.trees + expected.data);
+    // Unchanged siblings were skipped as whole subtrees, and counted.
+    expect(report.blobsSkipped).toBeGreaterThan(0);
+    expect(report.bytesSkipped).toBeGreaterThan(0);
+    expect((await check(dest, { readData: true })).problems).toEqual([]);
+    expect(await restored(dest, second.snapshotId!)).toEqual(await describeTree(src));
+  });
+
+  it('dry run counts what a real run sends and writes nothing', async () => {
+    const { source, dest, recorder } = await setup();
+    const dry = await sync(source, dest, { dryRun: true });
+    expect(recorder.written).toEqual([]);
+    expect(await dest.snapshots.ids()).toEqual([]);
+    const real = await sync(source, dest);
+    expect(dry.blobsSent).toBe(real.blobsSent);
+    expect(dry.dataBlobsSent).toBe(real.dataBlobsSent);
+    expect(dry.bytesSent).toBe(real.bytesSent);
+    expect(dry.copied).toEqual(real.copied);
+  });
+
+  it('copies only the selected snapshots', async () => {
+    const { src, source, dest, first } = await setup();
+    await changeDeepFile(src);
+    const second = await backup(source, { paths: [src], statCacheDir: false, tags: ['v2'] });
+    const report = await sync(source, dest, { snapshots: ['tag:v2'] });
+    expect(report.copied).toEqual([second.snapshotId]);
+    expect(await dest.snapshots.ids()).toEqual([second.snapshotId]);
+    const rest = await sync(source, dest);
+    expect(rest.copied).toEqual([first.snapshotId]);
+    // Most of the first snapshot was already there through the second.
+    expect(rest.blobsSkipped).toBeGreaterThan(0);
+    expect((await check(dest)).problems).toEqual([]);
+  });
+
+  it('refuses repositories whose chunking differs, naming the fix', async () => {
+    const { source } = await setup();
+    const other = await initRepository(new MemoryBackend(), {
+      chunker: { ...TINY_CHUNKS, avg: 512 },
+    });
+    const err = await sync(source, other).catch((e) => e);
+    expect(err).toBeInstanceOf(MismatchError);
+    expect(err.message).toMatch(/chunker parameters differ/);
+    expect(err.message).toContain(`init --copy-params-from ${source.location}`);
+    const seeded = await initRepository(new MemoryBackend(), {
+      chunker: { ...TINY_CHUNKS, seed: 7 },
+    });
+    await expect(sync(source, seeded)).rejects.toBeInstanceOf(MismatchError);
+  });
+
+  it('an interrupted sync leaves no snapshot, and the rerun sends nothing twice', async () => {
+    const { src, source, dest, recorder, first } = await setup();
+    const full = await sync(
+      source,
+      await initRepository(new MemoryBackend(), paramsOf(source.config)),
+    );
+    const controller = new AbortController();
+    recorder.abortAfter = { count: Math.floor(full.blobsSent / 2), controller };
+    await expect(
+      sync(source, dest, { signal: controller.signal, transfers: 2 }),
+    ).rejects.toBeInstanceOf(AbortedError);
+    recorder.abortAfter = undefined;
+    const firstRun = [...recorder.written];
+    expect(firstRun.length).toBeGreaterThan(0);
+    expect(firstRun.length).toBeLessThan(full.blobsSent);
+    expect(await dest.snapshots.ids()).toEqual([]);
+    expect(firstRun.some((k) => k.startsWith('snapshots/'))).toBe(false);
+
+    recorder.written.length = 0;
+    const rerun = await sync(source, dest);
+    expect(rerun.copied).toEqual([first.snapshotId]);
+    const secondRun = recorder.written;
+    expect(secondRun.filter((k) => firstRun.includes(k))).toEqual([]);
+    expect(firstRun.length + secondRun.length).toBe(full.blobsSent + 1);
+    expect((await check(dest, { readData: true })).problems).toEqual([]);
+    expect(await restored(dest, first.snapshotId!)).toEqual(await describeTree(src));
+  });
+
+  it('copies split directories (index nodes) and shares subtrees between snapshots', async () => {
+    const src = await tempDir();
+    const wide: Record<string, string> = {};
+    for (let i = 0; i < 200; i++) wide[`entry-${String(i).padStart(4, '0')}`] = `content ${i}`;
+    await writeTree(src, { wide, other: { a: 'x'.repeat(3000) } });
+    const small = { min: 1024, target: 2048, max: 4096 };
+    const source = await initRepository(new MemoryBackend(), {
+      chunker: TINY_CHUNKS,
+      inlineMax: 64,
+      paging: small,
+    });
+    const { snapshotId } = await backup(source, { paths: [src], statCacheDir: false });
+    // A second snapshot of the same tree: only its record is new.
+    const again = await backup(source, { paths: [src], statCacheDir: false });
+    expect(again.snapshot.tree).toBe((await source.snapshots.load(snapshotId!)).tree);
+    const dest = await openRepositoryIn(
+      (await initRepository(new MemoryBackend(), paramsOf(source.config))).backend,
+    );
+    expect(dest.config.paging).toEqual(small);
+    const report = await sync(source, dest, { transfers: 3, checkers: 2 });
+    expect(report.copied).toHaveLength(2);
+    const checked = await check(dest);
+    expect(checked.problems).toEqual([]);
+    expect(checked.trees).toBeGreaterThan(4); // the wide directory is split
+    // Every node once: the second snapshot's tree was found present.
+    expect(report.treeBlobsSent).toBe(checked.trees);
+    expect(report.requests.destination.put).toBe(report.blobsSent + 2);
+    expect(await restored(dest, snapshotId!)).toEqual(await describeTree(src));
+  });
+});
