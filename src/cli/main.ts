@@ -113,6 +113,17 @@ export function buildProgram(
     .argument('<snapshot>', 'snapshot id, id prefix, latest or tag:NAME')
     .requiredOption('--target <dir>', 'directory to restore into')
     .option('-i, --include <path>', 'restore only this path of the snapshot (repeatable)', collect)
+    .option('--seed <dir>', 'also reuse chunks found in this directory (repeatable)', collect)
+    .option('--delete', 'remove files and directories the snapshot does not have')
+    .addOption(
+      new Option(
+        '--overwrite <mode>',
+        'existing files: keep matching ones, rewrite all, or keep all',
+      )
+        .choices(['changed', 'always', 'never'])
+        .default('changed'),
+    )
+    .option('-n, --dry-run', 'show what would be fetched, reused and deleted; change nothing')
     .option('-v, --verbose', 'list every file')
     .action(act('restore'));
 

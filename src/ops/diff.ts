@@ -19,6 +19,12 @@ export interface DiffItem {
   kind: EntryKind;
   sizeBefore?: number;
   sizeAfter?: number;
+  /**
+   * For modified files: bytes of the new version's content not present in the old one
+   * (chunks the old version lacks, or the whole file when stored inline) — what moving
+   * from the old version to the new one has to fetch.
+   */
+  changedBytes?: number;
 }
 
 /** Totals over a diff. */
@@ -114,8 +120,11 @@ async function* changed(
     yield* diffTrees(repo, a.tree, b.tree, path, signal);
     return;
   }
-  if (!sameContent(a, b)) yield item(path, 'modified', a.kind, sizeOf(a), sizeOf(b));
-  else if (metaChanged) yield item(path, 'metadata', a.kind, sizeOf(a), sizeOf(b));
+  if (!sameContent(a, b)) {
+    const d = item(path, 'modified', a.kind, sizeOf(a), sizeOf(b));
+    if (a.kind === 'file' && b.kind === 'file') d.changedBytes = newContentBytes(a, b);
+    yield d;
+  } else if (metaChanged) yield item(path, 'metadata', a.kind, sizeOf(a), sizeOf(b));
 }
 
 /** True when two entries of the same kind have the same content. */
@@ -125,6 +134,13 @@ function sameContent(a: Entry, b: Entry): boolean {
   if ('rdev' in a || 'rdev' in b)
     return (a as { rdev?: number }).rdev === (b as { rdev?: number }).rdev;
   return true;
+}
+
+/** Bytes of `b`'s chunks that `a` does not have (all of `b` if either is inline). */
+function newContentBytes(a: FileEntry, b: FileEntry): number {
+  if (b.inline || a.inline) return b.size;
+  const old = new Set(a.chunks.map((c) => c.id));
+  return b.chunks.reduce((n, c) => (old.has(c.id) ? n : n + c.size), 0);
 }
 
 function sameFileContent(a: FileEntry, b: FileEntry): boolean {

@@ -45,7 +45,10 @@ export type RestoreEvent =
       totalBytes: number;
     }
   | ({ type: 'progress'; operation: 'restore' } & Progress)
-  | { type: 'file'; path: string; size: number }
+  /** `action`: written, already matching (left untouched), or kept (overwrite: never). */
+  | { type: 'file'; path: string; size: number; action: 'write' | 'unchanged' | 'skipped' }
+  /** Removed because the snapshot does not have it (restore --delete). */
+  | { type: 'delete'; path: string }
   | WarningEvent;
 
 /** Check events. */

@@ -1,39 +1,29 @@
 /**
- * `restore`: writes a snapshot (or parts of it) into a target directory.
+ * `restore`: writes a snapshot (or parts of it) into a target directory, which may
+ * already hold another version.
  *
- * Every file is written under a temporary name in its final directory and renamed into
- * place only when complete, so the target never holds a half-written file under its
- * real name. Every chunk is verified against its id before it is written. Directory
- * metadata is applied after the directory's children, since writing children changes
- * it. Names come from an untrusted repository but were validated by the decoder (no
- * `/`, `.`, `..`, NUL); restore also refuses to descend through a symlink it finds
- * where a directory should be, so nothing is ever written outside the target.
+ * Files already matching the snapshot stay untouched (their content is recognised by
+ * chunking them with the repository's parameters). Other files are rebuilt from chunks
+ * found locally — in the target and in any seed directories — plus the chunks missing
+ * there, fetched from the repository. Every chunk, local or fetched, is verified against
+ * its id before it is written, so the result is verified against the snapshot. See
+ * restore-fs.ts for how files are replaced atomically.
+ *
+ * Names come from an untrusted repository but were validated by the decoder (no `/`,
+ * `.`, `..`, NUL); restore also refuses to descend through a symlink it finds where a
+ * directory should be, so nothing is ever written outside the target.
  */
-
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  fchmodSync,
-  fchownSync,
-  futimesSync,
-  lchownSync,
-  lutimesSync,
-  openSync,
-  renameSync,
-  symlinkSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { lstatSync, readFileSync } from 'node:fs';
 import {
   chmod,
   lchown,
   link,
   lstat,
-  lutimes,
   mkdir,
   open,
-  rename,
+  readdir,
+  rm,
   unlink,
   utimes,
 } from 'node:fs/promises';
@@ -49,10 +39,23 @@ import {
 } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
 import { mapConcurrent, Semaphore } from '../core/limit.js';
-import type { DirEntry, Entry, FileEntry, Snapshot, SymlinkEntry } from '../manifest/types.js';
+import type { DirEntry, Entry, FileEntry, Snapshot } from '../manifest/types.js';
 import type { Repository } from '../repo/repository.js';
 import { type RestoreEvent, Throttle } from './events.js';
+import { LocalChunkIndex } from './local-chunks.js';
+import {
+  isRoot,
+  RESTORE_TEMP_PREFIX,
+  replaceWith,
+  toSeconds,
+  writeAll,
+  writeSmallFileSync,
+  writeSymlinkSync,
+} from './restore-fs.js';
 import { findEntry, splitSnapshotPath } from './snapshot-path.js';
+
+/** What to do with a file that already exists in the target. */
+export type OverwriteMode = 'changed' | 'always' | 'never';
 
 /** Options for `restore`. */
 export interface RestoreOptions {
@@ -60,7 +63,19 @@ export interface RestoreOptions {
   target: string;
   /** Restore only these snapshot paths (and everything below them). */
   include?: string[];
-  /** Emit a `file` event per restored file. */
+  /**
+   * Existing files: `changed` (default) keeps files whose content already matches and
+   * rebuilds the others; `always` rewrites every file; `never` leaves every existing
+   * file as it is.
+   */
+  overwrite?: OverwriteMode;
+  /** More directories whose files may hold chunks of the snapshot (older versions). */
+  seeds?: string[];
+  /** Remove what the snapshot does not have from the directories it restores. */
+  delete?: boolean;
+  /** Work out what would be fetched, reused and deleted; change nothing. */
+  dryRun?: boolean;
+  /** Emit a `file` event per file. */
   verbose?: boolean;
   /** Files written at once (default 8). */
   concurrency?: number;
@@ -68,22 +83,31 @@ export interface RestoreOptions {
   onEvent?: (event: RestoreEvent) => void;
 }
 
-/** What `restore` did. */
+/** What `restore` did (or, with dryRun, would do). */
 export interface RestoreSummary {
   files: number;
   dirs: number;
   symlinks: number;
   specials: number;
   bytes: number;
+  /** Files that already matched and were left untouched. */
+  filesUnchanged: number;
+  /** Existing files left as they were because of `overwrite: 'never'`. */
+  filesSkipped: number;
+  /** Bytes of chunks copied from local files instead of fetched. */
+  bytesReused: number;
   /** Bytes of chunks read from the repository. */
   bytesFetched: number;
+  /** Bytes of local files read to find reusable chunks. */
+  bytesIndexed: number;
+  /** Files and directories removed by `delete`. */
+  deleted: number;
   /** Entries that could not be restored (each was reported as a warning). */
   errors: number;
   durationMs: number;
 }
 
 const CHUNK_FETCHES_PER_FILE = 4;
-const isRoot = process.getuid?.() === 0;
 
 /** Restores snapshot `snapshotId` (record `snapshot`) from `repo` into `options.target`. */
 export async function restore(
@@ -92,7 +116,6 @@ export async function restore(
   snapshot: Snapshot,
   options: RestoreOptions,
 ): Promise<RestoreSummary> {
-  const run = new RestoreRun(repo, options);
   const includes = options.include?.length ? options.include : undefined;
   let totals = { files: snapshot.summary.files, bytes: snapshot.summary.bytes };
   const targets: Array<{ entry: Entry | undefined; dir: string; parts: string[] }> = [];
@@ -117,7 +140,7 @@ export async function restore(
       targets.push({ entry, dir: join(options.target, ...parts.slice(0, -1)), parts });
     }
   }
-  run.totals = totals;
+  const run = new RestoreRun(repo, options, totals);
   run.emit({
     type: 'start',
     operation: 'restore',
@@ -126,7 +149,8 @@ export async function restore(
     totalFiles: totals.files,
     totalBytes: totals.bytes,
   });
-  await mkdir(options.target, { recursive: true });
+  await run.indexLocalChunks();
+  if (!options.dryRun) await mkdir(options.target, { recursive: true });
   if (!includes) {
     await run.directoryContents(snapshot.tree, options.target);
   } else {
@@ -150,20 +174,33 @@ class RestoreRun {
     symlinks: 0,
     specials: 0,
     bytes: 0,
+    filesUnchanged: 0,
+    filesSkipped: 0,
+    bytesReused: 0,
     bytesFetched: 0,
+    bytesIndexed: 0,
+    deleted: 0,
     errors: 0,
   };
-  totals = { files: 0, bytes: 0 };
   private readonly fileSlots: Semaphore;
   private readonly throttle = new Throttle(200);
   /** First restored path of each hard-link group, once that file is complete. */
   private readonly hardlinks = new Map<string, Promise<string | undefined>>();
+  private local: LocalChunkIndex | undefined;
+  private readonly overwrite: OverwriteMode;
+  private readonly dryRun: boolean;
 
   constructor(
     private readonly repo: Repository,
     private readonly options: RestoreOptions,
+    private readonly totals: { files: number; bytes: number },
   ) {
     this.fileSlots = new Semaphore(options.concurrency ?? 8);
+    this.overwrite = options.overwrite ?? 'changed';
+    this.dryRun = options.dryRun ?? false;
+    if (!['changed', 'always', 'never'].includes(this.overwrite)) {
+      throw new UsageError(`overwrite must be changed, always or never, got ${this.overwrite}`);
+    }
   }
 
   emit(event: RestoreEvent): void {
@@ -193,6 +230,20 @@ class RestoreRun {
     });
   }
 
+  /** Chunks the files already in the target and the seed directories, when there are any. */
+  async indexLocalChunks(): Promise<void> {
+    const dirs = [this.options.target, ...(this.options.seeds ?? [])];
+    const present: string[] = [];
+    for (const d of dirs) {
+      const names = await readdir(d).catch(() => [] as string[]);
+      if (names.some((n) => !n.startsWith(RESTORE_TEMP_PREFIX))) present.push(d);
+    }
+    if (present.length === 0) return;
+    this.local = new LocalChunkIndex(this.repo.config.chunker);
+    await this.local.addTrees(present, this.options.signal);
+    this.summary.bytesIndexed = this.local.bytesIndexed;
+  }
+
   /** Creates the directories `parts` under `root` (for --include), refusing symlinks. */
   async ensureParents(root: string, parts: string[]): Promise<void> {
     let dir = root;
@@ -202,8 +253,9 @@ class RestoreRun {
     }
   }
 
-  /** Makes `path` a real directory; refuses to go through a symlink or replace a file. */
+  /** Makes `path` a real directory; refuses to go through a symlink. */
   private async ensureDirectory(path: string): Promise<void> {
+    if (this.dryRun) return;
     try {
       await mkdir(path, { mode: 0o700 });
       return;
@@ -211,20 +263,50 @@ class RestoreRun {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const st = await lstat(path);
-    if (st.isSymbolicLink()) {
+    if (st.isSymbolicLink())
       throw new UsageError(`refusing to restore into ${path}: it is a symbolic link`);
+    if (st.isDirectory()) return;
+    if (!this.options.delete) {
+      throw new UsageError(
+        `cannot restore directory ${path}: a file is in the way (use --delete to replace it)`,
+      );
     }
-    if (!st.isDirectory())
-      throw new UsageError(`cannot restore directory ${path}: a file is in the way`);
+    await unlink(path);
+    this.deleted(path);
+    await mkdir(path, { mode: 0o700 });
+  }
+
+  private deleted(path: string): void {
+    this.summary.deleted++;
+    this.emit({ type: 'delete', path });
   }
 
   /** Restores every entry of tree `tree` into the existing directory `dir`. */
   async directoryContents(tree: ObjectId, dir: string): Promise<void> {
-    const work = mapConcurrent(this.repo.trees.entries(tree, this.options.signal), 16, (e) =>
-      this.entry(e, dir),
-    );
+    const names = this.options.delete ? new Set<string>() : undefined;
+    const entries = this.repo.trees.entries(tree, this.options.signal);
+    const work = mapConcurrent(entries, 16, (e) => {
+      names?.add(e.name);
+      return this.entry(e, dir);
+    });
     for await (const _ of work) {
-      // entries restore themselves; errors inside are warnings
+      // entries restore themselves; problems inside are warnings
+    }
+    if (names) await this.deleteExtras(dir, names);
+  }
+
+  /** Removes what `dir` holds beyond `keep` (the snapshot's names). */
+  private async deleteExtras(dir: string, keep: Set<string>): Promise<void> {
+    const present = await readdir(dir).catch(() => [] as string[]);
+    for (const name of present) {
+      if (keep.has(name) || name.startsWith(RESTORE_TEMP_PREFIX)) continue;
+      const path = join(dir, name);
+      try {
+        if (!this.dryRun) await rm(path, { recursive: true, force: true });
+        this.deleted(path);
+      } catch (err) {
+        this.warn(path, err);
+      }
     }
   }
 
@@ -241,14 +323,21 @@ class RestoreRun {
           await this.file(e, dir, path);
           break;
         case 'symlink':
-          await this.symlink(e, dir, path);
+          if (await this.clearWay(path, false)) {
+            if (!this.dryRun) writeSymlinkSync(e, dir, path);
+            this.summary.symlinks++;
+          }
           break;
         case 'fifo':
-          await replaceWith(dir, path, (tmp) =>
-            promisify(execFile)('mkfifo', ['-m', '600', tmp]).then(() => {}),
-          );
-          await this.applyMetadata(e, path, false);
-          this.summary.specials++;
+          if (await this.clearWay(path, false)) {
+            if (!this.dryRun) {
+              await replaceWith(dir, path, (tmp) =>
+                promisify(execFile)('mkfifo', ['-m', '600', tmp]).then(() => {}),
+              );
+              await this.applyMetadata(e, path);
+            }
+            this.summary.specials++;
+          }
           break;
         default:
           this.warn(
@@ -266,21 +355,63 @@ class RestoreRun {
     }
   }
 
+  /**
+   * Before replacing `path` with a non-directory: true when the way is clear. An existing
+   * directory there is removed only with `delete`; `overwrite: never` keeps what exists.
+   */
+  private async clearWay(path: string, isFile: boolean): Promise<boolean> {
+    let st: import('node:fs').Stats;
+    try {
+      st = lstatSync(path);
+    } catch {
+      return true;
+    }
+    if (this.overwrite === 'never') {
+      if (isFile) this.summary.filesSkipped++;
+      return false;
+    }
+    if (!st.isDirectory()) return true;
+    if (!this.options.delete) {
+      throw new UsageError(
+        `cannot restore ${path}: a directory is in the way (use --delete to replace it)`,
+      );
+    }
+    if (!this.dryRun) await rm(path, { recursive: true, force: true });
+    this.deleted(path);
+    return true;
+  }
+
   private async directory(e: DirEntry, path: string): Promise<void> {
     await this.ensureDirectory(path);
     await this.directoryContents(e.tree, path);
-    await this.applyMetadata(e, path, false);
+    if (!this.dryRun) await this.applyMetadata(e, path);
     this.summary.dirs++;
   }
 
   private async file(e: FileEntry, dir: string, path: string): Promise<void> {
+    if (await this.alreadyThere(e, path)) {
+      this.countFile(e, path, 'unchanged');
+      return;
+    }
+    if (!(await this.clearWay(path, true))) {
+      this.countFile(e, path, 'skipped');
+      return;
+    }
+    if (this.dryRun) {
+      for (const c of e.chunks) {
+        if (this.local?.has(c.id)) this.summary.bytesReused += c.size;
+        else this.summary.bytesFetched += c.size;
+      }
+      this.countFile(e, path, 'write');
+      return;
+    }
     if (e.hardlink !== undefined) {
       const first = this.hardlinks.get(e.hardlink);
       if (first) {
         const firstPath = await first;
         if (firstPath) {
           await replaceWith(dir, path, (tmp) => link(firstPath, tmp));
-          this.countFile(e, path);
+          this.countFile(e, path, 'write');
           return;
         }
       }
@@ -299,13 +430,47 @@ class RestoreRun {
       );
     }
     await done;
-    this.countFile(e, path);
+    this.countFile(e, path, 'write');
   }
 
-  private countFile(e: FileEntry, path: string): void {
+  /**
+   * True when `path` already holds this file's content (with `overwrite: changed`);
+   * its metadata is brought up to date and the file is otherwise left alone.
+   */
+  private async alreadyThere(e: FileEntry, path: string): Promise<boolean> {
+    if (this.overwrite !== 'changed' || e.hardlink !== undefined) return false;
+    let st: import('node:fs').Stats;
+    try {
+      st = lstatSync(path);
+    } catch {
+      return false;
+    }
+    if (!st.isFile() || st.size !== e.size) return false;
+    let same: boolean;
+    if (e.inline) same = Buffer.from(e.inline).equals(readFileSync(path));
+    else if (e.chunks.length === 0) same = true;
+    else
+      same =
+        this.local?.fileMatches(
+          path,
+          e.chunks.map((c) => c.id),
+          e.size,
+        ) ?? false;
+    if (!same) return false;
+    const mtimeMatches = Math.abs(st.mtimeMs - toSeconds(e.mtime) * 1000) < 0.001;
+    const metaMatches =
+      (st.mode & 0o7777) === e.mode &&
+      mtimeMatches &&
+      (!isRoot || (st.uid === e.uid && st.gid === e.gid));
+    if (!metaMatches && !this.dryRun) await this.applyMetadata(e, path);
+    return true;
+  }
+
+  private countFile(e: FileEntry, path: string, action: 'write' | 'unchanged' | 'skipped'): void {
     this.summary.files++;
     this.summary.bytes += e.size;
-    if (this.options.verbose) this.emit({ type: 'file', path, size: e.size });
+    if (action === 'unchanged') this.summary.filesUnchanged++;
+    if (this.options.verbose) this.emit({ type: 'file', path, size: e.size, action });
     this.progress();
   }
 
@@ -317,131 +482,45 @@ class RestoreRun {
     await replaceWith(dir, path, async (tmp) => {
       const fh = await open(tmp, 'wx', 0o600);
       try {
-        if (e.inline) {
-          await fh.write(e.inline, 0, e.inline.length, 0);
-        } else {
-          let offset = 0;
-          const fetched = mapConcurrent(e.chunks, CHUNK_FETCHES_PER_FILE, async (c) => {
-            const data = await this.repo.blobs.get('data', c.id, { signal: this.options.signal });
-            if (data.length !== c.size) {
-              throw new IntegrityError(
-                c.id,
-                `data blob ${c.id} holds ${data.length} bytes, the tree says ${c.size}`,
-              );
-            }
-            return data;
-          });
-          for await (const data of fetched) {
-            await writeAll(fh, data, offset);
-            offset += data.length;
-            this.summary.bytesFetched += data.length;
-          }
+        let offset = 0;
+        const fetched = mapConcurrent(e.chunks, CHUNK_FETCHES_PER_FILE, (c) =>
+          this.chunk(c.id, c.size),
+        );
+        for await (const data of fetched) {
+          await writeAll(fh, data, offset);
+          offset += data.length;
         }
         await fh.chmod(e.mode);
         if (isRoot) await fh.chown(e.uid, e.gid);
       } finally {
         await fh.close();
       }
-      await utimes(tmp, toDate(e.mtime), toDate(e.mtime));
+      await utimes(tmp, toSeconds(e.mtime), toSeconds(e.mtime));
     });
   }
 
-  private async symlink(e: SymlinkEntry, dir: string, path: string): Promise<void> {
-    const tmp = tempName(dir);
-    try {
-      symlinkSync(e.target, tmp);
-      if (isRoot) lchownSync(tmp, e.uid, e.gid);
-      const t = toDate(e.mtime);
-      lutimesSync(tmp, t, t);
-      renameSync(tmp, path);
-    } catch (err) {
-      rmTempSync(tmp);
-      throw err;
+  /** One chunk's verified bytes: from a local file when possible, else the repository. */
+  private async chunk(id: ObjectId, size: number): Promise<Uint8Array> {
+    const local = await this.local?.read(id);
+    if (local && local.length === size) {
+      this.summary.bytesReused += size;
+      return local;
     }
-    this.summary.symlinks++;
+    const data = await this.repo.blobs.get('data', id, { signal: this.options.signal });
+    if (data.length !== size) {
+      throw new IntegrityError(
+        id,
+        `data blob ${id} holds ${data.length} bytes, the tree says ${size}`,
+      );
+    }
+    this.summary.bytesFetched += size;
+    return data;
   }
 
-  private async applyMetadata(e: Entry, path: string, isLink: boolean): Promise<void> {
+  private async applyMetadata(e: Entry, path: string): Promise<void> {
     if (isRoot) await lchown(path, e.uid, e.gid);
-    if (!isLink) await chmod(path, e.mode);
-    const t = toDate(e.mtime);
-    if (isLink) await lutimes(path, t, t);
-    else await utimes(path, t, t);
+    await chmod(path, e.mode);
+    const t = toSeconds(e.mtime);
+    await utimes(path, t, t);
   }
-}
-
-/** A fresh temporary name in `dir`. */
-function tempName(dir: string): string {
-  return join(dir, `.cairn-tmp-${randomBytes(8).toString('hex')}`);
-}
-
-function rmTempSync(tmp: string): void {
-  try {
-    unlinkSync(tmp);
-  } catch {
-    // it was never created
-  }
-}
-
-/**
- * Writes a file whose content is in the tree (inline or empty) with synchronous calls:
- * for small files these cost microseconds where promises cost tens of microseconds.
- * Same guarantee as the async path: a temporary name, renamed when complete.
- */
-function writeSmallFileSync(e: FileEntry, dir: string, path: string): void {
-  const tmp = tempName(dir);
-  let fd: number | undefined;
-  try {
-    fd = openSync(tmp, 'wx', 0o600);
-    if (e.inline) writeAllSync(fd, e.inline);
-    fchmodSync(fd, e.mode);
-    if (isRoot) fchownSync(fd, e.uid, e.gid);
-    const t = toDate(e.mtime);
-    futimesSync(fd, t, t);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
-  } catch (err) {
-    if (fd !== undefined) closeSync(fd);
-    rmTempSync(tmp);
-    throw err;
-  }
-}
-
-function writeAllSync(fd: number, data: Uint8Array): void {
-  let done = 0;
-  while (done < data.length) done += writeSync(fd, data, done, data.length - done, done);
-}
-
-/** Creates something at a temporary name in `dir` with `make`, then renames it to `path`. */
-async function replaceWith(
-  dir: string,
-  path: string,
-  make: (tmp: string) => Promise<void>,
-): Promise<void> {
-  const tmp = tempName(dir);
-  try {
-    await make(tmp);
-    await rename(tmp, path);
-  } catch (err) {
-    await unlink(tmp).catch(() => {});
-    throw err;
-  }
-}
-
-async function writeAll(
-  fh: import('node:fs/promises').FileHandle,
-  data: Uint8Array,
-  position: number,
-) {
-  let done = 0;
-  while (done < data.length) {
-    const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
-    done += bytesWritten;
-  }
-}
-
-/** Seconds + nanoseconds as a Date-compatible seconds value (µs precision). */
-function toDate(t: { sec: number; nsec: number }): number {
-  return t.sec + t.nsec / 1e9;
 }

@@ -25,8 +25,9 @@ import {
   NotFoundError,
   UsageError,
 } from '../core/errors.js';
-import { type ObjectId, sha256Hex } from '../core/ids.js';
-import { decodeSnapshot } from '../manifest/snapshot-codec.js';
+import { isObjectId, type ObjectId, sha256Hex } from '../core/ids.js';
+import { mapConcurrent } from '../core/limit.js';
+import { decodeSnapshot, encodeSnapshot } from '../manifest/snapshot-codec.js';
 import type { Snapshot } from '../manifest/types.js';
 import { openBlob, sealBlob } from '../repo/blob-format.js';
 import { BlobStore } from '../repo/blob-store.js';
@@ -110,7 +111,8 @@ export async function sync(
   const skipped = selected.filter((id) => present.has(id));
   const missing = selected.filter((id) => !present.has(id));
   const records: Array<{ id: ObjectId; plaintext: Uint8Array; snapshot: Snapshot }> = [];
-  for (const id of missing) records.push({ id, ...(await readRecord(srcBackend, id, signal)) });
+  const read = async (id: ObjectId) => ({ id, ...(await readRecord(srcBackend, id, signal)) });
+  for await (const r of mapConcurrent(missing, checkers, read)) records.push(r);
   records.sort(
     (a, b) => a.snapshot.time.localeCompare(b.snapshot.time) || a.id.localeCompare(b.id),
   );
@@ -156,9 +158,8 @@ export async function sync(
     throwIfAborted(signal);
     await copier.ensureTree(snapshot.tree, snapshot.summary.bytes);
     // The commit point: the record is written only once its whole tree is stored.
-    const sealed = sealBlob(plaintext);
-    if (!dryRun) await dstBackend.put(snapshotKey(id), sealed, { ifNotExists: true, signal });
-    recordBytes += sealed.length;
+    if (!dryRun) await saveRecord(dstSnapshots, dstBackend, id, plaintext, snapshot, signal);
+    recordBytes += sealBlob(plaintext).length;
     copied.push(id);
     done++;
     emit({
@@ -210,10 +211,34 @@ async function selectSnapshots(
   if (!selectors || selectors.length === 0) return store.ids(signal);
   const ids: ObjectId[] = [];
   for (const selector of selectors) {
-    const { id } = await store.resolve(selector, {}, signal);
+    // A full id needs no listing (so a source that cannot list, HTTP, still works);
+    // its record is read and verified when copied.
+    const id = isObjectId(selector) ? selector : (await store.resolve(selector, {}, signal)).id;
     if (!ids.includes(id)) ids.push(id);
   }
   return ids;
+}
+
+/**
+ * Writes a copied record into the destination under the same id. Through the snapshot
+ * store when re-encoding gives the same bytes (always, for records cairn wrote), so
+ * whatever the store maintains besides the record stays current; otherwise (a record
+ * from another writer, encoded differently but validly) the original bytes are stored.
+ */
+async function saveRecord(
+  store: SnapshotStore,
+  backend: CountingBackend,
+  id: ObjectId,
+  plaintext: Uint8Array,
+  snapshot: Snapshot,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  throwIfAborted(signal);
+  if (sha256Hex(encodeSnapshot(snapshot)) === id) {
+    await store.save(snapshot);
+    return;
+  }
+  await backend.put(snapshotKey(id), sealBlob(plaintext), { ifNotExists: true, signal });
 }
 
 /** Reads a snapshot record's plaintext, verified against its id, and decodes it. */

@@ -12,6 +12,7 @@ export * from './inventory.js';
 export * from './layout.js';
 export * from './lru.js';
 export * from './repository.js';
+export * from './snapshot-index.js';
 export * from './snapshots.js';
 export * from './stat-cache.js';
 export * from './tree-store.js';

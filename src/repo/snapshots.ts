@@ -3,15 +3,19 @@
  * record's plaintext, so a record cannot be altered without changing its name.
  * Selectors pick snapshots the same way in every command: a full id or unique id
  * prefix, `latest`, or `tag:NAME` (the newest snapshot with that tag).
+ *
+ * Where the backend cannot list (a static web server), snapshots are found through the
+ * snapshot index (snapshot-index.ts), which every writer keeps up to date.
  */
 import type { Backend } from '../backends/backend.js';
 import { hasCode, IntegrityError, NotFoundError, UsageError } from '../core/errors.js';
 import { type ObjectId, sha256Hex } from '../core/ids.js';
-import { forEachConcurrent } from '../core/limit.js';
+import { forEachConcurrent, mapConcurrent } from '../core/limit.js';
 import { decodeSnapshot, encodeSnapshot } from '../manifest/snapshot-codec.js';
 import type { Snapshot } from '../manifest/types.js';
 import { openBlob, sealBlob } from './blob-format.js';
 import { idOfKey, SNAPSHOTS_PREFIX, snapshotKey } from './layout.js';
+import { decodeSnapshotIndex, encodeSnapshotIndex, SNAPSHOT_INDEX_KEY } from './snapshot-index.js';
 
 /** A snapshot record with its id. */
 export interface SnapshotRef {
@@ -30,42 +34,133 @@ export interface SnapshotFilter {
 
 /** Reads and writes snapshot records. */
 export class SnapshotStore {
+  /** Records from the snapshot index, for backends that cannot list. */
+  private indexCache: Map<ObjectId, Snapshot> | undefined;
+
   constructor(private readonly backend: Backend) {}
 
-  /** Stores a record and returns its id. This is the commit point of a backup. */
+  /**
+   * Stores a record and returns its id. Writing `snapshots/<id>` is the commit point of
+   * a backup; the index is brought up to date afterwards.
+   */
   async save(snapshot: Snapshot): Promise<ObjectId> {
     const plaintext = encodeSnapshot(snapshot);
     const id = sha256Hex(plaintext);
     await this.backend.put(snapshotKey(id), sealBlob(plaintext), { ifNotExists: true });
+    await this.rebuildIndex();
     return id;
+  }
+
+  /**
+   * Rewrites `index/snapshots` from a listing (see snapshot-index.ts). Repeats if the
+   * set of snapshots changed while it was writing (a concurrent backup or forget).
+   */
+  async rebuildIndex(signal?: AbortSignal): Promise<void> {
+    if (!this.backend.capabilities.listable || !this.backend.capabilities.writable) return;
+    const known = await this.indexedPlaintexts(signal);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const ids = (await this.listedIds(signal)).sort();
+      const records: Array<{ id: ObjectId; plaintext: Uint8Array }> = [];
+      const load = async (id: ObjectId) => ({
+        id,
+        plaintext: known.get(id) ?? (await this.loadPlaintext(id, signal)),
+      });
+      for await (const r of mapConcurrent(ids, 16, load)) {
+        known.set(r.id, r.plaintext);
+        records.push(r);
+      }
+      await this.backend.put(SNAPSHOT_INDEX_KEY, sealBlob(encodeSnapshotIndex(records)), {
+        signal,
+      });
+      const after = (await this.listedIds(signal)).sort();
+      if (after.length === ids.length && after.every((id, i) => id === ids[i])) return;
+    }
+  }
+
+  /** The records in the current index (an unreadable or missing index counts as empty). */
+  private async indexedPlaintexts(signal?: AbortSignal): Promise<Map<ObjectId, Uint8Array>> {
+    const map = new Map<ObjectId, Uint8Array>();
+    try {
+      const stored = await this.backend.get(SNAPSHOT_INDEX_KEY, { signal });
+      for (const r of decodeSnapshotIndex(
+        openBlob(stored, SNAPSHOT_INDEX_KEY),
+        SNAPSHOT_INDEX_KEY,
+      )) {
+        map.set(r.id, r.plaintext);
+      }
+    } catch (err) {
+      if (hasCode(err, 'aborted') || hasCode(err, 'backend')) throw err;
+      // missing or damaged: rebuilt from the records themselves
+    }
+    return map;
   }
 
   /** Loads and verifies one record by full id. */
   async load(id: ObjectId, signal?: AbortSignal): Promise<Snapshot> {
+    const indexed = this.indexCache?.get(id);
+    if (indexed) return indexed;
+    return decodeSnapshot(await this.loadPlaintext(id, signal), `snapshot ${id}`);
+  }
+
+  private async loadPlaintext(id: ObjectId, signal?: AbortSignal): Promise<Uint8Array> {
     let stored: Uint8Array;
     try {
       stored = await this.backend.get(snapshotKey(id), { signal });
     } catch (err) {
-      if (hasCode(err, 'not-found'))
+      if (hasCode(err, 'not-found')) {
         throw new NotFoundError(`snapshot ${id}`, `snapshot ${id} not found`);
+      }
       throw err;
     }
     const source = `snapshot ${id}`;
     const plaintext = openBlob(stored, source);
     const actual = sha256Hex(plaintext);
-    if (actual !== id)
+    if (actual !== id) {
       throw new IntegrityError(id, `snapshot ${id} is corrupt: hashes to ${actual}`, actual);
-    return decodeSnapshot(plaintext, source);
+    }
+    return plaintext;
   }
 
-  /** Ids of all stored snapshots (unordered). */
+  /**
+   * Ids of all stored snapshots (unordered): from a listing where the backend can list,
+   * else from the snapshot index.
+   */
   async ids(signal?: AbortSignal): Promise<ObjectId[]> {
+    if (this.backend.capabilities.listable) return this.listedIds(signal);
+    return [...(await this.readIndex(signal)).keys()];
+  }
+
+  private async listedIds(signal?: AbortSignal): Promise<ObjectId[]> {
     const ids: ObjectId[] = [];
     for await (const info of this.backend.list(SNAPSHOTS_PREFIX, { signal })) {
       const id = idOfKey(info.key);
       if (id) ids.push(id);
     }
     return ids;
+  }
+
+  /** Reads `index/snapshots` (once per store) and keeps its verified records. */
+  private async readIndex(signal?: AbortSignal): Promise<Map<ObjectId, Snapshot>> {
+    if (this.indexCache) return this.indexCache;
+    let stored: Uint8Array;
+    try {
+      stored = await this.backend.get(SNAPSHOT_INDEX_KEY, { signal });
+    } catch (err) {
+      if (hasCode(err, 'not-found')) {
+        throw new NotFoundError(
+          SNAPSHOT_INDEX_KEY,
+          `${this.backend.location} cannot be listed and has no snapshot index (${SNAPSHOT_INDEX_KEY}): publish every file of the repository, including index/`,
+        );
+      }
+      throw err;
+    }
+    const records = decodeSnapshotIndex(openBlob(stored, SNAPSHOT_INDEX_KEY), SNAPSHOT_INDEX_KEY);
+    const map = new Map<ObjectId, Snapshot>();
+    for (const r of records) {
+      map.set(r.id, decodeSnapshot(r.plaintext, `snapshot ${r.id} (in ${SNAPSHOT_INDEX_KEY})`));
+    }
+    this.indexCache = map;
+    return map;
   }
 
   /** All snapshots matching `filter`, oldest first. */
@@ -88,10 +183,9 @@ export class SnapshotStore {
     signal?: AbortSignal,
   ): Promise<SnapshotRef> {
     if (selector === 'latest' || selector.startsWith('tag:')) {
+      if (selector === 'tag:') throw new UsageError('tag: needs a tag name');
       const tags =
         selector === 'latest' ? filter.tags : [...(filter.tags ?? []), selector.slice(4)];
-      if (selector.startsWith('tag:') && selector.length === 4)
-        throw new UsageError('tag: needs a tag name');
       const all = await this.list({ ...filter, tags }, signal);
       const newest = all.at(-1);
       if (!newest) throw new NotFoundError(selector, `no snapshot matches ${selector}`);
@@ -102,14 +196,17 @@ export class SnapshotStore {
         `bad snapshot selector ${JSON.stringify(selector)}: use an id or id prefix, latest, or tag:NAME`,
       );
     }
-    if (selector.length < 4 && selector.length !== 64) {
+    if (selector.length === 64)
+      return { id: selector, snapshot: await this.load(selector, signal) };
+    if (selector.length < 4) {
       throw new UsageError(
         `snapshot id prefix ${selector} is too short: give at least 4 hex digits`,
       );
     }
     const candidates = (await this.ids(signal)).filter((id) => id.startsWith(selector));
-    if (candidates.length === 0)
+    if (candidates.length === 0) {
       throw new NotFoundError(selector, `no snapshot id starts with ${selector}`);
+    }
     if (candidates.length > 1) {
       throw new UsageError(
         `snapshot id prefix ${selector} is ambiguous: ${candidates.length} snapshots match`,

@@ -10,6 +10,7 @@ import type { Repository } from '../repo/repository.js';
 import type { SnapshotRef } from '../repo/snapshots.js';
 import { Browser } from './components/Browser.js';
 import { HelpScreen, helpLineCount } from './components/HelpScreen.js';
+import { KeyProvider } from './components/KeyProvider.js';
 import { initialListState, SnapshotList } from './components/SnapshotList.js';
 import { useKeys } from './hooks/use-keys.js';
 import { useLatestState } from './hooks/use-latest-state.js';
@@ -30,7 +31,15 @@ type View =
   | { kind: 'compare'; before: SnapshotRef; after: SnapshotRef };
 
 /** The whole terminal UI for one repository. */
-export function App({ repo, cwd = process.cwd() }: AppProps) {
+export function App(props: AppProps) {
+  return (
+    <KeyProvider>
+      <Screens {...props} />
+    </KeyProvider>
+  );
+}
+
+function Screens({ repo, cwd = process.cwd() }: AppProps) {
   const { exit } = useApp();
   const size = useTerminalSize();
   const snapshots = useSnapshots(repo);

@@ -546,7 +546,10 @@ describe('HTTP repository end to end', () => {
     const repo = await openRepository(`${nginx.url}/e2e/`);
     try {
       expect(repo.backend).toBeInstanceOf(HttpBackend);
-      expect(await rejectionOf(repo.snapshots.ids())).toBeInstanceOf(UsageError);
+      const listing = (async () => {
+        for await (const _ of repo.backend.list('snapshots/')) break;
+      })();
+      expect(await rejectionOf(listing)).toBeInstanceOf(UsageError);
       const snapshot = await repo.snapshots.load(snapshotId!);
       const target = await tempDir();
       const before = await nginx.bytesServed('/e2e/');

@@ -16,7 +16,10 @@ const run = promisify(execFile);
 
 async function cairn(args: string[], env: NodeJS.ProcessEnv = {}) {
   try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], {
+      env: { ...process.env, ...env },
+      maxBuffer: 64 << 20,
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -25,7 +28,8 @@ async function cairn(args: string[], env: NodeJS.ProcessEnv = {}) {
 }
 
 beforeAll(() => {
-  if (!existsSync(BIN)) throw new Error('dist/cli/bin.js is missing: run `npm run build` first (npm test does)');
+  if (!existsSync(BIN))
+    throw new Error('dist/cli/bin.js is missing: run `npm run build` first (npm test does)');
 });
 
 describe('the cairn binary', () => {
@@ -39,7 +43,10 @@ describe('the cairn binary', () => {
     expect((await cairn(['init'], env)).code).toBe(0);
     const b = await cairn(['backup', src, '--tag', 'first', '--json'], env);
     expect(b.code).toBe(0);
-    const lines = b.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = b.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.at(-1)).toMatchObject({ type: 'summary', operation: 'backup', files: 2 });
     const target = await tempDir();
     const r = await cairn(['restore', 'tag:first', '--target', target], env);
@@ -67,7 +74,10 @@ describe('the cairn binary', () => {
     const typescript = execFileSync(
       'script',
       ['-qec', `${process.execPath} ${BIN} --repo ${repo} backup ${src}`, '/dev/null'],
-      { encoding: 'utf8', env: { ...process.env, CAIRN_CACHE_DIR: await tempDir(), COLUMNS: '120' } },
+      {
+        encoding: 'utf8',
+        env: { ...process.env, CAIRN_CACHE_DIR: await tempDir(), COLUMNS: '120' },
+      },
     );
     expect(typescript).toMatch(/\r\x1b\[K.*files.*\/s/);
     expect(typescript).toMatch(/snapshot [0-9a-f]{8} saved/);

@@ -23,7 +23,7 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-/** The Debian package installed when nginx is missing (the smallest one serving files). */
+/** The Debian package installed when nginx is missing (`nginx` where it does not exist). */
 export const NGINX_PACKAGE = 'nginx-light';
 
 /** Options for startNginx. */
@@ -102,10 +102,12 @@ async function install(): Promise<number> {
     timeout: 600_000,
     maxBuffer: 64 * 1024 * 1024,
   };
+  // nginx-light is gone after Debian 12: fall back to the plain package.
+  const fallback = `${command} || apt-get install -y --no-install-recommends nginx`;
   try {
     await run('sh', ['-c', command], options);
   } catch {
-    await run('sh', ['-c', `apt-get update && ${command}`], options);
+    await run('sh', ['-c', `apt-get update && (${fallback})`], options);
   }
   if (nginxBinary() === undefined) throw new Error(`${command} did not install an nginx binary`);
   const ms = Math.round(performance.now() - started);

@@ -80,18 +80,26 @@ export async function expectedIncrement(
   return { data: fresh.size, trees: DEEP_FILE.length };
 }
 
+/** Key prefixes of what sync copies: blobs and snapshot records. */
+const COPIED = ['data/', 'tree/', 'snapshots/'];
+
 /**
  * Records the keys of puts that wrote, and can abort a controller after a number of
- * written blobs (to interrupt a sync midway).
+ * written blobs (to interrupt a sync midway). Objects a repository derives from its
+ * records (such as a snapshot index under `index/`) are recorded too but kept apart
+ * by `copied` and `derivedPuts`, so counts do not depend on whether a store keeps them.
  */
 export class RecordingBackend extends ForwardingBackend {
   readonly written: string[] = [];
+  /** Bytes of each written key. */
+  readonly sizes = new Map<string, number>();
   abortAfter: { count: number; controller: AbortController } | undefined;
 
   override async put(key: string, data: Uint8Array, options?: PutOptions): Promise<boolean> {
     const ok = await this.inner.put(key, data, options);
     if (ok) {
       this.written.push(key);
+      this.sizes.set(key, data.length);
       const a = this.abortAfter;
       if (a && this.written.length >= a.count) a.controller.abort(new Error('test interrupt'));
     }
@@ -101,5 +109,26 @@ export class RecordingBackend extends ForwardingBackend {
   /** Written keys of one kind (`data/`, `tree/`, `snapshots/`). */
   keys(prefix: string): string[] {
     return this.written.filter((k) => k.startsWith(prefix));
+  }
+
+  /** Written blobs and records, in order (what sync itself copies). */
+  get copied(): string[] {
+    return this.written.filter((k) => COPIED.some((p) => k.startsWith(p)));
+  }
+
+  /** Bytes of the written blobs and records. */
+  get copiedBytes(): number {
+    return this.copied.reduce((n, k) => n + (this.sizes.get(k) ?? 0), 0);
+  }
+
+  /** Writes of anything else (objects derived from the records, e.g. an index). */
+  get derivedPuts(): number {
+    return this.written.length - this.copied.length;
+  }
+
+  /** Forgets what was recorded. */
+  clear(): void {
+    this.written.length = 0;
+    this.sizes.clear();
   }
 }

@@ -44,6 +44,7 @@ describe('diff', () => {
       kind: 'file',
       sizeBefore: 3000,
       sizeAfter: 3500,
+      changedBytes: 3500,
     });
     expect(byPath.gone).toEqual({ path: 'gone', change: 'removed', kind: 'file', sizeBefore: 3 });
     expect(byPath.new).toEqual({ path: 'new', change: 'added', kind: 'file', sizeAfter: 5 });

@@ -4,9 +4,11 @@
  * (The same against S3 is in test/s3/sync.test.ts.)
  */
 import { describe, expect, it } from 'vitest';
+import type { ObjectInfo } from '../../src/backends/backend.js';
+import { ForwardingBackend } from '../../src/backends/forwarding.js';
 import { LocalBackend } from '../../src/backends/local.js';
 import { MemoryBackend } from '../../src/backends/memory.js';
-import { AbortedError, MismatchError } from '../../src/core/errors.js';
+import { AbortedError, MismatchError, UsageError } from '../../src/core/errors.js';
 import { backup } from '../../src/ops/backup.js';
 import { check } from '../../src/ops/check.js';
 import type { SyncEvent } from '../../src/ops/events.js';
@@ -36,7 +38,7 @@ async function setup(options: { local?: boolean } = {}) {
     options.local ? new LocalBackend(await tempDir('cairn-dst-')) : new MemoryBackend(),
   );
   const dest = await initRepository(recorder, paramsOf(source.config));
-  recorder.written.length = 0; // the config
+  recorder.clear(); // the config
   return { src, source, dest, recorder, first };
 }
 
@@ -62,16 +64,17 @@ describe('sync', () => {
     expect(report.treeBlobsSent).toBe(check1.trees);
     expect(recorder.keys('data/')).toHaveLength(report.dataBlobsSent);
     expect(recorder.keys('tree/')).toHaveLength(report.treeBlobsSent);
-    // The record is the last object written.
-    expect(recorder.written.at(-1)).toBe(`snapshots/${first.snapshotId}`);
-    expect(report.requests.destination.put).toBe(report.blobsSent + 1);
-    expect(report.bytesSent).toBe(report.requests.destination.bytesOut);
+    // The record is the last object copied, after every blob.
+    expect(recorder.copied.at(-1)).toBe(`snapshots/${first.snapshotId}`);
+    expect(recorder.copied).toHaveLength(report.blobsSent + 1);
+    expect(report.requests.destination.put).toBe(report.blobsSent + 1 + recorder.derivedPuts);
+    expect(report.bytesSent).toBe(recorder.copiedBytes);
     expect(events[0]).toMatchObject({ type: 'start', snapshots: [first.snapshotId] });
     expect(events.filter((e) => e.type === 'snapshot')).toHaveLength(1);
     expect(events.at(-1)).toMatchObject({ type: 'progress', snapshotsDone: 1, snapshotsTotal: 1 });
     expect(await restored(dest, first.snapshotId!)).toEqual(await describeTree(src));
 
-    recorder.written.length = 0;
+    recorder.clear();
     const again = await sync(source, dest);
     expect(again).toMatchObject({ copied: [], skipped: [first.snapshotId], blobsSent: 0 });
     expect(again.requests.destination).toMatchObject({ put: 0, stat: 0, get: 0, list: 1 });
@@ -86,7 +89,7 @@ describe('sync', () => {
     const second = await backup(source, { paths: [src], statCacheDir: false });
     const expected = await expectedIncrement(source, first.snapshot.tree, second.snapshot.tree);
     expect(expected.data).toBeGreaterThan(0);
-    recorder.written.length = 0;
+    recorder.clear();
     const report = await sync(source, dest);
     expect(report.copied).toEqual([second.snapshotId]);
     expect(report.skipped).toEqual([first.snapshotId]);
@@ -95,7 +98,9 @@ describe('sync', () => {
     expect(recorder.keys('data/')).toHaveLength(expected.data);
     expect(recorder.keys('tree/')).toHaveLength(expected.trees);
     expect(recorder.keys('snapshots/')).toEqual([`snapshots/${second.snapshotId}`]);
-    expect(report.requests.destination.put).toBe(expected.data + expected.trees + 1);
+    expect(report.requests.destination.put).toBe(
+      expected.data + expected.trees + 1 + recorder.derivedPuts,
+    );
     // Source reads: the record, the 4 changed nodes, the new chunks; nothing else.
     expect(report.requests.source.get).toBe(1 + expected.trees + expected.data);
     // Unchanged siblings were skipped as whole subtrees, and counted.
@@ -158,16 +163,16 @@ describe('sync', () => {
       sync(source, dest, { signal: controller.signal, transfers: 2 }),
     ).rejects.toBeInstanceOf(AbortedError);
     recorder.abortAfter = undefined;
-    const firstRun = [...recorder.written];
+    const firstRun = [...recorder.copied];
     expect(firstRun.length).toBeGreaterThan(0);
     expect(firstRun.length).toBeLessThan(full.blobsSent);
     expect(await dest.snapshots.ids()).toEqual([]);
     expect(firstRun.some((k) => k.startsWith('snapshots/'))).toBe(false);
 
-    recorder.written.length = 0;
+    recorder.clear();
     const rerun = await sync(source, dest);
     expect(rerun.copied).toEqual([first.snapshotId]);
-    const secondRun = recorder.written;
+    const secondRun = recorder.copied;
     expect(secondRun.filter((k) => firstRun.includes(k))).toEqual([]);
     expect(firstRun.length + secondRun.length).toBe(full.blobsSent + 1);
     expect((await check(dest, { readData: true })).problems).toEqual([]);
@@ -189,9 +194,9 @@ describe('sync', () => {
     // A second snapshot of the same tree: only its record is new.
     const again = await backup(source, { paths: [src], statCacheDir: false });
     expect(again.snapshot.tree).toBe((await source.snapshots.load(snapshotId!)).tree);
-    const dest = await openRepositoryIn(
-      (await initRepository(new MemoryBackend(), paramsOf(source.config))).backend,
-    );
+    const recorder = new RecordingBackend(new MemoryBackend());
+    await initRepository(recorder, paramsOf(source.config));
+    const dest = await openRepositoryIn(recorder);
     expect(dest.config.paging).toEqual(small);
     const report = await sync(source, dest, { transfers: 3, checkers: 2 });
     expect(report.copied).toHaveLength(2);
@@ -200,7 +205,27 @@ describe('sync', () => {
     expect(checked.trees).toBeGreaterThan(4); // the wide directory is split
     // Every node once: the second snapshot's tree was found present.
     expect(report.treeBlobsSent).toBe(checked.trees);
-    expect(report.requests.destination.put).toBe(report.blobsSent + 2);
+    expect(recorder.copied).toHaveLength(report.blobsSent + 2);
     expect(await restored(dest, snapshotId!)).toEqual(await describeTree(src));
+  });
+
+  it('reads from a source that cannot list when given full snapshot ids', async () => {
+    const { source, dest, first } = await setup();
+    class Unlistable extends ForwardingBackend {
+      override get capabilities() {
+        return { ...this.inner.capabilities, listable: false, writable: false };
+      }
+      override list(): AsyncIterable<ObjectInfo> {
+        throw new UsageError('cannot list here');
+      }
+    }
+    const http = await openRepositoryIn(new Unlistable(source.backend));
+    const report = await sync(http, dest, { snapshots: [first.snapshotId!] });
+    expect(report.copied).toEqual([first.snapshotId]);
+    // A full id is used as it is: no listing, and its record is read and verified.
+    expect(report.requests.source.list).toBe(0);
+    expect((await check(dest)).problems).toEqual([]);
+    // A read-only destination is refused before anything happens.
+    await expect(sync(dest, http)).rejects.toThrow(/read-only/);
   });
 });

@@ -4,8 +4,8 @@
  */
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ForwardingBackend } from '../../src/backends/forwarding.js';
 import type { Backend, CallOptions, GetOptions, ObjectInfo } from '../../src/backends/backend.js';
+import { ForwardingBackend } from '../../src/backends/forwarding.js';
 import type { Entry } from '../../src/manifest/types.js';
 import { backup } from '../../src/ops/backup.js';
 import { Repository } from '../../src/repo/repository.js';
@@ -34,7 +34,9 @@ export function textLines(n: number, word: string): string {
 /** Builds the three-snapshot fixture. */
 export async function buildFixture(): Promise<Fixture> {
   // 4 KiB chunks: big.dat spans ~50 chunks, so restores show progress.
-  const { repo, dir } = await localRepo({ chunker: { min: 1024, avg: 4096, max: 16384, level: 1 } });
+  const { repo, dir } = await localRepo({
+    chunker: { min: 1024, avg: 4096, max: 16384, level: 1 },
+  });
   const src = await tempDir('cairn-src-');
   await writeTree(src, {
     docs: {
@@ -70,23 +72,40 @@ export async function buildFixture(): Promise<Fixture> {
   await chmod(join(src, 'readme.txt'), 0o600);
   await writeFile(join(src, 'code', 'lib', 'new.ts'), 'export const added = true;\n');
   const v3 = await snap(['nightly'], 'beta');
-    const files: Record<string, Buffer> = {};
-  for (const p of ['docs/a.txt', 'docs/c.txt', 'docs/notes.md', 'code/main.ts', 'code/lib/util.ts', 'code/lib/deep.ts', 'code/lib/new.ts', 'big.dat', 'image.bin', 'readme.txt']) {
+  const files: Record<string, Buffer> = {};
+  for (const p of [
+    'docs/a.txt',
+    'docs/c.txt',
+    'docs/notes.md',
+    'code/main.ts',
+    'code/lib/util.ts',
+    'code/lib/deep.ts',
+    'code/lib/new.ts',
+    'big.dat',
+    'image.bin',
+    'readme.txt',
+  ]) {
     files[p] = await readFile(join(src, p));
   }
   return { repo, dir, src, snaps: [v1, v2, v3], files };
 }
 
 /** A snapshot whose root holds `dir/` with `count` empty files (built without disk files). */
-export async function buildHugeDirectory(
-  repo: Repository,
-  count: number,
-): Promise<SnapshotRef> {
+export async function buildHugeDirectory(repo: Repository, count: number): Promise<SnapshotRef> {
   const mtime = { sec: 1_700_000_000, nsec: 0 };
   const names = Array.from({ length: count }, (_, i) => `file-${String(i).padStart(6, '0')}`);
   const writer = repo.directoryWriter();
   for (const name of names) {
-    await writer.add({ kind: 'file', name, mode: 0o644, uid: 0, gid: 0, mtime, size: 0, chunks: [] });
+    await writer.add({
+      kind: 'file',
+      name,
+      mode: 0o644,
+      uid: 0,
+      gid: 0,
+      mtime,
+      size: 0,
+      chunks: [],
+    });
   }
   const big = await writer.finish();
   const root = repo.directoryWriter();

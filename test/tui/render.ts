@@ -23,7 +23,6 @@ export const KEY = {
 
 /** The frame without colour codes. */
 export function plain(frame: string | undefined): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping escape codes
   return (frame ?? '').replace(/\x1b\[[0-9;]*m/g, '');
 }
 

@@ -29,7 +29,7 @@ export default async function diff(
       const sizes =
         d.kind === 'file'
           ? d.change === 'modified'
-            ? `  (${formatBytes(d.sizeBefore ?? 0)} -> ${formatBytes(d.sizeAfter ?? 0)})`
+            ? `  (${formatBytes(d.sizeBefore ?? 0)} -> ${formatBytes(d.sizeAfter ?? 0)}, ${formatBytes(d.changedBytes ?? 0)} changed)`
             : `  (${formatBytes(d.sizeAfter ?? d.sizeBefore ?? 0)})`
           : '';
       ctx.out.result(`${MARK[d.change]} ${d.path}${slash}${sizes}`);

@@ -1,14 +1,24 @@
-/** `cairn restore SNAPSHOT --target DIR`: restore files. */
+/** `cairn restore SNAPSHOT --target DIR`: restore files, over an older version if present. */
 import { shortId } from '../../core/ids.js';
 import type { RestoreEvent } from '../../ops/events.js';
-import { restore } from '../../ops/restore.js';
+import { type OverwriteMode, restore } from '../../ops/restore.js';
 import { type CommandContext, EXIT } from '../context.js';
 import { formatBytes, formatDuration } from '../format.js';
+
+interface RestoreCliOptions {
+  target: string;
+  include?: string[];
+  seed?: string[];
+  delete?: boolean;
+  overwrite: OverwriteMode;
+  dryRun?: boolean;
+  verbose?: boolean;
+}
 
 export default async function restoreCommand(
   ctx: CommandContext,
   selector: string,
-  opts: { target: string; include?: string[]; verbose?: boolean },
+  opts: RestoreCliOptions,
 ): Promise<number> {
   return ctx.withRepo(async (repo) => {
     const { id, snapshot } = await repo.snapshots.resolve(selector, {}, ctx.signal);
@@ -22,12 +32,22 @@ export default async function restoreCommand(
         ctx.out.event(e);
       } else if (e.type === 'file') {
         if (ctx.out.json) ctx.out.event(e);
-        else ctx.out.line(e.path);
+        else
+          ctx.out.line(
+            `${e.action === 'write' ? (opts.dryRun ? 'would write' : 'wrote') : e.action} ${e.path}`,
+          );
+      } else if (e.type === 'delete') {
+        if (ctx.out.json) ctx.out.event(e);
+        else ctx.out.line(`${opts.dryRun ? 'would delete' : 'deleted'} ${e.path}`);
       } else ctx.out.event(e);
     };
     const s = await restore(repo, id, snapshot, {
       target: opts.target,
       include: opts.include ?? [],
+      seeds: opts.seed ?? [],
+      delete: opts.delete ?? false,
+      overwrite: opts.overwrite,
+      dryRun: opts.dryRun ?? false,
       verbose: opts.verbose ?? false,
       signal: ctx.signal,
       onEvent,
@@ -37,11 +57,17 @@ export default async function restoreCommand(
       operation: 'restore',
       snapshot: id,
       target: opts.target,
+      dryRun: opts.dryRun ?? false,
       ...s,
     });
     ctx.out.clearProgress();
+    const verb = opts.dryRun ? 'would restore' : 'restored';
     ctx.out.result(
-      `restored snapshot ${shortId(id)}: ${s.files} files, ${s.dirs} directories, ${formatBytes(s.bytes)} in ${formatDuration(s.durationMs)} to ${opts.target}`,
+      `${verb} snapshot ${shortId(id)}: ${s.files} files (${s.filesUnchanged} already up to date), ${s.dirs} directories, ${formatBytes(s.bytes)} to ${opts.target} in ${formatDuration(s.durationMs)}`,
+    );
+    ctx.out.line(
+      `${opts.dryRun ? 'would fetch' : 'fetched'} ${formatBytes(s.bytesFetched)}, reused ${formatBytes(s.bytesReused)} from local files` +
+        (s.deleted > 0 ? `, ${opts.dryRun ? 'would delete' : 'deleted'} ${s.deleted}` : ''),
     );
     if (warnings > 0) {
       ctx.out.error(`${warnings} entr${warnings === 1 ? 'y' : 'ies'} could not be restored`);

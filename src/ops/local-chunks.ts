@@ -1,0 +1,115 @@
+/**
+ * An index of the chunks already present in local files (the restore target and any
+ * seed directories), so restoring a version over another fetches only what is missing.
+ *
+ * Files are cut with the repository's chunker parameters, so a local chunk has the id
+ * the repository would give it. The index keeps, per chunk id, one place it can be read
+ * from, and per file its chunk list (to see whether a file already matches). Reads
+ * re-verify the bytes against the id: a file that changed since it was indexed (or was
+ * already replaced by this restore) is detected and the chunk is fetched instead.
+ */
+import { createReadStream } from 'node:fs';
+import { lstat, open, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type ChunkerParams, chunkStream } from '../chunker/index.js';
+import { throwIfAborted } from '../core/abort.js';
+import { type ObjectId, sha256Hex } from '../core/ids.js';
+
+/** Where one chunk can be read. */
+interface ChunkLocation {
+  path: string;
+  offset: number;
+  length: number;
+}
+
+/** Chunk ids of local files, and where to read them. */
+export class LocalChunkIndex {
+  private readonly chunks = new Map<ObjectId, ChunkLocation>();
+  private readonly files = new Map<string, { size: number; ids: ObjectId[] }>();
+  /** Bytes of local files read while indexing. */
+  bytesIndexed = 0;
+
+  constructor(private readonly params: ChunkerParams) {}
+
+  /** Indexes every regular file under each directory (missing directories are skipped). */
+  async addTrees(dirs: string[], signal?: AbortSignal): Promise<void> {
+    for (const dir of dirs) await this.addTree(dir, signal);
+  }
+
+  private async addTree(dir: string, signal?: AbortSignal): Promise<void> {
+    throwIfAborted(signal);
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (name.startsWith('.cairn-tmp-')) continue;
+      const path = join(dir, name);
+      const st = await lstat(path).catch(() => undefined);
+      if (!st) continue;
+      if (st.isDirectory()) await this.addTree(path, signal);
+      else if (st.isFile()) await this.addFile(path, signal);
+    }
+  }
+
+  /** Chunks one file and records its chunks. Unreadable files are skipped. */
+  async addFile(path: string, signal?: AbortSignal): Promise<void> {
+    const ids: ObjectId[] = [];
+    let size = 0;
+    try {
+      const stream = createReadStream(path, { highWaterMark: 1024 * 1024, signal });
+      for await (const c of chunkStream(stream, this.params, signal)) {
+        const id = sha256Hex(c.data);
+        ids.push(id);
+        if (!this.chunks.has(id))
+          this.chunks.set(id, { path, offset: c.offset, length: c.data.length });
+        size += c.data.length;
+      }
+    } catch {
+      return;
+    }
+    this.bytesIndexed += size;
+    this.files.set(path, { size, ids });
+  }
+
+  /** True when the file at `path` was indexed with exactly these chunk ids. */
+  fileMatches(path: string, ids: readonly ObjectId[], size: number): boolean {
+    const f = this.files.get(path);
+    return (
+      f !== undefined &&
+      f.size === size &&
+      f.ids.length === ids.length &&
+      f.ids.every((id, i) => id === ids[i])
+    );
+  }
+
+  /** True when chunk `id` is available locally (as of indexing). */
+  has(id: ObjectId): boolean {
+    return this.chunks.has(id);
+  }
+
+  /** The bytes of chunk `id` from a local file, verified, or undefined. */
+  async read(id: ObjectId): Promise<Uint8Array | undefined> {
+    const loc = this.chunks.get(id);
+    if (!loc) return undefined;
+    try {
+      const fh = await open(loc.path, 'r');
+      try {
+        const buf = Buffer.allocUnsafe(loc.length);
+        const { bytesRead } = await fh.read(buf, 0, loc.length, loc.offset);
+        if (bytesRead !== loc.length || sha256Hex(buf) !== id) {
+          this.chunks.delete(id);
+          return undefined;
+        }
+        return buf;
+      } finally {
+        await fh.close();
+      }
+    } catch {
+      this.chunks.delete(id);
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,125 @@
+import { cp, lstat, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CountingBackend } from '../../src/backends/counting.js';
+import { backup } from '../../src/ops/backup.js';
+import { diffTrees } from '../../src/ops/diff.js';
+import { restore } from '../../src/ops/restore.js';
+import { openRepositoryIn } from '../../src/repo/repository.js';
+import { mutateToV2, writeBuildV1 } from '../helpers/build-tree.js';
+import { describeTree, tempDir } from '../helpers/fs.js';
+import { localRepo } from '../helpers/repo.js';
+
+const CHUNKS = { min: 2048, avg: 8192, max: 32768, level: 1 };
+
+async function twoVersions() {
+  const { repo } = await localRepo({ chunker: CHUNKS, inlineMax: 256 });
+  const src = await tempDir();
+  await writeBuildV1(src);
+  const v1 = await backup(repo, { paths: [src], tags: ['v1'], statCacheDir: false });
+  await mutateToV2(src);
+  const v2 = await backup(repo, { paths: [src], tags: ['v2'], statCacheDir: false });
+  // bytes of v2 content in chunks v1 lacks = what an ideal update fetches
+  let newBytes = 0;
+  for await (const d of diffTrees(repo, v1.snapshot.tree, v2.snapshot.tree)) {
+    if (d.kind !== 'file') continue;
+    if (d.change === 'modified') newBytes += d.changedBytes ?? 0;
+    if (d.change === 'added') newBytes += d.sizeAfter ?? 0;
+  }
+  return {
+    repo,
+    src,
+    v1: { id: v1.snapshotId!, s: v1.snapshot },
+    v2: { id: v2.snapshotId!, s: v2.snapshot },
+    newBytes,
+  };
+}
+
+describe('restore over an existing tree', () => {
+  it('fetches only what is new, leaves matching files untouched, and equals a clean restore', async () => {
+    const { repo, src, v1, v2, newBytes } = await twoVersions();
+    const target = await tempDir();
+    await restore(repo, v1.id, v1.s, { target });
+    const vendorBefore = await stat(join(target, 'vendor.bundle.js'));
+
+    const counting = new CountingBackend(repo.backend);
+    const viaCounter = await openRepositoryIn(counting);
+    counting.reset();
+    const s = await restore(viaCounter, v2.id, v2.s, { target, delete: true });
+    expect(s.errors).toBe(0);
+    // the moved file is rebuilt from its old local copy, the edited bundle mostly too
+    expect(s.bytesFetched).toBeLessThanOrEqual(newBytes * 1.1);
+    expect(s.bytesFetched).toBeGreaterThan(0);
+    expect(s.bytesReused).toBeGreaterThan(600_000);
+    expect(s.filesUnchanged).toBeGreaterThanOrEqual(20);
+    // untouched means untouched: same inode, same mtime
+    const vendorAfter = await stat(join(target, 'vendor.bundle.js'));
+    expect(vendorAfter.ino).toBe(vendorBefore.ino);
+    expect(s.deleted).toBe(2); // lib/old-module.js and lib/moved.js
+    const dataRead = counting.counts.bytesIn;
+    expect(dataRead).toBeLessThanOrEqual(newBytes * 1.1 + 50_000); // + tree nodes and envelopes
+
+    const clean = await tempDir();
+    await restore(repo, v2.id, v2.s, { target: clean });
+    expect(await describeTree(target)).toEqual(await describeTree(clean));
+    expect(await describeTree(target)).toEqual(await describeTree(src));
+  });
+
+  it('reuses chunks from --seed directories', async () => {
+    const { repo, v1, v2, newBytes } = await twoVersions();
+    const seed = await tempDir();
+    await restore(repo, v1.id, v1.s, { target: seed });
+    const target = await tempDir();
+    const s = await restore(repo, v2.id, v2.s, { target, seeds: [seed] });
+    expect(s.bytesFetched).toBeLessThanOrEqual(newBytes * 1.1);
+    expect(s.bytesReused).toBeGreaterThan(900_000);
+    const clean = await tempDir();
+    await restore(repo, v2.id, v2.s, { target: clean });
+    expect(await describeTree(target)).toEqual(await describeTree(clean));
+  });
+
+  it('--dry-run reports what would be fetched, reused and deleted, and changes nothing', async () => {
+    const { repo, v1, v2 } = await twoVersions();
+    const target = await tempDir();
+    await restore(repo, v1.id, v1.s, { target });
+    const before = await describeTree(target);
+    const dry = await restore(repo, v2.id, v2.s, { target, delete: true, dryRun: true });
+    expect(await describeTree(target)).toEqual(before);
+    const real = await restore(repo, v2.id, v2.s, { target, delete: true });
+    expect(dry.deleted).toBe(real.deleted);
+    expect(dry.filesUnchanged).toBe(real.filesUnchanged);
+    // a dry run counts every chunk it would not find locally
+    expect(dry.bytesFetched).toBeGreaterThanOrEqual(real.bytesFetched);
+    expect(dry.bytesFetched + dry.bytesReused).toBe(real.bytesFetched + real.bytesReused);
+  });
+
+  it('keeps extra files without --delete, and existing files with overwrite: never', async () => {
+    const { repo, v1, v2 } = await twoVersions();
+    const target = await tempDir();
+    await restore(repo, v1.id, v1.s, { target });
+    await writeFile(join(target, 'VERSION'), 'local edit\n');
+    const s = await restore(repo, v2.id, v2.s, { target, overwrite: 'never' });
+    expect(s.filesSkipped).toBeGreaterThan(0);
+    const { readFile } = await import('node:fs/promises');
+    expect(await readFile(join(target, 'VERSION'), 'utf8')).toBe('local edit\n');
+    expect(await readdir(join(target, 'lib'))).toContain('old-module.js'); // not deleted
+    await lstat(join(target, 'assets', 'new-image.bin')); // new files still arrive
+  });
+
+  it('replaces a directory in the way only with delete', async () => {
+    const { repo, v2 } = await twoVersions();
+    const target = await tempDir();
+    await mkdir(join(target, 'VERSION'));
+    await writeFile(join(target, 'VERSION', 'x'), 'x');
+    const warnings: string[] = [];
+    const s = await restore(repo, v2.id, v2.s, {
+      target,
+      onEvent: (e) => e.type === 'warning' && warnings.push(e.message),
+    });
+    expect(s.errors).toBe(1);
+    expect(warnings[0]).toMatch(/directory is in the way/);
+    const s2 = await restore(repo, v2.id, v2.s, { target, delete: true });
+    expect(s2.errors).toBe(0);
+    expect((await lstat(join(target, 'VERSION'))).isFile()).toBe(true);
+  });
+});
