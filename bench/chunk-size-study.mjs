@@ -14,39 +14,16 @@
  *
  * Prints markdown tables. Sizes: KiB/MiB (2^10/2^20).
  */
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { chunkerParams, FastCDC } from '../dist/chunker/index.js';
+import { DEFAULT_VERSIONS, PACKAGE, release } from './releases.mjs';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
-const CACHE = join(ROOT, '.bench', 'packages');
-const PACKAGE = 'typescript';
-const DEFAULT_VERSIONS = ['5.4.2', '5.4.3', '5.4.4', '5.4.5', '5.5.2', '5.5.3', '5.5.4', '5.6.2'];
 const KiB = 1024;
 const MiB = 1024 * 1024;
 const AVGS = [16, 32, 64, 128, 256, 1024].map((k) => k * KiB);
 const INLINE = [0, 4 * KiB, 16 * KiB];
-
-/** Fetches (once) and extracts (once) one release; returns its package directory. */
-function release(version) {
-  mkdirSync(CACHE, { recursive: true });
-  const tgz = join(CACHE, `${PACKAGE}-${version}.tgz`);
-  if (!existsSync(tgz)) {
-    // npm's notices go to stderr; they are part of the thrown error if the fetch fails.
-    execFileSync('npm', ['pack', `${PACKAGE}@${version}`, '--pack-destination', CACHE], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-  }
-  const dir = join(CACHE, `${PACKAGE}-${version}`);
-  if (!existsSync(join(dir, 'package'))) {
-    mkdirSync(dir, { recursive: true });
-    execFileSync('tar', ['-xzf', tgz, '-C', dir]);
-  }
-  return join(dir, 'package');
-}
 
 /** All regular files under `dir`, sorted by relative path, with their contents. */
 function files(dir) {

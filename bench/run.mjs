@@ -111,7 +111,15 @@ row(
 );
 await rm(target1, { recursive: true, force: true });
 
-// 4. S3: backup into and sync to a throwaway Ceph RGW on loopback (skipped without Ceph)
+// 4. build versions: consecutive npm releases side by side
+try {
+  const { benchBuilds } = await import('./builds-bench.mjs');
+  for (const [what, value, notes] of await benchBuilds({ root })) row(what, value, notes);
+} catch (err) {
+  row('build versions', 'n/a', String(err.message).split('\n')[0]);
+}
+
+// 5. S3: backup into and sync to a throwaway Ceph RGW on loopback (skipped without Ceph)
 try {
   const { benchS3 } = await import('./s3-bench.mjs');
   for (const [what, value, notes] of await benchS3({ root })) row(what, value, notes);

@@ -75,7 +75,11 @@ interface ListColumns {
   paths: number;
 }
 
-function listColumns(width: number): ListColumns {
+/** Column widths for `width`, host and tags sized to what the snapshots hold. */
+function listColumns(width: number, refs: readonly SnapshotRef[]): ListColumns {
+  const longest = (f: (r: SnapshotRef) => string) =>
+    refs.reduce((n, r) => Math.max(n, f(r).length), 0);
+  const clamp = (n: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, n));
   // marker(2) + id(9) + time(20) are always there
   let room = width - 31;
   const take = (w: number) => {
@@ -85,10 +89,10 @@ function listColumns(width: number): ListColumns {
     }
     return 0;
   };
-  const size = take(11);
-  const files = take(10);
-  const host = take(16);
-  const tags = take(18);
+  const size = take(10);
+  const files = take(9);
+  const host = take(clamp(longest((r) => r.snapshot.hostname) + 1, 6, 20));
+  const tags = take(clamp(longest((r) => r.snapshot.tags.join(',')) + 1, 6, 24));
   return { time: 20, host, tags, files, size, paths: Math.max(0, room) };
 }
 
@@ -99,7 +103,7 @@ export function SnapshotList(props: SnapshotListProps) {
   const listHeight = Math.max(1, height - 3);
   const cursor = clampCursor(state.cursor, rows.length);
   const offset = scrollOffset(cursor, state.offset, listHeight, rows.length);
-  const cols = listColumns(width);
+  const cols = listColumns(width, refs);
 
   useKeys((input, key) => {
     const s = getState();
