@@ -54,6 +54,9 @@ export interface LocalBackendOptions {
 
 /** A Backend storing each object as a file under a root directory. */
 export class LocalBackend implements Backend {
+  /** Directories this backend created or found, so `put` skips their mkdir. */
+  private readonly knownDirs = new Set<string>();
+
   /** Absolute path of the root directory. */
   readonly root: string;
   private readonly fsync: boolean;
@@ -122,7 +125,16 @@ export class LocalBackend implements Backend {
     let tempCreated = false;
     try {
       await this.makeDir(dir);
-      const fh = await fs.open(temp, 'wx', 0o644);
+      let fh: FileHandle;
+      try {
+        fh = await fs.open(temp, 'wx', 0o644);
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOENT') throw err;
+        // The folder was removed behind our back: create it again.
+        this.knownDirs.delete(dir);
+        await this.makeDir(dir);
+        fh = await fs.open(temp, 'wx', 0o644);
+      }
       tempCreated = true;
       try {
         await fh.writeFile(data);
@@ -290,7 +302,10 @@ export class LocalBackend implements Backend {
 
   /** Creates `dir` and any missing parents, making new directory entries durable. */
   private async makeDir(dir: string): Promise<void> {
+    // Most puts go to one of 256 shard folders: remember the ones known to exist.
+    if (this.knownDirs.has(dir)) return;
     const first = await fs.mkdir(dir, { recursive: true });
+    if (this.knownDirs.size < 4096) this.knownDirs.add(dir);
     if (first === undefined || !this.fsync) return;
     // Each new directory exists durably only once its parent is synced.
     for (let d = dir; ; d = path.dirname(d)) {

@@ -2,6 +2,11 @@
 /** The `cairn` executable: runs the CLI and exits once stdout has drained. */
 import { main } from './main.js';
 
+// File writes with fsync and parallel reads wait in libuv's thread pool (4 threads by
+// default). libuv reads this variable when the pool starts, on first use, which is
+// after this line: nothing above touches the file system asynchronously.
+process.env.UV_THREADPOOL_SIZE ??= '16';
+
 main(process.argv.slice(2)).then((code) => {
   process.stdout.write('', () => process.exit(code));
 });

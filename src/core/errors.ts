@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'usage'
   | 'exists'
   | 'mismatch'
+  | 'auth'
   | 'aborted'
   | 'io'
   | 'unsupported';
@@ -100,6 +101,13 @@ export class ExistsError extends CairnError {
 export class MismatchError extends CairnError {
   constructor(message: string) {
     super('mismatch', message);
+  }
+}
+
+/** A password (or key) that opens nothing: no key slot of the repository accepts it. */
+export class AuthError extends CairnError {
+  constructor(message: string) {
+    super('auth', message);
   }
 }
 

@@ -10,7 +10,7 @@
  * When something is wrong, the trees are walked again to name every snapshot and file
  * that depends on the damaged object.
  */
-import { CairnError } from '../core/errors.js';
+import { CairnError, UsageError } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
 import { forEachConcurrent } from '../core/limit.js';
 import type { Snapshot } from '../manifest/types.js';
@@ -24,6 +24,11 @@ import { type CheckEvent, Throttle } from './events.js';
 export interface CheckOptions {
   /** Read and verify every referenced data blob. */
   readData?: boolean;
+  /**
+   * Read and verify only a subset of the referenced data blobs: `N/M` (the blobs whose
+   * id falls in bucket N of M, deterministic) or `P%` (a random sample). See parseSubset.
+   */
+  readDataSubset?: string;
   /** Blobs read at once with readData (default 8). */
   concurrency?: number;
   signal?: AbortSignal;
@@ -50,6 +55,8 @@ export interface CheckReport {
   dataBlobs: number;
   /** Bytes read back with readData. */
   bytesRead: number;
+  /** Data blobs read back (all referenced ones with readData, fewer with a subset). */
+  dataBlobsRead: number;
   /** Data blobs stored but referenced by no snapshot (reclaimable by prune). */
   unreferencedBlobs: number;
   problems: CheckProblem[];
@@ -68,9 +75,13 @@ export async function check(repo: Repository, options: CheckOptions = {}): Promi
     trees: 0,
     dataBlobs: 0,
     bytesRead: 0,
+    dataBlobsRead: 0,
     unreferencedBlobs: 0,
     problems: [],
   };
+  const subset =
+    options.readDataSubset !== undefined ? parseSubset(options.readDataSubset) : undefined;
+  const readData = (options.readData ?? false) || subset !== undefined;
   const bad = new Map<string, { code: string; message: string }>();
   const progress = (force = false) => {
     if (force || throttle.due()) {
@@ -93,7 +104,7 @@ export async function check(repo: Repository, options: CheckOptions = {}): Promi
     type: 'start',
     operation: 'check',
     snapshots: ids.length,
-    readData: options.readData ?? false,
+    readData,
   });
   const snapshots: Array<{ id: ObjectId; snapshot: Snapshot }> = [];
   for (const id of ids) {
@@ -146,14 +157,16 @@ export async function check(repo: Repository, options: CheckOptions = {}): Promi
   for (const id of stored) if (!referenced.has(id)) report.unreferencedBlobs++;
   report.dataBlobs = referenced.size;
 
-  if (options.readData) {
+  if (readData) {
+    const present = [...referenced].filter((id) => stored.has(id));
     await forEachConcurrent(
-      [...referenced].filter((id) => stored.has(id)),
+      options.readData || !subset ? present : selectSubset(present, subset),
       options.concurrency ?? 8,
       async (id) => {
         try {
           const data = await blobs.get('data', id, { signal });
           report.bytesRead += data.length;
+          report.dataBlobsRead++;
         } catch (err) {
           if (!(err instanceof CairnError) || err.code === 'aborted' || err.code === 'backend')
             throw err;
@@ -168,6 +181,49 @@ export async function check(repo: Repository, options: CheckOptions = {}): Promi
   if (bad.size > 0) await attribute(trees, snapshots, bad, report, signal);
   for (const p of report.problems) emit({ type: 'error', ...p });
   return report;
+}
+
+/** A `--read-data-subset` selection. */
+export type DataSubset =
+  | { kind: 'bucket'; n: number; m: number }
+  | { kind: 'percent'; percent: number };
+
+/** Parses `N/M` (1 <= N <= M) or `P%` (0 < P <= 100). */
+export function parseSubset(text: string): DataSubset {
+  const bucket = /^(\d+)\/(\d+)$/.exec(text.trim());
+  if (bucket) {
+    const n = Number(bucket[1]);
+    const m = Number(bucket[2]);
+    if (n >= 1 && n <= m) return { kind: 'bucket', n, m };
+  }
+  const pct = /^(\d+(?:\.\d+)?)%$/.exec(text.trim());
+  if (pct) {
+    const percent = Number(pct[1]);
+    if (percent > 0 && percent <= 100) return { kind: 'percent', percent };
+  }
+  throw new UsageError(
+    `bad data subset ${JSON.stringify(text)}: use N/M (e.g. 2/5, with 1 <= N <= M) or P% (e.g. 10%)`,
+  );
+}
+
+/**
+ * Whether blob `id` falls in bucket `n` of `m`: its first 32 bits modulo m equal n - 1.
+ * Every blob is in exactly one bucket, so `1/m` ... `m/m` together read everything.
+ */
+export function inBucket(id: ObjectId, n: number, m: number): boolean {
+  return Number.parseInt(id.slice(0, 8), 16) % m === n - 1;
+}
+
+/** The blobs a subset selects: a bucket, or ceil(P% of them) picked at random. */
+export function selectSubset(ids: readonly ObjectId[], subset: DataSubset): ObjectId[] {
+  if (subset.kind === 'bucket') return ids.filter((id) => inBucket(id, subset.n, subset.m));
+  const count = Math.ceil((ids.length * subset.percent) / 100);
+  const pool = [...ids];
+  for (let i = 0; i < count; i++) {
+    const j = i + Math.floor(Math.random() * (pool.length - i));
+    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+  }
+  return pool.slice(0, count);
 }
 
 function treeObjectName(err: CairnError, fallback: ObjectId): string {

@@ -1,7 +1,8 @@
 /**
  * The blob store: content-addressed put/get on top of a backend.
  *
- * `put` hashes the plaintext (SHA-256 via node:crypto), skips blobs the repository
+ * `put` computes the id of the plaintext (through the repository's codec: SHA-256, or
+ * HMAC-SHA256 when encrypted), skips blobs the repository
  * already has, and writes new ones in their envelope with `ifNotExists`, so writing
  * the same blob twice, even from two processes, is a no-op. `get` undoes the envelope
  * and verifies the hash: a stored object that does not match its name is an
@@ -15,8 +16,8 @@
  */
 import type { Backend, CallOptions } from '../backends/backend.js';
 import { hasCode, IntegrityError, NotFoundError } from '../core/errors.js';
-import { type ObjectId, sha256Hex } from '../core/ids.js';
-import { openBlob, sealBlob } from './blob-format.js';
+import type { ObjectId } from '../core/ids.js';
+import { type ObjectCodec, PLAIN_CODEC } from './codec.js';
 import type { BlobInventory } from './inventory.js';
 import { type BlobKind, blobKey } from './layout.js';
 import { LruMap } from './lru.js';
@@ -46,6 +47,8 @@ export interface BlobStoreOptions {
   inventory?: BlobInventory;
   /** Keys remembered in memory (default 100,000: a few MiB). */
   knownEntries?: number;
+  /** Ids, sealing and opening (default: plain SHA-256 ids, no compression). */
+  codec?: ObjectCodec;
 }
 
 /** Options for `put`. */
@@ -64,6 +67,8 @@ export class BlobStore {
   readonly stats: BlobStoreStats = { blobsAdded: 0, bytesAdded: 0, blobsRead: 0, bytesRead: 0 };
   /** The inventory this store consults, if any. */
   readonly inventory: BlobInventory | undefined;
+  /** How ids are computed and objects sealed. */
+  readonly codec: ObjectCodec;
   private readonly dryRun: boolean;
   /** Keys known to exist, with their stored size. Bounded, whatever the repository size. */
   private readonly known: LruMap<string, number>;
@@ -81,12 +86,13 @@ export class BlobStore {
     const o = typeof options === 'boolean' ? { dryRun: options } : options;
     this.dryRun = o.dryRun ?? false;
     this.inventory = o.inventory;
+    this.codec = o.codec ?? PLAIN_CODEC;
     this.known = new LruMap(o.knownEntries ?? DEFAULT_KNOWN);
   }
 
   /** Stores `plaintext` as a blob of `kind` (if not already stored) and returns its id. */
   async put(kind: BlobKind, plaintext: Uint8Array, options?: BlobPutOptions): Promise<PutResult> {
-    const id = sha256Hex(plaintext);
+    const id = this.codec.idOf(plaintext);
     const key = blobKey(kind, id);
     if (this.known.has(key)) return { id, added: false, storedBytes: 0 };
     const pending = this.inFlight.get(key);
@@ -110,7 +116,7 @@ export class BlobStore {
       const present = trustMiss ? await this.knows(key) : await this.exists(key, call);
       if (present) return { id, added: false, storedBytes: 0 };
     }
-    const sealed = sealBlob(plaintext);
+    const sealed = await this.codec.seal(plaintext);
     if (!this.dryRun) {
       const written = await this.backend.put(key, sealed, { ...call, ifNotExists: true });
       await this.remember(key, sealed.length);
@@ -193,8 +199,8 @@ export class BlobStore {
       }
       throw err;
     }
-    const plaintext = openBlob(stored, `${kind} ${id}`);
-    const actual = sha256Hex(plaintext);
+    const plaintext = await this.codec.open(stored, `${kind} blob ${id}`);
+    const actual = this.codec.idOf(plaintext);
     if (actual !== id) {
       throw new IntegrityError(
         id,

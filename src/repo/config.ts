@@ -9,6 +9,8 @@ import { type ChunkerParams, chunkerParams } from '../chunker/index.js';
 import { FormatError, UsageError } from '../core/errors.js';
 import { isObjectId, randomId } from '../core/ids.js';
 import { DEFAULT_PAGING, type PagingParams } from '../manifest/paging.js';
+import type { CompressionMode } from './codec.js';
+import type { MasterKeys } from './crypto.js';
 
 /** Current repository format version. */
 export const REPO_VERSION = 1;
@@ -25,6 +27,27 @@ export interface RepoConfig {
   inlineMax: number;
   /** Directory page sizes (see manifest/paging.ts). */
   paging: PagingParams;
+  /**
+   * `aes-256-gcm`: every object is encrypted, ids are HMAC-SHA256 and the chunker seed
+   * is secret (in the key slots; `chunker.seed` is then the seed applied at open, the
+   * config object itself stores 0). `none`: plaintext objects, SHA-256 ids.
+   */
+  encryption: 'none' | 'aes-256-gcm';
+  /** The compression writers use by default (readers handle any). */
+  compression: CompressionMode;
+}
+
+/** Encryption choices at init. */
+export interface EncryptionOptions {
+  /** The password of the first key slot. */
+  password: string;
+  /**
+   * Master keys of another repository whose id key and chunker seed the new one shares
+   * (`init --copy-params-from`), so the two give equal ids to equal data.
+   */
+  shareWith?: MasterKeys;
+  /** log2 of the scrypt cost of the first slot (default 15). */
+  kdfLogN?: number;
 }
 
 /**
@@ -54,6 +77,10 @@ export interface ConfigOptions {
   inlineMax?: number;
   /** Directory page sizes (default DEFAULT_PAGING). */
   paging?: PagingParams;
+  /** Encrypt the repository (default: not encrypted). */
+  encryption?: EncryptionOptions;
+  /** Default compression of writers (default `off` here; the CLI's default is `auto`). */
+  compression?: CompressionMode;
 }
 
 /**
@@ -68,6 +95,7 @@ export function paramsOf(config: RepoConfig): ConfigOptions {
     chunker: { min, avg, max, level, seed },
     inlineMax: config.inlineMax,
     paging: { ...config.paging },
+    compression: config.compression,
   };
 }
 
@@ -93,7 +121,17 @@ export function newConfig(options: ConfigOptions = {}): RepoConfig {
     }),
     inlineMax,
     paging: checkPaging(options.paging ?? DEFAULT_PAGING),
+    encryption: options.encryption ? 'aes-256-gcm' : 'none',
+    compression: checkCompression(options.compression ?? 'off', UsageError),
   };
+}
+
+function checkCompression(
+  value: unknown,
+  fail: new (message: string) => Error,
+): 'off' | 'auto' | 'max' {
+  if (value === 'off' || value === 'auto' || value === 'max') return value;
+  throw new fail(`compression must be off, auto or max, got ${JSON.stringify(value)}`);
 }
 
 /** Validates paging parameters chosen at init (the same rules as decodeConfig). */
@@ -112,7 +150,10 @@ function checkPaging(p: PagingParams): PagingParams {
   return { min: p.min, target: p.target, max: p.max };
 }
 
-/** Serialises a config as pretty JSON (the seed as a decimal string: it is 64-bit). */
+/**
+ * Serialises a config as pretty JSON (the seed as a decimal string: it is 64-bit). An
+ * encrypted repository's config holds no secret: its seed is written as 0.
+ */
 export function encodeConfig(config: RepoConfig): Uint8Array {
   const json = {
     cairn: 'repository',
@@ -125,10 +166,13 @@ export function encodeConfig(config: RepoConfig): Uint8Array {
       avg: config.chunker.avg,
       max: config.chunker.max,
       level: config.chunker.level,
-      seed: config.chunker.seed.toString(),
+      seed: config.encryption === 'none' ? config.chunker.seed.toString() : '0',
     },
     inlineMax: config.inlineMax,
     paging: config.paging,
+    encryption: config.encryption,
+    ids: config.encryption === 'none' ? 'sha256' : 'hmac-sha256',
+    compression: config.compression,
   };
   return Buffer.from(`${JSON.stringify(json, null, 2)}\n`, 'utf8');
 }
@@ -200,6 +244,15 @@ export function decodeConfig(bytes: Uint8Array, source: string): RepoConfig {
   ) {
     throw new FormatError(source, 'bad paging parameters');
   }
+  // Configs written before encryption and compression existed have neither field.
+  const encryption = o.encryption ?? 'none';
+  if (encryption !== 'none' && encryption !== 'aes-256-gcm') {
+    throw new FormatError(source, `unsupported encryption ${JSON.stringify(encryption)}`);
+  }
+  const compression = o.compression ?? 'off';
+  if (compression !== 'off' && compression !== 'auto' && compression !== 'max') {
+    throw new FormatError(source, `unsupported compression ${JSON.stringify(compression)}`);
+  }
   return {
     version: REPO_VERSION,
     id: o.id,
@@ -207,6 +260,8 @@ export function decodeConfig(bytes: Uint8Array, source: string): RepoConfig {
     chunker,
     inlineMax,
     paging: { min: p.min as number, target: p.target as number, max: p.max as number },
+    encryption,
+    compression,
   };
 }
 

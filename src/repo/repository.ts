@@ -8,9 +8,11 @@ import { ForwardingBackend } from '../backends/forwarding.js';
 import { LocalBackend } from '../backends/local.js';
 import { MemoryBackend } from '../backends/memory.js';
 import { openBackend } from '../backends/open.js';
+import { chunkerParams } from '../chunker/index.js';
 import { ExistsError, hasCode, NotFoundError, UsageError } from '../core/errors.js';
 import { BlobStore } from './blob-store.js';
 import { repoCacheDir } from './cache-dir.js';
+import { ObjectCodec } from './codec.js';
 import {
   type ConfigOptions,
   decodeConfig,
@@ -18,8 +20,11 @@ import {
   newConfig,
   type RepoConfig,
 } from './config.js';
+import { derivedMasterKeys, type MasterKeys, newMasterKeys } from './crypto.js';
 import { BlobInventory } from './inventory.js';
+import { addKeySlot, unlockKeys } from './key-slots.js';
 import { CONFIG_KEY } from './layout.js';
+import { readPruneEpoch } from './prune-state.js';
 import { SnapshotStore } from './snapshots.js';
 import { DirectoryWriter, TreeReader } from './tree-store.js';
 
@@ -40,6 +45,17 @@ export interface OpenOptions {
   cacheDir?: string;
   /** Age after which the inventory is refilled by a listing (default 7 days). */
   inventoryMaxAgeMs?: number;
+  /** The repository's prune epoch (prune-state.ts); read from the backend when opening. */
+  epoch?: string;
+  /**
+   * The password of an encrypted repository, or a function asked for it only when the
+   * repository turns out to be encrypted (so unencrypted repositories never prompt).
+   */
+  password?: string | (() => Promise<string>);
+  /** The master keys, when already unlocked (the constructor needs them if encrypted). */
+  keys?: MasterKeys;
+  /** The key slot the password opened (for `key list`). */
+  keySlot?: string;
 }
 
 /** An open repository. */
@@ -51,13 +67,38 @@ export class Repository {
   readonly inventory: BlobInventory | undefined;
   /** Local cache directory of this repository (inventory, stat cache). */
   readonly cacheDir: string;
+  /** Ids, sealing and opening of objects (encryption, compression). */
+  readonly codec: ObjectCodec;
+  /**
+   * The validated config as in effect: for an encrypted repository its chunker seed is
+   * the secret one from the key material, not the 0 stored in the config object.
+   */
+  readonly config: RepoConfig;
+  /** The master keys of an encrypted repository. */
+  readonly keys: MasterKeys | undefined;
+  /** The key slot that opened it, when encrypted and opened by password. */
+  readonly keySlot: string | undefined;
   private readonly dryRun: boolean;
 
   constructor(
     readonly backend: Backend,
-    readonly config: RepoConfig,
+    config: RepoConfig,
     options: OpenOptions = {},
   ) {
+    this.keys = options.keys;
+    this.keySlot = options.keySlot;
+    if (config.encryption !== 'none' && !this.keys) {
+      throw new UsageError(
+        `the repository at ${backend.location} is encrypted: a password is needed`,
+      );
+    }
+    this.config = this.keys
+      ? { ...config, chunker: chunkerParams({ ...config.chunker, seed: this.keys.chunkerSeed }) }
+      : config;
+    this.codec = new ObjectCodec(
+      config.encryption === 'none' ? undefined : this.keys,
+      config.compression,
+    );
     this.dryRun = options.dryRun ?? false;
     this.cacheDir = options.cacheDir ?? repoCacheDir(config.id);
     const mode = options.inventory ?? 'auto';
@@ -72,11 +113,12 @@ export class Repository {
           ...(options.inventoryMaxAgeMs !== undefined
             ? { maxAgeMs: options.inventoryMaxAgeMs }
             : {}),
+          ...(options.epoch !== undefined ? { epoch: options.epoch } : {}),
         })
       : undefined;
     this.blobs = this.blobStore();
     this.trees = new TreeReader(this.blobs);
-    this.snapshots = new SnapshotStore(backend);
+    this.snapshots = new SnapshotStore(backend, this.codec);
   }
 
   /** Where the repository lives (path or URL), for messages. */
@@ -92,6 +134,7 @@ export class Repository {
   blobStore(options: { dryRun?: boolean; backend?: Backend } = {}): BlobStore {
     return new BlobStore(options.backend ?? this.backend, {
       dryRun: options.dryRun ?? this.dryRun,
+      codec: this.codec,
       ...(this.inventory ? { inventory: this.inventory } : {}),
     });
   }
@@ -127,10 +170,29 @@ export async function initRepository(
   options: ConfigOptions = {},
   open: OpenOptions = {},
 ): Promise<Repository> {
+  const enc = options.encryption;
   const config = newConfig(options);
+  let keys: MasterKeys | undefined;
+  if (enc) {
+    keys = enc.shareWith ? derivedMasterKeys(enc.shareWith) : newMasterKeys();
+    // An explicit seed (or one copied from another repository) moves into the secrets.
+    if (options.chunker?.seed !== undefined && !enc.shareWith)
+      keys.chunkerSeed = config.chunker.seed;
+    if (enc.password.length === 0) throw new UsageError('the password must not be empty');
+  }
   const written = await backend.put(CONFIG_KEY, encodeConfig(config), { ifNotExists: true });
   if (!written) throw new ExistsError(`a repository already exists at ${backend.location}`);
-  return new Repository(backend, config, open);
+  let keySlot: string | undefined;
+  if (enc && keys) {
+    keySlot = await addKeySlot(backend, config.id, keys, enc.password, {
+      ...(enc.kdfLogN !== undefined ? { logN: enc.kdfLogN } : {}),
+    });
+  }
+  return new Repository(backend, config, {
+    ...open,
+    ...(keys ? { keys } : {}),
+    ...(keySlot ? { keySlot } : {}),
+  });
 }
 
 /** Opens the repository in `backend`, reading and validating its config. */
@@ -151,7 +213,29 @@ export async function openRepositoryIn(
     throw err;
   }
   const config = decodeConfig(bytes, `${backend.location}/${CONFIG_KEY}`);
-  return new Repository(backend, config, options);
+  // The inventory is only kept for listable remotes; others need not pay for the read.
+  const epoch =
+    options.epoch ??
+    (options.inventory === 'on' ||
+    ((options.inventory ?? 'auto') === 'auto' && wantsInventory(backend))
+      ? await readPruneEpoch(backend)
+      : undefined);
+  let unlocked: { keys: MasterKeys; slotId: string } | undefined;
+  if (config.encryption !== 'none' && !options.keys) {
+    const given = options.password;
+    if (given === undefined) {
+      throw new UsageError(
+        `the repository at ${backend.location} is encrypted: a password is needed`,
+      );
+    }
+    const password = typeof given === 'string' ? given : await given();
+    unlocked = await unlockKeys(backend, config.id, password);
+  }
+  return new Repository(backend, config, {
+    ...options,
+    ...(epoch ? { epoch } : {}),
+    ...(unlocked ? { keys: unlocked.keys, keySlot: unlocked.slotId } : {}),
+  });
 }
 
 /** Opens the repository at a location string (path, `s3:...`, `http(s)://...`). */

@@ -29,10 +29,11 @@ export function encodeSnapshotIndex(
   return pack({ v: INDEX_VERSION, s: sorted.map((r) => [idToBytes(r.id), r.plaintext]) });
 }
 
-/** Decodes and verifies an index read from `source`. */
+/** Decodes and verifies an index read from `source`; `idOf` is the repository's id function. */
 export function decodeSnapshotIndex(
   bytes: Uint8Array,
   source: string,
+  idOf: (plaintext: Uint8Array) => ObjectId = sha256Hex,
 ): Array<{ id: ObjectId; plaintext: Uint8Array }> {
   const value = unpack(bytes, source);
   if (!isPlainObject(value) || value.v !== INDEX_VERSION || !Array.isArray(value.s)) {
@@ -48,7 +49,7 @@ export function decodeSnapshotIndex(
       throw new FormatError(source, `item ${i} is not [id, record]`);
     }
     const id = idFromBytes(item[0], source);
-    const actual = sha256Hex(item[1]);
+    const actual = idOf(item[1]);
     if (actual !== id)
       throw new IntegrityError(
         id,

@@ -1,6 +1,6 @@
 /**
- * Snapshot records: stored under `snapshots/<id>` where id is the SHA-256 of the
- * record's plaintext, so a record cannot be altered without changing its name.
+ * Snapshot records: stored under `snapshots/<id>` where id is the repository's id of
+ * the record's plaintext (SHA-256, or HMAC-SHA256 when encrypted), so a record cannot be altered without changing its name.
  * Selectors pick snapshots the same way in every command: a full id or unique id
  * prefix, `latest`, or `tag:NAME` (the newest snapshot with that tag).
  *
@@ -9,11 +9,11 @@
  */
 import type { Backend } from '../backends/backend.js';
 import { hasCode, IntegrityError, NotFoundError, UsageError } from '../core/errors.js';
-import { type ObjectId, sha256Hex } from '../core/ids.js';
+import type { ObjectId } from '../core/ids.js';
 import { forEachConcurrent, mapConcurrent } from '../core/limit.js';
 import { decodeSnapshot, encodeSnapshot } from '../manifest/snapshot-codec.js';
 import type { Snapshot } from '../manifest/types.js';
-import { openBlob, sealBlob } from './blob-format.js';
+import { type ObjectCodec, PLAIN_CODEC } from './codec.js';
 import { idOfKey, SNAPSHOTS_PREFIX, snapshotKey } from './layout.js';
 import { decodeSnapshotIndex, encodeSnapshotIndex, SNAPSHOT_INDEX_KEY } from './snapshot-index.js';
 
@@ -32,12 +32,22 @@ export interface SnapshotFilter {
   paths?: string[];
 }
 
+/** The largest snapshot index accepted (it holds every record of the repository). */
+const INDEX_MAX_BYTES = 1024 * 1024 * 1024;
+
 /** Reads and writes snapshot records. */
 export class SnapshotStore {
   /** Records from the snapshot index, for backends that cannot list. */
   private indexCache: Map<ObjectId, Snapshot> | undefined;
 
-  constructor(private readonly backend: Backend) {}
+  /**
+   * @param backend where the records are stored
+   * @param codec ids, sealing and opening (default: plain SHA-256 ids)
+   */
+  constructor(
+    private readonly backend: Backend,
+    readonly codec: ObjectCodec = PLAIN_CODEC,
+  ) {}
 
   /**
    * Stores a record and returns its id. Writing `snapshots/<id>` is the commit point of
@@ -45,8 +55,10 @@ export class SnapshotStore {
    */
   async save(snapshot: Snapshot): Promise<ObjectId> {
     const plaintext = encodeSnapshot(snapshot);
-    const id = sha256Hex(plaintext);
-    await this.backend.put(snapshotKey(id), sealBlob(plaintext), { ifNotExists: true });
+    const id = this.codec.idOf(plaintext);
+    await this.backend.put(snapshotKey(id), await this.codec.seal(plaintext), {
+      ifNotExists: true,
+    });
     await this.rebuildIndex();
     return id;
   }
@@ -69,9 +81,11 @@ export class SnapshotStore {
         known.set(r.id, r.plaintext);
         records.push(r);
       }
-      await this.backend.put(SNAPSHOT_INDEX_KEY, sealBlob(encodeSnapshotIndex(records)), {
-        signal,
-      });
+      await this.backend.put(
+        SNAPSHOT_INDEX_KEY,
+        await this.codec.seal(encodeSnapshotIndex(records)),
+        { signal },
+      );
       const after = (await this.listedIds(signal)).sort();
       if (after.length === ids.length && after.every((id, i) => id === ids[i])) return;
     }
@@ -82,10 +96,8 @@ export class SnapshotStore {
     const map = new Map<ObjectId, Uint8Array>();
     try {
       const stored = await this.backend.get(SNAPSHOT_INDEX_KEY, { signal });
-      for (const r of decodeSnapshotIndex(
-        openBlob(stored, SNAPSHOT_INDEX_KEY),
-        SNAPSHOT_INDEX_KEY,
-      )) {
+      const opened = await this.codec.open(stored, SNAPSHOT_INDEX_KEY, INDEX_MAX_BYTES);
+      for (const r of decodeSnapshotIndex(opened, SNAPSHOT_INDEX_KEY, this.idOf)) {
         map.set(r.id, r.plaintext);
       }
     } catch (err) {
@@ -94,6 +106,8 @@ export class SnapshotStore {
     }
     return map;
   }
+
+  private readonly idOf = (plaintext: Uint8Array): ObjectId => this.codec.idOf(plaintext);
 
   /** Loads and verifies one record by full id. */
   async load(id: ObjectId, signal?: AbortSignal): Promise<Snapshot> {
@@ -113,8 +127,8 @@ export class SnapshotStore {
       throw err;
     }
     const source = `snapshot ${id}`;
-    const plaintext = openBlob(stored, source);
-    const actual = sha256Hex(plaintext);
+    const plaintext = await this.codec.open(stored, source);
+    const actual = this.codec.idOf(plaintext);
     if (actual !== id) {
       throw new IntegrityError(id, `snapshot ${id} is corrupt: hashes to ${actual}`, actual);
     }
@@ -154,7 +168,11 @@ export class SnapshotStore {
       }
       throw err;
     }
-    const records = decodeSnapshotIndex(openBlob(stored, SNAPSHOT_INDEX_KEY), SNAPSHOT_INDEX_KEY);
+    const records = decodeSnapshotIndex(
+      await this.codec.open(stored, SNAPSHOT_INDEX_KEY, INDEX_MAX_BYTES),
+      SNAPSHOT_INDEX_KEY,
+      this.idOf,
+    );
     const map = new Map<ObjectId, Snapshot>();
     for (const r of records) {
       map.set(r.id, decodeSnapshot(r.plaintext, `snapshot ${r.id} (in ${SNAPSHOT_INDEX_KEY})`));

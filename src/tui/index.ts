@@ -5,9 +5,10 @@
  *   app.tsx         the screens and the help overlay; follows terminal resizes
  *   run.tsx         `runTui`: alternate screen, render, wait for quit
  *   components/     SnapshotList, Browser (tree and compare), EntryRow, VirtualList,
- *                   RestoreDialog, ProgressBar, Preview, HelpScreen, Spinner...
+ *                   RestoreDialog, ProgressBar, Preview, HelpScreen, Spinner, and
+ *                   KeyProvider (the one keyboard subscription all screens share)
  *   hooks/          data loading in the background (snapshots, directories, diff,
- *                   preview, restore), key input, terminal size
+ *                   preview, restore), key input (`useKeys`), terminal size
  *   model/          plain logic: selection marks, restore planning, listing merge and
  *                   cache, sorting, filtering, scrolling, preview decoding
  *   format.ts       sizes, times, modes and column fitting

@@ -3,6 +3,7 @@ import { shortId } from '../../core/ids.js';
 import { backup } from '../../ops/backup.js';
 import type { BackupEvent } from '../../ops/events.js';
 import { readExcludeFiles } from '../../ops/exclude.js';
+import { withSharedLock } from '../../ops/lock-guard.js';
 import { type CommandContext, EXIT } from '../context.js';
 import { formatBytes, formatDuration } from '../format.js';
 
@@ -40,7 +41,7 @@ export default async function backupCommand(
           else ctx.out.line(`${e.status.padEnd(9)} ${e.path}`);
         } else ctx.out.event(e);
       };
-      const { snapshotId, snapshot } = await backup(repo, {
+      const options = {
         paths,
         tags: opts.tag ?? [],
         excludes,
@@ -53,7 +54,15 @@ export default async function backupCommand(
         verbose: opts.verbose ?? false,
         signal: ctx.signal,
         onEvent,
-      });
+      };
+      // A real backup holds a shared lock, so a concurrent prune never deletes what it reuses.
+      const { snapshotId, snapshot } =
+        options.dryRun || !repo.backend.capabilities.writable
+          ? await backup(repo, options)
+          : await withSharedLock(repo, 'backup', () => backup(repo, options), {
+              signal: ctx.signal,
+              onWait: () => ctx.out.line('waiting for a prune to finish deleting...'),
+            });
       const s = snapshot.summary;
       ctx.out.event({
         type: 'summary',

@@ -2,6 +2,7 @@
 import type { BackendCounts } from '../../backends/counting.js';
 import { shortId } from '../../core/ids.js';
 import type { SyncEvent } from '../../ops/events.js';
+import { withSharedLock } from '../../ops/lock-guard.js';
 import { sync } from '../../ops/sync.js';
 import type { Repository } from '../../repo/repository.js';
 import { type CommandContext, EXIT } from '../context.js';
@@ -45,14 +46,22 @@ export default async function syncCommand(
       }
       ctx.out.event(e);
     };
-    const report = await sync(src, dst, {
+    const options = {
       snapshots: selectors,
       dryRun,
       transfers,
       checkers,
       signal: ctx.signal,
       onEvent,
-    });
+    };
+    const into = dst;
+    const report =
+      dryRun || !into.backend.capabilities.writable
+        ? await sync(src, into, options)
+        : await withSharedLock(into, 'sync', () => sync(src, into, options), {
+            signal: ctx.signal,
+            onWait: () => ctx.out.line('waiting for a prune to finish deleting...'),
+          });
     ctx.out.event({ type: 'summary', operation: 'sync', ...report });
     ctx.out.clearProgress();
     const verb = dryRun ? 'would send' : 'sent';

@@ -21,6 +21,7 @@ export const KEY_MAP: ReadonlyArray<{ title: string; keys: ReadonlyArray<[string
       ['c', 'mark for compare; c or Enter on a second snapshot compares them'],
       ['r', 'restore the whole snapshot'],
       ['R', 'reload the list'],
+      ['Esc', 'drop the compare mark, then the filter'],
     ],
   },
   {
@@ -36,6 +37,14 @@ export const KEY_MAP: ReadonlyArray<{ title: string; keys: ReadonlyArray<[string
       ['p', 'preview the file'],
       ['f', 'comparing: show only changes'],
       ['Esc', 'clear the search, or back to the snapshot list'],
+    ],
+  },
+  {
+    title: 'Preview',
+    keys: [
+      ['↑ ↓  k j', 'scroll a line'],
+      ['Space PgDn / PgUp', 'scroll a page'],
+      ['Esc Enter ⌫ ← h', 'close the preview'],
     ],
   },
   {

@@ -1,0 +1,46 @@
+/**
+ * Running writers (backup, sync into a repository) under a shared lock.
+ *
+ * `withSharedLock` takes a shared lock, then waits while a prune is *sweeping* (deleting
+ * blobs), then drops the local blob inventory if prune published a new epoch since the
+ * repository was opened. From the moment the lock is written, a prune that starts a sweep
+ * sees it and postpones; so the writer never relies on a blob a sweep is deleting. The
+ * wait is bounded by the sweep's own duration (a sweep that dies leaves a lock that goes
+ * stale). See docs/design.md, "Prune".
+ */
+import { Lock, type LockInfo, waitForSweep } from '../repo/locks.js';
+import { readPruneEpoch } from '../repo/prune-state.js';
+import type { Repository } from '../repo/repository.js';
+
+/** Options for withSharedLock. */
+export interface SharedLockOptions {
+  /** Poll interval while a sweep is in progress (default 1 s). */
+  pollMs?: number;
+  /** Called each time the writer has to wait for a sweep. */
+  onWait?: (sweep: LockInfo) => void;
+  signal?: AbortSignal;
+}
+
+/** Runs `fn` holding a shared lock of `operation` on `repo`. */
+export async function withSharedLock<T>(
+  repo: Repository,
+  operation: string,
+  fn: () => Promise<T>,
+  options: SharedLockOptions = {},
+): Promise<T> {
+  const lock = await Lock.acquire(repo.backend, {
+    exclusive: false,
+    operation,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  try {
+    await waitForSweep(repo.backend, options);
+    if (repo.inventory) {
+      const epoch = await readPruneEpoch(repo.backend, { signal: options.signal });
+      if (epoch !== repo.inventory.epoch) await repo.inventory.invalidate();
+    }
+    return await fn();
+  } finally {
+    await lock.release();
+  }
+}

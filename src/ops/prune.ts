@@ -1,0 +1,246 @@
+/**
+ * `prune`: deletes blobs no snapshot references, safely while other clients back up.
+ *
+ * Two phases, in separate runs separated by a grace period (docs/design.md, "Prune"):
+ * - *mark*: list the snapshots, walk their trees, list `data/` and `tree/`, and record
+ *   the unreferenced blobs with the time in `prune/candidates`. Nothing is deleted.
+ * - *sweep* (a later run, once the grace period has passed since the mark): set the
+ *   `sweeping` flag on prune's lock, then look at the locks. If any backup holds a
+ *   shared lock, postpone (prune never waits and never blocks for long). Otherwise walk
+ *   the snapshots again and delete the candidates still stored and still unreferenced:
+ *   tree nodes first, then data, after publishing a new prune epoch. Backups that start
+ *   meanwhile see the flag and wait for the sweep to end.
+ * Every run sweeps what is due, then marks afresh. With `graceMs: 0` a run marks and
+ * sweeps at once.
+ */
+import type { Backend } from '../backends/backend.js';
+import { throwIfAborted } from '../core/abort.js';
+import type { ObjectId } from '../core/ids.js';
+import { forEachConcurrent } from '../core/limit.js';
+import { BlobStore } from '../repo/blob-store.js';
+import { blobKey, blobPrefix, idOfKey } from '../repo/layout.js';
+import { describeLock, Lock, listLocks } from '../repo/locks.js';
+import {
+  bumpPruneEpoch,
+  PRUNE_CANDIDATES_KEY,
+  type PruneCandidates,
+  readCandidates,
+  writeCandidates,
+} from '../repo/prune-state.js';
+import type { Repository } from '../repo/repository.js';
+import { TreeReader } from '../repo/tree-store.js';
+
+/** Default grace period between mark and sweep. */
+export const DEFAULT_PRUNE_GRACE_MS = 60 * 60_000;
+
+/** Options for `prune`. */
+export interface PruneOptions {
+  /** Report what would be deleted now; write and delete nothing, take no lock. */
+  dryRun?: boolean;
+  /** Time a mark must age before its candidates are deleted (default 1 hour). */
+  graceMs?: number;
+  /** An exclusive lock the caller already holds (forget --prune); else one is taken. */
+  lock?: Lock;
+  /** Deletes in flight at once (default 16). */
+  concurrency?: number;
+  /** Clock, for tests. */
+  now?: () => number;
+  signal?: AbortSignal;
+}
+
+/** What `prune` did. */
+export interface PruneReport {
+  snapshots: number;
+  /** Blobs (tree and data) the snapshots reference. */
+  referencedBlobs: number;
+  /** Blobs stored but unreferenced now. */
+  unreferencedBlobs: number;
+  unreferencedBytes: number;
+  /** Whether a sweep ran (deleted what was due). */
+  swept: boolean;
+  /** Why a due sweep was postponed (backups in progress). */
+  postponed?: string;
+  deletedTrees: number;
+  deletedData: number;
+  deletedBytes: number;
+  /** Candidates recorded by this run's mark, waiting for the grace period. */
+  marked: number;
+  /** When the recorded candidates may be deleted (ISO 8601), if any are waiting. */
+  sweepAfter?: string;
+  dryRun: boolean;
+}
+
+/** The referenced and stored blobs of a repository at one moment. */
+interface Scan {
+  snapshots: number;
+  referenced: Set<string>;
+  stored: Map<string, number>;
+}
+
+/** Prunes `repo`. */
+export async function prune(repo: Repository, options: PruneOptions = {}): Promise<PruneReport> {
+  const { signal } = options;
+  const now = options.now ?? Date.now;
+  const graceMs = options.graceMs ?? DEFAULT_PRUNE_GRACE_MS;
+  if (!(graceMs >= 0)) throw new RangeError(`grace period must be >= 0 ms, got ${graceMs}`);
+  const report: PruneReport = {
+    snapshots: 0,
+    referencedBlobs: 0,
+    unreferencedBlobs: 0,
+    unreferencedBytes: 0,
+    swept: false,
+    deletedTrees: 0,
+    deletedData: 0,
+    deletedBytes: 0,
+    marked: 0,
+    dryRun: options.dryRun ?? false,
+  };
+
+  if (options.dryRun) {
+    const scan = await scanRepository(repo, signal);
+    summarize(report, scan);
+    return report;
+  }
+
+  const lock =
+    options.lock ??
+    (await Lock.acquire(repo.backend, {
+      exclusive: true,
+      operation: 'prune',
+      ...(signal ? { signal } : {}),
+    }));
+  try {
+    const previous = await readCandidates(repo.backend, { signal });
+    const due = previous !== undefined && now() - Date.parse(previous.time) >= graceMs;
+    if (previous && due) await sweep(repo, lock, previous, report, options);
+    if (previous && !due) {
+      // Keep the older mark (re-marking would restart its grace period forever).
+      summarize(report, await scanRepository(repo, signal));
+    } else if (report.postponed === undefined) {
+      const marked = await mark(repo, report, now, signal);
+      if (graceMs === 0 && marked) await sweep(repo, lock, marked, report, options);
+    }
+    const waiting = await readCandidates(repo.backend, { signal });
+    if (waiting) {
+      report.marked = waiting.keys.length;
+      report.sweepAfter = new Date(Date.parse(waiting.time) + graceMs).toISOString();
+    }
+  } finally {
+    if (!options.lock) await lock.release();
+  }
+  return report;
+}
+
+/** Records the currently unreferenced blobs as candidates (or removes an empty list). */
+async function mark(
+  repo: Repository,
+  report: PruneReport,
+  now: () => number,
+  signal?: AbortSignal,
+): Promise<PruneCandidates | undefined> {
+  const time = new Date(now()).toISOString();
+  const scan = await scanRepository(repo, signal);
+  summarize(report, scan);
+  const keys = [...scan.stored.keys()].filter((k) => !scan.referenced.has(k)).sort();
+  if (keys.length === 0) {
+    await repo.backend.delete(PRUNE_CANDIDATES_KEY, { signal });
+    return undefined;
+  }
+  const candidates = { time, keys };
+  await writeCandidates(repo.backend, candidates, { signal });
+  return candidates;
+}
+
+/** Deletes the candidates still unreferenced, unless a backup is running. */
+async function sweep(
+  repo: Repository,
+  lock: Lock,
+  candidates: PruneCandidates,
+  report: PruneReport,
+  options: PruneOptions,
+): Promise<void> {
+  const { signal } = options;
+  await lock.setSweeping(true);
+  try {
+    // Any writer whose lock we cannot see now will see our flag and wait for us.
+    const writers = (await listLocks(repo.backend, { ...(signal ? { signal } : {}) })).filter(
+      (l) => l.id !== lock.id && l.stale === undefined && !l.record.exclusive,
+    );
+    if (writers.length > 0) {
+      report.postponed = `${writers.length} backup(s) in progress (${describeLock(writers[0]!)}); run prune again later`;
+      return;
+    }
+    const scan = await scanRepository(repo, signal);
+    summarize(report, scan);
+    const doomed = candidates.keys.filter((k) => scan.stored.has(k) && !scan.referenced.has(k));
+    if (doomed.length > 0) {
+      await bumpPruneEpoch(repo.backend, { signal });
+      // Trees first: a stored tree node must always imply everything below it is stored.
+      for (const kind of ['tree/', 'data/'] as const) {
+        const keys = doomed.filter((k) => k.startsWith(kind));
+        await forEachConcurrent(keys, options.concurrency ?? 16, async (key) => {
+          await repo.backend.delete(key, { signal });
+          report.deletedBytes += scan.stored.get(key) ?? 0;
+          if (kind === 'tree/') report.deletedTrees++;
+          else report.deletedData++;
+        });
+      }
+      await repo.inventory?.invalidate();
+      const left = doomed.length;
+      report.unreferencedBlobs -= left;
+      for (const k of doomed) report.unreferencedBytes -= scan.stored.get(k) ?? 0;
+    }
+    await repo.backend.delete(PRUNE_CANDIDATES_KEY, { signal });
+    report.swept = true;
+  } finally {
+    await lock.setSweeping(false);
+  }
+}
+
+function summarize(report: PruneReport, scan: Scan): void {
+  report.snapshots = scan.snapshots;
+  report.referencedBlobs = scan.referenced.size;
+  report.unreferencedBlobs = 0;
+  report.unreferencedBytes = 0;
+  for (const [key, size] of scan.stored) {
+    if (scan.referenced.has(key)) continue;
+    report.unreferencedBlobs++;
+    report.unreferencedBytes += size;
+  }
+}
+
+/**
+ * Lists the snapshots, walks every tree (each node once) and lists the stored blobs.
+ * Any unreadable snapshot or tree node aborts prune: what it references is unknown.
+ */
+async function scanRepository(repo: Repository, signal?: AbortSignal): Promise<Scan> {
+  const blobs = new BlobStore(repo.backend); // no caches: prune must see the truth
+  const trees = new TreeReader(blobs, 64);
+  const referenced = new Set<string>();
+  const ids = await repo.snapshots.ids(signal);
+  const roots: ObjectId[] = [];
+  for (const id of ids) roots.push((await repo.snapshots.load(id, signal)).tree);
+  const seen = new Set<ObjectId>();
+  const visit = async (tree: ObjectId): Promise<void> => {
+    if (seen.has(tree)) return;
+    seen.add(tree);
+    throwIfAborted(signal);
+    for (const n of await trees.nodeIds(tree, signal)) referenced.add(blobKey('tree', n));
+    for await (const e of trees.entries(tree, signal)) {
+      if (e.kind === 'file') for (const c of e.chunks) referenced.add(blobKey('data', c.id));
+      else if (e.kind === 'dir') await visit(e.tree);
+    }
+  };
+  for (const root of roots) await visit(root);
+  return { snapshots: ids.length, referenced, stored: await listBlobs(repo.backend, signal) };
+}
+
+async function listBlobs(backend: Backend, signal?: AbortSignal): Promise<Map<string, number>> {
+  const stored = new Map<string, number>();
+  for (const kind of ['tree', 'data'] as const) {
+    for await (const info of backend.list(blobPrefix(kind), { signal })) {
+      if (idOfKey(info.key) !== undefined) stored.set(info.key, info.size);
+    }
+  }
+  return stored;
+}

@@ -1,0 +1,249 @@
+/**
+ * Key slots: the master keys of an encrypted repository, each copy wrapped under a key
+ * derived from one password, stored as `keys/<slot id>` (JSON):
+ *
+ *   {"cairn": "key", "version": 1, "created": ISO time, "hostname": "...",
+ *    "kdf": {"name": "scrypt", "logN": 15, "r": 8, "p": 1, "salt": base64 (16 bytes)},
+ *    "cipher": "aes-256-gcm", "data": base64 (nonce || ciphertext || tag)}
+ *
+ * The AEAD binds each slot to its repository (the associated data holds the repository
+ * id). Opening tries every slot with the password; a password no slot accepts is an
+ * AuthError and nothing is written. `index/keys` lists the slot ids for readers that
+ * cannot list (a static web server); writers rewrite it after every change.
+ */
+import { randomBytes, scrypt } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Backend } from '../backends/backend.js';
+import { AuthError, FormatError, hasCode, NotFoundError, UsageError } from '../core/errors.js';
+import { isObjectId, randomId } from '../core/ids.js';
+import { aeadOpen, aeadSeal, decodeMasterKeys, encodeMasterKeys, type MasterKeys } from './crypto.js';
+
+/** Folder of key slots. */
+export const KEYS_PREFIX = 'keys/';
+/** The list of slot ids, for backends that cannot list. */
+export const KEYS_INDEX_KEY = 'index/keys';
+
+/** scrypt parameters of one slot. */
+export interface KdfParams {
+  name: 'scrypt';
+  /** log2 of the scrypt cost N. */
+  logN: number;
+  r: number;
+  p: number;
+  salt: Buffer;
+}
+
+/** What `key list` shows about a slot. */
+export interface KeySlotInfo {
+  id: string;
+  created: string;
+  hostname: string;
+  kdf: KdfParams;
+}
+
+/** Default scrypt cost: N = 2^15, r = 8, p = 1 (32 MiB, ~0.1 s per attempt). */
+export const DEFAULT_LOG_N = 15;
+const MIN_LOG_N = 10;
+const MAX_LOG_N = 20;
+
+/** Options for a new slot. */
+export interface NewSlotOptions {
+  /** log2 of the scrypt cost (default 15; tests use less). */
+  logN?: number;
+}
+
+function keyOf(slotId: string): string {
+  return `${KEYS_PREFIX}${slotId}`;
+}
+
+function aadFor(repoId: string): Uint8Array {
+  return Buffer.from(`cairn key slot for repository ${repoId}`, 'utf8');
+}
+
+/** Derives the 256-bit wrapping key from a password. */
+export function deriveKey(password: string, kdf: KdfParams): Promise<Buffer> {
+  const N = 2 ** kdf.logN;
+  return new Promise((resolve, reject) => {
+    scrypt(
+      password.normalize('NFC'),
+      kdf.salt,
+      32,
+      { N, r: kdf.r, p: kdf.p, maxmem: 128 * N * kdf.r * kdf.p + 16 * 1024 * 1024 },
+      (err, key) => (err ? reject(err) : resolve(key)),
+    );
+  });
+}
+
+/** Wraps `keys` under `password` in a new slot of `backend`; returns the slot id. */
+export async function addKeySlot(
+  backend: Backend,
+  repoId: string,
+  keys: MasterKeys,
+  password: string,
+  options: NewSlotOptions = {},
+): Promise<string> {
+  if (password.length === 0) throw new UsageError('the password must not be empty');
+  const logN = options.logN ?? DEFAULT_LOG_N;
+  if (!Number.isInteger(logN) || logN < MIN_LOG_N || logN > MAX_LOG_N) {
+    throw new UsageError(`scrypt cost log2(N) must be from ${MIN_LOG_N} to ${MAX_LOG_N}`);
+  }
+  const kdf: KdfParams = { name: 'scrypt', logN, r: 8, p: 1, salt: randomBytes(16) };
+  const wrapping = await deriveKey(password, kdf);
+  const data = aeadSeal(wrapping, encodeMasterKeys(keys), aadFor(repoId));
+  const id = randomId();
+  const json = {
+    cairn: 'key',
+    version: 1,
+    created: new Date().toISOString(),
+    hostname: hostname(),
+    kdf: { ...kdf, salt: kdf.salt.toString('base64') },
+    cipher: 'aes-256-gcm',
+    data: data.toString('base64'),
+  };
+  await backend.put(keyOf(id), Buffer.from(`${JSON.stringify(json, null, 2)}\n`), {
+    ifNotExists: true,
+  });
+  await writeKeysIndex(backend);
+  return id;
+}
+
+/** Removes slot `slotId`; refuses to remove the last one (the data would be lost). */
+export async function removeKeySlot(backend: Backend, slotId: string): Promise<void> {
+  const ids = await slotIds(backend);
+  if (!ids.includes(slotId)) throw new NotFoundError(slotId, `no key slot ${slotId}`);
+  if (ids.length === 1) {
+    throw new UsageError(
+      `key slot ${slotId.slice(0, 8)} is the last one: removing it would make the repository unreadable`,
+    );
+  }
+  await backend.delete(keyOf(slotId));
+  await writeKeysIndex(backend);
+}
+
+/** The slots of a repository, oldest first. */
+export async function listKeySlots(backend: Backend): Promise<KeySlotInfo[]> {
+  const slots = await Promise.all((await slotIds(backend)).map((id) => readSlot(backend, id)));
+  return slots
+    .map((s) => s.info)
+    .sort((a, b) => a.created.localeCompare(b.created) || a.id.localeCompare(b.id));
+}
+
+/** Resolves a slot id or unique prefix (at least 4 hex digits). */
+export async function resolveKeySlot(backend: Backend, prefix: string): Promise<string> {
+  if (!/^[0-9a-f]{4,64}$/.test(prefix)) {
+    throw new UsageError(`bad key slot id ${JSON.stringify(prefix)}: give at least 4 hex digits`);
+  }
+  const matches = (await slotIds(backend)).filter((id) => id.startsWith(prefix));
+  if (matches.length === 0) throw new NotFoundError(prefix, `no key slot id starts with ${prefix}`);
+  if (matches.length > 1) throw new UsageError(`key slot id prefix ${prefix} is ambiguous`);
+  return matches[0]!;
+}
+
+/**
+ * Opens the master keys with `password`, trying every slot. Throws AuthError when no
+ * slot accepts it.
+ */
+export async function unlockKeys(
+  backend: Backend,
+  repoId: string,
+  password: string,
+): Promise<{ keys: MasterKeys; slotId: string }> {
+  const ids = await slotIds(backend);
+  if (ids.length === 0) {
+    throw new FormatError(KEYS_PREFIX, 'the repository is encrypted but has no key slot');
+  }
+  for (const id of ids) {
+    const { info, data } = await readSlot(backend, id);
+    const wrapping = await deriveKey(password, info.kdf);
+    const plain = aeadOpen(wrapping, data, aadFor(repoId));
+    if (plain) return { keys: decodeMasterKeys(plain, keyOf(id)), slotId: id };
+  }
+  throw new AuthError('wrong password: no key slot opens with it');
+}
+
+/** Slot ids: from a listing where possible, else from `index/keys`. */
+async function slotIds(backend: Backend): Promise<string[]> {
+  if (backend.capabilities.listable) {
+    const ids: string[] = [];
+    for await (const info of backend.list(KEYS_PREFIX)) {
+      const id = info.key.slice(KEYS_PREFIX.length);
+      if (isObjectId(id)) ids.push(id);
+    }
+    return ids;
+  }
+  let bytes: Uint8Array;
+  try {
+    bytes = await backend.get(KEYS_INDEX_KEY);
+  } catch (err) {
+    if (hasCode(err, 'not-found')) {
+      throw new NotFoundError(
+        KEYS_INDEX_KEY,
+        `${backend.location} cannot be listed and has no key index (${KEYS_INDEX_KEY})`,
+      );
+    }
+    throw err;
+  }
+  let ids: unknown;
+  try {
+    ids = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch (err) {
+    throw new FormatError(KEYS_INDEX_KEY, 'not valid JSON', { cause: err });
+  }
+  if (!Array.isArray(ids) || !ids.every((id) => typeof id === 'string' && isObjectId(id))) {
+    throw new FormatError(KEYS_INDEX_KEY, 'not a list of key slot ids');
+  }
+  return ids as string[];
+}
+
+async function writeKeysIndex(backend: Backend): Promise<void> {
+  if (!backend.capabilities.listable) return;
+  const ids = (await slotIds(backend)).sort();
+  await backend.put(KEYS_INDEX_KEY, Buffer.from(`${JSON.stringify(ids)}\n`));
+}
+
+async function readSlot(
+  backend: Backend,
+  id: string,
+): Promise<{ info: KeySlotInfo; data: Buffer }> {
+  const source = keyOf(id);
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(Buffer.from(await backend.get(source)).toString('utf8'));
+  } catch (err) {
+    if (hasCode(err, 'not-found') || hasCode(err, 'backend')) throw err;
+    throw new FormatError(source, 'the key slot is not valid JSON', { cause: err });
+  }
+  const k = o?.kdf as Record<string, unknown> | undefined;
+  const int = (v: unknown, lo: number, hi: number) =>
+    typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi;
+  if (
+    o?.cairn !== 'key' ||
+    o.version !== 1 ||
+    o.cipher !== 'aes-256-gcm' ||
+    typeof o.data !== 'string' ||
+    typeof k !== 'object' ||
+    k === null ||
+    k.name !== 'scrypt' ||
+    !int(k.logN, MIN_LOG_N, MAX_LOG_N) ||
+    !int(k.r, 1, 32) ||
+    !int(k.p, 1, 16) ||
+    typeof k.salt !== 'string'
+  ) {
+    throw new FormatError(source, 'not a version 1 scrypt/aes-256-gcm key slot');
+  }
+  return {
+    info: {
+      id,
+      created: typeof o.created === 'string' ? o.created : '',
+      hostname: typeof o.hostname === 'string' ? o.hostname : '',
+      kdf: {
+        name: 'scrypt',
+        logN: k.logN as number,
+        r: k.r as number,
+        p: k.p as number,
+        salt: Buffer.from(k.salt, 'base64'),
+      },
+    },
+    data: Buffer.from(o.data, 'base64'),
+  };
+}

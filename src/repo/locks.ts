@@ -1,0 +1,328 @@
+/**
+ * Repository locks: small JSON records under `locks/<random id>` that say who is working
+ * on the repository, so that maintenance (prune, forget) and backups can coordinate
+ * without a lock server.
+ *
+ * Two modes:
+ * - `shared` (backup, sync into a repository): any number at once, never refused.
+ *   A backup therefore never waits for a lock; it only waits out a prune *sweep* in
+ *   progress (a lock whose `sweeping` flag is set), which is the short phase of prune
+ *   that deletes blobs (see docs/design.md, "Prune").
+ * - `exclusive` (prune, forget): at most one at a time; a second is refused with a
+ *   LockedError naming the holder.
+ *
+ * A held lock is rewritten (`refreshedAt`) every `refreshMs` by an unref'd timer. A lock
+ * is *stale*, and ignored, when it was not refreshed for `staleMs`, or when it was taken
+ * on this host by a process that no longer exists. `cairn unlock` removes stale locks
+ * (all locks with `--remove-all`).
+ */
+import { hostname as osHostname, userInfo } from 'node:os';
+import type { Backend } from '../backends/backend.js';
+import { sleep } from '../core/abort.js';
+import { hasCode, LockedError } from '../core/errors.js';
+import { randomId } from '../core/ids.js';
+import { idOfKey, LOCKS_PREFIX } from './layout.js';
+
+/** What a lock record holds (JSON in `locks/<id>`). */
+export interface LockRecord {
+  host: string;
+  pid: number;
+  user: string;
+  /** When the lock was taken (ISO 8601). */
+  time: string;
+  /** When it was last refreshed (ISO 8601). */
+  refreshedAt: string;
+  exclusive: boolean;
+  /** `backup`, `sync`, `prune`, `forget`... */
+  operation: string;
+  /** Set by prune while it deletes blobs; new backups wait until it is cleared. */
+  sweeping?: boolean;
+}
+
+/** A lock record with its id. */
+export interface LockInfo {
+  id: string;
+  record: LockRecord;
+  /** Why the lock is considered stale, or undefined if it is live. */
+  stale: string | undefined;
+}
+
+/** Options for taking a lock. */
+export interface LockOptions {
+  exclusive: boolean;
+  operation: string;
+  /** Refresh interval (default 5 minutes). */
+  refreshMs?: number;
+  /** Age without refresh after which a lock is stale (default 30 minutes). */
+  staleMs?: number;
+  /** Clock, for tests. */
+  now?: () => number;
+  /** Host name to record (default: this machine's). */
+  host?: string;
+  signal?: AbortSignal;
+}
+
+/** Default refresh interval of held locks. */
+export const LOCK_REFRESH_MS = 5 * 60_000;
+/** Default age without refresh after which a lock is stale. */
+export const LOCK_STALE_MS = 30 * 60_000;
+
+/** The backend key of lock `id`. */
+export function lockKey(id: string): string {
+  return `${LOCKS_PREFIX}${id}`;
+}
+
+/** Why `record` is stale at `now`, or undefined when it is live. */
+export function staleReason(
+  record: LockRecord,
+  now: number,
+  staleMs = LOCK_STALE_MS,
+  host = osHostname(),
+): string | undefined {
+  const refreshed = Date.parse(record.refreshedAt);
+  if (!Number.isFinite(refreshed)) return 'its refresh time is unreadable';
+  const age = now - refreshed;
+  if (age > staleMs) return `not refreshed for ${formatAge(age)}`;
+  if (record.host === host && record.pid !== process.pid && !processAlive(record.pid)) {
+    return `process ${record.pid} on this host no longer exists`;
+  }
+  return undefined;
+}
+
+/** Every lock record in the repository, with its staleness. Unreadable records are stale. */
+export async function listLocks(
+  backend: Backend,
+  options: { now?: number; staleMs?: number; host?: string; signal?: AbortSignal } = {},
+): Promise<LockInfo[]> {
+  const now = options.now ?? Date.now();
+  const locks: LockInfo[] = [];
+  for await (const info of backend.list(LOCKS_PREFIX, { signal: options.signal })) {
+    const id = info.key.slice(LOCKS_PREFIX.length);
+    if (idOfKey(info.key) === undefined) continue;
+    let record: LockRecord;
+    try {
+      record = parseLock(await backend.get(info.key, { signal: options.signal }));
+    } catch (err) {
+      if (hasCode(err, 'not-found')) continue; // released meanwhile
+      if (hasCode(err, 'aborted') || hasCode(err, 'backend')) throw err;
+      locks.push({ id, record: unreadable(), stale: 'the record is unreadable' });
+      continue;
+    }
+    locks.push({ id, record, stale: staleReason(record, now, options.staleMs, options.host) });
+  }
+  return locks.sort((a, b) => a.record.time.localeCompare(b.record.time));
+}
+
+/** A one-line description of a lock for messages. */
+export function describeLock(lock: LockInfo, now = Date.now()): string {
+  const r = lock.record;
+  const age = formatAge(now - Date.parse(r.time));
+  return `${r.exclusive ? 'exclusive' : 'shared'} lock ${lock.id.slice(0, 8)} (${r.operation}) held by ${r.user}@${r.host} pid ${r.pid}, taken ${age} ago${lock.stale ? `, stale: ${lock.stale}` : ''}`;
+}
+
+/** A held lock: refreshed until released. */
+export class Lock {
+  private timer: NodeJS.Timeout | undefined;
+  private released = false;
+  private writing: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    readonly backend: Backend,
+    readonly id: string,
+    private record: LockRecord,
+    private readonly now: () => number,
+    refreshMs: number,
+  ) {
+    this.timer = setInterval(() => {
+      this.refresh().catch(() => {}); // a failed refresh is retried at the next tick
+    }, refreshMs);
+    this.timer.unref();
+  }
+
+  /**
+   * Takes a lock. An exclusive lock is refused (LockedError) while another live exclusive
+   * lock exists; the record is written first and the check made afterwards, so two
+   * processes racing for it cannot both win (at worst both back off).
+   */
+  static async acquire(backend: Backend, options: LockOptions): Promise<Lock> {
+    const now = options.now ?? Date.now;
+    const host = options.host ?? osHostname();
+    const stamp = new Date(now()).toISOString();
+    const record: LockRecord = {
+      host,
+      pid: process.pid,
+      user: safeUser(),
+      time: stamp,
+      refreshedAt: stamp,
+      exclusive: options.exclusive,
+      operation: options.operation,
+    };
+    const id = randomId();
+    await backend.put(lockKey(id), encodeLock(record), { signal: options.signal });
+    const lock = new Lock(backend, id, record, now, options.refreshMs ?? LOCK_REFRESH_MS);
+    if (!options.exclusive) return lock;
+    try {
+      const others = (
+        await listLocks(backend, {
+          now: now(),
+          host,
+          ...(options.staleMs !== undefined ? { staleMs: options.staleMs } : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+        })
+      ).filter((l) => l.id !== id && l.record.exclusive);
+      const live = others.find((l) => l.stale === undefined);
+      if (live) {
+        const stale = others.filter((l) => l.stale !== undefined).length;
+        throw new LockedError(
+          `repository ${backend.location} is locked: ${describeLock(live, now())}. ` +
+            `If that process is gone, remove its lock with 'cairn unlock --remove-all' ` +
+            `(a lock is ignored once not refreshed for ${formatAge(options.staleMs ?? LOCK_STALE_MS)})` +
+            (stale > 0
+              ? `; ${stale} stale lock(s) also present ('cairn unlock' removes them)`
+              : ''),
+        );
+      }
+    } catch (err) {
+      await lock.release().catch(() => {});
+      throw err;
+    }
+    return lock;
+  }
+
+  /** The record as last written. */
+  get info(): LockRecord {
+    return { ...this.record };
+  }
+
+  /** Rewrites the record with a new refresh time. */
+  refresh(): Promise<void> {
+    return this.write({ refreshedAt: new Date(this.now()).toISOString() });
+  }
+
+  /** Sets or clears the `sweeping` flag (prune). */
+  setSweeping(sweeping: boolean): Promise<void> {
+    return this.write({ sweeping, refreshedAt: new Date(this.now()).toISOString() });
+  }
+
+  private write(change: Partial<LockRecord>): Promise<void> {
+    const next = this.writing.then(async () => {
+      if (this.released) return;
+      this.record = { ...this.record, ...change };
+      if (this.record.sweeping === false) delete this.record.sweeping;
+      await this.backend.put(lockKey(this.id), encodeLock(this.record));
+    });
+    this.writing = next.catch(() => {});
+    return next;
+  }
+
+  /** Stops refreshing and deletes the record. */
+  async release(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.writing;
+    this.released = true;
+    await this.backend.delete(lockKey(this.id));
+  }
+}
+
+/**
+ * Waits while a live lock has its `sweeping` flag set (a prune deleting blobs), polling
+ * every `pollMs`. Backups call this after taking their shared lock: from then on a
+ * prune that starts sweeping sees their lock and postpones.
+ */
+export async function waitForSweep(
+  backend: Backend,
+  options: {
+    pollMs?: number;
+    staleMs?: number;
+    signal?: AbortSignal;
+    onWait?: (l: LockInfo) => void;
+  } = {},
+): Promise<void> {
+  for (;;) {
+    const sweeping = (
+      await listLocks(backend, {
+        ...(options.staleMs !== undefined ? { staleMs: options.staleMs } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      })
+    ).find((l) => l.stale === undefined && l.record.sweeping === true);
+    if (!sweeping) return;
+    options.onWait?.(sweeping);
+    await sleep(options.pollMs ?? 1000, options.signal);
+  }
+}
+
+/** Removes stale locks, or all locks with `all`. Returns the removed ones. */
+export async function removeLocks(
+  backend: Backend,
+  options: { all?: boolean; staleMs?: number; signal?: AbortSignal } = {},
+): Promise<LockInfo[]> {
+  const locks = await listLocks(backend, {
+    ...(options.staleMs !== undefined ? { staleMs: options.staleMs } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  const removed = locks.filter((l) => options.all || l.stale !== undefined);
+  for (const l of removed) await backend.delete(lockKey(l.id), { signal: options.signal });
+  return removed;
+}
+
+function encodeLock(r: LockRecord): Uint8Array {
+  return new TextEncoder().encode(`${JSON.stringify(r)}\n`);
+}
+
+function parseLock(bytes: Uint8Array): LockRecord {
+  const r = JSON.parse(new TextDecoder().decode(bytes)) as LockRecord;
+  if (
+    typeof r !== 'object' ||
+    r === null ||
+    typeof r.host !== 'string' ||
+    typeof r.pid !== 'number' ||
+    typeof r.time !== 'string' ||
+    typeof r.refreshedAt !== 'string' ||
+    typeof r.exclusive !== 'boolean' ||
+    typeof r.operation !== 'string'
+  ) {
+    throw new SyntaxError('not a lock record');
+  }
+  return r;
+}
+
+function unreadable(): LockRecord {
+  const epoch = new Date(0).toISOString();
+  return {
+    host: '?',
+    pid: 0,
+    user: '?',
+    time: epoch,
+    refreshedAt: epoch,
+    exclusive: false,
+    operation: '?',
+  };
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists but belongs to someone else
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return String(process.getuid?.() ?? 'unknown');
+  }
+}
+
+/** "3m12s", "2h5m", "4d3h" */
+export function formatAge(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60 ? `${s % 60}s` : ''}`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86400)}d${Math.floor((s % 86400) / 3600)}h`;
+}
