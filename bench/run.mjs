@@ -119,7 +119,15 @@ try {
   row('build versions', 'n/a', String(err.message).split('\n')[0]);
 }
 
-// 5. S3: backup into and sync to a throwaway Ceph RGW on loopback (skipped without Ceph)
+// 5. encryption and compression: their cost on backup throughput
+try {
+  const { benchCodecs } = await import('./crypto-bench.mjs');
+  for (const [what, value, notes] of await benchCodecs({ root })) row(what, value, notes);
+} catch (err) {
+  row('encryption and compression', 'n/a', String(err.message).split('\n')[0]);
+}
+
+// 6. S3: backup into and sync to a throwaway Ceph RGW on loopback (skipped without Ceph)
 try {
   const { benchS3 } = await import('./s3-bench.mjs');
   for (const [what, value, notes] of await benchS3({ root })) row(what, value, notes);

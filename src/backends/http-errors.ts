@@ -8,6 +8,7 @@
  * other status is a non-retryable `backend` error naming it.
  */
 import { AbortedError, BackendError, CairnError, NotFoundError } from '../core/errors.js';
+import { RETRYABLE_NET_CODES, RETRYABLE_NET_MESSAGES } from './net-errors.js';
 
 /** What a failing request was doing, for messages. */
 export interface HttpCallContext {
@@ -24,24 +25,8 @@ export interface HttpCallContext {
 /** Statuses after which the same request may succeed later. */
 const RETRYABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504, 507, 520, 521, 522, 523, 524]);
 
-/** Node network error codes that mean "the connection broke or stalled; try again". */
-const RETRYABLE_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'ENOTCONN',
-  'EAI_AGAIN',
-  'ERR_STREAM_PREMATURE_CLOSE',
-  'HPE_INVALID_EOF_STATE',
-]);
-
-/** Messages of network failures that come without a code. */
-const RETRYABLE_MESSAGES = /socket hang up|^aborted$|premature close|other side closed/i;
+const RETRYABLE_CODES = RETRYABLE_NET_CODES;
+const RETRYABLE_MESSAGES = RETRYABLE_NET_MESSAGES;
 
 /** Short explanations of codes people meet, appended to messages. */
 const CODE_HINTS: Record<string, string> = {

@@ -9,6 +9,7 @@
  * because RGW and others send error bodies without a `<Message>`.
  */
 import { AbortedError, BackendError, CairnError, NotFoundError } from '../core/errors.js';
+import { RETRYABLE_NET_CODES, RETRYABLE_NET_MESSAGES } from './net-errors.js';
 
 /** What a failing call was doing, for messages and for the not-found decision. */
 export interface S3CallContext {
@@ -46,24 +47,8 @@ const RETRYABLE_NAMES = new Set([
   'TimeoutError',
 ]);
 
-/** Node network error codes that mean "the connection broke; try again". */
-const RETRYABLE_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'ENOTCONN',
-  'EAI_AGAIN',
-  'ERR_STREAM_PREMATURE_CLOSE',
-  'UND_ERR_SOCKET',
-]);
-
-/** Messages of network failures that come without a code. */
-const RETRYABLE_MESSAGES = /socket hang up|^aborted$|premature close|other side closed/i;
+const RETRYABLE_CODES = RETRYABLE_NET_CODES;
+const RETRYABLE_MESSAGES = RETRYABLE_NET_MESSAGES;
 
 /** Hints appended to messages of common non-retryable failures. */
 const HINTS: Record<string, string> = {

@@ -13,6 +13,7 @@ import {
 } from '../repo/repository.js';
 import type { Output } from './output.js';
 import { parseInteger, parseSize } from './parse.js';
+import { getPassword, type PasswordRole } from './password.js';
 
 /** Exit codes: 0 success, 1 failure, 2 usage error, 3 finished with warnings. */
 export const EXIT = { ok: 0, failure: 1, usage: 2, partial: 3, interrupted: 130 } as const;
@@ -30,6 +31,14 @@ export interface GlobalOptions {
   tpsLimit?: string;
   /** Bytes per second per repository (`--bwlimit`, e.g. `10M`). */
   bwlimit?: string;
+  /** Read the repository password from this file (`--password-file`). */
+  passwordFile?: string;
+  /** Run this shell command and use its output as the password (`--password-command`). */
+  passwordCommand?: string;
+  /** The second repository's password file (`--from-password-file`: sync, init). */
+  fromPasswordFile?: string;
+  /** The new password's file (`--new-password-file`: key add, key passwd). */
+  newPasswordFile?: string;
 }
 
 /** The load limits chosen on the command line, parsed. */
@@ -49,6 +58,7 @@ export const DEFAULT_CHECKERS = 16;
 /** The context a command runs in. */
 export class CommandContext {
   private parsedTuning: Tuning | undefined;
+  private readonly passwords = new Map<PasswordRole, Promise<string>>();
 
   constructor(
     readonly globals: GlobalOptions,
@@ -88,11 +98,30 @@ export class CommandContext {
     return remote ? new RetryBackend(limited) : limited;
   }
 
-  /** Opens the repository at `location` (the caller closes it). */
+  /**
+   * The password for `role` (see password.ts), asked for once per command. Only called
+   * when a repository turns out to be encrypted.
+   */
+  password(role: PasswordRole = 'repo'): Promise<string> {
+    let p = this.passwords.get(role);
+    if (!p) {
+      p = getPassword(role, this.globals);
+      this.passwords.set(role, p);
+    }
+    return p;
+  }
+
+  /**
+   * Opens the repository at `location` (the caller closes it). An encrypted one is
+   * unlocked with the `repo` password unless `options.password` says otherwise.
+   */
   async openRepoAt(location: string, options: OpenOptions = {}): Promise<Repository> {
     const backend = await this.openBackend(location);
     try {
-      return await openRepositoryIn(backend, options);
+      return await openRepositoryIn(backend, {
+        password: () => this.password('repo'),
+        ...options,
+      });
     } catch (err) {
       await backend.close();
       throw err;

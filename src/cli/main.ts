@@ -15,6 +15,7 @@ type Handler = (ctx: CommandContext, ...args: never[]) => Promise<number>;
 /** One lazily loaded module per command. */
 const COMMANDS: Record<string, () => Promise<{ default: Handler }>> = {
   init: () => import('./commands/init.js'),
+  key: () => import('./commands/key.js'),
   backup: () => import('./commands/backup.js'),
   snapshots: () => import('./commands/snapshots.js'),
   ls: () => import('./commands/ls.js'),
@@ -26,6 +27,9 @@ const COMMANDS: Record<string, () => Promise<{ default: Handler }>> = {
   chunk: () => import('./commands/chunk.js'),
   tui: () => import('./commands/tui.js'),
   sync: () => import('./commands/sync.js'),
+  forget: () => import('./commands/forget.js'),
+  prune: () => import('./commands/prune.js'),
+  unlock: () => import('./commands/unlock.js'),
 };
 
 /** Builds the program; `run` is called with the command module name and arguments. */
@@ -46,6 +50,8 @@ export function buildProgram(
     .option('--checkers <n>', 'existence checks in flight at once (default 16)')
     .option('--tps-limit <n>', 'at most N requests per second to each repository')
     .option('--bwlimit <rate>', 'at most RATE bytes per second to/from each repository (e.g. 10M)')
+    .option('--password-file <file>', 'read the repository password from FILE (env CAIRN_PASSWORD)')
+    .option('--password-command <cmd>', 'run CMD and use its output as the repository password')
     .showHelpAfterError()
     .exitOverride();
   if (io) {
@@ -75,7 +81,25 @@ export function buildProgram(
       '--copy-params-from <repo>',
       'use the chunker, inline and paging parameters of another repository (so sync works)',
     )
+    .option(
+      '--from-password-file <file>',
+      'password of the --copy-params-from repository (env CAIRN_FROM_PASSWORD; default: the same)',
+    )
+    .option('--no-encryption', 'store objects unencrypted (public repositories served over HTTP)')
+    .addOption(
+      new Option('--compression <mode>', 'default compression of writers')
+        .choices(['off', 'auto', 'max'])
+        .default('auto'),
+    )
     .action(act('init'));
+
+  program
+    .command('key')
+    .description('manage the password slots of an encrypted repository')
+    .argument('<action>', 'list, add, remove or passwd')
+    .argument('[slot]', 'key slot id or prefix (remove)')
+    .option('--new-password-file <file>', 'the new password (env CAIRN_NEW_PASSWORD; else prompt)')
+    .action(act('key'));
 
   program
     .command('backup')
@@ -150,7 +174,56 @@ export function buildProgram(
     .command('check')
     .description('verify the repository structure and, with --read-data, all content')
     .option('--read-data', 'read and verify every data blob')
+    .option(
+      '--read-data-subset <subset>',
+      'read and verify a share of the data blobs: N/M (bucket N of M) or P% (random sample)',
+    )
     .action(act('check'));
+
+  program
+    .command('forget')
+    .description('remove snapshots by retention policy (prune reclaims their space)')
+    .option('--keep-last <n>', 'keep the N newest snapshots')
+    .option('--keep-hourly <n>', 'keep the newest snapshot of each of the last N hours')
+    .option('--keep-daily <n>', 'keep the newest snapshot of each of the last N days')
+    .option('--keep-weekly <n>', 'keep the newest snapshot of each of the last N weeks')
+    .option('--keep-monthly <n>', 'keep the newest snapshot of each of the last N months')
+    .option('--keep-yearly <n>', 'keep the newest snapshot of each of the last N years')
+    .option(
+      '--keep-within <duration>',
+      'keep snapshots within DURATION of the newest (e.g. 1y2m3d4h)',
+    )
+    .option(
+      '--keep-tag <tags>',
+      'keep snapshots with all these tags (repeatable; comma-separated)',
+      collect,
+    )
+    .option(
+      '--group-by <fields>',
+      'group by host, paths, tags (comma-separated; default host,paths)',
+    )
+    .option('-t, --tag <tag>', 'only consider snapshots with this tag (repeatable)', collectList)
+    .option('--host <name>', 'only consider snapshots from this host')
+    .option('-n, --dry-run', 'show what would be kept and removed, and why')
+    .option('--prune', 'run prune afterwards')
+    .option('--grace <duration>', 'prune grace period (with --prune; default 1h)')
+    .action(act('forget'));
+
+  program
+    .command('prune')
+    .description('delete blobs no snapshot references (safe while others back up)')
+    .option('-n, --dry-run', 'count what is unreferenced; delete nothing')
+    .option(
+      '--grace <duration>',
+      'age a mark must reach before its blobs are deleted (default 1h; 0: at once)',
+    )
+    .action(act('prune'));
+
+  program
+    .command('unlock')
+    .description('remove stale locks')
+    .option('--remove-all', 'remove every lock, live or not')
+    .action(act('unlock'));
 
   program.command('stats').description('repository size and deduplication').action(act('stats'));
 
@@ -161,6 +234,10 @@ export function buildProgram(
     .argument('<dst>', 'destination repository')
     .argument('[snapshot...]', 'snapshots to copy: id, id prefix, latest, tag:NAME (default: all)')
     .option('-n, --dry-run', 'find and count what would be sent; write nothing')
+    .option(
+      '--from-password-file <file>',
+      'password of the source repository (env CAIRN_FROM_PASSWORD; default: the same)',
+    )
     .action(act('sync'));
 
   program

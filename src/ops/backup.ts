@@ -64,6 +64,8 @@ export interface BackupResult {
   /** The new snapshot's id; undefined for a dry run. */
   snapshotId: ObjectId | undefined;
   snapshot: Snapshot;
+  /** Bytes read from source files (0 when the stat cache showed nothing changed). */
+  bytesRead: number;
 }
 
 /** Backs up `options.paths` into `repo`. */
@@ -136,7 +138,7 @@ export async function backup(repo: Repository, options: BackupOptions): Promise<
     program: PROGRAM,
   };
   const snapshotId = options.dryRun ? undefined : await repo.snapshots.save(snapshot);
-  return { snapshotId, snapshot };
+  return { snapshotId, snapshot, bytesRead: walker.counts.bytesRead };
 }
 
 async function checkSources(sources: string[]): Promise<void> {

@@ -97,7 +97,7 @@ export async function check(repo: Repository, options: CheckOptions = {}): Promi
   };
 
   // Fresh readers: check must read every object from the backend, not from caches.
-  const blobs = new BlobStore(repo.backend);
+  const blobs = new BlobStore(repo.backend, { codec: repo.codec });
   const trees = new TreeReader(blobs, 64);
   const ids = await repo.snapshots.ids(signal);
   emit({

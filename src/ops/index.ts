@@ -1,5 +1,6 @@
 /**
- * Operations: backup, restore, diff, check, stats, sync, tree walking. Plain async functions
+ * Operations: backup, restore, diff, check, stats, sync, forget (retention), prune, tree
+ * walking; lock-guard runs writers under a shared lock. Plain async functions
  * that take a Repository and options, emit typed progress events (events.ts) through
  * `onEvent`, honour an AbortSignal, and never print.
  */

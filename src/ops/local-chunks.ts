@@ -15,6 +15,9 @@ import { type ChunkerParams, chunkStream } from '../chunker/index.js';
 import { throwIfAborted } from '../core/abort.js';
 import { type ObjectId, sha256Hex } from '../core/ids.js';
 
+/** Computes a chunk's id the way the repository does (SHA-256, or HMAC when encrypted). */
+export type IdFunction = (data: Uint8Array) => ObjectId;
+
 /** Where one chunk can be read. */
 interface ChunkLocation {
   path: string;
@@ -29,7 +32,14 @@ export class LocalChunkIndex {
   /** Bytes of local files read while indexing. */
   bytesIndexed = 0;
 
-  constructor(private readonly params: ChunkerParams) {}
+  /**
+   * @param params the repository's chunker parameters (as in effect: secret seed applied)
+   * @param idOf the repository's id function, so local chunks match stored ids
+   */
+  constructor(
+    private readonly params: ChunkerParams,
+    private readonly idOf: IdFunction = sha256Hex,
+  ) {}
 
   /** Indexes every regular file under each directory (missing directories are skipped). */
   async addTrees(dirs: string[], signal?: AbortSignal): Promise<void> {
@@ -61,7 +71,7 @@ export class LocalChunkIndex {
     try {
       const stream = createReadStream(path, { highWaterMark: 1024 * 1024, signal });
       for await (const c of chunkStream(stream, this.params, signal)) {
-        const id = sha256Hex(c.data);
+        const id = this.idOf(c.data);
         ids.push(id);
         if (!this.chunks.has(id))
           this.chunks.set(id, { path, offset: c.offset, length: c.data.length });
@@ -99,7 +109,7 @@ export class LocalChunkIndex {
       try {
         const buf = Buffer.allocUnsafe(loc.length);
         const { bytesRead } = await fh.read(buf, 0, loc.length, loc.offset);
-        if (bytesRead !== loc.length || sha256Hex(buf) !== id) {
+        if (bytesRead !== loc.length || this.idOf(buf) !== id) {
           this.chunks.delete(id);
           return undefined;
         }

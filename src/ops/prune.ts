@@ -214,7 +214,8 @@ function summarize(report: PruneReport, scan: Scan): void {
  * Any unreadable snapshot or tree node aborts prune: what it references is unknown.
  */
 async function scanRepository(repo: Repository, signal?: AbortSignal): Promise<Scan> {
-  const blobs = new BlobStore(repo.backend); // no caches: prune must see the truth
+  // No inventory: prune must see the truth.
+  const blobs = new BlobStore(repo.backend, { codec: repo.codec });
   const trees = new TreeReader(blobs, 64);
   const referenced = new Set<string>();
   const ids = await repo.snapshots.ids(signal);

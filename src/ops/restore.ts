@@ -161,6 +161,16 @@ export async function restore(
         await run.entry(t.entry, t.dir);
       }
     }
+    // Parents last: writing into a directory changes its mtime, and a read-only mode
+    // would stop later includes from writing into it.
+    const parents = new Map<string, string[]>();
+    for (const t of targets) {
+      for (let depth = 1; depth < t.parts.length; depth++) {
+        parents.set(t.parts.slice(0, depth).join('/'), t.parts.slice(0, depth));
+      }
+    }
+    const deepestFirst = [...parents.values()].sort((a, b) => b.length - a.length);
+    await run.parentMetadata(snapshot.tree, options.target, deepestFirst);
   }
   run.progress(true);
   return { ...run.summary, durationMs: Date.now() - run.started };
@@ -189,6 +199,8 @@ class RestoreRun {
   private local: LocalChunkIndex | undefined;
   private readonly overwrite: OverwriteMode;
   private readonly dryRun: boolean;
+  /** Bytes written so far of files not yet complete (for progress). */
+  private partialBytes = 0;
 
   constructor(
     private readonly repo: Repository,
@@ -213,7 +225,7 @@ class RestoreRun {
       type: 'progress',
       operation: 'restore',
       files: this.summary.files,
-      bytes: this.summary.bytes,
+      bytes: this.summary.bytes + this.partialBytes,
       totalFiles: this.totals.files,
       totalBytes: this.totals.bytes,
       elapsedMs: Date.now() - this.started,
@@ -239,7 +251,9 @@ class RestoreRun {
       if (names.some((n) => !n.startsWith(RESTORE_TEMP_PREFIX))) present.push(d);
     }
     if (present.length === 0) return;
-    this.local = new LocalChunkIndex(this.repo.config.chunker);
+    this.local = new LocalChunkIndex(this.repo.config.chunker, (data) =>
+      this.repo.codec.idOf(data),
+    );
     await this.local.addTrees(present, this.options.signal);
     this.summary.bytesIndexed = this.local.bytesIndexed;
   }
@@ -250,6 +264,24 @@ class RestoreRun {
     for (const p of parts) {
       dir = join(dir, p);
       await this.ensureDirectory(dir);
+    }
+  }
+
+  /**
+   * Gives the parent directories of included paths their metadata from the snapshot
+   * (mode, owner, mtime), in the order given (deepest first).
+   */
+  async parentMetadata(root: ObjectId, target: string, dirs: string[][]): Promise<void> {
+    if (this.dryRun) return;
+    for (const parts of dirs) {
+      const entry = await findEntry(this.repo, root, parts, this.options.signal);
+      if (entry?.kind !== 'dir') continue;
+      const path = join(target, ...parts);
+      try {
+        await this.applyMetadata(entry, path);
+      } catch (err) {
+        this.warn(path, err);
+      }
     }
   }
 
@@ -486,9 +518,16 @@ class RestoreRun {
         const fetched = mapConcurrent(e.chunks, CHUNK_FETCHES_PER_FILE, (c) =>
           this.chunk(c.id, c.size),
         );
-        for await (const data of fetched) {
-          await writeAll(fh, data, offset);
-          offset += data.length;
+        try {
+          for await (const data of fetched) {
+            await writeAll(fh, data, offset);
+            offset += data.length;
+            // Large files report progress as they are written, not only when complete.
+            this.partialBytes += data.length;
+            this.progress();
+          }
+        } finally {
+          this.partialBytes -= offset;
         }
         await fh.chmod(e.mode);
         if (isRoot) await fh.chown(e.uid, e.gid);

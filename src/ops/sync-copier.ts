@@ -20,7 +20,6 @@ import type { ObjectId } from '../core/ids.js';
 import { Semaphore } from '../core/limit.js';
 import { decodeTree } from '../manifest/tree-codec.js';
 import type { Entry } from '../manifest/types.js';
-import { HEADER_BYTES } from '../repo/blob-format.js';
 import type { BlobStore } from '../repo/blob-store.js';
 import type { BlobKind } from '../repo/layout.js';
 import { LruMap } from '../repo/lru.js';
@@ -153,7 +152,7 @@ export class TreeCopier {
       }
       if (this.o.dryRun) {
         this.wouldSend.set(`data/${id}`, true);
-        this.sent('data', size + HEADER_BYTES);
+        this.sent('data', this.o.destination.codec.storedSize(size));
         return;
       }
       const { signal } = this.o;
@@ -174,7 +173,8 @@ export class TreeCopier {
   private async send(kind: BlobKind, id: ObjectId, plaintext: Uint8Array): Promise<void> {
     if (this.o.dryRun) {
       this.wouldSend.set(`${kind}/${id}`, true);
-      this.sent(kind, plaintext.length + HEADER_BYTES);
+      // The node is at hand: its stored size is exact (compressed, encrypted as written).
+      this.sent(kind, (await this.o.destination.codec.seal(plaintext)).length);
       return;
     }
     const { signal } = this.o;

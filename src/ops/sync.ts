@@ -25,11 +25,10 @@ import {
   NotFoundError,
   UsageError,
 } from '../core/errors.js';
-import { isObjectId, type ObjectId, sha256Hex } from '../core/ids.js';
+import { isObjectId, type ObjectId } from '../core/ids.js';
 import { mapConcurrent } from '../core/limit.js';
 import { decodeSnapshot, encodeSnapshot } from '../manifest/snapshot-codec.js';
 import type { Snapshot } from '../manifest/types.js';
-import { openBlob, sealBlob } from '../repo/blob-format.js';
 import { BlobStore } from '../repo/blob-store.js';
 import { type RepoConfig, sameChunking } from '../repo/config.js';
 import { snapshotKey } from '../repo/layout.js';
@@ -96,22 +95,25 @@ export async function sync(
   const emit = options.onEvent ?? (() => {});
   const transfers = positive(options.transfers ?? 8, 'transfers');
   const checkers = positive(options.checkers ?? 16, 'checkers');
-  checkCompatible(src.config, dst.config, src.location, dst.location);
+  checkCompatible(src, dst);
   if (!dryRun && !dst.backend.capabilities.writable) {
     throw new UsageError(`cannot sync into ${dst.location}: it is read-only`);
   }
 
   const srcBackend = new CountingBackend(src.backend);
   const dstBackend = new CountingBackend(dst.backend);
-  const srcSnapshots = new SnapshotStore(srcBackend);
-  const dstSnapshots = new SnapshotStore(dstBackend);
+  const srcSnapshots = new SnapshotStore(srcBackend, src.codec);
+  const dstSnapshots = new SnapshotStore(dstBackend, dst.codec);
 
   const selected = await selectSnapshots(srcSnapshots, options.snapshots, signal);
   const present = new Set(await dstSnapshots.ids(signal));
   const skipped = selected.filter((id) => present.has(id));
   const missing = selected.filter((id) => !present.has(id));
   const records: Array<{ id: ObjectId; plaintext: Uint8Array; snapshot: Snapshot }> = [];
-  const read = async (id: ObjectId) => ({ id, ...(await readRecord(srcBackend, id, signal)) });
+  const read = async (id: ObjectId) => ({
+    id,
+    ...(await readRecord(srcSnapshots, srcBackend, id, signal)),
+  });
   for await (const r of mapConcurrent(missing, checkers, read)) records.push(r);
   records.sort(
     (a, b) => a.snapshot.time.localeCompare(b.snapshot.time) || a.id.localeCompare(b.id),
@@ -143,7 +145,7 @@ export async function sync(
   };
   const copier = new TreeCopier({
     // The source needs no inventory: it is only read.
-    source: new BlobStore(srcBackend),
+    source: new BlobStore(srcBackend, { codec: src.codec }),
     destination: dst.blobStore({ backend: dstBackend, dryRun }),
     dryRun,
     transfers,
@@ -159,7 +161,7 @@ export async function sync(
     await copier.ensureTree(snapshot.tree, snapshot.summary.bytes);
     // The commit point: the record is written only once its whole tree is stored.
     if (!dryRun) await saveRecord(dstSnapshots, dstBackend, id, plaintext, snapshot, signal);
-    recordBytes += sealBlob(plaintext).length;
+    recordBytes += (await dst.codec.seal(plaintext)).length;
     copied.push(id);
     done++;
     emit({
@@ -190,11 +192,25 @@ export async function sync(
   };
 }
 
-/** Refuses to sync between repositories that cut data differently. */
-function checkCompatible(a: RepoConfig, b: RepoConfig, from: string, to: string): void {
+/**
+ * Refuses to sync between repositories that cut data differently, or that name objects
+ * differently (encrypted vs not, or encrypted with different id keys): ids would differ.
+ */
+function checkCompatible(src: Repository, dst: Repository): void {
+  const [a, b, from, to] = [src.config, dst.config, src.location, dst.location];
+  if (src.codec.idScheme !== dst.codec.idScheme) {
+    const describe = (r: Repository) =>
+      r.codec.encrypted ? 'encrypted (keyed ids)' : 'not encrypted (SHA-256 ids)';
+    throw new MismatchError(
+      `cannot sync ${from} to ${to}: they name objects differently (source ${describe(src)}, ` +
+        `destination ${describe(dst)}${src.codec.encrypted && dst.codec.encrypted ? ', with different id keys' : ''}), ` +
+        `so nothing would deduplicate. Create the destination with 'cairn init --copy-params-from ${from}' ` +
+        `(an encrypted source needs an encrypted destination)`,
+    );
+  }
   if (sameChunking(a, b)) return;
   const show = (c: RepoConfig) =>
-    `min ${c.chunker.min}, avg ${c.chunker.avg}, max ${c.chunker.max}, level ${c.chunker.level}, seed ${c.chunker.seed}`;
+    `min ${c.chunker.min}, avg ${c.chunker.avg}, max ${c.chunker.max}, level ${c.chunker.level}, seed ${c.encryption === 'none' ? c.chunker.seed : '(secret)'}`;
   throw new MismatchError(
     `cannot sync ${from} to ${to}: their chunker parameters differ (${show(a)} vs ${show(b)}), ` +
       `so copied data would not deduplicate with the destination's own. Create the ` +
@@ -234,15 +250,19 @@ async function saveRecord(
   signal: AbortSignal | undefined,
 ): Promise<void> {
   throwIfAborted(signal);
-  if (sha256Hex(encodeSnapshot(snapshot)) === id) {
+  if (store.codec.idOf(encodeSnapshot(snapshot)) === id) {
     await store.save(snapshot);
     return;
   }
-  await backend.put(snapshotKey(id), sealBlob(plaintext), { ifNotExists: true, signal });
+  await backend.put(snapshotKey(id), await store.codec.seal(plaintext), {
+    ifNotExists: true,
+    signal,
+  });
 }
 
 /** Reads a snapshot record's plaintext, verified against its id, and decodes it. */
 async function readRecord(
+  store: SnapshotStore,
   backend: CountingBackend,
   id: ObjectId,
   signal: AbortSignal | undefined,
@@ -257,8 +277,8 @@ async function readRecord(
     throw err;
   }
   const source = `snapshot ${id}`;
-  const plaintext = openBlob(stored, source);
-  const actual = sha256Hex(plaintext);
+  const plaintext = await store.codec.open(stored, source);
+  const actual = store.codec.idOf(plaintext);
   if (actual !== id) {
     throw new IntegrityError(id, `snapshot ${id} is corrupt: hashes to ${actual}`, actual);
   }

@@ -56,3 +56,15 @@ export function sealBlob(plaintext: Uint8Array): Uint8Array {
   out.set(plaintext, HEADER_BYTES);
   return out;
 }
+
+/**
+ * Unwraps an envelope with no compression and no encryption and returns the plaintext
+ * (tests and tools; repositories open objects through their codec, codec.ts).
+ */
+export function openBlob(stored: Uint8Array, source: string): Uint8Array {
+  const { compression, encryption } = parseHeader(stored, source);
+  if (compression !== Compression.none || encryption !== Encryption.none) {
+    throw new FormatError(source, 'compressed or encrypted: open it through the repository codec');
+  }
+  return stored.subarray(HEADER_BYTES);
+}

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { FormatError, IntegrityError } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
 import { blobHeader, Compression, Encryption, HEADER_BYTES, parseHeader } from './blob-format.js';
-import { aeadOpen, aeadSeal, keyedId, type MasterKeys } from './crypto.js';
+import { aeadOpen, aeadSeal, keyedId, type MasterKeys, NONCE_BYTES, TAG_BYTES } from './crypto.js';
 import { zstdCompress, zstdDecompress, zstdReady } from './zstd.js';
 
 /** Compression choice of a writer: none, zstd level 3 when it pays, zstd level 11 when it pays. */
@@ -58,6 +58,14 @@ export class ObjectCodec {
   get idScheme(): string {
     if (!this.keys) return 'sha256';
     return `hmac-sha256:${keyedId(this.keys.idKey, Buffer.from('cairn id scheme check')).slice(0, 16)}`;
+  }
+
+  /**
+   * The stored size of an `n`-byte plaintext written without compression (an estimate
+   * for dry runs, which do not read the data: compression can only make it smaller).
+   */
+  storedSize(n: number): number {
+    return HEADER_BYTES + n + (this.keys ? NONCE_BYTES + TAG_BYTES : 0);
   }
 
   /** Seals a plaintext into its stored envelope. */

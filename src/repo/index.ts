@@ -1,14 +1,19 @@
 /**
  * Repository layer: the on-backend format (config, blob envelope, key layout), the
  * content-addressed blob store, directory trees, snapshot records, and local caches
- * (the stat cache of backup, the per-remote blob inventory).
+ * (the stat cache of backup, the per-remote blob inventory), locks and prune state, and
+ * the object codec:
+ * zstd compression, AES-256-GCM encryption, keyed ids and password key slots.
  * See docs/format.md for the byte-level description.
  */
 export * from './blob-format.js';
 export * from './blob-store.js';
 export * from './cache-dir.js';
+export * from './codec.js';
 export * from './config.js';
+export * from './crypto.js';
 export * from './inventory.js';
+export * from './key-slots.js';
 export * from './layout.js';
 export * from './locks.js';
 export * from './lru.js';
@@ -18,3 +23,4 @@ export * from './snapshot-index.js';
 export * from './snapshots.js';
 export * from './stat-cache.js';
 export * from './tree-store.js';
+export * from './zstd.js';

@@ -16,7 +16,13 @@ import { hostname } from 'node:os';
 import type { Backend } from '../backends/backend.js';
 import { AuthError, FormatError, hasCode, NotFoundError, UsageError } from '../core/errors.js';
 import { isObjectId, randomId } from '../core/ids.js';
-import { aeadOpen, aeadSeal, decodeMasterKeys, encodeMasterKeys, type MasterKeys } from './crypto.js';
+import {
+  aeadOpen,
+  aeadSeal,
+  decodeMasterKeys,
+  encodeMasterKeys,
+  type MasterKeys,
+} from './crypto.js';
 
 /** Folder of key slots. */
 export const KEYS_PREFIX = 'keys/';

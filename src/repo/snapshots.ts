@@ -73,11 +73,17 @@ export class SnapshotStore {
     for (let attempt = 0; attempt < 3; attempt++) {
       const ids = (await this.listedIds(signal)).sort();
       const records: Array<{ id: ObjectId; plaintext: Uint8Array }> = [];
-      const load = async (id: ObjectId) => ({
-        id,
-        plaintext: known.get(id) ?? (await this.loadPlaintext(id, signal)),
-      });
+      const load = async (id: ObjectId) => {
+        try {
+          return { id, plaintext: known.get(id) ?? (await this.loadPlaintext(id, signal)) };
+        } catch (err) {
+          // Forgotten since the listing: the check below sees the set changed and repeats.
+          if (hasCode(err, 'not-found')) return undefined;
+          throw err;
+        }
+      };
       for await (const r of mapConcurrent(ids, 16, load)) {
+        if (!r) continue;
         known.set(r.id, r.plaintext);
         records.push(r);
       }
@@ -186,7 +192,14 @@ export class SnapshotStore {
     const ids = await this.ids(signal);
     const refs: SnapshotRef[] = [];
     await forEachConcurrent(ids, 16, async (id) => {
-      const snapshot = await this.load(id, signal);
+      let snapshot: Snapshot;
+      try {
+        snapshot = await this.load(id, signal);
+      } catch (err) {
+        // Forgotten between the listing and the read (a concurrent forget): not there.
+        if (hasCode(err, 'not-found')) return;
+        throw err;
+      }
       if (matches(snapshot, filter)) refs.push({ id, snapshot });
     });
     return refs.sort(

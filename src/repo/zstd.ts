@@ -78,7 +78,10 @@ export function zstdDecompress(frame: Uint8Array, maxBytes: number, source: stri
     });
   }
   if (out.length !== declared) {
-    throw new FormatError(source, `zstd payload is ${out.length} bytes, its frame said ${declared}`);
+    throw new FormatError(
+      source,
+      `zstd payload is ${out.length} bytes, its frame said ${declared}`,
+    );
   }
   return out;
 }

@@ -17,7 +17,7 @@ async function setup() {
 describe('cairn CLI (in-process)', () => {
   it('init, backup, snapshots, ls, restore, diff, cat, check, stats with --json', async () => {
     const { repo, src } = await setup();
-    const init = await cli('--repo', repo, 'init', '--json');
+    const init = await cli('--repo', repo, 'init', '--no-encryption', '--json');
     expect(init.code).toBe(0);
     expect(init.json[0]).toMatchObject({ type: 'summary', operation: 'init' });
 
@@ -103,11 +103,11 @@ describe('cairn CLI (in-process)', () => {
     expect(foreign.stderr).toMatch(/not a cairn repository config/);
     const noRepo = await cli('snapshots');
     if (!process.env.CAIRN_REPO) expect(noRepo.code).toBe(2);
-    expect((await cli('--repo', repo, 'init')).code).toBe(0);
-    expect((await cli('--repo', repo, 'init')).code).toBe(1); // exists
+    expect((await cli('--repo', repo, 'init', '--no-encryption')).code).toBe(0);
+    expect((await cli('--repo', repo, 'init', '--no-encryption')).code).toBe(1); // exists
     expect((await cli('--repo', repo, 'ls', 'zz')).code).toBe(2); // bad selector
     expect((await cli('--repo', repo, 'ls', 'tag:none')).code).toBe(1);
-    expect((await cli('--repo', repo, 'init', '--avg', 'lots')).code).toBe(2);
+    expect((await cli('--repo', repo, 'init', '--no-encryption', '--avg', 'lots')).code).toBe(2);
 
     if (process.getuid?.() !== 0) {
       const { chmod } = await import('node:fs/promises');

@@ -27,7 +27,20 @@ async function setup() {
   const data = await tempDir();
   await writeSource(data);
   expect(
-    (await cli('--repo', src, 'init', '--avg', '1K', '--min', '256', '--max', '4K')).code,
+    (
+      await cli(
+        '--repo',
+        src,
+        'init',
+        '--no-encryption',
+        '--avg',
+        '1K',
+        '--min',
+        '256',
+        '--max',
+        '4K',
+      )
+    ).code,
   ).toBe(0);
   expect((await cli('--repo', src, 'backup', data, '--tag', 'one')).code).toBe(0);
   return { src, dst, data };
@@ -36,7 +49,15 @@ async function setup() {
 describe('cairn sync', () => {
   it('copies into a repository made with --copy-params-from; again sends nothing', async () => {
     const { src, dst, data } = await setup();
-    const init = await cli('--repo', dst, '--json', 'init', '--copy-params-from', src);
+    const init = await cli(
+      '--repo',
+      dst,
+      '--json',
+      'init',
+      '--no-encryption',
+      '--copy-params-from',
+      src,
+    );
     expect(init.code).toBe(0);
     const srcConfig = JSON.parse(await readFile(join(src, 'config'), 'utf8'));
     const dstConfig = JSON.parse(await readFile(join(dst, 'config'), 'utf8'));
@@ -89,7 +110,7 @@ describe('cairn sync', () => {
 
   it('explains a chunker mismatch and rejects bad options', async () => {
     const { src, dst } = await setup();
-    expect((await cli('--repo', dst, 'init')).code).toBe(0);
+    expect((await cli('--repo', dst, 'init', '--no-encryption')).code).toBe(0);
     const mismatch = await cli('sync', src, dst);
     expect(mismatch.code).toBe(1);
     expect(mismatch.stderr).toMatch(/chunker parameters differ/);
@@ -99,17 +120,35 @@ describe('cairn sync', () => {
     expect((await cli('sync', src, dst, '--bwlimit', 'fast')).code).toBe(2);
     expect((await cli('sync', src)).code).toBe(2);
     const other = join(await tempDir(), 'r');
-    const conflict = await cli('--repo', other, 'init', '--copy-params-from', src, '--avg', '4K');
+    const conflict = await cli(
+      '--repo',
+      other,
+      'init',
+      '--no-encryption',
+      '--copy-params-from',
+      src,
+      '--avg',
+      '4K',
+    );
     expect(conflict.code).toBe(2);
     expect(conflict.stderr).toMatch(/cannot be combined with --avg/);
-    const missing = await cli('--repo', other, 'init', '--copy-params-from', join(other, 'nope'));
+    const missing = await cli(
+      '--repo',
+      other,
+      'init',
+      '--no-encryption',
+      '--copy-params-from',
+      join(other, 'nope'),
+    );
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/no cairn repository/);
   });
 
   it('wraps backends with the --tps-limit and --bwlimit caps', async () => {
     const { src, dst } = await setup();
-    expect((await cli('--repo', dst, 'init', '--copy-params-from', src)).code).toBe(0);
+    expect(
+      (await cli('--repo', dst, 'init', '--no-encryption', '--copy-params-from', src)).code,
+    ).toBe(0);
     const out = new Output(true, true);
     const signal = new AbortController().signal;
     const plain = await new CommandContext({}, out, signal).openBackend(src);

@@ -39,7 +39,11 @@ describe('the cairn binary', () => {
     await mkdir(join(src, 'a', 'b'), { recursive: true });
     await writeFile(join(src, 'a', 'b', 'big'), pseudoRandomBytes(2_000_000, 1));
     await writeFile(join(src, 'small'), 'small\n');
-    const env = { CAIRN_REPO: repo, CAIRN_CACHE_DIR: await tempDir() };
+    const env = {
+      CAIRN_REPO: repo,
+      CAIRN_CACHE_DIR: await tempDir(),
+      CAIRN_PASSWORD: 'e2e password',
+    };
     expect((await cairn(['init'], env)).code).toBe(0);
     const b = await cairn(['backup', src, '--tag', 'first', '--json'], env);
     expect(b.code).toBe(0);
@@ -69,7 +73,7 @@ describe('the cairn binary', () => {
     const repo = join(await tempDir(), 'repo');
     const src = await tempDir();
     for (let i = 0; i < 40; i++) await writeFile(join(src, `f${i}`), pseudoRandomBytes(400_000, i));
-    expect((await cairn(['--repo', repo, 'init'])).code).toBe(0);
+    expect((await cairn(['--repo', repo, 'init', '--no-encryption'])).code).toBe(0);
     // `script` gives the child a real pseudo-terminal; its output is what the terminal saw.
     const typescript = execFileSync(
       'script',

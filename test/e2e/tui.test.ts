@@ -9,7 +9,7 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,6 +65,7 @@ beforeAll(async () => {
 /** A tmux server of our own, with one session running one command. */
 class Terminal {
   readonly socket = `cairn-e2e-${process.pid}-${randomBytes(4).toString('hex')}`;
+  private socketPath: string | undefined;
 
   tmux(...args: string[]): string {
     return execFileSync(TMUX, ['-L', this.socket, '-f', '/dev/null', ...args], {
@@ -88,6 +89,7 @@ class Terminal {
       cwd,
       command,
     );
+    this.socketPath = this.tmux('display-message', '-p', '#{socket_path}').trim();
   }
 
   screen(): string {
@@ -126,12 +128,14 @@ class Terminal {
     }
   }
 
+  /** Stops the server and removes its socket file (tmux leaves it behind). */
   kill(): void {
     try {
       this.tmux('kill-server');
     } catch {
       // already gone
     }
+    if (this.socketPath) rmSync(this.socketPath, { force: true });
   }
 }
 

@@ -4,6 +4,7 @@
  * and checks on restore targets.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -55,6 +56,12 @@ export interface BinRun {
 
 const execFileP = promisify(execFile);
 
+/**
+ * Environment of every binary run: a repository password, so runs work whether `init`
+ * encrypts by default or not, and never wait for a prompt.
+ */
+export const BASE_ENV: NodeJS.ProcessEnv = { CAIRN_PASSWORD: 'reliability-tests' };
+
 /** Runs `cairn ...args` to completion in a child process. */
 export async function cairnBin(
   args: string[],
@@ -63,7 +70,7 @@ export async function cairnBin(
 ): Promise<BinRun> {
   try {
     const { stdout, stderr } = await execFileP(process.execPath, [BIN, ...args], {
-      env: { ...process.env, ...env },
+      env: { ...process.env, ...BASE_ENV, ...env },
       maxBuffer: 64 << 20,
       ...options,
     });
@@ -80,7 +87,7 @@ export function startCairn(
   env: NodeJS.ProcessEnv = {},
 ): { child: ChildProcess; done: Promise<{ code: number | null; signal: string | null }> } {
   const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...BASE_ENV, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -106,9 +113,12 @@ export function delay(ms: number): Promise<void> {
 /** Name prefix of the temporary files restore creates. */
 export const RESTORE_TEMP = '.cairn-tmp-';
 
-/** Every regular file below `dir` (relative path -> bytes), skipping restore temp files. */
-export async function readFiles(dir: string): Promise<Map<string, Buffer>> {
-  const out = new Map<string, Buffer>();
+/**
+ * Every regular file below `dir` (relative path -> size and SHA-256 of its bytes),
+ * skipping restore temp files. (Digests, because deep equality of large Buffers is slow.)
+ */
+export async function readFiles(dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
   const visit = async (abs: string, rel: string) => {
     for (const name of (await readdir(abs)).sort()) {
       if (name.startsWith(RESTORE_TEMP)) continue;
@@ -116,11 +126,16 @@ export async function readFiles(dir: string): Promise<Map<string, Buffer>> {
       const r = rel ? `${rel}/${name}` : name;
       const st = await lstat(p);
       if (st.isDirectory()) await visit(p, r);
-      else if (st.isFile()) out.set(r, await readFile(p));
+      else if (st.isFile()) out.set(r, digest(await readFile(p)));
     }
   };
   await visit(dir, '');
   return out;
+}
+
+/** `size:sha256` of some bytes. */
+export function digest(bytes: Uint8Array): string {
+  return `${bytes.length}:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
 /**
@@ -129,15 +144,14 @@ export async function readFiles(dir: string): Promise<Map<string, Buffer>> {
  */
 export async function halfWrittenFiles(
   target: string,
-  expected: Map<string, Buffer>,
+  expected: Map<string, string>,
 ): Promise<string[]> {
   const problems: string[] = [];
   if (!existsSync(target)) return problems;
-  for (const [rel, bytes] of await readFiles(target)) {
+  for (const [rel, got] of await readFiles(target)) {
     const want = expected.get(rel);
     if (!want) problems.push(`${rel}: not in the snapshot`);
-    else if (!want.equals(bytes))
-      problems.push(`${rel}: ${bytes.length} bytes differ from the snapshot's ${want.length}`);
+    else if (want !== got) problems.push(`${rel}: holds ${got}, the snapshot ${want}`);
   }
   return problems;
 }

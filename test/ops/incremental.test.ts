@@ -34,6 +34,8 @@ describe('incremental backup', () => {
       onEvent: (e) => events.push(e),
     });
     expect(second.snapshot.summary.filesUnchanged).toBe(20);
+    expect(first.bytesRead).toBeGreaterThan(60_000);
+    expect(second.bytesRead).toBe(0);
     expect(second.snapshot.summary.blobsAdded).toBe(0);
     expect(second.snapshot.tree).toBe(first.snapshot.tree);
     expect(second.snapshot.parent).toBe(first.snapshotId);
@@ -48,6 +50,7 @@ describe('incremental backup', () => {
     const third = await backup(repo, { paths: [src], statCacheDir: cacheDir });
     expect(third.snapshot.summary.filesChanged).toBe(1);
     expect(third.snapshot.summary.filesUnchanged).toBe(19);
+    expect(third.bytesRead).toBe(3000 + 3 + 4); // only the changed file: f3 plus 'more'
     expect(third.snapshot.tree).not.toBe(first.snapshot.tree);
 
     const forced = await backup(repo, { paths: [src], statCacheDir: cacheDir, force: true });

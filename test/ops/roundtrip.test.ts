@@ -146,6 +146,43 @@ describe('backup and restore details', () => {
     await expect(lstat(join(target, one.split('/').pop()!))).rejects.toThrow();
   });
 
+  it('--include gives parent directories their snapshot metadata', async () => {
+    const src = await tempDir();
+    await mkdir(join(src, 'a', 'b'), { recursive: true });
+    await writeFile(join(src, 'a', 'b', 'f'), 'x');
+    await chmod(join(src, 'a'), 0o751);
+    await utimes(join(src, 'a'), 1_500_000_000, 1_500_000_000);
+    const { repo } = await localRepo();
+    const { snapshotId, snapshot } = await backup(repo, { paths: [src], statCacheDir: false });
+    const target = await tempDir();
+    await restore(repo, snapshotId!, snapshot, { target, include: ['a/b/f'] });
+    const st = await stat(join(target, 'a'));
+    expect(st.mode & 0o7777).toBe(0o751);
+    expect(Math.floor(st.mtimeMs / 1000)).toBe(1_500_000_000);
+  });
+
+  it('reports progress while a large file is written, not only at its end', async () => {
+    const src = await tempDir();
+    await writeFile(join(src, 'big'), pseudoRandomBytes(400_000, 11));
+    const { repo } = await localRepo();
+    const { snapshotId, snapshot } = await backup(repo, { paths: [src], statCacheDir: false });
+    const target = await tempDir();
+    const seen: number[] = [];
+    const { Throttle } = await import('../../src/ops/events.js');
+    const due = Throttle.prototype.due;
+    Throttle.prototype.due = () => true; // report every step for the test
+    try {
+      await restore(repo, snapshotId!, snapshot, {
+        target,
+        onEvent: (e) => e.type === 'progress' && seen.push(e.bytes),
+      });
+    } finally {
+      Throttle.prototype.due = due;
+    }
+    expect(seen.some((b) => b > 0 && b < 400_000)).toBe(true);
+    expect(seen.at(-1)).toBe(400_000);
+  });
+
   it('an unreadable file is a warning and the snapshot is still written', async () => {
     if (process.getuid?.() === 0) {
       // root reads everything: simulate with a file that vanishes (dangling path in a dir listing is racy), so use a fifo-free approach

@@ -72,6 +72,7 @@ describe('cairn CLI on S3', () => {
       repo,
       '--json',
       'init',
+      '--no-encryption',
       '--inline-max',
       '64',
       '--min',
@@ -87,7 +88,7 @@ describe('cairn CLI on S3', () => {
       repository: repo,
       bucketCreated: true,
     });
-    const again = await cli('--repo', repo, 'init');
+    const again = await cli('--repo', repo, 'init', '--no-encryption');
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/already exists/);
 
@@ -153,6 +154,7 @@ describe('cairn CLI on S3', () => {
           '--repo',
           s3,
           'init',
+          '--no-encryption',
           '--inline-max',
           '64',
           '--min',
@@ -167,7 +169,9 @@ describe('cairn CLI on S3', () => {
     expect((await cli('--repo', s3, 'backup', data)).code).toBe(0);
 
     const local = join(await tempDir(), 'local');
-    expect((await cli('--repo', local, 'init', '--copy-params-from', s3)).code).toBe(0);
+    expect(
+      (await cli('--repo', local, 'init', '--no-encryption', '--copy-params-from', s3)).code,
+    ).toBe(0);
     const down = await cli('--json', 'sync', s3, local);
     expect(down.code).toBe(0);
     const downSummary = down.json.at(-1)!;
@@ -175,7 +179,9 @@ describe('cairn CLI on S3', () => {
     expect(downSummary.blobsSent as number).toBeGreaterThan(10);
 
     const s3b = url('sync/b');
-    expect((await cli('--repo', s3b, 'init', '--copy-params-from', local)).code).toBe(0);
+    expect(
+      (await cli('--repo', s3b, 'init', '--no-encryption', '--copy-params-from', local)).code,
+    ).toBe(0);
     const up = await cli('--json', '--checkers', '4', 'sync', local, s3b);
     expect(up.code).toBe(0);
     const upSummary = up.json.at(-1)!;

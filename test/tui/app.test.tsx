@@ -1,10 +1,11 @@
 import { cleanup, render } from 'ink-testing-library';
 import { afterEach, describe, expect, it } from 'vitest';
 import { shortId } from '../../src/core/ids.js';
+import { blobKey } from '../../src/repo/layout.js';
 import { App } from '../../src/tui/app.js';
 import { formatBytes, formatCount } from '../../src/tui/format.js';
 import { tempDir } from '../helpers/fs.js';
-import { buildFixture } from './fixtures.js';
+import { buildFixture, throughBackend } from './fixtures.js';
 import { cursorLine, frame, KEY, lines, press, waitFor } from './render.js';
 
 afterEach(() => cleanup());
@@ -224,6 +225,25 @@ describe('tree browser', () => {
     await press(app, 'q');
     // Quitting unmounts the app, which stops reading the keyboard.
     await waitFor(app, () => app.stdin.listenerCount('readable') === 0);
+  });
+
+  it('shows an unreadable directory as an error on the status line', async () => {
+    const fixture = await buildFixture();
+    const docs = await fixture.repo.trees.lookup(fixture.snaps[2].snapshot.tree, 'docs');
+    if (docs?.kind !== 'dir') throw new Error('docs is not a directory');
+    await fixture.repo.backend.delete(blobKey('tree', docs.tree));
+    // A fresh repository object: nothing cached from building the fixture.
+    const repo = throughBackend(fixture.repo, (b) => b);
+    const app = render(<App repo={repo} cwd={await tempDir()} />);
+    await waitFor(app, '3/3 snapshots');
+    await press(app, KEY.enter);
+    await waitFor(app, '1/5');
+    await press(app, 'j', 'j', KEY.enter);
+    const f = await waitFor(app, 'error:');
+    expect(f).toContain(`tree blob ${docs.tree} is missing`);
+    expect(f).toContain('0/0');
+    await press(app, KEY.backspace);
+    await waitFor(app, '3/5');
   });
 
   it('follows terminal resizes', async () => {

@@ -36,7 +36,7 @@ describe('restore dialog', () => {
     let f = await waitFor(app, 'Restore from snapshot');
     expect(f).toContain(`Target: ./${name}`);
     expect(f).toContain('What: 6 files');
-    expect(f).toContain('(•) overwrite');
+    expect(f).toContain('(•) replace if different');
     await press(app, KEY.enter);
     f = await waitFor(app, 'Restore finished');
     expect(f).toContain('6 files');
@@ -78,7 +78,7 @@ describe('restore dialog', () => {
     await waitFor(app, '3/3 snapshots');
   });
 
-  it('skips existing files when asked, and overwrites them otherwise', async () => {
+  it('replaces changed files, keeps identical ones, or skips existing files', async () => {
     const { repo, files } = await buildFixture();
     const cwd = await tempDir();
     await mkdir(join(cwd, 'into', 'docs'), { recursive: true });
@@ -86,23 +86,28 @@ describe('restore dialog', () => {
     const app = render(<App repo={repo} cwd={cwd} />);
     await openNewest(app);
     await press(app, 'j', 'j', ' ', 'r');
-    await waitFor(app, 'What: 3 files');
-    await press(app, KEY.ctrlU, 'into', KEY.tab, KEY.right);
+    let f = await waitFor(app, 'What: 3 files');
+    expect(f).toContain('(•) replace if different  ( ) always replace  ( ) skip existing');
+    await press(app, KEY.ctrlU, 'into', KEY.tab, KEY.left);
     await waitFor(app, '(•) skip existing');
     await press(app, KEY.enter);
-    let f = await waitFor(app, 'Restore finished');
+    f = await waitFor(app, 'Restore finished');
     expect(f).toContain('Skipped 1 existing file');
     expect(await readFile(join(cwd, 'into', 'docs', 'a.txt'), 'utf8')).toBe('mine');
     expect(await readFile(join(cwd, 'into', 'docs', 'c.txt'))).toEqual(files['docs/c.txt']);
     expect(await readFile(join(cwd, 'into', 'docs', 'notes.md'))).toEqual(files['docs/notes.md']);
-    // Everything exists now: skipping leaves nothing to do.
-    await press(app, KEY.enter, 'r', KEY.ctrlU, 'into', KEY.tab, ' ', KEY.enter);
-    f = await waitFor(app, 'Nothing to restore');
-    expect(f).toContain('Skipped 3 existing files');
-    // Overwrite (the default) replaces the file.
+    // The default replaces the different file and leaves the identical ones alone.
     await press(app, KEY.enter, 'r', KEY.ctrlU, 'into', KEY.enter);
-    await waitFor(app, 'Restore finished');
+    f = await waitFor(app, 'Restore finished');
+    expect(f).toContain('2 files already up to date');
+    expect(f).not.toContain('Skipped');
     expect(await readFile(join(cwd, 'into', 'docs', 'a.txt'))).toEqual(files['docs/a.txt']);
+    // Always replace rewrites everything.
+    await press(app, KEY.enter, 'r', KEY.ctrlU, 'into', KEY.tab, KEY.right);
+    await waitFor(app, '(•) always replace');
+    await press(app, KEY.enter);
+    f = await waitFor(app, 'Restore finished: 3 files');
+    expect(f).not.toContain('already up to date');
   });
 
   it('shows live progress and cancels with Esc, leaving no partial file', async () => {

@@ -56,7 +56,7 @@ export default async function backupCommand(
         onEvent,
       };
       // A real backup holds a shared lock, so a concurrent prune never deletes what it reuses.
-      const { snapshotId, snapshot } =
+      const { snapshotId, snapshot, bytesRead } =
         options.dryRun || !repo.backend.capabilities.writable
           ? await backup(repo, options)
           : await withSharedLock(repo, 'backup', () => backup(repo, options), {
@@ -70,6 +70,7 @@ export default async function backupCommand(
         snapshot: snapshotId ?? null,
         dryRun: opts.dryRun ?? false,
         ...s,
+        bytesRead,
         tree: snapshot.tree,
       });
       ctx.out.clearProgress();

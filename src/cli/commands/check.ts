@@ -1,4 +1,4 @@
-/** `cairn check [--read-data]`: verify the repository. */
+/** `cairn check [--read-data | --read-data-subset N/M|P%]`: verify the repository. */
 
 import { check } from '../../ops/check.js';
 import type { CheckEvent } from '../../ops/events.js';
@@ -7,7 +7,7 @@ import { formatBytes } from '../format.js';
 
 export default async function checkCommand(
   ctx: CommandContext,
-  opts: { readData?: boolean },
+  opts: { readData?: boolean; readDataSubset?: string },
 ): Promise<number> {
   return ctx.withRepo(async (repo) => {
     const onEvent = (e: CheckEvent) => {
@@ -23,6 +23,7 @@ export default async function checkCommand(
     };
     const report = await check(repo, {
       readData: opts.readData ?? false,
+      ...(opts.readDataSubset !== undefined ? { readDataSubset: opts.readDataSubset } : {}),
       signal: ctx.signal,
       onEvent,
     });
@@ -41,7 +42,7 @@ export default async function checkCommand(
       if (p.paths.length > 20) ctx.out.result(`  ... and ${p.paths.length - 20} more paths`);
     }
     ctx.out.result(
-      `checked ${report.snapshots} snapshots, ${report.trees} tree nodes, ${report.dataBlobs} data blobs${opts.readData ? ` (read ${formatBytes(report.bytesRead)})` : ''}; ${report.unreferencedBlobs} unreferenced blobs`,
+      `checked ${report.snapshots} snapshots, ${report.trees} tree nodes, ${report.dataBlobs} data blobs${opts.readData || opts.readDataSubset !== undefined ? ` (read ${report.dataBlobsRead} blobs, ${formatBytes(report.bytesRead)})` : ''}; ${report.unreferencedBlobs} unreferenced blobs`,
     );
     if (report.problems.length > 0) {
       ctx.out.error(`${report.problems.length} problem(s) found`);

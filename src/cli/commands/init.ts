@@ -15,6 +15,9 @@ interface InitOptions {
   seed?: string;
   inlineMax?: string;
   copyParamsFrom?: string;
+  /** False with --no-encryption. */
+  encryption?: boolean;
+  compression?: 'off' | 'auto' | 'max';
 }
 
 /** A backend that can create its own container (S3Backend.ensureBucket). */
@@ -28,6 +31,20 @@ function hasEnsureBucket(b: Backend): b is BucketBackend {
 
 export default async function init(ctx: CommandContext, opts: InitOptions): Promise<number> {
   const config = await configOptions(ctx, opts);
+  config.compression = opts.compression ?? 'auto';
+  if (opts.encryption !== false) {
+    config.encryption = {
+      password: await ctx.password('repo'),
+      ...(config.encryption?.shareWith ? { shareWith: config.encryption.shareWith } : {}),
+    };
+  } else if (config.encryption?.shareWith) {
+    throw new UsageError(
+      `${opts.copyParamsFrom} is encrypted: a repository copying its parameters must be encrypted too ` +
+        `(its chunker seed is secret); drop --no-encryption`,
+    );
+  } else {
+    delete config.encryption;
+  }
   const backend = await ctx.openBackend(ctx.repoLocation);
   let created = false;
   try {
@@ -50,16 +67,23 @@ export default async function init(ctx: CommandContext, opts: InitOptions): Prom
       operation: 'init',
       repository: repo.location,
       id: c.id,
-      chunker: { ...c.chunker, seed: c.chunker.seed.toString() },
+      chunker: {
+        ...c.chunker,
+        seed: c.encryption === 'none' ? c.chunker.seed.toString() : 'secret',
+      },
+      encryption: c.encryption,
+      compression: c.compression,
       inlineMax: c.inlineMax,
       paging: c.paging,
       bucketCreated: created,
       ...(opts.copyParamsFrom ? { paramsFrom: opts.copyParamsFrom } : {}),
     });
     if (created) ctx.out.line(`created bucket for ${repo.location}`);
-    ctx.out.result(`created cairn repository ${c.id.slice(0, 8)} at ${repo.location}`);
+    ctx.out.result(
+      `created ${c.encryption === 'none' ? 'unencrypted' : 'encrypted'} cairn repository ${c.id.slice(0, 8)} at ${repo.location}`,
+    );
     ctx.out.line(
-      `chunks: min ${formatBytes(c.chunker.min)}, avg ${formatBytes(c.chunker.avg)}, max ${formatBytes(c.chunker.max)}, level ${c.chunker.level}; inline files up to ${formatBytes(c.inlineMax)}` +
+      `chunks: min ${formatBytes(c.chunker.min)}, avg ${formatBytes(c.chunker.avg)}, max ${formatBytes(c.chunker.max)}, level ${c.chunker.level}; inline files up to ${formatBytes(c.inlineMax)}; compression ${c.compression}` +
         (opts.copyParamsFrom ? ` (copied from ${opts.copyParamsFrom})` : ''),
     );
     return EXIT.ok;
@@ -78,9 +102,16 @@ async function configOptions(ctx: CommandContext, opts: InitOptions): Promise<Co
       const flags = conflicting.map((k) => (k === 'inlineMax' ? '--inline-max' : `--${k}`));
       throw new UsageError(`--copy-params-from cannot be combined with ${flags.join(', ')}`);
     }
-    const other = await ctx.openRepoAt(opts.copyParamsFrom);
+    const other = await ctx.openRepoAt(opts.copyParamsFrom, {
+      password: () => ctx.password('from'),
+    });
     try {
-      return paramsOf(other.config);
+      // An encrypted source also gives its id key and secret seed (its encryption key
+      // is not shared: the new repository gets its own).
+      return {
+        ...paramsOf(other.config),
+        ...(other.keys ? { encryption: { password: '', shareWith: other.keys } } : {}),
+      };
     } finally {
       await other.close();
     }

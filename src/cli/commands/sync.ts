@@ -21,7 +21,7 @@ export default async function syncCommand(
 ): Promise<number> {
   const dryRun = opts.dryRun ?? false;
   const { transfers, checkers } = ctx.tuning;
-  const src = await ctx.openRepoAt(from);
+  const src = await ctx.openRepoAt(from, { password: () => ctx.password('from') });
   let dst: Repository | undefined;
   try {
     dst = await ctx.openRepoAt(to, { dryRun });

@@ -58,7 +58,7 @@ export const KEY_MAP: ReadonlyArray<{ title: string; keys: ReadonlyArray<[string
     title: 'Restore dialog',
     keys: [
       ['Tab', 'switch between target and existing-files choice'],
-      ['← → Space', 'overwrite or skip existing files'],
+      ['← → Space', 'existing files: replace if different, always replace, or skip'],
       ['Enter', 'start; when finished, close'],
       ['Esc', 'cancel the dialog, or a running restore'],
     ],

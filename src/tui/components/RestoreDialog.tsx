@@ -1,8 +1,9 @@
 /**
  * The restore dialog: choose the target directory (default: a new directory beside
- * the current one) and what to do with files that already exist, then watch a live
+ * the current one) and what to do with files that already exist (restore's `overwrite`
+ * modes: replace if different, always replace, skip existing), then watch a live
  * progress bar (bytes, files, rate, ETA). Esc cancels a running restore. The end shows
- * a summary with every warning; a failure shows its error.
+ * a summary with the warnings; a failure shows its error.
  */
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -10,6 +11,7 @@ import { resolve } from 'node:path';
 import { Box, Text } from 'ink';
 import { useState } from 'react';
 import { shortId } from '../../core/ids.js';
+import type { OverwriteMode } from '../../ops/restore.js';
 import type { Repository } from '../../repo/repository.js';
 import type { SnapshotRef } from '../../repo/snapshots.js';
 import {
@@ -62,9 +64,16 @@ export function resolveTarget(cwd: string, typed: string): string {
 interface FormState {
   target: string;
   focus: 'target' | 'existing';
-  existing: 'overwrite' | 'skip';
+  overwrite: OverwriteMode;
   error?: string;
 }
+
+/** The choices for existing files, in the order ←/→ move through them. */
+export const OVERWRITE_CHOICES: ReadonlyArray<[OverwriteMode, string]> = [
+  ['changed', 'replace if different'],
+  ['always', 'always replace'],
+  ['never', 'skip existing'],
+];
 
 /** The dialog; it owns the keyboard while `active`. */
 export function RestoreDialog(props: RestoreDialogProps) {
@@ -72,7 +81,7 @@ export function RestoreDialog(props: RestoreDialogProps) {
   const [form, getForm, setForm] = useLatestState<FormState>(() => ({
     target: defaultTarget(cwd, snapshot.id),
     focus: 'target',
-    existing: 'overwrite',
+    overwrite: 'changed',
   }));
   const { phase, start, cancel } = useRestore(repo, snapshot);
   const [started, setStarted] = useState(false);
@@ -99,7 +108,7 @@ export function RestoreDialog(props: RestoreDialogProps) {
         return;
       }
       setStarted(true);
-      start({ target: resolveTarget(cwd, f.target), selection, existing: f.existing });
+      start({ target: resolveTarget(cwd, f.target), selection, overwrite: f.overwrite });
       return;
     }
     if (key.tab || key.upArrow || key.downArrow) {
@@ -107,8 +116,17 @@ export function RestoreDialog(props: RestoreDialogProps) {
       return;
     }
     if (f.focus === 'existing') {
-      if (key.leftArrow || key.rightArrow || input === ' ' || input === 'h' || input === 'l') {
-        setForm({ ...f, existing: f.existing === 'overwrite' ? 'skip' : 'overwrite' });
+      const step =
+        key.leftArrow || input === 'h'
+          ? -1
+          : key.rightArrow || input === 'l' || input === ' '
+            ? 1
+            : 0;
+      if (step !== 0) {
+        const n = OVERWRITE_CHOICES.length;
+        const at = OVERWRITE_CHOICES.findIndex(([mode]) => mode === f.overwrite);
+        const next = OVERWRITE_CHOICES[(at + step + n) % n] as [OverwriteMode, string];
+        setForm({ ...f, overwrite: next[0] });
       }
       return;
     }
@@ -144,16 +162,15 @@ export function RestoreDialog(props: RestoreDialogProps) {
 }
 
 function TargetForm({ form }: { form: FormState }) {
-  const choice = (value: FormState['existing'], label: string) =>
-    `${form.existing === value ? '(•)' : '( )'} ${label}`;
+  const choices = OVERWRITE_CHOICES.map(
+    ([mode, label]) => `${form.overwrite === mode ? '(•)' : '( )'} ${label}`,
+  ).join('  ');
   return (
     <Box flexDirection="column">
       <TextField label="Target: " value={form.target} focused={form.focus === 'target'} />
-      <Text>
+      <Text wrap="truncate-end">
         <Text bold={form.focus === 'existing'}>Existing files: </Text>
-        <Text inverse={form.focus === 'existing'}>
-          {choice('overwrite', 'overwrite')} {choice('skip', 'skip existing')}
-        </Text>
+        <Text inverse={form.focus === 'existing'}>{choices}</Text>
       </Text>
       {form.error ? <Text color="red">{form.error}</Text> : null}
       <Text dimColor>Enter restore · Tab switch field · ←/→ change choice · Esc cancel</Text>
@@ -166,9 +183,7 @@ function Status({ phase, width }: { phase: RestorePhase; width: number }) {
   if (phase.kind === 'planning') {
     return (
       <Box flexDirection="column">
-        <Spinner
-          label={`preparing: ${phase.checked ? `${formatCount(phase.checked)} paths checked` : 'reading the selection'}…`}
-        />
+        <Spinner label="preparing: reading the selection…" />
         <Text dimColor>Esc cancel</Text>
       </Box>
     );
@@ -208,18 +223,19 @@ function Summary({ phase }: { phase: Extract<RestorePhase, { kind: 'done' }> }) 
     <Box flexDirection="column">
       {phase.outcome === 'ok' && s ? (
         <>
-          <Text color="green" wrap="truncate-end">
-            Restore finished: {plural(s.files, 'file')},{' '}
-            {plural(s.dirs, 'directory', 'directories')}, {formatBytes(s.bytes)} in{' '}
-            {formatDuration(s.durationMs)} ({formatRate(s.bytes, s.durationMs)})
+          <Text color={phase.warnings.length > 0 ? 'yellow' : 'green'} wrap="truncate-end">
+            Restore finished: {plural(s.files, 'file')} ({formatBytes(s.bytes)}),{' '}
+            {plural(s.dirs, 'directory', 'directories')} in {formatDuration(s.durationMs)} (
+            {formatRate(s.bytes, s.durationMs)})
           </Text>
+          {s.filesUnchanged > 0 ? (
+            <Text>{plural(s.filesUnchanged, 'file')} already up to date, left as they were</Text>
+          ) : null}
+          {s.filesSkipped > 0 ? (
+            <Text>Skipped {plural(s.filesSkipped, 'existing file')}</Text>
+          ) : null}
           <Text wrap="truncate-start">Restored to {phase.target}</Text>
         </>
-      ) : null}
-      {phase.outcome === 'nothing' ? (
-        <Text color="yellow" wrap="wrap">
-          Nothing to restore: everything selected already exists in {phase.target}
-        </Text>
       ) : null}
       {phase.outcome === 'cancelled' ? (
         <Text color="yellow" wrap="wrap">
@@ -230,11 +246,6 @@ function Summary({ phase }: { phase: Extract<RestorePhase, { kind: 'done' }> }) 
       {phase.outcome === 'failed' ? (
         <Text color="red" wrap="wrap">
           Restore failed: {phase.error}
-        </Text>
-      ) : null}
-      {phase.skippedFiles > 0 ? (
-        <Text>
-          Skipped {plural(phase.skippedFiles, 'existing file')} ({formatBytes(phase.skippedBytes)})
         </Text>
       ) : null}
       {phase.warnings.length > 0 ? (
@@ -250,8 +261,7 @@ function Summary({ phase }: { phase: Extract<RestorePhase, { kind: 'done' }> }) 
           ))}
           {phase.warnings.length > shown.length ? (
             <Text color="yellow">
-              {' '}
-              … and {formatCount(phase.warnings.length - shown.length)} more
+              {'  '}… and {formatCount(phase.warnings.length - shown.length)} more
             </Text>
           ) : null}
         </>

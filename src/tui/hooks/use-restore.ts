@@ -1,17 +1,17 @@
 /**
- * Running a restore from the UI: plan the include list from the selection (and, for
- * "skip existing", drop what the target already has), then call the same `restore`
- * operation the CLI uses, turning its events into a live phase for the dialog. Esc
- * aborts through an AbortController; unmounting aborts too. Warnings are collected
- * and errors kept, so the dialog can show them.
+ * Running a restore from the UI: turn the selection into an include list, then call
+ * the same `restore` operation the CLI uses (with its `overwrite` mode for files that
+ * already exist), turning its events into a live phase for the dialog. Esc aborts
+ * through an AbortController; unmounting aborts too. Warnings are collected and errors
+ * kept, so the dialog can show them.
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { AbortedError, describeError } from '../../core/errors.js';
-import type { WarningEvent } from '../../ops/events.js';
-import { type RestoreSummary, restore } from '../../ops/restore.js';
+import { AbortedError, describeError, UsageError } from '../../core/errors.js';
+import { Throttle, type WarningEvent } from '../../ops/events.js';
+import { type OverwriteMode, type RestoreSummary, restore } from '../../ops/restore.js';
 import type { Repository } from '../../repo/repository.js';
 import type { SnapshotRef } from '../../repo/snapshots.js';
-import { selectionIncludes, withoutExisting } from '../model/restore-plan.js';
+import { selectionIncludes } from '../model/restore-plan.js';
 import type { Selection } from '../model/selection.js';
 
 /** What to restore, where, and what to do with files already there. */
@@ -19,7 +19,8 @@ export interface RestoreRequest {
   /** Absolute target directory. */
   target: string;
   selection: Selection;
-  existing: 'overwrite' | 'skip';
+  /** Files already in the target: replace if different, always, or never (skip). */
+  overwrite: OverwriteMode;
 }
 
 /** Running totals of a restore. */
@@ -34,18 +35,16 @@ export interface RestoreProgress {
 /** Where a restore is. */
 export type RestorePhase =
   | { kind: 'idle' }
-  | { kind: 'planning'; checked: number }
+  | { kind: 'planning' }
   | { kind: 'running'; progress: RestoreProgress; warnings: number }
   | {
       kind: 'done';
-      outcome: 'ok' | 'cancelled' | 'failed' | 'nothing';
+      outcome: 'ok' | 'cancelled' | 'failed';
       target: string;
       progress: RestoreProgress;
       summary?: RestoreSummary;
       error?: string;
       warnings: WarningEvent[];
-      skippedFiles: number;
-      skippedBytes: number;
     };
 
 const ZERO: RestoreProgress = { files: 0, bytes: 0, totalFiles: 0, totalBytes: 0, elapsedMs: 0 };
@@ -67,48 +66,25 @@ export function useRestore(
       const { signal } = ctl;
       const warnings: WarningEvent[] = [];
       let progress = ZERO;
-      let skipped = { files: 0, bytes: 0 };
-      const finish = (outcome: 'ok' | 'cancelled' | 'failed' | 'nothing', extra = {}) =>
-        setPhase({
-          kind: 'done',
-          outcome,
-          target: request.target,
-          progress,
-          warnings,
-          skippedFiles: skipped.files,
-          skippedBytes: skipped.bytes,
-          ...extra,
-        });
-      setPhase({ kind: 'planning', checked: 0 });
+      const warningRedraw = new Throttle(100);
+      const finish = (outcome: 'ok' | 'cancelled' | 'failed', extra = {}) =>
+        setPhase({ kind: 'done', outcome, target: request.target, progress, warnings, ...extra });
+      setPhase({ kind: 'planning' });
       (async () => {
         try {
-          let includes = await selectionIncludes(
+          const includes = await selectionIncludes(
             repo,
             ref.snapshot.tree,
             request.selection,
             signal,
           );
-          if (request.existing === 'skip') {
-            const kept = await withoutExisting(
-              repo,
-              ref.snapshot.tree,
-              includes,
-              request.target,
-              signal,
-              (checked) => setPhase({ kind: 'planning', checked }),
-            );
-            includes = kept.includes;
-            skipped = { files: kept.skippedFiles, bytes: kept.skippedBytes };
-          }
-          // An empty include list would mean "everything" to restore: stop here instead.
-          if (includes.length === 0) {
-            finish('nothing');
-            return;
-          }
+          // An empty include list would mean "everything" to restore.
+          if (includes.length === 0) throw new UsageError('nothing is selected');
           setPhase({ kind: 'running', progress, warnings: 0 });
           const summary = await restore(repo, ref.id, ref.snapshot, {
             target: request.target,
             include: includes,
+            overwrite: request.overwrite,
             signal,
             onEvent: (e) => {
               if (e.type === 'start') {
@@ -123,6 +99,8 @@ export function useRestore(
                 };
               } else if (e.type === 'warning') {
                 warnings.push(e);
+                // Warnings can come by the thousand: redraw for them a few times a second.
+                if (!warningRedraw.due()) return;
               }
               setPhase({ kind: 'running', progress, warnings: warnings.length });
             },

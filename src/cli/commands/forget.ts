@@ -1,0 +1,130 @@
+/** `cairn forget --keep-...`: remove snapshots by retention policy; `--prune` to reclaim space. */
+import { UsageError } from '../../core/errors.js';
+import { shortId } from '../../core/ids.js';
+import { forget } from '../../ops/forget.js';
+import { type GroupField, parseDuration, type RetentionPolicy } from '../../ops/retention.js';
+import { type CommandContext, EXIT } from '../context.js';
+import { formatTime, table } from '../format.js';
+import { parseInteger } from '../parse.js';
+import { parseGrace, printPrune } from './prune.js';
+
+/** Options of `cairn forget`. */
+export interface ForgetCliOptions {
+  keepLast?: string;
+  keepHourly?: string;
+  keepDaily?: string;
+  keepWeekly?: string;
+  keepMonthly?: string;
+  keepYearly?: string;
+  keepWithin?: string;
+  keepTag?: string[];
+  groupBy?: string;
+  tag?: string[];
+  host?: string;
+  dryRun?: boolean;
+  prune?: boolean;
+  grace?: string;
+}
+
+export default async function forgetCommand(
+  ctx: CommandContext,
+  opts: ForgetCliOptions,
+): Promise<number> {
+  const policy = parsePolicy(opts);
+  const groupBy = parseGroupBy(opts.groupBy ?? 'host,paths');
+  const graceMs = opts.grace !== undefined ? parseGrace(opts.grace) : undefined;
+  return ctx.withRepo(async (repo) => {
+    const report = await forget(repo, {
+      policy,
+      groupBy,
+      filter: {
+        ...(opts.tag ? { tags: opts.tag } : {}),
+        ...(opts.host ? { hostname: opts.host } : {}),
+      },
+      dryRun: opts.dryRun ?? false,
+      ...(opts.prune ? { prune: graceMs !== undefined ? { graceMs } : {} } : {}),
+      signal: ctx.signal,
+    });
+    for (const g of report.groups) {
+      for (const d of g.decisions) {
+        ctx.out.event({
+          type: 'snapshot',
+          id: d.id,
+          time: d.snapshot.time,
+          hostname: d.snapshot.hostname,
+          paths: d.snapshot.paths,
+          tags: d.snapshot.tags,
+          keep: d.keep,
+          reasons: d.reasons,
+        });
+      }
+      if (!ctx.out.json) {
+        const key = [
+          g.key.host !== undefined ? `host ${g.key.host}` : '',
+          g.key.paths ? `paths ${g.key.paths.join(' ')}` : '',
+          g.key.tags ? `tags [${g.key.tags.join(',')}]` : '',
+        ]
+          .filter((s) => s !== '')
+          .join(', ');
+        ctx.out.result(`snapshots of ${key || 'all hosts and paths'}:`);
+        const rows = [['ID', 'Time', 'Tags', 'Action', 'Reasons']];
+        for (const d of g.decisions) {
+          rows.push([
+            shortId(d.id),
+            formatTime(d.snapshot.time),
+            d.snapshot.tags.join(','),
+            d.keep ? 'keep' : 'remove',
+            d.reasons.join(', '),
+          ]);
+        }
+        ctx.out.result(table(rows));
+      }
+    }
+    ctx.out.event({
+      type: 'summary',
+      operation: 'forget',
+      kept: report.kept,
+      removed: report.removed,
+      dryRun: report.dryRun,
+    });
+    ctx.out.result(
+      `${report.dryRun ? 'would keep' : 'kept'} ${report.kept}, ${report.dryRun ? 'would remove' : 'removed'} ${report.removed.length} snapshot(s)`,
+    );
+    if (report.prune) printPrune(ctx, report.prune);
+    return EXIT.ok;
+  });
+}
+
+function count(value: string | undefined, option: string): number | undefined {
+  return value === undefined ? undefined : parseInteger(value, option);
+}
+
+function parsePolicy(o: ForgetCliOptions): RetentionPolicy {
+  const p: RetentionPolicy = {};
+  const set = (k: 'last' | 'hourly' | 'daily' | 'weekly' | 'monthly' | 'yearly', v?: string) => {
+    const n = count(v, `--keep-${k}`);
+    if (n !== undefined) p[k] = n;
+  };
+  set('last', o.keepLast);
+  set('hourly', o.keepHourly);
+  set('daily', o.keepDaily);
+  set('weekly', o.keepWeekly);
+  set('monthly', o.keepMonthly);
+  set('yearly', o.keepYearly);
+  if (o.keepWithin !== undefined) p.within = parseDuration(o.keepWithin);
+  if (o.keepTag) p.tags = o.keepTag.map((t) => t.split(',').filter((s) => s !== ''));
+  return p;
+}
+
+function parseGroupBy(text: string): GroupField[] {
+  const fields = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const f of fields) {
+    if (f !== 'host' && f !== 'paths' && f !== 'tags') {
+      throw new UsageError(`--group-by: unknown field ${JSON.stringify(f)}: use host, paths, tags`);
+    }
+  }
+  return fields as GroupField[];
+}

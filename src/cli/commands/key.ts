@@ -1,0 +1,100 @@
+/** `cairn key list|add|remove|passwd`: the password slots of an encrypted repository. */
+import { UsageError } from '../../core/errors.js';
+import { shortId } from '../../core/ids.js';
+import { addKeySlot, listKeySlots, removeKeySlot, resolveKeySlot } from '../../repo/key-slots.js';
+import type { Repository } from '../../repo/repository.js';
+import { type CommandContext, EXIT } from '../context.js';
+import { formatTime, table } from '../format.js';
+
+export default async function key(
+  ctx: CommandContext,
+  action: string,
+  slot: string | undefined,
+): Promise<number> {
+  if (!['list', 'add', 'remove', 'passwd'].includes(action)) {
+    throw new UsageError(
+      `unknown key action ${JSON.stringify(action)}: use list, add, remove or passwd`,
+    );
+  }
+  if (action === 'remove' ? slot === undefined : slot !== undefined) {
+    throw new UsageError(
+      action === 'remove' ? 'key remove needs a slot id' : `key ${action} takes no slot id`,
+    );
+  }
+  return ctx.withRepo(async (repo) => {
+    if (!repo.keys || !repo.keySlot) {
+      throw new UsageError(`${repo.location} is not encrypted: it has no key slots`);
+    }
+    switch (action) {
+      case 'list':
+        return list(ctx, repo);
+      case 'add': {
+        const id = await addKeySlot(
+          repo.backend,
+          repo.config.id,
+          repo.keys,
+          await ctx.password('new'),
+        );
+        ctx.out.event({ type: 'key', action: 'added', id });
+        ctx.out.result(`added key slot ${shortId(id)}`);
+        return EXIT.ok;
+      }
+      case 'remove': {
+        const id = await resolveKeySlot(repo.backend, slot!);
+        const count = (await listKeySlots(repo.backend)).length;
+        if (id === repo.keySlot && count > 1) {
+          throw new UsageError(
+            `key slot ${shortId(id)} is the one this password opens: remove it with another password, or use 'key passwd'`,
+          );
+        }
+        await removeKeySlot(repo.backend, id);
+        ctx.out.event({ type: 'key', action: 'removed', id });
+        ctx.out.result(`removed key slot ${shortId(id)}`);
+        return EXIT.ok;
+      }
+      default: {
+        // passwd: a new slot for the new password, then the old slot goes.
+        const id = await addKeySlot(
+          repo.backend,
+          repo.config.id,
+          repo.keys,
+          await ctx.password('new'),
+        );
+        await removeKeySlot(repo.backend, repo.keySlot);
+        ctx.out.event({ type: 'key', action: 'changed', id, replaced: repo.keySlot });
+        ctx.out.result(
+          `changed the password: key slot ${shortId(repo.keySlot)} replaced by ${shortId(id)}`,
+        );
+        return EXIT.ok;
+      }
+    }
+  });
+}
+
+async function list(ctx: CommandContext, repo: Repository): Promise<number> {
+  const slots = await listKeySlots(repo.backend);
+  for (const s of slots) {
+    ctx.out.event({
+      type: 'key',
+      id: s.id,
+      current: s.id === repo.keySlot,
+      created: s.created,
+      hostname: s.hostname,
+      kdf: { name: s.kdf.name, logN: s.kdf.logN, r: s.kdf.r, p: s.kdf.p },
+    });
+  }
+  if (!ctx.out.json) {
+    const rows = [[' ', 'ID', 'Created', 'Host', 'KDF']];
+    for (const s of slots) {
+      rows.push([
+        s.id === repo.keySlot ? '*' : ' ',
+        shortId(s.id),
+        s.created ? formatTime(s.created) : '?',
+        s.hostname,
+        `scrypt N=2^${s.kdf.logN} r=${s.kdf.r} p=${s.kdf.p}`,
+      ]);
+    }
+    ctx.out.result(table(rows));
+  }
+  return EXIT.ok;
+}

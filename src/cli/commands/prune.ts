@@ -1,0 +1,55 @@
+/** `cairn prune [--dry-run] [--grace DURATION]`: delete blobs no snapshot references. */
+import { UsageError } from '../../core/errors.js';
+import { type PruneReport, prune } from '../../ops/prune.js';
+import { parseDuration, subtractDuration } from '../../ops/retention.js';
+import { type CommandContext, EXIT } from '../context.js';
+import { formatBytes, formatTime } from '../format.js';
+
+export default async function pruneCommand(
+  ctx: CommandContext,
+  opts: { dryRun?: boolean; grace?: string },
+): Promise<number> {
+  const graceMs = opts.grace !== undefined ? parseGrace(opts.grace) : undefined;
+  return ctx.withRepo(async (repo) => {
+    const report = await prune(repo, {
+      dryRun: opts.dryRun ?? false,
+      ...(graceMs !== undefined ? { graceMs } : {}),
+      signal: ctx.signal,
+    });
+    printPrune(ctx, report);
+    return EXIT.ok;
+  });
+}
+
+/** Parses a grace period: `0`, or a duration like `1h`, `2d`. */
+export function parseGrace(text: string): number {
+  if (text.trim() === '0') return 0;
+  const d = parseDuration(text);
+  const now = Date.UTC(2000, 0, 1);
+  const ms = now - subtractDuration(now, d);
+  if (!(ms >= 0)) throw new UsageError(`--grace: bad duration ${JSON.stringify(text)}`);
+  return ms;
+}
+
+/** Prints a prune report (text and --json). */
+export function printPrune(ctx: CommandContext, r: PruneReport): void {
+  ctx.out.event({ type: 'summary', operation: 'prune', ...r });
+  ctx.out.result(
+    `${r.snapshots} snapshots reference ${r.referencedBlobs} blobs; ${r.unreferencedBlobs} unreferenced blobs (${formatBytes(r.unreferencedBytes)}) remain`,
+  );
+  if (r.dryRun) {
+    ctx.out.result('dry run: nothing marked or deleted');
+    return;
+  }
+  if (r.swept) {
+    ctx.out.result(
+      `deleted ${r.deletedTrees} tree nodes and ${r.deletedData} data blobs (${formatBytes(r.deletedBytes)})`,
+    );
+  }
+  if (r.postponed) ctx.out.result(`deletion postponed: ${r.postponed}`);
+  if (r.marked > 0 && r.sweepAfter) {
+    ctx.out.result(
+      `${r.marked} unreferenced blobs are marked; a prune after ${formatTime(r.sweepAfter)} deletes those still unreferenced`,
+    );
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * Where the CLI gets passwords, in order: an environment variable, a file, a command's
+ * output, else a prompt on the terminal (without echo). With none of these (no TTY, e.g.
+ * CI), a usage error says what to set: cairn never blocks waiting for input it cannot get.
+ *
+ * Roles: `repo` is the password of the repository a command works on (`CAIRN_PASSWORD`,
+ * `--password-file`, `--password-command`); `from` the password of a second repository a
+ * command reads (sync's source, `init --copy-params-from`: `CAIRN_FROM_PASSWORD`,
+ * `--from-password-file`, falling back to the `repo` sources); `new` a password being
+ * set (`key add`, `key passwd`: `CAIRN_NEW_PASSWORD`, `--new-password-file`, else a
+ * prompt asked twice).
+ */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { AbortedError, UsageError } from '../core/errors.js';
+
+/** Which password is wanted. */
+export type PasswordRole = 'repo' | 'from' | 'new';
+
+/** The password options given on the command line. */
+export interface PasswordSources {
+  passwordFile?: string;
+  passwordCommand?: string;
+  fromPasswordFile?: string;
+  newPasswordFile?: string;
+}
+
+/** Strips one trailing newline (files and commands usually end with one). */
+function chomp(s: string): string {
+  return s.replace(/\r?\n$/, '');
+}
+
+function fromFile(path: string, option: string): string {
+  try {
+    return chomp(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`${option} ${path}: cannot read it (${(err as Error).message})`);
+  }
+}
+
+function fromCommand(command: string): string {
+  try {
+    return chomp(
+      execFileSync('/bin/sh', ['-c', command], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+      }),
+    );
+  } catch (err) {
+    throw new UsageError(`--password-command failed: ${(err as Error).message}`);
+  }
+}
+
+/** The password for `role`, from the first source that is set. */
+export async function getPassword(
+  role: PasswordRole,
+  sources: PasswordSources,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
+  if (role === 'new') {
+    if (env.CAIRN_NEW_PASSWORD !== undefined) return env.CAIRN_NEW_PASSWORD;
+    if (sources.newPasswordFile) return fromFile(sources.newPasswordFile, '--new-password-file');
+    return promptNew();
+  }
+  if (role === 'from') {
+    if (env.CAIRN_FROM_PASSWORD !== undefined) return env.CAIRN_FROM_PASSWORD;
+    if (sources.fromPasswordFile) return fromFile(sources.fromPasswordFile, '--from-password-file');
+  }
+  if (env.CAIRN_PASSWORD !== undefined) return env.CAIRN_PASSWORD;
+  if (sources.passwordFile) return fromFile(sources.passwordFile, '--password-file');
+  if (sources.passwordCommand) return fromCommand(sources.passwordCommand);
+  if (!process.stdin.isTTY) {
+    throw new UsageError(
+      `the repository is encrypted and no password was given: set CAIRN_PASSWORD, ` +
+        `use --password-file FILE or --password-command CMD, or run on a terminal ` +
+        `(create unencrypted repositories with 'cairn init --no-encryption')`,
+    );
+  }
+  return prompt(role === 'from' ? 'password of the source repository: ' : 'repository password: ');
+}
+
+async function promptNew(): Promise<string> {
+  if (!process.stdin.isTTY) {
+    throw new UsageError(
+      'no new password given: set CAIRN_NEW_PASSWORD, use --new-password-file FILE, or run on a terminal',
+    );
+  }
+  const first = await prompt('new password: ');
+  const second = await prompt('new password again: ');
+  if (first !== second) throw new UsageError('the two passwords differ');
+  return first;
+}
+
+/** Reads one line from the terminal without echoing it. */
+function prompt(question: string): Promise<string> {
+  const stdin = process.stdin;
+  process.stderr.write(question);
+  return new Promise((resolve, reject) => {
+    let typed = '';
+    const done = (fn: () => void) => {
+      stdin.setRawMode(false);
+      stdin.pause();
+      stdin.off('data', onData);
+      process.stderr.write('\n');
+      fn();
+    };
+    const onData = (buf: Buffer) => {
+      for (const ch of buf.toString('utf8')) {
+        if (ch === '\r' || ch === '\n') return done(() => resolve(typed));
+        if (ch === '\u0003') return done(() => reject(new AbortedError('interrupted')));
+        if (ch === '\u007f' || ch === '\b') typed = typed.slice(0, -1);
+        else typed += ch;
+      }
+    };
+    stdin.setRawMode(true);
+    stdin.resume();
+    stdin.on('data', onData);
+  });
+}

@@ -1,0 +1,138 @@
+import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cli } from '../helpers/cli.js';
+import { tempDir, writeTree } from '../helpers/fs.js';
+
+const saved = { ...process.env };
+afterEach(() => {
+  for (const k of [
+    'CAIRN_PASSWORD',
+    'CAIRN_NEW_PASSWORD',
+    'CAIRN_FROM_PASSWORD',
+    'CAIRN_CACHE_DIR',
+  ]) {
+    if (saved[k] === undefined) delete process.env[k];
+    else process.env[k] = saved[k];
+  }
+});
+
+async function setup() {
+  const repo = join(await tempDir(), 'repo');
+  const src = await tempDir();
+  await writeTree(src, { 'hello.txt': 'hello, encrypted world\n'.repeat(50) });
+  process.env.CAIRN_CACHE_DIR = await tempDir();
+  return { repo, src };
+}
+
+describe('cairn with encryption', () => {
+  it('init encrypts by default; backup and restore need the password', async () => {
+    const { repo, src } = await setup();
+    delete process.env.CAIRN_PASSWORD;
+    const none = await cli('--repo', repo, 'init');
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/CAIRN_PASSWORD/);
+
+    process.env.CAIRN_PASSWORD = 'pw one';
+    const init = await cli('--repo', repo, '--json', 'init');
+    expect(init.code).toBe(0);
+    expect(init.json[0]).toMatchObject({ encryption: 'aes-256-gcm', compression: 'auto' });
+    expect(JSON.parse(await readFile(join(repo, 'config'), 'utf8'))).toMatchObject({
+      encryption: 'aes-256-gcm',
+    });
+    expect((await cli('--repo', repo, 'backup', src)).code).toBe(0);
+
+    process.env.CAIRN_PASSWORD = 'not it';
+    const wrong = await cli('--repo', repo, 'snapshots');
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('cairn: wrong password: no key slot opens with it');
+
+    delete process.env.CAIRN_PASSWORD;
+    const file = join(await tempDir(), 'pw');
+    await writeFile(file, 'pw one\n');
+    const target = await tempDir();
+    const restored = await cli(
+      '--repo',
+      repo,
+      '--password-file',
+      file,
+      'restore',
+      'latest',
+      '--target',
+      target,
+    );
+    expect(restored.code).toBe(0);
+    expect(await readFile(join(target, 'hello.txt'), 'utf8')).toMatch(/^hello, encrypted/);
+    const viaCommand = await cli(
+      '--repo',
+      repo,
+      '--password-command',
+      'echo "pw one"',
+      'check',
+      '--read-data',
+    );
+    expect(viaCommand.code).toBe(0);
+  });
+
+  it('key list, add, remove and passwd; the last slot stays', async () => {
+    const { repo } = await setup();
+    process.env.CAIRN_PASSWORD = 'first';
+    expect((await cli('--repo', repo, 'init')).code).toBe(0);
+    const slots = async () =>
+      (await cli('--repo', repo, '--json', 'key', 'list')).json as Array<{
+        id: string;
+        current: boolean;
+      }>;
+    const [first] = await slots();
+    expect(first).toMatchObject({ current: true });
+
+    process.env.CAIRN_NEW_PASSWORD = 'second';
+    expect((await cli('--repo', repo, 'key', 'add')).code).toBe(0);
+    expect((await slots()).length).toBe(2);
+
+    // The current slot cannot be removed; with the other password it can.
+    const self = await cli('--repo', repo, 'key', 'remove', first!.id.slice(0, 8));
+    expect(self.code).toBe(2);
+    process.env.CAIRN_PASSWORD = 'second';
+    expect((await cli('--repo', repo, 'key', 'remove', first!.id.slice(0, 8))).code).toBe(0);
+    const left = await slots();
+    expect(left.length).toBe(1);
+    const last = await cli('--repo', repo, 'key', 'remove', left[0]!.id);
+    expect(last.code).toBe(2);
+    expect(last.stderr).toMatch(/last one/);
+
+    process.env.CAIRN_NEW_PASSWORD = 'third';
+    expect((await cli('--repo', repo, 'key', 'passwd')).code).toBe(0);
+    expect((await cli('--repo', repo, 'snapshots')).code).toBe(1);
+    process.env.CAIRN_PASSWORD = 'third';
+    expect((await cli('--repo', repo, 'snapshots')).code).toBe(0);
+    expect((await readdir(join(repo, 'keys'))).length).toBe(1);
+
+    const plain = join(await tempDir(), 'plain');
+    expect((await cli('--repo', plain, 'init', '--no-encryption')).code).toBe(0);
+    expect((await cli('--repo', plain, 'key', 'list')).stderr).toMatch(/not encrypted/);
+  });
+
+  it('init --copy-params-from an encrypted repository lets sync deduplicate', async () => {
+    const { repo, src } = await setup();
+    process.env.CAIRN_PASSWORD = 'source pw';
+    expect((await cli('--repo', repo, 'init', '--compression', 'off')).code).toBe(0);
+    expect((await cli('--repo', repo, 'backup', src)).code).toBe(0);
+    const dst = join(await tempDir(), 'dst');
+    process.env.CAIRN_FROM_PASSWORD = 'source pw';
+    process.env.CAIRN_PASSWORD = 'dest pw';
+    const refused = await cli('--repo', dst, 'init', '--no-encryption', '--copy-params-from', repo);
+    expect(refused.code).toBe(2);
+    expect((await cli('--repo', dst, 'init', '--copy-params-from', repo)).code).toBe(0);
+    const s = await cli('--json', 'sync', repo, dst);
+    expect(s.code).toBe(0);
+    expect((s.json.at(-1)!.copied as string[]).length).toBe(1);
+    const again = await cli('--json', 'sync', repo, dst);
+    expect(again.json.at(-1)).toMatchObject({ copied: [], blobsSent: 0 });
+    const other = join(await tempDir(), 'other');
+    expect((await cli('--repo', other, 'init')).code).toBe(0);
+    const mismatch = await cli('sync', repo, other);
+    expect(mismatch.code).toBe(1);
+    expect(mismatch.stderr).toMatch(/different id keys/);
+  });
+});

@@ -1,0 +1,156 @@
+/**
+ * forget + prune: exactly the unreferenced blobs go, the rest stays readable; the grace
+ * period and running backups hold deletion back; a prune racing backups never removes a
+ * blob a finished snapshot needs.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Backend } from '../../src/backends/backend.js';
+import { LocalBackend } from '../../src/backends/local.js';
+import { backup } from '../../src/ops/backup.js';
+import { check } from '../../src/ops/check.js';
+import { forget } from '../../src/ops/forget.js';
+import { prune } from '../../src/ops/prune.js';
+import { restore } from '../../src/ops/restore.js';
+import { blobPrefix } from '../../src/repo/layout.js';
+import { Lock } from '../../src/repo/locks.js';
+import { readCandidates } from '../../src/repo/prune-state.js';
+import { initRepository, openRepositoryIn } from '../../src/repo/repository.js';
+import { describeTree, pseudoRandomBytes, tempDir } from '../helpers/fs.js';
+import { raceRounds, verifyAfterRace, writeVersion } from '../helpers/prune-race.js';
+import { localRepo, TINY_CHUNKS } from '../helpers/repo.js';
+
+async function blobKeys(backend: Backend): Promise<string[]> {
+  const keys: string[] = [];
+  for (const kind of ['data', 'tree'] as const) {
+    for await (const info of backend.list(blobPrefix(kind))) keys.push(info.key);
+  }
+  return keys.sort();
+}
+
+describe('forget + prune', () => {
+  it('removes exactly the blobs no remaining snapshot references', async () => {
+    const src = await tempDir();
+    const { repo } = await localRepo();
+    for (let v = 1; v <= 3; v++) {
+      await writeVersion(src, v);
+      await backup(repo, { paths: [src], statCacheDir: false });
+    }
+    const expected = await describeTree(src);
+    // The same final source backed up alone: the blobs the newest snapshot needs.
+    const alone = await initRepository(new LocalBackend(await tempDir()), {
+      chunker: TINY_CHUNKS,
+      inlineMax: 32,
+    });
+    await backup(alone, { paths: [src], statCacheDir: false });
+    const needed = await blobKeys(alone.backend);
+    const before = await blobKeys(repo.backend);
+    expect(before.length).toBeGreaterThan(needed.length);
+
+    const dry = await forget(repo, { policy: { last: 1 }, dryRun: true });
+    expect(dry.removed).toHaveLength(2);
+    expect((await repo.snapshots.ids()).length).toBe(3);
+
+    const report = await forget(repo, { policy: { last: 1 }, prune: { graceMs: 0 } });
+    expect(report.removed).toHaveLength(2);
+    expect(report.kept).toBe(1);
+    expect(report.prune?.swept).toBe(true);
+    expect(await blobKeys(repo.backend)).toEqual(needed);
+    expect(report.prune!.deletedData + report.prune!.deletedTrees).toBe(
+      before.length - needed.length,
+    );
+    expect(report.prune!.unreferencedBlobs).toBe(0);
+    expect(await readCandidates(repo.backend)).toBeUndefined();
+
+    const checked = await check(repo, { readData: true });
+    expect(checked.problems).toEqual([]);
+    expect(checked.unreferencedBlobs).toBe(0);
+    const [only] = await repo.snapshots.list();
+    const target = await tempDir();
+    await restore(repo, only!.id, only!.snapshot, { target });
+    expect(await describeTree(target)).toEqual(expected);
+    // the snapshot index was rebuilt without the forgotten snapshots
+    const reopened = await openRepositoryIn(repo.backend);
+    expect(await reopened.snapshots.ids()).toEqual([only!.id]);
+  });
+
+  it('deletes only after the grace period, and only blobs still unreferenced', async () => {
+    const src = await tempDir();
+    const { repo } = await localRepo();
+    await writeFile(join(src, 'a'), pseudoRandomBytes(6000, 1));
+    await backup(repo, { paths: [src], statCacheDir: false });
+    await writeFile(join(src, 'a'), pseudoRandomBytes(6000, 2));
+    await backup(repo, { paths: [src], statCacheDir: false });
+    await forget(repo, { policy: { last: 1 } });
+    const t0 = Date.now();
+    const first = await prune(repo, { graceMs: 3600_000, now: () => t0 });
+    expect(first.swept).toBe(false);
+    expect(first.marked).toBeGreaterThan(0);
+    expect(first.deletedData).toBe(0);
+    const marked = (await readCandidates(repo.backend))!;
+    expect(marked.keys).toHaveLength(first.marked);
+
+    // Before the grace period ends: nothing happens, and the mark keeps its time.
+    const early = await prune(repo, { graceMs: 3600_000, now: () => t0 + 1800_000 });
+    expect(early.swept).toBe(false);
+    expect((await readCandidates(repo.backend))!.time).toBe(marked.time);
+
+    // Meanwhile a backup brings the old content back: those candidates are referenced again.
+    await writeFile(join(src, 'a'), pseudoRandomBytes(6000, 1));
+    await backup(repo, { paths: [src], statCacheDir: false });
+    const late = await prune(repo, { graceMs: 3600_000, now: () => t0 + 3601_000 });
+    expect(late.swept).toBe(true);
+    expect(late.deletedData).toBe(0); // every candidate was revived
+    expect((await check(repo, { readData: true })).problems).toEqual([]);
+  });
+
+  it('postpones the sweep while a backup holds a shared lock', async () => {
+    const src = await tempDir();
+    const { repo } = await localRepo();
+    await writeFile(join(src, 'a'), pseudoRandomBytes(6000, 1));
+    await backup(repo, { paths: [src], statCacheDir: false });
+    await writeFile(join(src, 'a'), pseudoRandomBytes(6000, 2));
+    await backup(repo, { paths: [src], statCacheDir: false });
+    await forget(repo, { policy: { last: 1 } });
+    const before = await blobKeys(repo.backend);
+    const held = await Lock.acquire(repo.backend, { exclusive: false, operation: 'backup' });
+    const r = await prune(repo, { graceMs: 0 });
+    expect(r.swept).toBe(false);
+    expect(r.postponed).toMatch(/1 backup\(s\) in progress/);
+    expect(await blobKeys(repo.backend)).toEqual(before);
+    await held.release();
+    const again = await prune(repo, { graceMs: 0 });
+    expect(again.swept).toBe(true);
+    expect(again.deletedData).toBeGreaterThan(0);
+    expect((await check(repo, { readData: true })).problems).toEqual([]);
+  });
+
+  it('refuses a second prune while one holds the exclusive lock', async () => {
+    const { repo } = await localRepo();
+    const held = await Lock.acquire(repo.backend, { exclusive: true, operation: 'prune' });
+    await expect(prune(repo, { graceMs: 0 })).rejects.toMatchObject({ code: 'locked' });
+    await expect(forget(repo, { policy: { last: 1 } })).rejects.toMatchObject({
+      code: 'locked',
+    });
+    await held.release();
+    await expect(forget(repo, { policy: {} })).rejects.toMatchObject({ code: 'usage' });
+  });
+
+  it('racing backups: a finished snapshot never loses a blob (local)', async () => {
+    const { dir } = await localRepo();
+    const cache = await tempDir();
+    const open = () => openRepositoryIn(new LocalBackend(dir));
+    const result = await raceRounds(open, 6, cache);
+    const repo = await open();
+    try {
+      const v = await verifyAfterRace(repo, result);
+      expect(v.restored).toBeGreaterThan(0);
+      expect(result.backups).toHaveLength(6);
+      // the race was real: some prunes deleted blobs
+      expect(result.prunes.some((p) => p.deletedData > 0)).toBe(true);
+    } finally {
+      await repo.close();
+    }
+  }, 60_000);
+});

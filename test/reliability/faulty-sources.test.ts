@@ -1,0 +1,338 @@
+/**
+ * Faulty sources and targets: files deleted, growing or shrinking while a backup reads
+ * them, permission denied (a real unprivileged process), a full disk during restore (a
+ * small tmpfs), paths longer than PATH_MAX, names that are not UTF-8, and sparse files
+ * over 4 GiB. Each ends in a complete snapshot or a clear, named error, and never in a
+ * wrong file under a final name.
+ */
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { appendFile, chmod, mkdir, readFile, truncate, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { LocalBackend } from '../../src/backends/local.js';
+import { backup } from '../../src/ops/backup.js';
+import { check } from '../../src/ops/check.js';
+import type { BackupEvent, RestoreEvent } from '../../src/ops/events.js';
+import { restore } from '../../src/ops/restore.js';
+import { initRepository, type Repository } from '../../src/repo/repository.js';
+import { pseudoRandomBytes, tempDir } from '../helpers/fs.js';
+import {
+  cairnBin,
+  digest,
+  halfWrittenFiles,
+  readFiles,
+  requireBinary,
+  STRESS,
+  tempFilesBelow,
+} from '../helpers/reliability.js';
+import { localRepo } from '../helpers/repo.js';
+
+const isRoot = process.getuid?.() === 0;
+
+async function backupCollecting(
+  repo: Repository,
+  paths: string[],
+  onEvent?: (e: BackupEvent) => void,
+) {
+  const warnings: Array<{ path: string; message: string }> = [];
+  const result = await backup(repo, {
+    paths,
+    statCacheDir: false,
+    verbose: true,
+    onEvent: (e) => {
+      if (e.type === 'warning') warnings.push(e);
+      onEvent?.(e);
+    },
+  });
+  return { ...result, warnings };
+}
+
+async function restoreCollecting(repo: Repository, id: string, target: string) {
+  const warnings: Array<{ path: string; message: string; code: string }> = [];
+  let error: unknown;
+  try {
+    await restore(repo, id, await repo.snapshots.load(id), {
+      target,
+      onEvent: (e: RestoreEvent) => {
+        if (e.type === 'warning') warnings.push(e);
+      },
+    });
+  } catch (err) {
+    error = err;
+  }
+  return { warnings, error };
+}
+
+async function expectClean(repo: Repository): Promise<void> {
+  expect((await check(repo, { readData: true })).problems).toEqual([]);
+}
+
+describe('files changing while read', () => {
+  it('a file deleted during the backup is either a warning or stored whole', async () => {
+    const { repo } = await localRepo();
+    const src = await tempDir();
+    for (let i = 0; i < 40; i++)
+      await writeFile(join(src, `a${String(i).padStart(2, '0')}`), `f${i}`);
+    const big = pseudoRandomBytes(3_000_000, 5);
+    await writeFile(join(src, 'y-big'), big);
+    await writeFile(join(src, 'z-small'), 'doomed');
+    let deleted = false;
+    const { snapshotId, snapshot, warnings } = await backupCollecting(repo, [src], (e) => {
+      // As soon as the first file is done, the later ones vanish.
+      if (e.type === 'file' && !deleted) {
+        deleted = true;
+        unlinkSync(join(src, 'y-big'));
+        unlinkSync(join(src, 'z-small'));
+      }
+    });
+    expect(deleted).toBe(true);
+    const target = await tempDir();
+    const r = await restoreCollecting(repo, snapshotId!, target);
+    expect(r.warnings).toEqual([]);
+    const restored = await readFiles(target);
+    const expected = new Map([...(await readFiles(src))]);
+    expected.set('y-big', digest(big));
+    expected.set('z-small', digest(Buffer.from('doomed')));
+    // Present files are exact; each missing one was reported by name.
+    expect(await halfWrittenFiles(target, expected)).toEqual([]);
+    for (const name of ['y-big', 'z-small']) {
+      if (!restored.has(name)) expect(warnings.map((w) => w.path)).toContain(join(src, name));
+    }
+    expect(snapshot.summary.errors).toBe(warnings.length);
+    expect(restored.size).toBe(40 + 2 - warnings.length);
+    await expectClean(repo);
+  });
+
+  it('a file growing or shrinking during the read is stored as a consistent prefix', async () => {
+    const { repo } = await localRepo({ chunker: { min: 4096, avg: 16384, max: 65536, level: 1 } });
+    const src = await tempDir();
+    const original = pseudoRandomBytes(4_000_000, 9);
+    await writeFile(join(src, 'growing'), original);
+    await writeFile(join(src, 'shrinking'), original);
+    let ticks = 0;
+    const timer = setInterval(() => {
+      if (++ticks > 100) return;
+      const more = pseudoRandomBytes(20_000, 100 + ticks);
+      appendFile(join(src, 'growing'), more).catch(() => {});
+      if (ticks === 3) truncate(join(src, 'shrinking'), 1_000_000).catch(() => {});
+    }, 2);
+    let result: Awaited<ReturnType<typeof backupCollecting>>;
+    try {
+      result = await backupCollecting(repo, [src]);
+    } finally {
+      clearInterval(timer);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+    const finalGrowing = await readFile(join(src, 'growing'));
+    const target = await tempDir();
+    const r = await restoreCollecting(repo, result.snapshotId!, target);
+    expect(r.warnings).toEqual([]);
+    expect(finalGrowing.length).toBeGreaterThan(original.length);
+    const grown = await readFile(join(target, 'growing'));
+    expect(grown.length).toBeGreaterThanOrEqual(original.length);
+    expect(finalGrowing.subarray(0, grown.length).equals(grown)).toBe(true);
+    const shrunk = await readFile(join(target, 'shrinking'));
+    expect(original.subarray(0, shrunk.length).equals(shrunk)).toBe(true);
+    await expectClean(repo);
+  });
+});
+
+describe('permission denied', () => {
+  it.skipIf(!isRoot)(
+    'an unprivileged backup skips what it cannot read, with named warnings (exit 3)',
+    async () => {
+      requireBinary();
+      const base = await tempDir();
+      await chmod(base, 0o755);
+      const src = join(base, 'src');
+      await mkdir(join(src, 'locked-dir'), { recursive: true });
+      await writeFile(join(src, 'ok.txt'), 'readable\n');
+      await writeFile(join(src, 'secret'), 'no\n');
+      await writeFile(join(src, 'locked-dir', 'inner'), 'no\n');
+      chmodSync(join(src, 'secret'), 0o000);
+      chmodSync(join(src, 'locked-dir'), 0o000);
+      const repo = join(base, 'repo');
+      const cache = join(base, 'cache');
+      for (const d of [repo, cache]) {
+        mkdirSync(d);
+        chownSync(d, 65534, 65534);
+      }
+      const env = { CAIRN_REPO: repo, CAIRN_CACHE_DIR: cache, HOME: base };
+      const nobody = { uid: 65534, gid: 65534 };
+      expect((await cairnBin(['init', '--inline-max', '1K'], env, nobody)).code).toBe(0);
+      const b = await cairnBin(['backup', src], env, nobody);
+      expect(b.code, b.stderr).toBe(3);
+      expect(b.stderr).toContain(join(src, 'secret'));
+      expect(b.stderr).toContain(join(src, 'locked-dir'));
+      expect(b.stderr).toMatch(/permission denied|EACCES/i);
+      const target = await tempDir();
+      const r = await cairnBin(['restore', 'latest', '--target', target], env);
+      expect(r.code, r.stderr).toBe(0);
+      expect([...(await readFiles(target)).keys()]).toEqual(['ok.txt']);
+      expect(readdirSync(join(target, 'locked-dir'))).toEqual([]);
+      const c = await cairnBin(['check', '--read-data'], env);
+      expect(c.code, c.stderr).toBe(0);
+      chmodSync(join(src, 'locked-dir'), 0o755);
+    },
+  );
+});
+
+/** Mounts a tmpfs of `size` at a fresh directory; undefined when mounting is not allowed. */
+function mountTmpfs(dir: string, size: string): boolean {
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('a full disk during restore', () => {
+  it('is a clear ENOSPC error, with nothing half-written under a final name', async (ctx) => {
+    const mnt = await tempDir();
+    if (!mountTmpfs(mnt, '2m')) {
+      ctx.skip();
+      return;
+    }
+    try {
+      const { repo } = await localRepo({
+        chunker: { min: 4096, avg: 16384, max: 65536, level: 1 },
+      });
+      const src = await tempDir();
+      await writeFile(join(src, 'a-small'), 'fits\n');
+      await writeFile(join(src, 'b-big'), pseudoRandomBytes(3_000_000, 1));
+      await writeFile(join(src, 'c-medium'), pseudoRandomBytes(1_500_000, 2));
+      await writeFile(join(src, 'd-small'), 'fits too\n');
+      const { snapshotId } = await backupCollecting(repo, [src]);
+      const target = join(mnt, 'target');
+      const r = await restoreCollecting(repo, snapshotId!, target);
+      const messages = [...r.warnings.map((w) => w.message), String(r.error ?? '')].join('\n');
+      expect(messages).toMatch(/ENOSPC|no space left/i);
+      expect(await halfWrittenFiles(target, await readFiles(src))).toEqual([]);
+      // Failed writes remove their temporary files.
+      expect(await tempFilesBelow(target)).toEqual([]);
+    } finally {
+      execFileSync('umount', [mnt]);
+    }
+  });
+});
+
+describe('long paths and odd names', () => {
+  it('a tree deeper than PATH_MAX (4096 bytes): the backup completes and names what it skipped', async () => {
+    const src = await tempDir();
+    await writeFile(join(src, 'shallow'), 'top\n');
+    const component = 'd'.repeat(200);
+    // Created with relative steps (a child process chdir-ing down): no absolute path
+    // this long can be used, and shells refuse to `cd` past PATH_MAX.
+    const script = `const fs = require('node:fs');
+      process.chdir(process.argv[1]);
+      for (let i = 0; i < 24; i++) { fs.mkdirSync('${component}'); process.chdir('${component}'); }
+      fs.writeFileSync('leaf', 'deep');`;
+    execFileSync(process.execPath, ['-e', script, src]);
+    try {
+      const { repo } = await localRepo();
+      const { snapshotId, snapshot, warnings } = await backupCollecting(repo, [src]);
+      expect(snapshotId).toBeDefined();
+      // Known gap (docs/guarantees.md): Node's path-based calls cannot reach past
+      // PATH_MAX, so what lies deeper is skipped with an ENAMETOOLONG warning.
+      expect(warnings.length).toBeGreaterThan(0);
+      for (const w of warnings) expect(w.message).toMatch(/ENAMETOOLONG|name too long/i);
+      expect(snapshot.summary.errors).toBe(warnings.length);
+      const target = await tempDir();
+      const r = await restoreCollecting(repo, snapshotId!, target);
+      expect(r.error).toBeUndefined();
+      expect(await readFile(join(target, 'shallow'), 'utf8')).toBe('top\n');
+      await expectClean(repo);
+    } finally {
+      execFileSync('rm', ['-rf', join(src, component)]);
+    }
+  });
+
+  it('a file name that is not UTF-8 is reported, never silently dropped or renamed', async () => {
+    const src = await tempDir();
+    await writeFile(join(src, 'plain'), 'ok\n');
+    const raw = Buffer.concat([
+      Buffer.from(`${src}/bad-`),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from('.txt'),
+    ]);
+    const fd = openSync(raw, 'w');
+    writeSync(fd, 'latin-1 name\n');
+    closeSync(fd);
+    const { repo } = await localRepo();
+    const { snapshotId, warnings } = await backupCollecting(repo, [src]);
+    // Known gap (docs/guarantees.md): names are read as strings, so the exact bytes are
+    // lost; the file is reported instead of being stored under a different name.
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.path).toContain('bad-');
+    const target = await tempDir();
+    await restoreCollecting(repo, snapshotId!, target);
+    expect(readdirSync(target)).toEqual(['plain']);
+  });
+});
+
+/**
+ * Over 4 GiB under STRESS=1 (about 100 s here: zeros are read, chunked and hashed at
+ * ~65 MB/s and written back in full); 256 MiB in CI.
+ */
+const SPARSE_SIZE = STRESS ? 4 * 1024 ** 3 + 12_345 : 256 * 1024 ** 2 + 12_345;
+
+describe('sparse files', () => {
+  it(`a sparse file of ${SPARSE_SIZE} bytes backs up and restores with its exact size and data`, async () => {
+    const dir = await tempDir('cairn-sparse-');
+    const backend = new LocalBackend(join(dir, 'repo'));
+    const repo = await initRepository(backend, {});
+    const src = join(dir, 'src');
+    await mkdir(src);
+    const path = join(src, 'sparse.img');
+    const size = SPARSE_SIZE;
+    const marks = [0, Math.floor(size / 2) + 7, size - 1000];
+    await writeFile(path, '');
+    await truncate(path, size);
+    const fd = openSync(path, 'r+');
+    for (const [i, at] of marks.entries()) writeSync(fd, pseudoRandomBytes(1000, i), 0, 1000, at);
+    closeSync(fd);
+    let t = Date.now();
+    const { snapshotId, snapshot } = await backupCollecting(repo, [src]);
+    const backupMs = Date.now() - t;
+    expect(snapshot.summary.bytes).toBe(size);
+    // Zeros deduplicate: the repository holds a few MiB, not 4 GiB.
+    expect(snapshot.summary.bytesAdded).toBeLessThan(16 << 20);
+    const target = join(dir, 'target');
+    t = Date.now();
+    const r = await restoreCollecting(repo, snapshotId!, target);
+    const restoreMs = Date.now() - t;
+    expect(r.warnings).toEqual([]);
+    const out = join(target, 'sparse.img');
+    const st = statSync(out);
+    expect(st.size).toBe(size);
+    const rfd = openSync(out, 'r');
+    try {
+      for (const [i, at] of marks.entries()) {
+        const buf = Buffer.alloc(1000);
+        readSync(rfd, buf, 0, 1000, at);
+        expect(buf.equals(pseudoRandomBytes(1000, i))).toBe(true);
+      }
+    } finally {
+      closeSync(rfd);
+    }
+    // Known gap (docs/guarantees.md): the restored file is not sparse (zeros are written).
+    const allocated = st.blocks * 512;
+    process.stdout.write(
+      `sparse ${size} bytes: backup ${backupMs} ms, restore ${restoreMs} ms, restored allocation ${allocated} bytes\n`,
+    );
+    expect(backupMs + restoreMs).toBeLessThan(120_000);
+  }, 180_000);
+});

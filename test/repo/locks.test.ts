@@ -1,0 +1,123 @@
+/** Locks: shared vs exclusive, stale detection and its message, unlock, sweep waiting. */
+import { describe, expect, it } from 'vitest';
+import { MemoryBackend } from '../../src/backends/memory.js';
+import { LockedError } from '../../src/core/errors.js';
+import {
+  Lock,
+  type LockRecord,
+  listLocks,
+  lockKey,
+  removeLocks,
+  staleReason,
+  waitForSweep,
+} from '../../src/repo/locks.js';
+
+const enc = (r: LockRecord) => new TextEncoder().encode(JSON.stringify(r));
+
+function record(o: Partial<LockRecord> = {}): LockRecord {
+  const now = new Date().toISOString();
+  return {
+    host: 'elsewhere',
+    pid: 4242,
+    user: 'ann',
+    time: now,
+    refreshedAt: now,
+    exclusive: true,
+    operation: 'prune',
+    ...o,
+  };
+}
+
+describe('locks', () => {
+  it('shared locks coexist with each other and with an exclusive one', async () => {
+    const b = new MemoryBackend();
+    const s1 = await Lock.acquire(b, { exclusive: false, operation: 'backup' });
+    const s2 = await Lock.acquire(b, { exclusive: false, operation: 'backup' });
+    const x = await Lock.acquire(b, { exclusive: true, operation: 'prune' });
+    const s3 = await Lock.acquire(b, { exclusive: false, operation: 'backup' });
+    expect((await listLocks(b)).map((l) => l.record.operation).sort()).toEqual([
+      'backup',
+      'backup',
+      'backup',
+      'prune',
+    ]);
+    for (const l of [s1, s2, x, s3]) await l.release();
+    expect(await listLocks(b)).toEqual([]);
+  });
+
+  it('a second exclusive lock is refused with a message naming the holder', async () => {
+    const b = new MemoryBackend();
+    const x = await Lock.acquire(b, { exclusive: true, operation: 'prune' });
+    const err = await Lock.acquire(b, { exclusive: true, operation: 'forget' }).catch((e) => e);
+    expect(err).toBeInstanceOf(LockedError);
+    expect(err.code).toBe('locked');
+    expect(err.message).toContain(`pid ${process.pid}`);
+    expect(err.message).toContain('(prune)');
+    expect(err.message).toContain('cairn unlock');
+    // the refused attempt left no record behind
+    expect((await listLocks(b)).map((l) => l.id)).toEqual([x.id]);
+    await x.release();
+    const y = await Lock.acquire(b, { exclusive: true, operation: 'forget' });
+    await y.release();
+  });
+
+  it('ignores stale locks: not refreshed, or a dead process on this host', async () => {
+    const b = new MemoryBackend();
+    const old = new Date(Date.now() - 2 * 3600_000).toISOString();
+    await b.put(lockKey('a'.repeat(64)), enc(record({ time: old, refreshedAt: old })));
+    // a pid that cannot exist on this host
+    await b.put(lockKey('b'.repeat(64)), enc(record({ host: 'me', pid: 2 ** 22 + 12345 })));
+    const locks = await listLocks(b, { host: 'me' });
+    expect(locks.map((l) => l.stale)).toEqual([
+      'not refreshed for 2h0m',
+      `process ${2 ** 22 + 12345} on this host no longer exists`,
+    ]);
+    const x = await Lock.acquire(b, { exclusive: true, operation: 'prune', host: 'me' });
+    await x.release();
+    expect(staleReason(record(), Date.now())).toBeUndefined();
+  });
+
+  it('a live foreign lock blocks, and says how old it is; unlock removes only stale ones', async () => {
+    const b = new MemoryBackend();
+    const tenMin = new Date(Date.now() - 10 * 60_000).toISOString();
+    await b.put(lockKey('c'.repeat(64)), enc(record({ time: tenMin })));
+    const old = new Date(Date.now() - 3 * 3600_000).toISOString();
+    await b.put(lockKey('d'.repeat(64)), enc(record({ time: old, refreshedAt: old })));
+    const err = await Lock.acquire(b, { exclusive: true, operation: 'prune' }).catch((e) => e);
+    expect(err).toBeInstanceOf(LockedError);
+    expect(err.message).toMatch(/ann@elsewhere pid 4242, taken 10m\d*s? ago/);
+    expect(err.message).toContain('1 stale lock(s) also present');
+    const removed = await removeLocks(b);
+    expect(removed.map((l) => l.id)).toEqual(['d'.repeat(64)]);
+    expect((await listLocks(b)).map((l) => l.id)).toEqual(['c'.repeat(64)]);
+    await removeLocks(b, { all: true });
+    expect(await listLocks(b)).toEqual([]);
+  });
+
+  it('refreshes a held lock on a timer', async () => {
+    const b = new MemoryBackend();
+    const l = await Lock.acquire(b, { exclusive: false, operation: 'backup', refreshMs: 20 });
+    const first = l.info.refreshedAt;
+    await new Promise((r) => setTimeout(r, 80));
+    const [stored] = await listLocks(b);
+    expect(stored!.record.refreshedAt > first).toBe(true);
+    await l.release();
+  });
+
+  it('waitForSweep waits while a live lock is sweeping', async () => {
+    const b = new MemoryBackend();
+    const x = await Lock.acquire(b, { exclusive: true, operation: 'prune' });
+    await x.setSweeping(true);
+    let waited = 0;
+    let done = false;
+    const wait = waitForSweep(b, { pollMs: 10, onWait: () => waited++ }).then(() => {
+      done = true;
+    });
+    await new Promise((r) => setTimeout(r, 60));
+    expect(done).toBe(false);
+    await x.setSweeping(false);
+    await wait;
+    expect(waited).toBeGreaterThan(0);
+    await x.release();
+  });
+});
