@@ -2,9 +2,16 @@
 // `npm pack` when the registry is reachable) are backed up into one repository, one
 // snapshot each, then each release is restored over the previous one.
 // Reports bytes stored against their total, and bytes fetched for each step.
-import { cp, mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CountingBackend, LocalBackend, backup, initRepository, openRepositoryIn, restore } from '../dist/index.js';
+import {
+  backup,
+  CountingBackend,
+  initRepository,
+  LocalBackend,
+  openRepositoryIn,
+  restore,
+} from '../dist/index.js';
 import { DEFAULT_VERSIONS, PACKAGE, release } from './releases.mjs';
 
 const MiB = 1048576;
@@ -18,7 +25,11 @@ export async function benchBuilds({ root, versions = DEFAULT_VERSIONS } = {}) {
   let total = 0;
   const ids = [];
   for (const [i, dir] of dirs.entries()) {
-    const { snapshotId, snapshot } = await backup(repo, { paths: [dir], tags: [`v${versions[i]}`], statCacheDir: false });
+    const { snapshotId, snapshot } = await backup(repo, {
+      paths: [dir],
+      tags: [`v${versions[i]}`],
+      statCacheDir: false,
+    });
     total += snapshot.summary.bytes;
     ids.push({ id: snapshotId, snapshot });
   }
@@ -41,7 +52,7 @@ export async function benchBuilds({ root, versions = DEFAULT_VERSIONS } = {}) {
   const steps = [];
   for (let i = 1; i < ids.length; i++) {
     counting.reset();
-    const s = await restore(remote, ids[i].id, ids[i].snapshot, { target, delete: true });
+    await restore(remote, ids[i].id, ids[i].snapshot, { target, delete: true });
     steps.push(`${versions[i]}: ${(counting.counts.bytesIn / MiB).toFixed(2)}`);
   }
   rows.push(['bytes fetched moving to each next release (MiB)', '', steps.join(', ')]);
@@ -50,5 +61,6 @@ export async function benchBuilds({ root, versions = DEFAULT_VERSIONS } = {}) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  for (const [a, v, n] of await benchBuilds({ root: join(process.cwd(), '.bench') })) console.log(`${a}  ${v}  ${n}`);
+  for (const [a, v, n] of await benchBuilds({ root: join(process.cwd(), '.bench') }))
+    console.log(`${a}  ${v}  ${n}`);
 }

@@ -1,8 +1,9 @@
 // The cost of encryption and compression on backup throughput: the same corpus (half
 // random, half text) backed up into four fresh local repositories: plain, encrypted,
 // compressed (zstd auto), and both. Env: CRYPTO_BENCH_MB (default 256).
-import { mkdir, rm } from 'node:fs/promises';
+
 import { existsSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { backup, initRepository, LocalBackend, stats } from '../dist/index.js';

@@ -23,6 +23,9 @@ export function iterations(ci: number, stress: number): number {
   return STRESS ? stress : ci;
 }
 
+/** Timeout of a looping reliability test: generous in CI (loaded runners), hours under STRESS. */
+export const LOOP_TIMEOUT_MS = STRESS ? 6 * 3600_000 : 180_000;
+
 /** The base seed of the random choices (`STRESS_SEED`, default 7), printed on failure. */
 export const SEED = Number(process.env.STRESS_SEED ?? 7);
 

@@ -20,7 +20,14 @@ import { sync } from '../../src/ops/sync.js';
 import { paramsOf } from '../../src/repo/config.js';
 import { initRepository, openRepositoryIn, type Repository } from '../../src/repo/repository.js';
 import { tempDir } from '../helpers/fs.js';
-import { halfWrittenFiles, iterations, readFiles, SEED, seeded } from '../helpers/reliability.js';
+import {
+  halfWrittenFiles,
+  iterations,
+  LOOP_TIMEOUT_MS,
+  readFiles,
+  SEED,
+  seeded,
+} from '../helpers/reliability.js';
 import { TINY_CHUNKS } from '../helpers/repo.js';
 import { writeSource } from '../helpers/sync-fixtures.js';
 
@@ -97,54 +104,62 @@ async function restoreCollecting(repo: Repository, id: string, target: string) {
 }
 
 describe(`faulty network (${ROUNDS} seeds from ${SEED})`, () => {
-  it('backup, restore and sync through injected faults complete, and check is clean', async () => {
-    for (let round = 0; round < ROUNDS; round++) {
-      const src = await tempDir('cairn-net-src-');
-      await writeSource(src);
-      const a = faultyRetrying(SEED + round);
-      const source = await repoThrough(a.wrap);
-      const { snapshotId } = await backup(source.wrapped, { paths: [src], statCacheDir: false });
-      const target = await tempDir('cairn-net-target-');
-      const r = await restoreCollecting(source.wrapped, snapshotId!, target);
-      expect(r.warnings).toEqual([]);
-      expect(await readFiles(target)).toEqual(await readFiles(src));
-      const b = faultyRetrying(SEED + 100 + round);
-      const dest = await repoThrough(b.wrap, paramsOf(source.plain.config));
-      const report = await sync(source.wrapped, dest.wrapped);
-      expect(report.copied).toEqual([snapshotId]);
-      await expectClean(source.plain);
-      await expectClean(dest.plain);
-      // The faults really happened, and were retried.
-      expect(a.faults() + b.faults()).toBeGreaterThan(10);
-      expect(a.retries() + b.retries()).toBeGreaterThanOrEqual(a.faults() + b.faults());
-      for (const repo of [source.plain, source.wrapped, dest.plain, dest.wrapped])
-        await repo.close();
-    }
-  });
+  it(
+    'backup, restore and sync through injected faults complete, and check is clean',
+    async () => {
+      for (let round = 0; round < ROUNDS; round++) {
+        const src = await tempDir('cairn-net-src-');
+        await writeSource(src);
+        const a = faultyRetrying(SEED + round);
+        const source = await repoThrough(a.wrap);
+        const { snapshotId } = await backup(source.wrapped, { paths: [src], statCacheDir: false });
+        const target = await tempDir('cairn-net-target-');
+        const r = await restoreCollecting(source.wrapped, snapshotId!, target);
+        expect(r.warnings).toEqual([]);
+        expect(await readFiles(target)).toEqual(await readFiles(src));
+        const b = faultyRetrying(SEED + 100 + round);
+        const dest = await repoThrough(b.wrap, paramsOf(source.plain.config));
+        const report = await sync(source.wrapped, dest.wrapped);
+        expect(report.copied).toEqual([snapshotId]);
+        await expectClean(source.plain);
+        await expectClean(dest.plain);
+        // The faults really happened, and were retried.
+        expect(a.faults() + b.faults()).toBeGreaterThan(10);
+        expect(a.retries() + b.retries()).toBeGreaterThanOrEqual(a.faults() + b.faults());
+        for (const repo of [source.plain, source.wrapped, dest.plain, dest.wrapped])
+          await repo.close();
+      }
+    },
+    LOOP_TIMEOUT_MS,
+  );
 
-  it('corrupted and truncated bodies are never accepted by restore', async () => {
-    for (let round = 0; round < ROUNDS; round++) {
-      const src = await tempDir('cairn-net-src-');
-      await writeSource(src);
-      let corrupting: CorruptingBackend | undefined;
-      const repo = await repoThrough((b) => {
-        corrupting = new CorruptingBackend(b, SEED + round, 0.3);
-        return corrupting;
-      });
-      const { snapshotId } = await backup(repo.plain, { paths: [src], statCacheDir: false });
-      const target = await tempDir('cairn-net-target-');
-      const r = await restoreCollecting(repo.wrapped, snapshotId!, target);
-      expect(corrupting!.corrupted).toBeGreaterThan(0);
-      // Each damaged file is reported; what is in the target is exactly the snapshot's.
-      expect(r.warnings.length).toBeGreaterThan(0);
-      for (const w of r.warnings) expect(['integrity', 'format']).toContain(w.code);
-      expect(await halfWrittenFiles(target, await readFiles(src))).toEqual([]);
-      // The repository itself is fine: a clean read restores everything.
-      await expectClean(repo.plain);
-      await repo.plain.close();
-      await repo.wrapped.close();
-    }
-  });
+  it(
+    'corrupted and truncated bodies are never accepted by restore',
+    async () => {
+      for (let round = 0; round < ROUNDS; round++) {
+        const src = await tempDir('cairn-net-src-');
+        await writeSource(src);
+        let corrupting: CorruptingBackend | undefined;
+        const repo = await repoThrough((b) => {
+          corrupting = new CorruptingBackend(b, SEED + round, 0.3);
+          return corrupting;
+        });
+        const { snapshotId } = await backup(repo.plain, { paths: [src], statCacheDir: false });
+        const target = await tempDir('cairn-net-target-');
+        const r = await restoreCollecting(repo.wrapped, snapshotId!, target);
+        expect(corrupting!.corrupted).toBeGreaterThan(0);
+        // Each damaged file is reported; what is in the target is exactly the snapshot's.
+        expect(r.warnings.length).toBeGreaterThan(0);
+        for (const w of r.warnings) expect(['integrity', 'format']).toContain(w.code);
+        expect(await halfWrittenFiles(target, await readFiles(src))).toEqual([]);
+        // The repository itself is fine: a clean read restores everything.
+        await expectClean(repo.plain);
+        await repo.plain.close();
+        await repo.wrapped.close();
+      }
+    },
+    LOOP_TIMEOUT_MS,
+  );
 
   it('sync from a source returning corrupted bodies fails and commits no snapshot', async () => {
     const src = await tempDir('cairn-net-src-');
