@@ -9,7 +9,16 @@ import { fileURLToPath } from 'node:url';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const CACHE = join(ROOT, '.bench', 'packages');
 export const PACKAGE = 'typescript';
-export const DEFAULT_VERSIONS = ['5.4.2', '5.4.3', '5.4.4', '5.4.5', '5.5.2', '5.5.3', '5.5.4', '5.6.2'];
+export const DEFAULT_VERSIONS = [
+  '5.4.2',
+  '5.4.3',
+  '5.4.4',
+  '5.4.5',
+  '5.5.2',
+  '5.5.3',
+  '5.5.4',
+  '5.6.2',
+];
 
 /** Fetches (once) and extracts (once) one release; returns its package directory. */
 export function release(version, pkg = PACKAGE) {
