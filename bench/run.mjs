@@ -3,7 +3,7 @@
 // Env: BENCH_MB (fresh-backup corpus size, default 1024), BENCH_SMALL (small files, default 100000).
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeLargeCorpus, writeSmallFiles } from './corpus.mjs';
 
@@ -25,8 +25,12 @@ function row(what, value, extra = '') {
 }
 const mbps = (bytes, ms) => (bytes / 1048576 / (ms / 1000)).toFixed(0);
 
-async function fresh(dir) {
-  await rm(dir, { recursive: true, force: true });
+// Large deletes slow down file creation on ext4 for minutes afterwards, so a timed step
+// never follows one: each run works in its own new folder, and the folders of earlier
+// runs are removed only at the very end.
+const RUN = join(root, `run-${Date.now()}`);
+async function fresh(name) {
+  const dir = join(RUN, name);
   await mkdir(dir, { recursive: true });
   return dir;
 }
@@ -49,8 +53,8 @@ try {
 // 2. fresh backup of a large corpus, then restore
 const large = join(root, `large-${MB}`);
 if (!existsSync(large)) await writeLargeCorpus(large, MB * 1048576, 200);
-const repo1 = await fresh(join(root, 'repo-large'));
-const cache1 = await fresh(join(root, 'cache-large'));
+const repo1 = await fresh('repo-large');
+const cache1 = await fresh('cache-large');
 step('init', { repo: repo1 });
 const b = step('backup', { repo: repo1, src: large, cache: cache1 });
 row(
@@ -70,7 +74,7 @@ row(
   `${(b2.ms / 1000).toFixed(2)} s`,
   `peak RSS ${b2.maxRssMiB.toFixed(0)} MiB`,
 );
-const target1 = await fresh(join(root, 'restore-large'));
+const target1 = await fresh('restore-large');
 const r = step('restore', { repo: repo1, target: target1 });
 row(
   'restore',
@@ -81,8 +85,8 @@ row(
 // 3. many small files
 const small = join(root, `small-${SMALL}`);
 if (!existsSync(small)) await writeSmallFiles(small, SMALL);
-const repo2 = await fresh(join(root, 'repo-small'));
-const cache2 = await fresh(join(root, 'cache-small'));
+const repo2 = await fresh('repo-small');
+const cache2 = await fresh('cache-small');
 step('init', { repo: repo2 });
 const sb = step('backup', { repo: repo2, src: small, cache: cache2 });
 row(
@@ -102,14 +106,13 @@ row(
   `${(sb2.ms / 1000).toFixed(2)} s`,
   `${sb2.summary.filesUnchanged} unchanged, peak RSS ${sb2.maxRssMiB.toFixed(0)} MiB`,
 );
-const target2 = await fresh(join(root, 'restore-small'));
+const target2 = await fresh('restore-small');
 const sr = step('restore', { repo: repo2, target: target2 });
 row(
   `restore ${SMALL} small files`,
   `${(sr.ms / 1000).toFixed(2)} s`,
   `peak RSS ${sr.maxRssMiB.toFixed(0)} MiB`,
 );
-await rm(target1, { recursive: true, force: true });
 
 // 4. build versions: consecutive npm releases side by side
 try {
@@ -133,6 +136,11 @@ try {
   for (const [what, value, notes] of await benchS3({ root })) row(what, value, notes);
 } catch (err) {
   row('S3 backup and sync', 'n/a', String(err.message).split('\n')[0]);
+}
+
+// Clean up this run's folders and any older ones, after everything was timed.
+for (const name of await readdir(root)) {
+  if (name.startsWith('run-')) await rm(join(root, name), { recursive: true, force: true });
 }
 
 console.log('\n| measure | value | notes |\n| --- | --- | --- |');
