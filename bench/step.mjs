@@ -1,5 +1,6 @@
 // One benchmark step in its own process, so peak RSS belongs to that step alone.
 // Usage: node bench/step.mjs <step> <json-args>; prints one JSON line.
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import {
   backup,
@@ -11,6 +12,16 @@ import {
 } from '../dist/index.js';
 
 const [step, argsJson] = process.argv.slice(2);
+
+function peakRssMiB() {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) / 1024;
+  } catch {
+    // not Linux: fall back to getrusage
+  }
+  return process.resourceUsage().maxRSS / 1024;
+}
 const args = JSON.parse(argsJson ?? '{}');
 
 async function open(dir) {
@@ -44,5 +55,7 @@ const steps = {
 };
 
 const result = await steps[step](args);
-result.maxRssMiB = process.resourceUsage().maxRSS / 1024;
+// Peak RSS of this process alone. getrusage's maxrss is not: Linux carries it over from
+// the parent through fork and exec, so a large parent would show in every step.
+result.maxRssMiB = peakRssMiB();
 process.stdout.write(`${JSON.stringify(result)}\n`);
