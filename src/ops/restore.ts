@@ -325,13 +325,31 @@ class RestoreRun {
       // entries restore themselves; problems inside are warnings
     }
     if (names) await this.deleteExtras(dir, names);
+    else if (this.local && !this.dryRun) await this.removeLeftoverTemps(dir);
+  }
+
+  /**
+   * Removes temporary files an interrupted earlier restore left in `dir`. Every temporary
+   * file of this run in `dir` has been renamed by now, and the prefix is reserved.
+   */
+  private async removeLeftoverTemps(dir: string): Promise<void> {
+    const present = await readdir(dir).catch(() => [] as string[]);
+    for (const name of present) {
+      if (name.startsWith(RESTORE_TEMP_PREFIX))
+        await rm(join(dir, name), { force: true }).catch(() => {});
+    }
   }
 
   /** Removes what `dir` holds beyond `keep` (the snapshot's names). */
   private async deleteExtras(dir: string, keep: Set<string>): Promise<void> {
     const present = await readdir(dir).catch(() => [] as string[]);
     for (const name of present) {
-      if (keep.has(name) || name.startsWith(RESTORE_TEMP_PREFIX)) continue;
+      if (keep.has(name)) continue;
+      if (name.startsWith(RESTORE_TEMP_PREFIX)) {
+        // left by an interrupted earlier restore: not user data, not reported
+        if (!this.dryRun) await rm(join(dir, name), { force: true }).catch(() => {});
+        continue;
+      }
       const path = join(dir, name);
       try {
         if (!this.dryRun) await rm(path, { recursive: true, force: true });

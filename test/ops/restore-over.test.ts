@@ -123,3 +123,19 @@ describe('restore over an existing tree', () => {
     expect((await lstat(join(target, 'VERSION'))).isFile()).toBe(true);
   });
 });
+
+describe('leftovers of an interrupted restore', () => {
+  it('a restore over the target removes temporary files a killed restore left', async () => {
+    const { repo, v1 } = await twoVersions();
+    const target = await tempDir();
+    await restore(repo, v1.id, v1.s, { target });
+    await writeFile(join(target, '.cairn-tmp-0123456789abcdef'), 'half a file');
+    await writeFile(join(target, 'lib', '.cairn-tmp-fedcba9876543210'), 'half');
+    const s = await restore(repo, v1.id, v1.s, { target });
+    expect(s.errors).toBe(0);
+    expect((await readdir(target)).some((n) => n.startsWith('.cairn-tmp-'))).toBe(false);
+    expect((await readdir(join(target, 'lib'))).some((n) => n.startsWith('.cairn-tmp-'))).toBe(
+      false,
+    );
+  });
+});
