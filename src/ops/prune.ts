@@ -14,6 +14,8 @@
  * sweeps at once.
  */
 import type { Backend } from '../backends/backend.js';
+import { ForwardingBackend } from '../backends/forwarding.js';
+import { LocalBackend } from '../backends/local.js';
 import { throwIfAborted } from '../core/abort.js';
 import type { ObjectId } from '../core/ids.js';
 import { forEachConcurrent } from '../core/limit.js';
@@ -67,6 +69,8 @@ export interface PruneReport {
   marked: number;
   /** When the recorded candidates may be deleted (ISO 8601), if any are waiting. */
   sweepAfter?: string;
+  /** Temporary files of killed writers removed (local repositories). */
+  tempFilesRemoved: number;
   dryRun: boolean;
 }
 
@@ -93,6 +97,7 @@ export async function prune(repo: Repository, options: PruneOptions = {}): Promi
     deletedData: 0,
     deletedBytes: 0,
     marked: 0,
+    tempFilesRemoved: 0,
     dryRun: options.dryRun ?? false,
   };
 
@@ -120,6 +125,7 @@ export async function prune(repo: Repository, options: PruneOptions = {}): Promi
       const marked = await mark(repo, report, now, signal);
       if (graceMs === 0 && marked) await sweep(repo, lock, marked, report, options);
     }
+    report.tempFilesRemoved = await removeStaleTempFiles(repo.backend);
     const waiting = await readCandidates(repo.backend, { signal });
     if (waiting) {
       report.marked = waiting.keys.length;
@@ -129,6 +135,16 @@ export async function prune(repo: Repository, options: PruneOptions = {}): Promi
     if (!options.lock) await lock.release();
   }
   return report;
+}
+
+/**
+ * Removes temporary files that writers killed mid-put left in a local repository. A file
+ * an hour old belongs to no live writer: a put writes its temporary file in one go.
+ */
+async function removeStaleTempFiles(backend: Backend): Promise<number> {
+  let base = backend;
+  while (base instanceof ForwardingBackend) base = base.inner;
+  return base instanceof LocalBackend ? base.cleanupTemp(60 * 60 * 1000) : 0;
 }
 
 /** Records the currently unreferenced blobs as candidates (or removes an empty list). */

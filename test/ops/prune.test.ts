@@ -126,6 +126,20 @@ describe('forget + prune', () => {
     expect((await check(repo, { readData: true })).problems).toEqual([]);
   });
 
+  it('removes temporary files that killed writers left in a local repository', async () => {
+    const { repo, dir } = await localRepo();
+    const { mkdir, utimes, readdir } = await import('node:fs/promises');
+    await mkdir(join(dir, 'data', 'ab'), { recursive: true });
+    const old = join(dir, 'data', 'ab', '.tmp~0123456789abcdef');
+    const fresh = join(dir, 'data', 'ab', '.tmp~fedcba9876543210');
+    await writeFile(old, 'half a blob');
+    await writeFile(fresh, 'a put in progress');
+    await utimes(old, Date.now() / 1000 - 7200, Date.now() / 1000 - 7200);
+    const report = await prune(repo, { graceMs: 0 });
+    expect(report.tempFilesRemoved).toBe(1);
+    expect(await readdir(join(dir, 'data', 'ab'))).toEqual(['.tmp~fedcba9876543210']);
+  });
+
   it('refuses a second prune while one holds the exclusive lock', async () => {
     const { repo } = await localRepo();
     const held = await Lock.acquire(repo.backend, { exclusive: true, operation: 'prune' });
