@@ -27,6 +27,7 @@ import { DirectoryWriter } from '../repo/tree-store.js';
 import { BackupWalker } from './backup-walker.js';
 import type { BackupEvent } from './events.js';
 import { ExcludeMatcher } from './exclude.js';
+import { withSharedLock } from './lock-guard.js';
 import { PROGRAM } from './program.js';
 import { scanTotals } from './scan.js';
 
@@ -55,6 +56,13 @@ export interface BackupOptions {
   verbose?: boolean;
   /** Files read at once (default 4). */
   fileConcurrency?: number;
+  /**
+   * Hold a shared lock for the duration (default true), so a concurrent prune never
+   * deletes a blob this backup reuses. Dry runs and read-only repositories take none.
+   */
+  lock?: boolean;
+  /** Called when the backup has to wait for a prune that is deleting. */
+  onLockWait?: () => void;
   signal?: AbortSignal;
   onEvent?: (event: BackupEvent) => void;
 }
@@ -70,6 +78,15 @@ export interface BackupResult {
 
 /** Backs up `options.paths` into `repo`. */
 export async function backup(repo: Repository, options: BackupOptions): Promise<BackupResult> {
+  const locked = options.lock !== false && !options.dryRun && repo.backend.capabilities.writable;
+  if (!locked) return backupUnlocked(repo, options);
+  return withSharedLock(repo, 'backup', () => backupUnlocked(repo, options), {
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onLockWait ? { onWait: () => options.onLockWait?.() } : {}),
+  });
+}
+
+async function backupUnlocked(repo: Repository, options: BackupOptions): Promise<BackupResult> {
   const started = Date.now();
   const startedNs = BigInt(started) * 1_000_000n;
   const emit = options.onEvent ?? (() => {});

@@ -3,7 +3,6 @@ import { shortId } from '../../core/ids.js';
 import { backup } from '../../ops/backup.js';
 import type { BackupEvent } from '../../ops/events.js';
 import { readExcludeFiles } from '../../ops/exclude.js';
-import { withSharedLock } from '../../ops/lock-guard.js';
 import { type CommandContext, EXIT } from '../context.js';
 import { formatBytes, formatDuration } from '../format.js';
 
@@ -55,14 +54,11 @@ export default async function backupCommand(
         signal: ctx.signal,
         onEvent,
       };
-      // A real backup holds a shared lock, so a concurrent prune never deletes what it reuses.
-      const { snapshotId, snapshot, bytesRead } =
-        options.dryRun || !repo.backend.capabilities.writable
-          ? await backup(repo, options)
-          : await withSharedLock(repo, 'backup', () => backup(repo, options), {
-              signal: ctx.signal,
-              onWait: () => ctx.out.line('waiting for a prune to finish deleting...'),
-            });
+      // backup() holds a shared lock, so a concurrent prune never deletes what it reuses.
+      const { snapshotId, snapshot, bytesRead } = await backup(repo, {
+        ...options,
+        onLockWait: () => ctx.out.line('waiting for a prune to finish deleting...'),
+      });
       const s = snapshot.summary;
       ctx.out.event({
         type: 'summary',
