@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -48,26 +47,6 @@ describe('openBackend', () => {
     await expect(openBackend('ftp://host/x')).rejects.toBeInstanceOf(UsageError);
     await expect(openBackend('')).rejects.toBeInstanceOf(UsageError);
   });
-
-  it.skipIf(existsSync(new URL('../../src/backends/s3.ts', import.meta.url)))(
-    'reports a missing S3 module as a usage error naming the location',
-    async () => {
-      const err = await openBackend('s3://bucket/repo').catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(UsageError);
-      expect((err as Error).message).toMatch(
-        /^cannot open s3:\/\/bucket\/repo: the backend module/,
-      );
-    },
-  );
-
-  it.skipIf(existsSync(new URL('../../src/backends/http.ts', import.meta.url)))(
-    'reports a missing HTTP module as a usage error naming the location',
-    async () => {
-      const err = await openBackend('https://example.org/repo').catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(UsageError);
-      expect((err as Error).message).toContain('cannot open https://example.org/repo');
-    },
-  );
 });
 
 describe('openLazyBackend', () => {
