@@ -21,6 +21,7 @@ export * from './keys.js';
 export * from './lazy.js';
 export * from './limit.js';
 export * from './local.js';
+export * from './local-direct.js';
 export * from './memory.js';
 export * from './open.js';
 export * from './prng.js';

@@ -26,6 +26,7 @@ import type {
 } from './backend.js';
 import { errnoCode, fsError } from './fs-errors.js';
 import { checkKey, checkPrefix, isValidKey } from './keys.js';
+import type { LocalDirectSetup } from './local-direct.js';
 import { checkRangeOptions, resolveRange } from './range.js';
 
 /** Name prefix of in-progress writes. `~` is outside the key alphabet. */
@@ -77,6 +78,14 @@ export class LocalBackend implements Backend {
   /** atomicCreate turns false if the file system turns out to lack hard links. */
   get capabilities(): BackendCapabilities {
     return this.caps;
+  }
+
+  /**
+   * How a worker thread may write into this repository itself (local-direct.ts), or
+   * undefined when it may not (a file system without hard links).
+   */
+  directSetup(): LocalDirectSetup | undefined {
+    return this.caps.atomicCreate ? { root: this.root, fsync: this.fsync } : undefined;
   }
 
   /** The file that holds `key`. */

@@ -1,8 +1,11 @@
 /**
  * Core: the lowest layer. Content ids, errors with stable codes, cancellation and
- * concurrency helpers. Imports nothing from the rest of cairn.
+ * concurrency helpers, and file names and paths as the file system sees them (exact
+ * bytes, any length). Imports nothing from the rest of cairn.
  */
 export * from './abort.js';
+export * from './deep-path.js';
 export * from './errors.js';
+export * from './fs-names.js';
 export * from './ids.js';
 export * from './limit.js';

@@ -4,13 +4,15 @@
  *   file: s size, c chunk ids (n*32 bytes), cs chunk sizes, d inline bytes, h hardlink
  *   dir: r tree id, nf files below, nb bytes below
  *   symlink: l target
+ * Names (n) and symlink targets (l) are str when their bytes are valid UTF-8, else bin
+ * holding the exact bytes (names.ts: textToWire/textFromWire).
  *   fifo/socket/device: rd device number
  * Optional fields are omitted when absent, so equal entries encode to equal bytes.
  */
 import { FormatError } from '../core/errors.js';
 import { ID_BYTES, idFromBytes, idToBytes } from '../core/ids.js';
 import { FieldReader } from './fields.js';
-import { checkName } from './names.js';
+import { checkName, textFromWire, textToWire } from './names.js';
 import type { ChunkRef, Entry, EntryKind, Timestamp } from './types.js';
 
 /** The largest chunk a file entry may reference (the chunker's max is 16 MiB). */
@@ -53,7 +55,7 @@ const ENTRY_FIELDS = [
 /** Builds the wire map for an entry (keys in canonical order). */
 export function entryToWire(e: Entry): Record<string, unknown> {
   const w: Record<string, unknown> = {
-    n: e.name,
+    n: textToWire(e.name),
     t: KIND_TO_CODE[e.kind],
     m: e.mode,
     u: e.uid,
@@ -81,7 +83,7 @@ export function entryToWire(e: Entry): Record<string, unknown> {
       w.nb = e.bytes;
       break;
     case 'symlink':
-      w.l = e.target;
+      w.l = textToWire(e.target);
       break;
     default:
       if (e.rdev !== undefined) w.rd = e.rdev;
@@ -91,7 +93,12 @@ export function entryToWire(e: Entry): Record<string, unknown> {
 
 /** Parses and validates one wire entry. `source` names the containing object for errors. */
 export function entryFromWire(value: unknown, source: string): Entry {
-  const name = new FieldReader(value, source, ENTRY_FIELDS).str('n', 4096);
+  const name = textFromWire(
+    new FieldReader(value, source, ENTRY_FIELDS).raw('n'),
+    source,
+    'n',
+    4096,
+  );
   checkName(name, source);
   const where = `${source} entry ${JSON.stringify(name)}`;
   const r = new FieldReader(value, where, ENTRY_FIELDS);
@@ -121,7 +128,7 @@ export function entryFromWire(value: unknown, source: string): Entry {
     case 'dir':
       return { ...base, kind, tree: r.id('r'), files: r.uint('nf'), bytes: r.uint('nb') };
     case 'symlink': {
-      const target = r.str('l', MAX_SYMLINK_TARGET);
+      const target = textFromWire(r.raw('l'), where, 'l', MAX_SYMLINK_TARGET);
       if (target.length === 0 || target.includes('\0')) r.fail('l', 'empty or holds NUL');
       return { ...base, kind, target };
     }

@@ -11,6 +11,7 @@
  * the name rather than a rolling hash over the encoded bytes.
  */
 import { createHash } from 'node:crypto';
+import { isWellFormedName, nameToBytes } from '../core/fs-names.js';
 
 /** Page size parameters, in encoded bytes. */
 export interface PagingParams {
@@ -22,9 +23,15 @@ export interface PagingParams {
 /** Defaults: 64 KiB pages keep a one-file change to a small rewrite and few objects. */
 export const DEFAULT_PAGING: PagingParams = { min: 16 * 1024, target: 64 * 1024, max: 256 * 1024 };
 
-/** The 32-bit boundary hash of a name: the first four bytes of SHA-256(name), big-endian. */
+/**
+ * The 32-bit boundary hash of a name: the first four bytes, big-endian, of SHA-256 of
+ * the name's bytes (its UTF-8, or its raw bytes when it is not valid UTF-8).
+ */
 export function nameHash(name: string): number {
-  return createHash('sha256').update(name, 'utf8').digest().readUInt32BE(0);
+  const h = createHash('sha256');
+  if (isWellFormedName(name)) h.update(name, 'utf8');
+  else h.update(nameToBytes(name));
+  return h.digest().readUInt32BE(0);
 }
 
 /**

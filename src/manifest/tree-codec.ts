@@ -1,6 +1,6 @@
 /**
  * Tree nodes on the wire:
- *   leaf  = {v: 1, e: [entry, ...]}               entries sorted by name (UTF-8 bytes)
+ *   leaf  = {v: 1, e: [entry, ...]}               entries sorted by name (bytes)
  *   index = {v: 1, x: [[first, tree, count], ...]} children sorted by first name
  * A leaf is assembled from already-encoded entries (the backup encodes each entry once
  * and decides page boundaries on its encoded size), so `encodeLeaf` takes bytes.
@@ -10,7 +10,7 @@ import { idFromBytes, idToBytes } from '../core/ids.js';
 import { entryFromWire, entryToWire } from './entry-codec.js';
 import { isPlainObject } from './fields.js';
 import { pack, unpack } from './msgpack.js';
-import { checkName, compareNames } from './names.js';
+import { checkName, compareNames, textFromWire, textToWire } from './names.js';
 import type { Entry, PageRef, TreeNode } from './types.js';
 
 /** Current tree node format version. */
@@ -38,7 +38,10 @@ export function encodeLeaf(encodedEntries: readonly Uint8Array[]): Uint8Array {
 
 /** An index node over pages, in name order. */
 export function encodeIndex(pages: readonly PageRef[]): Uint8Array {
-  return pack({ v: TREE_VERSION, x: pages.map((p) => [p.first, idToBytes(p.tree), p.count]) });
+  return pack({
+    v: TREE_VERSION,
+    x: pages.map((p) => [textToWire(p.first), idToBytes(p.tree), p.count]),
+  });
 }
 
 /** Encodes a whole node (used for tests and small trees; backup uses encodeLeaf). */
@@ -81,8 +84,8 @@ function decodePages(value: unknown, source: string): PageRef[] {
     if (!Array.isArray(item) || item.length !== 3) {
       throw new FormatError(source, `field x[${i}]: expected [first, tree, count]`);
     }
-    const [first, tree, count] = item;
-    if (typeof first !== 'string') throw new FormatError(source, `field x[${i}]: bad first name`);
+    const first = textFromWire(item[0], source, `x[${i}]`, 4096);
+    const [, tree, count] = item;
     checkName(first, source);
     if (!(tree instanceof Uint8Array)) throw new FormatError(source, `field x[${i}]: bad tree id`);
     if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 1) {

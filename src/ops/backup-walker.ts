@@ -15,24 +15,24 @@
  * encoding or hashing anything.
  */
 import type { BigIntStats } from 'node:fs';
-import {
-  closeSync,
-  createReadStream,
-  lstatSync,
-  openSync,
-  readdirSync,
-  readlinkSync,
-  readSync,
-} from 'node:fs';
+import { closeSync, constants, lstatSync, openSync, readlinkSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { chunkStream } from '../chunker/index.js';
 import { throwIfAborted } from '../core/abort.js';
+import { CAN_HOP, DirRef } from '../core/deep-path.js';
 import { describeError, hasCode } from '../core/errors.js';
+import {
+  fsPath,
+  isWellFormedName,
+  nameFromBytes,
+  nameToBytes,
+  readdirNamesSync,
+} from '../core/fs-names.js';
 import type { ObjectId } from '../core/ids.js';
 import { mapConcurrent, Semaphore } from '../core/limit.js';
 import { compareNames, sortNames } from '../manifest/names.js';
 import type { ChunkRef, Entry, FileEntry } from '../manifest/types.js';
 import type { BlobStore } from '../repo/blob-store.js';
+import type { ChunkPool } from '../repo/chunk-pool.js';
 import type { Repository } from '../repo/repository.js';
 import type { CachedDir, StatCache } from '../repo/stat-cache.js';
 import { DirectoryWriter } from '../repo/tree-store.js';
@@ -44,6 +44,8 @@ import { baseFields, fingerprint, kindOf, tooRecentToCache } from './source-stat
 export interface WalkerContext {
   repo: Repository;
   blobs: BlobStore;
+  /** Where large files are cut, hashed and sealed (worker threads). */
+  pool: ChunkPool;
   cache: StatCache | undefined;
   force: boolean;
   excludes: ExcludeMatcher;
@@ -77,6 +79,8 @@ export interface WalkCounts {
 interface ChildResult {
   name: string;
   path: string;
+  /** `path` as the file-system calls take it (exact bytes, reachable however deep). */
+  at: string | Buffer;
   signature: string;
   entry: Entry | undefined;
   /** Set for files to take from the previous tree. */
@@ -87,10 +91,6 @@ interface ChildResult {
 
 /** Children of one directory in flight at once (subdirectories and large files). */
 const CHILD_CONCURRENCY = 16;
-/** Chunk uploads in flight per file. */
-const PUTS_PER_FILE = 4;
-/** Read size for streaming files into the chunker. */
-const READ_CHUNK = 1024 * 1024;
 
 /** Walks sources and builds entries; see the module comment. */
 export class BackupWalker {
@@ -154,28 +154,40 @@ export class BackupWalker {
     });
   }
 
-  /** Backs up directory `path` (already lstat-ed) and returns its tree and totals. */
-  async directory(path: string, st: BigIntStats): Promise<DirResult> {
+  /**
+   * Backs up directory `path` (already lstat-ed) and returns its tree and totals. `dir`
+   * reaches it (a descriptor when its path is long); without it one is opened and
+   * closed here.
+   */
+  async directory(path: string, st: BigIntStats, dir?: DirRef): Promise<DirResult> {
     throwIfAborted(this.ctx.signal);
     this.rootDev ??= st.dev;
+    let ref = dir;
     let names: string[];
     try {
-      names = sortNames(readdirSync(path));
+      ref ??= DirRef.open(path);
+      names = sortNames(readdirNamesSync(ref.at));
     } catch (err) {
       this.warn(path, err);
       names = [];
     }
     if (!this.ctx.excludes.empty)
       names = names.filter((n) => !this.ctx.excludes.excludes(join(path, n), n));
-    const cached = this.ctx.force ? undefined : await this.ctx.cache?.getDir(path);
+    const cached = this.ctx.force ? undefined : await this.ctx.cache?.getDir(cacheKey(path));
     const out = new DirectoryOutput(this, cached, names.length);
-    const work = mapConcurrent(names, CHILD_CONCURRENCY, (name) =>
-      this.childResult(join(path, name), name, cached?.children.get(name)),
-    );
-    for await (const r of work) await out.add(r);
-    const result = await out.finish();
+    let result: DirResult;
+    try {
+      const work = mapConcurrent(names, CHILD_CONCURRENCY, (name) =>
+        this.childResult(join(path, name), name, cached?.children.get(cacheKey(name)), ref),
+      );
+      for await (const r of work) await out.add(r);
+      // Reused files may be read in finish(): the directory stays open until then.
+      result = await out.finish();
+    } finally {
+      if (dir === undefined) ref?.close();
+    }
     if (this.ctx.cache && !result.reused) {
-      await this.ctx.cache.putDir(path, {
+      await this.ctx.cache.putDir(cacheKey(path), {
         tree: result.tree,
         files: result.files,
         bytes: result.bytes,
@@ -214,7 +226,7 @@ export class BackupWalker {
       this.countFile(r.path, previous, 'unchanged');
       return previous;
     }
-    const entry = await this.readAndCount(r.path, r.name, st, 'changed');
+    const entry = await this.readAndCount(r.path, r.at, r.name, st, 'changed');
     return entry;
   }
 
@@ -243,18 +255,21 @@ export class BackupWalker {
    * read. Used for the synthetic root of a multi-path backup.
    */
   async child(path: string, name: string): Promise<Entry | undefined> {
-    return (await this.childResult(path, name, undefined))?.entry;
+    return (await this.childResult(path, name, undefined, undefined))?.entry;
   }
 
+  /** Child `name` of directory `parent` (logical path `path`); no parent for a source root. */
   private async childResult(
     path: string,
     name: string,
     cachedSignature: string | undefined,
+    parent: DirRef | undefined,
   ): Promise<ChildResult | undefined> {
     throwIfAborted(this.ctx.signal);
+    const at = parent ? parent.child(name) : fsPath(path);
     let st: BigIntStats;
     try {
-      st = lstatSync(path, { bigint: true });
+      st = lstatSync(at, { bigint: true });
     } catch (err) {
       this.warn(path, err);
       return undefined;
@@ -263,7 +278,7 @@ export class BackupWalker {
       const kind = kindOf(st);
       const base = baseFields(name, st);
       const meta = `${base.mode}:${base.uid}:${base.gid}:${st.mtimeNs}`;
-      const result = { name, path, reuse: undefined, files: 0, bytes: 0 };
+      const result = { name, path, at, reuse: undefined, files: 0, bytes: 0 };
       if (kind === 'file') {
         const fp = fingerprint(st);
         const signature = tooRecentToCache(st, this.ctx.startedNs) ? '' : fp;
@@ -279,6 +294,7 @@ export class BackupWalker {
         }
         const entry = await this.readAndCount(
           path,
+          at,
           name,
           st,
           cachedSignature === undefined ? 'new' : 'changed',
@@ -287,14 +303,20 @@ export class BackupWalker {
         return { ...result, signature, entry, files: 1, bytes: entry.size };
       }
       if (kind === 'dir') {
-        const sub = await this.subdirectory(path, st);
+        const sub = await this.subdirectory(path, st, () =>
+          parent ? parent.sub(name) : DirRef.open(path),
+        );
         const entry: Entry = { ...base, kind, tree: sub.tree, files: sub.files, bytes: sub.bytes };
         const signature = `d:${meta}:${sub.tree}:${sub.files}:${sub.bytes}`;
         return { ...result, signature, entry, files: sub.files, bytes: sub.bytes };
       }
       if (kind === 'symlink') {
-        const target = readlinkSync(path);
-        return { ...result, signature: `l:${meta}:${target}`, entry: { ...base, kind, target } };
+        const target = nameFromBytes(readlinkSync(at, { encoding: 'buffer' }));
+        return {
+          ...result,
+          signature: `l:${meta}:${cacheKey(target)}`,
+          entry: { ...base, kind, target },
+        };
       }
       if (kind === 'chardev' || kind === 'blockdev') {
         const rdev = Number(st.rdev);
@@ -310,27 +332,38 @@ export class BackupWalker {
     }
   }
 
-  private async subdirectory(path: string, st: BigIntStats): Promise<DirResult> {
+  private async subdirectory(
+    path: string,
+    st: BigIntStats,
+    open: () => DirRef,
+  ): Promise<DirResult> {
     this.counts.dirs++;
     if (this.ctx.oneFileSystem && this.rootDev !== undefined && st.dev !== this.rootDev) {
       // Record the mount point itself, empty, as other tools do.
       const { tree } = await this.newWriter().finish();
       return { tree, files: 0, bytes: 0, reused: false };
     }
-    return this.directory(path, st);
+    const dir = open();
+    try {
+      return await this.directory(path, st, dir);
+    } finally {
+      dir.close();
+    }
   }
 
   /** Reads a file's content (a warning and undefined if it cannot) and counts it. */
   private async readAndCount(
     path: string,
+    at: string | Buffer,
     name: string,
     st: BigIntStats,
     status: 'new' | 'changed',
   ): Promise<FileEntry | undefined> {
     let entry: FileEntry | undefined;
     try {
-      entry =
-        st.nlink > 1n ? await this.hardlinked(path, name, st) : await this.readFile(path, name, st);
+      entry = await withStringPath(at, (p) =>
+        st.nlink > 1n ? this.hardlinked(p, name, st) : this.readFile(p, name, st),
+      );
     } catch (err) {
       if (hasCode(err, 'aborted') || hasCode(err, 'backend') || hasCode(err, 'integrity'))
         throw err;
@@ -390,34 +423,45 @@ export class BackupWalker {
     }
   }
 
-  private async storeChunks(path: string): Promise<ChunkRef[]> {
+  /** Reads, cuts, hashes and stores a large file on the chunk pool's worker threads. */
+  private storeChunks(path: string): Promise<ChunkRef[]> {
     const signal = this.ctx.signal;
-    const stream = createReadStream(path, { highWaterMark: READ_CHUNK, signal });
-    const counted = countBytes(stream, (n) => {
-      this.counts.bytesRead += n;
-    });
-    const chunks: ChunkRef[] = [];
-    const puts = mapConcurrent(
-      chunkStream(counted, this.ctx.repo.config.chunker, signal),
-      PUTS_PER_FILE,
-      async (chunk) => {
-        const { id } = await this.ctx.blobs.put('data', chunk.data, { signal });
-        return { id, size: chunk.data.length };
+    return this.ctx.pool.storeFile(path, this.ctx.blobs, {
+      ...(signal ? { signal } : {}),
+      onBytes: (n) => {
+        this.counts.bytesRead += n;
       },
-    );
-    for await (const ref of puts) chunks.push(ref);
-    return chunks;
+    });
   }
 }
 
-async function* countBytes(
-  source: AsyncIterable<Buffer>,
-  onBytes: (n: number) => void,
-): AsyncGenerator<Uint8Array> {
-  for await (const buf of source) {
-    onBytes(buf.length);
-    yield buf;
+/**
+ * Runs `fn` with a string path to the file at `at`. File reading takes string paths; a
+ * name that is not UTF-8 (a Buffer path) is opened here and reached as
+ * `/proc/self/fd/<fd>`, which the reader opens afresh (its own offset), until `fn` settles.
+ */
+async function withStringPath<T>(
+  at: string | Buffer,
+  fn: (path: string) => Promise<T>,
+): Promise<T> {
+  if (typeof at === 'string') return fn(at);
+  if (!CAN_HOP) throw new Error('file names that are not UTF-8 are read on Linux only');
+  // NONBLOCK: should a FIFO have replaced the file since lstat, opening must not hang.
+  const fd = openSync(at, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  try {
+    return await fn(`/proc/self/fd/${fd}`);
+  } finally {
+    closeSync(fd);
   }
+}
+
+/**
+ * A name or path as a stat-cache key. The cache stores strings as UTF-8, which would
+ * merge names that differ only in bytes that are not UTF-8; those are keyed as NUL (which
+ * no name or path holds) followed by their bytes in hex instead.
+ */
+function cacheKey(name: string): string {
+  return isWellFormedName(name) ? name : `\0${nameToBytes(name).toString('hex')}`;
 }
 
 /** A directory's tree id and totals; `reused` when its previous tree was kept. */
@@ -460,12 +504,12 @@ class DirectoryOutput {
       await this.markChanged();
       return;
     }
-    this.signatures.set(r.name, r.signature);
+    this.signatures.set(cacheKey(r.name), r.signature);
     this.files += r.files;
     this.bytes += r.bytes;
     if (
       !this.changed &&
-      (r.signature === '' || this.cached!.children.get(r.name) !== r.signature)
+      (r.signature === '' || this.cached!.children.get(cacheKey(r.name)) !== r.signature)
     ) {
       await this.markChanged();
     }

@@ -21,6 +21,7 @@ import { compareNames } from '../manifest/names.js';
 import type { Entry, Snapshot, SnapshotSummary } from '../manifest/types.js';
 import type { BlobStore } from '../repo/blob-store.js';
 import { repoCacheDir } from '../repo/cache-dir.js';
+import { ChunkPool } from '../repo/chunk-pool.js';
 import type { Repository } from '../repo/repository.js';
 import { StatCache } from '../repo/stat-cache.js';
 import { DirectoryWriter } from '../repo/tree-store.js';
@@ -56,6 +57,11 @@ export interface BackupOptions {
   verbose?: boolean;
   /** Files read at once (default 4). */
   fileConcurrency?: number;
+  /**
+   * Worker threads that cut, hash and seal large files (default: one per core;
+   * `CAIRN_WORKERS` overrides); 0 does it on the calling thread.
+   */
+  workers?: number;
   /**
    * Hold a shared lock for the duration (default true), so a concurrent prune never
    * deletes a blob this backup reuses. Dry runs and read-only repositories take none.
@@ -105,9 +111,16 @@ async function backupUnlocked(repo: Repository, options: BackupOptions): Promise
     options.statCacheDir === false || options.dryRun
       ? undefined
       : await StatCache.open(options.statCacheDir ?? `${repoCacheDir(repo.config.id)}`);
+  const pool = new ChunkPool(repo.config.chunker, repo.codec, {
+    ...(options.workers !== undefined ? { workers: options.workers } : {}),
+    direct: blobs.directSetup(),
+  });
+  // Tree pages, too, are sealed and written on the workers when the repository is local.
+  if (pool.canPutDirect) blobs.writeThrough((key, data) => pool.putDirect(key, data));
   const walker = new BackupWalker({
     repo,
     blobs,
+    pool,
     cache,
     force: options.force ?? false,
     excludes: new ExcludeMatcher(options.excludes ?? []),
@@ -132,7 +145,8 @@ async function backupUnlocked(repo: Repository, options: BackupOptions): Promise
   try {
     tree = await backupRoot(walker, sources, blobs, repo);
   } finally {
-    await cache?.close();
+    blobs.writeThrough(undefined);
+    await Promise.all([cache?.close(), pool.close()]);
   }
   throwIfAborted(options.signal);
   walker.emitProgress(true);

@@ -7,12 +7,15 @@
  * from, and per file its chunk list (to see whether a file already matches). Reads
  * re-verify the bytes against the id: a file that changed since it was indexed (or was
  * already replaced by this restore) is detected and the chunk is fetched instead.
+ * Paths are logical (names byte-exact, any length; see core/deep-path.ts).
  */
 import { createReadStream } from 'node:fs';
-import { lstat, open, readdir } from 'node:fs/promises';
+import { lstat, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type ChunkerParams, chunkStream } from '../chunker/index.js';
 import { throwIfAborted } from '../core/abort.js';
+import { withFsPath } from '../core/deep-path.js';
+import { readdirNames } from '../core/fs-names.js';
 import { type ObjectId, sha256Hex } from '../core/ids.js';
 
 /** Computes a chunk's id the way the repository does (SHA-256, or HMAC when encrypted). */
@@ -50,14 +53,14 @@ export class LocalChunkIndex {
     throwIfAborted(signal);
     let names: string[];
     try {
-      names = await readdir(dir);
+      names = await withFsPath(dir, readdirNames);
     } catch {
       return;
     }
     for (const name of names) {
       if (name.startsWith('.cairn-tmp-')) continue;
       const path = join(dir, name);
-      const st = await lstat(path).catch(() => undefined);
+      const st = await withFsPath(path, (at) => lstat(at)).catch(() => undefined);
       if (!st) continue;
       if (st.isDirectory()) await this.addTree(path, signal);
       else if (st.isFile()) await this.addFile(path, signal);
@@ -69,14 +72,17 @@ export class LocalChunkIndex {
     const ids: ObjectId[] = [];
     let size = 0;
     try {
-      const stream = createReadStream(path, { highWaterMark: 1024 * 1024, signal });
-      for await (const c of chunkStream(stream, this.params, signal)) {
-        const id = this.idOf(c.data);
-        ids.push(id);
-        if (!this.chunks.has(id))
-          this.chunks.set(id, { path, offset: c.offset, length: c.data.length });
-        size += c.data.length;
-      }
+      // The path stays reachable (a deep one holds descriptors) until the stream is read.
+      await withFsPath(path, async (at) => {
+        const stream = createReadStream(at, { highWaterMark: 1024 * 1024, signal });
+        for await (const c of chunkStream(stream, this.params, signal)) {
+          const id = this.idOf(c.data);
+          ids.push(id);
+          if (!this.chunks.has(id))
+            this.chunks.set(id, { path, offset: c.offset, length: c.data.length });
+          size += c.data.length;
+        }
+      });
     } catch {
       return;
     }
@@ -105,7 +111,7 @@ export class LocalChunkIndex {
     const loc = this.chunks.get(id);
     if (!loc) return undefined;
     try {
-      const fh = await open(loc.path, 'r');
+      const fh = await withFsPath(loc.path, (at) => open(at, 'r'));
       try {
         const buf = Buffer.allocUnsafe(loc.length);
         const { bytesRead } = await fh.read(buf, 0, loc.length, loc.offset);

@@ -13,23 +13,11 @@
  * `.`, `..`, NUL); restore also refuses to descend through a symlink it finds where a
  * directory should be, so nothing is ever written outside the target.
  */
-import { execFile } from 'node:child_process';
 import { lstatSync, readFileSync } from 'node:fs';
-import {
-  chmod,
-  lchown,
-  link,
-  lstat,
-  mkdir,
-  open,
-  readdir,
-  rm,
-  unlink,
-  utimes,
-} from 'node:fs/promises';
+import { chmod, lchown, link, lstat, mkdir, open, rm, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { throwIfAborted } from '../core/abort.js';
+import { withFsPath, withFsPathSync } from '../core/deep-path.js';
 import {
   CairnError,
   describeError,
@@ -37,6 +25,7 @@ import {
   NotFoundError,
   UsageError,
 } from '../core/errors.js';
+import { readdirNames } from '../core/fs-names.js';
 import type { ObjectId } from '../core/ids.js';
 import { mapConcurrent, Semaphore } from '../core/limit.js';
 import type { DirEntry, Entry, FileEntry, Snapshot } from '../manifest/types.js';
@@ -44,7 +33,9 @@ import type { Repository } from '../repo/repository.js';
 import { type RestoreEvent, Throttle } from './events.js';
 import { LocalChunkIndex } from './local-chunks.js';
 import {
+  isAllZero,
   isRoot,
+  makeFifo,
   RESTORE_TEMP_PREFIX,
   replaceWith,
   toSeconds,
@@ -150,7 +141,8 @@ export async function restore(
     totalBytes: totals.bytes,
   });
   await run.indexLocalChunks();
-  if (!options.dryRun) await mkdir(options.target, { recursive: true });
+  if (!options.dryRun)
+    await withFsPath(options.target, (p) => mkdir(p, { recursive: true }).then(() => {}));
   if (!includes) {
     await run.directoryContents(snapshot.tree, options.target);
   } else {
@@ -201,6 +193,8 @@ class RestoreRun {
   private readonly dryRun: boolean;
   /** Bytes written so far of files not yet complete (for progress). */
   private partialBytes = 0;
+  /** Ids of chunks seen to be all zeros (restored as holes without fetching again). */
+  private readonly zeroChunks = new Set<ObjectId>();
 
   constructor(
     private readonly repo: Repository,
@@ -247,7 +241,7 @@ class RestoreRun {
     const dirs = [this.options.target, ...(this.options.seeds ?? [])];
     const present: string[] = [];
     for (const d of dirs) {
-      const names = await readdir(d).catch(() => [] as string[]);
+      const names = await listNames(d);
       if (names.some((n) => !n.startsWith(RESTORE_TEMP_PREFIX))) present.push(d);
     }
     if (present.length === 0) return;
@@ -288,24 +282,26 @@ class RestoreRun {
   /** Makes `path` a real directory; refuses to go through a symlink. */
   private async ensureDirectory(path: string): Promise<void> {
     if (this.dryRun) return;
-    try {
-      await mkdir(path, { mode: 0o700 });
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const st = await lstat(path);
-    if (st.isSymbolicLink())
-      throw new UsageError(`refusing to restore into ${path}: it is a symbolic link`);
-    if (st.isDirectory()) return;
-    if (!this.options.delete) {
-      throw new UsageError(
-        `cannot restore directory ${path}: a file is in the way (use --delete to replace it)`,
-      );
-    }
-    await unlink(path);
-    this.deleted(path);
-    await mkdir(path, { mode: 0o700 });
+    await withFsPath(path, async (at) => {
+      try {
+        await mkdir(at, { mode: 0o700 });
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const st = await lstat(at);
+      if (st.isSymbolicLink())
+        throw new UsageError(`refusing to restore into ${path}: it is a symbolic link`);
+      if (st.isDirectory()) return;
+      if (!this.options.delete) {
+        throw new UsageError(
+          `cannot restore directory ${path}: a file is in the way (use --delete to replace it)`,
+        );
+      }
+      await unlink(at);
+      this.deleted(path);
+      await mkdir(at, { mode: 0o700 });
+    });
   }
 
   private deleted(path: string): void {
@@ -333,26 +329,25 @@ class RestoreRun {
    * file of this run in `dir` has been renamed by now, and the prefix is reserved.
    */
   private async removeLeftoverTemps(dir: string): Promise<void> {
-    const present = await readdir(dir).catch(() => [] as string[]);
+    const present = await listNames(dir);
     for (const name of present) {
-      if (name.startsWith(RESTORE_TEMP_PREFIX))
-        await rm(join(dir, name), { force: true }).catch(() => {});
+      if (name.startsWith(RESTORE_TEMP_PREFIX)) await removeTree(join(dir, name)).catch(() => {});
     }
   }
 
   /** Removes what `dir` holds beyond `keep` (the snapshot's names). */
   private async deleteExtras(dir: string, keep: Set<string>): Promise<void> {
-    const present = await readdir(dir).catch(() => [] as string[]);
+    const present = await listNames(dir);
     for (const name of present) {
       if (keep.has(name)) continue;
       if (name.startsWith(RESTORE_TEMP_PREFIX)) {
         // left by an interrupted earlier restore: not user data, not reported
-        if (!this.dryRun) await rm(join(dir, name), { force: true }).catch(() => {});
+        if (!this.dryRun) await removeTree(join(dir, name)).catch(() => {});
         continue;
       }
       const path = join(dir, name);
       try {
-        if (!this.dryRun) await rm(path, { recursive: true, force: true });
+        if (!this.dryRun) await removeTree(path);
         this.deleted(path);
       } catch (err) {
         this.warn(path, err);
@@ -381,9 +376,7 @@ class RestoreRun {
         case 'fifo':
           if (await this.clearWay(path, false)) {
             if (!this.dryRun) {
-              await replaceWith(dir, path, (tmp) =>
-                promisify(execFile)('mkfifo', ['-m', '600', tmp]).then(() => {}),
-              );
+              await makeFifo(dir, path);
               await this.applyMetadata(e, path);
             }
             this.summary.specials++;
@@ -412,7 +405,7 @@ class RestoreRun {
   private async clearWay(path: string, isFile: boolean): Promise<boolean> {
     let st: import('node:fs').Stats;
     try {
-      st = lstatSync(path);
+      st = withFsPathSync(path, (at) => lstatSync(at));
     } catch {
       return true;
     }
@@ -426,7 +419,7 @@ class RestoreRun {
         `cannot restore ${path}: a directory is in the way (use --delete to replace it)`,
       );
     }
-    if (!this.dryRun) await rm(path, { recursive: true, force: true });
+    if (!this.dryRun) await removeTree(path);
     this.deleted(path);
     return true;
   }
@@ -460,7 +453,7 @@ class RestoreRun {
       if (first) {
         const firstPath = await first;
         if (firstPath) {
-          await replaceWith(dir, path, (tmp) => link(firstPath, tmp));
+          await replaceWith(dir, path, (tmp) => withFsPath(firstPath, (from) => link(from, tmp)));
           this.countFile(e, path, 'write');
           return;
         }
@@ -491,13 +484,14 @@ class RestoreRun {
     if (this.overwrite !== 'changed' || e.hardlink !== undefined) return false;
     let st: import('node:fs').Stats;
     try {
-      st = lstatSync(path);
+      st = withFsPathSync(path, (at) => lstatSync(at));
     } catch {
       return false;
     }
     if (!st.isFile() || st.size !== e.size) return false;
     let same: boolean;
-    if (e.inline) same = Buffer.from(e.inline).equals(readFileSync(path));
+    if (e.inline)
+      same = Buffer.from(e.inline).equals(withFsPathSync(path, (at) => readFileSync(at)));
     else if (e.chunks.length === 0) same = true;
     else
       same =
@@ -538,15 +532,19 @@ class RestoreRun {
         );
         try {
           for await (const data of fetched) {
-            await writeAll(fh, data, offset);
-            offset += data.length;
+            // All-zero chunks (a number: their length) are left as holes: sparse stays sparse.
+            const length = typeof data === 'number' ? data : data.length;
+            if (typeof data !== 'number') await writeAll(fh, data, offset);
+            offset += length;
             // Large files report progress as they are written, not only when complete.
-            this.partialBytes += data.length;
+            this.partialBytes += length;
             this.progress();
           }
         } finally {
           this.partialBytes -= offset;
         }
+        // Extends the file over trailing holes to its size.
+        await fh.truncate(e.size);
         await fh.chmod(e.mode);
         if (isRoot) await fh.chown(e.uid, e.gid);
       } finally {
@@ -556,12 +554,20 @@ class RestoreRun {
     });
   }
 
-  /** One chunk's verified bytes: from a local file when possible, else the repository. */
-  private async chunk(id: ObjectId, size: number): Promise<Uint8Array> {
+  /**
+   * One chunk's verified bytes: from a local file when possible, else the repository.
+   * A chunk that is all zeros is returned as its length instead (a hole to leave); once
+   * seen, it is not fetched again.
+   */
+  private async chunk(id: ObjectId, size: number): Promise<Uint8Array | number> {
+    if (this.zeroChunks.has(id)) {
+      this.summary.bytesReused += size;
+      return size;
+    }
     const local = await this.local?.read(id);
     if (local && local.length === size) {
       this.summary.bytesReused += size;
-      return local;
+      return this.noteZero(id, local);
     }
     const data = await this.repo.blobs.get('data', id, { signal: this.options.signal });
     if (data.length !== size) {
@@ -571,13 +577,32 @@ class RestoreRun {
       );
     }
     this.summary.bytesFetched += size;
-    return data;
+    return this.noteZero(id, data);
+  }
+
+  /** `data` (verified chunk `id`), or its length when it is all zeros. */
+  private noteZero(id: ObjectId, data: Uint8Array): Uint8Array | number {
+    if (!isAllZero(data)) return data;
+    this.zeroChunks.add(id);
+    return data.length;
   }
 
   private async applyMetadata(e: Entry, path: string): Promise<void> {
-    if (isRoot) await lchown(path, e.uid, e.gid);
-    await chmod(path, e.mode);
-    const t = toSeconds(e.mtime);
-    await utimes(path, t, t);
+    await withFsPath(path, async (at) => {
+      if (isRoot) await lchown(at, e.uid, e.gid);
+      await chmod(at, e.mode);
+      const t = toSeconds(e.mtime);
+      await utimes(at, t, t);
+    });
   }
+}
+
+/** The names in `dir` (byte-exact; none if it cannot be read). */
+function listNames(dir: string): Promise<string[]> {
+  return withFsPath(dir, (at) => readdirNames(at)).catch(() => [] as string[]);
+}
+
+/** Removes `path` and everything below it, if present. */
+function removeTree(path: string): Promise<void> {
+  return withFsPath(path, (at) => rm(at, { recursive: true, force: true }));
 }

@@ -15,6 +15,7 @@
  * `ifNotExists` already makes a redundant write harmless.
  */
 import type { Backend, CallOptions } from '../backends/backend.js';
+import type { LocalDirectSetup } from '../backends/local-direct.js';
 import { hasCode, IntegrityError, NotFoundError } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
 import { type ObjectCodec, PLAIN_CODEC } from './codec.js';
@@ -74,6 +75,15 @@ export class BlobStore {
   private readonly known: LruMap<string, number>;
   /** Puts in flight, so two equal chunks in one backup are written once. */
   private readonly inFlight = new Map<string, Promise<PutResult>>();
+  /** Set by `writeThrough`. */
+  private directPut:
+    | ((key: string, plaintext: Uint8Array) => Promise<{ written: boolean; storedBytes: number }>)
+    | undefined;
+  /** Claims (see `claim`) not yet written or released. */
+  private readonly claims = new Map<
+    string,
+    { settle: (r: PutResult) => void; fail: (e: unknown) => void }
+  >();
 
   /**
    * @param backend where blobs are stored
@@ -96,7 +106,13 @@ export class BlobStore {
     const key = blobKey(kind, id);
     if (this.known.has(key)) return { id, added: false, storedBytes: 0 };
     const pending = this.inFlight.get(key);
-    if (pending) return pending.then(() => ({ id, added: false, storedBytes: 0 }));
+    if (pending) {
+      return pending.then(
+        () => ({ id, added: false, storedBytes: 0 }),
+        // The other writer failed or gave up its claim: store it here.
+        () => this.put(kind, plaintext, options),
+      );
+    }
     const p = this.store(key, id, plaintext, options).finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, p);
     return p;
@@ -109,12 +125,21 @@ export class BlobStore {
     options?: BlobPutOptions,
   ): Promise<PutResult> {
     const call = options?.signal ? { signal: options.signal } : {};
-    if (!options?.knownMissing) {
+    // A direct writer checks presence itself, without a round trip through this thread.
+    if (!options?.knownMissing && !this.directPut) {
       // With a fresh inventory a miss is almost surely new data: skip the round trip and
       // let ifNotExists catch the rare blob another client wrote since the listing.
       const trustMiss = (await this.prepareInventory(options?.signal)) && this.inventory!.fresh;
       const present = trustMiss ? await this.knows(key) : await this.exists(key, call);
       if (present) return { id, added: false, storedBytes: 0 };
+    }
+    if (this.directPut && !this.dryRun) {
+      const { written, storedBytes } = await this.directPut(key, plaintext);
+      await this.remember(key, storedBytes);
+      if (!written) return { id, added: false, storedBytes: 0 };
+      this.stats.blobsAdded++;
+      this.stats.bytesAdded += storedBytes;
+      return { id, added: true, storedBytes };
     }
     const sealed = await this.codec.seal(plaintext);
     if (!this.dryRun) {
@@ -125,6 +150,115 @@ export class BlobStore {
     this.stats.blobsAdded++;
     this.stats.bytesAdded += sealed.length;
     return { id, added: true, storedBytes: sealed.length };
+  }
+
+  /**
+   * For callers that hash and seal elsewhere (the chunk pool): resolves true if the blob
+   * must be written, and then reserves it, so another `claim` of the same blob resolves
+   * false (and a `put` waits) instead of writing it again. Every true claim must be
+   * followed by `putClaimed` or `release`; a claimer that fails without writing must
+   * fail the whole operation unless it released the claim before anyone relied on it
+   * (the chunk pool writes every chunk it claimed before it reports a read error).
+   *
+   * A claim never waits for another writer: two claimers waiting on each other's
+   * unwritten chunks would deadlock.
+   */
+  async claim(kind: BlobKind, id: ObjectId, options?: CallOptions): Promise<boolean> {
+    const key = blobKey(kind, id);
+    if (this.known.has(key) || this.inFlight.has(key)) return false;
+    let settle!: (r: PutResult) => void;
+    let fail!: (e: unknown) => void;
+    const reservation = new Promise<PutResult>((res, rej) => {
+      settle = res;
+      fail = rej;
+    });
+    reservation.catch(() => {});
+    this.inFlight.set(key, reservation);
+    this.claims.set(key, { settle, fail });
+    try {
+      const trustMiss = (await this.prepareInventory(options?.signal)) && this.inventory!.fresh;
+      const present = trustMiss ? await this.knows(key) : await this.exists(key, options);
+      if (!present) return true;
+      this.finishClaim(key, { id, added: false, storedBytes: 0 });
+      return false;
+    } catch (err) {
+      this.finishClaim(key, undefined, err);
+      throw err;
+    }
+  }
+
+  /** Writes a claimed blob, already sealed by the caller's codec (same keys, same format). */
+  async putClaimed(
+    kind: BlobKind,
+    id: ObjectId,
+    sealed: Uint8Array,
+    options?: CallOptions,
+  ): Promise<PutResult> {
+    const key = blobKey(kind, id);
+    try {
+      let result: PutResult = { id, added: true, storedBytes: sealed.length };
+      if (!this.dryRun) {
+        const call = options?.signal ? { signal: options.signal } : {};
+        const written = await this.backend.put(key, sealed, { ...call, ifNotExists: true });
+        await this.remember(key, sealed.length);
+        if (!written) result = { id, added: false, storedBytes: 0 };
+      }
+      if (result.added) {
+        this.stats.blobsAdded++;
+        this.stats.bytesAdded += sealed.length;
+      }
+      this.finishClaim(key, result);
+      return result;
+    } catch (err) {
+      this.finishClaim(key, undefined, err);
+      throw err;
+    }
+  }
+
+  /**
+   * Where a worker thread may write blobs of this store itself (a local repository, not
+   * a dry run), or undefined. Such writes are reported back with `noteStored`.
+   */
+  directSetup(): LocalDirectSetup | undefined {
+    if (this.dryRun) return undefined;
+    const backend = this.backend as Backend & { directSetup?: () => LocalDirectSetup | undefined };
+    return backend.directSetup?.();
+  }
+
+  /**
+   * Routes this store's writes through `put` (the chunk pool's worker threads, which
+   * seal and write into the local repository `directSetup` named), or back to the
+   * backend with undefined.
+   */
+  writeThrough(
+    put:
+      | ((key: string, plaintext: Uint8Array) => Promise<{ written: boolean; storedBytes: number }>)
+      | undefined,
+  ): void {
+    this.directPut = put;
+  }
+
+  /** Counts and remembers a blob that was written around this store (see `directSetup`). */
+  async noteStored(kind: BlobKind, id: ObjectId, storedBytes: number): Promise<void> {
+    this.stats.blobsAdded++;
+    this.stats.bytesAdded += storedBytes;
+    await this.remember(blobKey(kind, id), storedBytes);
+  }
+
+  /** Gives up a claim without writing (the caller failed or was cancelled). */
+  release(kind: BlobKind, id: ObjectId): void {
+    const key = blobKey(kind, id);
+    if (this.claims.has(key))
+      this.finishClaim(key, undefined, new Error(`claim of ${key} released`));
+  }
+
+  private finishClaim(key: string, result: PutResult | undefined, err?: unknown): void {
+    const claim = this.claims.get(key);
+    if (!claim) return;
+    this.claims.delete(key);
+    this.inFlight.delete(key);
+    if (result) claim.settle(result);
+    else claim.fail(err);
   }
 
   /** True if the blob is stored: asks the backend unless this process or the inventory knows. */

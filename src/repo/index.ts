@@ -9,6 +9,7 @@
 export * from './blob-format.js';
 export * from './blob-store.js';
 export * from './cache-dir.js';
+export * from './chunk-pool.js';
 export * from './codec.js';
 export * from './config.js';
 export * from './crypto.js';

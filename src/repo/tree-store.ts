@@ -11,6 +11,7 @@
  * index nodes. Decoded nodes are kept in a small LRU cache.
  */
 import { FormatError } from '../core/errors.js';
+import { nameByteLength } from '../core/fs-names.js';
 import type { ObjectId } from '../core/ids.js';
 import { compareNames } from '../manifest/names.js';
 import { isPageBoundary, type PagingParams } from '../manifest/paging.js';
@@ -94,7 +95,7 @@ export class DirectoryWriter {
     for (const ref of refs) {
       group.push(ref);
       // An index item is the name, a 32-byte id and a count: about 40 bytes + the name.
-      const itemBytes = 40 + Buffer.byteLength(ref.first, 'utf8');
+      const itemBytes = 40 + nameByteLength(ref.first);
       groupBytes += itemBytes;
       if (isPageBoundary(ref.first, itemBytes, groupBytes, this.paging)) await emit();
     }

@@ -1,0 +1,236 @@
+/**
+ * One file through the data path: read, cut (FastCDC), hash, and seal the chunks the
+ * repository does not have yet. The same code runs in a worker thread (chunk-worker.ts)
+ * and, where workers are unavailable, on the calling thread (chunk-pool.ts).
+ *
+ * The file is processed in windows of a few MiB. For each window the job reports the
+ * chunk ids and waits to be told which ones to seal, so data the repository already
+ * holds is never compressed or encrypted (only hashed). While it waits it reads, cuts
+ * and hashes the next window, so the thread stays busy; at most two windows of
+ * plaintext are held at once.
+ */
+import { closeSync, openSync, readSync } from 'node:fs';
+import type { DirectItem, LocalDirectWriter } from '../backends/local-direct.js';
+import type { FastCDC } from '../chunker/fastcdc.js';
+import { StreamChunker } from '../chunker/stream.js';
+import type { ObjectId } from '../core/ids.js';
+import type { ObjectCodec } from './codec.js';
+import { blobKey } from './layout.js';
+
+/** Bytes of chunks per window (a window always ends at a chunk boundary). */
+export const WINDOW_BYTES = 4 * 1024 * 1024;
+/** Size of each read from the file. */
+const READ_BYTES = 1024 * 1024;
+
+/** A window's chunk ids, as reported to the caller. */
+export interface WindowIds {
+  window: number;
+  ids: ObjectId[];
+  sizes: number[];
+  /** Bytes read from the file for this window. */
+  bytesRead: number;
+}
+
+/** A sealed chunk of a window: its index in the window and its stored envelope. */
+export interface SealedChunk {
+  index: number;
+  sealed: Uint8Array;
+}
+
+/** How the job talks to whoever decides and stores. */
+export interface ChunkJobSink {
+  /** A window was cut and hashed. */
+  ids(window: WindowIds): void;
+  /** Resolves which chunks of `window` to seal (one flag per chunk). */
+  need(window: number): Promise<Uint8Array>;
+  /** The sealed chunks of `window` that were needed (possibly none). */
+  sealed(window: number, chunks: SealedChunk[]): void;
+  /** True once the caller no longer wants the result. */
+  cancelled(): boolean;
+}
+
+interface Window {
+  window: number;
+  chunks: Uint8Array[];
+}
+
+/**
+ * Chunks the file at `path` (a string, or a Buffer for names that are not UTF-8) and
+ * reports through `sink`. Read errors are thrown with their errno code. Reads until the
+ * end of the file, so a file that grows or shrinks meanwhile is stored as what was read.
+ */
+export async function runChunkJob(
+  path: string | Buffer,
+  cdc: FastCDC,
+  codec: ObjectCodec,
+  sink: ChunkJobSink,
+): Promise<void> {
+  const fd = openSync(path, 'r');
+  try {
+    const reader = new WindowReader(fd, cdc);
+    let pending: Window | undefined;
+    let windowNo = 0;
+    for (;;) {
+      if (sink.cancelled()) return;
+      let next: Window | undefined;
+      try {
+        next = reader.done ? undefined : reader.read(windowNo);
+      } catch (err) {
+        // The caller may have promised the pending window's new chunks to other files
+        // (BlobStore.claim): write them before reporting the read error.
+        if (pending) await sealWindow(pending, codec, sink);
+        throw err;
+      }
+      if (next && next.chunks.length > 0) {
+        const ids = next.chunks.map((c) => codec.idOf(c));
+        sink.ids({
+          window: next.window,
+          ids,
+          sizes: next.chunks.map((c) => c.length),
+          bytesRead: reader.takeBytesRead(),
+        });
+        windowNo++;
+      }
+      if (pending) {
+        await sealWindow(pending, codec, sink);
+        if (sink.cancelled()) return;
+        pending = undefined;
+      }
+      if (!next || next.chunks.length === 0) {
+        if (reader.done) return;
+        continue;
+      }
+      pending = next;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Waits for the decision on `w`, then seals and reports the chunks asked for. */
+async function sealWindow(w: Window, codec: ObjectCodec, sink: ChunkJobSink): Promise<void> {
+  const need = await sink.need(w.window);
+  if (sink.cancelled()) return;
+  const out: SealedChunk[] = [];
+  for (let i = 0; i < w.chunks.length; i++) {
+    if (need[i]) out.push({ index: i, sealed: await codec.seal(w.chunks[i]!) });
+  }
+  sink.sealed(w.window, out);
+}
+
+/** A window written directly (see runDirectChunkJob): which chunks this job stored. */
+export interface StoredWindow extends WindowIds {
+  /** Chunks written by this job, with their stored sizes. */
+  added: { index: number; storedBytes: number }[];
+}
+
+/** How a direct job reports. */
+export interface DirectJobSink {
+  stored(window: StoredWindow): void;
+  cancelled(): boolean;
+}
+
+/**
+ * Like runChunkJob, for a local repository this thread writes itself: each window's
+ * chunks that are not stored yet are sealed and written by `writer`, and the window is
+ * reported afterwards. `seen` remembers keys this thread wrote or found (bounded by the
+ * caller), so repeated chunks cost no system call.
+ */
+export async function runDirectChunkJob(
+  path: string | Buffer,
+  cdc: FastCDC,
+  codec: ObjectCodec,
+  writer: LocalDirectWriter,
+  seen: Set<string>,
+  sink: DirectJobSink,
+): Promise<void> {
+  const fd = openSync(path, 'r');
+  try {
+    const reader = new WindowReader(fd, cdc);
+    for (let windowNo = 0; !reader.done; windowNo++) {
+      if (sink.cancelled()) return;
+      const { chunks } = reader.read(windowNo);
+      const ids = chunks.map((c) => codec.idOf(c));
+      const items: DirectItem[] = [];
+      const indexes: number[] = [];
+      for (let i = 0; i < chunks.length; i++) {
+        const key = blobKey('data', ids[i]!);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        if (writer.has(key)) continue;
+        items.push({ key, data: await codec.seal(chunks[i]!) });
+        indexes.push(i);
+      }
+      let written: boolean[] = [];
+      try {
+        if (items.length > 0) written = await writer.putMany(items);
+      } catch (err) {
+        for (const item of items) seen.delete(item.key);
+        throw err;
+      }
+      const added: StoredWindow['added'] = [];
+      written.forEach((ok, j) => {
+        if (ok) added.push({ index: indexes[j]!, storedBytes: items[j]!.data.length });
+      });
+      if (seen.size > SEEN_LIMIT) seen.clear();
+      sink.stored({
+        window: windowNo,
+        ids,
+        sizes: chunks.map((c) => c.length),
+        bytesRead: reader.takeBytesRead(),
+        added,
+      });
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Keys a direct job remembers before starting over (about 10 MiB). */
+const SEEN_LIMIT = 100_000;
+
+/** Reads a file and cuts it into windows of whole chunks. */
+class WindowReader {
+  done = false;
+  private readonly chunker: StreamChunker;
+  private readonly buf = Buffer.allocUnsafe(READ_BYTES);
+  private bytesRead = 0;
+  private carry: Uint8Array[] = [];
+
+  constructor(
+    private readonly fd: number,
+    cdc: FastCDC,
+  ) {
+    this.chunker = new StreamChunker(cdc);
+  }
+
+  /** Bytes read since the last call. */
+  takeBytesRead(): number {
+    const n = this.bytesRead;
+    this.bytesRead = 0;
+    return n;
+  }
+
+  /** The next window (whole chunks, about WINDOW_BYTES); sets `done` at the end. */
+  read(window: number): Window {
+    const chunks = this.carry;
+    this.carry = [];
+    let bytes = chunks.reduce((n, c) => n + c.length, 0);
+    while (bytes < WINDOW_BYTES) {
+      const n = readSync(this.fd, this.buf, 0, this.buf.length, null);
+      if (n === 0) {
+        for (const c of this.chunker.finish()) chunks.push(c.data);
+        this.done = true;
+        break;
+      }
+      this.bytesRead += n;
+      for (const c of this.chunker.push(this.buf.subarray(0, n))) {
+        // Chunks past the window's size wait for the next window.
+        if (bytes >= WINDOW_BYTES) this.carry.push(c.data);
+        else chunks.push(c.data);
+        bytes += c.data.length;
+      }
+    }
+    return { window, chunks };
+  }
+}

@@ -1,0 +1,443 @@
+/**
+ * The chunk pool: backup's data path on worker threads. Each file is read, cut, hashed
+ * and sealed by a worker (chunk-job.ts) while this thread only decides which chunks are
+ * new (BlobStore.claim) and writes them (BlobStore.putClaimed), so on a machine with
+ * n cores, n files are cut and hashed at once and the event loop stays free for I/O.
+ *
+ * Backpressure: a worker waits for the decision on a window before sealing it, and the
+ * decision on window k is given only once window k-1 is written, so each file holds at
+ * most about three windows (a few MiB each) whatever the speed of the backend.
+ *
+ * Workers start on the first file (a backup where nothing changed starts none). Where
+ * the compiled worker script is missing (running from TypeScript sources, as the unit
+ * tests do) or `workers` is 0, the same jobs run on the calling thread.
+ */
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { CallOptions } from '../backends/backend.js';
+import type { LocalDirectSetup } from '../backends/local-direct.js';
+import type { ChunkerParams } from '../chunker/params.js';
+import { throwIfAborted } from '../core/abort.js';
+import { AbortedError, BackendError } from '../core/errors.js';
+import type { ObjectId } from '../core/ids.js';
+import type { ChunkRef } from '../manifest/types.js';
+import type { BlobStore } from './blob-store.js';
+import type { SealedChunk, StoredWindow } from './chunk-job.js';
+import type { ChunkWorkerSetup, FromWorker, ToWorker } from './chunk-protocol.js';
+import { fromWireError } from './chunk-protocol.js';
+import { serveChunkJobs } from './chunk-serve.js';
+import type { ObjectCodec } from './codec.js';
+
+/** Options of a chunk pool. */
+export interface ChunkPoolOptions {
+  /**
+   * Worker threads (default: the number of cores, at most 8; `CAIRN_WORKERS` overrides).
+   * 0 runs every job on the calling thread.
+   */
+  workers?: number;
+  /**
+   * Let jobs write into this local repository themselves (BlobStore.directSetup), so
+   * new chunks never pass through the calling thread.
+   */
+  direct?: LocalDirectSetup | undefined;
+}
+
+/** Options of one file. */
+export interface StoreFileOptions extends CallOptions {
+  /** Called with the number of bytes read, as the file is read. */
+  onBytes?: (n: number) => void;
+}
+
+/** Something that serves chunk jobs: a worker thread or the inline server. */
+interface Server {
+  post(message: ToWorker, transfer?: ArrayBuffer[]): void;
+  /** Tasks assigned and not finished. */
+  busy: number;
+  terminate(): Promise<void>;
+}
+
+/** The pool's side of one file. */
+class FileTask {
+  /** Resolves the file's chunk list once every new chunk is written. */
+  readonly result: Promise<ChunkRef[]>;
+  settled = false;
+  private resolve!: (refs: ChunkRef[]) => void;
+  private reject!: (err: unknown) => void;
+  private readonly refs: ChunkRef[][] = [];
+  private readonly ids = new Map<number, ObjectId[]>();
+  /** Per window: resolves when its new chunks are written. */
+  private readonly written = new Map<number, Deferred>();
+  /** Per window: indexes claimed (to be written by this task) and not yet written. */
+  private readonly claimed = new Map<number, Set<number>>();
+  private chain: Promise<void> = Promise.resolve();
+  private failed = false;
+
+  constructor(
+    readonly id: number,
+    private readonly server: Server,
+    private readonly blobs: BlobStore,
+    private readonly options: StoreFileOptions,
+  ) {
+    this.result = new Promise<ChunkRef[]>((res, rej) => {
+      this.resolve = res;
+      this.reject = rej;
+    });
+    this.result.catch(() => {});
+  }
+
+  private get call(): CallOptions {
+    return this.options.signal ? { signal: this.options.signal } : {};
+  }
+
+  onIds(window: number, ids: ObjectId[], sizes: number[], bytesRead: number): void {
+    this.options.onBytes?.(bytesRead);
+    this.ids.set(window, ids);
+    this.refs[window] = ids.map((id, i) => ({ id, size: sizes[i]! }));
+    const written = deferred();
+    this.written.set(window, written);
+    this.chain = this.chain.then(async () => {
+      if (this.failed) return;
+      // Backpressure: decide on this window once the one before it is written.
+      await this.written.get(window - 1)?.promise;
+      const need = new Uint8Array(ids.length);
+      const claimed = new Set<number>();
+      await Promise.all(
+        ids.map(async (id, i) => {
+          if (await this.blobs.claim('data', id, this.call)) {
+            need[i] = 1;
+            claimed.add(i);
+          }
+        }),
+      );
+      if (this.failed) {
+        for (const i of claimed) this.blobs.release('data', ids[i]!);
+        return;
+      }
+      this.claimed.set(window, claimed);
+      if (claimed.size === 0) written.resolve();
+      this.server.post({ type: 'need', task: this.id, window, need });
+    });
+    this.chain.catch((err) => this.fail(err));
+  }
+
+  /** A window a direct job cut and wrote itself. */
+  onStored(w: StoredWindow): void {
+    if (this.failed) return;
+    this.options.onBytes?.(w.bytesRead);
+    this.refs[w.window] = w.ids.map((id, i) => ({ id, size: w.sizes[i]! }));
+    if (w.added.length === 0) return;
+    const noted = Promise.all(
+      w.added.map((a) => this.blobs.noteStored('data', w.ids[a.index]!, a.storedBytes)),
+    ).then(() => {});
+    const done = deferred();
+    noted.then(done.resolve, done.reject);
+    this.written.set(w.window, done);
+  }
+
+  onSealed(window: number, chunks: SealedChunk[]): void {
+    const ids = this.ids.get(window);
+    const claimed = this.claimed.get(window);
+    const written = this.written.get(window);
+    if (!ids || !claimed || !written || this.failed) return;
+    const writes = chunks.map(async (c) => {
+      if (!claimed.delete(c.index)) return;
+      await this.blobs.putClaimed('data', ids[c.index]!, c.sealed, this.call);
+    });
+    Promise.all(writes).then(
+      () => {
+        // Every claimed chunk arrives sealed; anything else is a bug worth failing on.
+        if (claimed.size > 0) throw new Error(`chunk worker skipped ${claimed.size} chunks`);
+        this.ids.delete(window);
+        written.resolve();
+      },
+      (err) => {
+        written.reject(err);
+        this.fail(err);
+      },
+    );
+  }
+
+  async onDone(): Promise<void> {
+    try {
+      await this.chain;
+      await Promise.all([...this.written.values()].map((w) => w.promise));
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    if (this.settled) return;
+    this.settled = true;
+    this.resolve(this.refs.flat());
+  }
+
+  fail(err: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.failed = true;
+    this.server.post({ type: 'cancel', task: this.id });
+    // Claims of chunks that will not be written now go back, so nobody waits on them.
+    for (const [window, claimed] of this.claimed) {
+      const ids = this.ids.get(window);
+      for (const i of claimed) if (ids) this.blobs.release('data', ids[i]!);
+      claimed.clear();
+    }
+    this.reject(err);
+  }
+}
+
+interface Deferred {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+}
+
+/** Runs chunk jobs on worker threads; see the module comment. */
+export class ChunkPool {
+  private readonly size: number;
+  private readonly setup: ChunkWorkerSetup;
+  private servers: Server[] | undefined;
+  private readonly tasks = new Map<number, FileTask>();
+  private readonly puts = new Map<
+    number,
+    {
+      resolve: (r: { written: boolean; storedBytes: number }) => void;
+      reject: (e: unknown) => void;
+    }
+  >();
+  private readonly idle: Array<() => void> = [];
+  private nextTask = 1;
+  private closed = false;
+
+  constructor(chunker: ChunkerParams, codec: ObjectCodec, options: ChunkPoolOptions = {}) {
+    const env = Number.parseInt(process.env.CAIRN_WORKERS ?? '', 10);
+    this.size = options.workers ?? (Number.isInteger(env) && env >= 0 ? env : defaultWorkers());
+    const keys = codec.keys;
+    this.setup = {
+      chunker,
+      ...(options.direct ? { direct: options.direct } : {}),
+      compression: codec.compression,
+      ...(keys
+        ? {
+            keys: {
+              encryptionKey: new Uint8Array(keys.encryptionKey),
+              idKey: new Uint8Array(keys.idKey),
+              chunkerSeed: keys.chunkerSeed,
+            },
+          }
+        : {}),
+    };
+  }
+
+  /** Number of worker threads (0 when jobs run on the calling thread). */
+  get workers(): number {
+    return this.size > 0 && workerScript() ? this.size : 0;
+  }
+
+  /**
+   * Stores the file at `path` (a string, or a Buffer holding the raw bytes of a name that
+   * is not UTF-8) as data chunks in `blobs`; resolves its chunk list. Read errors reject
+   * with the file system's error (errno `code` kept).
+   */
+  async storeFile(
+    path: string | Buffer,
+    blobs: BlobStore,
+    options: StoreFileOptions = {},
+  ): Promise<ChunkRef[]> {
+    if (this.closed) throw new Error('chunk pool is closed');
+    throwIfAborted(options.signal);
+    const server = await this.acquire();
+    const task = new FileTask(this.nextTask++, server, blobs, options);
+    this.tasks.set(task.id, task);
+    const onAbort = () => task.fail(new AbortedError());
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      server.post({
+        type: 'task',
+        task: task.id,
+        path: typeof path === 'string' ? path : new Uint8Array(path),
+        // Written directly only into the store the pool was set up for.
+        direct:
+          this.setup.direct !== undefined && sameDirect(blobs.directSetup(), this.setup.direct),
+      });
+      return await task.result;
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /**
+   * True when `putDirect` works: the pool writes into a local repository (option
+   * `direct`) and runs worker threads.
+   */
+  get canPutDirect(): boolean {
+    return this.setup.direct !== undefined && this.workers > 0;
+  }
+
+  /**
+   * Seals and writes one object (of the store the pool was set up for) on a worker
+   * thread, as LocalBackend.put with `ifNotExists` would; resolves whether it was
+   * written (false: it existed) and its stored size. Only when `canPutDirect`.
+   */
+  putDirect(
+    key: string,
+    plaintext: Uint8Array,
+  ): Promise<{ written: boolean; storedBytes: number }> {
+    if (!this.canPutDirect || this.closed) throw new Error('chunk pool cannot write directly');
+    this.servers ??= this.start();
+    if (this.servers.length === 0) throw new BackendError('chunk pool: every worker thread failed');
+    const server = this.servers[this.nextTask % this.servers.length]!;
+    const task = this.nextTask++;
+    return new Promise((resolve, reject) => {
+      this.puts.set(task, { resolve, reject });
+      // An exact copy, moved: posting a view would clone its whole underlying buffer
+      // (an encoder's buffer can be many times the object's size).
+      const data = plaintext.slice();
+      server.post({ type: 'put', task, key, data }, [data.buffer as ArrayBuffer]);
+    });
+  }
+
+  /** Stops the workers. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const servers = this.servers ?? [];
+    this.servers = undefined;
+    await Promise.all(servers.map((s) => s.terminate()));
+  }
+
+  /** A server with no task, waiting for one to finish if all are busy. */
+  private async acquire(): Promise<Server> {
+    this.servers ??= this.start();
+    for (;;) {
+      if (this.servers.length === 0) throw new Error('chunk pool: every worker thread failed');
+      const free = this.servers.find((s) => s.busy === 0);
+      if (free) {
+        free.busy++;
+        return free;
+      }
+      await new Promise<void>((resolve) => this.idle.push(resolve));
+    }
+  }
+
+  private start(): Server[] {
+    const script = workerScript();
+    if (this.size === 0 || !script) return [this.inlineServer()];
+    return Array.from({ length: this.size }, () => this.workerServer(script));
+  }
+
+  private inlineServer(): Server {
+    const server: Server = {
+      busy: 0,
+      post: (message) => handle(message),
+      terminate: async () => {},
+    };
+    // Replies go through a microtask, as worker messages would arrive asynchronously.
+    const handle = serveChunkJobs(this.setup, (message) =>
+      queueMicrotask(() => this.onMessage(server, message)),
+    );
+    return server;
+  }
+
+  private workerServer(script: URL): Server {
+    const worker = new Worker(script, { workerData: this.setup });
+    worker.unref();
+    const server: Server = {
+      busy: 0,
+      post: (message, transfer) => worker.postMessage(message, transfer),
+      terminate: async () => {
+        await worker.terminate();
+      },
+    };
+    worker.on('message', (message: FromWorker) => this.onMessage(server, message));
+    const lost = (err: unknown) => {
+      // A worker that dies fails its tasks; the pool stops using it.
+      for (const task of this.tasks.values()) task.fail(err);
+      for (const put of this.puts.values()) put.reject(err);
+      this.puts.clear();
+      if (this.servers) this.servers = this.servers.filter((s) => s !== server);
+      for (const wake of this.idle.splice(0)) wake();
+    };
+    worker.on('error', (err) =>
+      lost(
+        new BackendError(`chunk worker thread failed: ${err.message}`, {
+          retryable: false,
+          cause: err,
+        }),
+      ),
+    );
+    worker.on('exit', (code) => {
+      if (!this.closed) lost(new BackendError(`chunk worker thread exited with code ${code}`));
+    });
+    return server;
+  }
+
+  private onMessage(server: Server, message: FromWorker): void {
+    const put = this.puts.get(message.task);
+    if (put) {
+      this.puts.delete(message.task);
+      if (message.type === 'put-done') {
+        put.resolve({ written: message.written, storedBytes: message.storedBytes });
+      } else if (message.type === 'error') {
+        put.reject(fromWireError(message.error));
+      }
+      return;
+    }
+    const task = this.tasks.get(message.task);
+    if (message.type === 'done' || message.type === 'error') {
+      this.finished(server, message.task);
+    }
+    if (!task) return;
+    switch (message.type) {
+      case 'ids':
+        task.onIds(message.window, message.ids, message.sizes, message.bytesRead);
+        break;
+      case 'stored':
+        task.onStored(message);
+        break;
+      case 'sealed':
+        task.onSealed(message.window, message.chunks);
+        break;
+      case 'done':
+        void task.onDone();
+        break;
+      case 'error':
+        task.fail(fromWireError(message.error));
+        break;
+    }
+  }
+
+  /** A server finished a task (done, failed or cancelled): it can take the next one. */
+  private finished(server: Server, taskId: number): void {
+    const task = this.tasks.get(taskId);
+    // The entry stays until the task settles (onDone may still be writing).
+    if (task) void task.result.catch(() => {}).finally(() => this.tasks.delete(taskId));
+    server.busy--;
+    this.idle.shift()?.();
+  }
+}
+
+/** The compiled worker script, or undefined when running from TypeScript sources. */
+function workerScript(): URL | undefined {
+  const url = new URL('./chunk-worker.js', import.meta.url);
+  return existsSync(fileURLToPath(url)) ? url : undefined;
+}
+
+function sameDirect(a: LocalDirectSetup | undefined, b: LocalDirectSetup): boolean {
+  return a !== undefined && a.root === b.root && a.fsync === b.fsync;
+}
+
+function defaultWorkers(): number {
+  return Math.max(1, Math.min(8, availableParallelism()));
+}

@@ -1,0 +1,121 @@
+/**
+ * The serving side of the chunk pool protocol (chunk-protocol.ts): receives tasks,
+ * runs their chunk jobs one at a time, and answers through `post`. A worker thread
+ * wires it to its parent port (chunk-worker.ts); the pool's inline mode calls it
+ * directly on the calling thread.
+ */
+
+import { LocalDirectWriter } from '../backends/local-direct.js';
+import { FastCDC } from '../chunker/fastcdc.js';
+import { runChunkJob, runDirectChunkJob } from './chunk-job.js';
+import type { ChunkWorkerSetup, FromWorker, ToWorker } from './chunk-protocol.js';
+import { toWireError } from './chunk-protocol.js';
+import { ObjectCodec } from './codec.js';
+
+/** Sends a message (with buffers to transfer) to the pool. */
+export type PostToPool = (message: FromWorker, transfer: ArrayBuffer[]) => void;
+
+/** Starts serving chunk jobs for `setup`; returns the handler for incoming messages. */
+export function serveChunkJobs(setup: ChunkWorkerSetup, post: PostToPool): (m: ToWorker) => void {
+  const cdc = new FastCDC(setup.chunker);
+  const codec = new ObjectCodec(
+    setup.keys
+      ? {
+          encryptionKey: Buffer.from(setup.keys.encryptionKey),
+          idKey: Buffer.from(setup.keys.idKey),
+          chunkerSeed: setup.keys.chunkerSeed,
+        }
+      : undefined,
+    setup.compression,
+  );
+  const cancelled = new Set<number>();
+  const waiting = new Map<string, (need: Uint8Array) => void>();
+  const queue: { task: number; path: string | Uint8Array; direct: boolean }[] = [];
+  let running = false;
+
+  const writer = setup.direct ? new LocalDirectWriter(setup.direct) : undefined;
+  const seen = new Set<string>();
+
+  async function run(task: number, path: string | Uint8Array, direct: boolean): Promise<void> {
+    const file = typeof path === 'string' ? path : Buffer.from(path);
+    try {
+      if (direct && writer) {
+        await runDirectChunkJob(file, cdc, codec, writer, seen, {
+          stored: (w) => post({ type: 'stored', task, ...w }, []),
+          cancelled: () => cancelled.has(task),
+        });
+        post({ type: 'done', task }, []);
+        return;
+      }
+      await runChunkJob(file, cdc, codec, {
+        ids: (w) => post({ type: 'ids', task, ...w }, []),
+        need: (window) =>
+          new Promise<Uint8Array>((resolve) => waiting.set(`${task}:${window}`, resolve)),
+        sealed: (window, chunks) => post({ type: 'sealed', task, window, chunks }, movable(chunks)),
+        cancelled: () => cancelled.has(task),
+      });
+      post({ type: 'done', task }, []);
+    } catch (err) {
+      post({ type: 'error', task, error: toWireError(err) }, []);
+    } finally {
+      cancelled.delete(task);
+    }
+  }
+
+  async function drain(): Promise<void> {
+    if (running) return;
+    running = true;
+    try {
+      for (let next = queue.shift(); next; next = queue.shift())
+        await run(next.task, next.path, next.direct);
+    } finally {
+      running = false;
+    }
+  }
+
+  async function put(task: number, key: string, data: Uint8Array): Promise<void> {
+    try {
+      if (!writer) throw new Error('this chunk worker cannot write directly');
+      const size = writer.sizeOf(key);
+      if (size !== undefined) {
+        post({ type: 'put-done', task, written: false, storedBytes: size }, []);
+        return;
+      }
+      const sealed = await codec.seal(data);
+      const [written] = await writer.putMany([{ key, data: sealed }]);
+      post({ type: 'put-done', task, written: written!, storedBytes: sealed.length }, []);
+    } catch (err) {
+      post({ type: 'error', task, error: toWireError(err) }, []);
+    }
+  }
+
+  return (message) => {
+    if (message.type === 'put') {
+      void put(message.task, message.key, message.data);
+    } else if (message.type === 'task') {
+      queue.push(message);
+      void drain();
+    } else if (message.type === 'need') {
+      const key = `${message.task}:${message.window}`;
+      const resolve = waiting.get(key);
+      waiting.delete(key);
+      resolve?.(message.need);
+    } else {
+      cancelled.add(message.task);
+      // Wake a job waiting on this task so it sees the cancellation.
+      for (const [key, resolve] of waiting) {
+        if (key.startsWith(`${message.task}:`)) {
+          waiting.delete(key);
+          resolve(new Uint8Array(0));
+        }
+      }
+    }
+  };
+}
+
+/** The buffers of sealed chunks that can be moved rather than copied (they own their memory). */
+function movable(chunks: { sealed: Uint8Array }[]): ArrayBuffer[] {
+  return chunks
+    .filter((c) => c.sealed.byteOffset === 0 && c.sealed.byteLength === c.sealed.buffer.byteLength)
+    .map((c) => c.sealed.buffer as ArrayBuffer);
+}

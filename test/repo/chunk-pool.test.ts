@@ -1,0 +1,154 @@
+/**
+ * The chunk pool stores a file exactly as the chunker and codec say: same cut points,
+ * same ids, every new chunk written once and readable, in both of its protocols (ask
+ * the store which chunks are new; write into a local repository directly) and on both
+ * of its executors (the calling thread, and worker threads from the compiled build).
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Backend } from '../../src/backends/backend.js';
+import { LocalBackend } from '../../src/backends/local.js';
+import { MemoryBackend } from '../../src/backends/memory.js';
+import { cutPoints } from '../../src/chunker/fastcdc.js';
+import { chunkerParams } from '../../src/chunker/params.js';
+import { BlobStore } from '../../src/repo/blob-store.js';
+import { ChunkPool } from '../../src/repo/chunk-pool.js';
+import { ObjectCodec } from '../../src/repo/codec.js';
+import { newMasterKeys } from '../../src/repo/crypto.js';
+import { pseudoRandomBytes, tempDir } from '../helpers/fs.js';
+
+const CHUNKER = chunkerParams({ min: 4096, avg: 16_384, max: 65_536 });
+
+type PoolClass = typeof ChunkPool;
+
+/** The compiled pool (npm test builds first): its workers are real threads. */
+async function compiledPool(): Promise<PoolClass> {
+  // A computed specifier: the type checker must not need the build.
+  const compiled = '../../dist/repo/chunk-pool.js';
+  const mod = (await import(compiled)) as { ChunkPool: PoolClass };
+  return mod.ChunkPool;
+}
+
+function expectedRefs(data: Uint8Array, codec: ObjectCodec) {
+  return cutPoints(data, CHUNKER).map(({ offset, length }) => ({
+    id: codec.idOf(data.subarray(offset, offset + length)),
+    size: length,
+  }));
+}
+
+const codecs: [string, () => ObjectCodec][] = [
+  ['plain', () => new ObjectCodec()],
+  ['encrypted and compressed', () => new ObjectCodec(newMasterKeys(), 'auto')],
+];
+
+const backends: [string, (dir: string) => Backend][] = [
+  ['memory (ask which chunks are new)', () => new MemoryBackend()],
+  ['local (written directly)', (dir) => new LocalBackend(join(dir, 'repo'))],
+];
+
+describe.each([
+  ['on the calling thread', 0],
+  ['on worker threads', 2],
+])('chunk pool %s', (_label, workers) => {
+  async function makePool(codec: ObjectCodec, blobs: BlobStore): Promise<ChunkPool> {
+    const Pool = workers > 0 ? await compiledPool() : ChunkPool;
+    const pool = new Pool(CHUNKER, codec, { workers, direct: blobs.directSetup() });
+    expect(pool.workers).toBe(workers);
+    return pool;
+  }
+
+  describe.each(backends)('%s', (_b, makeBackend) => {
+    it.each(codecs)('stores a file chunk for chunk (%s)', async (_c, makeCodec) => {
+      const dir = await tempDir();
+      const codec = makeCodec();
+      const blobs = new BlobStore(makeBackend(dir), { codec });
+      const pool = await makePool(codec, blobs);
+      try {
+        // Random and text-like parts, more than one window (4 MiB).
+        const data = Buffer.concat([
+          pseudoRandomBytes(3 << 20, 1),
+          Buffer.from('cairn chunk pool '.repeat(150_000)),
+        ]);
+        await writeFile(join(dir, 'file'), data);
+        let bytes = 0;
+        const refs = await pool.storeFile(join(dir, 'file'), blobs, {
+          onBytes: (n) => {
+            bytes += n;
+          },
+        });
+        const expected = expectedRefs(data, codec);
+        expect(refs).toEqual(expected);
+        expect(bytes).toBe(data.length);
+        const unique = new Set(expected.map((r) => r.id));
+        expect(blobs.stats.blobsAdded).toBe(unique.size);
+        const reader = new BlobStore(blobs.backend, { codec });
+        const back = Buffer.concat(await Promise.all(refs.map((r) => reader.get('data', r.id))));
+        expect(back.equals(data)).toBe(true);
+      } finally {
+        await pool.close();
+      }
+    });
+
+    it('writes a chunk shared by files stored at once only once, and repeats within a window', async () => {
+      const dir = await tempDir();
+      const codec = new ObjectCodec();
+      const blobs = new BlobStore(makeBackend(dir), { codec });
+      const pool = await makePool(codec, blobs);
+      try {
+        // One block repeated: the same chunks many times in one window, and in both files.
+        const block = pseudoRandomBytes(64 * 1024, 7);
+        const data = Buffer.concat(Array.from({ length: 40 }, () => block));
+        await mkdir(join(dir, 'src'));
+        const paths = ['a', 'b', 'c'].map((n) => join(dir, 'src', n));
+        for (const p of paths) await writeFile(p, data);
+        const results = await Promise.all(paths.map((p) => pool.storeFile(p, blobs)));
+        const expected = expectedRefs(data, codec);
+        for (const r of results) expect(r).toEqual(expected);
+        expect(blobs.stats.blobsAdded).toBe(new Set(expected.map((r) => r.id)).size);
+        expect(blobs.stats.blobsAdded).toBeLessThan(expected.length);
+      } finally {
+        await pool.close();
+      }
+    });
+
+    it('reports read errors with their errno code, and stores nothing for a missing file', async () => {
+      const dir = await tempDir();
+      const codec = new ObjectCodec();
+      const blobs = new BlobStore(makeBackend(dir), { codec });
+      const pool = await makePool(codec, blobs);
+      try {
+        await expect(pool.storeFile(join(dir, 'missing'), blobs)).rejects.toMatchObject({
+          code: 'ENOENT',
+        });
+        await mkdir(join(dir, 'a-directory'));
+        await expect(pool.storeFile(join(dir, 'a-directory'), blobs)).rejects.toMatchObject({
+          code: 'EISDIR',
+        });
+        expect(blobs.stats.blobsAdded).toBe(0);
+        // The pool still works afterwards.
+        await writeFile(join(dir, 'ok'), pseudoRandomBytes(20_000, 3));
+        expect((await pool.storeFile(join(dir, 'ok'), blobs)).length).toBeGreaterThan(1);
+      } finally {
+        await pool.close();
+      }
+    });
+
+    it('stops when aborted', async () => {
+      const dir = await tempDir();
+      const codec = new ObjectCodec();
+      const blobs = new BlobStore(makeBackend(dir), { codec });
+      const pool = await makePool(codec, blobs);
+      try {
+        await writeFile(join(dir, 'file'), pseudoRandomBytes(1 << 20, 4));
+        const controller = new AbortController();
+        controller.abort();
+        await expect(
+          pool.storeFile(join(dir, 'file'), blobs, { signal: controller.signal }),
+        ).rejects.toMatchObject({ code: 'aborted' });
+      } finally {
+        await pool.close();
+      }
+    });
+  });
+});
