@@ -87,9 +87,16 @@ export function buildProgram(
     )
     .option('--no-encryption', 'store objects unencrypted (public repositories served over HTTP)')
     .addOption(
-      new Option('--compression <mode>', 'default compression of writers')
-        .choices(['off', 'auto', 'max'])
-        .default('auto'),
+      new Option(
+        '--preset <name>',
+        'chunk sizes, inline threshold and compression for: backup (default) or builds',
+      ).choices(['backup', 'builds']),
+    )
+    .addOption(
+      new Option(
+        '--compression <mode>',
+        "default compression of writers (default: the preset's, auto for backup)",
+      ).choices(['off', 'auto', 'max']),
     )
     .action(act('init'));
 

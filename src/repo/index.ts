@@ -18,6 +18,7 @@ export * from './key-slots.js';
 export * from './layout.js';
 export * from './locks.js';
 export * from './lru.js';
+export * from './presets.js';
 export * from './prune-state.js';
 export * from './repository.js';
 export * from './snapshot-index.js';

@@ -119,6 +119,69 @@ describe('cairn CLI (in-process)', () => {
     }
   });
 
+  it('init --preset chooses chunk sizes, inline threshold and compression; flags override it', async () => {
+    const dir = await tempDir();
+    const init = async (...args: string[]) => {
+      const r = await cli(
+        '--repo',
+        join(dir, String(Math.random())),
+        'init',
+        '--no-encryption',
+        '--json',
+        ...args,
+      );
+      expect(r.code).toBe(0);
+      return r.json[0] as {
+        chunker: { min: number; avg: number; max: number };
+        inlineMax: number;
+        compression: string;
+      };
+    };
+    const defaults = await init();
+    expect(defaults).toMatchObject({
+      chunker: { min: 16384, avg: 65536, max: 262144 },
+      inlineMax: 16384,
+      compression: 'auto',
+    });
+    expect(await init('--preset', 'backup')).toMatchObject({
+      chunker: defaults.chunker,
+      inlineMax: defaults.inlineMax,
+      compression: defaults.compression,
+    });
+    expect(await init('--preset', 'builds')).toMatchObject({
+      chunker: { min: 4096, avg: 16384, max: 65536 },
+      inlineMax: 4096,
+      compression: 'max',
+    });
+    expect(
+      await init('--preset', 'builds', '--avg', '32K', '--max', '128K', '--compression', 'off'),
+    ).toMatchObject({ chunker: { min: 4096, avg: 32768, max: 131072 }, compression: 'off' });
+    const unknown = await cli(
+      '--repo',
+      join(dir, 'x'),
+      'init',
+      '--no-encryption',
+      '--preset',
+      'fast',
+    );
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/backup, builds|builds/);
+    const source = join(dir, 'source');
+    expect((await cli('--repo', source, 'init', '--no-encryption')).code).toBe(0);
+    const both = await cli(
+      '--repo',
+      join(dir, 'y'),
+      'init',
+      '--no-encryption',
+      '--copy-params-from',
+      source,
+      '--preset',
+      'builds',
+    );
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/--preset/);
+  });
+
   it('chunk prints offsets, lengths and sha256 ids', async () => {
     const dir = await tempDir();
     const file = join(dir, 'f');

@@ -2,6 +2,7 @@
 import type { Backend, CallOptions } from '../../backends/backend.js';
 import { UsageError } from '../../core/errors.js';
 import { type ConfigOptions, paramsOf } from '../../repo/config.js';
+import { presetOptions } from '../../repo/presets.js';
 import { initRepository } from '../../repo/repository.js';
 import { baseBackend, type CommandContext, EXIT } from '../context.js';
 import { formatBytes } from '../format.js';
@@ -18,6 +19,7 @@ interface InitOptions {
   /** False with --no-encryption. */
   encryption?: boolean;
   compression?: 'off' | 'auto' | 'max';
+  preset?: string;
 }
 
 /** A backend that can create its own container (S3Backend.ensureBucket). */
@@ -31,7 +33,8 @@ function hasEnsureBucket(b: Backend): b is BucketBackend {
 
 export default async function init(ctx: CommandContext, opts: InitOptions): Promise<number> {
   const config = await configOptions(ctx, opts);
-  config.compression = opts.compression ?? 'auto';
+  // An explicit --compression wins; then the preset's (or the copied repository's).
+  config.compression = opts.compression ?? config.compression ?? 'auto';
   if (opts.encryption !== false) {
     config.encryption = {
       password: await ctx.password('repo'),
@@ -95,9 +98,9 @@ export default async function init(ctx: CommandContext, opts: InitOptions): Prom
 /** The config choices: from the flags, or copied from another repository. */
 async function configOptions(ctx: CommandContext, opts: InitOptions): Promise<ConfigOptions> {
   if (opts.copyParamsFrom !== undefined) {
-    const conflicting = (['min', 'avg', 'max', 'level', 'seed', 'inlineMax'] as const).filter(
-      (k) => opts[k] !== undefined,
-    );
+    const conflicting = (
+      ['min', 'avg', 'max', 'level', 'seed', 'inlineMax', 'preset'] as const
+    ).filter((k) => opts[k] !== undefined);
     if (conflicting.length > 0) {
       const flags = conflicting.map((k) => (k === 'inlineMax' ? '--inline-max' : `--${k}`));
       throw new UsageError(`--copy-params-from cannot be combined with ${flags.join(', ')}`);
@@ -122,8 +125,9 @@ async function configOptions(ctx: CommandContext, opts: InitOptions): Promise<Co
   if (opts.max) chunker.max = parseSize(opts.max, '--max');
   if (opts.level) chunker.level = parseInteger(opts.level, '--level');
   if (opts.seed) chunker.seed = opts.seed;
-  return {
+  const explicit: ConfigOptions = {
     chunker,
     ...(opts.inlineMax ? { inlineMax: parseSize(opts.inlineMax, '--inline-max') } : {}),
   };
+  return presetOptions(opts.preset ?? 'backup', explicit);
 }
