@@ -10,6 +10,15 @@
  *   the snapshots again and delete the candidates still stored and still unreferenced:
  *   tree nodes first, then data, after publishing a new prune epoch. Backups that start
  *   meanwhile see the flag and wait for the sweep to end.
+ *
+ * Backup reuses a directory from its stat cache when the directory's root node is
+ * stored, trusting that everything below a stored tree node is stored too. The sweep
+ * keeps that true at every moment, so that a sweep killed half-way is safe: it deletes
+ * tree nodes parents first (level by level), then data; and it keeps the candidates
+ * that trees written since the mark still reference (the work of a backup that died
+ * before committing its snapshot; the next mark lists those trees, and a later sweep
+ * deletes them together with what they reference).
+ *
  * Every run sweeps what is due, then marks afresh. With `graceMs: 0` a run marks and
  * sweeps at once.
  */
@@ -17,6 +26,7 @@ import type { Backend } from '../backends/backend.js';
 import { ForwardingBackend } from '../backends/forwarding.js';
 import { LocalBackend } from '../backends/local.js';
 import { throwIfAborted } from '../core/abort.js';
+import { hasCode } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
 import { forEachConcurrent } from '../core/limit.js';
 import { BlobStore } from '../repo/blob-store.js';
@@ -188,16 +198,28 @@ async function sweep(
     }
     const scan = await scanRepository(repo, signal);
     summarize(report, scan);
-    const doomed = candidates.keys.filter((k) => scan.stored.has(k) && !scan.referenced.has(k));
+    const trees = new TreeReader(new BlobStore(repo.backend, { codec: repo.codec }), 64);
+    const kept = await referencedByNewTrees(trees, scan, new Set(candidates.keys), signal);
+    const doomed = candidates.keys.filter(
+      (k) => scan.stored.has(k) && !scan.referenced.has(k) && !kept.has(k),
+    );
     if (doomed.length > 0) {
       await bumpPruneEpoch(repo.backend, { signal });
-      // Trees first: a stored tree node must always imply everything below it is stored.
-      for (const kind of ['tree/', 'data/'] as const) {
-        const keys = doomed.filter((k) => k.startsWith(kind));
+      // Trees first, parents before children, then data: a stored tree node must always
+      // imply that everything below it is stored, even if this process dies mid-way.
+      const levels = [
+        ...(await parentsFirst(
+          trees,
+          doomed.filter((k) => k.startsWith('tree/')),
+          signal,
+        )),
+        doomed.filter((k) => k.startsWith('data/')),
+      ];
+      for (const keys of levels) {
         await forEachConcurrent(keys, options.concurrency ?? 16, async (key) => {
           await repo.backend.delete(key, { signal });
           report.deletedBytes += scan.stored.get(key) ?? 0;
-          if (kind === 'tree/') report.deletedTrees++;
+          if (key.startsWith('tree/')) report.deletedTrees++;
           else report.deletedData++;
         });
       }
@@ -211,6 +233,113 @@ async function sweep(
   } finally {
     await lock.setSweeping(false);
   }
+}
+
+/** The blob keys one tree node references directly: pages, subdirectories, chunks. */
+async function nodeChildren(
+  trees: TreeReader,
+  id: ObjectId,
+  signal?: AbortSignal,
+): Promise<string[]> {
+  const node = await trees.node(id, signal);
+  if (node.kind === 'index') return node.pages.map((p) => blobKey('tree', p.tree));
+  const keys: string[] = [];
+  for (const e of node.entries) {
+    if (e.kind === 'dir') keys.push(blobKey('tree', e.tree));
+    else if (e.kind === 'file') for (const c of e.chunks) keys.push(blobKey('data', c.id));
+  }
+  return keys;
+}
+
+/**
+ * `nodeChildren`, or none when the node cannot be read (a missing or damaged node
+ * references nothing anyone can reach through it).
+ */
+async function readableChildren(
+  trees: TreeReader,
+  key: string,
+  signal?: AbortSignal,
+): Promise<string[]> {
+  const id = idOfKey(key);
+  if (id === undefined) return [];
+  try {
+    return await nodeChildren(trees, id, signal);
+  } catch (err) {
+    if (hasCode(err, 'aborted') || hasCode(err, 'backend')) throw err;
+    return [];
+  }
+}
+
+/**
+ * Everything below the tree nodes that are stored but neither referenced by a snapshot
+ * nor listed by the mark: nodes written since the mark by a writer that has not
+ * committed. No writer is live during a sweep (it would have postponed), so they belong
+ * to one that died, whose stat cache the next backup reuses.
+ */
+async function referencedByNewTrees(
+  trees: TreeReader,
+  scan: Scan,
+  candidates: Set<string>,
+  signal?: AbortSignal,
+): Promise<Set<string>> {
+  const kept = new Set<string>();
+  const queue = [...scan.stored.keys()].filter(
+    (k) => k.startsWith('tree/') && !scan.referenced.has(k) && !candidates.has(k),
+  );
+  while (queue.length > 0) {
+    throwIfAborted(signal);
+    for (const child of await readableChildren(trees, queue.pop()!, signal)) {
+      if (kept.has(child) || scan.referenced.has(child)) continue;
+      kept.add(child);
+      if (child.startsWith('tree/')) queue.push(child);
+    }
+  }
+  return kept;
+}
+
+/**
+ * Groups tree keys into levels to delete one after the other: a node comes in a later
+ * level than every doomed node that references it.
+ */
+async function parentsFirst(
+  trees: TreeReader,
+  keys: string[],
+  signal?: AbortSignal,
+): Promise<string[][]> {
+  const doomed = new Set(keys);
+  const children = new Map<string, string[]>();
+  await forEachConcurrent(keys, 16, async (key) => {
+    children.set(
+      key,
+      (await readableChildren(trees, key, signal)).filter((c) => c !== key && doomed.has(c)),
+    );
+  });
+  // Longest path from a node no doomed node references; ids are hashes, so no cycles.
+  const depth = new Map<string, number>();
+  const indegree = new Map<string, number>(keys.map((k) => [k, 0]));
+  for (const cs of children.values()) for (const c of cs) indegree.set(c, indegree.get(c)! + 1);
+  let frontier = keys.filter((k) => indegree.get(k) === 0);
+  for (const k of frontier) depth.set(k, 0);
+  while (frontier.length > 0) {
+    const next: string[] = [];
+    for (const k of frontier) {
+      for (const c of children.get(k) ?? []) {
+        depth.set(c, Math.max(depth.get(c) ?? 0, depth.get(k)! + 1));
+        const left = indegree.get(c)! - 1;
+        indegree.set(c, left);
+        if (left === 0) next.push(c);
+      }
+    }
+    frontier = next;
+  }
+  const levels = new Map<number, string[]>();
+  for (const k of keys) {
+    const d = depth.get(k) ?? 0;
+    const level = levels.get(d);
+    if (level) level.push(k);
+    else levels.set(d, [k]);
+  }
+  return [...levels.keys()].sort((a, b) => a - b).map((d) => levels.get(d)!);
 }
 
 function summarize(report: PruneReport, scan: Scan): void {
