@@ -20,6 +20,7 @@ import {
   statSync,
   unlinkSync,
   writeSync,
+  writevSync,
 } from 'node:fs';
 import path from 'node:path';
 import { errnoCode, fsError } from './fs-errors.js';
@@ -35,10 +36,10 @@ export interface LocalDirectSetup {
 /** `link` errors that mean "this file system has no hard links". */
 const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 
-/** One object to write. */
+/** One object to write: its bytes are the concatenation of `parts`. */
 export interface DirectItem {
   key: string;
-  data: Uint8Array;
+  parts: Uint8Array[];
 }
 
 interface OpenItem {
@@ -97,7 +98,7 @@ export class LocalDirectWriter {
           fd = openSync(temp, 'wx', 0o644);
         }
         opened.push({ key: item.key, file, temp, fd });
-        writeAll(fd, item.data, item.key, temp);
+        writeAll(fd, item.parts, item.key, temp);
       }
       if (this.setup.fsync) await Promise.all(opened.map((o) => fsyncFd(o.fd, o.key, o.temp)));
       const written: boolean[] = [];
@@ -155,10 +156,18 @@ export class LocalDirectWriter {
   }
 }
 
-function writeAll(fd: number, data: Uint8Array, key: string, temp: string): void {
-  let done = 0;
+function writeAll(fd: number, parts: Uint8Array[], key: string, temp: string): void {
   try {
-    while (done < data.length) done += writeSync(fd, data, done, data.length - done);
+    const total = parts.reduce((n, p) => n + p.length, 0);
+    let done = writevSync(fd, parts);
+    // A short gathering write (rare: signals, full disks) finishes part by part.
+    let offset = 0;
+    for (const part of parts) {
+      const end = offset + part.length;
+      while (done < end) done += writeSync(fd, part, done - offset, end - done);
+      offset = end;
+    }
+    if (done !== total) throw new Error(`wrote ${done} of ${total} bytes`);
   } catch (err) {
     throw fsError(err, 'put', key, temp);
   }

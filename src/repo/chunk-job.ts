@@ -12,13 +12,19 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import type { DirectItem, LocalDirectWriter } from '../backends/local-direct.js';
 import type { FastCDC } from '../chunker/fastcdc.js';
+import { wordView } from '../chunker/scan.js';
 import { StreamChunker } from '../chunker/stream.js';
 import type { ObjectId } from '../core/ids.js';
 import type { ObjectCodec } from './codec.js';
 import { blobKey } from './layout.js';
 
-/** Bytes of chunks per window (a window always ends at a chunk boundary). */
+/**
+ * Bytes of chunks per window (a window always ends at a chunk boundary): large enough
+ * to amortise the round trip of asking which chunks are new.
+ */
 export const WINDOW_BYTES = 4 * 1024 * 1024;
+/** Windows of a direct job, which asks nobody: small, to keep memory low. */
+export const DIRECT_WINDOW_BYTES = 1024 * 1024;
 /** Size of each read from the file. */
 const READ_BYTES = 1024 * 1024;
 
@@ -67,7 +73,7 @@ export async function runChunkJob(
 ): Promise<void> {
   const fd = openSync(path, 'r');
   try {
-    const reader = new WindowReader(fd, cdc);
+    const reader = new WindowReader(fd, cdc, WINDOW_BYTES);
     let pending: Window | undefined;
     let windowNo = 0;
     for (;;) {
@@ -133,8 +139,10 @@ export interface DirectJobSink {
 /**
  * Like runChunkJob, for a local repository this thread writes itself: each window's
  * chunks that are not stored yet are sealed and written by `writer`, and the window is
- * reported afterwards. `seen` remembers keys this thread wrote or found (bounded by the
- * caller), so repeated chunks cost no system call.
+ * reported afterwards. Chunks are views into one reused buffer (no copy per chunk, so
+ * the thread makes almost no garbage); a window is finished before the buffer is
+ * refilled. `seen` remembers keys this thread wrote or found (bounded), so repeated
+ * chunks cost no system call.
  */
 export async function runDirectChunkJob(
   path: string | Buffer,
@@ -146,10 +154,11 @@ export async function runDirectChunkJob(
 ): Promise<void> {
   const fd = openSync(path, 'r');
   try {
-    const reader = new WindowReader(fd, cdc);
-    for (let windowNo = 0; !reader.done; windowNo++) {
+    const reader = new SpanReader(fd, cdc);
+    for (let windowNo = 0; ; windowNo++) {
       if (sink.cancelled()) return;
-      const { chunks } = reader.read(windowNo);
+      const chunks = reader.next();
+      if (chunks.length === 0 && reader.done) return;
       const ids = chunks.map((c) => codec.idOf(c));
       const items: DirectItem[] = [];
       const indexes: number[] = [];
@@ -158,7 +167,7 @@ export async function runDirectChunkJob(
         if (seen.has(key)) continue;
         seen.add(key);
         if (writer.has(key)) continue;
-        items.push({ key, data: await codec.seal(chunks[i]!) });
+        items.push({ key, parts: await codec.sealParts(chunks[i]!) });
         indexes.push(i);
       }
       let written: boolean[] = [];
@@ -170,7 +179,8 @@ export async function runDirectChunkJob(
       }
       const added: StoredWindow['added'] = [];
       written.forEach((ok, j) => {
-        if (ok) added.push({ index: indexes[j]!, storedBytes: items[j]!.data.length });
+        const [header, body] = items[j]!.parts;
+        if (ok) added.push({ index: indexes[j]!, storedBytes: header!.length + body!.length });
       });
       if (seen.size > SEEN_LIMIT) seen.clear();
       sink.stored({
@@ -183,6 +193,62 @@ export async function runDirectChunkJob(
     }
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Reads a file into one buffer and cuts it in place: `next` returns the chunks of about
+ * DIRECT_WINDOW_BYTES as views into the buffer, valid until the following call. The cut
+ * points are those of the streaming chunker: a cut is made only once `max` bytes from
+ * the chunk start are available, or at the end of the file.
+ */
+class SpanReader {
+  done = false;
+  private readonly max: number;
+  private readonly buf: Uint8Array;
+  private readonly words: Int32Array | null;
+  /** Undecided bytes are buf[head .. tail). */
+  private head = 0;
+  private tail = 0;
+  private eof = false;
+  private bytesRead = 0;
+
+  constructor(
+    private readonly fd: number,
+    private readonly cdc: FastCDC,
+  ) {
+    this.max = cdc.params.max;
+    this.buf = new Uint8Array(DIRECT_WINDOW_BYTES + this.max);
+    this.words = wordView(this.buf);
+  }
+
+  takeBytesRead(): number {
+    const n = this.bytesRead;
+    this.bytesRead = 0;
+    return n;
+  }
+
+  next(): Uint8Array[] {
+    // Keep the undecided bytes (fewer than max) and fill up behind them.
+    if (this.head > 0) {
+      this.buf.copyWithin(0, this.head, this.tail);
+      this.tail -= this.head;
+      this.head = 0;
+    }
+    while (!this.eof && this.tail < this.buf.length) {
+      const n = readSync(this.fd, this.buf, this.tail, this.buf.length - this.tail, null);
+      if (n === 0) this.eof = true;
+      this.tail += n;
+      this.bytesRead += n;
+    }
+    const chunks: Uint8Array[] = [];
+    while (this.head < this.tail && (this.eof || this.tail - this.head >= this.max)) {
+      const n = this.cdc.cutWith(this.buf, this.words, this.head, this.tail);
+      chunks.push(this.buf.subarray(this.head, this.head + n));
+      this.head += n;
+    }
+    if (this.eof && this.head === this.tail) this.done = true;
+    return chunks;
   }
 }
 
@@ -200,6 +266,7 @@ class WindowReader {
   constructor(
     private readonly fd: number,
     cdc: FastCDC,
+    private readonly windowBytes: number,
   ) {
     this.chunker = new StreamChunker(cdc);
   }
@@ -216,7 +283,7 @@ class WindowReader {
     const chunks = this.carry;
     this.carry = [];
     let bytes = chunks.reduce((n, c) => n + c.length, 0);
-    while (bytes < WINDOW_BYTES) {
+    while (bytes < this.windowBytes) {
       const n = readSync(this.fd, this.buf, 0, this.buf.length, null);
       if (n === 0) {
         for (const c of this.chunker.finish()) chunks.push(c.data);
@@ -226,7 +293,7 @@ class WindowReader {
       this.bytesRead += n;
       for (const c of this.chunker.push(this.buf.subarray(0, n))) {
         // Chunks past the window's size wait for the next window.
-        if (bytes >= WINDOW_BYTES) this.carry.push(c.data);
+        if (bytes >= this.windowBytes) this.carry.push(c.data);
         else chunks.push(c.data);
         bytes += c.data.length;
       }

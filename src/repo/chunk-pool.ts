@@ -351,7 +351,12 @@ export class ChunkPool {
   }
 
   private workerServer(script: URL): Server {
-    const worker = new Worker(script, { workerData: this.setup });
+    const worker = new Worker(script, {
+      workerData: this.setup,
+      // A worker's garbage is small and short-lived (ids, hash objects; chunk bytes live
+      // in reused buffers): a small young generation keeps its memory small.
+      resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
+    });
     worker.unref();
     const server: Server = {
       busy: 0,
@@ -427,6 +432,9 @@ export class ChunkPool {
     this.idle.shift()?.();
   }
 }
+
+/** Young-generation size of a worker's heap (V8's default grows to 16-32 MiB). */
+const YOUNG_GENERATION_MB = 4;
 
 /** The compiled worker script, or undefined when running from TypeScript sources. */
 function workerScript(): URL | undefined {

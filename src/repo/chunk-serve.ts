@@ -81,9 +81,10 @@ export function serveChunkJobs(setup: ChunkWorkerSetup, post: PostToPool): (m: T
         post({ type: 'put-done', task, written: false, storedBytes: size }, []);
         return;
       }
-      const sealed = await codec.seal(data);
-      const [written] = await writer.putMany([{ key, data: sealed }]);
-      post({ type: 'put-done', task, written: written!, storedBytes: sealed.length }, []);
+      const parts = await codec.sealParts(data);
+      const [written] = await writer.putMany([{ key, parts }]);
+      const storedBytes = parts[0].length + parts[1].length;
+      post({ type: 'put-done', task, written: written!, storedBytes }, []);
     } catch (err) {
       post({ type: 'error', task, error: toWireError(err) }, []);
     }

@@ -70,6 +70,19 @@ export class ObjectCodec {
 
   /** Seals a plaintext into its stored envelope. */
   async seal(plaintext: Uint8Array): Promise<Uint8Array> {
+    const [header, body] = await this.sealParts(plaintext);
+    const out = new Uint8Array(header.length + body.length);
+    out.set(header, 0);
+    out.set(body, header.length);
+    return out;
+  }
+
+  /**
+   * The stored envelope as two parts, header and body, whose concatenation is what
+   * `seal` returns. Unsealed data is not copied: the body may be `plaintext` itself
+   * (for writers that write both parts with one gathering write).
+   */
+  async sealParts(plaintext: Uint8Array): Promise<[Uint8Array, Uint8Array]> {
     let body: Uint8Array = plaintext;
     let compression: number = Compression.none;
     if (this.compression !== 'off' && plaintext.length >= MIN_COMPRESS) {
@@ -83,10 +96,7 @@ export class ObjectCodec {
     const encryption = this.keys ? Encryption.aes256gcm : Encryption.none;
     const header = blobHeader(compression, encryption);
     if (this.keys) body = aeadSeal(this.keys.encryptionKey, body, header);
-    const out = new Uint8Array(HEADER_BYTES + body.length);
-    out.set(header, 0);
-    out.set(body, HEADER_BYTES);
-    return out;
+    return [header, body];
   }
 
   /**
