@@ -4,16 +4,11 @@
 // Reports bytes stored against their total, and bytes fetched for each step.
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  backup,
-  CountingBackend,
-  initRepository,
-  LocalBackend,
-  openRepositoryIn,
-  restore,
-} from '../dist/index.js';
+import { distModule } from './dist.mjs';
 import { DEFAULT_VERSIONS, PACKAGE, release } from './releases.mjs';
 
+const { backup, CountingBackend, initRepository, LocalBackend, openRepositoryIn, restore } =
+  await distModule();
 const MiB = 1048576;
 
 /** Runs the benchmark under `root`; returns table rows [measure, value, notes]. */

@@ -17,8 +17,10 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { chunkerParams, FastCDC } from '../dist/chunker/index.js';
+import { distModule } from './dist.mjs';
 import { DEFAULT_VERSIONS, PACKAGE, release } from './releases.mjs';
+
+const { chunkerParams, FastCDC } = await distModule('chunker/index.js');
 
 const KiB = 1024;
 const MiB = 1024 * 1024;

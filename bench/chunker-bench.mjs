@@ -8,7 +8,9 @@
  * MB/s are 10^6 bytes per second of input.
  */
 import { pathToFileURL } from 'node:url';
-import { chunkerParams, FastCDC } from '../dist/chunker/index.js';
+import { distModule } from './dist.mjs';
+
+const { chunkerParams, FastCDC } = await distModule('chunker/index.js');
 
 /** Deterministic pseudo-random bytes (xorshift32, one 32-bit word at a time). */
 function pseudoRandomBytes(bytes, seed = 0x9e3779b9) {

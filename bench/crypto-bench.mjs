@@ -6,8 +6,10 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { backup, initRepository, LocalBackend, stats } from '../dist/index.js';
 import { writeLargeCorpus } from './corpus.mjs';
+import { distModule } from './dist.mjs';
+
+const { backup, initRepository, LocalBackend, stats } = await distModule();
 
 const VARIANTS = [
   ['plain', {}],

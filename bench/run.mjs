@@ -1,147 +1,460 @@
-// `npm run bench`: measures cairn on this machine and prints a table.
-// Corpora are generated deterministically under .bench/ (kept between runs).
-// Env: BENCH_MB (fresh-backup corpus size, default 1024), BENCH_SMALL (small files, default 100000).
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+// `npm run bench`: cairn against restic, borg and casync (whichever are installed) on
+// the same deterministic corpora, in the same run, interleaved per scenario (each
+// scenario runs every tool before the next scenario starts, and the tool order rotates
+// from run to run), so disk and page-cache state affect all tools alike.
+// Prints one table and writes it to .bench/results.md and .bench/results.json.
+//
+// Env:
+//   BENCH_RUNS   runs per scenario; the table shows medians (default 1; the issue's
+//                peer figures are medians of 3: BENCH_RUNS=3)
+//   BENCH_ONLY   comma-separated scenario keys (see SCENARIOS; `all` adds the opt-in ones)
+//   BENCH_PEERS  0 to run cairn only
+//   BENCH_MB     large corpus size in MiB (default 2048), BENCH_SMALL small files (100000)
+//   CAIRN_DIST   the cairn build to use (default ../dist)
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { writeLargeCorpus, writeSmallFiles } from './corpus.mjs';
+import { ensureCorpus, writeLargeCorpus, writeModifiedCopy, writeSmallFiles } from './corpus.mjs';
+import { DIST } from './dist.mjs';
+import { DEFAULT_VERSIONS, release } from './releases.mjs';
+import { benchRssScale } from './rss-scale.mjs';
+import { makeTools } from './tools.mjs';
+import { treeSize } from './tree-size.mjs';
 
-const root = join(process.cwd(), '.bench');
-const MB = Number(process.env.BENCH_MB ?? 1024);
+const root = join(import.meta.dirname, '..', '.bench');
+const MB = Number(process.env.BENCH_MB ?? 2048);
 const SMALL = Number(process.env.BENCH_SMALL ?? 100_000);
-const rows = [];
+const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 1));
+const PEERS = process.env.BENCH_PEERS !== '0';
+const MiB = 1048576;
 
-function step(name, args) {
-  const out = execFileSync(process.execPath, ['bench/step.mjs', name, JSON.stringify(args)], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 26,
-  });
-  return JSON.parse(out.trim().split('\n').pop());
-}
-function row(what, value, extra = '') {
-  rows.push([what, value, extra]);
-  console.log(`${what.padEnd(48)} ${String(value).padStart(14)}  ${extra}`);
-}
-const mbps = (bytes, ms) => (bytes / 1048576 / (ms / 1000)).toFixed(0);
+// Scenarios in run order. `needs`: scenarios whose repositories this one uses (added to
+// a BENCH_ONLY selection automatically). `optIn`: only with BENCH_ONLY naming it or `all`.
+const SCENARIOS = [
+  { key: 'fresh-2g', title: `fresh backup, ${MB} MiB in 200 files` },
+  {
+    key: 'modified-2g',
+    title: 'backup of a modified copy (30 inserts, 5 appends, 5 deletes)',
+    needs: ['fresh-2g'],
+  },
+  { key: 'small-first', title: `first backup, ${SMALL} files of 1 B-16 KiB` },
+  { key: 'small-nochange', title: `no-change backup, ${SMALL} files`, needs: ['small-first'] },
+  { key: 'restore-2g', title: `restore ${MB} MiB`, needs: ['fresh-2g'] },
+  { key: 'restore-small', title: `restore ${SMALL} small files`, needs: ['small-first'] },
+  { key: 'releases', title: `${DEFAULT_VERSIONS.length} typescript releases, one snapshot each` },
+  {
+    key: 'rss-10m',
+    title: 'peak RSS against 10 thousand vs 10 million blobs (cairn)',
+    cairnOnly: true,
+  },
+  { key: 'chunker', title: 'chunker cut points (cairn)', cairnOnly: true },
+  { key: 'builds', title: 'bytes fetched moving between releases (cairn)', cairnOnly: true },
+  { key: 'codecs', title: 'encryption and compression cost (cairn)', cairnOnly: true, optIn: true },
+  {
+    key: 's3',
+    title: 'S3 backup and sync, Ceph RGW on loopback (cairn)',
+    cairnOnly: true,
+    optIn: true,
+  },
+];
 
-// Large deletes slow down file creation on ext4 for minutes afterwards, so a timed step
-// never follows one: each run works in its own new folder, and the folders of earlier
-// runs are removed only at the very end.
-const RUN = join(root, `run-${Date.now()}`);
-async function fresh(name) {
-  const dir = join(RUN, name);
-  await mkdir(dir, { recursive: true });
-  return dir;
-}
-
-console.log(`cairn benchmark — node ${process.version}, ${MB} MiB corpus, ${SMALL} small files\n`);
-
-// 1. chunker
-try {
-  const { benchChunker } = await import('./chunker-bench.mjs');
-  const c = await benchChunker({ sizeMiB: 256 });
-  row(
-    'chunker cut points (1 core, random data)',
-    `${c.mbPerSec.toFixed(0)} MB/s`,
-    `${c.chunks} chunks`,
+function selected() {
+  const only = process.env.BENCH_ONLY?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const all = only?.includes('all');
+  const keys = new Set(
+    SCENARIOS.filter((s) => (only && !all ? only.includes(s.key) : all || !s.optIn)).map(
+      (s) => s.key,
+    ),
   );
-} catch (err) {
-  row('chunker', 'n/a', String(err.message));
+  const unknown = (only ?? []).filter((k) => k !== 'all' && !SCENARIOS.some((s) => s.key === k));
+  if (unknown.length)
+    throw new Error(
+      `unknown BENCH_ONLY scenario(s): ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.key).join(', ')}`,
+    );
+  for (const s of SCENARIOS) if (keys.has(s.key)) for (const n of s.needs ?? []) keys.add(n);
+  return SCENARIOS.filter((s) => keys.has(s.key));
 }
 
-// 2. fresh backup of a large corpus, then restore
-const large = join(root, `large-${MB}`);
-if (!existsSync(large)) await writeLargeCorpus(large, MB * 1048576, 200);
-const repo1 = await fresh('repo-large');
-const cache1 = await fresh('cache-large');
-step('init', { repo: repo1 });
-const b = step('backup', { repo: repo1, src: large, cache: cache1 });
-row(
-  'fresh backup',
-  `${mbps(b.summary.bytes, b.ms)} MiB/s`,
-  `${(b.ms / 1000).toFixed(2)} s, ${b.summary.files} files, peak RSS ${b.maxRssMiB.toFixed(0)} MiB`,
-);
-const s1 = step('stats', { repo: repo1 });
-row(
-  '  repository objects / bytes',
-  s1.objects,
-  `${(s1.storedBytes / 1048576).toFixed(0)} MiB stored`,
-);
-const b2 = step('backup', { repo: repo1, src: large, cache: cache1 });
-row(
-  'no-change backup (large files)',
-  `${(b2.ms / 1000).toFixed(2)} s`,
-  `peak RSS ${b2.maxRssMiB.toFixed(0)} MiB`,
-);
-const target1 = await fresh('restore-large');
-const r = step('restore', { repo: repo1, target: target1 });
-row(
-  'restore',
-  `${mbps(r.summary.bytes, r.ms)} MiB/s`,
-  `${(r.ms / 1000).toFixed(2)} s, peak RSS ${r.maxRssMiB.toFixed(0)} MiB`,
-);
+const scenarios = selected();
+const has = (key) => scenarios.some((s) => s.key === key);
+const fileName = (tool) => tool.name.replace(/\W+/g, '-');
 
-// 3. many small files
-const small = join(root, `small-${SMALL}`);
-if (!existsSync(small)) await writeSmallFiles(small, SMALL);
-const repo2 = await fresh('repo-small');
-const cache2 = await fresh('cache-small');
-step('init', { repo: repo2 });
-const sb = step('backup', { repo: repo2, src: small, cache: cache2 });
-row(
-  `first backup, ${SMALL} small files`,
-  `${(sb.ms / 1000).toFixed(2)} s`,
-  `peak RSS ${sb.maxRssMiB.toFixed(0)} MiB`,
-);
-const s2 = step('stats', { repo: repo2 });
-row(
-  `  repository objects for ${SMALL} small files`,
-  s2.objects,
-  `${s2.dataBlobs} data + ${s2.treeBlobs} tree blobs`,
-);
-const sb2 = step('backup', { repo: repo2, src: small, cache: cache2 });
-row(
-  `no-change backup, ${SMALL} small files`,
-  `${(sb2.ms / 1000).toFixed(2)} s`,
-  `${sb2.summary.filesUnchanged} unchanged, peak RSS ${sb2.maxRssMiB.toFixed(0)} MiB`,
-);
-const target2 = await fresh('restore-small');
-const sr = step('restore', { repo: repo2, target: target2 });
-row(
-  `restore ${SMALL} small files`,
-  `${(sr.ms / 1000).toFixed(2)} s`,
-  `peak RSS ${sr.maxRssMiB.toFixed(0)} MiB`,
-);
-
-// 4. build versions: consecutive npm releases side by side
-try {
-  const { benchBuilds } = await import('./builds-bench.mjs');
-  for (const [what, value, notes] of await benchBuilds({ root })) row(what, value, notes);
-} catch (err) {
-  row('build versions', 'n/a', String(err.message).split('\n')[0]);
-}
-
-// 5. encryption and compression: their cost on backup throughput
-try {
-  const { benchCodecs } = await import('./crypto-bench.mjs');
-  for (const [what, value, notes] of await benchCodecs({ root })) row(what, value, notes);
-} catch (err) {
-  row('encryption and compression', 'n/a', String(err.message).split('\n')[0]);
-}
-
-// 6. S3: backup into and sync to a throwaway Ceph RGW on loopback (skipped without Ceph)
-try {
-  const { benchS3 } = await import('./s3-bench.mjs');
-  for (const [what, value, notes] of await benchS3({ root })) row(what, value, notes);
-} catch (err) {
-  row('S3 backup and sync', 'n/a', String(err.message).split('\n')[0]);
-}
-
-// Clean up this run's folders and any older ones, after everything was timed.
+// Earlier runs' folders are removed first, while nothing is being timed yet; the corpora
+// and the chunker run come before the first timed file-system step.
+await mkdir(root, { recursive: true });
 for (const name of await readdir(root)) {
   if (name.startsWith('run-')) await rm(join(root, name), { recursive: true, force: true });
 }
+const RUN = join(root, `run-${Date.now()}`);
+const scratch = join(RUN, 'scratch');
+await mkdir(scratch, { recursive: true });
+const allTools = makeTools(scratch);
+const tools = allTools.filter((t) => !t.peer || PEERS);
 
-console.log('\n| measure | value | notes |\n| --- | --- | --- |');
-for (const [a, v, e] of rows) console.log(`| ${a.trim()} | ${v} | ${e} |`);
+console.log(
+  `cairn benchmark: node ${process.version}, ${cpus().length} cores, ${RUNS} run(s), cairn build ${DIST}`,
+);
+console.log(`tools: ${tools.map((t) => `${t.name} (${t.version})`).join(', ')}`);
+console.log(`scenarios: ${scenarios.map((s) => s.key).join(', ')}\n`);
+
+// Corpora (deterministic, cached in .bench/).
+const large = join(root, `large-${MB}`);
+const modified = join(root, `large-${MB}-modified`);
+const small = join(root, `small-${SMALL}`);
+if (has('fresh-2g')) {
+  await ensureCorpus(large, (d) => writeLargeCorpus(d, MB * MiB, 200));
+  await ensureCorpus(modified, async (d) => {
+    const e = await writeModifiedCopy(large, d);
+    console.log(`modified copy: ${JSON.stringify(e)}`);
+  });
+}
+if (has('small-first')) await ensureCorpus(small, (d) => writeSmallFiles(d, SMALL));
+const releaseDirs = has('releases') || has('builds') ? DEFAULT_VERSIONS.map((v) => release(v)) : [];
+const sizeOf = {
+  large: has('fresh-2g') ? (await treeSize(large)).bytes : 0,
+  modified: has('fresh-2g') ? (await treeSize(modified)).bytes : 0,
+  small: has('small-first') ? await treeSize(small) : { bytes: 0, files: 0 },
+};
+
+/** Every measurement: { run, scenario, tool, ms, bytes, objects, rssMiB, mbps, notes }. */
+const results = [];
+function record(r) {
+  results.push(r);
+  const parts = [
+    r.ms !== undefined ? `${(r.ms / 1000).toFixed(2)} s` : '',
+    r.mbps !== undefined ? `${r.mbps.toFixed(0)} MiB/s` : '',
+    r.bytes !== undefined ? `${(r.bytes / MiB).toFixed(1)} MiB stored` : '',
+    r.objects !== undefined ? `${r.objects} objects` : '',
+    r.rssMiB ? `RSS ${r.rssMiB.toFixed(0)} MiB` : '',
+    r.notes ?? '',
+  ].filter(Boolean);
+  console.log(
+    `  ${(r.title ?? r.scenario).slice(0, 60).padEnd(60)} ${r.tool.padEnd(12)} ${parts.join(', ')}`,
+  );
+}
+async function attempt(r, fn) {
+  try {
+    await fn();
+  } catch (err) {
+    record({ ...r, notes: `failed: ${String(err.message).split('\n').slice(0, 2).join(' ')}` });
+  }
+}
+
+// One pass over the selected scenarios. Per-tool state (repositories) lives in `st`.
+async function runOnce(run) {
+  const dir = join(RUN, `r${run}`);
+  await mkdir(dir, { recursive: true });
+  const order = tools.map((_, i) => tools[(i + run) % tools.length]);
+  const st = new Map(order.map((t) => [t.name, {}]));
+  const base = (scenario, tool) => ({
+    run,
+    scenario: scenario.key,
+    title: scenario.title,
+    tool: tool.name,
+  });
+
+  const each = {
+    async 'fresh-2g'(s, t, state) {
+      state.large = join(dir, `large-${fileName(t)}`);
+      await t.init(state.large);
+      const b = await t.backup(state.large, large, 'fresh');
+      const size = await treeSize(state.large);
+      record({
+        ...base(s, t),
+        ms: b.ms,
+        mbps: sizeOf.large / MiB / (b.ms / 1000),
+        bytes: size.bytes,
+        objects: size.files,
+        rssMiB: b.rssMiB,
+        notes: opNote(b),
+      });
+    },
+    async 'modified-2g'(s, t, state) {
+      const before = await treeSize(state.large);
+      const b = await t.backup(state.large, modified, 'modified');
+      const after = await treeSize(state.large);
+      record({
+        ...base(s, t),
+        ms: b.ms,
+        mbps: sizeOf.modified / MiB / (b.ms / 1000),
+        bytes: after.bytes - before.bytes,
+        objects: after.files - before.files,
+        rssMiB: b.rssMiB,
+        notes: note('bytes/objects added', opNote(b)),
+      });
+    },
+    async 'small-first'(s, t, state) {
+      state.small = join(dir, `small-${fileName(t)}`);
+      await t.init(state.small);
+      const b = await t.backup(state.small, small, 'small');
+      const size = await treeSize(state.small);
+      record({
+        ...base(s, t),
+        ms: b.ms,
+        bytes: size.bytes,
+        objects: size.files,
+        rssMiB: b.rssMiB,
+        notes: opNote(b),
+      });
+    },
+    async 'small-nochange'(s, t, state) {
+      const before = await treeSize(state.small);
+      const b = await t.backup(state.small, small, 'small-again');
+      const after = await treeSize(state.small);
+      record({
+        ...base(s, t),
+        ms: b.ms,
+        bytes: after.bytes - before.bytes,
+        objects: after.files - before.files,
+        rssMiB: b.rssMiB,
+        notes: note('bytes/objects added', opNote(b)),
+      });
+    },
+    async 'restore-2g'(s, t, state) {
+      const target = join(dir, `restore-large-${fileName(t)}`);
+      const r = await t.restore(state.large, 'fresh', target);
+      const got = await treeSize(target);
+      record({
+        ...base(s, t),
+        ms: r.ms,
+        mbps: sizeOf.large / MiB / (r.ms / 1000),
+        rssMiB: r.rssMiB,
+        notes: note(
+          got.bytes === sizeOf.large
+            ? 'bytes match'
+            : `restored ${got.bytes} of ${sizeOf.large} bytes`,
+          opNote(r),
+        ),
+      });
+    },
+    async 'restore-small'(s, t, state) {
+      const target = join(dir, `restore-small-${fileName(t)}`);
+      const r = await t.restore(state.small, 'small', target);
+      const got = await treeSize(target);
+      record({
+        ...base(s, t),
+        ms: r.ms,
+        rssMiB: r.rssMiB,
+        notes: note(
+          got.files === sizeOf.small.files
+            ? 'file count matches'
+            : `restored ${got.files} of ${sizeOf.small.files} files`,
+          opNote(r),
+        ),
+      });
+    },
+    async releases(s, t) {
+      const repo = join(dir, `releases-${fileName(t)}`);
+      await t.init(repo);
+      let ms = 0;
+      let rss = 0;
+      let input = 0;
+      for (const [i, src] of releaseDirs.entries()) {
+        const b = await t.backup(repo, src, `v${DEFAULT_VERSIONS[i]}`);
+        ms += b.ms;
+        rss = Math.max(rss, b.rssMiB);
+        input += (await treeSize(src)).bytes;
+      }
+      const size = await treeSize(repo);
+      record({
+        ...base(s, t),
+        ms,
+        bytes: size.bytes,
+        objects: size.files,
+        rssMiB: rss,
+        notes: `of ${(input / MiB).toFixed(1)} MiB input; time is the sum of ${releaseDirs.length} backups`,
+      });
+    },
+  };
+
+  for (const s of scenarios) {
+    console.log(`${s.key}: ${s.title}`);
+    if (each[s.key]) {
+      for (const t of order) {
+        if (t.only && !t.only.includes(s.key)) continue;
+        const state = st.get(t.name);
+        if ((s.needs ?? []).some((n) => n.includes('2g')) && !state.large) continue;
+        if ((s.needs ?? []).some((n) => n.startsWith('small')) && !state.small) continue;
+        await attempt(base(s, t), () => each[s.key](s, t, state));
+      }
+      continue;
+    }
+    await attempt({ run, scenario: s.key, title: s.title, tool: 'cairn' }, () =>
+      cairnOnly(s, dir, run),
+    );
+  }
+  return dir;
+}
+
+function note(...parts) {
+  return parts.filter(Boolean).join('; ');
+}
+
+function opNote(r) {
+  return r.opMs !== undefined ? `in-process ${(r.opMs / 1000).toFixed(2)} s` : '';
+}
+
+async function cairnOnly(s, dir, run) {
+  if (s.key === 'rss-10m') {
+    for (const r of await benchRssScale({ root, dir, scratch, run })) record({ run, ...r });
+    return;
+  }
+  let rows = [];
+  if (s.key === 'chunker') {
+    const { benchChunker } = await import('./chunker-bench.mjs');
+    const c = await benchChunker({ sizeMiB: 256 });
+    // chunker-bench reports MB/s (10^6 bytes); the table's column is MiB/s.
+    rows = [
+      [
+        'chunker cut points, 1 core, random data',
+        { mbps: (c.mbPerSec * 1e6) / MiB },
+        `${c.chunks} chunks; ${c.mbPerSec.toFixed(0)} MB/s`,
+      ],
+    ];
+  } else if (s.key === 'builds') {
+    const { benchBuilds } = await import('./builds-bench.mjs');
+    rows = await benchBuilds({ root: dir });
+  } else if (s.key === 'codecs') {
+    const { benchCodecs } = await import('./crypto-bench.mjs');
+    rows = await benchCodecs({ root: dir });
+  } else if (s.key === 's3') {
+    const { benchS3 } = await import('./s3-bench.mjs');
+    rows = await benchS3({ root: dir });
+  }
+  for (const [what, value, notes] of rows) {
+    if (typeof value === 'object')
+      record({ run, scenario: s.key, title: what, tool: 'cairn', mbps: value.mbps, notes });
+    else
+      record({
+        run,
+        scenario: s.key,
+        title: what,
+        tool: 'cairn',
+        notes: [value, notes].filter(Boolean).join('; '),
+      });
+  }
+}
+
+for (let run = 0; run < RUNS; run++) {
+  console.log(`\n== run ${run + 1} of ${RUNS}`);
+  const dir = await runOnce(run);
+  // Between runs, free the disk the 2 GiB copies take (few, large files: a cheap delete).
+  if (run + 1 < RUNS) {
+    for (const name of await readdir(dir)) {
+      if (name.startsWith('restore-large-') || name.startsWith('large-'))
+        await rm(join(dir, name), { recursive: true, force: true });
+    }
+  }
+}
+
+// Medians per (scenario, title, tool), then ratios to the best peer per scenario.
+const median = (xs) => {
+  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return undefined;
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+};
+const groups = new Map();
+for (const r of results) {
+  const k = `${r.scenario}\u0000${r.title}\u0000${r.tool}`;
+  if (!groups.has(k)) groups.set(k, []);
+  groups.get(k).push(r);
+}
+const table = [...groups.values()].map((rs) => ({
+  scenario: rs[0].scenario,
+  title: rs[0].title,
+  tool: rs[0].tool,
+  runs: rs.length,
+  ms: median(rs.map((r) => r.ms)),
+  mbps: median(rs.map((r) => r.mbps)),
+  bytes: median(rs.map((r) => r.bytes)),
+  objects: median(rs.map((r) => r.objects)),
+  rssMiB: median(rs.map((r) => r.rssMiB)),
+  notes: rs.at(-1).notes,
+}));
+const peerNames = new Set(allTools.filter((t) => t.peer).map((t) => t.name));
+for (const row of table) {
+  const peers = table.filter(
+    (p) => p.scenario === row.scenario && p.title === row.title && peerNames.has(p.tool),
+  );
+  const best = (f) => {
+    const v = peers.map(f).filter((x) => x !== undefined && x > 0);
+    return v.length ? Math.min(...v) : undefined;
+  };
+  const bestMs = best((p) => p.ms);
+  // Stored bytes compare only where a tool stores the same input from scratch or adds
+  // a known change; "bytes added by a no-change backup" is a few metadata KiB.
+  const bestBytes = ['fresh-2g', 'modified-2g', 'small-first', 'releases'].includes(row.scenario)
+    ? best((p) => p.bytes)
+    : undefined;
+  if (bestMs && row.ms !== undefined) row.timeRatio = row.ms / bestMs;
+  if (bestBytes && row.bytes !== undefined) row.bytesRatio = row.bytes / bestBytes;
+}
+// Peak RSS of each tool over every scenario it ran (scenario 8 of the issue).
+for (const t of tools) {
+  const rss = table
+    .filter((r) => r.tool === t.name && r.scenario !== 'rss-10m' && r.rssMiB)
+    .map((r) => r.rssMiB);
+  if (rss.length)
+    table.push({
+      scenario: 'peak-rss',
+      title: 'peak RSS, highest of the scenarios above',
+      tool: t.name,
+      runs: RUNS,
+      rssMiB: Math.max(...rss),
+    });
+}
+const bestPeakPeer = Math.min(
+  ...table.filter((r) => r.scenario === 'peak-rss' && peerNames.has(r.tool)).map((r) => r.rssMiB),
+);
+for (const r of table)
+  if (r.scenario === 'peak-rss' && Number.isFinite(bestPeakPeer))
+    r.rssRatio = r.rssMiB / bestPeakPeer;
+
+const f = {
+  s: (ms) => (ms === undefined ? '' : (ms / 1000).toFixed(ms < 10000 ? 2 : 1)),
+  n: (x, d = 0) => (x === undefined ? '' : x.toFixed(d)),
+  mib: (b) => (b === undefined ? '' : (b / MiB).toFixed(b < 10 * MiB ? 2 : 1)),
+  ratio: (x) => (x === undefined ? '' : `${x.toFixed(2)}x`),
+};
+const header = [
+  'scenario',
+  'tool',
+  'time (s)',
+  'MiB/s',
+  'stored (MiB)',
+  'objects',
+  'peak RSS (MiB)',
+  'time vs best peer',
+  'stored vs best peer',
+  'notes',
+];
+const lines = [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`];
+for (const r of table) {
+  const ratioNote = r.rssRatio !== undefined ? `RSS ${f.ratio(r.rssRatio)} of best peer` : '';
+  lines.push(
+    `| ${[r.title, r.tool, f.s(r.ms), f.n(r.mbps), f.mib(r.bytes), f.n(r.objects), f.n(r.rssMiB), f.ratio(r.timeRatio), f.ratio(r.bytesRatio), [ratioNote, r.notes].filter(Boolean).join('; ')].join(' | ')} |`,
+  );
+}
+const machine = `${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), node ${process.version}, ${new Date().toISOString().slice(0, 16)}Z`;
+const versions = tools.map((t) => `${t.name}: ${t.version}`).join(', ');
+const md = [
+  `Measured with \`${process.env.BENCH_RUNS ? `BENCH_RUNS=${RUNS} ` : ''}npm run bench\` (median of ${RUNS} run${RUNS > 1 ? 's' : ''}), ${machine}.`,
+  `Tools: ${versions}. Times are wall clock of each tool's process; "stored" is the repository folder's apparent size (bytes added, for the modified-copy and no-change rows); objects are its files.`,
+  '',
+  ...lines,
+  '',
+].join('\n');
+console.log(`\n${md}`);
+await writeFile(join(root, 'results.md'), md);
+await writeFile(
+  join(root, 'results.json'),
+  `${JSON.stringify({ machine, runs: RUNS, tools: tools.map((t) => ({ name: t.name, version: t.version, peer: t.peer })), table, results }, null, 2)}\n`,
+);
+console.log(`wrote ${join(root, 'results.md')} and results.json`);
+
+// Remove this run's folders now that nothing more is timed (BENCH_KEEP=1 keeps them to
+// look at; the next run removes them before it starts timing).
+if (process.env.BENCH_KEEP !== '1') await rm(RUN, { recursive: true, force: true });

@@ -9,8 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { S3Backend } from '../dist/backends/s3.js';
-import {
+import { writeLargeCorpus } from './corpus.mjs';
+import { distModule } from './dist.mjs';
+
+const { S3Backend } = await distModule('backends/s3.js');
+const {
   backup,
   CountingBackend,
   initRepository,
@@ -19,8 +22,7 @@ import {
   paramsOf,
   RetryBackend,
   sync,
-} from '../dist/index.js';
-import { writeLargeCorpus } from './corpus.mjs';
+} = await distModule();
 
 const run = promisify(execFile);
 const SCRIPTS = fileURLToPath(new URL('../scripts/', import.meta.url));
