@@ -11,8 +11,10 @@ import {
   fchownSync,
   futimesSync,
   lchownSync,
+  lstatSync,
   lutimesSync,
   openSync,
+  readFileSync,
   renameSync,
   symlinkSync,
   unlinkSync,
@@ -21,7 +23,7 @@ import {
 import { type FileHandle, rename, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
-import { DirRef } from '../core/deep-path.js';
+import { DirRef, withFsPathSync } from '../core/deep-path.js';
 import { fsPath } from '../core/fs-names.js';
 import type { FileEntry, SymlinkEntry, Timestamp } from '../manifest/types.js';
 
@@ -36,8 +38,39 @@ export function tempName(dir: string): string {
   return join(dir, tempBase());
 }
 
+/** Random per process, so temporary names of concurrent restores differ. */
+const TEMP_STEM = `${RESTORE_TEMP_PREFIX}${randomBytes(4).toString('hex')}`;
+let tempCounter = 0;
+
+/**
+ * A temporary name unique within this process: 16 hex digits, a per-process random stem
+ * and a counter (random bytes per file cost more than writing a small file). Temporary
+ * files are created with `wx`, so a clash with another process fails instead of sharing.
+ */
 function tempBase(): string {
-  return `${RESTORE_TEMP_PREFIX}${randomBytes(8).toString('hex')}`;
+  tempCounter = (tempCounter + 1) % 0x100000000;
+  return TEMP_STEM + tempCounter.toString(16).padStart(8, '0');
+}
+
+/**
+ * The process's umask, read once from /proc (Linux), or undefined when unknown.
+ * `process.umask()` without an argument is deprecated because it briefly changes it.
+ */
+const UMASK: number | undefined = (() => {
+  try {
+    const m = /^Umask:\s+([0-7]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number.parseInt(m[1]!, 8) : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
+/**
+ * True when creating a file with `mode` gives it exactly that mode (permission bits the
+ * umask leaves alone, no setuid/setgid/sticky), so no separate chmod is needed.
+ */
+export function modeSurvivesCreate(mode: number): boolean {
+  return UMASK !== undefined && (mode & ~0o777) === 0 && (mode & UMASK) === 0;
 }
 
 function removeQuietly(path: string | Buffer): void {
@@ -75,31 +108,62 @@ function inDirectorySync<T>(dir: string, fn: (d: DirRef) => T): T {
   }
 }
 
+/** The owner a file created in some directory gets (see `newFileOwner`). */
+export interface Owner {
+  uid: number;
+  gid: number;
+}
+
+/**
+ * The owner a new file in directory `dir` gets: this process's effective user, and its
+ * group unless `dir` is set-group-ID (then `dir`'s group). Undefined when not root
+ * (ownership is then not restored) or when `dir` cannot be examined.
+ */
+export function newFileOwner(dir: string): Owner | undefined {
+  if (!isRoot) return undefined;
+  try {
+    const st = withFsPathSync(dir, (at) => lstatSync(at));
+    const gid = st.mode & 0o2000 ? st.gid : (process.getegid?.() ?? -1);
+    return { uid: process.geteuid?.() ?? -1, gid };
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Writes a file whose content is in the tree (inline or empty) with synchronous calls:
  * for small files these cost microseconds where promises cost tens of microseconds.
- * `path` is `dir` joined with the entry's name.
+ * `dir` is the directory (a path, or a `DirRef` a caller keeps open for many files);
+ * the file is named `e.name` in it. `created`: the owner a new file in `dir` gets, when
+ * known; ownership is then only changed when it differs.
  */
-export function writeSmallFileSync(e: FileEntry, dir: string, path: string): void {
-  inDirectorySync(dir, (d) => {
-    const tmp = d.child(tempBase());
-    let fd: number | undefined;
-    try {
-      fd = openSync(tmp, 'wx', 0o600);
-      if (e.inline) writeAllSync(fd, e.inline);
-      fchmodSync(fd, e.mode);
-      if (isRoot) fchownSync(fd, e.uid, e.gid);
-      const t = toSeconds(e.mtime);
-      futimesSync(fd, t, t);
-      closeSync(fd);
-      fd = undefined;
-      renameSync(tmp, d.child(basename(path)));
-    } catch (err) {
-      if (fd !== undefined) closeSync(fd);
-      removeQuietly(tmp);
-      throw err;
-    }
-  });
+export function writeSmallFileSync(e: FileEntry, dir: string | DirRef, created?: Owner): void {
+  if (typeof dir === 'string') {
+    inDirectorySync(dir, (d) => writeSmallFileSync(e, d, created));
+    return;
+  }
+  const d = dir;
+  const tmp = d.child(tempBase());
+  let fd: number | undefined;
+  try {
+    // Created with its final mode when the umask allows: one call less per file. The
+    // name is temporary until the rename, so the early mode exposes nothing new.
+    const direct = modeSurvivesCreate(e.mode);
+    fd = openSync(tmp, 'wx', direct ? e.mode : 0o600);
+    if (e.inline && e.inline.length > 0) writeAllSync(fd, e.inline);
+    if (isRoot && (created?.uid !== e.uid || created.gid !== e.gid)) fchownSync(fd, e.uid, e.gid);
+    // After chown, which clears set-user-ID and set-group-ID bits.
+    if (!direct) fchmodSync(fd, e.mode);
+    const t = toSeconds(e.mtime);
+    futimesSync(fd, t, t);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, d.child(e.name));
+  } catch (err) {
+    if (fd !== undefined) closeSync(fd);
+    removeQuietly(tmp);
+    throw err;
+  }
 }
 
 function writeAllSync(fd: number, data: Uint8Array): void {
@@ -184,6 +248,26 @@ export async function writeAll(fh: FileHandle, data: Uint8Array, position: numbe
   while (done < data.length) {
     const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
     done += bytesWritten;
+  }
+}
+
+/** Writes all of `parts`, one after another, starting at `position` (one call if it can). */
+export async function writevAll(
+  fh: FileHandle,
+  parts: Uint8Array[],
+  position: number,
+): Promise<void> {
+  let total = 0;
+  for (const p of parts) total += p.length;
+  const { bytesWritten } = await fh.writev(parts, position);
+  if (bytesWritten >= total) return;
+  // A short write (rare: a signal, a full disk about to fail): the rest part by part.
+  let skip = bytesWritten;
+  let at = position;
+  for (const p of parts) {
+    if (skip < p.length) await writeAll(fh, p.subarray(skip), at + skip);
+    skip = Math.max(0, skip - p.length);
+    at += p.length;
   }
 }
 

@@ -13,11 +13,11 @@
  * `.`, `..`, NUL); restore also refuses to descend through a symlink it finds where a
  * directory should be, so nothing is ever written outside the target.
  */
-import { lstatSync, readFileSync } from 'node:fs';
+import { lstatSync, readFileSync, type Stats } from 'node:fs';
 import { chmod, lchown, link, lstat, mkdir, open, rm, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { throwIfAborted } from '../core/abort.js';
-import { withFsPath, withFsPathSync } from '../core/deep-path.js';
+import { DirRef, withFsPath, withFsPathSync } from '../core/deep-path.js';
 import {
   CairnError,
   describeError,
@@ -36,12 +36,14 @@ import {
   isAllZero,
   isRoot,
   makeFifo,
+  newFileOwner,
+  type Owner,
   RESTORE_TEMP_PREFIX,
   replaceWith,
   toSeconds,
-  writeAll,
   writeSmallFileSync,
   writeSymlinkSync,
+  writevAll,
 } from './restore-fs.js';
 import { findEntry, splitSnapshotPath } from './snapshot-path.js';
 
@@ -98,7 +100,12 @@ export interface RestoreSummary {
   durationMs: number;
 }
 
-const CHUNK_FETCHES_PER_FILE = 4;
+/** Chunks of one file fetched at once (they are written in order). */
+const CHUNK_FETCHES_PER_FILE = 8;
+/** Bytes of consecutive chunks written with one call. */
+const WRITE_BATCH_BYTES = 1024 * 1024;
+/** Entries of one directory restored at once (files with chunks, subdirectories). */
+const ENTRIES_IN_FLIGHT = 16;
 
 /** Restores snapshot `snapshotId` (record `snapshot`) from `repo` into `options.target`. */
 export async function restore(
@@ -140,11 +147,13 @@ export async function restore(
     totalFiles: totals.files,
     totalBytes: totals.bytes,
   });
-  await run.indexLocalChunks();
+  const targetEmpty = await run.indexLocalChunks();
+  let created = false;
   if (!options.dryRun)
-    await withFsPath(options.target, (p) => mkdir(p, { recursive: true }).then(() => {}));
+    created =
+      (await withFsPath(options.target, (p) => mkdir(p, { recursive: true }))) !== undefined;
   if (!includes) {
-    await run.directoryContents(snapshot.tree, options.target);
+    await run.directoryContents(snapshot.tree, options.target, created || targetEmpty);
   } else {
     for (const t of targets) {
       if (!t.entry) await run.directoryContents(snapshot.tree, options.target);
@@ -236,20 +245,26 @@ class RestoreRun {
     });
   }
 
-  /** Chunks the files already in the target and the seed directories, when there are any. */
-  async indexLocalChunks(): Promise<void> {
+  /**
+   * Chunks the files already in the target and the seed directories, when there are any.
+   * True when the target holds nothing at all (or does not exist yet).
+   */
+  async indexLocalChunks(): Promise<boolean> {
     const dirs = [this.options.target, ...(this.options.seeds ?? [])];
     const present: string[] = [];
+    let targetEmpty = false;
     for (const d of dirs) {
       const names = await listNames(d);
+      if (d === this.options.target && names.length === 0) targetEmpty = true;
       if (names.some((n) => !n.startsWith(RESTORE_TEMP_PREFIX))) present.push(d);
     }
-    if (present.length === 0) return;
+    if (present.length === 0) return targetEmpty;
     this.local = new LocalChunkIndex(this.repo.config.chunker, (data) =>
       this.repo.codec.idOf(data),
     );
     await this.local.addTrees(present, this.options.signal);
     this.summary.bytesIndexed = this.local.bytesIndexed;
+    return targetEmpty;
   }
 
   /** Creates the directories `parts` under `root` (for --include), refusing symlinks. */
@@ -279,20 +294,23 @@ class RestoreRun {
     }
   }
 
-  /** Makes `path` a real directory; refuses to go through a symlink. */
-  private async ensureDirectory(path: string): Promise<void> {
-    if (this.dryRun) return;
-    await withFsPath(path, async (at) => {
+  /**
+   * Makes `path` a real directory; refuses to go through a symlink. True when this call
+   * created it (so it starts empty).
+   */
+  private async ensureDirectory(path: string): Promise<boolean> {
+    if (this.dryRun) return false;
+    return withFsPath(path, async (at) => {
       try {
         await mkdir(at, { mode: 0o700 });
-        return;
+        return true;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
       const st = await lstat(at);
       if (st.isSymbolicLink())
         throw new UsageError(`refusing to restore into ${path}: it is a symbolic link`);
-      if (st.isDirectory()) return;
+      if (st.isDirectory()) return false;
       if (!this.options.delete) {
         throw new UsageError(
           `cannot restore directory ${path}: a file is in the way (use --delete to replace it)`,
@@ -301,6 +319,7 @@ class RestoreRun {
       await unlink(at);
       this.deleted(path);
       await mkdir(at, { mode: 0o700 });
+      return true;
     });
   }
 
@@ -309,19 +328,91 @@ class RestoreRun {
     this.emit({ type: 'delete', path });
   }
 
-  /** Restores every entry of tree `tree` into the existing directory `dir`. */
-  async directoryContents(tree: ObjectId, dir: string): Promise<void> {
-    const names = this.options.delete ? new Set<string>() : undefined;
+  /**
+   * Restores every entry of tree `tree` into the existing directory `dir`. `fresh`: this
+   * restore created `dir` (or found the target empty), so nothing is in the way of any
+   * name and nothing needs deleting; see `restoreNewSync`.
+   */
+  async directoryContents(tree: ObjectId, dir: string, fresh = false): Promise<void> {
+    const names = this.options.delete && !fresh ? new Set<string>() : undefined;
     const entries = this.repo.trees.entries(tree, this.options.signal);
-    const work = mapConcurrent(entries, 16, (e) => {
-      names?.add(e.name);
-      return this.entry(e, dir);
-    });
-    for await (const _ of work) {
-      // entries restore themselves; problems inside are warnings
+    // Up to ENTRIES_IN_FLIGHT entries (files with chunks, subdirectories) at once, in no
+    // particular order; small files of a new directory are written on the spot.
+    const inFlight = new Set<Promise<void>>();
+    const created = fresh && !this.dryRun ? newFileOwner(dir) : undefined;
+    // Held open for the small files written on the spot (one path resolution per
+    // directory, not per file); closed only after everything below has settled.
+    let ref: DirRef | undefined;
+    if (fresh && !this.dryRun) {
+      try {
+        ref = DirRef.open(dir);
+      } catch {
+        // each file then reports the problem itself
+      }
     }
+    let fatal: { err: unknown } | undefined;
+    try {
+      for await (const e of entries) {
+        if (fatal) break;
+        names?.add(e.name);
+        if (fresh && this.restoreNewSync(e, dir, ref, created)) continue;
+        const p: Promise<void> = this.entry(e, dir, fresh).then(
+          () => {
+            inFlight.delete(p);
+          },
+          (err: unknown) => {
+            inFlight.delete(p);
+            fatal ??= { err };
+          },
+        );
+        inFlight.add(p);
+        if (inFlight.size >= ENTRIES_IN_FLIGHT) await Promise.race(inFlight);
+      }
+    } finally {
+      // Nothing keeps writing after this returns, even when the listing failed.
+      await Promise.all(inFlight);
+      ref?.close();
+    }
+    if (fatal) throw fatal.err;
     if (names) await this.deleteExtras(dir, names);
-    else if (this.local && !this.dryRun) await this.removeLeftoverTemps(dir);
+    else if (this.local && !this.dryRun && !fresh) await this.removeLeftoverTemps(dir);
+  }
+
+  /**
+   * Restores `e` into `dir`, a directory this restore created, synchronously when it is
+   * a file whose content is in the tree (inline or empty) or a symlink: for these, sync
+   * calls cost microseconds where a chain of promises through the thread pool costs tens.
+   * False when `e` needs the general path.
+   *
+   * Nothing is checked for being in the way: `dir` was empty when created and only this
+   * restore writes names from this listing into it. A concurrent writer could still put
+   * something there; the rename then replaces a file or symlink of that name (as it would
+   * after a check, which could not be atomic with the rename either) and fails on a
+   * directory, a warning. Nothing is ever followed: a rename replaces a symlink itself.
+   */
+  private restoreNewSync(
+    e: Entry,
+    dir: string,
+    ref: DirRef | undefined,
+    created: Owner | undefined,
+  ): boolean {
+    if (this.dryRun) return false;
+    const isSmallFile = e.kind === 'file' && e.chunks.length === 0 && e.hardlink === undefined;
+    if (!isSmallFile && e.kind !== 'symlink') return false;
+    throwIfAborted(this.options.signal);
+    const path = join(dir, e.name);
+    try {
+      if (e.kind === 'file') {
+        writeSmallFileSync(e, ref ?? dir, created);
+        this.countFile(e, path, 'write');
+      } else if (e.kind === 'symlink') {
+        writeSymlinkSync(e, dir, path);
+        this.summary.symlinks++;
+      }
+    } catch (err) {
+      this.warn(path, err);
+    }
+    return true;
   }
 
   /**
@@ -355,8 +446,8 @@ class RestoreRun {
     }
   }
 
-  /** Restores one entry into directory `dir`. */
-  async entry(e: Entry, dir: string): Promise<void> {
+  /** Restores one entry into directory `dir` (`fresh`: see `directoryContents`). */
+  async entry(e: Entry, dir: string, fresh = false): Promise<void> {
     throwIfAborted(this.options.signal);
     const path = join(dir, e.name);
     try {
@@ -365,16 +456,16 @@ class RestoreRun {
           await this.directory(e, path);
           break;
         case 'file':
-          await this.file(e, dir, path);
+          await this.file(e, dir, path, fresh);
           break;
         case 'symlink':
-          if (await this.clearWay(path, false)) {
+          if (fresh || (await this.clearWay(path, false))) {
             if (!this.dryRun) writeSymlinkSync(e, dir, path);
             this.summary.symlinks++;
           }
           break;
         case 'fifo':
-          if (await this.clearWay(path, false)) {
+          if (fresh || (await this.clearWay(path, false))) {
             if (!this.dryRun) {
               await makeFifo(dir, path);
               await this.applyMetadata(e, path);
@@ -402,13 +493,13 @@ class RestoreRun {
    * Before replacing `path` with a non-directory: true when the way is clear. An existing
    * directory there is removed only with `delete`; `overwrite: never` keeps what exists.
    */
-  private async clearWay(path: string, isFile: boolean): Promise<boolean> {
-    let st: import('node:fs').Stats;
-    try {
-      st = withFsPathSync(path, (at) => lstatSync(at));
-    } catch {
-      return true;
-    }
+  private async clearWay(
+    path: string,
+    isFile: boolean,
+    known?: { st: Stats | undefined },
+  ): Promise<boolean> {
+    const st = known ? known.st : lstatOrUndefined(path);
+    if (!st) return true;
     if (this.overwrite === 'never') {
       if (isFile) this.summary.filesSkipped++;
       return false;
@@ -425,18 +516,20 @@ class RestoreRun {
   }
 
   private async directory(e: DirEntry, path: string): Promise<void> {
-    await this.ensureDirectory(path);
-    await this.directoryContents(e.tree, path);
+    const created = await this.ensureDirectory(path);
+    await this.directoryContents(e.tree, path, created);
     if (!this.dryRun) await this.applyMetadata(e, path);
     this.summary.dirs++;
   }
 
-  private async file(e: FileEntry, dir: string, path: string): Promise<void> {
-    if (await this.alreadyThere(e, path)) {
+  private async file(e: FileEntry, dir: string, path: string, fresh: boolean): Promise<void> {
+    // In a new directory nothing is there (see restoreNewSync); else one lstat serves both checks.
+    const existing = { st: fresh ? undefined : lstatOrUndefined(path) };
+    if (existing.st && (await this.alreadyThere(e, path, existing.st))) {
       this.countFile(e, path, 'unchanged');
       return;
     }
-    if (!(await this.clearWay(path, true))) {
+    if (!(await this.clearWay(path, true, existing))) {
       this.countFile(e, path, 'skipped');
       return;
     }
@@ -480,14 +573,8 @@ class RestoreRun {
    * True when `path` already holds this file's content (with `overwrite: changed`);
    * its metadata is brought up to date and the file is otherwise left alone.
    */
-  private async alreadyThere(e: FileEntry, path: string): Promise<boolean> {
+  private async alreadyThere(e: FileEntry, path: string, st: Stats): Promise<boolean> {
     if (this.overwrite !== 'changed' || e.hardlink !== undefined) return false;
-    let st: import('node:fs').Stats;
-    try {
-      st = withFsPathSync(path, (at) => lstatSync(at));
-    } catch {
-      return false;
-    }
     if (!st.isFile() || st.size !== e.size) return false;
     let same: boolean;
     if (e.inline)
@@ -520,13 +607,25 @@ class RestoreRun {
 
   private async writeFile(e: FileEntry, dir: string, path: string): Promise<void> {
     if (e.chunks.length === 0) {
-      writeSmallFileSync(e, dir, path);
+      writeSmallFileSync(e, dir);
       return;
     }
     await replaceWith(dir, path, async (tmp) => {
       const fh = await open(tmp, 'wx', 0o600);
       try {
         let offset = 0;
+        // Chunks are fetched several at once and written in order, consecutive ones
+        // together (one positional writev per WRITE_BATCH_BYTES instead of one call per
+        // chunk). Memory stays bounded: the fetches in flight plus one batch per file.
+        let batch: Uint8Array[] = [];
+        let batchAt = 0;
+        let batchBytes = 0;
+        const flush = async (): Promise<void> => {
+          if (batchBytes === 0) return;
+          await writevAll(fh, batch, batchAt);
+          batch = [];
+          batchBytes = 0;
+        };
         const fetched = mapConcurrent(e.chunks, CHUNK_FETCHES_PER_FILE, (c) =>
           this.chunk(c.id, c.size),
         );
@@ -534,23 +633,31 @@ class RestoreRun {
           for await (const data of fetched) {
             // All-zero chunks (a number: their length) are left as holes: sparse stays sparse.
             const length = typeof data === 'number' ? data : data.length;
-            if (typeof data !== 'number') await writeAll(fh, data, offset);
+            if (typeof data === 'number') await flush();
+            else {
+              if (batchBytes === 0) batchAt = offset;
+              batch.push(data);
+              batchBytes += length;
+              if (batchBytes >= WRITE_BATCH_BYTES) await flush();
+            }
             offset += length;
             // Large files report progress as they are written, not only when complete.
             this.partialBytes += length;
             this.progress();
           }
+          await flush();
         } finally {
           this.partialBytes -= offset;
         }
         // Extends the file over trailing holes to its size.
         await fh.truncate(e.size);
-        await fh.chmod(e.mode);
+        // chown before chmod: a chown clears set-user-ID and set-group-ID bits.
         if (isRoot) await fh.chown(e.uid, e.gid);
+        await fh.chmod(e.mode);
+        await fh.utimes(toSeconds(e.mtime), toSeconds(e.mtime));
       } finally {
         await fh.close();
       }
-      await utimes(tmp, toSeconds(e.mtime), toSeconds(e.mtime));
     });
   }
 
@@ -594,6 +701,15 @@ class RestoreRun {
       const t = toSeconds(e.mtime);
       await utimes(at, t, t);
     });
+  }
+}
+
+/** `lstat` of `path`, or undefined when nothing is there (or it cannot be read). */
+function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return withFsPathSync(path, (at) => lstatSync(at));
+  } catch {
+    return undefined;
   }
 }
 
