@@ -45,14 +45,27 @@ export function checkName(name: string, source: string): void {
  */
 export function compareNames(a: string, b: string): number {
   if (a === b) return 0;
+  // Fast path: where the names first differ, two characters below the surrogates order
+  // as their UTF-8 bytes do (UTF-8 preserves code point order), as does a plain prefix.
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  if (i === 0 || !isSurrogate(a.charCodeAt(i - 1))) {
+    if (i === n) return a.length - b.length;
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x < 0xd800 && y < 0xd800) return x - y;
+  }
   return Buffer.compare(nameToBytes(a), nameToBytes(b));
+}
+
+function isSurrogate(c: number): boolean {
+  return c >= 0xd800 && c <= 0xdfff;
 }
 
 /** Sorts names in tree order (a new array). */
 export function sortNames(names: Iterable<string>): string[] {
-  const keyed = Array.from(names, (name) => ({ name, bytes: nameToBytes(name) }));
-  keyed.sort((x, y) => Buffer.compare(x.bytes, y.bytes));
-  return keyed.map((k) => k.name);
+  return Array.from(names).sort(compareNames);
 }
 
 /** A name (or other byte text, e.g. a symlink target) as written: str if valid UTF-8, else bin. */

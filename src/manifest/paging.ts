@@ -10,7 +10,7 @@
  * content bytes, stay put when a file's content changes, which is why the hash is over
  * the name rather than a rolling hash over the encoded bytes.
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import { isWellFormedName, nameToBytes } from '../core/fs-names.js';
 
 /** Page size parameters, in encoded bytes. */
@@ -23,15 +23,17 @@ export interface PagingParams {
 /** Defaults: 64 KiB pages keep a one-file change to a small rewrite and few objects. */
 export const DEFAULT_PAGING: PagingParams = { min: 16 * 1024, target: 64 * 1024, max: 256 * 1024 };
 
+/** `crypto.hash` (Node >= 20.12): no Hash object per call, which a backup makes per file. */
+const oneShot = typeof crypto.hash === 'function' ? crypto.hash : undefined;
+
 /**
  * The 32-bit boundary hash of a name: the first four bytes, big-endian, of SHA-256 of
  * the name's bytes (its UTF-8, or its raw bytes when it is not valid UTF-8).
  */
 export function nameHash(name: string): number {
-  const h = createHash('sha256');
-  if (isWellFormedName(name)) h.update(name, 'utf8');
-  else h.update(nameToBytes(name));
-  return h.digest().readUInt32BE(0);
+  const data = isWellFormedName(name) ? name : nameToBytes(name);
+  if (oneShot) return oneShot('sha256', data, 'buffer').readUInt32BE(0);
+  return crypto.createHash('sha256').update(data).digest().readUInt32BE(0);
 }
 
 /**

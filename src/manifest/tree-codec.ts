@@ -8,6 +8,7 @@
 import { FormatError } from '../core/errors.js';
 import { idFromBytes, idToBytes } from '../core/ids.js';
 import { entryFromWire, entryToWire } from './entry-codec.js';
+import { encodeSimpleFileEntry } from './fast-entry.js';
 import { isPlainObject } from './fields.js';
 import { pack, unpack } from './msgpack.js';
 import { checkName, compareNames, textFromWire, textToWire } from './names.js';
@@ -18,7 +19,7 @@ export const TREE_VERSION = 1;
 
 /** Encodes one entry on its own (the unit leaves are built from). */
 export function encodeEntry(entry: Entry): Uint8Array {
-  return pack(entryToWire(entry));
+  return encodeSimpleFileEntry(entry) ?? pack(entryToWire(entry));
 }
 
 /** The msgpack array header for `n` items, in the shortest form. */

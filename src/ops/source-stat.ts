@@ -17,7 +17,7 @@ export function kindOf(st: BigIntStats): EntryKind {
 export function baseFields(name: string, st: BigIntStats) {
   return {
     name,
-    mode: Number(st.mode & 0o7777n),
+    mode: Number(st.mode) & 0o7777,
     uid: Number(st.uid),
     gid: Number(st.gid),
     mtime: timestampOf(st.mtimeNs),
@@ -52,6 +52,9 @@ export function fingerprint(st: BigIntStats): string {
  * 100 ms is ample.
  */
 export function tooRecentToCache(st: BigIntStats, startedAtNs: bigint): boolean {
+  // Older than the widest margin: the common case, decided without the divisions below.
+  const oldest = startedAtNs - 2_000_000_000n;
+  if (st.mtimeNs < oldest && st.ctimeNs < oldest) return false;
   const coarse = st.mtimeNs % 1_000_000_000n === 0n && st.ctimeNs % 1_000_000_000n === 0n;
   const margin = coarse ? 2_000_000_000n : 100_000_000n;
   return st.mtimeNs >= startedAtNs - margin || st.ctimeNs >= startedAtNs - margin;

@@ -304,7 +304,8 @@ export class ChunkPool {
       this.puts.set(task, { resolve, reject });
       // An exact copy, moved: posting a view would clone its whole underlying buffer
       // (an encoder's buffer can be many times the object's size).
-      const data = plaintext.slice();
+      // (Uint8Array's slice copies; Buffer's would return a view of the same memory.)
+      const data = Uint8Array.prototype.slice.call(plaintext);
       server.post({ type: 'put', task, key, data }, [data.buffer as ArrayBuffer]);
     });
   }
@@ -436,10 +437,15 @@ export class ChunkPool {
 /** Young-generation size of a worker's heap (V8's default grows to 16-32 MiB). */
 const YOUNG_GENERATION_MB = 4;
 
+let script: URL | null | undefined;
+
 /** The compiled worker script, or undefined when running from TypeScript sources. */
 function workerScript(): URL | undefined {
-  const url = new URL('./chunk-worker.js', import.meta.url);
-  return existsSync(fileURLToPath(url)) ? url : undefined;
+  if (script === undefined) {
+    const url = new URL('./chunk-worker.js', import.meta.url);
+    script = existsSync(fileURLToPath(url)) ? url : null;
+  }
+  return script ?? undefined;
 }
 
 function sameDirect(a: LocalDirectSetup | undefined, b: LocalDirectSetup): boolean {

@@ -22,13 +22,23 @@ import type { BlobStore } from './blob-store.js';
 /** Index levels above the leaves a reader accepts (64 KiB pages: far beyond 10^12 entries). */
 export const MAX_INDEX_DEPTH = 6;
 
+/**
+ * Pages of one directory being stored at once. Entries keep coming while pages are
+ * written (on worker threads for a local repository), so reading the next files
+ * overlaps with storing the previous page; the cap bounds the memory this holds.
+ */
+const PAGES_IN_FLIGHT = 4;
+
 /** Builds one directory's tree from entries given in name order. */
 export class DirectoryWriter {
   private page: Uint8Array[] = [];
   private pageBytes = 0;
   private pageFirst: string | undefined;
   private lastName: string | undefined;
+  /** Refs of stored pages, in order; a slot is filled when its page's put resolves. */
   private readonly pages: PageRef[] = [];
+  /** Puts of pages not yet awaited, oldest first. */
+  private readonly storing: Promise<void>[] = [];
   private count = 0;
 
   constructor(
@@ -43,6 +53,14 @@ export class DirectoryWriter {
 
   /** Adds an entry already encoded with `encodeEntry` (`name` must be its name). */
   async addEncoded(name: string, bytes: Uint8Array): Promise<void> {
+    await this.push(name, bytes);
+  }
+
+  /**
+   * `addEncoded` that returns a promise only when a page is being stored (most calls
+   * complete at once: a backup of many small files makes one per file).
+   */
+  push(name: string, bytes: Uint8Array): Promise<void> | undefined {
     if (this.lastName !== undefined && compareNames(this.lastName, name) >= 0) {
       throw new RangeError(`entries out of order: ${name} after ${this.lastName}`);
     }
@@ -51,16 +69,29 @@ export class DirectoryWriter {
     this.page.push(bytes);
     this.pageBytes += bytes.length;
     this.count++;
-    if (isPageBoundary(name, bytes.length, this.pageBytes, this.paging)) await this.flush();
+    return isPageBoundary(name, bytes.length, this.pageBytes, this.paging)
+      ? this.flush()
+      : undefined;
   }
 
-  private async flush(): Promise<void> {
-    if (this.page.length === 0) return;
-    const { id } = await this.blobs.put('tree', encodeLeaf(this.page));
-    this.pages.push({ first: this.pageFirst!, tree: id, count: this.page.length });
+  /**
+   * Starts storing the current page; returns a promise (of the oldest put) only when
+   * PAGES_IN_FLIGHT are being stored.
+   */
+  private flush(): Promise<void> | undefined {
+    if (this.page.length === 0) return undefined;
+    const slot = this.pages.length;
+    const ref: PageRef = { first: this.pageFirst!, tree: '', count: this.page.length };
+    this.pages.push(ref);
+    const put = this.blobs.put('tree', encodeLeaf(this.page)).then(({ id }) => {
+      this.pages[slot] = { ...ref, tree: id };
+    });
+    put.catch(() => {}); // awaited later (or the directory has failed anyway)
+    this.storing.push(put);
     this.page = [];
     this.pageBytes = 0;
     this.pageFirst = undefined;
+    return this.storing.length >= PAGES_IN_FLIGHT ? this.storing.shift() : undefined;
   }
 
   /** Stores what is left and returns the directory's tree id and entry count. */
@@ -72,6 +103,7 @@ export class DirectoryWriter {
       return { tree: id, entries: this.count };
     }
     await this.flush();
+    while (this.storing.length > 0) await this.storing.shift();
     let level = this.pages;
     while (level.length > 1) level = await this.indexLevel(level);
     return { tree: level[0]!.tree, entries: this.count };

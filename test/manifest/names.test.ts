@@ -141,3 +141,28 @@ describe('tree order and paging use the bytes', () => {
     expect(nameHash(raw(0xff))).not.toBe(nameHash(raw(0xfe)));
   });
 });
+
+describe('compareNames fast path', () => {
+  it('orders exactly as the names bytes do', () => {
+    const sign = (n: number) => Math.sign(n);
+    const nameArb = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 8 }),
+      fc.string({ unit: 'grapheme', maxLength: 8 }),
+      fc.uint8Array({ minLength: 1, maxLength: 8 }).map((b) => nameFromBytes(b)),
+      fc.constantFrom('a', 'ab', '\uffff', '\u{10000}', '\ue000', 'a\u{1f600}', 'a\uffff'),
+    );
+    fc.assert(
+      fc.property(nameArb, nameArb, nameArb, (p, a, b) => {
+        for (const [x, y] of [
+          [a, b],
+          [p + a, p + b],
+          [a + p, b + p],
+        ] as const) {
+          const bytes = Buffer.compare(nameToBytes(x), nameToBytes(y));
+          expect(sign(compareNames(x, y))).toBe(bytes);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});

@@ -134,6 +134,31 @@ describe.each([
       }
     });
 
+    it.runIf(workers > 0)(
+      "writes objects directly without touching the caller's buffer (Buffers from the pool too)",
+      async () => {
+        const dir = await tempDir();
+        const codec = new ObjectCodec();
+        const blobs = new BlobStore(makeBackend(dir), { codec });
+        const pool = await makePool(codec, blobs);
+        try {
+          if (!pool.canPutDirect) return; // the memory backend cannot be written directly
+          const small = Buffer.from('a small page'); // a view into Node's shared pool
+          const large = Buffer.from(pseudoRandomBytes(70_000, 9));
+          for (const data of [small, large]) {
+            const before = Buffer.from(data);
+            const id = codec.idOf(data);
+            const r = await pool.putDirect(`data/${id.slice(0, 2)}/${id}`, data);
+            expect(r.written).toBe(true);
+            expect(data.equals(before)).toBe(true);
+            expect(Buffer.from(await blobs.get('data', id)).equals(before)).toBe(true);
+          }
+        } finally {
+          await pool.close();
+        }
+      },
+    );
+
     it('stops when aborted', async () => {
       const dir = await tempDir();
       const codec = new ObjectCodec();

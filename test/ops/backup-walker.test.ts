@@ -1,0 +1,68 @@
+/**
+ * The walk's ordering: children handled synchronously (small files) and asynchronously
+ * (subdirectories, chunked files) interleave, yet entries reach the tree in name order,
+ * and the result matches a backup that reads everything again.
+ */
+import { mkdir, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { compareNames } from '../../src/manifest/names.js';
+import type { Entry } from '../../src/manifest/types.js';
+import { backup } from '../../src/ops/backup.js';
+import { pseudoRandomBytes, tempDir } from '../helpers/fs.js';
+import { localRepo } from '../helpers/repo.js';
+
+async function allEntries(
+  repo: Awaited<ReturnType<typeof localRepo>>['repo'],
+  tree: string,
+): Promise<Entry[]> {
+  const out: Entry[] = [];
+  for await (const e of repo.trees.entries(tree)) out.push(e);
+  return out;
+}
+
+describe('backup walk order', () => {
+  it('keeps name order across small files, subdirectories and chunked files', async () => {
+    const src = await tempDir();
+    const names: string[] = [];
+    // 300 children: every 37th a subdirectory, every 23rd a chunked file, the rest inline.
+    for (let i = 0; i < 300; i++) {
+      const name = `c${String(i).padStart(3, '0')}`;
+      names.push(name);
+      const p = join(src, name);
+      if (i % 37 === 0) {
+        await mkdir(p);
+        for (let j = 0; j < 5; j++) await writeFile(join(p, `f${j}`), pseudoRandomBytes(20, i + j));
+      } else if (i % 23 === 0) {
+        await writeFile(p, pseudoRandomBytes(5000, i));
+      } else {
+        await writeFile(p, pseudoRandomBytes(i % 30, i));
+      }
+      await utimes(p, 1_600_000_000.25, 1_600_000_000.25);
+    }
+    await new Promise((r) => setTimeout(r, 150));
+    const { repo } = await localRepo({ inlineMax: 32 });
+    const cacheDir = await tempDir();
+    const first = await backup(repo, { paths: [src], statCacheDir: cacheDir });
+    expect(first.snapshot.summary.errors).toBe(0);
+    const entries = await allEntries(repo, first.snapshot.tree);
+    expect(entries.map((e) => e.name)).toEqual(names);
+    for (let i = 1; i < entries.length; i++) {
+      expect(compareNames(entries[i - 1]!.name, entries[i]!.name)).toBeLessThan(0);
+    }
+    for (const [i, e] of entries.entries()) {
+      if (i % 37 === 0) expect(e.kind).toBe('dir');
+      else if (i % 23 === 0) expect(e.kind === 'file' && e.chunks.length > 0).toBe(true);
+      else if (e.kind === 'file' && e.size > 0) {
+        expect(Buffer.from(e.inline!)).toEqual(pseudoRandomBytes(i % 30, i));
+        expect(e.mtime).toEqual({ sec: 1_600_000_000, nsec: 250_000_000 });
+      }
+    }
+
+    const again = await backup(repo, { paths: [src], statCacheDir: cacheDir });
+    expect(again.bytesRead).toBe(0);
+    expect(again.snapshot.tree).toBe(first.snapshot.tree);
+    const forced = await backup(repo, { paths: [src], statCacheDir: false });
+    expect(forced.snapshot.tree).toBe(first.snapshot.tree);
+  });
+});
