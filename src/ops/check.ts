@@ -7,14 +7,19 @@
  *    shared subtree once).
  * 4. Every data blob a file references must exist (one listing of `data/`), and with
  *    `readData` is read back and hash-verified.
+ * The sets of trees seen, blobs referenced and blobs stored are DiskSets: in memory for
+ * small repositories, in a temporary level database for large ones, compared by a
+ * merge-join in id order; memory does not grow with the repository.
  * When something is wrong, the trees are walked again to name every snapshot and file
  * that depends on the damaged object.
  */
+import { join } from 'node:path';
 import { CairnError, UsageError } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
 import { forEachConcurrent } from '../core/limit.js';
 import type { Snapshot } from '../manifest/types.js';
 import { BlobStore } from '../repo/blob-store.js';
+import { closeAll, DiskSet, SortedCursor } from '../repo/disk-set.js';
 import { blobPrefix, idOfKey } from '../repo/layout.js';
 import type { Repository } from '../repo/repository.js';
 import { TreeReader } from '../repo/tree-store.js';
@@ -118,63 +123,75 @@ export async function check(repo: Repository, options: CheckOptions = {}): Promi
   }
   report.snapshots = snapshots.length;
 
-  // Walk every tree once, collecting referenced data blobs.
-  const seenTrees = new Set<ObjectId>();
-  const referenced = new Set<ObjectId>();
-  const visit = async (tree: ObjectId): Promise<void> => {
-    if (seenTrees.has(tree)) return;
-    seenTrees.add(tree);
-    let nodeIds: ObjectId[];
-    try {
-      nodeIds = await trees.nodeIds(tree, signal);
-      report.trees += nodeIds.length;
-      for await (const e of trees.entries(tree, signal)) {
-        if (e.kind === 'file') for (const c of e.chunks) referenced.add(c.id);
-        else if (e.kind === 'dir') await visit(e.tree);
-      }
-    } catch (err) {
-      if (!(err instanceof CairnError) || err.code === 'aborted' || err.code === 'backend')
-        throw err;
-      const objectId = (err as { objectId?: string }).objectId;
-      const what =
-        err.code === 'integrity' && objectId ? `tree ${objectId}` : treeObjectName(err, tree);
-      bad.set(what, { code: err.code, message: err.message });
-    }
-    progress();
-  };
-  for (const { snapshot } of snapshots) await visit(snapshot.tree);
-
-  // Which referenced data blobs exist: one listing instead of a request per blob.
-  const stored = new Set<ObjectId>();
-  for await (const info of repo.backend.list(blobPrefix('data'), { signal })) {
-    const id = idOfKey(info.key);
-    if (id) stored.add(id);
-  }
-  for (const id of referenced) {
-    if (!stored.has(id))
-      bad.set(`data ${id}`, { code: 'not-found', message: `data blob ${id} is missing` });
-  }
-  for (const id of stored) if (!referenced.has(id)) report.unreferencedBlobs++;
-  report.dataBlobs = referenced.size;
-
-  if (readData) {
-    const present = [...referenced].filter((id) => stored.has(id));
-    await forEachConcurrent(
-      options.readData || !subset ? present : selectSubset(present, subset),
-      options.concurrency ?? 8,
-      async (id) => {
-        try {
-          const data = await blobs.get('data', id, { signal });
-          report.bytesRead += data.length;
-          report.dataBlobsRead++;
-        } catch (err) {
-          if (!(err instanceof CairnError) || err.code === 'aborted' || err.code === 'backend')
-            throw err;
-          bad.set(`data ${id}`, { code: err.code, message: err.message });
+  // Walk every tree once, collecting referenced data blobs. The sets move to disk when
+  // large, so memory does not grow with the repository (src/repo/disk-set.ts).
+  const setOptions = { dir: join(repo.cacheDir, 'tmp') };
+  const seenTrees = new DiskSet(setOptions);
+  const referenced = new DiskSet(setOptions);
+  const stored = new DiskSet(setOptions);
+  try {
+    const visit = async (tree: ObjectId): Promise<void> => {
+      if (!(await seenTrees.addNew(tree))) return;
+      let nodeIds: ObjectId[];
+      try {
+        nodeIds = await trees.nodeIds(tree, signal);
+        report.trees += nodeIds.length;
+        for await (const e of trees.entries(tree, signal)) {
+          if (e.kind === 'file') for (const c of e.chunks) await referenced.add(c.id);
+          else if (e.kind === 'dir') await visit(e.tree);
         }
-        progress();
-      },
-    );
+      } catch (err) {
+        if (!(err instanceof CairnError) || err.code === 'aborted' || err.code === 'backend')
+          throw err;
+        const objectId = (err as { objectId?: string }).objectId;
+        const what =
+          err.code === 'integrity' && objectId ? `tree ${objectId}` : treeObjectName(err, tree);
+        bad.set(what, { code: err.code, message: err.message });
+      }
+      progress();
+    };
+    for (const { snapshot } of snapshots) await visit(snapshot.tree);
+    await seenTrees.close();
+
+    // Which referenced data blobs exist: one listing instead of a request per blob, then
+    // a merge-join of the two sorted sets.
+    for await (const info of repo.backend.list(blobPrefix('data'), { signal })) {
+      const id = idOfKey(info.key);
+      if (id) await stored.add(id);
+    }
+    let present = 0;
+    const storedCursor = new SortedCursor(stored.entries());
+    try {
+      for await (const id of referenced.keys()) {
+        report.dataBlobs++;
+        if (await storedCursor.has(id)) present++;
+        else bad.set(`data ${id}`, { code: 'not-found', message: `data blob ${id} is missing` });
+      }
+    } finally {
+      await storedCursor.close();
+    }
+    report.unreferencedBlobs = (await stored.count()) - present;
+
+    if (readData) {
+      await forEachConcurrent(
+        presentBlobs(referenced, stored, present, options.readData ? undefined : subset),
+        options.concurrency ?? 8,
+        async (id) => {
+          try {
+            const data = await blobs.get('data', id, { signal });
+            report.bytesRead += data.length;
+            report.dataBlobsRead++;
+          } catch (err) {
+            if (!(err instanceof CairnError) || err.code === 'aborted' || err.code === 'backend')
+              throw err;
+            bad.set(`data ${id}`, { code: err.code, message: err.message });
+          }
+          progress();
+        },
+      );
+    }
+  } finally {
+    await closeAll(seenTrees, referenced, stored);
   }
   progress(true);
 
@@ -224,6 +241,40 @@ export function selectSubset(ids: readonly ObjectId[], subset: DataSubset): Obje
     [pool[i], pool[j]] = [pool[j]!, pool[i]!];
   }
   return pool.slice(0, count);
+}
+
+/**
+ * The referenced blobs that are stored (`count` of them), in id order, or the `subset`
+ * of them: a bucket, or exactly ceil(P% of count) chosen uniformly at random in one pass
+ * (selection sampling), so no list of ids is held.
+ */
+async function* presentBlobs(
+  referenced: DiskSet,
+  stored: DiskSet,
+  count: number,
+  subset: DataSubset | undefined,
+): AsyncGenerator<ObjectId> {
+  let wanted = subset?.kind === 'percent' ? Math.ceil((count * subset.percent) / 100) : count;
+  let left = count;
+  const storedCursor = new SortedCursor(stored.entries());
+  try {
+    for await (const id of referenced.keys()) {
+      if (!(await storedCursor.has(id))) continue;
+      if (subset?.kind === 'bucket') {
+        if (inBucket(id, subset.n, subset.m)) yield id;
+      } else if (subset?.kind === 'percent') {
+        if (wanted > 0 && Math.random() * left < wanted) {
+          wanted--;
+          yield id;
+        }
+        left--;
+      } else {
+        yield id;
+      }
+    }
+  } finally {
+    await storedCursor.close();
+  }
 }
 
 function treeObjectName(err: CairnError, fallback: ObjectId): string {

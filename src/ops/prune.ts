@@ -21,7 +21,14 @@
  *
  * Every run sweeps what is due, then marks afresh. With `graceMs: 0` a run marks and
  * sweeps at once.
+ *
+ * The sets of referenced, stored and seen blobs are DiskSets (src/repo/disk-set.ts):
+ * in memory for small repositories, in temporary level databases under the cache
+ * directory for large ones, compared by merge-joins in key order. What stays in memory
+ * grows with the unreferenced blobs (the candidate list is one JSON object), not with
+ * the repository.
  */
+import { join } from 'node:path';
 import type { Backend } from '../backends/backend.js';
 import { ForwardingBackend } from '../backends/forwarding.js';
 import { LocalBackend } from '../backends/local.js';
@@ -30,6 +37,7 @@ import { hasCode } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
 import { forEachConcurrent } from '../core/limit.js';
 import { BlobStore } from '../repo/blob-store.js';
+import { closeAll, DiskSet, type DiskSetOptions, SortedCursor } from '../repo/disk-set.js';
 import { blobKey, blobPrefix, idOfKey } from '../repo/layout.js';
 import { describeLock, Lock, listLocks } from '../repo/locks.js';
 import {
@@ -84,11 +92,15 @@ export interface PruneReport {
   dryRun: boolean;
 }
 
-/** The referenced and stored blobs of a repository at one moment. */
+/**
+ * The referenced and stored blobs of a repository at one moment, by key, in DiskSets
+ * (memory stays bounded whatever the repository's size); `withScan` removes them.
+ */
 interface Scan {
   snapshots: number;
-  referenced: Set<string>;
-  stored: Map<string, number>;
+  referenced: DiskSet;
+  /** Stored blob key -> size. */
+  stored: DiskSet;
 }
 
 /** Prunes `repo`. */
@@ -112,8 +124,7 @@ export async function prune(repo: Repository, options: PruneOptions = {}): Promi
   };
 
   if (options.dryRun) {
-    const scan = await scanRepository(repo, signal);
-    summarize(report, scan);
+    await withScan(repo, signal, (scan) => summarize(report, scan));
     return report;
   }
 
@@ -130,7 +141,7 @@ export async function prune(repo: Repository, options: PruneOptions = {}): Promi
     if (previous && due) await sweep(repo, lock, previous, report, options);
     if (previous && !due) {
       // Keep the older mark (re-marking would restart its grace period forever).
-      summarize(report, await scanRepository(repo, signal));
+      await withScan(repo, signal, (scan) => summarize(report, scan));
     } else if (report.postponed === undefined) {
       const marked = await mark(repo, report, now, signal);
       if (graceMs === 0 && marked) await sweep(repo, lock, marked, report, options);
@@ -165,9 +176,14 @@ async function mark(
   signal?: AbortSignal,
 ): Promise<PruneCandidates | undefined> {
   const time = new Date(now()).toISOString();
-  const scan = await scanRepository(repo, signal);
-  summarize(report, scan);
-  const keys = [...scan.stored.keys()].filter((k) => !scan.referenced.has(k)).sort();
+  // The candidate list is one JSON object (docs/format.md), so its keys are held: as many
+  // as there are unreferenced blobs, not as many as the repository holds.
+  const keys: string[] = [];
+  await withScan(repo, signal, (scan) =>
+    summarize(report, scan, (key) => {
+      keys.push(key);
+    }),
+  );
   if (keys.length === 0) {
     await repo.backend.delete(PRUNE_CANDIDATES_KEY, { signal });
     return undefined;
@@ -196,43 +212,97 @@ async function sweep(
       report.postponed = `${writers.length} backup(s) in progress (${describeLock(writers[0]!)}); run prune again later`;
       return;
     }
-    const scan = await scanRepository(repo, signal);
-    summarize(report, scan);
-    const trees = new TreeReader(new BlobStore(repo.backend, { codec: repo.codec }), 64);
-    const kept = await referencedByNewTrees(trees, scan, new Set(candidates.keys), signal);
-    const doomed = candidates.keys.filter(
-      (k) => scan.stored.has(k) && !scan.referenced.has(k) && !kept.has(k),
-    );
-    if (doomed.length > 0) {
-      await bumpPruneEpoch(repo.backend, { signal });
-      // Trees first, parents before children, then data: a stored tree node must always
-      // imply that everything below it is stored, even if this process dies mid-way.
-      const levels = [
-        ...(await parentsFirst(
-          trees,
-          doomed.filter((k) => k.startsWith('tree/')),
-          signal,
-        )),
-        doomed.filter((k) => k.startsWith('data/')),
-      ];
-      for (const keys of levels) {
-        await forEachConcurrent(keys, options.concurrency ?? 16, async (key) => {
-          await repo.backend.delete(key, { signal });
-          report.deletedBytes += scan.stored.get(key) ?? 0;
-          if (key.startsWith('tree/')) report.deletedTrees++;
-          else report.deletedData++;
-        });
+    await withScan(repo, signal, async (scan) => {
+      await summarize(report, scan);
+      const trees = new TreeReader(new BlobStore(repo.backend, { codec: repo.codec }), 64);
+      const marked = new DiskSet(setOptions(repo));
+      let kept: DiskSet | undefined;
+      try {
+        for (const k of candidates.keys) await marked.add(k);
+        kept = await referencedByNewTrees(repo, trees, scan, marked, signal);
+        const doomed = await stillUnreferenced(scan, marked, kept);
+        await marked.close();
+        await kept.close();
+        if (doomed.length > 0) await deleteDoomed(repo, trees, doomed, report, options);
+      } finally {
+        await closeAll(marked, kept);
       }
-      await repo.inventory?.invalidate();
-      const left = doomed.length;
-      report.unreferencedBlobs -= left;
-      for (const k of doomed) report.unreferencedBytes -= scan.stored.get(k) ?? 0;
-    }
+    });
     await repo.backend.delete(PRUNE_CANDIDATES_KEY, { signal });
     report.swept = true;
   } finally {
     await lock.setSweeping(false);
   }
+}
+
+/** Options for the DiskSets of a prune run: their temporary databases go under the cache. */
+function setOptions(repo: Repository): DiskSetOptions {
+  return { dir: join(repo.cacheDir, 'tmp') };
+}
+
+/**
+ * The candidates still stored, still unreferenced and not kept, with their sizes, in key
+ * order (one merge-join of the sorted sets).
+ */
+async function stillUnreferenced(
+  scan: Scan,
+  marked: DiskSet,
+  kept: DiskSet,
+): Promise<Array<[string, number]>> {
+  const doomed: Array<[string, number]> = [];
+  const stored = new SortedCursor(scan.stored.entries());
+  const referenced = new SortedCursor(scan.referenced.entries());
+  const keptCursor = new SortedCursor(kept.entries());
+  try {
+    for await (const key of marked.keys()) {
+      const size = await stored.seek(key);
+      if (size === undefined || (await referenced.has(key)) || (await keptCursor.has(key)))
+        continue;
+      doomed.push([key, size]);
+    }
+  } finally {
+    await stored.close();
+    await referenced.close();
+    await keptCursor.close();
+  }
+  return doomed;
+}
+
+/**
+ * Deletes `doomed` (key, size): after publishing a new epoch, trees first, parents before
+ * children, then data: a stored tree node must always imply that everything below it is
+ * stored, even if this process dies mid-way.
+ */
+async function deleteDoomed(
+  repo: Repository,
+  trees: TreeReader,
+  doomed: Array<[string, number]>,
+  report: PruneReport,
+  options: PruneOptions,
+): Promise<void> {
+  const { signal } = options;
+  await bumpPruneEpoch(repo.backend, { signal });
+  const sizes = new Map(doomed);
+  const keys = doomed.map(([k]) => k);
+  const levels = [
+    ...(await parentsFirst(
+      trees,
+      keys.filter((k) => k.startsWith('tree/')),
+      signal,
+    )),
+    keys.filter((k) => k.startsWith('data/')),
+  ];
+  for (const level of levels) {
+    await forEachConcurrent(level, options.concurrency ?? 16, async (key) => {
+      await repo.backend.delete(key, { signal });
+      report.deletedBytes += sizes.get(key) ?? 0;
+      if (key.startsWith('tree/')) report.deletedTrees++;
+      else report.deletedData++;
+    });
+  }
+  await repo.inventory?.invalidate();
+  report.unreferencedBlobs -= doomed.length;
+  for (const [, size] of doomed) report.unreferencedBytes -= size;
 }
 
 /** The blob keys one tree node references directly: pages, subdirectories, chunks. */
@@ -277,22 +347,38 @@ async function readableChildren(
  * to one that died, whose stat cache the next backup reuses.
  */
 async function referencedByNewTrees(
+  repo: Repository,
   trees: TreeReader,
   scan: Scan,
-  candidates: Set<string>,
+  candidates: DiskSet,
   signal?: AbortSignal,
-): Promise<Set<string>> {
-  const kept = new Set<string>();
-  const queue = [...scan.stored.keys()].filter(
-    (k) => k.startsWith('tree/') && !scan.referenced.has(k) && !candidates.has(k),
-  );
-  while (queue.length > 0) {
-    throwIfAborted(signal);
-    for (const child of await readableChildren(trees, queue.pop()!, signal)) {
-      if (kept.has(child) || scan.referenced.has(child)) continue;
-      kept.add(child);
-      if (child.startsWith('tree/')) queue.push(child);
+): Promise<DiskSet> {
+  // The queue holds only such unreferenced, unmarked trees (garbage of killed writers).
+  const queue: string[] = [];
+  const referenced = new SortedCursor(scan.referenced.entries());
+  const marked = new SortedCursor(candidates.entries());
+  try {
+    for await (const key of scan.stored.keys()) {
+      if (!key.startsWith('tree/')) continue;
+      if (!(await referenced.has(key)) && !(await marked.has(key))) queue.push(key);
     }
+  } finally {
+    await referenced.close();
+    await marked.close();
+  }
+  const kept = new DiskSet(setOptions(repo));
+  try {
+    while (queue.length > 0) {
+      throwIfAborted(signal);
+      for (const child of await readableChildren(trees, queue.pop()!, signal)) {
+        if ((await kept.has(child)) || (await scan.referenced.has(child))) continue;
+        await kept.add(child);
+        if (child.startsWith('tree/')) queue.push(child);
+      }
+    }
+  } catch (err) {
+    await kept.close();
+    throw err;
   }
   return kept;
 }
@@ -342,51 +428,85 @@ async function parentsFirst(
   return [...levels.keys()].sort((a, b) => a - b).map((d) => levels.get(d)!);
 }
 
-function summarize(report: PruneReport, scan: Scan): void {
+/**
+ * Fills the report's counts from `scan`; calls `onUnreferenced` for each stored blob no
+ * snapshot references, in key order.
+ */
+async function summarize(
+  report: PruneReport,
+  scan: Scan,
+  onUnreferenced?: (key: string, size: number) => void,
+): Promise<void> {
   report.snapshots = scan.snapshots;
-  report.referencedBlobs = scan.referenced.size;
+  report.referencedBlobs = await scan.referenced.count();
   report.unreferencedBlobs = 0;
   report.unreferencedBytes = 0;
-  for (const [key, size] of scan.stored) {
-    if (scan.referenced.has(key)) continue;
-    report.unreferencedBlobs++;
-    report.unreferencedBytes += size;
+  const referenced = new SortedCursor(scan.referenced.entries());
+  try {
+    for await (const [key, size] of scan.stored.entries()) {
+      if (await referenced.has(key)) continue;
+      report.unreferencedBlobs++;
+      report.unreferencedBytes += size;
+      onUnreferenced?.(key, size);
+    }
+  } finally {
+    await referenced.close();
+  }
+}
+
+/** Scans the repository, runs `fn` on the scan, and removes the scan's sets. */
+async function withScan<T>(
+  repo: Repository,
+  signal: AbortSignal | undefined,
+  fn: (scan: Scan) => Promise<T>,
+): Promise<T> {
+  const referenced = new DiskSet(setOptions(repo));
+  const stored = new DiskSet(setOptions(repo));
+  try {
+    const snapshots = await scanRepository(repo, referenced, stored, signal);
+    return await fn({ snapshots, referenced, stored });
+  } finally {
+    await closeAll(referenced, stored);
   }
 }
 
 /**
- * Lists the snapshots, walks every tree (each node once) and lists the stored blobs.
+ * Lists the snapshots, walks every tree (each node once) into `referenced` and lists the
+ * stored blobs into `stored`; resolves the number of snapshots.
  * Any unreadable snapshot or tree node aborts prune: what it references is unknown.
  */
-async function scanRepository(repo: Repository, signal?: AbortSignal): Promise<Scan> {
+async function scanRepository(
+  repo: Repository,
+  referenced: DiskSet,
+  stored: DiskSet,
+  signal?: AbortSignal,
+): Promise<number> {
   // No inventory: prune must see the truth.
   const blobs = new BlobStore(repo.backend, { codec: repo.codec });
   const trees = new TreeReader(blobs, 64);
-  const referenced = new Set<string>();
   const ids = await repo.snapshots.ids(signal);
   const roots: ObjectId[] = [];
   for (const id of ids) roots.push((await repo.snapshots.load(id, signal)).tree);
-  const seen = new Set<ObjectId>();
-  const visit = async (tree: ObjectId): Promise<void> => {
-    if (seen.has(tree)) return;
-    seen.add(tree);
-    throwIfAborted(signal);
-    for (const n of await trees.nodeIds(tree, signal)) referenced.add(blobKey('tree', n));
-    for await (const e of trees.entries(tree, signal)) {
-      if (e.kind === 'file') for (const c of e.chunks) referenced.add(blobKey('data', c.id));
-      else if (e.kind === 'dir') await visit(e.tree);
-    }
-  };
-  for (const root of roots) await visit(root);
-  return { snapshots: ids.length, referenced, stored: await listBlobs(repo.backend, signal) };
-}
-
-async function listBlobs(backend: Backend, signal?: AbortSignal): Promise<Map<string, number>> {
-  const stored = new Map<string, number>();
+  const seen = new DiskSet(setOptions(repo));
+  try {
+    const visit = async (tree: ObjectId): Promise<void> => {
+      if (!(await seen.addNew(tree))) return;
+      throwIfAborted(signal);
+      for (const n of await trees.nodeIds(tree, signal)) await referenced.add(blobKey('tree', n));
+      for await (const e of trees.entries(tree, signal)) {
+        if (e.kind === 'file') {
+          for (const c of e.chunks) await referenced.add(blobKey('data', c.id));
+        } else if (e.kind === 'dir') await visit(e.tree);
+      }
+    };
+    for (const root of roots) await visit(root);
+  } finally {
+    await seen.close();
+  }
   for (const kind of ['tree', 'data'] as const) {
-    for await (const info of backend.list(blobPrefix(kind), { signal })) {
-      if (idOfKey(info.key) !== undefined) stored.set(info.key, info.size);
+    for await (const info of repo.backend.list(blobPrefix(kind), { signal })) {
+      if (idOfKey(info.key) !== undefined) await stored.add(info.key, info.size);
     }
   }
-  return stored;
+  return ids.length;
 }

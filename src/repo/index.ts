@@ -1,7 +1,8 @@
 /**
  * Repository layer: the on-backend format (config, blob envelope, key layout), the
  * content-addressed blob store, directory trees, snapshot records, and local caches
- * (the stat cache of backup, the per-remote blob inventory), locks and prune state, and
+ * (the stat cache of backup, the per-remote blob inventory, the disk-backed sets of
+ * check and prune), locks and prune state, and
  * the object codec:
  * zstd compression, AES-256-GCM encryption, keyed ids and password key slots.
  * See docs/format.md for the byte-level description.
@@ -13,6 +14,7 @@ export * from './chunk-pool.js';
 export * from './codec.js';
 export * from './config.js';
 export * from './crypto.js';
+export * from './disk-set.js';
 export * from './inventory.js';
 export * from './key-slots.js';
 export * from './layout.js';
