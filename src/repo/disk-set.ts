@@ -18,7 +18,7 @@
  * Calls must not overlap (await each addition); additions must not happen while an
  * `entries()` iteration is running. Lookups during an iteration are fine.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
@@ -243,7 +243,8 @@ export class DiskSet {
   private async spill(): Promise<void> {
     const parent = this.options.dir ?? tmpdir();
     await mkdir(parent, { recursive: true });
-    const path = await mkdtemp(join(parent, 'cairn-set-'));
+    await removeStaleSets(parent);
+    const path = await mkdtemp(join(parent, `${SET_PREFIX}${process.pid}-`));
     this.path = path;
     const db = new Level<string, string>(path, {
       valueEncoding: 'utf8',
@@ -356,4 +357,35 @@ export async function closeAll(...sets: Array<DiskSet | undefined>): Promise<voi
     }
   }
   if (failure !== undefined) throw failure;
+}
+
+/** Name prefix of set directories: `cairn-set-<pid>-<random>`. */
+const SET_PREFIX = 'cairn-set-';
+
+/**
+ * Removes set directories that killed processes left in `parent` (their pid no longer
+ * runs). Best effort: a directory whose pid is alive, or unknown, is left alone.
+ */
+async function removeStaleSets(parent: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(parent);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^cairn-set-(\d+)-/.exec(name);
+    if (!m || Number(m[1]) === process.pid || processAlive(Number(m[1]))) continue;
+    await rm(join(parent, name), { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it runs, as another user.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

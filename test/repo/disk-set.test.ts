@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { closeAll, DiskSet, SortedCursor } from '../../src/repo/disk-set.js';
@@ -21,6 +22,23 @@ describe('DiskSet', () => {
     expect(set.spilled).toBe(false);
     expect(await set.count()).toBe(10);
     expect(await readdir(dir)).toEqual([]);
+    await set.close();
+  });
+
+  it('removes the set directories of dead processes when it spills, not those of live ones', async () => {
+    const dir = await tempDir();
+    const { mkdir } = await import('node:fs/promises');
+    // pid 2^22 + 1 is above Linux's pid_max limit: never a running process.
+    await mkdir(join(dir, 'cairn-set-4194305-abc'));
+    await mkdir(join(dir, `cairn-set-${process.ppid}-def`));
+    await mkdir(join(dir, 'unrelated'));
+    const set = new DiskSet({ dir, spillThreshold: 1 });
+    await set.add(id(1));
+    await set.add(id(2));
+    const left = await readdir(dir);
+    expect(left).not.toContain('cairn-set-4194305-abc');
+    expect(left).toContain(`cairn-set-${process.ppid}-def`);
+    expect(left).toContain('unrelated');
     await set.close();
   });
 
