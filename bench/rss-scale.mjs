@@ -13,7 +13,7 @@
 // reach it only through the snapshot, so it is run for the record.
 //
 // Env: BENCH_RSS_BLOBS (default 10000,10000000), BENCH_RSS_CHECK (blob counts for the
-// check rows, default 10000,1000000: check keeps every id in memory, see the report).
+// check rows, default 10000,1000000: check spills its sets to a temporary LevelDB past 100k).
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
