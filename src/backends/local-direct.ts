@@ -8,6 +8,7 @@
  * cheap calls synchronously (on a worker thread that blocks nobody) and runs the
  * fsyncs of a whole batch at once in the thread pool, so their latencies overlap.
  */
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
@@ -56,6 +57,9 @@ export class LocalDirectWriter {
   private readonly tempStem = TEMP_PREFIX + randomBytes(6).toString('hex');
   private counter = 0;
   private hardLinks = true;
+  private syncfsWorks = process.platform === 'linux';
+  private nextSync: Promise<boolean> | undefined;
+  private runningSync: Promise<void> | undefined;
 
   constructor(private readonly setup: LocalDirectSetup) {}
 
@@ -82,24 +86,7 @@ export class LocalDirectWriter {
     const opened: OpenItem[] = [];
     const syncDirs = new Set<string>();
     try {
-      for (const item of items) {
-        const file = this.fileOf(item.key);
-        const dir = path.dirname(file);
-        const temp = path.join(dir, `${this.tempStem}-${this.counter++}`);
-        this.makeDir(dir, syncDirs);
-        let fd: number;
-        try {
-          fd = openSync(temp, 'wx', 0o644);
-        } catch (err) {
-          if (errnoCode(err) !== 'ENOENT') throw fsError(err, 'put', item.key, temp);
-          // The folder was removed behind our back: create it again.
-          this.knownDirs.delete(dir);
-          this.makeDir(dir, syncDirs);
-          fd = openSync(temp, 'wx', 0o644);
-        }
-        opened.push({ key: item.key, file, temp, fd });
-        writeAll(fd, item.parts, item.key, temp);
-      }
+      for (const item of items) opened.push(this.writeTemp(item, syncDirs, false));
       if (this.setup.fsync) await Promise.all(opened.map((o) => fsyncFd(o.fd, o.key, o.temp)));
       const written: boolean[] = [];
       for (const o of opened) {
@@ -112,15 +99,124 @@ export class LocalDirectWriter {
       if (this.setup.fsync) await Promise.all([...syncDirs].map(syncDir));
       return written;
     } finally {
-      for (const o of opened) {
-        if (o.fd >= 0) closeSync(o.fd);
-        try {
-          unlinkSync(o.temp);
-        } catch {
-          // already linked and removed, or never created
-        }
-      }
+      removeTemps(opened);
     }
+  }
+
+  /**
+   * Group commit (Linux, fsync on): true when `writeTemps` + `publishAll` make a large
+   * batch durable with two `syncfs` calls (one before the names, one after) instead of
+   * one fsync per object and per directory; the promise is the same: an object gets its
+   * final name only after its bytes are durable, and is reported written only once the
+   * name is. (Each `syncfs` is a `sync -f` process, so single objects, such as tree
+   * pages, keep `putMany` and its fsyncs.)
+   */
+  get groupSync(): boolean {
+    return this.setup.fsync && this.syncfsWorks;
+  }
+
+  /** Writes and closes temporary files for `items` (nothing fsynced, nothing named yet). */
+  writeTemps(items: DirectItem[]): PendingObject[] {
+    const opened: OpenItem[] = [];
+    try {
+      for (const item of items) {
+        const o = this.writeTemp(item, undefined, true);
+        opened.push(o);
+      }
+      return opened;
+    } catch (err) {
+      removeTemps(opened);
+      throw err;
+    }
+  }
+
+  /**
+   * Makes the temporary files durable (one shared `syncfs`, or fsyncs where that is not
+   * available) and gives them their final names; resolves per object whether it was
+   * written (false: it existed). Temporary files are removed in every case.
+   */
+  async publishAll(pending: PendingObject[]): Promise<boolean[]> {
+    const opened = pending as OpenItem[];
+    try {
+      if (opened.length === 0) return [];
+      if (this.setup.fsync) await this.barrier(opened);
+      const written = opened.map((o) => this.publish(o));
+      if (!this.setup.fsync) return written;
+      // And the names durable before anyone relies on them (a tree naming these
+      // objects must never outlive them in a crash).
+      if (!(await this.syncAll())) {
+        const dirs = new Set(opened.filter((_, i) => written[i]).map((o) => path.dirname(o.file)));
+        await Promise.all([...dirs].map(syncDir));
+      }
+      return written;
+    } finally {
+      removeTemps(opened);
+    }
+  }
+
+  /** Removes temporary files from `writeTemps` that will not be published. */
+  discard(pending: PendingObject[]): void {
+    removeTemps(pending as OpenItem[]);
+  }
+
+  /** Writes one temporary file; `close` closes it (its fd is -1 then). */
+  private writeTemp(item: DirectItem, syncDirs: Set<string> | undefined, close: boolean): OpenItem {
+    const file = this.fileOf(item.key);
+    const dir = path.dirname(file);
+    const temp = path.join(dir, `${this.tempStem}-${this.counter++}`);
+    const dirs = syncDirs ?? new Set<string>();
+    this.makeDir(dir, dirs);
+    let fd: number;
+    try {
+      fd = openSync(temp, 'wx', 0o644);
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw fsError(err, 'put', item.key, temp);
+      // The folder was removed behind our back: create it again.
+      this.knownDirs.delete(dir);
+      this.makeDir(dir, dirs);
+      fd = openSync(temp, 'wx', 0o644);
+    }
+    const o: OpenItem = { key: item.key, file, temp, fd };
+    try {
+      writeAll(fd, item.parts, item.key, temp);
+    } catch (err) {
+      closeSync(fd);
+      o.fd = -1;
+      removeTemps([o]);
+      throw err;
+    }
+    if (close) {
+      closeSync(fd);
+      o.fd = -1;
+    }
+    return o;
+  }
+
+  /**
+   * Resolves once the bytes of `objects` (and everything written before the call) are
+   * durable: a shared `syncfs`, or fsyncs of `objects` where that is unavailable.
+   */
+  private async barrier(objects: OpenItem[]): Promise<void> {
+    if (await this.syncAll()) return;
+    await Promise.all(objects.map((o) => fsyncPath(o.temp, o.key)));
+  }
+
+  /**
+   * Runs the next `syncfs` that starts after this call (callers arriving while one
+   * runs share the following one); false when `sync -f` is unavailable here.
+   */
+  private async syncAll(): Promise<boolean> {
+    if (!this.syncfsWorks) return false;
+    this.nextSync ??= (async () => {
+      await this.runningSync?.catch(() => {});
+      this.nextSync = undefined;
+      const run = syncFileSystem(this.setup.root);
+      this.runningSync = run.then(() => {});
+      return run;
+    })();
+    if (await this.nextSync) return true;
+    this.syncfsWorks = false;
+    return false;
   }
 
   /** Gives the temporary file its final name unless that exists; true if it did. */
@@ -154,6 +250,52 @@ export class LocalDirectWriter {
       if (d === first || d === path.dirname(d)) break;
     }
   }
+}
+
+/** A temporary file written by `writeTemps`, to be given to `publishAll`. */
+export interface PendingObject {
+  readonly key: string;
+}
+
+function removeTemps(opened: OpenItem[]): void {
+  for (const o of opened) {
+    if (o.fd >= 0) closeSync(o.fd);
+    o.fd = -1;
+    try {
+      unlinkSync(o.temp);
+    } catch {
+      // already linked and removed, or never created
+    }
+  }
+}
+
+/**
+ * Flushes the file system holding `root` (`syncfs(2)` through `sync -f`): resolves
+ * false when that is not possible here (no such command, not Linux), so callers fall
+ * back to fsyncing what they wrote.
+ */
+export function syncFileSystem(root: string): Promise<boolean> {
+  if (process.platform !== 'linux') return Promise.resolve(false);
+  return new Promise((resolve) => {
+    execFile('sync', ['-f', root], (err) => resolve(!err));
+  });
+}
+
+function fsyncPath(file: string, key: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let fd: number;
+    try {
+      fd = openSync(file, 'r');
+    } catch (err) {
+      reject(fsError(err, 'put', key, file));
+      return;
+    }
+    fsync(fd, (err) => {
+      closeSync(fd);
+      if (err) reject(fsError(err, 'put', key, file));
+      else resolve();
+    });
+  });
 }
 
 function writeAll(fd: number, parts: Uint8Array[], key: string, temp: string): void {

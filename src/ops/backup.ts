@@ -14,6 +14,7 @@
 import { lstat } from 'node:fs/promises';
 import { hostname as osHostname, userInfo } from 'node:os';
 import { basename, resolve } from 'node:path';
+import { syncFileSystem } from '../backends/local-direct.js';
 import { throwIfAborted } from '../core/abort.js';
 import { UsageError } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
@@ -111,9 +112,10 @@ async function backupUnlocked(repo: Repository, options: BackupOptions): Promise
     options.statCacheDir === false || options.dryRun
       ? undefined
       : await StatCache.open(options.statCacheDir ?? `${repoCacheDir(repo.config.id)}`);
+  const direct = blobs.directSetup();
   const pool = new ChunkPool(repo.config.chunker, repo.codec, {
     ...(options.workers !== undefined ? { workers: options.workers } : {}),
-    direct: blobs.directSetup(),
+    direct,
   });
   // Tree pages, too, are sealed and written on the workers when the repository is local.
   if (pool.canPutDirect) blobs.writeThrough((key, data) => pool.putDirect(key, data));
@@ -168,6 +170,9 @@ async function backupUnlocked(repo: Repository, options: BackupOptions): Promise
     summary,
     program: PROGRAM,
   };
+  // Objects written by the workers' group commit got their names after a syncfs; one
+  // more makes those names durable before the snapshot record refers to them.
+  if (direct?.fsync && !options.dryRun) await syncFileSystem(direct.root);
   const snapshotId = options.dryRun ? undefined : await repo.snapshots.save(snapshot);
   return { snapshotId, snapshot, bytesRead: walker.counts.bytesRead };
 }

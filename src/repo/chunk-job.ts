@@ -10,7 +10,7 @@
  * plaintext are held at once.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import type { DirectItem, LocalDirectWriter } from '../backends/local-direct.js';
+import type { DirectItem, LocalDirectWriter, PendingObject } from '../backends/local-direct.js';
 import type { FastCDC } from '../chunker/fastcdc.js';
 import { wordView } from '../chunker/scan.js';
 import { StreamChunker } from '../chunker/stream.js';
@@ -153,12 +153,44 @@ export async function runDirectChunkJob(
   sink: DirectJobSink,
 ): Promise<void> {
   const fd = openSync(path, 'r');
+  // With a group commit, windows' temporary files accumulate and are published (one
+  // shared syncfs, then the links) per GROUP_BYTES or at the end of the file.
+  const group: {
+    window: StoredWindow;
+    pending: PendingObject[];
+    indexes: number[];
+    sizes: number[];
+  }[] = [];
+  let groupBytes = 0;
+  const publishGroup = async (): Promise<void> => {
+    const batch = group.splice(0);
+    groupBytes = 0;
+    const all = batch.flatMap((g) => g.pending);
+    let flags: boolean[];
+    try {
+      flags = await writer.publishAll(all);
+    } catch (err) {
+      for (const p of all) seen.delete(p.key);
+      throw err;
+    }
+    let at = 0;
+    for (const g of batch) {
+      for (let j = 0; j < g.pending.length; j++, at++) {
+        if (!flags[at]) continue;
+        g.window.added.push({ index: g.indexes[j]!, storedBytes: g.sizes[j]! });
+      }
+      sink.stored(g.window);
+    }
+  };
   try {
     const reader = new SpanReader(fd, cdc);
     for (let windowNo = 0; ; windowNo++) {
-      if (sink.cancelled()) return;
+      if (sink.cancelled()) {
+        writer.discard(group.flatMap((g) => g.pending));
+        return;
+      }
       const chunks = reader.next();
-      if (chunks.length === 0 && reader.done) return;
+      if (chunks.length === 0 && reader.done) break;
       const ids = chunks.map((c) => codec.idOf(c));
       const items: DirectItem[] = [];
       const indexes: number[] = [];
@@ -170,31 +202,49 @@ export async function runDirectChunkJob(
         items.push({ key, parts: await codec.sealParts(chunks[i]!) });
         indexes.push(i);
       }
-      let written: boolean[] = [];
-      try {
-        if (items.length > 0) written = await writer.putMany(items);
-      } catch (err) {
-        for (const item of items) seen.delete(item.key);
-        throw err;
-      }
-      const added: StoredWindow['added'] = [];
-      written.forEach((ok, j) => {
-        const [header, body] = items[j]!.parts;
-        if (ok) added.push({ index: indexes[j]!, storedBytes: header!.length + body!.length });
-      });
-      if (seen.size > SEEN_LIMIT) seen.clear();
-      sink.stored({
+      const window: StoredWindow = {
         window: windowNo,
         ids,
         sizes: chunks.map((c) => c.length),
         bytesRead: reader.takeBytesRead(),
-        added,
-      });
+        added: [],
+      };
+      const sizes = items.map((item) => item.parts.reduce((n, part) => n + part.length, 0));
+      if (writer.groupSync) {
+        let pending: PendingObject[];
+        try {
+          pending = writer.writeTemps(items);
+        } catch (err) {
+          for (const item of items) seen.delete(item.key);
+          writer.discard(group.flatMap((g) => g.pending));
+          throw err;
+        }
+        group.push({ window, pending, indexes, sizes });
+        groupBytes += sizes.reduce((a, b) => a + b, 0);
+        if (groupBytes >= GROUP_BYTES) await publishGroup();
+      } else {
+        let written: boolean[] = [];
+        try {
+          if (items.length > 0) written = await writer.putMany(items);
+        } catch (err) {
+          for (const item of items) seen.delete(item.key);
+          throw err;
+        }
+        written.forEach((ok, j) => {
+          if (ok) window.added.push({ index: indexes[j]!, storedBytes: sizes[j]! });
+        });
+        sink.stored(window);
+      }
+      if (seen.size > SEEN_LIMIT) seen.clear();
     }
+    if (group.length > 0) await publishGroup();
   } finally {
     closeSync(fd);
   }
 }
+
+/** Bytes of new chunks a direct job writes before publishing them (group commit). */
+const GROUP_BYTES = 32 * 1024 * 1024;
 
 /**
  * Reads a file into one buffer and cuts it in place: `next` returns the chunks of about

@@ -1,0 +1,68 @@
+/**
+ * LocalDirectWriter: the chunk pool's way of writing into a local repository. Objects
+ * get their final names only when published, existing objects are never overwritten,
+ * and no temporary file outlives a call.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { LocalBackend } from '../../src/backends/local.js';
+import { LocalDirectWriter, syncFileSystem } from '../../src/backends/local-direct.js';
+import { tempDir } from '../helpers/fs.js';
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (e.isFile()) out.push(join(e.parentPath, e.name).slice(dir.length + 1));
+  }
+  return out.sort();
+}
+
+const item = (key: string, text: string) => ({
+  key,
+  parts: [Buffer.from('head:'), Buffer.from(text)],
+});
+
+describe.each([true, false])('LocalDirectWriter (fsync %s)', (fsync) => {
+  it('putMany writes objects as LocalBackend reads them, and never overwrites one', async () => {
+    const root = await tempDir();
+    const writer = new LocalDirectWriter({ root, fsync });
+    expect(
+      await writer.putMany([item('data/ab/one', 'first'), item('tree/cd/two', 'second')]),
+    ).toEqual([true, true]);
+    expect(await writer.putMany([item('data/ab/one', 'other')])).toEqual([false]);
+    const backend = new LocalBackend(root);
+    expect(Buffer.from(await backend.get('data/ab/one')).toString()).toBe('head:first');
+    expect(writer.sizeOf('tree/cd/two')).toBe('head:second'.length);
+    expect(writer.has('data/ab/none')).toBe(false);
+    expect(await filesUnder(root)).toEqual(['data/ab/one', 'tree/cd/two']);
+  });
+
+  it('writeTemps names nothing until publishAll; discard leaves nothing', async () => {
+    const root = await tempDir();
+    const writer = new LocalDirectWriter({ root, fsync });
+    const pending = writer.writeTemps([item('data/ef/three', 'x'), item('data/ef/four', 'y')]);
+    expect(writer.has('data/ef/three')).toBe(false);
+    expect((await filesUnder(root)).every((f) => f.includes('.tmp~'))).toBe(true);
+    expect(await writer.publishAll(pending)).toEqual([true, true]);
+    expect(await filesUnder(root)).toEqual(['data/ef/four', 'data/ef/three']);
+    expect(await readFile(join(root, 'data/ef/four'), 'utf8')).toBe('head:y');
+    // A second writer racing for the same key: exactly one wins.
+    const other = new LocalDirectWriter({ root, fsync });
+    const again = other.writeTemps([item('data/ef/four', 'z'), item('data/ef/five', 'w')]);
+    expect(await other.publishAll(again)).toEqual([false, true]);
+    expect(await readFile(join(root, 'data/ef/four'), 'utf8')).toBe('head:y');
+    const dropped = writer.writeTemps([item('data/ef/six', 'v')]);
+    writer.discard(dropped);
+    expect(await filesUnder(root)).toEqual(['data/ef/five', 'data/ef/four', 'data/ef/three']);
+  });
+});
+
+describe('syncFileSystem', () => {
+  it.runIf(process.platform === 'linux')(
+    'flushes the file system of a directory (sync -f)',
+    async () => {
+      expect(await syncFileSystem(await tempDir())).toBe(true);
+    },
+  );
+});
