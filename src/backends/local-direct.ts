@@ -26,16 +26,13 @@ import {
 import path from 'node:path';
 import { errnoCode, fsError } from './fs-errors.js';
 import { checkKey } from './keys.js';
-import { TEMP_PREFIX } from './local.js';
+import { NO_HARD_LINKS, TEMP_PREFIX } from './local.js';
 
 /** What a worker needs to write into a local repository directly (structured-cloneable). */
 export interface LocalDirectSetup {
   root: string;
   fsync: boolean;
 }
-
-/** `link` errors that mean "this file system has no hard links". */
-const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
 
 /** One object to write: its bytes are the concatenation of `parts`. */
 export interface DirectItem {

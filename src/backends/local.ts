@@ -42,7 +42,12 @@ const STAT_BATCH = 64;
 const MAX_KEY_LENGTH = 512;
 
 /** `link` errors that mean "this file system has no hard links", not a real failure. */
-const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+export const NO_HARD_LINKS: ReadonlySet<string> = new Set([
+  'EPERM',
+  'ENOTSUP',
+  'EOPNOTSUPP',
+  'ENOSYS',
+]);
 
 /** Options for LocalBackend. */
 export interface LocalBackendOptions {

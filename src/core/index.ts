@@ -9,3 +9,4 @@ export * from './errors.js';
 export * from './fs-names.js';
 export * from './ids.js';
 export * from './limit.js';
+export * from './process.js';

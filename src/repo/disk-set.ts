@@ -18,10 +18,12 @@
  * Calls must not overlap (await each addition); additions must not happen while an
  * `entries()` iteration is running. Lookups during an iteration are fine.
  */
+
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
+import { processAlive } from '../core/process.js';
 
 /** Options for DiskSet. */
 export interface DiskSetOptions {
@@ -377,15 +379,5 @@ async function removeStaleSets(parent: string): Promise<void> {
     const m = /^cairn-set-(\d+)-/.exec(name);
     if (!m || Number(m[1]) === process.pid || processAlive(Number(m[1]))) continue;
     await rm(join(parent, name), { recursive: true, force: true }).catch(() => {});
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it runs, as another user.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

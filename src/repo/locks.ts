@@ -16,11 +16,13 @@
  * on this host by a process that no longer exists. `cairn unlock` removes stale locks
  * (all locks with `--remove-all`).
  */
+
 import { hostname as osHostname, userInfo } from 'node:os';
 import type { Backend } from '../backends/backend.js';
 import { sleep } from '../core/abort.js';
 import { hasCode, LockedError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
+import { processAlive } from '../core/process.js';
 import { idOfKey, LOCKS_PREFIX } from './layout.js';
 
 /** What a lock record holds (JSON in `locks/<id>`). */
@@ -298,16 +300,6 @@ function unreadable(): LockRecord {
     exclusive: false,
     operation: '?',
   };
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists but belongs to someone else
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function safeUser(): string {

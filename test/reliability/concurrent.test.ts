@@ -9,7 +9,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../../src/backends/backend.js';
 import { LocalBackend } from '../../src/backends/local.js';
 import { listLocks } from '../../src/repo/locks.js';
@@ -25,13 +25,7 @@ import {
   seeded,
   startCairn,
 } from '../helpers/reliability.js';
-import {
-  createTestBucket,
-  type RgwServer,
-  rgwServer,
-  stopRgw,
-  type TestBucket,
-} from '../helpers/rgw.js';
+import { rgwBucketFixture } from '../helpers/rgw-bucket.js';
 
 const ROUNDS = iterations(1, 10);
 /** S3 rounds: every object is a request to RGW, so a round costs several times more. */
@@ -205,27 +199,18 @@ describe(`concurrent writers (${ROUNDS} rounds, ${WRITERS} backups, a sync and f
 
   // S3 (Ceph RGW on loopback): starting RGW takes a few seconds.
   describe('on S3', () => {
-    let server: RgwServer;
-    let bucket: TestBucket;
-    beforeAll(async () => {
-      server = await rgwServer();
-      bucket = await createTestBucket(server, 'reliability');
-    }, 180_000);
-    afterAll(async () => {
-      await bucket?.remove();
-      await stopRgw();
-    }, 60_000);
+    const rgw = rgwBucketFixture('reliability');
 
     it(
       'S3: every snapshot completes, restores exactly, and check --read-data is clean',
       async () => {
         const env = {
-          AWS_ACCESS_KEY_ID: server.accessKey,
-          AWS_SECRET_ACCESS_KEY: server.secretKey,
+          AWS_ACCESS_KEY_ID: rgw.server.accessKey,
+          AWS_SECRET_ACCESS_KEY: rgw.server.secretKey,
         };
         await writersSyncAndPrune(
-          (round) => bucket.url(`conc-${round}`),
-          (location) => bucket.open(location.slice(bucket.url().length + 1)),
+          (round) => rgw.bucket.url(`conc-${round}`),
+          (location) => rgw.bucket.open(location.slice(rgw.bucket.url().length + 1)),
           INIT_S3,
           env,
           S3_ROUNDS,

@@ -9,7 +9,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { pseudoRandomBytes, tempDir } from '../helpers/fs.js';
 import {
   cairnBin,
@@ -24,13 +24,7 @@ import {
   startCairn,
   tempFilesBelow,
 } from '../helpers/reliability.js';
-import {
-  createTestBucket,
-  type RgwServer,
-  rgwServer,
-  stopRgw,
-  type TestBucket,
-} from '../helpers/rgw.js';
+import { rgwBucketFixture } from '../helpers/rgw-bucket.js';
 
 const ROUNDS = iterations(2, 40);
 /** Sync rounds cost the most processes: one in CI. */
@@ -368,23 +362,14 @@ describe(`kill -9 at random moments (${ROUNDS} rounds, ${SYNC_ROUNDS} for sync, 
 
 // S3 (Ceph RGW on loopback): starting RGW takes a few seconds, so CI runs one round.
 describe(`kill -9 at random moments on S3 (${S3_ROUNDS} rounds, seed ${SEED})`, () => {
-  let server: RgwServer;
-  let bucket: TestBucket;
-  beforeAll(async () => {
-    server = await rgwServer();
-    bucket = await createTestBucket(server, 'crash');
-  }, 180_000);
-  afterAll(async () => {
-    await bucket?.remove();
-    await stopRgw();
-  }, 60_000);
+  const rgw = rgwBucketFixture('crash');
 
   it(
     'during backup to S3: check passes, committed snapshots restore, the next backup completes',
     async () => {
       const { env } = await setup(
-        bucket.url('crash-backup'),
-        { AWS_ACCESS_KEY_ID: server.accessKey, AWS_SECRET_ACCESS_KEY: server.secretKey },
+        rgw.bucket.url('crash-backup'),
+        { AWS_ACCESS_KEY_ID: rgw.server.accessKey, AWS_SECRET_ACCESS_KEY: rgw.server.secretKey },
         INIT_S3,
       );
       await backupCrashLoop(env, S3_ROUNDS, seeded(SEED + 4));

@@ -5,7 +5,7 @@
  * client is dropped when prune publishes a new epoch.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { backup } from '../../src/ops/backup.js';
 import { forget } from '../../src/ops/forget.js';
 import { withSharedLock } from '../../src/ops/lock-guard.js';
@@ -15,30 +15,23 @@ import { initRepository, openRepositoryIn } from '../../src/repo/repository.js';
 import { tempDir } from '../helpers/fs.js';
 import { raceRounds, verifyAfterRace, writeVersion } from '../helpers/prune-race.js';
 import { TINY_CHUNKS } from '../helpers/repo.js';
-import { createTestBucket, rgwServer, stopRgw, type TestBucket } from '../helpers/rgw.js';
+import { rgwBucketFixture } from '../helpers/rgw-bucket.js';
 
-let bucket: TestBucket;
-
-beforeAll(async () => {
-  const server = await rgwServer();
-  bucket = await createTestBucket(server, 's3-prune');
-}, 180_000);
-
-afterAll(async () => {
-  await bucket?.remove();
-  await stopRgw();
-}, 60_000);
+const rgw = rgwBucketFixture('s3-prune');
 
 const prefix = () => `p-${randomBytes(4).toString('hex')}`;
 
 describe('prune on S3', () => {
   it('racing backups: a finished snapshot never loses a blob', async () => {
     const p = prefix();
-    const created = await initRepository(bucket.open(p), { chunker: TINY_CHUNKS, inlineMax: 32 });
+    const created = await initRepository(rgw.bucket.open(p), {
+      chunker: TINY_CHUNKS,
+      inlineMax: 32,
+    });
     await created.close();
     // every handle has its own cache dir: two machines, two inventories
     const open = async () =>
-      openRepositoryIn(bucket.open(p), { inventory: 'on', cacheDir: await tempDir() });
+      openRepositoryIn(rgw.bucket.open(p), { inventory: 'on', cacheDir: await tempDir() });
     const result = await raceRounds(open, 4, await tempDir(), [0, 1500]);
     const repo = await open();
     try {
@@ -56,7 +49,7 @@ describe('prune on S3', () => {
     const cacheDir = await tempDir();
     const src = await tempDir();
     const repo = await initRepository(
-      bucket.open(p),
+      rgw.bucket.open(p),
       { chunker: TINY_CHUNKS, inlineMax: 32 },
       { inventory: 'on', cacheDir },
     );
@@ -67,8 +60,8 @@ describe('prune on S3', () => {
     await repo.close();
 
     // The client opens (its inventory lists version 1's blobs), then another prunes them.
-    const client = await openRepositoryIn(bucket.open(p), { inventory: 'on', cacheDir });
-    const other = await openRepositoryIn(bucket.open(p), { inventory: 'off' });
+    const client = await openRepositoryIn(rgw.bucket.open(p), { inventory: 'on', cacheDir });
+    const other = await openRepositoryIn(rgw.bucket.open(p), { inventory: 'off' });
     await forget(other, { policy: { last: 1 } });
     const r = await prune(other, { graceMs: 0 });
     expect(r.deletedData).toBeGreaterThan(0);
