@@ -16,6 +16,7 @@ export * from './backend.js';
 export * from './counting.js';
 export * from './faulty.js';
 export * from './forwarding.js';
+export * from './group-commit.js';
 export * from './fs-errors.js';
 export * from './keys.js';
 export * from './lazy.js';

@@ -98,6 +98,8 @@ interface ChildResult {
   reuse: true | undefined;
   files: number;
   bytes: number;
+  /** A subdirectory's: settles once its tree is stored (see DirResult). */
+  stored?: Promise<void>;
 }
 
 /** Children of one directory in flight at once (subdirectories and large files). */
@@ -128,6 +130,8 @@ export class BackupWalker {
   private rootDev: bigint | undefined;
   /** One buffer for synchronous small-file reads (the walk never reads two at once). */
   private readonly smallBuffer: Buffer;
+  /** Stat cache records waiting for their trees to be stored (see `directory`). */
+  private cacheWrites: { write: Promise<void>; settled: boolean }[] = [];
 
   constructor(private readonly ctx: WalkerContext) {
     this.fileSlots = new Semaphore(ctx.fileConcurrency);
@@ -199,15 +203,43 @@ export class BackupWalker {
     } finally {
       if (dir === undefined) ref?.close();
     }
-    if (this.ctx.cache && !result.reused) {
-      await this.ctx.cache.putDir(cacheKey(path), {
+    const cache = this.ctx.cache;
+    if (cache && !result.reused) {
+      // Recorded only once the tree and everything under it is stored: a later backup
+      // reuses a recorded tree whole, so it must never see a tree a crash left partial.
+      const record = {
         tree: result.tree,
         files: result.files,
         bytes: result.bytes,
         children: out.signatures,
-      });
+      };
+      this.afterStored(result.stored.then(() => cache.putDir(cacheKey(path), record)));
     }
     return result;
+  }
+
+  /** Tracks a stat cache write that waits for its tree (awaited by `settle`). */
+  private afterStored(write: Promise<void>): void {
+    const item = { write, settled: false };
+    const settle = () => {
+      item.settled = true;
+    };
+    write.then(settle, settle);
+    if (this.cacheWrites.length >= 256)
+      this.cacheWrites = this.cacheWrites.filter((w) => !w.settled);
+    this.cacheWrites.push(item);
+  }
+
+  /**
+   * Waits for the stat cache writes still pending (each waits for its tree to be
+   * stored); rejects with the first failure, after all have settled.
+   */
+  async settle(): Promise<void> {
+    const writes = this.cacheWrites.map((w) => w.write);
+    this.cacheWrites = [];
+    const results = await Promise.allSettled(writes);
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
   }
 
   /**
@@ -333,8 +365,12 @@ export class BackupWalker {
    * The entry for `path` named `name`, or undefined (with a warning) if it cannot be
    * read. Used for the synthetic root of a multi-path backup.
    */
-  async child(path: string, name: string): Promise<Entry | undefined> {
-    return (await this.childResult(path, name, undefined, undefined))?.entry;
+  async child(
+    path: string,
+    name: string,
+  ): Promise<{ entry: Entry; stored: Promise<void> | undefined } | undefined> {
+    const r = await this.childResult(path, name, undefined, undefined);
+    return r?.entry ? { entry: r.entry, stored: r.stored } : undefined;
   }
 
   /**
@@ -436,7 +472,14 @@ export class BackupWalker {
       ).then((sub): ChildResult => {
         const entry: Entry = { ...base, kind, tree: sub.tree, files: sub.files, bytes: sub.bytes };
         const signature = `d:${meta}:${sub.tree}:${sub.files}:${sub.bytes}`;
-        return { ...result, signature, entry, files: sub.files, bytes: sub.bytes };
+        return {
+          ...result,
+          signature,
+          entry,
+          files: sub.files,
+          bytes: sub.bytes,
+          stored: sub.stored,
+        };
       });
     }
     if (kind === 'symlink') {
@@ -489,8 +532,8 @@ export class BackupWalker {
     this.counts.dirs++;
     if (this.ctx.oneFileSystem && this.rootDev !== undefined && st.dev !== this.rootDev) {
       // Record the mount point itself, empty, as other tools do.
-      const { tree } = await this.newWriter().finish();
-      return { tree, files: 0, bytes: 0, reused: false };
+      const { tree, stored } = await this.newWriter().finishDeferred();
+      return { tree, files: 0, bytes: 0, reused: false, stored };
     }
     const dir = open();
     try {
@@ -629,6 +672,11 @@ export interface DirResult {
   files: number;
   bytes: number;
   reused: boolean;
+  /**
+   * Settles once this directory's tree and every tree under it are stored (tree nodes
+   * are written in batches, after their ids are known); rejects if one failed.
+   */
+  stored: Promise<void>;
 }
 
 /**
@@ -648,6 +696,8 @@ class DirectoryOutput {
   private previousDone = false;
   private files = 0;
   private bytes = 0;
+  /** Subdirectories' `stored` (see DirResult), for when this directory is reused. */
+  private readonly childStored: Promise<void>[] = [];
 
   constructor(
     private readonly walker: BackupWalker,
@@ -665,6 +715,7 @@ class DirectoryOutput {
     }
     const key = cacheKey(r.name);
     this.signatures.set(key, r.signature);
+    if (r.stored) this.childStored.push(r.stored);
     this.files += r.files;
     this.bytes += r.bytes;
     if (!this.changed && (r.signature === '' || this.cached!.children.get(key) !== r.signature)) {
@@ -690,7 +741,8 @@ class DirectoryOutput {
     this.writer ??= this.walker.newWriter();
     const writer = this.writer;
     if (r.reuse) return this.writeReused(writer, r);
-    return writer.push(r.name, r.encoded ?? encodeEntry(r.entry!));
+    // A subdirectory's entry: its page is written once the subtree is stored.
+    return writer.push(r.name, r.encoded ?? encodeEntry(r.entry!), r.stored);
   }
 
   private async writeReused(writer: DirectoryWriter, r: ChildResult): Promise<void> {
@@ -728,11 +780,20 @@ class DirectoryOutput {
   async finish(): Promise<DirResult> {
     if (!this.changed && this.cached && (await this.walker.hasTree(this.cached.tree))) {
       for (const r of this.pending) if (r.reuse) this.walker.countUnchanged(r);
-      return { tree: this.cached.tree, files: this.files, bytes: this.bytes, reused: true };
+      const stored = allSettledOk(this.childStored);
+      return { tree: this.cached.tree, files: this.files, bytes: this.bytes, reused: true, stored };
     }
     // Changed, or unchanged but its cached tree is gone: write the directory out.
     await this.markChanged();
-    const { tree } = await (this.writer ?? this.walker.newWriter()).finish();
-    return { tree, files: this.files, bytes: this.bytes, reused: false };
+    // Its nodes wait for the subtrees they name, so `stored` covers those too.
+    const { tree, stored } = await (this.writer ?? this.walker.newWriter()).finishDeferred();
+    return { tree, files: this.files, bytes: this.bytes, reused: false, stored };
   }
+}
+
+/** Resolves when all of `promises` have, rejects with a failure (never unhandled). */
+function allSettledOk(promises: Promise<void>[]): Promise<void> {
+  const all = Promise.all(promises).then(() => {});
+  all.catch(() => {}); // awaited by whoever needs the trees stored
+  return all;
 }

@@ -19,7 +19,7 @@ import { throwIfAborted } from '../core/abort.js';
 import { UsageError } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
 import { compareNames } from '../manifest/names.js';
-import type { Entry, Snapshot, SnapshotSummary } from '../manifest/types.js';
+import type { Snapshot, SnapshotSummary } from '../manifest/types.js';
 import type { BlobStore } from '../repo/blob-store.js';
 import { repoCacheDir } from '../repo/cache-dir.js';
 import { ChunkPool } from '../repo/chunk-pool.js';
@@ -145,10 +145,18 @@ async function backupUnlocked(repo: Repository, options: BackupOptions): Promise
 
   let tree: ObjectId;
   try {
-    tree = await backupRoot(walker, sources, blobs, repo);
+    const root = await backupRoot(walker, sources, blobs, repo);
+    tree = root.tree;
+    // Tree nodes are stored in batches after their ids are known: every one must be
+    // before the snapshot record names the root.
+    await root.stored;
   } finally {
+    // Stat cache records wait for their trees; let them finish before the cache closes.
+    const settled = walker.settle();
+    await settled.catch(() => {});
     blobs.writeThrough(undefined);
     await Promise.all([cache?.close(), pool.close()]);
+    await settled;
   }
   throwIfAborted(options.signal);
   walker.emitProgress(true);
@@ -194,12 +202,12 @@ async function backupRoot(
   sources: string[],
   blobs: BlobStore,
   repo: Repository,
-): Promise<ObjectId> {
+): Promise<{ tree: ObjectId; stored: Promise<void> }> {
   if (sources.length === 1) {
     const st = await lstat(sources[0]!, { bigint: true });
     if (st.isDirectory()) {
       walker.counts.dirs++;
-      return (await walker.directory(sources[0]!, st)).tree;
+      return walker.directory(sources[0]!, st);
     }
   }
   const named = sources.map((path) => ({ path, name: basename(path) }));
@@ -220,11 +228,12 @@ async function backupRoot(
   }
   const writer = new DirectoryWriter(blobs, repo.config.paging);
   for (const { path, name } of named) {
-    const entry: Entry | undefined = await walker.child(path, name);
-    if (entry) await writer.add(entry);
+    const child = await walker.child(path, name);
+    if (child) await writer.add(child.entry, child.stored);
   }
   walker.counts.dirs++;
-  return (await writer.finish()).tree;
+  // The root's nodes wait for the subtrees they name: its `stored` covers everything.
+  return writer.finishDeferred();
 }
 
 function safeUsername(): string {

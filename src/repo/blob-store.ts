@@ -62,6 +62,15 @@ export interface BlobPutOptions extends CallOptions {
 }
 
 const DEFAULT_KNOWN = 100_000;
+/** Deferred puts in flight to the backend before `backlog` says wait (data held here). */
+const DEFERRED_REQUESTS = 64;
+/**
+ * Deferred puts in flight on worker threads, by count and bytes. Their data leaves this
+ * thread at once and is written out there, so this bounds mostly what waits for fsyncs
+ * (and, while a worker is busy with a chunk window, its queued messages).
+ */
+const DEFERRED_BATCHED = 4096;
+const DEFERRED_BATCHED_BYTES = 32 * 1024 * 1024;
 
 /** Content-addressed blob access for one repository. */
 export class BlobStore {
@@ -79,6 +88,10 @@ export class BlobStore {
   private directPut:
     | ((key: string, plaintext: Uint8Array) => Promise<{ written: boolean; storedBytes: number }>)
     | undefined;
+  /** Deferred puts not yet settled, and callers waiting for fewer (see `backlog`). */
+  private deferred = 0;
+  private deferredBytes = 0;
+  private readonly backlogged: Array<() => void> = [];
   /** Claims (see `claim`) not yet written or released. */
   private readonly claims = new Map<
     string,
@@ -102,7 +115,69 @@ export class BlobStore {
 
   /** Stores `plaintext` as a blob of `kind` (if not already stored) and returns its id. */
   async put(kind: BlobKind, plaintext: Uint8Array, options?: BlobPutOptions): Promise<PutResult> {
+    return this.putAs(kind, this.codec.idOf(plaintext), plaintext, options);
+  }
+
+  /**
+   * `put` for callers that need the id at once and the write later (tree nodes): the id
+   * now, `stored` once the blob is stored. With `after`, the write starts only once
+   * `after` resolves (and fails if it rejects): a tree node is written only after the
+   * nodes it references, the order every reader of a repository relies on (a stored
+   * node stands for its whole subtree). Unsettled deferred puts are counted; when there
+   * are too many, `backlog` says to wait. `stored` must be awaited (or its failure
+   * handled): it is the only report of a failed write.
+   */
+  putDeferred(
+    kind: BlobKind,
+    plaintext: Uint8Array,
+    after?: Promise<unknown>,
+  ): { id: ObjectId; stored: Promise<PutResult> } {
     const id = this.codec.idOf(plaintext);
+    const bytes = plaintext.length;
+    this.deferred++;
+    this.deferredBytes += bytes;
+    const write = after
+      ? after.then(() => this.putAs(kind, id, plaintext))
+      : this.putAs(kind, id, plaintext);
+    const stored = write.finally(() => {
+      this.deferred--;
+      this.deferredBytes -= bytes;
+      if (!this.overBacklog) for (const wake of this.backlogged.splice(0)) wake();
+    });
+    stored.catch(() => {}); // reported through the caller's await
+    return { id, stored };
+  }
+
+  /**
+   * Undefined while deferred puts are few, else a promise that resolves once there are
+   * fewer. Writes on worker threads (`writeThrough`) may pile up much more than backend
+   * requests, whose data waits in this thread's memory.
+   */
+  backlog(): Promise<void> | undefined {
+    if (!this.overBacklog) return undefined;
+    return new Promise((resolve) => this.backlogged.push(resolve));
+  }
+
+  private get overBacklog(): boolean {
+    if (!this.directPut) return this.deferred >= DEFERRED_REQUESTS;
+    return this.deferred >= DEFERRED_BATCHED || this.deferredBytes >= DEFERRED_BATCHED_BYTES;
+  }
+
+  /**
+   * True when writes go to worker threads (`writeThrough`), whose latency is an fsync
+   * and whose data leaves this thread at once: callers should keep many in flight (up
+   * to `backlog`) rather than wait for them one by one.
+   */
+  get writesOnWorkers(): boolean {
+    return this.directPut !== undefined;
+  }
+
+  private async putAs(
+    kind: BlobKind,
+    id: ObjectId,
+    plaintext: Uint8Array,
+    options?: BlobPutOptions,
+  ): Promise<PutResult> {
     const key = blobKey(kind, id);
     if (this.known.has(key)) return { id, added: false, storedBytes: 0 };
     const pending = this.inFlight.get(key);
@@ -110,7 +185,7 @@ export class BlobStore {
       return pending.then(
         () => ({ id, added: false, storedBytes: 0 }),
         // The other writer failed or gave up its claim: store it here.
-        () => this.put(kind, plaintext, options),
+        () => this.putAs(kind, id, plaintext, options),
       );
     }
     const p = this.store(key, id, plaintext, options).finally(() => this.inFlight.delete(key));
@@ -133,14 +208,10 @@ export class BlobStore {
       const present = trustMiss ? await this.knows(key) : await this.exists(key, call);
       if (present) return { id, added: false, storedBytes: 0 };
     }
-    if (this.directPut && !this.dryRun) {
-      const { written, storedBytes } = await this.directPut(key, plaintext);
-      await this.remember(key, storedBytes);
-      if (!written) return { id, added: false, storedBytes: 0 };
-      this.stats.blobsAdded++;
-      this.stats.bytesAdded += storedBytes;
-      return { id, added: true, storedBytes };
-    }
+    // Not awaited here: this frame would keep `plaintext` alive until the write is
+    // durable, and thousands of pages may be waiting for that at once.
+    if (this.directPut && !this.dryRun)
+      return this.directStored(key, id, this.directPut(key, plaintext));
     const sealed = await this.codec.seal(plaintext);
     if (!this.dryRun) {
       const written = await this.backend.put(key, sealed, { ...call, ifNotExists: true });
@@ -150,6 +221,20 @@ export class BlobStore {
     this.stats.blobsAdded++;
     this.stats.bytesAdded += sealed.length;
     return { id, added: true, storedBytes: sealed.length };
+  }
+
+  /** Counts and remembers a blob written by `directPut` once it is. */
+  private async directStored(
+    key: string,
+    id: ObjectId,
+    write: Promise<{ written: boolean; storedBytes: number }>,
+  ): Promise<PutResult> {
+    const { written, storedBytes } = await write;
+    await this.remember(key, storedBytes);
+    if (!written) return { id, added: false, storedBytes: 0 };
+    this.stats.blobsAdded++;
+    this.stats.bytesAdded += storedBytes;
+    return { id, added: true, storedBytes };
   }
 
   /**

@@ -10,6 +10,7 @@
  * plaintext are held at once.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
+import type { GroupCommit } from '../backends/group-commit.js';
 import type { DirectItem, LocalDirectWriter, PendingObject } from '../backends/local-direct.js';
 import type { FastCDC } from '../chunker/fastcdc.js';
 import { wordView } from '../chunker/scan.js';
@@ -136,59 +137,39 @@ export interface DirectJobSink {
   cancelled(): boolean;
 }
 
+/** A direct job whose file has been read: `reported` settles once every window is reported. */
+export interface ReadDirectJob {
+  reported: Promise<void>;
+}
+
 /**
  * Like runChunkJob, for a local repository this thread writes itself: each window's
  * chunks that are not stored yet are sealed and written by `writer`, and the window is
- * reported afterwards. Chunks are views into one reused buffer (no copy per chunk, so
- * the thread makes almost no garbage); a window is finished before the buffer is
- * refilled. `seen` remembers keys this thread wrote or found (bounded), so repeated
- * chunks cost no system call.
+ * reported once they are durable. Chunks are views into one reused buffer (no copy per
+ * chunk, so the thread makes almost no garbage); a window is written out before the
+ * buffer is refilled. `seen` remembers keys this thread wrote or found (bounded), so
+ * repeated chunks cost no system call.
+ *
+ * With a group commit (`commits`), windows are handed to it as temporary files and the
+ * job returns once the file is read, so the thread can start on the next file while
+ * this one's objects are published; `reported` settles when they are. Without one, each
+ * window is written durably (fsync per object) before the next is read.
  */
 export async function runDirectChunkJob(
   path: string | Buffer,
   cdc: FastCDC,
   codec: ObjectCodec,
   writer: LocalDirectWriter,
+  commits: GroupCommit | undefined,
   seen: Set<string>,
   sink: DirectJobSink,
-): Promise<void> {
+): Promise<ReadDirectJob> {
   const fd = openSync(path, 'r');
-  // With a group commit, windows' temporary files accumulate and are published (one
-  // shared syncfs, then the links) per GROUP_BYTES or at the end of the file.
-  const group: {
-    window: StoredWindow;
-    pending: PendingObject[];
-    indexes: number[];
-    sizes: number[];
-  }[] = [];
-  let groupBytes = 0;
-  const publishGroup = async (): Promise<void> => {
-    const batch = group.splice(0);
-    groupBytes = 0;
-    const all = batch.flatMap((g) => g.pending);
-    let flags: boolean[];
-    try {
-      flags = await writer.publishAll(all);
-    } catch (err) {
-      for (const p of all) seen.delete(p.key);
-      throw err;
-    }
-    let at = 0;
-    for (const g of batch) {
-      for (let j = 0; j < g.pending.length; j++, at++) {
-        if (!flags[at]) continue;
-        g.window.added.push({ index: g.indexes[j]!, storedBytes: g.sizes[j]! });
-      }
-      sink.stored(g.window);
-    }
-  };
+  let reported: Promise<void> = Promise.resolve();
   try {
     const reader = new SpanReader(fd, cdc);
     for (let windowNo = 0; ; windowNo++) {
-      if (sink.cancelled()) {
-        writer.discard(group.flatMap((g) => g.pending));
-        return;
-      }
+      if (sink.cancelled()) break;
       const chunks = reader.next();
       if (chunks.length === 0 && reader.done) break;
       const ids = chunks.map((c) => codec.idOf(c));
@@ -210,41 +191,59 @@ export async function runDirectChunkJob(
         added: [],
       };
       const sizes = items.map((item) => item.parts.reduce((n, part) => n + part.length, 0));
-      if (writer.groupSync) {
+      const report = (written: boolean[]) => {
+        written.forEach((ok, j) => {
+          if (ok) window.added.push({ index: indexes[j]!, storedBytes: sizes[j]! });
+        });
+        sink.stored(window);
+      };
+      const forget = (err: unknown) => {
+        for (const item of items) seen.delete(item.key);
+        throw err;
+      };
+      if (commits) {
         let pending: PendingObject[];
         try {
           pending = writer.writeTemps(items);
         } catch (err) {
-          for (const item of items) seen.delete(item.key);
-          writer.discard(group.flatMap((g) => g.pending));
-          throw err;
+          forget(err);
         }
-        group.push({ window, pending, indexes, sizes });
-        groupBytes += sizes.reduce((a, b) => a + b, 0);
-        if (groupBytes >= GROUP_BYTES) await publishGroup();
+        // Even a window with nothing new waits for the hand-ins before it: a chunk it
+        // skipped as seen may be in one of them.
+        const published = commits.add(pending!, sum(sizes)).then(report, forget);
+        published.catch(() => {}); // awaited through `reported`
+        reported = reported.then(() => published);
+        for (let wait = commits.room(); wait; wait = commits.room()) await wait;
       } else {
         let written: boolean[] = [];
         try {
           if (items.length > 0) written = await writer.putMany(items);
         } catch (err) {
-          for (const item of items) seen.delete(item.key);
-          throw err;
+          forget(err);
         }
-        written.forEach((ok, j) => {
-          if (ok) window.added.push({ index: indexes[j]!, storedBytes: sizes[j]! });
-        });
-        sink.stored(window);
+        report(written);
       }
       if (seen.size > SEEN_LIMIT) seen.clear();
+      // Let messages in (single objects to write, cancellations) between windows.
+      await new Promise((resolve) => setImmediate(resolve));
     }
-    if (group.length > 0) await publishGroup();
+  } catch (err) {
+    // Windows already handed in are published anyway (their chunks may be promised to
+    // other files of this thread); report the error once they are.
+    await reported.catch(() => {});
+    throw err;
   } finally {
     closeSync(fd);
   }
+  reported.catch(() => {}); // the caller awaits it
+  return { reported };
 }
 
-/** Bytes of new chunks a direct job writes before publishing them (group commit). */
-const GROUP_BYTES = 32 * 1024 * 1024;
+function sum(values: number[]): number {
+  let n = 0;
+  for (const v of values) n += v;
+  return n;
+}
 
 /**
  * Reads a file into one buffer and cuts it in place: `next` returns the chunks of about

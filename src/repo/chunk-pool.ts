@@ -218,6 +218,8 @@ export class ChunkPool {
     }
   >();
   private readonly idle: Array<() => void> = [];
+  /** Tasks whose server was freed by `read` before their `done` or `error`. */
+  private readonly released = new Set<number>();
   private nextTask = 1;
   private closed = false;
 
@@ -401,6 +403,10 @@ export class ChunkPool {
       return;
     }
     const task = this.tasks.get(message.task);
+    if (message.type === 'read') {
+      this.release(server, message.task);
+      return;
+    }
     if (message.type === 'done' || message.type === 'error') {
       this.finished(server, message.task);
     }
@@ -429,6 +435,18 @@ export class ChunkPool {
     const task = this.tasks.get(taskId);
     // The entry stays until the task settles (onDone may still be writing).
     if (task) void task.result.catch(() => {}).finally(() => this.tasks.delete(taskId));
+    if (!this.released.delete(taskId)) this.release(server, taskId, false);
+  }
+
+  /**
+   * The server no longer reads for `taskId` (it may still publish its objects): it can
+   * take the next file. `remember` notes it, so the task's `done` does not free it twice.
+   */
+  private release(server: Server, taskId: number, remember = true): void {
+    if (remember) {
+      if (this.released.has(taskId)) return;
+      this.released.add(taskId);
+    }
     server.busy--;
     this.idle.shift()?.();
   }

@@ -42,6 +42,11 @@ export type FromWorker =
   | ({ type: 'ids'; task: number } & WindowIds)
   | ({ type: 'stored'; task: number } & StoredWindow)
   | { type: 'sealed'; task: number; window: number; chunks: SealedChunk[] }
+  /**
+   * A direct job has read its file (its objects may still be being published): the
+   * worker can take another file. `done` or `error` follows.
+   */
+  | { type: 'read'; task: number }
   | { type: 'done'; task: number }
   | { type: 'put-done'; task: number; written: boolean; storedBytes: number }
   | { type: 'error'; task: number; error: WireError };

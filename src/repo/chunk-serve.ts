@@ -5,6 +5,7 @@
  * directly on the calling thread.
  */
 
+import { GroupCommit } from '../backends/group-commit.js';
 import { LocalDirectWriter } from '../backends/local-direct.js';
 import { FastCDC } from '../chunker/fastcdc.js';
 import { runChunkJob, runDirectChunkJob } from './chunk-job.js';
@@ -34,17 +35,26 @@ export function serveChunkJobs(setup: ChunkWorkerSetup, post: PostToPool): (m: T
   let running = false;
 
   const writer = setup.direct ? new LocalDirectWriter(setup.direct) : undefined;
+  // Objects are published in batches (group-commit.ts) where the file system allows.
+  const commits = writer?.groupSync ? new GroupCommit(writer) : undefined;
   const seen = new Set<string>();
 
   async function run(task: number, path: string | Uint8Array, direct: boolean): Promise<void> {
     const file = typeof path === 'string' ? path : Buffer.from(path);
     try {
       if (direct && writer) {
-        await runDirectChunkJob(file, cdc, codec, writer, seen, {
+        const { reported } = await runDirectChunkJob(file, cdc, codec, writer, commits, seen, {
           stored: (w) => post({ type: 'stored', task, ...w }, []),
           cancelled: () => cancelled.has(task),
         });
-        post({ type: 'done', task }, []);
+        // The file is read: this thread takes the next one while its objects are published.
+        post({ type: 'read', task }, []);
+        void reported
+          .then(
+            () => post({ type: 'done', task }, []),
+            (err) => post({ type: 'error', task, error: toWireError(err) }, []),
+          )
+          .finally(() => cancelled.delete(task));
         return;
       }
       await runChunkJob(file, cdc, codec, {
@@ -55,10 +65,10 @@ export function serveChunkJobs(setup: ChunkWorkerSetup, post: PostToPool): (m: T
         cancelled: () => cancelled.has(task),
       });
       post({ type: 'done', task }, []);
-    } catch (err) {
-      post({ type: 'error', task, error: toWireError(err) }, []);
-    } finally {
       cancelled.delete(task);
+    } catch (err) {
+      cancelled.delete(task);
+      post({ type: 'error', task, error: toWireError(err) }, []);
     }
   }
 
@@ -82,8 +92,10 @@ export function serveChunkJobs(setup: ChunkWorkerSetup, post: PostToPool): (m: T
         return;
       }
       const parts = await codec.sealParts(data);
-      const [written] = await writer.putMany([{ key, parts }]);
       const storedBytes = parts[0].length + parts[1].length;
+      // Durable on its own (fsync), not in a chunk batch: a syncfs flushes every dirty
+      // page of the file system, whoever wrote it, and pages come a few at a time.
+      const [written] = await writer.putMany([{ key, parts }]);
       post({ type: 'put-done', task, written: written!, storedBytes }, []);
     } catch (err) {
       post({ type: 'error', task, error: toWireError(err) }, []);

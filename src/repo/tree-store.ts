@@ -23,22 +23,41 @@ import type { BlobStore } from './blob-store.js';
 export const MAX_INDEX_DEPTH = 6;
 
 /**
- * Pages of one directory being stored at once. Entries keep coming while pages are
- * written (on worker threads for a local repository), so reading the next files
- * overlaps with storing the previous page; the cap bounds the memory this holds.
+ * Pages of one directory being stored at once, when each put is a request. Entries keep
+ * coming while pages are written, so reading the next files overlaps with storing the
+ * previous page; the cap bounds the memory this holds. Where writes go to worker
+ * threads (`BlobStore.writesOnWorkers`) the data leaves this thread at once, and the
+ * store's backlog bounds them instead, so reading never waits for one page's fsync.
  */
 const PAGES_IN_FLIGHT = 4;
 
-/** Builds one directory's tree from entries given in name order. */
+/** A directory's tree once its id is known; `stored` settles when every node is stored. */
+export interface WrittenDirectory {
+  tree: ObjectId;
+  entries: number;
+  /** Resolves once every node of this directory is stored; rejects if one failed. */
+  stored: Promise<void>;
+}
+
+/**
+ * Builds one directory's tree from entries given in name order. Node ids are computed
+ * here, so the tree id is known before its nodes are stored (`finishDeferred`). Nodes
+ * are still written bottom-up: a page waits for the subtrees its entries name (the
+ * `after` of `push`), an index node for its pages.
+ */
 export class DirectoryWriter {
   private page: Uint8Array[] = [];
   private pageBytes = 0;
   private pageFirst: string | undefined;
+  /** What the current page's entries name that is still being stored (subtrees). */
+  private pageAfter: Promise<unknown>[] = [];
   private lastName: string | undefined;
-  /** Refs of stored pages, in order; a slot is filled when its page's put resolves. */
   private readonly pages: PageRef[] = [];
-  /** Puts of pages not yet awaited, oldest first. */
-  private readonly storing: Promise<void>[] = [];
+  /** Per stored page (same order as `pages`): settles once it is stored. */
+  private readonly pagesStored: Promise<unknown>[] = [];
+  /** Puts of nodes, oldest first (settled ones are dropped now and then). */
+  private storing: { put: Promise<unknown>; settled: boolean }[] = [];
+  private failure: { err: unknown } | undefined;
   private count = 0;
 
   constructor(
@@ -46,26 +65,31 @@ export class DirectoryWriter {
     private readonly paging: PagingParams,
   ) {}
 
-  /** Adds the next entry; names must be strictly increasing in tree order. */
-  add(entry: Entry): Promise<void> {
-    return this.addEncoded(entry.name, encodeEntry(entry));
+  /**
+   * Adds the next entry; names must be strictly increasing in tree order. `after`: the
+   * entry names a subtree still being stored (its `stored`); its page waits for it.
+   */
+  add(entry: Entry, after?: Promise<unknown>): Promise<void> {
+    return this.addEncoded(entry.name, encodeEntry(entry), after);
   }
 
   /** Adds an entry already encoded with `encodeEntry` (`name` must be its name). */
-  async addEncoded(name: string, bytes: Uint8Array): Promise<void> {
-    await this.push(name, bytes);
+  async addEncoded(name: string, bytes: Uint8Array, after?: Promise<unknown>): Promise<void> {
+    await this.push(name, bytes, after);
   }
 
   /**
-   * `addEncoded` that returns a promise only when a page is being stored (most calls
-   * complete at once: a backup of many small files makes one per file).
+   * `addEncoded` that returns a promise only when a page is being stored and the caller
+   * must wait (most calls complete at once: a backup of many small files makes one per
+   * file).
    */
-  push(name: string, bytes: Uint8Array): Promise<void> | undefined {
+  push(name: string, bytes: Uint8Array, after?: Promise<unknown>): Promise<void> | undefined {
     if (this.lastName !== undefined && compareNames(this.lastName, name) >= 0) {
       throw new RangeError(`entries out of order: ${name} after ${this.lastName}`);
     }
     this.lastName = name;
     this.pageFirst ??= name;
+    if (after) this.pageAfter.push(after);
     this.page.push(bytes);
     this.pageBytes += bytes.length;
     this.count++;
@@ -74,62 +98,118 @@ export class DirectoryWriter {
       : undefined;
   }
 
-  /**
-   * Starts storing the current page; returns a promise (of the oldest put) only when
-   * PAGES_IN_FLIGHT are being stored.
-   */
+  /** Starts storing the current page; returns a promise when the caller must wait. */
   private flush(): Promise<void> | undefined {
+    if (this.failure) return Promise.reject(this.failure.err);
     if (this.page.length === 0) return undefined;
-    const slot = this.pages.length;
-    const ref: PageRef = { first: this.pageFirst!, tree: '', count: this.page.length };
-    this.pages.push(ref);
-    const put = this.blobs.put('tree', encodeLeaf(this.page)).then(({ id }) => {
-      this.pages[slot] = { ...ref, tree: id };
-    });
-    put.catch(() => {}); // awaited later (or the directory has failed anyway)
-    this.storing.push(put);
+    const { id, stored } = this.store(encodeLeaf(this.page), this.takeAfter());
+    this.pages.push({ first: this.pageFirst!, tree: id, count: this.page.length });
+    this.pagesStored.push(stored);
     this.page = [];
     this.pageBytes = 0;
     this.pageFirst = undefined;
-    return this.storing.length >= PAGES_IN_FLIGHT ? this.storing.shift() : undefined;
+    if (this.blobs.writesOnWorkers) return this.blobs.backlog();
+    const unsettled = this.storing.filter((s) => !s.settled);
+    return unsettled.length >= PAGES_IN_FLIGHT
+      ? unsettled[0]!.put.then(() => this.blobs.backlog())
+      : this.blobs.backlog();
+  }
+
+  /** What the current page waits for, as one promise (undefined: nothing). */
+  private takeAfter(): Promise<unknown> | undefined {
+    const after = this.pageAfter;
+    this.pageAfter = [];
+    return after.length === 0 ? undefined : after.length === 1 ? after[0] : Promise.all(after);
+  }
+
+  /** Starts storing one node (once `after` resolves); returns its id at once. */
+  private store(
+    node: Uint8Array,
+    after: Promise<unknown> | undefined,
+  ): { id: ObjectId; stored: Promise<unknown> } {
+    const { id, stored } = this.blobs.putDeferred('tree', node, after);
+    const item = { put: stored as Promise<unknown>, settled: false };
+    stored.then(
+      () => {
+        item.settled = true;
+      },
+      (err: unknown) => {
+        item.settled = true;
+        this.failure ??= { err };
+      },
+    );
+    if (this.storing.length >= 64) this.storing = this.storing.filter((s) => !s.settled);
+    this.storing.push(item);
+    return { id, stored };
   }
 
   /** Stores what is left and returns the directory's tree id and entry count. */
   async finish(): Promise<{ tree: ObjectId; entries: number }> {
-    if (this.pages.length === 0) {
-      // Fits in one leaf (or is empty): the leaf is the directory node.
-      const { id } = await this.blobs.put('tree', encodeLeaf(this.page));
-      this.page = [];
-      return { tree: id, entries: this.count };
-    }
-    await this.flush();
-    while (this.storing.length > 0) await this.storing.shift();
-    let level = this.pages;
-    while (level.length > 1) level = await this.indexLevel(level);
-    return { tree: level[0]!.tree, entries: this.count };
+    const { tree, entries, stored } = await this.finishDeferred();
+    await stored;
+    return { tree, entries };
   }
 
-  /** Groups one level of page refs into index nodes with the same boundary rule. */
-  private async indexLevel(refs: PageRef[]): Promise<PageRef[]> {
-    const next: PageRef[] = [];
-    let group: PageRef[] = [];
+  /**
+   * Like `finish`, but resolves as soon as the tree id is known; the nodes may still be
+   * being stored (`stored`). A backup records the id in the parent at once and waits for
+   * `stored` before anything may rely on the tree being complete.
+   */
+  async finishDeferred(): Promise<WrittenDirectory> {
+    if (this.pages.length === 0) {
+      // Fits in one leaf (or is empty): the leaf is the directory node.
+      const { id } = this.store(encodeLeaf(this.page), this.takeAfter());
+      this.page = [];
+      return { tree: id, entries: this.count, stored: this.allStored() };
+    }
+    await this.flush();
+    let level = this.pages.map((ref, i) => ({ ref, stored: this.pagesStored[i]! }));
+    while (level.length > 1) level = await this.indexLevel(level);
+    return { tree: level[0]!.ref.tree, entries: this.count, stored: this.allStored() };
+  }
+
+  /** Settles when every put started so far has; rejects with the first failure. */
+  private allStored(): Promise<void> {
+    const puts = this.storing.filter((s) => !s.settled).map((s) => s.put);
+    this.storing = [];
+    const all = Promise.all(puts).then(() => {
+      if (this.failure) throw this.failure.err;
+    });
+    all.catch(() => {}); // the caller awaits it
+    return all;
+  }
+
+  /**
+   * Groups one level of page refs into index nodes with the same boundary rule; each
+   * index node is written once the nodes it groups are stored.
+   */
+  private async indexLevel(refs: StoringRef[]): Promise<StoringRef[]> {
+    const next: StoringRef[] = [];
+    let group: StoringRef[] = [];
     let groupBytes = 0;
     const emit = async () => {
-      const { id } = await this.blobs.put('tree', encodeIndex(group));
+      const { id, stored } = this.store(
+        encodeIndex(group.map((g) => g.ref)),
+        Promise.all(group.map((g) => g.stored)),
+      );
       next.push({
-        first: group[0]!.first,
-        tree: id,
-        count: group.reduce((n, r) => n + r.count, 0),
+        ref: {
+          first: group[0]!.ref.first,
+          tree: id,
+          count: group.reduce((n, g) => n + g.ref.count, 0),
+        },
+        stored,
       });
       group = [];
       groupBytes = 0;
+      await this.blobs.backlog();
     };
-    for (const ref of refs) {
-      group.push(ref);
+    for (const item of refs) {
+      group.push(item);
       // An index item is the name, a 32-byte id and a count: about 40 bytes + the name.
-      const itemBytes = 40 + nameByteLength(ref.first);
+      const itemBytes = 40 + nameByteLength(item.ref.first);
       groupBytes += itemBytes;
-      if (isPageBoundary(ref.first, itemBytes, groupBytes, this.paging)) await emit();
+      if (isPageBoundary(item.ref.first, itemBytes, groupBytes, this.paging)) await emit();
     }
     if (group.length > 0) await emit();
     // A level that did not shrink (every item a boundary) would loop: force one node.
@@ -140,6 +220,12 @@ export class DirectoryWriter {
     }
     return next;
   }
+}
+
+/** A page or index node being stored: its ref, and when it is stored. */
+interface StoringRef {
+  ref: PageRef;
+  stored: Promise<unknown>;
 }
 
 /** Reads tree nodes and directories. */
