@@ -8,7 +8,15 @@ import { performance } from 'node:perf_hooks';
 import { distModule } from './dist.mjs';
 import { fakeBlobIds } from './fake-ids.mjs';
 
+// The process settings of the `cairn` executable (src/cli/bin.ts), so time and RSS are
+// the CLI's: libuv's pool size (read when the pool first starts) and the heap cap.
+process.env.UV_THREADPOOL_SIZE ??= '16';
 const cairn = await distModule();
+try {
+  (await distModule('cli/heap.js')).capYoungGeneration();
+} catch {
+  // an older build without it
+}
 const {
   backup,
   blobKey,

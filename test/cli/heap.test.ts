@@ -1,0 +1,83 @@
+import { execFileSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import ts from 'typescript';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { YOUNG_GENERATION_CAP, youngGenerationSize } from '../../src/cli/heap.js';
+import { tempDir } from '../helpers/fs.js';
+
+const MiB = 1024 * 1024;
+
+/**
+ * heap.ts compiled to a plain module, so a fresh `node` (whose young generation starts
+ * small, unlike this test process's) can run it.
+ */
+let heapModule: string;
+
+beforeAll(async () => {
+  const source = await readFile(join(import.meta.dirname, '../../src/cli/heap.ts'), 'utf8');
+  const { outputText } = ts.transpileModule(source, {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+  });
+  heapModule = join(await tempDir(), 'heap.mjs');
+  await writeFile(heapModule, outputText);
+});
+
+/**
+ * Runs `script` in a fresh node after a churn helper: `churn()` allocates ~200 MiB of
+ * short-lived objects (some survive each round), yielding to the event loop between
+ * batches as commands do, and resolves the largest young generation seen.
+ */
+function run(script: string): number {
+  const code = `
+    import { capYoungGeneration, youngGenerationSize } from ${JSON.stringify(pathToFileURL(heapModule).href)};
+    const churn = async () => {
+      let max = 0;
+      let keep = [];
+      for (let batch = 0; batch < 300; batch++) {
+        for (let i = 0; i < 10000; i++) {
+          keep.push({ i, s: 'x' + i });
+          if (keep.length > 20000) keep = [];
+        }
+        max = Math.max(max, youngGenerationSize());
+        await new Promise((r) => setImmediate(r));
+      }
+      return max;
+    };
+    ${script}
+  `;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', code], {
+    encoding: 'utf8',
+    env: { ...process.env, NODE_OPTIONS: '' },
+  });
+  return Number(out);
+}
+
+describe('capYoungGeneration', () => {
+  it('keeps the young generation near the cap; the returned function lifts it', () => {
+    // Control: uncapped, the churn grows the young generation to V8's maximum.
+    const free = run('process.stdout.write(String(await churn()));');
+    expect(free).toBeGreaterThan(8 * MiB);
+
+    const capped = run(`
+      const stop = capYoungGeneration(${2 * MiB});
+      process.stdout.write(String(await churn()));
+    `);
+    // At most one doubling past the cap.
+    expect(capped).toBeLessThanOrEqual(4 * MiB);
+
+    const lifted = run(`
+      const stop = capYoungGeneration(${2 * MiB});
+      await churn();
+      stop();
+      process.stdout.write(String(await churn()));
+    `);
+    expect(lifted).toBeGreaterThan(4 * MiB);
+  });
+
+  it('defaults to 8 MiB and reports the current size', () => {
+    expect(YOUNG_GENERATION_CAP).toBe(8 * MiB);
+    expect(youngGenerationSize()).toBeGreaterThan(0);
+  });
+});
