@@ -56,7 +56,11 @@ export interface BackupOptions {
   scan?: boolean;
   /** Emit a `file` event for every file. */
   verbose?: boolean;
-  /** Files read at once (default 4). */
+  /**
+   * Large files in progress at once (default 4; 16 for a local repository written by
+   * the workers, where a file waiting for its chunk batch to commit holds no data and
+   * the workers read one file each anyway).
+   */
   fileConcurrency?: number;
   /**
    * Worker threads that cut, hash and seal large files (default: one per core;
@@ -128,7 +132,7 @@ async function backupUnlocked(repo: Repository, options: BackupOptions): Promise
     excludes: new ExcludeMatcher(options.excludes ?? []),
     oneFileSystem: options.oneFileSystem ?? false,
     verbose: options.verbose ?? false,
-    fileConcurrency: options.fileConcurrency ?? 4,
+    fileConcurrency: options.fileConcurrency ?? (direct && pool.canPutDirect ? 16 : 4),
     startedNs,
     started,
     signal: options.signal,

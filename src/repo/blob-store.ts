@@ -65,12 +65,12 @@ const DEFAULT_KNOWN = 100_000;
 /** Deferred puts in flight to the backend before `backlog` says wait (data held here). */
 const DEFERRED_REQUESTS = 64;
 /**
- * Deferred puts in flight on worker threads, by count and bytes. Their data leaves this
- * thread at once and is written out there, so this bounds mostly what waits for fsyncs
- * (and, while a worker is busy with a chunk window, its queued messages).
+ * Deferred puts in flight on worker threads, by count and bytes. A worker holds a
+ * node's bytes until its fsync returns, so this bounds that memory; a few dozen keep
+ * the workers' fsyncs overlapping, which is all the walk needs to never wait for one.
  */
-const DEFERRED_BATCHED = 4096;
-const DEFERRED_BATCHED_BYTES = 32 * 1024 * 1024;
+const DEFERRED_BATCHED = 64;
+const DEFERRED_BATCHED_BYTES = 8 * 1024 * 1024;
 
 /** Content-addressed blob access for one repository. */
 export class BlobStore {

@@ -8,8 +8,9 @@
  * decision on window k is given only once window k-1 is written, so each file holds at
  * most about three windows (a few MiB each) whatever the speed of the backend.
  *
- * Workers start on the first file (a backup where nothing changed starts none). Where
- * the compiled worker script is missing (running from TypeScript sources, as the unit
+ * Workers start one at a time, when there is work and none is free (a backup where
+ * nothing changed starts none; one of small files, which only sends tree pages, one).
+ * Where the compiled worker script is missing (running from TypeScript sources, as the unit
  * tests do) or `workers` is 0, the same jobs run on the calling thread.
  */
 import { existsSync } from 'node:fs';
@@ -222,6 +223,8 @@ export class ChunkPool {
   private readonly released = new Set<number>();
   private nextTask = 1;
   private closed = false;
+  /** Worker threads started so far (0 while none, or when jobs run inline). */
+  private started = 0;
 
   constructor(chunker: ChunkerParams, codec: ObjectCodec, options: ChunkPoolOptions = {}) {
     const env = Number.parseInt(process.env.CAIRN_WORKERS ?? '', 10);
@@ -320,12 +323,16 @@ export class ChunkPool {
     await Promise.all(servers.map((s) => s.terminate()));
   }
 
-  /** A server with no task, waiting for one to finish if all are busy. */
+  /**
+   * A server with no task, waiting for one to finish if all are busy. Workers start one
+   * at a time, as files need them: a backup of small files, whose tree pages alone go to
+   * the workers, keeps to one (each costs 10-30 MiB of memory).
+   */
   private async acquire(): Promise<Server> {
     this.servers ??= this.start();
     for (;;) {
       if (this.servers.length === 0) throw new Error('chunk pool: every worker thread failed');
-      const free = this.servers.find((s) => s.busy === 0);
+      const free = this.servers.find((s) => s.busy === 0) ?? this.grow();
       if (free) {
         free.busy++;
         return free;
@@ -334,10 +341,24 @@ export class ChunkPool {
     }
   }
 
+  /** The first server: the inline one, or one worker thread. */
   private start(): Server[] {
     const script = workerScript();
     if (this.size === 0 || !script) return [this.inlineServer()];
-    return Array.from({ length: this.size }, () => this.workerServer(script));
+    this.started = 1;
+    return [this.workerServer(script)];
+  }
+
+  /** One more worker thread, unless `size` have been started (or jobs run inline). */
+  private grow(): Server | undefined {
+    const script = workerScript();
+    if (!script || !this.servers || this.started === 0 || this.started >= this.size) {
+      return undefined;
+    }
+    this.started++;
+    const server = this.workerServer(script);
+    this.servers.push(server);
+    return server;
   }
 
   private inlineServer(): Server {
