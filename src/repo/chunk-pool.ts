@@ -30,6 +30,7 @@ import type { ChunkWorkerSetup, FromWorker, ToWorker } from './chunk-protocol.js
 import { fromWireError } from './chunk-protocol.js';
 import { serveChunkJobs } from './chunk-serve.js';
 import type { ObjectCodec } from './codec.js';
+import { codecSetup } from './codec-setup.js';
 
 /** Options of a chunk pool. */
 export interface ChunkPoolOptions {
@@ -229,20 +230,10 @@ export class ChunkPool {
   constructor(chunker: ChunkerParams, codec: ObjectCodec, options: ChunkPoolOptions = {}) {
     const env = Number.parseInt(process.env.CAIRN_WORKERS ?? '', 10);
     this.size = options.workers ?? (Number.isInteger(env) && env >= 0 ? env : defaultWorkers());
-    const keys = codec.keys;
     this.setup = {
       chunker,
       ...(options.direct ? { direct: options.direct } : {}),
-      compression: codec.compression,
-      ...(keys
-        ? {
-            keys: {
-              encryptionKey: new Uint8Array(keys.encryptionKey),
-              idKey: new Uint8Array(keys.idKey),
-              chunkerSeed: keys.chunkerSeed,
-            },
-          }
-        : {}),
+      ...codecSetup(codec),
     };
   }
 

@@ -7,16 +7,13 @@ import type { LocalDirectSetup } from '../backends/local-direct.js';
 import type { ChunkerParams } from '../chunker/params.js';
 import { CairnError, type ErrorCode } from '../core/errors.js';
 import type { SealedChunk, StoredWindow, WindowIds } from './chunk-job.js';
-import type { CompressionMode } from './codec.js';
+import type { CodecSetup } from './codec-setup.js';
 
 /** What a worker needs to cut, name and seal exactly like the repository does. */
-export interface ChunkWorkerSetup {
+export interface ChunkWorkerSetup extends CodecSetup {
   chunker: ChunkerParams;
-  compression: CompressionMode;
   /** Set when jobs may write into a local repository themselves (local-direct.ts). */
   direct?: LocalDirectSetup;
-  /** The master keys of an encrypted repository (raw bytes). */
-  keys?: { encryptionKey: Uint8Array; idKey: Uint8Array; chunkerSeed: bigint };
 }
 
 /** Pool to worker. */

@@ -11,7 +11,7 @@ import { FastCDC } from '../chunker/fastcdc.js';
 import { runChunkJob, runDirectChunkJob } from './chunk-job.js';
 import type { ChunkWorkerSetup, FromWorker, ToWorker } from './chunk-protocol.js';
 import { toWireError } from './chunk-protocol.js';
-import { ObjectCodec } from './codec.js';
+import { codecFromSetup } from './codec-setup.js';
 
 /** Sends a message (with buffers to transfer) to the pool. */
 export type PostToPool = (message: FromWorker, transfer: ArrayBuffer[]) => void;
@@ -19,16 +19,7 @@ export type PostToPool = (message: FromWorker, transfer: ArrayBuffer[]) => void;
 /** Starts serving chunk jobs for `setup`; returns the handler for incoming messages. */
 export function serveChunkJobs(setup: ChunkWorkerSetup, post: PostToPool): (m: ToWorker) => void {
   const cdc = new FastCDC(setup.chunker);
-  const codec = new ObjectCodec(
-    setup.keys
-      ? {
-          encryptionKey: Buffer.from(setup.keys.encryptionKey),
-          idKey: Buffer.from(setup.keys.idKey),
-          chunkerSeed: setup.keys.chunkerSeed,
-        }
-      : undefined,
-    setup.compression,
-  );
+  const codec = codecFromSetup(setup);
   const cancelled = new Set<number>();
   const waiting = new Map<string, (need: Uint8Array) => void>();
   const queue: { task: number; path: string | Uint8Array; direct: boolean }[] = [];

@@ -12,6 +12,7 @@ export * from './blob-store.js';
 export * from './cache-dir.js';
 export * from './chunk-pool.js';
 export * from './codec.js';
+export * from './codec-setup.js';
 export * from './config.js';
 export * from './crypto.js';
 export * from './disk-set.js';
