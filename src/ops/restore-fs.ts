@@ -19,6 +19,7 @@ import {
   symlinkSync,
   unlinkSync,
   writeSync,
+  writevSync,
 } from 'node:fs';
 import { type FileHandle, rename, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -36,6 +37,11 @@ export const isRoot = process.getuid?.() === 0;
 /** A fresh temporary name in `dir`. */
 export function tempName(dir: string): string {
   return join(dir, tempBase());
+}
+
+/** A fresh temporary name in the open directory `d`, as `fs` takes it. */
+export function tempChild(d: DirRef): string | Buffer {
+  return d.child(tempBase());
 }
 
 /** Random per process, so temporary names of concurrent restores differ. */
@@ -73,7 +79,8 @@ export function modeSurvivesCreate(mode: number): boolean {
   return UMASK !== undefined && (mode & ~0o777) === 0 && (mode & UMASK) === 0;
 }
 
-function removeQuietly(path: string | Buffer): void {
+/** Removes `path` if it is there (a temporary file being abandoned). */
+export function removeQuietly(path: string | Buffer): void {
   try {
     unlinkSync(path);
   } catch {
@@ -130,6 +137,9 @@ export function newFileOwner(dir: string): Owner | undefined {
   }
 }
 
+/** What `writeSmallFileSync` needs of a file entry. */
+export type SmallFile = Pick<FileEntry, 'name' | 'mode' | 'uid' | 'gid' | 'mtime' | 'inline'>;
+
 /**
  * Writes a file whose content is in the tree (inline or empty) with synchronous calls:
  * for small files these cost microseconds where promises cost tens of microseconds.
@@ -137,7 +147,7 @@ export function newFileOwner(dir: string): Owner | undefined {
  * the file is named `e.name` in it. `created`: the owner a new file in `dir` gets, when
  * known; ownership is then only changed when it differs.
  */
-export function writeSmallFileSync(e: FileEntry, dir: string | DirRef, created?: Owner): void {
+export function writeSmallFileSync(e: SmallFile, dir: string | DirRef, created?: Owner): void {
   if (typeof dir === 'string') {
     inDirectorySync(dir, (d) => writeSmallFileSync(e, d, created));
     return;
@@ -266,6 +276,26 @@ export async function writevAll(
   let at = position;
   for (const p of parts) {
     if (skip < p.length) await writeAll(fh, p.subarray(skip), at + skip);
+    skip = Math.max(0, skip - p.length);
+    at += p.length;
+  }
+}
+
+/** `writevAll` with synchronous calls, on a descriptor. */
+export function writevAllSync(fd: number, parts: Uint8Array[], position: number): void {
+  let total = 0;
+  for (const p of parts) total += p.length;
+  const written = writevSync(fd, parts, position);
+  if (written >= total) return;
+  let skip = written;
+  let at = position;
+  for (const p of parts) {
+    if (skip < p.length) {
+      const rest = p.subarray(skip);
+      let done = 0;
+      while (done < rest.length)
+        done += writeSync(fd, rest, done, rest.length - done, at + skip + done);
+    }
     skip = Math.max(0, skip - p.length);
     at += p.length;
   }

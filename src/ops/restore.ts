@@ -9,6 +9,11 @@
  * its id before it is written, so the result is verified against the snapshot. See
  * restore-fs.ts for how files are replaced atomically.
  *
+ * From a local repository, worker threads (restore-pool.ts) write batches of the small
+ * files of new directories, and chunked files (read, verified and written there), while
+ * this thread reads the trees. Files with chunks found in local files, and restores from
+ * other backends, go through this thread.
+ *
  * Names come from an untrusted repository but were validated by the decoder (no `/`,
  * `.`, `..`, NUL); restore also refuses to descend through a symlink it finds where a
  * directory should be, so nothing is ever written outside the target.
@@ -16,6 +21,7 @@
 import { lstatSync, readFileSync, type Stats } from 'node:fs';
 import { chmod, lchown, link, lstat, mkdir, open, rm, unlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
+import { LocalBackend } from '../backends/local.js';
 import { throwIfAborted } from '../core/abort.js';
 import { DirRef, withFsPath, withFsPathSync } from '../core/deep-path.js';
 import {
@@ -29,6 +35,7 @@ import { readdirNames } from '../core/fs-names.js';
 import type { ObjectId } from '../core/ids.js';
 import { mapConcurrent, Semaphore } from '../core/limit.js';
 import type { DirEntry, Entry, FileEntry, Snapshot } from '../manifest/types.js';
+import { codecSetup } from '../repo/codec-setup.js';
 import type { Repository } from '../repo/repository.js';
 import { type RestoreEvent, Throttle } from './events.js';
 import { LocalChunkIndex } from './local-chunks.js';
@@ -40,11 +47,13 @@ import {
   type Owner,
   RESTORE_TEMP_PREFIX,
   replaceWith,
+  type SmallFile,
   toSeconds,
   writeSmallFileSync,
   writeSymlinkSync,
   writevAll,
 } from './restore-fs.js';
+import { RestorePool, restoreWorkers } from './restore-pool.js';
 import { findEntry, splitSnapshotPath } from './snapshot-path.js';
 
 /** What to do with a file that already exists in the target. */
@@ -72,6 +81,11 @@ export interface RestoreOptions {
   verbose?: boolean;
   /** Files written at once (default 8). */
   concurrency?: number;
+  /**
+   * Worker threads that write files from a local repository (default: `CAIRN_WORKERS`,
+   * else the number of cores, at most 4); 0 writes everything on the calling thread.
+   */
+  workers?: number;
   signal?: AbortSignal;
   onEvent?: (event: RestoreEvent) => void;
 }
@@ -106,6 +120,18 @@ const CHUNK_FETCHES_PER_FILE = 8;
 const WRITE_BATCH_BYTES = 1024 * 1024;
 /** Entries of one directory restored at once (files with chunks, subdirectories). */
 const ENTRIES_IN_FLIGHT = 16;
+/**
+ * Small files written on the calling thread before the worker pool takes over (a small
+ * restore does not pay for starting workers), and chunked files at least this large
+ * start it on their own.
+ */
+const SMALL_FILES_BEFORE_POOL = 256;
+const POOL_FILE_BYTES = 4 * 1024 * 1024;
+/** A batch of small files for a worker: at most this many files or content bytes. */
+const SMALL_BATCH_FILES = 200;
+const SMALL_BATCH_BYTES = 1024 * 1024;
+/** Batches of small files given to the pool and not yet written, per worker. */
+const SMALL_BATCHES_PER_WORKER = 3;
 
 /** Restores snapshot `snapshotId` (record `snapshot`) from `repo` into `options.target`. */
 export async function restore(
@@ -139,6 +165,23 @@ export async function restore(
     }
   }
   const run = new RestoreRun(repo, options, totals);
+  try {
+    return await restoreWith(run, snapshotId, snapshot, options, targets, totals);
+  } finally {
+    await run.closePool();
+  }
+}
+
+/** `restore` once the run is set up (the caller stops its workers afterwards). */
+async function restoreWith(
+  run: RestoreRun,
+  snapshotId: ObjectId,
+  snapshot: Snapshot,
+  options: RestoreOptions,
+  targets: Array<{ entry: Entry | undefined; dir: string; parts: string[] }>,
+  totals: { files: number; bytes: number },
+): Promise<RestoreSummary> {
+  const includes = options.include?.length ? options.include : undefined;
   run.emit({
     type: 'start',
     operation: 'restore',
@@ -204,6 +247,14 @@ class RestoreRun {
   private partialBytes = 0;
   /** Ids of chunks seen to be all zeros (restored as holes without fetching again). */
   private readonly zeroChunks = new Set<ObjectId>();
+  /** Worker threads writing files (local repositories; see restore-pool.ts). */
+  private readonly pool: RestorePool | undefined;
+  private readonly poolSize: number;
+  /** Batches of small files given to the pool and not yet settled. */
+  private readonly smallBatches = new Set<Promise<void>>();
+  /** Small files written so far on this thread (see SMALL_FILES_BEFORE_POOL). */
+  private smallWritten = 0;
+  private readonly onAbort = () => this.pool?.abort();
 
   constructor(
     private readonly repo: Repository,
@@ -216,6 +267,19 @@ class RestoreRun {
     if (!['changed', 'always', 'never'].includes(this.overwrite)) {
       throw new UsageError(`overwrite must be changed, always or never, got ${this.overwrite}`);
     }
+    this.poolSize = restoreWorkers(options.workers);
+    const backend = repo.backend;
+    if (this.poolSize > 0 && !this.dryRun && backend instanceof LocalBackend) {
+      this.pool = new RestorePool({ root: backend.root, ...codecSetup(repo.codec) }, this.poolSize);
+      options.signal?.addEventListener('abort', this.onAbort);
+    }
+  }
+
+  /** Stops the worker threads, if any were started. */
+  async closePool(): Promise<void> {
+    this.options.signal?.removeEventListener('abort', this.onAbort);
+    await Promise.allSettled(this.smallBatches);
+    await this.pool?.close();
   }
 
   emit(event: RestoreEvent): void {
@@ -351,10 +415,32 @@ class RestoreRun {
       }
     }
     let fatal: { err: unknown } | undefined;
+    // Small files for the worker pool (see sendSmall), and the batches given.
+    let small: FileEntry[] = [];
+    let smallBytes = 0;
+    const batches: Promise<void>[] = [];
+    const sendSmall = async (): Promise<void> => {
+      if (small.length === 0) return;
+      const p = this.writeSmallBatch(dir, created, small).catch((err: unknown) => {
+        fatal ??= { err };
+      });
+      small = [];
+      smallBytes = 0;
+      batches.push(p);
+      await this.roomForSmall(p);
+    };
     try {
       for await (const e of entries) {
         if (fatal) break;
         names?.add(e.name);
+        if (fresh && this.pool && this.poolTakesSmall() && isSmallFile(e)) {
+          throwIfAborted(this.options.signal);
+          small.push(e);
+          smallBytes += e.inline?.length ?? 0;
+          if (small.length >= SMALL_BATCH_FILES || smallBytes >= SMALL_BATCH_BYTES)
+            await sendSmall();
+          continue;
+        }
         if (fresh && this.restoreNewSync(e, dir, ref, created)) continue;
         const p: Promise<void> = this.entry(e, dir, fresh).then(
           () => {
@@ -368,14 +454,50 @@ class RestoreRun {
         inFlight.add(p);
         if (inFlight.size >= ENTRIES_IN_FLIGHT) await Promise.race(inFlight);
       }
+      if (!fatal) await sendSmall();
     } finally {
       // Nothing keeps writing after this returns, even when the listing failed.
       await Promise.all(inFlight);
+      await Promise.all(batches);
       ref?.close();
     }
     if (fatal) throw fatal.err;
     if (names) await this.deleteExtras(dir, names);
     else if (this.local && !this.dryRun && !fresh) await this.removeLeftoverTemps(dir);
+  }
+
+  /** True once small files of new directories go to the worker pool. */
+  private poolTakesSmall(): boolean {
+    return this.smallWritten >= SMALL_FILES_BEFORE_POOL || this.pool?.started === true;
+  }
+
+  /**
+   * Writes `files` (small files of `dir`, a directory this restore created) on a worker.
+   * Rejects only when the pool fails or the restore is aborted; a file that cannot be
+   * written is a warning, as on this thread.
+   */
+  private async writeSmallBatch(
+    dir: string,
+    created: Owner | undefined,
+    files: FileEntry[],
+  ): Promise<void> {
+    const failed = await this.pool!.smallFiles(dir, created, files as SmallFile[]);
+    let next = 0;
+    for (let i = 0; i < files.length; i++) {
+      const e = files[i]!;
+      const path = join(dir, e.name);
+      if (failed[next]?.index === i) this.warn(path, failed[next++]!.error);
+      else this.countFile(e, path, 'write');
+    }
+  }
+
+  /** Waits while the pool holds enough batches of small files (memory stays bounded). */
+  private async roomForSmall(p: Promise<void>): Promise<void> {
+    const tracked = p.finally(() => this.smallBatches.delete(tracked));
+    this.smallBatches.add(tracked);
+    while (this.smallBatches.size >= this.poolSize * SMALL_BATCHES_PER_WORKER) {
+      await Promise.race(this.smallBatches);
+    }
   }
 
   /**
@@ -404,6 +526,7 @@ class RestoreRun {
     try {
       if (e.kind === 'file') {
         writeSmallFileSync(e, ref ?? dir, created);
+        this.smallWritten++;
         this.countFile(e, path, 'write');
       } else if (e.kind === 'symlink') {
         writeSymlinkSync(e, dir, path);
@@ -610,6 +733,10 @@ class RestoreRun {
       writeSmallFileSync(e, dir);
       return;
     }
+    if (this.poolTakesFile(e)) {
+      await this.writeFileOnPool(e, dir);
+      return;
+    }
     await replaceWith(dir, path, async (tmp) => {
       const fh = await open(tmp, 'wx', 0o600);
       try {
@@ -662,6 +789,47 @@ class RestoreRun {
   }
 
   /**
+   * True when chunked file `e` goes to the worker pool: there is one, it is started or
+   * the file is large enough to start it, and no chunk of it can come from a local file.
+   */
+  private poolTakesFile(e: FileEntry): boolean {
+    if (!this.pool) return false;
+    if (!this.pool.started && e.size < POOL_FILE_BYTES && !this.poolTakesSmall()) return false;
+    const local = this.local;
+    return !local || !e.chunks.some((c) => local.has(c.id));
+  }
+
+  /** Restores chunked file `e` into `dir` on a worker (read, verified, written there). */
+  private async writeFileOnPool(e: FileEntry, dir: string): Promise<void> {
+    let written = 0;
+    try {
+      const done = await this.pool!.file(
+        {
+          dir,
+          name: e.name,
+          size: e.size,
+          mode: e.mode,
+          uid: e.uid,
+          gid: e.gid,
+          mtime: { sec: e.mtime.sec, nsec: e.mtime.nsec },
+          ids: e.chunks.map((c) => c.id),
+          sizes: e.chunks.map((c) => c.size),
+        },
+        (bytes) => {
+          // Large files report progress as they are written, not only when complete.
+          this.partialBytes += bytes - written;
+          written = bytes;
+          this.progress();
+        },
+      );
+      this.summary.bytesFetched += done.fetched;
+      this.summary.bytesReused += done.reused;
+    } finally {
+      this.partialBytes -= written;
+    }
+  }
+
+  /**
    * One chunk's verified bytes: from a local file when possible, else the repository.
    * A chunk that is all zeros is returned as its length instead (a hole to leave); once
    * seen, it is not fetched again.
@@ -702,6 +870,11 @@ class RestoreRun {
       await utimes(at, t, t);
     });
   }
+}
+
+/** A file whose content is in its tree entry (inline or empty) and not a hard link. */
+function isSmallFile(e: Entry): e is FileEntry {
+  return e.kind === 'file' && e.chunks.length === 0 && e.hardlink === undefined;
 }
 
 /** `lstat` of `path`, or undefined when nothing is there (or it cannot be read). */

@@ -1,0 +1,264 @@
+/**
+ * The jobs restore runs on its worker threads (restore-pool.ts): writing a batch of
+ * small files whose content came in the tree, and rebuilding one chunked file from a
+ * local repository. Everything here is synchronous system calls (cheap when data is in
+ * the page cache, and on a worker they block nobody), and the same code runs on the
+ * calling thread when there are no workers.
+ *
+ * Every object read from the repository is opened through the repository's codec and
+ * its plaintext hashed and compared with its id before any byte of it is written, and
+ * only to a temporary file, renamed into place when complete (see restore-fs.ts).
+ */
+import {
+  closeSync,
+  fchmodSync,
+  fchownSync,
+  fstatSync,
+  ftruncateSync,
+  futimesSync,
+  openSync,
+  readSync,
+  renameSync,
+} from 'node:fs';
+import { errnoCode, fsError } from '../backends/fs-errors.js';
+import { LocalBackend } from '../backends/local.js';
+import { DirRef } from '../core/deep-path.js';
+import { AbortedError, IntegrityError, NotFoundError } from '../core/errors.js';
+import type { ObjectCodec } from '../repo/codec.js';
+import { codecFromSetup } from '../repo/codec-setup.js';
+import { blobKey } from '../repo/layout.js';
+import {
+  isAllZero,
+  isRoot,
+  removeQuietly,
+  tempChild,
+  toSeconds,
+  writeSmallFileSync,
+  writevAllSync,
+} from './restore-fs.js';
+import {
+  type FileJob,
+  type FromRestoreWorker,
+  type RestoreWorkerSetup,
+  SMALL_META_FIELDS,
+  type SmallFilesJob,
+  toWireFailure,
+} from './restore-protocol.js';
+
+/** Bytes of consecutive chunks written with one call. */
+const WRITE_BATCH_BYTES = 1024 * 1024;
+/**
+ * Objects are read into one reused buffer of this size (a fresh buffer per object costs
+ * an allocation, page faults and garbage collection); a batch is written before the
+ * buffer is reused. Larger objects get a buffer of their own.
+ */
+const ARENA_BYTES = 4 * 1024 * 1024;
+
+/** Runs restore jobs for one repository; see the module comment. */
+export class RestoreJobRunner {
+  private readonly codec: ObjectCodec;
+  private readonly backend: LocalBackend;
+  private readonly abortFlag: Int32Array;
+  /** Ids of chunks seen to be all zeros (left as holes without reading them again). */
+  private readonly zeroChunks = new Set<string>();
+  /** See ARENA_BYTES (allocated on the first chunked file); `arenaAt`: the next free byte. */
+  private arena: Buffer | undefined;
+  private arenaAt = 0;
+
+  constructor(setup: RestoreWorkerSetup) {
+    this.codec = codecFromSetup(setup);
+    this.backend = new LocalBackend(setup.root);
+    this.abortFlag = new Int32Array(setup.abort);
+  }
+
+  /** Runs `job`, reporting through `post`; never throws (failures are messages). */
+  async run(
+    job: SmallFilesJob | FileJob,
+    post: (message: FromRestoreWorker) => void,
+  ): Promise<void> {
+    try {
+      if (job.type === 'small') {
+        post({ type: 'small-done', task: job.task, failed: this.smallFiles(job) });
+      } else {
+        const done = await this.file(job, (bytes) =>
+          post({ type: 'progress', task: job.task, bytes }),
+        );
+        post({ type: 'file-done', task: job.task, ...done });
+      }
+    } catch (err) {
+      post({ type: 'error', task: job.task, error: toWireFailure(err) });
+    }
+  }
+
+  private checkAborted(): void {
+    if (Atomics.load(this.abortFlag, 0) !== 0) throw new AbortedError();
+  }
+
+  /** Writes a batch of small files; the failures, by index. */
+  smallFiles(job: SmallFilesJob): { index: number; error: ReturnType<typeof toWireFailure> }[] {
+    const failed: { index: number; error: ReturnType<typeof toWireFailure> }[] = [];
+    let d: DirRef;
+    try {
+      d = DirRef.open(job.dir);
+    } catch (err) {
+      const error = toWireFailure(err);
+      return job.names.map((_n, index) => ({ index, error }));
+    }
+    try {
+      for (let i = 0; i < job.names.length; i++) {
+        this.checkAborted();
+        const m = i * SMALL_META_FIELDS;
+        const at = job.meta[m + 5]!;
+        const length = job.meta[m + 6]!;
+        try {
+          writeSmallFileSync(
+            {
+              name: job.names[i]!,
+              mode: job.meta[m]!,
+              uid: job.meta[m + 1]!,
+              gid: job.meta[m + 2]!,
+              mtime: { sec: job.meta[m + 3]!, nsec: job.meta[m + 4]! },
+              inline: job.data.subarray(at, at + length),
+            },
+            d,
+            job.owner,
+          );
+        } catch (err) {
+          failed.push({ index: i, error: toWireFailure(err) });
+        }
+      }
+    } finally {
+      d.close();
+    }
+    return failed;
+  }
+
+  /**
+   * Rebuilds one chunked file under a temporary name in its directory, then renames it.
+   * All-zero chunks are left as holes. `progress` gets the bytes written so far.
+   */
+  async file(
+    job: FileJob,
+    progress: (bytes: number) => void,
+  ): Promise<{ fetched: number; reused: number }> {
+    let fetched = 0;
+    let reused = 0;
+    this.arenaAt = 0;
+    const d = DirRef.open(job.dir);
+    try {
+      const tmp = tempChild(d);
+      let fd: number | undefined = openSync(tmp, 'wx', 0o600);
+      try {
+        let offset = 0;
+        let batch: Uint8Array[] = [];
+        let batchAt = 0;
+        let batchBytes = 0;
+        const flush = (): void => {
+          // Nothing in the batch refers to the arena any more once it is written.
+          this.arenaAt = 0;
+          if (batchBytes === 0) return;
+          writevAllSync(fd!, batch, batchAt);
+          batch = [];
+          batchBytes = 0;
+          progress(offset);
+        };
+        for (let i = 0; i < job.ids.length; i++) {
+          this.checkAborted();
+          const id = job.ids[i]!;
+          const size = job.sizes[i]!;
+          if (this.zeroChunks.has(id)) {
+            reused += size;
+            flush();
+          } else {
+            const data = await this.chunk(id, size, flush);
+            fetched += size;
+            if (isAllZero(data)) {
+              this.zeroChunks.add(id);
+              flush();
+            } else {
+              if (batchBytes === 0) batchAt = offset;
+              batch.push(data);
+              batchBytes += size;
+              if (batchBytes >= WRITE_BATCH_BYTES) {
+                offset += size;
+                flush();
+                continue;
+              }
+            }
+          }
+          offset += size;
+        }
+        flush();
+        // Extends the file over trailing holes to its size.
+        ftruncateSync(fd, job.size);
+        // chown before chmod: a chown clears set-user-ID and set-group-ID bits.
+        if (isRoot) fchownSync(fd, job.uid, job.gid);
+        fchmodSync(fd, job.mode);
+        const t = toSeconds(job.mtime);
+        futimesSync(fd, t, t);
+        closeSync(fd);
+        fd = undefined;
+        renameSync(tmp, d.child(job.name));
+      } catch (err) {
+        if (fd !== undefined) closeSync(fd);
+        removeQuietly(tmp);
+        throw err;
+      }
+    } finally {
+      d.close();
+    }
+    return { fetched, reused };
+  }
+
+  /**
+   * The verified plaintext of data blob `id`, which the tree says holds `size` bytes
+   * (it may be a view of the arena: `flush` writes what the arena holds, to make room).
+   */
+  private async chunk(id: string, size: number, flush: () => void): Promise<Uint8Array> {
+    const key = blobKey('data', id);
+    const file = this.backend.pathOf(key);
+    let stored: Uint8Array;
+    try {
+      stored = this.readObject(file, flush);
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') {
+        throw new NotFoundError(key, `data blob ${id} is missing from the repository`);
+      }
+      throw fsError(err, 'get', key, file);
+    }
+    const data = await this.codec.openVerified(stored, id, `data blob ${id}`);
+    if (data.length !== size) {
+      throw new IntegrityError(
+        id,
+        `data blob ${id} holds ${data.length} bytes, the tree says ${size}`,
+      );
+    }
+    return data;
+  }
+
+  /** The whole file `file`, read into the arena when it fits (see ARENA_BYTES). */
+  private readObject(file: string, flush: () => void): Uint8Array {
+    const fd = openSync(file, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      let out: Buffer;
+      if (size > ARENA_BYTES) out = Buffer.allocUnsafe(size);
+      else {
+        if (this.arenaAt + size > ARENA_BYTES) flush();
+        this.arena ??= Buffer.allocUnsafe(ARENA_BYTES);
+        out = this.arena.subarray(this.arenaAt, this.arenaAt + size);
+      }
+      let done = 0;
+      while (done < size) {
+        const n = readSync(fd, out, done, size - done, done);
+        if (n === 0) break; // shorter than fstat said: the hash check will refuse it
+        done += n;
+      }
+      if (out.buffer === this.arena?.buffer) this.arenaAt += done;
+      return out.subarray(0, done);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}

@@ -1,0 +1,314 @@
+/**
+ * Restore's worker pool (src/ops/restore-pool.ts, restore-jobs.ts): small files written
+ * in batches and chunked files rebuilt from a local repository, every object verified
+ * before a byte of it is written, failures named. The jobs are tested on the calling
+ * thread (`workers: 0`); `restore` with real worker threads needs the compiled build
+ * (`npm test` builds first; `CAIRN_DIST` may name another build).
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { LocalBackend } from '../../src/backends/local.js';
+import { hasCode } from '../../src/core/errors.js';
+import { RestorePool } from '../../src/ops/restore-pool.js';
+import { BlobStore } from '../../src/repo/blob-store.js';
+import { ObjectCodec } from '../../src/repo/codec.js';
+import { codecSetup } from '../../src/repo/codec-setup.js';
+import { newMasterKeys } from '../../src/repo/crypto.js';
+import { blobKey } from '../../src/repo/layout.js';
+import { describeTree, pseudoRandomBytes, setMtime, tempDir, writeTree } from '../helpers/fs.js';
+
+/** Names below `dir` (recursively) that are restore temporaries. */
+async function tempsBelow(dir: string): Promise<string[]> {
+  const all = await readdir(dir, { recursive: true });
+  return all.filter((n) => n.split('/').some((p) => p.startsWith('.cairn-tmp-')));
+}
+
+/** A local repository's blob store, with a pool on the calling thread reading it. */
+async function setup(codec = new ObjectCodec()) {
+  const root = join(await tempDir('cairn-repo-'), 'repo');
+  const backend = new LocalBackend(root, { fsync: false });
+  const blobs = new BlobStore(backend, { codec });
+  const pool = new RestorePool({ root, ...codecSetup(codec) }, 0);
+  const target = await tempDir();
+  return { root, backend, blobs, pool, target };
+}
+
+const fileMeta = { mode: 0o640, uid: 0, gid: 0, mtime: { sec: 1_500_000_000, nsec: 250_000_000 } };
+
+describe('restore pool jobs', () => {
+  it('writes a batch of small files with content, mode and mtime; failures by index', async () => {
+    const { pool, target } = await setup();
+    await mkdir(join(target, 'taken'));
+    await writeFile(join(target, 'taken', 'x'), 'a directory is in the way');
+    const files = [
+      { name: 'a.txt', inline: Buffer.from('alpha'), ...fileMeta },
+      { name: 'empty', ...fileMeta, mode: 0o600 },
+      { name: 'taken', inline: Buffer.from('cannot replace a directory'), ...fileMeta },
+      { name: 'c.bin', inline: pseudoRandomBytes(9000, 3), ...fileMeta, mode: 0o755 },
+    ];
+    const failed = await pool.smallFiles(target, undefined, files);
+    expect(failed.map((f) => f.index)).toEqual([2]);
+    expect(readFileSync(join(target, 'a.txt'), 'utf8')).toBe('alpha');
+    expect(readFileSync(join(target, 'empty')).length).toBe(0);
+    expect(readFileSync(join(target, 'c.bin')).equals(pseudoRandomBytes(9000, 3))).toBe(true);
+    const st = await stat(join(target, 'c.bin'));
+    expect(st.mode & 0o7777).toBe(0o755);
+    expect(st.mtimeMs).toBe(1_500_000_000_250);
+    expect((await stat(join(target, 'empty'))).mode & 0o7777).toBe(0o600);
+    expect(await tempsBelow(target)).toEqual([]);
+    await pool.close();
+  });
+
+  it.each([
+    ['plain', () => new ObjectCodec()],
+    ['encrypted and compressed', () => new ObjectCodec(newMasterKeys(), 'auto')],
+  ])('rebuilds a chunked file with holes, verified (%s)', async (_label, makeCodec) => {
+    const { blobs, pool, target } = await setup(makeCodec());
+    const parts = [
+      pseudoRandomBytes(300_000, 1),
+      new Uint8Array(200_000),
+      Buffer.from('text that compresses '.repeat(20_000)),
+      new Uint8Array(200_000),
+      pseudoRandomBytes(1_500_000, 2),
+      new Uint8Array(100_000),
+      // Larger than the read buffer (4 MiB), then more than it has left.
+      pseudoRandomBytes(4_500_000, 8),
+      pseudoRandomBytes(900_000, 11),
+      pseudoRandomBytes(900_000, 12),
+      pseudoRandomBytes(900_000, 13),
+    ];
+    const ids: string[] = [];
+    for (const p of parts) ids.push((await blobs.put('data', p)).id);
+    const size = parts.reduce((n, p) => n + p.length, 0);
+    const progress: number[] = [];
+    const done = await pool.file(
+      { dir: target, name: 'big', size, ...fileMeta, ids, sizes: parts.map((p) => p.length) },
+      (bytes) => progress.push(bytes),
+    );
+    // equals, not toEqual: a deep comparison of megabytes takes tens of seconds.
+    expect(readFileSync(join(target, 'big')).equals(Buffer.concat(parts))).toBe(true);
+    // The second zero chunk is the first one again: a hole, not read a second time.
+    expect(done).toEqual({ fetched: size - 200_000, reused: 200_000 });
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.at(-1)).toBeLessThanOrEqual(size);
+    const st = await stat(join(target, 'big'));
+    expect(st.size).toBe(size);
+    expect(st.mode & 0o7777).toBe(0o640);
+    expect(st.mtimeMs).toBe(1_500_000_000_250);
+    // Holes: fewer blocks than the size needs.
+    expect(st.blocks * 512).toBeLessThan(size);
+    expect(await tempsBelow(target)).toEqual([]);
+    await pool.close();
+  });
+
+  it('refuses a corrupt object: integrity error naming it, nothing left behind', async () => {
+    const { backend, blobs, pool, target } = await setup();
+    const good = pseudoRandomBytes(50_000, 4);
+    const bad = pseudoRandomBytes(50_000, 5);
+    const goodId = (await blobs.put('data', good)).id;
+    const badId = (await blobs.put('data', bad)).id;
+    // Same length, other content: only the hash can tell.
+    const file = backend.pathOf(blobKey('data', badId));
+    const stored = readFileSync(file);
+    stored[100] = stored[100]! ^ 1;
+    writeFileSync(file, stored);
+    const err = await pool
+      .file({
+        dir: target,
+        name: 'f',
+        size: 100_000,
+        ...fileMeta,
+        ids: [goodId, badId],
+        sizes: [50_000, 50_000],
+      })
+      .catch((e: unknown) => e);
+    expect(hasCode(err, 'integrity')).toBe(true);
+    expect((err as Error).message).toContain(badId);
+    expect(existsSync(join(target, 'f'))).toBe(false);
+    expect(await tempsBelow(target)).toEqual([]);
+    await pool.close();
+  });
+
+  it('reports a missing object as not found, naming it; a size mismatch as integrity', async () => {
+    const { blobs, pool, target } = await setup();
+    const id = (await blobs.put('data', pseudoRandomBytes(1000, 6))).id;
+    const missing = 'ab'.repeat(32);
+    const err = await pool
+      .file({ dir: target, name: 'f', size: 1000, ...fileMeta, ids: [missing], sizes: [1000] })
+      .catch((e: unknown) => e);
+    expect(hasCode(err, 'not-found')).toBe(true);
+    expect((err as Error).message).toContain(missing);
+    const short = await pool
+      .file({ dir: target, name: 'g', size: 999, ...fileMeta, ids: [id], sizes: [999] })
+      .catch((e: unknown) => e);
+    expect(hasCode(short, 'integrity')).toBe(true);
+    expect(await readdir(target)).toEqual([]);
+    await pool.close();
+  });
+
+  it('stops at the next file once aborted', async () => {
+    const { blobs, pool, target } = await setup();
+    const id = (await blobs.put('data', pseudoRandomBytes(1000, 7))).id;
+    pool.abort();
+    const err = await pool
+      .file({ dir: target, name: 'f', size: 1000, ...fileMeta, ids: [id], sizes: [1000] })
+      .catch((e: unknown) => e);
+    expect(hasCode(err, 'aborted')).toBe(true);
+    const small = await pool
+      .smallFiles(target, undefined, [{ name: 's', inline: Buffer.from('x'), ...fileMeta }])
+      .catch((e: unknown) => e);
+    expect(hasCode(small, 'aborted')).toBe(true);
+    expect(await readdir(target)).toEqual([]);
+    await pool.close();
+  });
+});
+
+type Cairn = typeof import('../../src/index.js') & typeof import('../../src/ops/restore-pool.js');
+
+/** The compiled library (its restore runs real worker threads). */
+async function compiled(): Promise<Cairn> {
+  const dist = resolve(process.env.CAIRN_DIST ?? 'dist');
+  // Computed specifiers: the type checker must not need the build.
+  const index = await import(pathToFileURL(join(dist, 'index.js')).href);
+  const pool = await import(pathToFileURL(join(dist, 'ops', 'restore-pool.js')).href);
+  return { ...index, ...pool } as Cairn;
+}
+
+describe('restore on worker threads (compiled build)', () => {
+  it('restores many small files and large ones exactly, and reports a corrupt chunk by path', async () => {
+    const cairn = await compiled();
+    expect(cairn.restoreWorkers(2)).toBe(2);
+    const repoDir = await tempDir('cairn-repo-');
+    const repo = await cairn.initRepository(new cairn.LocalBackend(repoDir, { fsync: false }), {
+      chunker: { min: 16 * 1024, avg: 64 * 1024, max: 256 * 1024, level: 1 },
+      inlineMax: 4096,
+    });
+    const src = await tempDir();
+    const spec: Record<string, Record<string, string | Uint8Array>> = {};
+    for (let d = 0; d < 4; d++) {
+      const dir: Record<string, string | Uint8Array> = {};
+      for (let f = 0; f < 150; f++) dir[`f${f}`] = pseudoRandomBytes((f * 37) % 4000, d * 1000 + f);
+      spec[`d${d}`] = dir;
+    }
+    await writeTree(src, {
+      ...spec,
+      big: { 'random.bin': pseudoRandomBytes(6 << 20, 9), 'zeros.bin': new Uint8Array(1 << 20) },
+      'mid.bin': pseudoRandomBytes(300_000, 10),
+    });
+    await setMtime(join(src, 'mid.bin'), 1_400_000_000);
+    const { snapshotId, snapshot } = await cairn.backup(repo, {
+      paths: [src],
+      statCacheDir: false,
+    });
+
+    // Count the jobs given to the pool (the compiled restore uses this very class).
+    const jobs = { small: 0, file: 0 };
+    const proto = cairn.RestorePool.prototype;
+    const { smallFiles, file } = proto;
+    proto.smallFiles = function (this: typeof proto, ...args: Parameters<typeof smallFiles>) {
+      jobs.small++;
+      return smallFiles.apply(this, args);
+    };
+    proto.file = function (this: typeof proto, ...args: Parameters<typeof file>) {
+      jobs.file++;
+      return file.apply(this, args);
+    };
+    const target = join(await tempDir(), 'new');
+    const events: string[] = [];
+    const s = await cairn.restore(repo, snapshotId!, snapshot, {
+      target,
+      workers: 2,
+      onEvent: (e) => events.push(e.type),
+    });
+    expect(s.errors).toBe(0);
+    expect(s.files).toBe(603);
+    expect(s.bytesFetched).toBeGreaterThan(6 << 20);
+    expect(await describeTree(target)).toEqual(await describeTree(src));
+    expect(await tempsBelow(target)).toEqual([]);
+    expect(events.at(-1)).toBe('progress');
+    // The first 256 small files are written on this thread, the rest by the workers.
+    expect(jobs.small).toBeGreaterThan(0);
+    expect(jobs.file).toBeGreaterThan(0);
+    proto.smallFiles = smallFiles;
+    proto.file = file;
+
+    // A corrupt chunk of the large file: a warning naming the file, no file there.
+    const random = readFileSync(join(src, 'big', 'random.bin'));
+    const blobsDir = join(repoDir, 'data');
+    let corrupted = 0;
+    for (const shard of await readdir(blobsDir)) {
+      for (const name of await readdir(join(blobsDir, shard))) {
+        const file = join(blobsDir, shard, name);
+        const data = readFileSync(file);
+        // The first chunk of random.bin starts with its first bytes (after the 4-byte header).
+        if (data.subarray(4, 64).equals(random.subarray(0, 60))) {
+          data[5000] = data[5000]! ^ 0xff;
+          writeFileSync(file, data);
+          corrupted++;
+        }
+      }
+    }
+    expect(corrupted).toBe(1);
+    const again = join(await tempDir(), 'again');
+    const warnings: { path: string; code: string }[] = [];
+    const s2 = await cairn.restore(repo, snapshotId!, snapshot, {
+      target: again,
+      workers: 2,
+      onEvent: (e) => {
+        if (e.type === 'warning') warnings.push({ path: e.path, code: e.code });
+      },
+    });
+    expect(s2.errors).toBe(1);
+    expect(warnings).toEqual([{ path: join(again, 'big', 'random.bin'), code: 'integrity' }]);
+    expect(existsSync(join(again, 'big', 'random.bin'))).toBe(false);
+    expect(readFileSync(join(again, 'mid.bin')).equals(readFileSync(join(src, 'mid.bin')))).toBe(
+      true,
+    );
+    expect(await tempsBelow(again)).toEqual([]);
+  });
+
+  it('stops the workers when aborted, leaving no temporary files', async () => {
+    const cairn = await compiled();
+    const repoDir = await tempDir('cairn-repo-');
+    const repo = await cairn.initRepository(new cairn.LocalBackend(repoDir, { fsync: false }), {
+      chunker: { min: 16 * 1024, avg: 64 * 1024, max: 256 * 1024, level: 1 },
+    });
+    const src = await tempDir();
+    const big: Record<string, Uint8Array> = {};
+    for (let i = 0; i < 2; i++) big[`f${i}`] = pseudoRandomBytes(5 << 20, 20 + i);
+    await writeTree(src, big);
+    const { snapshotId, snapshot } = await cairn.backup(repo, {
+      paths: [src],
+      statCacheDir: false,
+    });
+    const target = join(await tempDir(), 'aborted');
+    const ac = new AbortController();
+    // Aborted as soon as the first file is given to a worker (before it can start it).
+    const proto = cairn.RestorePool.prototype;
+    const { file } = proto;
+    let given = 0;
+    proto.file = function (this: typeof proto, ...args: Parameters<typeof file>) {
+      const p = file.apply(this, args);
+      given++;
+      ac.abort();
+      return p;
+    };
+    const err = await cairn
+      .restore(repo, snapshotId!, snapshot, { target, workers: 2, signal: ac.signal })
+      .catch((e: unknown) => e)
+      .finally(() => {
+        proto.file = file;
+      });
+    expect(given).toBeGreaterThan(0);
+    // The compiled build's error classes are not this test's: compare the code.
+    expect((err as { code?: string }).code).toBe('aborted');
+    expect(await tempsBelow(target)).toEqual([]);
+    // What is there is complete.
+    for (const name of await readdir(target)) {
+      expect(readFileSync(join(target, name)).equals(big[name]!)).toBe(true);
+    }
+  });
+});
