@@ -197,8 +197,11 @@ export async function runDirectChunkJob(
         });
         sink.stored(window);
       };
+      // Keys only: `items` views the read buffer, which must not outlive this window
+      // while the batch holding it commits.
+      const keys = items.map((item) => item.key);
       const forget = (err: unknown) => {
-        for (const item of items) seen.delete(item.key);
+        for (const key of keys) seen.delete(key);
         throw err;
       };
       if (commits) {
