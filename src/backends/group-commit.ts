@@ -8,15 +8,17 @@
  * object 0.3-0.5 ms, so durability is cheap only in large batches; and a producer that
  * waited for its own batch would leave the core idle for those milliseconds. Producers
  * go on writing the next batch while one commits; they wait (`room`) only when a full
- * batch is queued behind the one committing, which bounds the unpublished bytes.
- * (20 ms of quiet: longer than a producer takes between two windows of a file, or
- * between two files, so a steady producer fills batches instead of trickling them.)
+ * batch is queued behind the one committing, which bounds the unpublished bytes. While
+ * one batch commits the next one fills, so a fast producer's batches grow toward the
+ * limits by themselves.
  *
- * A batch is committed when it is full (bytes or objects), when `flush` asks (the
- * producer ran out of work), or when nothing was handed in for a moment (objects that
- * trickle in from another thread). Batches commit one at a time, in order, so a
- * hand-in resolves only after everything handed in before it: a producer that skipped
- * writing an object because an earlier hand-in holds it may rely on that.
+ * A batch is committed when it is full (bytes or objects), when `flush` asks, or at
+ * most `maxDelayMs` after its first object was handed in (so a file whose chunks are
+ * mostly stored already, which hands in windows with one new chunk now and then, is
+ * not held up waiting for a batch to fill). Batches commit one at a time, in order, so
+ * a hand-in resolves only after everything handed in before it: a producer that
+ * skipped writing an object because an earlier hand-in holds it may rely on that. An
+ * empty hand-in with nothing queued or committing before it resolves at once.
  *
  * A failed commit fails every later hand-in too (sticky): an object skipped as "being
  * written" must never be reported stored when its batch failed.
@@ -29,8 +31,8 @@ export interface GroupCommitOptions {
   maxBytes?: number;
   /** Objects per batch (default 8192: the links and unlinks of a batch take a while). */
   maxObjects?: number;
-  /** Milliseconds without a hand-in after which a partial batch is committed (default 20). */
-  quietMs?: number;
+  /** Longest wait, in milliseconds, of a queued object for its batch to start (default 50). */
+  maxDelayMs?: number;
 }
 
 interface HandIn {
@@ -51,7 +53,7 @@ export class GroupCommit {
   private timer: NodeJS.Timeout | undefined;
   private readonly maxBytes: number;
   private readonly maxObjects: number;
-  private readonly quietMs: number;
+  private readonly maxDelayMs: number;
 
   constructor(
     private readonly writer: LocalDirectWriter,
@@ -59,7 +61,7 @@ export class GroupCommit {
   ) {
     this.maxBytes = options.maxBytes ?? 32 * 1024 * 1024;
     this.maxObjects = options.maxObjects ?? 8192;
-    this.quietMs = options.quietMs ?? 20;
+    this.maxDelayMs = options.maxDelayMs ?? 50;
   }
 
   /**
@@ -72,6 +74,9 @@ export class GroupCommit {
     if (this.failure !== undefined) {
       this.writer.discard(pending);
       return Promise.reject(this.failure);
+    }
+    if (pending.length === 0 && this.queue.length === 0 && !this.committing) {
+      return Promise.resolve([]);
     }
     const done = new Promise<boolean[]>((resolve, reject) => {
       this.queue.push({ pending, bytes, resolve, reject });
@@ -109,15 +114,12 @@ export class GroupCommit {
     return this.queuedBytes >= this.maxBytes || this.queuedObjects >= this.maxObjects;
   }
 
-  /** (Re)starts the quiet timer: a partial batch is committed once hand-ins pause. */
+  /** Starts the delay timer of the queued batch, unless it runs already. */
   private arm(): void {
-    if (this.timer) this.timer.refresh();
-    else {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        this.flush();
-      }, this.quietMs);
-    }
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      this.flush();
+    }, this.maxDelayMs);
   }
 
   private start(): void {

@@ -39,7 +39,7 @@ describe.each([true, false])('GroupCommit (fsync %s)', (fsync) => {
   it('publishes many small hand-ins in one batch, names appearing only then', async () => {
     const root = await tempDir();
     const writer = new CountingWriter({ root, fsync });
-    const commits = new GroupCommit(writer, { quietMs: 10_000 });
+    const commits = new GroupCommit(writer, { maxDelayMs: 10_000 });
     const results: Promise<boolean[]>[] = [];
     for (let i = 0; i < 200; i++) {
       const key = `tree/${String(i % 16).padStart(2, '0')}/obj${i}`;
@@ -54,22 +54,43 @@ describe.each([true, false])('GroupCommit (fsync %s)', (fsync) => {
     expect(await readFile(join(root, 'tree/05/obj5'), 'utf8')).toBe('object 5');
   });
 
-  it('commits a partial batch once hand-ins pause', async () => {
+  it('commits a partial batch once its first object has waited maxDelayMs, however busy', async () => {
     const root = await tempDir();
     const writer = new CountingWriter({ root, fsync });
-    const commits = new GroupCommit(writer, { quietMs: 20 });
-    const one = commits.add(writer.writeTemps([item('data/dd/one', '1')]), 1);
-    const two = commits.add(writer.writeTemps([item('data/dd/two', '2')]), 1);
-    expect(await Promise.all([one, two])).toEqual([[true], [true]]);
-    expect(writer.batches).toEqual([2]);
+    const commits = new GroupCommit(writer, { maxDelayMs: 30 });
+    let firstDone = false;
+    const first = commits.add(writer.writeTemps([item('data/dd/first', '1')]), 1);
+    void first.then(() => {
+      firstDone = true;
+    });
+    // A producer that keeps handing in (windows with nothing new, or a few objects).
+    const later: Promise<boolean[]>[] = [];
+    for (let i = 0; i < 40 && !firstDone; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+      later.push(
+        commits.add(i % 4 === 0 ? writer.writeTemps([item(`data/dd/n${i}`, 'x')]) : [], 1),
+      );
+    }
+    expect(firstDone).toBe(true); // published while hand-ins were still coming
+    expect(later.length).toBeLessThan(40);
+    await commits.drain();
+    await Promise.all(later);
+  });
+
+  it('resolves an empty hand-in at once when nothing is queued before it', async () => {
+    const root = await tempDir();
+    const writer = new CountingWriter({ root, fsync });
+    const commits = new GroupCommit(writer, { maxDelayMs: 60_000 });
+    expect(await commits.add([], 0)).toEqual([]);
+    expect(writer.batches).toEqual([]);
   });
 
   it('commits a full batch at once and makes producers wait behind it', async () => {
     const root = await tempDir();
     const writer = new CountingWriter({ root, fsync });
-    const commits = new GroupCommit(writer, { maxBytes: 100, quietMs: 10_000 });
+    const commits = new GroupCommit(writer, { maxBytes: 100, maxDelayMs: 10_000 });
     const first = commits.add(writer.writeTemps([item('data/aa/one', 'x'.repeat(100))]), 100);
-    // Full: committing now, not after the (long) quiet time; the queue is empty again.
+    // Full: committing now, not after the (long) delay; the queue is empty again.
     expect(commits.room()).toBeUndefined();
     const second = commits.add(writer.writeTemps([item('data/aa/two', 'y'.repeat(100))]), 100);
     // A full batch waits behind the one committing: the producer must wait.
@@ -84,7 +105,7 @@ describe.each([true, false])('GroupCommit (fsync %s)', (fsync) => {
   it('resolves an empty hand-in only after everything before it, and reports existing objects', async () => {
     const root = await tempDir();
     const writer = new CountingWriter({ root, fsync });
-    const commits = new GroupCommit(writer, { quietMs: 10_000 });
+    const commits = new GroupCommit(writer, { maxDelayMs: 10_000 });
     const order: string[] = [];
     const a = commits.add(writer.writeTemps([item('data/bb/a', 'a')]), 1);
     void a.then(() => order.push('a'));
@@ -104,7 +125,7 @@ describe.each([true, false])('GroupCommit (fsync %s)', (fsync) => {
   it('fails every hand-in after a failed commit, leaving no temporary file', async () => {
     const root = await tempDir();
     const writer = new CountingWriter({ root, fsync });
-    const commits = new GroupCommit(writer, { quietMs: 10_000 });
+    const commits = new GroupCommit(writer, { maxDelayMs: 10_000 });
     writer.failNext = true;
     const lost = commits.add(writer.writeTemps([item('data/cc/lost', 'l')]), 1);
     commits.flush();

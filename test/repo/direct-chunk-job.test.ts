@@ -26,7 +26,7 @@ describe('runDirectChunkJob with a group commit', () => {
     await writeFile(join(src, 'a'), content);
     await writeFile(join(src, 'b'), content); // the same chunks again
     const writer = new LocalDirectWriter({ root, fsync: true });
-    const commits = new GroupCommit(writer, { quietMs: 60_000 }); // commits only on flush
+    const commits = new GroupCommit(writer, { maxDelayMs: 60_000 }); // commits only on flush
     const seen = new Set<string>();
     const reports: { file: string; window: StoredWindow }[] = [];
     const sink = (file: string) => ({
@@ -83,7 +83,7 @@ describe('runDirectChunkJob with a group commit', () => {
       writer.discard(pending);
       throw new Error('no space left on device');
     };
-    const commits = new GroupCommit(writer, { quietMs: 1 });
+    const commits = new GroupCommit(writer, { maxDelayMs: 1 });
     const seen = new Set<string>();
     const job = await runDirectChunkJob(join(src, 'c'), CDC, PLAIN_CODEC, writer, commits, seen, {
       stored: () => {
