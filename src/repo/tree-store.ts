@@ -228,13 +228,26 @@ interface StoringRef {
   stored: Promise<unknown>;
 }
 
+/**
+ * Bytes of tree nodes a TreeReader keeps decoded (by their stored plaintext size). Leaf
+ * pages hold the content of inline files, up to a few hundred KiB each, so a count
+ * alone would let 256 of them hold tens of MiB.
+ */
+const CACHE_BYTES = 8 * 1024 * 1024;
+
 /** Reads tree nodes and directories. */
 export class TreeReader {
-  private readonly cache = new Map<ObjectId, TreeNode>();
+  private readonly cache = new Map<ObjectId, { node: TreeNode; bytes: number }>();
+  private cachedBytes = 0;
 
+  /**
+   * @param cacheSize most nodes kept decoded
+   * @param cacheBytes most bytes of nodes kept decoded (see CACHE_BYTES)
+   */
   constructor(
     private readonly blobs: BlobStore,
     private readonly cacheSize = 256,
+    private readonly cacheBytes = CACHE_BYTES,
   ) {}
 
   /** One verified, validated tree node. */
@@ -243,12 +256,19 @@ export class TreeReader {
     if (hit) {
       this.cache.delete(id);
       this.cache.set(id, hit);
-      return hit;
+      return hit.node;
     }
     const bytes = await this.blobs.get('tree', id, { signal });
     const node = decodeTree(bytes, `tree ${id}`);
-    this.cache.set(id, node);
-    if (this.cache.size > this.cacheSize) this.cache.delete(this.cache.keys().next().value!);
+    if (bytes.length <= this.cacheBytes && !this.cache.has(id)) {
+      this.cache.set(id, { node, bytes: bytes.length });
+      this.cachedBytes += bytes.length;
+      while (this.cache.size > this.cacheSize || this.cachedBytes > this.cacheBytes) {
+        const [oldest, entry] = this.cache.entries().next().value!;
+        this.cache.delete(oldest);
+        this.cachedBytes -= entry.bytes;
+      }
+    }
     return node;
   }
 

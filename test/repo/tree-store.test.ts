@@ -127,3 +127,42 @@ describe('directory paging', () => {
     expect(n).toBe(1_000_000);
   }, 120_000);
 });
+
+describe('TreeReader cache', () => {
+  it('keeps at most cacheBytes of decoded nodes, however few', async () => {
+    const counting = new CountingBackend(new MemoryBackend());
+    const blobs = new BlobStore(counting);
+    // Three one-page directories of about 20 KB each (inline content).
+    const ids: string[] = [];
+    for (let d = 0; d < 3; d++) {
+      const w = new DirectoryWriter(blobs, DEFAULT_PAGING);
+      await w.add({
+        kind: 'file',
+        name: `big${d}`,
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        mtime: { sec: 1, nsec: 0 },
+        size: 20_000,
+        chunks: [],
+        inline: new Uint8Array(20_000).fill(d + 1),
+      });
+      ids.push((await w.finish()).tree);
+    }
+    const gets = async (reader: TreeReader, id: string) => {
+      const before = counting.counts.get;
+      await reader.node(id);
+      return counting.counts.get - before;
+    };
+    // Room for two such nodes by bytes (but 256 by count): the first is evicted by the third.
+    const small = new TreeReader(blobs, 256, 45_000);
+    for (const id of ids) expect(await gets(small, id)).toBe(1);
+    expect(await gets(small, ids[2]!)).toBe(0);
+    expect(await gets(small, ids[1]!)).toBe(0);
+    expect(await gets(small, ids[0]!)).toBe(1);
+    // With room for all three, nothing is read twice.
+    const roomy = new TreeReader(blobs, 256, 1_000_000);
+    for (const id of ids) expect(await gets(roomy, id)).toBe(1);
+    for (const id of ids) expect(await gets(roomy, id)).toBe(0);
+  });
+});
