@@ -10,3 +10,4 @@ export * from './fs-names.js';
 export * from './ids.js';
 export * from './limit.js';
 export * from './process.js';
+export * from './worker-thread.js';

@@ -62,15 +62,14 @@ export interface BlobPutOptions extends CallOptions {
 }
 
 const DEFAULT_KNOWN = 100_000;
-/** Deferred puts in flight to the backend before `backlog` says wait (data held here). */
-const DEFERRED_REQUESTS = 64;
 /**
- * Deferred puts in flight on worker threads, by count and bytes. A worker holds a
- * node's bytes until its fsync returns, so this bounds that memory; a few dozen keep
- * the workers' fsyncs overlapping, which is all the walk needs to never wait for one.
+ * Deferred puts in flight before `backlog` says wait: a few dozen keep the backend's
+ * requests (or the workers' fsyncs) overlapping, which is all a walk needs to never
+ * wait for one. Their data is held meanwhile: here for a backend, on a worker until its
+ * fsync returns for `writeThrough`, where pages are also capped by bytes.
  */
-const DEFERRED_BATCHED = 64;
-const DEFERRED_BATCHED_BYTES = 8 * 1024 * 1024;
+const DEFERRED_PUTS = 64;
+const DEFERRED_BYTES_ON_WORKERS = 8 * 1024 * 1024;
 
 /** Content-addressed blob access for one repository. */
 export class BlobStore {
@@ -148,19 +147,15 @@ export class BlobStore {
     return { id, stored };
   }
 
-  /**
-   * Undefined while deferred puts are few, else a promise that resolves once there are
-   * fewer. Writes on worker threads (`writeThrough`) may pile up much more than backend
-   * requests, whose data waits in this thread's memory.
-   */
+  /** Undefined while deferred puts are few, else a promise that resolves once there are fewer. */
   backlog(): Promise<void> | undefined {
     if (!this.overBacklog) return undefined;
     return new Promise((resolve) => this.backlogged.push(resolve));
   }
 
   private get overBacklog(): boolean {
-    if (!this.directPut) return this.deferred >= DEFERRED_REQUESTS;
-    return this.deferred >= DEFERRED_BATCHED || this.deferredBytes >= DEFERRED_BATCHED_BYTES;
+    if (this.deferred >= DEFERRED_PUTS) return true;
+    return this.directPut !== undefined && this.deferredBytes >= DEFERRED_BYTES_ON_WORKERS;
   }
 
   /**
@@ -209,7 +204,7 @@ export class BlobStore {
       if (present) return { id, added: false, storedBytes: 0 };
     }
     // Not awaited here: this frame would keep `plaintext` alive until the write is
-    // durable, and thousands of pages may be waiting for that at once.
+    // durable, while the worker already holds its own copy.
     if (this.directPut && !this.dryRun)
       return this.directStored(key, id, this.directPut(key, plaintext));
     const sealed = await this.codec.seal(plaintext);

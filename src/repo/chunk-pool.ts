@@ -13,16 +13,14 @@
  * Where the compiled worker script is missing (running from TypeScript sources, as the unit
  * tests do) or `workers` is 0, the same jobs run on the calling thread.
  */
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import type { CallOptions } from '../backends/backend.js';
 import type { LocalDirectSetup } from '../backends/local-direct.js';
 import type { ChunkerParams } from '../chunker/params.js';
 import { throwIfAborted } from '../core/abort.js';
 import { AbortedError, BackendError } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
+import { compiledWorker, startWorker } from '../core/worker-thread.js';
 import type { ChunkRef } from '../manifest/types.js';
 import type { BlobStore } from './blob-store.js';
 import type { SealedChunk, StoredWindow } from './chunk-job.js';
@@ -366,13 +364,22 @@ export class ChunkPool {
   }
 
   private workerServer(script: URL): Server {
-    const worker = new Worker(script, {
+    // A worker's garbage is small and short-lived (ids, hash objects; chunk bytes live in
+    // reused buffers): a small young generation keeps its memory small.
+    const worker = startWorker(script, {
       workerData: this.setup,
-      // A worker's garbage is small and short-lived (ids, hash objects; chunk bytes live
-      // in reused buffers): a small young generation keeps its memory small.
-      resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
+      youngGenerationMb: YOUNG_GENERATION_MB,
+      label: 'chunk worker thread',
+      closing: () => this.closed,
+      lost: (err) => {
+        // A worker that dies fails its tasks; the pool stops using it.
+        for (const task of this.tasks.values()) task.fail(err);
+        for (const put of this.puts.values()) put.reject(err);
+        this.puts.clear();
+        if (this.servers) this.servers = this.servers.filter((s) => s !== server);
+        for (const wake of this.idle.splice(0)) wake();
+      },
     });
-    worker.unref();
     const server: Server = {
       busy: 0,
       post: (message, transfer) => worker.postMessage(message, transfer),
@@ -381,25 +388,6 @@ export class ChunkPool {
       },
     };
     worker.on('message', (message: FromWorker) => this.onMessage(server, message));
-    const lost = (err: unknown) => {
-      // A worker that dies fails its tasks; the pool stops using it.
-      for (const task of this.tasks.values()) task.fail(err);
-      for (const put of this.puts.values()) put.reject(err);
-      this.puts.clear();
-      if (this.servers) this.servers = this.servers.filter((s) => s !== server);
-      for (const wake of this.idle.splice(0)) wake();
-    };
-    worker.on('error', (err) =>
-      lost(
-        new BackendError(`chunk worker thread failed: ${err.message}`, {
-          retryable: false,
-          cause: err,
-        }),
-      ),
-    );
-    worker.on('exit', (code) => {
-      if (!this.closed) lost(new BackendError(`chunk worker thread exited with code ${code}`));
-    });
     return server;
   }
 
@@ -467,15 +455,9 @@ export class ChunkPool {
 /** Young-generation size of a worker's heap (V8's default grows to 16-32 MiB). */
 const YOUNG_GENERATION_MB = 4;
 
-let script: URL | null | undefined;
-
 /** The compiled worker script, or undefined when running from TypeScript sources. */
 function workerScript(): URL | undefined {
-  if (script === undefined) {
-    const url = new URL('./chunk-worker.js', import.meta.url);
-    script = existsSync(fileURLToPath(url)) ? url : null;
-  }
-  return script ?? undefined;
+  return compiledWorker('chunk-worker.js', import.meta.url);
 }
 
 function sameDirect(a: LocalDirectSetup | undefined, b: LocalDirectSetup): boolean {

@@ -5,22 +5,12 @@ import { MemoryBackend } from '../../src/backends/memory.js';
 import type { Entry } from '../../src/manifest/types.js';
 import { BlobStore } from '../../src/repo/blob-store.js';
 import { DirectoryWriter, TreeReader } from '../../src/repo/tree-store.js';
+import { fileEntry } from '../helpers/entries.js';
 
 const PAGING = { min: 256, target: 1024, max: 4096 };
 
 function file(i: number): Entry {
-  const inline = new Uint8Array(40).fill(i & 0xff);
-  return {
-    kind: 'file',
-    name: `f${String(i).padStart(5, '0')}`,
-    mode: 0o644,
-    uid: 1,
-    gid: 1,
-    mtime: { sec: 1, nsec: 0 },
-    size: inline.length,
-    chunks: [],
-    inline,
-  };
+  return fileEntry(`f${String(i).padStart(5, '0')}`, 0, new Uint8Array(40).fill(i & 0xff));
 }
 
 /** Puts resolve in reverse order of arrival within each batch, and one may fail. */
@@ -113,7 +103,7 @@ describe('DirectoryWriter.finishDeferred', () => {
     await w.add(file(1));
     const { tree, stored } = await w.finishDeferred();
     expect(tree).toMatch(/^[0-9a-f]{64}$/);
-    expect(await new BlobStore(new MemoryBackend()).has('tree', tree)).toBe(false);
+    expect(await store.has('tree', tree)).toBe(false); // not yet in the backend
     let done = false;
     void stored.then(() => {
       done = true;

@@ -3,34 +3,9 @@ import { CountingBackend } from '../../src/backends/counting.js';
 import { MemoryBackend } from '../../src/backends/memory.js';
 import { sortNames } from '../../src/manifest/names.js';
 import { DEFAULT_PAGING } from '../../src/manifest/paging.js';
-import type { Entry } from '../../src/manifest/types.js';
 import { BlobStore } from '../../src/repo/blob-store.js';
 import { DirectoryWriter, TreeReader } from '../../src/repo/tree-store.js';
-
-function fileEntry(name: string, size = 0, inline?: Uint8Array): Entry {
-  return inline
-    ? {
-        kind: 'file',
-        name,
-        mode: 0o644,
-        uid: 1,
-        gid: 1,
-        mtime: { sec: 1, nsec: 0 },
-        size: inline.length,
-        chunks: [],
-        inline,
-      }
-    : {
-        kind: 'file',
-        name,
-        mode: 0o644,
-        uid: 1,
-        gid: 1,
-        mtime: { sec: 1, nsec: 0 },
-        size,
-        chunks: size ? [{ id: 'ab'.repeat(32), size }] : [],
-      };
-}
+import { fileEntry } from '../helpers/entries.js';
 
 async function writeDir(
   store: BlobStore,
@@ -136,17 +111,7 @@ describe('TreeReader cache', () => {
     const ids: string[] = [];
     for (let d = 0; d < 3; d++) {
       const w = new DirectoryWriter(blobs, DEFAULT_PAGING);
-      await w.add({
-        kind: 'file',
-        name: `big${d}`,
-        mode: 0o644,
-        uid: 0,
-        gid: 0,
-        mtime: { sec: 1, nsec: 0 },
-        size: 20_000,
-        chunks: [],
-        inline: new Uint8Array(20_000).fill(d + 1),
-      });
+      await w.add(fileEntry(`big${d}`, 0, new Uint8Array(20_000).fill(d + 1)));
       ids.push((await w.finish()).tree);
     }
     const gets = async (reader: TreeReader, id: string) => {
