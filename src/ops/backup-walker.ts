@@ -4,9 +4,10 @@
  * DirectoryWriter.
  *
  * Speed comes from doing cheap things synchronously and expensive things concurrently:
- * `readdir`, `lstat` and reads of small (inline) files are synchronous calls, which on
- * a warm cache cost a few microseconds where a promise round trip through the thread
- * pool costs tens; large files are streamed through the chunker asynchronously, a few
+ * a directory's `readdir` and its children's `lstat` come as one scan (dir-scan.ts),
+ * made ahead of the walk on the scan thread (dir-scanner.ts) when there is one; reads
+ * of small (inline) files are synchronous calls, which on a warm cache cost a few
+ * microseconds where a promise round trip through the thread pool costs tens; large files are streamed through the chunker asynchronously, a few
  * at a time (a semaphore), with their chunk uploads in flight meanwhile. A child that
  * needs no waiting (a small file, a file the stat cache vouches for, a symlink) is
  * handled without any promise at all, and a small file's entry is encoded straight from
@@ -22,11 +23,12 @@ import type { BigIntStats } from 'node:fs';
 import { closeSync, constants, lstatSync, openSync, readlinkSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { throwIfAborted } from '../core/abort.js';
-import { CAN_HOP, DirRef } from '../core/deep-path.js';
+import { CAN_HOP, DIRECT_DIR_BYTES, DirRef } from '../core/deep-path.js';
 import { describeError, hasCode } from '../core/errors.js';
 import {
   fsPath,
   isWellFormedName,
+  nameByteLength,
   nameFromBytes,
   nameToBytes,
   readdirNamesSync,
@@ -41,9 +43,17 @@ import type { ChunkPool } from '../repo/chunk-pool.js';
 import type { Repository } from '../repo/repository.js';
 import type { CachedDir, StatCache } from '../repo/stat-cache.js';
 import { DirectoryWriter } from '../repo/tree-store.js';
+import { type DirScan, scanDirectory, scannedStat } from './dir-scan.js';
+import type { DirScanner } from './dir-scanner.js';
 import { type BackupEvent, Throttle } from './events.js';
 import type { ExcludeMatcher } from './exclude.js';
-import { baseFields, fingerprint, kindOf, tooRecentToCache } from './source-stat.js';
+import {
+  baseFields,
+  fingerprint,
+  kindOf,
+  type SourceStat,
+  tooRecentToCache,
+} from './source-stat.js';
 
 /** Everything the walk needs. */
 export interface WalkerContext {
@@ -51,6 +61,8 @@ export interface WalkerContext {
   blobs: BlobStore;
   /** Where large files are cut, hashed and sealed (worker threads). */
   pool: ChunkPool;
+  /** Scans directories ahead of the walk on a worker thread; else the walk scans. */
+  scanner: DirScanner | undefined;
   cache: StatCache | undefined;
   force: boolean;
   excludes: ExcludeMatcher;
@@ -179,25 +191,23 @@ export class BackupWalker {
    * reaches it (a descriptor when its path is long); without it one is opened and
    * closed here.
    */
-  async directory(path: string, st: BigIntStats, dir?: DirRef): Promise<DirResult> {
+  async directory(path: string, st: SourceStat, dir?: DirRef): Promise<DirResult> {
     throwIfAborted(this.ctx.signal);
     this.rootDev ??= st.dev;
     let ref = dir;
-    let names: string[];
+    let listing: Listing;
     try {
       ref ??= DirRef.open(path);
-      names = sortNames(readdirNamesSync(ref.at));
+      listing = await this.list(path, ref);
     } catch (err) {
       this.warn(path, err);
-      names = [];
+      listing = { names: [], scan: undefined, slots: undefined };
     }
-    if (!this.ctx.excludes.empty)
-      names = names.filter((n) => !this.ctx.excludes.excludes(join(path, n), n));
     const cached = this.ctx.force ? undefined : await this.ctx.cache?.getDir(cacheKey(path));
-    const out = new DirectoryOutput(this, cached, names.length);
+    const out = new DirectoryOutput(this, cached, listing.names.length);
     let result: DirResult;
     try {
-      await this.children(path, names, cached, ref, out);
+      await this.children(path, listing, cached, ref, out);
       // Reused files may be read in finish(): the directory stays open until then.
       result = await out.finish();
     } finally {
@@ -216,6 +226,50 @@ export class BackupWalker {
       this.afterStored(result.stored.then(() => cache.putDir(cacheKey(path), record)));
     }
     return result;
+  }
+
+  /**
+   * Directory `ref`'s children, excluded ones left out: scanned (names and lstats, by
+   * the scan thread when there is one) when the directory is reached by a plain path,
+   * else only named (a deep directory's children are lstat-ed one by one).
+   */
+  private async list(path: string, ref: DirRef): Promise<Listing> {
+    let scan: DirScan | undefined;
+    if (typeof ref.at === 'string') {
+      // Without a scan from the scan thread, scanned here (which reports a failure).
+      scan = (await this.ctx.scanner?.take(ref.at)) ?? scanDirectory(ref.at);
+      this.scanAhead(path, scan);
+    }
+    let names = scan ? scan.names : sortNames(readdirNamesSync(ref.at));
+    let slots: number[] | undefined;
+    if (!this.ctx.excludes.empty) {
+      slots = [];
+      for (let i = 0; i < names.length; i++) {
+        if (!this.ctx.excludes.excludes(join(path, names[i]!), names[i]!)) slots.push(i);
+      }
+      const all = names;
+      names = slots.map((i) => all[i]!);
+    }
+    return { names, scan, slots };
+  }
+
+  /** Names the subdirectories of a scanned directory to the scanner, in walk order. */
+  private scanAhead(path: string, scan: DirScan): void {
+    const scanner = this.ctx.scanner;
+    if (!scanner) return;
+    const ahead: string[] = [];
+    const prefix = path.endsWith('/') ? path : `${path}/`;
+    for (let i = 0; i < scan.names.length; i++) {
+      const st = scannedStat(scan, i);
+      if (!st?.isDirectory()) continue;
+      const name = scan.names[i]!;
+      if (!this.ctx.excludes.empty && this.ctx.excludes.excludes(join(path, name), name)) continue;
+      if (this.ctx.oneFileSystem && st.dev !== this.rootDev) continue;
+      const sub = prefix + name;
+      // Only what `DirRef.sub` reaches by a plain path: the key `take` will be asked for.
+      if (isWellFormedName(name) && nameByteLength(sub) <= DIRECT_DIR_BYTES) ahead.push(sub);
+    }
+    if (ahead.length > 0) scanner.prefetch(ahead);
   }
 
   /** Tracks a stat cache write that waits for its tree (awaited by `settle`). */
@@ -250,11 +304,12 @@ export class BackupWalker {
    */
   private async children(
     path: string,
-    names: string[],
+    listing: Listing,
     cached: CachedDir | undefined,
     ref: DirRef | undefined,
     out: DirectoryOutput,
   ): Promise<void> {
+    const { names, scan, slots } = listing;
     const queue: Child[] = [];
     let inFlight = 0;
     const next = async (): Promise<void> => {
@@ -269,7 +324,8 @@ export class BackupWalker {
     try {
       const prefix = path.endsWith('/') ? path : `${path}/`;
       const absolute = path.startsWith('/');
-      for (const name of names) {
+      for (let i = 0; i < names.length; i++) {
+        const name = names[i]!;
         const key = cacheKey(name);
         const child = this.childResult(
           // Names never hold '/', '.' or '..': plain concatenation is what join would give.
@@ -277,6 +333,7 @@ export class BackupWalker {
           name,
           cached?.children.get(key),
           ref,
+          scan ? scannedStat(scan, slots ? slots[i]! : i) : undefined,
         );
         if (child instanceof Promise) {
           child.catch(() => {}); // handled when its turn comes
@@ -383,12 +440,14 @@ export class BackupWalker {
     name: string,
     cachedSignature: string | undefined,
     parent: DirRef | undefined,
+    scanned?: SourceStat,
   ): Child {
     throwIfAborted(this.ctx.signal);
     const at = parent ? childAt(parent, name) : fsPath(path);
-    let st: BigIntStats;
+    let st: SourceStat;
     try {
-      st = lstatSync(at, { bigint: true });
+      // A child the scan could not lstat is lstat-ed here, which says why.
+      st = scanned ?? lstatSync(at, { bigint: true });
     } catch (err) {
       this.warn(path, err);
       return undefined;
@@ -414,7 +473,7 @@ export class BackupWalker {
     path: string,
     name: string,
     at: string | Buffer,
-    st: BigIntStats,
+    st: SourceStat,
     cachedSignature: string | undefined,
     parent: DirRef | undefined,
   ): Child {
@@ -504,7 +563,7 @@ export class BackupWalker {
   private readInline(
     at: string,
     name: string,
-    st: BigIntStats,
+    st: SourceStat,
   ): { bytes: Uint8Array; size: number } | undefined {
     const inlineMax = this.ctx.repo.config.inlineMax;
     const fd = openSync(at, 'r');
@@ -524,11 +583,7 @@ export class BackupWalker {
     return { bytes: encodeEntry(entry), size: n };
   }
 
-  private async subdirectory(
-    path: string,
-    st: BigIntStats,
-    open: () => DirRef,
-  ): Promise<DirResult> {
+  private async subdirectory(path: string, st: SourceStat, open: () => DirRef): Promise<DirResult> {
     this.counts.dirs++;
     if (this.ctx.oneFileSystem && this.rootDev !== undefined && st.dev !== this.rootDev) {
       // Record the mount point itself, empty, as other tools do.
@@ -548,7 +603,7 @@ export class BackupWalker {
     path: string,
     at: string | Buffer,
     name: string,
-    st: BigIntStats,
+    st: SourceStat,
     status: 'new' | 'changed',
   ): Promise<FileEntry | undefined> {
     let entry: FileEntry | undefined;
@@ -574,7 +629,7 @@ export class BackupWalker {
     return true;
   }
 
-  private hardlinked(path: string, name: string, st: BigIntStats): Promise<FileEntry | undefined> {
+  private hardlinked(path: string, name: string, st: SourceStat): Promise<FileEntry | undefined> {
     const key = `${st.dev}:${st.ino}`;
     let content = this.hardlinks.get(key);
     if (!content) {
@@ -585,7 +640,7 @@ export class BackupWalker {
   }
 
   /** Reads a file: inline if small (synchronously), else streamed through the chunker. */
-  private async readFile(path: string, name: string, st: BigIntStats): Promise<FileEntry> {
+  private async readFile(path: string, name: string, st: SourceStat): Promise<FileEntry> {
     const base = baseFields(name, st);
     const inlineMax = this.ctx.repo.config.inlineMax;
     if (st.size <= BigInt(inlineMax)) {
@@ -664,6 +719,17 @@ function childAt(parent: DirRef, name: string): string | Buffer {
   const at = parent.at;
   if (typeof at !== 'string' || !isWellFormedName(name)) return parent.child(name);
   return at.endsWith('/') ? at + name : `${at}/${name}`;
+}
+
+/**
+ * A directory's children to back up, in name order: `slots[i]` is the index in `scan`
+ * of `names[i]` when exclusions left some out (without a scan, children are lstat-ed
+ * one by one).
+ */
+interface Listing {
+  names: string[];
+  scan: DirScan | undefined;
+  slots: number[] | undefined;
 }
 
 /** A directory's tree id and totals; `reused` when its previous tree was kept. */

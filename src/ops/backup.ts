@@ -27,6 +27,7 @@ import type { Repository } from '../repo/repository.js';
 import { StatCache } from '../repo/stat-cache.js';
 import { DirectoryWriter } from '../repo/tree-store.js';
 import { BackupWalker } from './backup-walker.js';
+import { DirScanner } from './dir-scanner.js';
 import type { BackupEvent } from './events.js';
 import { ExcludeMatcher } from './exclude.js';
 import { withSharedLock } from './lock-guard.js';
@@ -123,10 +124,14 @@ async function backupUnlocked(repo: Repository, options: BackupOptions): Promise
   });
   // Tree pages, too, are sealed and written on the workers when the repository is local.
   if (pool.canPutDirect) blobs.writeThrough((key, data) => pool.putDirect(key, data));
+  // Directories are listed and lstat-ed ahead of the walk on a thread of their own,
+  // unless worker threads are off.
+  const scanner = pool.workers > 0 ? DirScanner.start() : undefined;
   const walker = new BackupWalker({
     repo,
     blobs,
     pool,
+    scanner,
     cache,
     force: options.force ?? false,
     excludes: new ExcludeMatcher(options.excludes ?? []),
@@ -159,7 +164,7 @@ async function backupUnlocked(repo: Repository, options: BackupOptions): Promise
     const settled = walker.settle();
     await settled.catch(() => {});
     blobs.writeThrough(undefined);
-    await Promise.all([cache?.close(), pool.close()]);
+    await Promise.all([cache?.close(), pool.close(), scanner?.close()]);
     await settled;
   }
   throwIfAborted(options.signal);

@@ -2,8 +2,32 @@
 import type { BigIntStats } from 'node:fs';
 import type { EntryKind, Timestamp } from '../manifest/types.js';
 
+/**
+ * The part of an lstat result the backup walk uses: a `BigIntStats` from `lstatSync`, or
+ * a `PackedStat` from a directory scan done on the scan thread (dir-scan.ts).
+ */
+export type SourceStat = Pick<
+  BigIntStats,
+  | 'dev'
+  | 'ino'
+  | 'mode'
+  | 'nlink'
+  | 'uid'
+  | 'gid'
+  | 'rdev'
+  | 'size'
+  | 'mtimeNs'
+  | 'ctimeNs'
+  | 'isFile'
+  | 'isDirectory'
+  | 'isSymbolicLink'
+  | 'isFIFO'
+  | 'isSocket'
+  | 'isCharacterDevice'
+>;
+
 /** The entry kind of an lstat result. */
-export function kindOf(st: BigIntStats): EntryKind {
+export function kindOf(st: SourceStat): EntryKind {
   if (st.isFile()) return 'file';
   if (st.isDirectory()) return 'dir';
   if (st.isSymbolicLink()) return 'symlink';
@@ -14,7 +38,7 @@ export function kindOf(st: BigIntStats): EntryKind {
 }
 
 /** Mode, owner and mtime of an lstat result. */
-export function baseFields(name: string, st: BigIntStats) {
+export function baseFields(name: string, st: SourceStat) {
   return {
     name,
     mode: Number(st.mode) & 0o7777,
@@ -40,7 +64,7 @@ export function timestampOf(ns: bigint): Timestamp {
  * unchanged. ctime is included because it changes on every write and chmod, even when
  * a tool resets mtime.
  */
-export function fingerprint(st: BigIntStats): string {
+export function fingerprint(st: SourceStat): string {
   return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
 }
 
@@ -51,7 +75,7 @@ export function fingerprint(st: BigIntStats): string {
  * systems) get a 2 s margin; nanosecond file systems tick at most every few ms, so
  * 100 ms is ample.
  */
-export function tooRecentToCache(st: BigIntStats, startedAtNs: bigint): boolean {
+export function tooRecentToCache(st: SourceStat, startedAtNs: bigint): boolean {
   // Older than the widest margin: the common case, decided without the divisions below.
   const oldest = startedAtNs - 2_000_000_000n;
   if (st.mtimeNs < oldest && st.ctimeNs < oldest) return false;

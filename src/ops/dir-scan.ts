@@ -1,0 +1,146 @@
+/**
+ * One directory's listing for the backup walk: its children's names in name order and
+ * each child's lstat, packed into two typed arrays. Packed, a scan made on the scan
+ * thread (scan-worker.ts) crosses to the walk as two transferred buffers, not thousands
+ * of stat objects, and the walk's thread spends no time in `lstat` (with 100,000
+ * unchanged files, half of a no-change backup's main-thread time was `lstat`).
+ */
+import { type BigIntStats, constants, lstatSync } from 'node:fs';
+import { isWellFormedName, nameToBytes, readdirNamesSync } from '../core/fs-names.js';
+import { sortNames } from '../manifest/names.js';
+import type { SourceStat } from './source-stat.js';
+
+/** Int64 fields per child in `DirScan.stats`, in this order. */
+const FIELDS = 10;
+const MODE = 0;
+const NLINK = 1;
+const UID = 2;
+const GID = 3;
+const RDEV = 4;
+const SIZE = 5;
+const DEV = 6;
+const INO = 7;
+const MTIME_NS = 8;
+const CTIME_NS = 9;
+
+/** A directory's children as `scanDirectory` found them. */
+export interface DirScan {
+  /** Child names in name order. */
+  names: string[];
+  /** FIELDS int64s per child; meaningful where `ok` is 1. */
+  stats: BigInt64Array;
+  /**
+   * 1 where the child's lstat succeeded; 0 where it failed (it vanished, or no
+   * permission): the walk then calls lstat itself, which reports the cause.
+   */
+  ok: Uint8Array;
+}
+
+/**
+ * Lists directory `at` (a path as `fs` takes it) and lstats every child. Throws what
+ * `readdir` throws; a child's failed lstat only clears its `ok`.
+ */
+export function scanDirectory(at: string): DirScan {
+  const names = sortNames(readdirNamesSync(at));
+  const stats = new BigInt64Array(names.length * FIELDS);
+  const ok = new Uint8Array(names.length);
+  const prefix = at.endsWith('/') ? at : `${at}/`;
+  let prefixBytes: Buffer | undefined;
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!;
+    let child: string | Buffer;
+    if (isWellFormedName(name)) child = prefix + name;
+    else {
+      prefixBytes ??= Buffer.from(prefix);
+      child = Buffer.concat([prefixBytes, nameToBytes(name)]);
+    }
+    let st: BigIntStats;
+    try {
+      st = lstatSync(child, { bigint: true });
+    } catch {
+      continue;
+    }
+    const o = i * FIELDS;
+    stats[o + MODE] = st.mode;
+    stats[o + NLINK] = st.nlink;
+    stats[o + UID] = st.uid;
+    stats[o + GID] = st.gid;
+    stats[o + RDEV] = st.rdev;
+    stats[o + SIZE] = st.size;
+    // Device and inode numbers are unsigned 64-bit: stored modulo 2^64, read back unsigned.
+    stats[o + DEV] = BigInt.asIntN(64, st.dev);
+    stats[o + INO] = BigInt.asIntN(64, st.ino);
+    stats[o + MTIME_NS] = st.mtimeNs;
+    stats[o + CTIME_NS] = st.ctimeNs;
+    ok[i] = 1;
+  }
+  return { names, stats, ok };
+}
+
+/** Child `i`'s lstat from `scan`, or undefined where it failed. */
+export function scannedStat(scan: DirScan, i: number): SourceStat | undefined {
+  return scan.ok[i] === 1 ? new PackedStat(scan.stats, i * FIELDS) : undefined;
+}
+
+/** The file-type bits of a mode. */
+const { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFIFO, S_IFSOCK, S_IFCHR } = constants;
+
+/** One child's fields in a scan, read as `BigIntStats` would give them. */
+export class PackedStat implements SourceStat {
+  constructor(
+    private readonly s: BigInt64Array,
+    private readonly o: number,
+  ) {}
+
+  get mode(): bigint {
+    return this.s[this.o + MODE]!;
+  }
+  get nlink(): bigint {
+    return this.s[this.o + NLINK]!;
+  }
+  get uid(): bigint {
+    return this.s[this.o + UID]!;
+  }
+  get gid(): bigint {
+    return this.s[this.o + GID]!;
+  }
+  get rdev(): bigint {
+    return this.s[this.o + RDEV]!;
+  }
+  get size(): bigint {
+    return this.s[this.o + SIZE]!;
+  }
+  get dev(): bigint {
+    return BigInt.asUintN(64, this.s[this.o + DEV]!);
+  }
+  get ino(): bigint {
+    return BigInt.asUintN(64, this.s[this.o + INO]!);
+  }
+  get mtimeNs(): bigint {
+    return this.s[this.o + MTIME_NS]!;
+  }
+  get ctimeNs(): bigint {
+    return this.s[this.o + CTIME_NS]!;
+  }
+  private type(): number {
+    return Number(this.s[this.o + MODE]!) & S_IFMT;
+  }
+  isFile(): boolean {
+    return this.type() === S_IFREG;
+  }
+  isDirectory(): boolean {
+    return this.type() === S_IFDIR;
+  }
+  isSymbolicLink(): boolean {
+    return this.type() === S_IFLNK;
+  }
+  isFIFO(): boolean {
+    return this.type() === S_IFIFO;
+  }
+  isSocket(): boolean {
+    return this.type() === S_IFSOCK;
+  }
+  isCharacterDevice(): boolean {
+    return this.type() === S_IFCHR;
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * Scanning directories ahead of the backup walk, on a worker thread. The walk asks for
+ * a directory's scan (dir-scan.ts: sorted names and every child's lstat) when it enters
+ * the directory, and names the subdirectories it will enter next as soon as it knows
+ * them; the scan thread works through those meanwhile, so the walk's thread rarely
+ * waits and never spends its time in `readdir` and `lstat`.
+ *
+ * With 100,000 unchanged files (a no-change backup), scanning is about 0.9 s of CPU and
+ * the walk's own work 0.7 s: the scan thread sets the pace. (Letting the walk scan the
+ * next directory itself whenever the one it needs was not there yet made it scan most
+ * of them: it enters up to 16 directories at once, and was slower.)
+ *
+ * A scan is a hint, never required: `take` gives undefined when there is none (the scan
+ * thread failed, or the directory could not be listed there), and the walk then lists
+ * and lstats the directory itself, as it would without a scanner. Scans ahead are
+ * bounded (SCANS_AHEAD directories); one that the walk never takes (a directory that
+ * vanished, say) is dropped once it is the oldest and room is needed.
+ */
+import type { Worker } from 'node:worker_threads';
+import { compiledWorker, startWorker } from '../core/worker-thread.js';
+import type { DirScan } from './dir-scan.js';
+
+/** A request to the scan thread. */
+export interface ToScanWorker {
+  id: number;
+  /** The directory, as `fs` takes it. */
+  at: string;
+}
+
+/** The scan thread's answer; no `scan` when the directory could not be listed. */
+export interface FromScanWorker {
+  id: number;
+  scan?: DirScan;
+}
+
+/** Directories scanned or being scanned ahead of the walk, at most. */
+const SCANS_AHEAD = 8;
+
+function workerScript(): URL | undefined {
+  return compiledWorker('scan-worker.js', import.meta.url);
+}
+
+/** Scans directories ahead of the walk on a worker thread; see the module comment. */
+export class DirScanner {
+  private readonly worker: Worker;
+  private readonly waiting = new Map<number, (scan: DirScan | undefined) => void>();
+  /** Scans asked ahead and not yet taken, oldest first. */
+  private readonly ahead = new Map<string, Promise<DirScan | undefined>>();
+  /**
+   * Directories to scan ahead once there is room: batches as `prefetch` named them, the
+   * latest on top (a directory's subdirectories come before its later siblings, as in
+   * the walk); `queued` is membership.
+   */
+  private batches: { ats: string[]; next: number }[] = [];
+  private readonly queued = new Set<string>();
+  private nextId = 1;
+  private broken = false;
+  private closing = false;
+
+  /** A scanner, or undefined where the compiled worker script is missing. */
+  static start(): DirScanner | undefined {
+    const script = workerScript();
+    return script ? new DirScanner(script) : undefined;
+  }
+
+  private constructor(script: URL) {
+    this.worker = startWorker(script, {
+      workerData: null,
+      youngGenerationMb: 4,
+      label: 'scan worker thread',
+      closing: () => this.closing,
+      lost: () => this.fail(),
+    });
+    this.worker.on('message', (m: FromScanWorker) => {
+      const resolve = this.waiting.get(m.id);
+      this.waiting.delete(m.id);
+      resolve?.(m.scan);
+    });
+  }
+
+  /**
+   * The scan of directory `at`: the one made ahead if any, else one asked now. Resolves
+   * undefined when there is none to be had (see the module comment).
+   */
+  take(at: string): Promise<DirScan | undefined> {
+    const ready = this.ahead.get(at);
+    if (ready) {
+      this.ahead.delete(at);
+      this.fill();
+      return ready;
+    }
+    // Not asked ahead, or asked but not sent yet: asked now. Should the scans ahead have
+    // gone stale (never taken), the oldest makes room.
+    this.queued.delete(at);
+    if (this.ahead.size >= SCANS_AHEAD) this.ahead.delete(this.ahead.keys().next().value!);
+    return this.request(at);
+  }
+
+  /** Directories the walk will enter soon, in the order it will (they go first). */
+  prefetch(ats: string[]): void {
+    const fresh = ats.filter((at) => !this.queued.has(at) && !this.ahead.has(at));
+    if (fresh.length === 0) return;
+    for (const at of fresh) this.queued.add(at);
+    this.batches.push({ ats: fresh, next: 0 });
+    this.fill();
+  }
+
+  /** Stops the scan thread. */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.fail();
+    await this.worker.terminate();
+  }
+
+  /** Sends queued directories to the scan thread while there is room ahead. */
+  private fill(): void {
+    while (this.ahead.size < SCANS_AHEAD) {
+      const at = this.nextQueued();
+      if (at === undefined) return;
+      this.ahead.set(at, this.request(at));
+    }
+  }
+
+  private nextQueued(): string | undefined {
+    for (;;) {
+      const top = this.batches.at(-1);
+      if (!top) return undefined;
+      if (top.next === top.ats.length) {
+        this.batches.pop();
+        continue;
+      }
+      const at = top.ats[top.next++]!;
+      if (this.queued.delete(at)) return at; // else taken meanwhile
+    }
+  }
+
+  private request(at: string): Promise<DirScan | undefined> {
+    if (this.broken) return Promise.resolve(undefined);
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.waiting.set(id, resolve);
+      this.worker.postMessage({ id, at } satisfies ToScanWorker);
+    });
+  }
+
+  /** The scan thread is gone: every scan asked resolves undefined, as do later ones. */
+  private fail(): void {
+    this.broken = true;
+    for (const resolve of this.waiting.values()) resolve(undefined);
+    this.waiting.clear();
+    this.batches = [];
+    this.queued.clear();
+  }
+}
