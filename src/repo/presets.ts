@@ -2,16 +2,19 @@
  * Named starting points for `init`: chunk sizes, inline threshold and compression
  * chosen from measurements (docs/design.md › Presets, docs/performance.md).
  *
- * - `backup` (the default): avg 64 KiB (16..256 KiB), files up to 16 KiB inline, zstd
- *   level 3 when it pays. A balance of deduplication and object count for general data.
- * - `builds`: avg 16 KiB (4..64 KiB), files up to 4 KiB inline, zstd level 11 when it
- *   pays. For publishing every build of a product side by side and restoring versions
- *   over slow links: smaller chunks make the next version's new bytes smaller (a patch
- *   release of typescript adds 0.6 MiB at 16 KiB against 2.6 MiB at 64 KiB, before
- *   compression), and builds are written once and read many times, so the slower
- *   compression pays. It costs about 3x the objects of `backup`.
+ * - `backup` (the default): avg 64 KiB (16..256 KiB), files up to 16 KiB inline,
+ *   directory pages of 256 KiB (64 KiB..1 MiB), zstd level 3 when it pays. A balance of
+ *   deduplication and object count for general data.
+ * - `builds`: avg 16 KiB (4..64 KiB), files up to 4 KiB inline, pages of 64 KiB
+ *   (16..256 KiB), zstd level 11 when it pays. For publishing every build of a product
+ *   side by side and restoring versions over slow links: smaller chunks and pages make
+ *   the next version's new bytes smaller (a patch release of typescript adds 0.6 MiB at
+ *   16 KiB chunks against 2.6 MiB at 64 KiB, before compression), and builds are written
+ *   once and read many times, so the slower compression pays. It costs about 3x the
+ *   objects of `backup`.
  */
 import { UsageError } from '../core/errors.js';
+import { DEFAULT_PAGING, type PagingParams, SMALL_PAGING } from '../manifest/paging.js';
 import type { CompressionMode } from './codec.js';
 import type { ConfigOptions } from './config.js';
 
@@ -25,6 +28,7 @@ export type PresetName = (typeof PRESET_NAMES)[number];
 export interface Preset {
   chunker: { min: number; avg: number; max: number };
   inlineMax: number;
+  paging: PagingParams;
   compression: CompressionMode;
 }
 
@@ -35,11 +39,13 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = {
   backup: {
     chunker: { min: 16 * KiB, avg: 64 * KiB, max: 256 * KiB },
     inlineMax: 16 * KiB,
+    paging: DEFAULT_PAGING,
     compression: 'auto',
   },
   builds: {
     chunker: { min: 4 * KiB, avg: 16 * KiB, max: 64 * KiB },
     inlineMax: 4 * KiB,
+    paging: SMALL_PAGING,
     compression: 'max',
   },
 };
@@ -61,6 +67,7 @@ export function presetOptions(name: string, overrides: ConfigOptions = {}): Conf
     ...overrides,
     chunker: { ...p.chunker, ...overrides.chunker },
     inlineMax: overrides.inlineMax ?? p.inlineMax,
+    paging: { ...(overrides.paging ?? p.paging) },
     compression: overrides.compression ?? p.compression,
   };
 }

@@ -119,7 +119,7 @@ describe('cairn CLI (in-process)', () => {
     }
   });
 
-  it('init --preset chooses chunk sizes, inline threshold and compression; flags override it', async () => {
+  it('init --preset chooses chunk sizes, inline threshold, pages and compression; flags override it', async () => {
     const dir = await tempDir();
     const init = async (...args: string[]) => {
       const r = await cli(
@@ -134,6 +134,7 @@ describe('cairn CLI (in-process)', () => {
       return r.json[0] as {
         chunker: { min: number; avg: number; max: number };
         inlineMax: number;
+        paging: { min: number; target: number; max: number };
         compression: string;
       };
     };
@@ -141,16 +142,19 @@ describe('cairn CLI (in-process)', () => {
     expect(defaults).toMatchObject({
       chunker: { min: 16384, avg: 65536, max: 262144 },
       inlineMax: 16384,
+      paging: { min: 65536, target: 262144, max: 1048576 },
       compression: 'auto',
     });
     expect(await init('--preset', 'backup')).toMatchObject({
       chunker: defaults.chunker,
       inlineMax: defaults.inlineMax,
+      paging: defaults.paging,
       compression: defaults.compression,
     });
     expect(await init('--preset', 'builds')).toMatchObject({
       chunker: { min: 4096, avg: 16384, max: 65536 },
       inlineMax: 4096,
+      paging: { min: 16384, target: 65536, max: 262144 },
       compression: 'max',
     });
     expect(
