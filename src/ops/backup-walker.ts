@@ -7,8 +7,9 @@
  * a directory's `readdir` and its children's `lstat` come as one scan (dir-scan.ts),
  * made ahead of the walk on the scan thread (dir-scanner.ts) when there is one; reads
  * of small (inline) files are synchronous calls, which on a warm cache cost a few
- * microseconds where a promise round trip through the thread pool costs tens; large files are streamed through the chunker asynchronously, a few
- * at a time (a semaphore), with their chunk uploads in flight meanwhile. A child that
+ * microseconds where a promise round trip through the thread pool costs tens; large
+ * files are streamed through the chunker asynchronously, a few at a time (a
+ * semaphore), with their chunk uploads in flight meanwhile. A child that
  * needs no waiting (a small file, a file the stat cache vouches for, a symlink) is
  * handled without any promise at all, and a small file's entry is encoded straight from
  * the read buffer: with 100,000 small files, per-file promises, copies and retained

@@ -3,6 +3,11 @@
  * walking; lock-guard runs writers under a shared lock. Plain async functions
  * that take a Repository and options, emit typed progress events (events.ts) through
  * `onEvent`, honour an AbortSignal, and never print.
+ *
+ * Internal helpers with worker threads: backup lists directories ahead on a scan thread
+ * (dir-scanner.ts, scan-worker.ts) and restore writes files on a pool for local
+ * repositories (restore-pool.ts, restore-worker.ts); both fall back to the calling
+ * thread where the compiled worker scripts are missing.
  */
 export * from './backup.js';
 export * from './check.js';
