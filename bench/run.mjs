@@ -20,6 +20,7 @@ import { DEFAULT_VERSIONS, release } from './releases.mjs';
 import { benchRssScale } from './rss-scale.mjs';
 import { makeTools } from './tools.mjs';
 import { treeSize } from './tree-size.mjs';
+import { warmUp } from './warm.mjs';
 
 const root = join(import.meta.dirname, '..', '.bench');
 const MB = Number(process.env.BENCH_MB ?? 2048);
@@ -159,6 +160,7 @@ async function runOnce(run) {
     async 'fresh-2g'(s, t, state) {
       state.large = join(dir, `large-${fileName(t)}`);
       await t.init(state.large);
+      warmUp(large);
       const b = await t.backup(state.large, large, 'fresh');
       const size = await treeSize(state.large);
       record({
@@ -173,6 +175,7 @@ async function runOnce(run) {
     },
     async 'modified-2g'(s, t, state) {
       const before = await treeSize(state.large);
+      warmUp(modified);
       const b = await t.backup(state.large, modified, 'modified');
       const after = await treeSize(state.large);
       record({
@@ -188,6 +191,7 @@ async function runOnce(run) {
     async 'small-first'(s, t, state) {
       state.small = join(dir, `small-${fileName(t)}`);
       await t.init(state.small);
+      warmUp(small);
       const b = await t.backup(state.small, small, 'small');
       const size = await treeSize(state.small);
       record({
@@ -201,6 +205,7 @@ async function runOnce(run) {
     },
     async 'small-nochange'(s, t, state) {
       const before = await treeSize(state.small);
+      warmUp(small);
       const b = await t.backup(state.small, small, 'small-again');
       const after = await treeSize(state.small);
       record({
@@ -214,6 +219,7 @@ async function runOnce(run) {
     },
     async 'restore-2g'(s, t, state) {
       const target = join(dir, `restore-large-${fileName(t)}`);
+      warmUp(state.large);
       const r = await t.restore(state.large, 'fresh', target);
       const got = await treeSize(target);
       record({
@@ -231,6 +237,7 @@ async function runOnce(run) {
     },
     async 'restore-small'(s, t, state) {
       const target = join(dir, `restore-small-${fileName(t)}`);
+      warmUp(state.small);
       const r = await t.restore(state.small, 'small', target);
       const got = await treeSize(target);
       record({
@@ -252,6 +259,7 @@ async function runOnce(run) {
       let rss = 0;
       let input = 0;
       for (const [i, src] of releaseDirs.entries()) {
+        warmUp(src);
         const b = await t.backup(repo, src, `v${DEFAULT_VERSIONS[i]}`);
         ms += b.ms;
         rss = Math.max(rss, b.rssMiB);
