@@ -119,6 +119,12 @@ interface ChildResult {
 const CHILD_CONCURRENCY = 16;
 /** Children of one directory done but waiting for an earlier one (bounds their memory). */
 const CHILD_QUEUE = 64;
+/**
+ * Of those in flight, subdirectories at most. Each holds a page being filled and its
+ * children's signatures; with 16 at once the first backup of 100,000 small files peaked
+ * about 25 MiB higher, and no faster.
+ */
+const SUBDIRS_IN_FLIGHT = 4;
 
 /** A child's result: at once when it was handled synchronously, else a promise. */
 type Child = ChildResult | undefined | Promise<ChildResult | undefined>;
@@ -300,8 +306,9 @@ export class BackupWalker {
   /**
    * Feeds every child of directory `path` to `out` in name order. Most children (files
    * that match the cache, small files, symlinks) are handled synchronously and handed on
-   * at once; subdirectories and large files run concurrently (at most CHILD_CONCURRENCY),
-   * and children after one still running wait in a bounded queue.
+   * at once; subdirectories and large files run concurrently (at most CHILD_CONCURRENCY,
+   * SUBDIRS_IN_FLIGHT of them subdirectories known from the scan), and children after
+   * one still running wait in a bounded queue.
    */
   private async children(
     path: string,
@@ -313,6 +320,10 @@ export class BackupWalker {
     const { names, scan, slots } = listing;
     const queue: Child[] = [];
     let inFlight = 0;
+    let subdirsInFlight = 0;
+    const subdirDone = () => {
+      subdirsInFlight--;
+    };
     const next = async (): Promise<void> => {
       let head = queue.shift();
       if (head instanceof Promise) {
@@ -328,17 +339,24 @@ export class BackupWalker {
       for (let i = 0; i < names.length; i++) {
         const name = names[i]!;
         const key = cacheKey(name);
+        const scanned = scan ? scannedStat(scan, slots ? slots[i]! : i) : undefined;
+        const subdir = scanned?.isDirectory() === true;
+        while (subdir && subdirsInFlight >= SUBDIRS_IN_FLIGHT && queue.length > 0) await next();
         const child = this.childResult(
           // Names never hold '/', '.' or '..': plain concatenation is what join would give.
           absolute ? prefix + name : join(path, name),
           name,
           cached?.children.get(key),
           ref,
-          scan ? scannedStat(scan, slots ? slots[i]! : i) : undefined,
+          scanned,
         );
         if (child instanceof Promise) {
           child.catch(() => {}); // handled when its turn comes
           inFlight++;
+          if (subdir) {
+            subdirsInFlight++;
+            child.then(subdirDone, subdirDone);
+          }
         }
         queue.push(child);
         while (

@@ -5,10 +5,11 @@
  */
 import { mkdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { compareNames } from '../../src/manifest/names.js';
 import type { Entry } from '../../src/manifest/types.js';
 import { backup } from '../../src/ops/backup.js';
+import { BackupWalker } from '../../src/ops/backup-walker.js';
 import { pseudoRandomBytes, tempDir } from '../helpers/fs.js';
 import { localRepo } from '../helpers/repo.js';
 
@@ -64,5 +65,37 @@ describe('backup walk order', () => {
     expect(again.snapshot.tree).toBe(first.snapshot.tree);
     const forced = await backup(repo, { paths: [src], statCacheDir: false });
     expect(forced.snapshot.tree).toBe(first.snapshot.tree);
+  });
+
+  it('has at most four subdirectories of a directory in progress at once', async () => {
+    const src = await tempDir();
+    for (let d = 0; d < 20; d++) {
+      const dir = join(src, `d${String(d).padStart(2, '0')}`);
+      await mkdir(dir);
+      for (let f = 0; f < 30; f++)
+        await writeFile(join(dir, `f${f}`), pseudoRandomBytes(200, d * 100 + f));
+    }
+    const { repo } = await localRepo({ inlineMax: 1024 });
+    // Directories in progress, the root included.
+    const proto = BackupWalker.prototype;
+    const directory = proto.directory;
+    let active = 0;
+    let most = 0;
+    proto.directory = async function (this: BackupWalker, ...args: Parameters<typeof directory>) {
+      active++;
+      most = Math.max(most, active);
+      try {
+        return await directory.apply(this, args);
+      } finally {
+        active--;
+      }
+    };
+    onTestFinished(() => {
+      proto.directory = directory;
+    });
+    const result = await backup(repo, { paths: [src], statCacheDir: false });
+    expect(result.snapshot.summary.files).toBe(600);
+    expect(most).toBeGreaterThanOrEqual(3); // they do overlap
+    expect(most).toBeLessThanOrEqual(1 + 4);
   });
 });
