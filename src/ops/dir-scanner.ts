@@ -10,6 +10,9 @@
  * next directory itself whenever the one it needs was not there yet made it scan most
  * of them: it enters up to 16 directories at once, and was slower.)
  *
+ * The thread starts when the walk first names directories ahead: a backup of one flat
+ * directory (the 2 GiB bench corpus) never starts it.
+ *
  * A scan is a hint, never required: `take` gives undefined when there is none (the scan
  * thread failed, or the directory could not be listed there), and the walk then lists
  * and lstats the directory itself, as it would without a scanner. Scans ahead are
@@ -42,7 +45,7 @@ function workerScript(): URL | undefined {
 
 /** Scans directories ahead of the walk on a worker thread; see the module comment. */
 export class DirScanner {
-  private readonly worker: Worker;
+  private worker: Worker | undefined;
   private readonly waiting = new Map<number, (scan: DirScan | undefined) => void>();
   /** Scans asked ahead and not yet taken, oldest first. */
   private readonly ahead = new Map<string, Promise<DirScan | undefined>>();
@@ -57,25 +60,31 @@ export class DirScanner {
   private broken = false;
   private closing = false;
 
-  /** A scanner, or undefined where the compiled worker script is missing. */
+  /**
+   * A scanner (its thread starts on the first `prefetch`), or undefined where the
+   * compiled worker script is missing.
+   */
   static start(): DirScanner | undefined {
     const script = workerScript();
     return script ? new DirScanner(script) : undefined;
   }
 
-  private constructor(script: URL) {
-    this.worker = startWorker(script, {
+  private constructor(private readonly script: URL) {}
+
+  private startThread(): Worker {
+    const worker = startWorker(this.script, {
       workerData: null,
       youngGenerationMb: 4,
       label: 'scan worker thread',
       closing: () => this.closing,
       lost: () => this.fail(),
     });
-    this.worker.on('message', (m: FromScanWorker) => {
+    worker.on('message', (m: FromScanWorker) => {
       const resolve = this.waiting.get(m.id);
       this.waiting.delete(m.id);
       resolve?.(m.scan);
     });
+    return worker;
   }
 
   /**
@@ -99,7 +108,8 @@ export class DirScanner {
   /** Directories the walk will enter soon, in the order it will (they go first). */
   prefetch(ats: string[]): void {
     const fresh = ats.filter((at) => !this.queued.has(at) && !this.ahead.has(at));
-    if (fresh.length === 0) return;
+    if (fresh.length === 0 || this.broken) return;
+    this.worker ??= this.startThread();
     for (const at of fresh) this.queued.add(at);
     this.batches.push({ ats: fresh, next: 0 });
     this.fill();
@@ -109,7 +119,7 @@ export class DirScanner {
   async close(): Promise<void> {
     this.closing = true;
     this.fail();
-    await this.worker.terminate();
+    await this.worker?.terminate();
   }
 
   /** Sends queued directories to the scan thread while there is room ahead. */
@@ -135,11 +145,13 @@ export class DirScanner {
   }
 
   private request(at: string): Promise<DirScan | undefined> {
-    if (this.broken) return Promise.resolve(undefined);
+    const worker = this.worker;
+    // Not started yet (nothing named ahead), or gone: the walk scans for itself.
+    if (this.broken || !worker) return Promise.resolve(undefined);
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.waiting.set(id, resolve);
-      this.worker.postMessage({ id, at } satisfies ToScanWorker);
+      worker.postMessage({ id, at } satisfies ToScanWorker);
     });
   }
 
