@@ -7,11 +7,11 @@
 import { execFileSync } from 'node:child_process';
 import { lstatSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { link, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { type DirScan, PackedStat, scanDirectory, scannedStat } from '../../src/ops/dir-scan.js';
 import { kindOf } from '../../src/ops/source-stat.js';
+import { compiledModules } from '../helpers/compiled.js';
 import { pseudoRandomBytes, tempDir, writeTree } from '../helpers/fs.js';
 
 const FIELDS = [
@@ -87,13 +87,7 @@ describe('scanDirectory', () => {
 type Cairn = typeof import('../../src/index.js') & typeof import('../../src/ops/dir-scanner.js');
 
 /** The compiled library (its backup starts the scan thread). */
-async function compiled(): Promise<Cairn> {
-  const dist = resolve(process.env.CAIRN_DIST ?? 'dist');
-  // Computed specifiers: the type checker must not need the build.
-  const index = await import(pathToFileURL(join(dist, 'index.js')).href);
-  const scanner = await import(pathToFileURL(join(dist, 'ops', 'dir-scanner.js')).href);
-  return { ...index, ...scanner } as Cairn;
-}
+const compiled = () => compiledModules<Cairn>('ops/dir-scanner.js');
 
 describe('the scan thread (compiled build)', () => {
   it('gives scans asked ahead or not, undefined for what cannot be listed, and survives stale ones', async () => {

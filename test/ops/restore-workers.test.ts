@@ -7,8 +7,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LocalBackend } from '../../src/backends/local.js';
 import { hasCode } from '../../src/core/errors.js';
@@ -18,6 +17,7 @@ import { ObjectCodec } from '../../src/repo/codec.js';
 import { codecSetup } from '../../src/repo/codec-setup.js';
 import { newMasterKeys } from '../../src/repo/crypto.js';
 import { blobKey } from '../../src/repo/layout.js';
+import { compiledModules } from '../helpers/compiled.js';
 import { describeTree, pseudoRandomBytes, setMtime, tempDir, writeTree } from '../helpers/fs.js';
 
 /** Names below `dir` (recursively) that are restore temporaries. */
@@ -169,13 +169,7 @@ describe('restore pool jobs', () => {
 type Cairn = typeof import('../../src/index.js') & typeof import('../../src/ops/restore-pool.js');
 
 /** The compiled library (its restore runs real worker threads). */
-async function compiled(): Promise<Cairn> {
-  const dist = resolve(process.env.CAIRN_DIST ?? 'dist');
-  // Computed specifiers: the type checker must not need the build.
-  const index = await import(pathToFileURL(join(dist, 'index.js')).href);
-  const pool = await import(pathToFileURL(join(dist, 'ops', 'restore-pool.js')).href);
-  return { ...index, ...pool } as Cairn;
-}
+const compiled = () => compiledModules<Cairn>('ops/restore-pool.js');
 
 describe('restore on worker threads (compiled build)', () => {
   it('restores many small files and large ones exactly, and reports a corrupt chunk by path', async () => {
