@@ -8,7 +8,7 @@
  * With 100,000 unchanged files (a no-change backup), scanning is about 0.9 s of CPU and
  * the walk's own work 0.7 s: the scan thread sets the pace. (Letting the walk scan the
  * next directory itself whenever the one it needs was not there yet made it scan most
- * of them: it enters up to 16 directories at once, and was slower.)
+ * of them: it entered up to 16 directories at once then, and was slower.)
  *
  * The thread starts when the walk first names directories ahead: a backup of one flat
  * directory (the 2 GiB bench corpus) never starts it.
