@@ -44,7 +44,7 @@ import type { ChunkPool } from '../repo/chunk-pool.js';
 import type { Repository } from '../repo/repository.js';
 import type { CachedDir, StatCache } from '../repo/stat-cache.js';
 import { DirectoryWriter } from '../repo/tree-store.js';
-import { type DirScan, scanDirectory, scannedStat } from './dir-scan.js';
+import { type DirScan, scanDirectory, scannedIsDirectory, scannedStat } from './dir-scan.js';
 import type { DirScanner } from './dir-scanner.js';
 import { type BackupEvent, Throttle } from './events.js';
 import type { ExcludeMatcher } from './exclude.js';
@@ -245,7 +245,6 @@ export class BackupWalker {
     if (typeof ref.at === 'string') {
       // Without a scan from the scan thread, scanned here (which reports a failure).
       scan = (await this.ctx.scanner?.take(ref.at)) ?? scanDirectory(ref.at);
-      this.scanAhead(path, scan);
     }
     let names = scan ? scan.names : sortNames(readdirNamesSync(ref.at));
     let slots: number[] | undefined;
@@ -257,21 +256,22 @@ export class BackupWalker {
       const all = names;
       names = slots.map((i) => all[i]!);
     }
-    return { names, scan, slots };
+    const listing = { names, scan, slots };
+    if (scan) this.scanAhead(path, listing, scan);
+    return listing;
   }
 
-  /** Names the subdirectories of a scanned directory to the scanner, in walk order. */
-  private scanAhead(path: string, scan: DirScan): void {
+  /** Names the subdirectories to back up of a scanned directory to the scanner, in walk order. */
+  private scanAhead(path: string, { names, slots }: Listing, scan: DirScan): void {
     const scanner = this.ctx.scanner;
     if (!scanner) return;
     const ahead: string[] = [];
     const prefix = path.endsWith('/') ? path : `${path}/`;
-    for (let i = 0; i < scan.names.length; i++) {
-      const st = scannedStat(scan, i);
-      if (!st?.isDirectory()) continue;
-      const name = scan.names[i]!;
-      if (!this.ctx.excludes.empty && this.ctx.excludes.excludes(join(path, name), name)) continue;
-      if (this.ctx.oneFileSystem && st.dev !== this.rootDev) continue;
+    for (let i = 0; i < names.length; i++) {
+      const at = slots ? slots[i]! : i;
+      if (!scannedIsDirectory(scan, at)) continue;
+      if (this.ctx.oneFileSystem && scannedStat(scan, at)!.dev !== this.rootDev) continue;
+      const name = names[i]!;
       const sub = prefix + name;
       // Only what `DirRef.sub` reaches by a plain path: the key `take` will be asked for.
       if (isWellFormedName(name) && nameByteLength(sub) <= DIRECT_DIR_BYTES) ahead.push(sub);

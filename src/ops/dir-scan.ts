@@ -85,6 +85,11 @@ export function scannedStat(scan: DirScan, i: number): SourceStat | undefined {
 /** The file-type bits of a mode. */
 const { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFIFO, S_IFSOCK, S_IFCHR } = constants;
 
+/** True when child `i` of `scan` is a directory (without building its PackedStat). */
+export function scannedIsDirectory(scan: DirScan, i: number): boolean {
+  return scan.ok[i] === 1 && (Number(scan.stats[i * FIELDS + MODE]!) & S_IFMT) === S_IFDIR;
+}
+
 /** One child's fields in a scan, read as `BigIntStats` would give them. */
 export class PackedStat implements SourceStat {
   constructor(
