@@ -183,12 +183,15 @@ export class BlobStore {
         () => this.putAs(kind, id, plaintext, options),
       );
     }
-    const p = this.store(key, id, plaintext, options).finally(() => this.inFlight.delete(key));
+    const p = this.store(kind, key, id, plaintext, options).finally(() =>
+      this.inFlight.delete(key),
+    );
     this.inFlight.set(key, p);
     return p;
   }
 
   private async store(
+    kind: BlobKind,
     key: string,
     id: ObjectId,
     plaintext: Uint8Array,
@@ -207,7 +210,7 @@ export class BlobStore {
     // durable, while the worker already holds its own copy.
     if (this.directPut && !this.dryRun)
       return this.directStored(key, id, this.directPut(key, plaintext));
-    const sealed = await this.codec.seal(plaintext);
+    const sealed = await this.codec.seal(plaintext, kind === 'data' ? 'content' : 'other');
     if (!this.dryRun) {
       const written = await this.backend.put(key, sealed, { ...call, ifNotExists: true });
       await this.remember(key, sealed.length);

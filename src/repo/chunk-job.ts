@@ -120,7 +120,7 @@ async function sealWindow(w: Window, codec: ObjectCodec, sink: ChunkJobSink): Pr
   if (sink.cancelled()) return;
   const out: SealedChunk[] = [];
   for (let i = 0; i < w.chunks.length; i++) {
-    if (need[i]) out.push({ index: i, sealed: await codec.seal(w.chunks[i]!) });
+    if (need[i]) out.push({ index: i, sealed: await codec.seal(w.chunks[i]!, 'content') });
   }
   sink.sealed(w.window, out);
 }
@@ -180,7 +180,7 @@ export async function runDirectChunkJob(
         if (seen.has(key)) continue;
         seen.add(key);
         if (writer.has(key)) continue;
-        items.push({ key, parts: await codec.sealParts(chunks[i]!) });
+        items.push({ key, parts: await codec.sealParts(chunks[i]!, 'content') });
         indexes.push(i);
       }
       const window: StoredWindow = {

@@ -14,11 +14,21 @@ import { createHash } from 'node:crypto';
 import { FormatError, IntegrityError } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
 import { blobHeader, Compression, Encryption, HEADER_BYTES, parseHeader } from './blob-format.js';
+import { looksIncompressible } from './compressibility.js';
 import { aeadOpen, aeadSeal, keyedId, type MasterKeys, NONCE_BYTES, TAG_BYTES } from './crypto.js';
 import { zstdCompress, zstdDecompress, zstdReady } from './zstd.js';
 
-/** Compression choice of a writer: none, zstd level 3 when it pays, zstd level 11 when it pays. */
+/**
+ * Compression choice of a writer: none; zstd level 3 when it pays, file content that
+ * looks random not tried (compressibility.ts); zstd level 11 when it pays.
+ */
 export type CompressionMode = 'off' | 'auto' | 'max';
+
+/**
+ * What a plaintext holds, for the compression choice: `content`, a chunk of a file's
+ * content (which `auto` skips when it looks random), or `other` (always tried).
+ */
+export type PlaintextKind = 'content' | 'other';
 
 /** The largest plaintext an object may decompress to (a bound against decompression bombs). */
 export const MAX_OBJECT_BYTES = 256 * 1024 * 1024;
@@ -69,8 +79,8 @@ export class ObjectCodec {
   }
 
   /** Seals a plaintext into its stored envelope. */
-  async seal(plaintext: Uint8Array): Promise<Uint8Array> {
-    const [header, body] = await this.sealParts(plaintext);
+  async seal(plaintext: Uint8Array, kind: PlaintextKind = 'other'): Promise<Uint8Array> {
+    const [header, body] = await this.sealParts(plaintext, kind);
     const out = new Uint8Array(header.length + body.length);
     out.set(header, 0);
     out.set(body, header.length);
@@ -82,12 +92,16 @@ export class ObjectCodec {
    * `seal` returns. Unsealed data is not copied: the body may be `plaintext` itself
    * (for writers that write both parts with one gathering write).
    */
-  async sealParts(plaintext: Uint8Array): Promise<[Uint8Array, Uint8Array]> {
+  async sealParts(
+    plaintext: Uint8Array,
+    kind: PlaintextKind = 'other',
+  ): Promise<[Uint8Array, Uint8Array]> {
     let body: Uint8Array = plaintext;
     let compression: number = Compression.none;
-    if (this.compression !== 'off' && plaintext.length >= MIN_COMPRESS) {
+    const level = this.levelFor(plaintext, kind);
+    if (level !== undefined) {
       await zstdReady();
-      const packed = zstdCompress(plaintext, LEVELS[this.compression]);
+      const packed = zstdCompress(plaintext, level);
       if (packed.length <= plaintext.length * WORTH_IT) {
         body = packed;
         compression = Compression.zstd;
@@ -97,6 +111,14 @@ export class ObjectCodec {
     const header = blobHeader(compression, encryption);
     if (this.keys) body = aeadSeal(this.keys.encryptionKey, body, header);
     return [header, body];
+  }
+
+  /** The zstd level to try on `plaintext`, or undefined when it would not pay (see CompressionMode). */
+  private levelFor(plaintext: Uint8Array, kind: PlaintextKind): number | undefined {
+    const mode = this.compression;
+    if (mode === 'off' || plaintext.length < MIN_COMPRESS) return undefined;
+    if (mode === 'auto' && kind === 'content' && looksIncompressible(plaintext)) return undefined;
+    return LEVELS[mode];
   }
 
   /**

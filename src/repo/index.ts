@@ -2,9 +2,9 @@
  * Repository layer: the on-backend format (config, blob envelope, key layout), the
  * content-addressed blob store, directory trees, snapshot records, and local caches
  * (the stat cache of backup, the per-remote blob inventory, the disk-backed sets of
- * check and prune), locks and prune state, and
- * the object codec:
- * zstd compression, AES-256-GCM encryption, keyed ids and password key slots.
+ * check and prune), locks and prune state, and the object codec: zstd compression
+ * (with a cheap guess that skips content that looks random), AES-256-GCM encryption,
+ * keyed ids and password key slots.
  * See docs/format.md for the byte-level description.
  */
 export * from './blob-format.js';
@@ -13,6 +13,7 @@ export * from './cache-dir.js';
 export * from './chunk-pool.js';
 export * from './codec.js';
 export * from './codec-setup.js';
+export * from './compressibility.js';
 export * from './config.js';
 export * from './crypto.js';
 export * from './disk-set.js';

@@ -44,6 +44,40 @@ describe('compression', () => {
     expect(Buffer.from(await store.get('data', id))).toEqual(random);
   });
 
+  it('auto skips file content that looks random, but not directory pages or max', async () => {
+    // Random-looking bytes that repeat: zstd would shrink them 16-fold, the byte
+    // entropy cannot tell. Content chunks this short-range repetitive are the price of
+    // the guess; directory pages (many copies of one small file) are always tried.
+    const repeated = Buffer.concat(Array.from({ length: 16 }, () => pseudoRandomBytes(4096, 9)));
+    const codec = (mode: 'auto' | 'max') => new ObjectCodec(undefined, mode);
+    const compressionOf = async (c: ObjectCodec, kind: 'content' | 'other') =>
+      (await c.seal(repeated, kind))[2];
+    expect(await compressionOf(codec('auto'), 'content')).toBe(0);
+    expect(await compressionOf(codec('auto'), 'other')).toBe(1);
+    expect(await compressionOf(codec('max'), 'content')).toBe(1);
+    // Text is compressed as content; the blob store seals data blobs as content.
+    expect((await codec('auto').seal(TEXT, 'content'))[2]).toBe(1);
+    const backend = new MemoryBackend();
+    const store = new BlobStore(backend, { codec: codec('auto') });
+    const data = await store.put('data', repeated);
+    const tree = await store.put('tree', repeated);
+    expect(data.storedBytes).toBe(repeated.length + 4);
+    expect(tree.storedBytes).toBeLessThan(repeated.length / 8);
+    expect(Buffer.from(await store.get('data', data.id))).toEqual(repeated);
+    expect(Buffer.from(await store.get('tree', tree.id))).toEqual(repeated);
+  });
+
+  it('compresses with one context per thread into the same frames, at any level', async () => {
+    await zstdReady();
+    const { compress } = await import('@bokuweb/zstd-wasm');
+    for (const level of [3, 11, 3, 1]) {
+      expect(Buffer.from(zstdCompress(TEXT, level))).toEqual(Buffer.from(compress(TEXT, level)));
+    }
+    const codec = new ObjectCodec();
+    const frame = zstdCompress(TEXT, 3);
+    expect(Buffer.from(await codec.open(zstdEnvelope(frame), 'x'))).toEqual(TEXT);
+  });
+
   it('reads old uncompressed, unencrypted objects (codec 0)', async () => {
     const backend = new MemoryBackend();
     const id = sha256Hex(TEXT);
