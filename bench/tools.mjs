@@ -119,7 +119,8 @@ export function makeTools(scratch) {
     },
   });
   tools.push(cairn('cairn'));
-  tools.push({ ...cairn('cairn zstd', 'auto'), only: ['releases'] });
+  // The CLI's default compression (the `backup` preset), in every scenario.
+  tools.push(cairn('cairn zstd', 'auto'));
 
   const resticVersion = versionOf('restic', ['version']);
   if (resticVersion) {
