@@ -18,7 +18,7 @@ import type { Backend, CallOptions } from '../backends/backend.js';
 import type { LocalDirectSetup } from '../backends/local-direct.js';
 import { hasCode, IntegrityError, NotFoundError } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
-import { type ObjectCodec, PLAIN_CODEC } from './codec.js';
+import { type ObjectCodec, PLAIN_CODEC, plaintextKindOf } from './codec.js';
 import type { BlobInventory } from './inventory.js';
 import { type BlobKind, blobKey } from './layout.js';
 import { LruMap } from './lru.js';
@@ -183,15 +183,12 @@ export class BlobStore {
         () => this.putAs(kind, id, plaintext, options),
       );
     }
-    const p = this.store(kind, key, id, plaintext, options).finally(() =>
-      this.inFlight.delete(key),
-    );
+    const p = this.store(key, id, plaintext, options).finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, p);
     return p;
   }
 
   private async store(
-    kind: BlobKind,
     key: string,
     id: ObjectId,
     plaintext: Uint8Array,
@@ -210,7 +207,7 @@ export class BlobStore {
     // durable, while the worker already holds its own copy.
     if (this.directPut && !this.dryRun)
       return this.directStored(key, id, this.directPut(key, plaintext));
-    const sealed = await this.codec.seal(plaintext, kind === 'data' ? 'content' : 'other');
+    const sealed = await this.codec.seal(plaintext, plaintextKindOf(key));
     if (!this.dryRun) {
       const written = await this.backend.put(key, sealed, { ...call, ifNotExists: true });
       await this.remember(key, sealed.length);

@@ -11,8 +11,8 @@ import { FastCDC } from '../chunker/fastcdc.js';
 import { runChunkJob, runDirectChunkJob } from './chunk-job.js';
 import type { ChunkWorkerSetup, FromWorker, ToWorker } from './chunk-protocol.js';
 import { toWireError } from './chunk-protocol.js';
+import { plaintextKindOf } from './codec.js';
 import { codecFromSetup } from './codec-setup.js';
-import { blobPrefix } from './layout.js';
 
 /** Sends a message (with buffers to transfer) to the pool. */
 export type PostToPool = (message: FromWorker, transfer: ArrayBuffer[]) => void;
@@ -83,9 +83,7 @@ export function serveChunkJobs(setup: ChunkWorkerSetup, post: PostToPool): (m: T
         post({ type: 'put-done', task, written: false, storedBytes: size }, []);
         return;
       }
-      // Data blobs are file content (auto compression guesses at them first).
-      const kind = key.startsWith(blobPrefix('data')) ? 'content' : 'other';
-      const parts = await codec.sealParts(data, kind);
+      const parts = await codec.sealParts(data, plaintextKindOf(key));
       const storedBytes = parts[0].length + parts[1].length;
       // Durable on its own (fsync), not in a chunk batch: a syncfs flushes every dirty
       // page of the file system, whoever wrote it, and pages come a few at a time.

@@ -16,6 +16,7 @@ import type { ObjectId } from '../core/ids.js';
 import { blobHeader, Compression, Encryption, HEADER_BYTES, parseHeader } from './blob-format.js';
 import { looksIncompressible } from './compressibility.js';
 import { aeadOpen, aeadSeal, keyedId, type MasterKeys, NONCE_BYTES, TAG_BYTES } from './crypto.js';
+import { blobPrefix } from './layout.js';
 import { zstdCompress, zstdDecompress, zstdReady } from './zstd.js';
 
 /**
@@ -29,6 +30,11 @@ export type CompressionMode = 'off' | 'auto' | 'max';
  * content (which `auto` skips when it looks random), or `other` (always tried).
  */
 export type PlaintextKind = 'content' | 'other';
+
+/** What the blob stored under `key` holds: data blobs are file content, trees are not. */
+export function plaintextKindOf(key: string): PlaintextKind {
+  return key.startsWith(blobPrefix('data')) ? 'content' : 'other';
+}
 
 /** The largest plaintext an object may decompress to (a bound against decompression bombs). */
 export const MAX_OBJECT_BYTES = 256 * 1024 * 1024;
