@@ -116,6 +116,10 @@ const steps = {
     const s = await restore(r, ref.id, ref.snapshot, { target });
     return { ms: performance.now() - t, summary: s };
   },
+  // The zstd engine this build uses (native or WebAssembly), for the tool's version line.
+  async 'zstd-engine'() {
+    return cairn.zstdEngine ? await cairn.zstdEngine() : { name: 'wasm', version: '' };
+  },
   async stats({ repo }) {
     return stats(await open(repo));
   },

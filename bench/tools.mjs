@@ -90,6 +90,19 @@ export async function cairnStep(step, args, scratch) {
   return { ...result, wallMs: m.ms, rssMiB: Math.max(m.rssMiB, result.maxRssMiB ?? 0) };
 }
 
+/** Which zstd the cairn build uses, e.g. `zstd native 1.5.7` (CAIRN_ZSTD can pick one). */
+function zstdEngineOfCairn() {
+  const out = execFileSync(
+    process.execPath,
+    [join(import.meta.dirname, 'step.mjs'), 'zstd-engine'],
+    {
+      encoding: 'utf8',
+    },
+  );
+  const { name, version } = JSON.parse(out.trim().split('\n').pop());
+  return `zstd ${name}${version ? ` ${version}` : ''}`;
+}
+
 /**
  * The tools. Each has `name`, `peer` (false for cairn), `version`, and async
  * `init(repo)`, `backup(repo, src, label)`, `restore(repo, label, target)`, each
@@ -99,10 +112,11 @@ export function makeTools(scratch) {
   const rss = (what) => join(scratch, `rss-${what}-${process.pid}`);
   const tools = [];
 
+  const cairnVersion = `cairn ${JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')).version}`;
   const cairn = (name, compression) => ({
     name,
     peer: false,
-    version: `cairn ${JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')).version}`,
+    version: compression ? `${cairnVersion} (${zstdEngineOfCairn()})` : cairnVersion,
     async init(repo) {
       const r = await cairnStep('init', { repo, ...(compression ? { compression } : {}) }, scratch);
       return { ms: r.wallMs, rssMiB: r.rssMiB };

@@ -2,7 +2,7 @@
  * What every command gets: global options, output, cancellation, and repo opening.
  *
  * The backends and the repository layer are imported when a command first opens a
- * repository, not with this module: `level`, msgpackr and the zstd WebAssembly module
+ * repository, not with this module: `level`, msgpackr and the zstd engines
  * then stay unloaded for `--help`, usage errors and `chunk` (57 -> 51 MiB peak RSS).
  */
 import type { Backend } from '../backends/backend.js';

@@ -1,36 +1,62 @@
 /**
- * zstd compression for blob payloads, through a WebAssembly build shipped inside an npm
- * package (@bokuweb/zstd-wasm): it installs on any machine from the registry alone, with
- * no native build and no download at install time.
+ * zstd compression for blob payloads. The work is done by one of two engines
+ * (zstd-engine.ts): native code when the optional `zstd-napi` package was built at
+ * install time, else a WebAssembly build that installs everywhere. `CAIRN_ZSTD=wasm` or
+ * `=native` picks one (for comparisons and tests; `native` fails when it is not built).
  *
  * Decompression is bounded: a frame must declare its content size in its header, the
  * declared size must be within the caller's limit, and the decoder writes into a buffer
  * of exactly that size (it fails rather than grow it). So a decompression bomb costs at
  * most `maxBytes` of memory and is rejected as a FormatError.
  */
-import { compressUsingDict, createCCtx, decompress, init } from '@bokuweb/zstd-wasm';
-import { FormatError } from '../core/errors.js';
+import { FormatError, UsageError } from '../core/errors.js';
+import type { ZstdEngine, ZstdEngineName } from './zstd-engine.js';
+import { loadNativeZstd } from './zstd-native.js';
+import { loadWasmZstd } from './zstd-wasm.js';
 
-let ready: Promise<void> | undefined;
+export type { ZstdEngineName } from './zstd-engine.js';
 
-/** Loads the WebAssembly module once; every other function here needs it loaded. */
-export function zstdReady(): Promise<void> {
-  ready ??= init();
-  return ready;
+let ready: Promise<ZstdEngine> | undefined;
+let engine: ZstdEngine | undefined;
+
+/** Loads this thread's engine once; every other function here needs it loaded. */
+export async function zstdReady(): Promise<void> {
+  ready ??= pickZstdEngine(process.env.CAIRN_ZSTD);
+  engine = await ready;
 }
 
-/**
- * This thread's compression context, made once. `compress` makes and frees one per call,
- * which at level 3 took about a third of the time for 64 KiB chunks; the frames are the
- * same bytes either way (no dictionary: `compressUsingDict` with an empty one).
- */
-let context: number | undefined;
-const NO_DICTIONARY = new Uint8Array(0);
+/** The engine in use, e.g. `{ name: 'native', version: '1.5.7' }`. Loads it if needed. */
+export async function zstdEngine(): Promise<{ name: ZstdEngineName; version: string }> {
+  await zstdReady();
+  const { name, version } = loaded();
+  return { name, version };
+}
 
-/** Compresses `data` at `level` (1..19). Call `zstdReady` first. */
+/** The engine `CAIRN_ZSTD=wanted` asks for: `native`, `wasm`, or unset for native when built. */
+export async function pickZstdEngine(wanted: string | undefined): Promise<ZstdEngine> {
+  const choice = wanted === undefined || wanted === '' ? 'auto' : wanted;
+  if (choice === 'wasm') return loadWasmZstd();
+  if (choice !== 'auto' && choice !== 'native') {
+    throw new UsageError(`CAIRN_ZSTD must be native, wasm or unset, not ${JSON.stringify(wanted)}`);
+  }
+  const native = loadNativeZstd();
+  if (!(native instanceof Error)) return native;
+  if (choice === 'native') {
+    throw new UsageError(
+      `CAIRN_ZSTD=native, but the native zstd engine (package zstd-napi) does not load: ${native.message}`,
+    );
+  }
+  return loadWasmZstd();
+}
+
+function loaded(): ZstdEngine {
+  if (!engine) throw new Error('zstd used before zstdReady() resolved');
+  return engine;
+}
+
+/** Compresses `data` at `level` (1..19) into one frame. Call `zstdReady` first. */
 export function zstdCompress(data: Uint8Array, level: number): Uint8Array {
-  context ??= createCCtx();
-  return compressUsingDict(context, data, NO_DICTIONARY, level);
+  return loaded().compress(data, level);
 }
 
 const ZSTD_MAGIC = 0xfd2fb528;
@@ -80,7 +106,7 @@ export function zstdDecompress(frame: Uint8Array, maxBytes: number, source: stri
   }
   let out: Uint8Array;
   try {
-    out = decompress(frame);
+    out = loaded().decompress(frame, declared);
   } catch (err) {
     throw new FormatError(source, `zstd payload does not decompress: ${(err as Error).message}`, {
       cause: err,

@@ -60,6 +60,44 @@ describe('the cairn binary', () => {
     expect(c.code).toBe(0);
   });
 
+  it('reads with either zstd engine what the other wrote (CAIRN_ZSTD)', async () => {
+    const repo = join(await tempDir(), 'repo');
+    const src = await tempDir();
+    const text = Array.from({ length: 20_000 }, (_, i) => `entry ${i} of the log\n`).join('');
+    await writeFile(join(src, 'log.txt'), text);
+    await writeFile(join(src, 'noise'), pseudoRandomBytes(300_000, 4));
+    const env = { CAIRN_REPO: repo, CAIRN_CACHE_DIR: await tempDir(), CAIRN_PASSWORD: 'pw' };
+    expect((await cairn(['init', '--compression', 'auto'], env)).code).toBe(0);
+    for (const [writer, reader] of [
+      ['wasm', 'native'],
+      ['native', 'wasm'],
+    ] as const) {
+      await writeFile(join(src, 'log.txt'), `${writer}\n${text}`);
+      const b = await cairn(['backup', src, '--tag', writer], { ...env, CAIRN_ZSTD: writer });
+      expect(b.code, b.stderr).toBe(0);
+      const target = await tempDir();
+      const r = await cairn(['restore', `tag:${writer}`, '--target', target], {
+        ...env,
+        CAIRN_ZSTD: reader,
+      });
+      expect(r.code, r.stderr).toBe(0);
+      expect(await describeTree(target)).toEqual(await describeTree(src));
+    }
+    const stats = await cairn(['stats', '--json'], env);
+    const { dataBytes } = JSON.parse(stats.stdout.trim().split('\n').at(-1)!) as {
+      dataBytes: number;
+    };
+    // the noise once, the log twice (two versions), compressed
+    expect(dataBytes).toBeGreaterThan(300_000);
+    expect(dataBytes).toBeLessThan(300_000 + text.length / 2);
+    const bad = await cairn(['snapshots'], { ...env, CAIRN_ZSTD: 'fastest' });
+    // snapshots opens no compressed object; a backup with compression does
+    expect(bad.code).toBe(0);
+    const refused = await cairn(['backup', src], { ...env, CAIRN_ZSTD: 'fastest' });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/CAIRN_ZSTD must be native, wasm or unset, not "fastest"/);
+  });
+
   it('reports usage errors with exit code 2 and a missing repository with 1', async () => {
     const u = await cairn(['backup']);
     expect(u.code).toBe(2);

@@ -81,12 +81,8 @@ describe('compression', () => {
     expect(Buffer.from(await store.get('tree', tree.id))).toEqual(repeated);
   });
 
-  it('compresses with one context per thread into the same frames, at any level', async () => {
+  it('compresses into frames that declare their size and decompress', async () => {
     await zstdReady();
-    const { compress } = await import('@bokuweb/zstd-wasm');
-    for (const level of [3, 11, 3, 1]) {
-      expect(Buffer.from(zstdCompress(TEXT, level))).toEqual(Buffer.from(compress(TEXT, level)));
-    }
     const frame = zstdCompress(TEXT, 3);
     expect(zstdDeclaredSize(frame)).toBe(TEXT.length);
     expect(Buffer.from(zstdDecompress(frame, TEXT.length, 'x'))).toEqual(TEXT);
