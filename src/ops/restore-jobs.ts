@@ -24,7 +24,7 @@ import { errnoCode, fsError } from '../backends/fs-errors.js';
 import { LocalBackend } from '../backends/local.js';
 import { DirRef } from '../core/deep-path.js';
 import { AbortedError, IntegrityError, NotFoundError } from '../core/errors.js';
-import type { ObjectCodec } from '../repo/codec.js';
+import { MAX_OBJECT_BYTES, type ObjectCodec } from '../repo/codec.js';
 import { codecFromSetup } from '../repo/codec-setup.js';
 import { blobKey } from '../repo/layout.js';
 import {
@@ -227,7 +227,13 @@ export class RestoreJobRunner {
       }
       throw fsError(err, 'get', key, file);
     }
-    const data = await this.codec.openVerified(stored, id, `data blob ${id}`);
+    const data = await this.codec.openVerified(
+      stored,
+      id,
+      `data blob ${id}`,
+      MAX_OBJECT_BYTES,
+      this.arenaPlace,
+    );
     if (data.length !== size) {
       throw new IntegrityError(
         id,
@@ -236,6 +242,18 @@ export class RestoreJobRunner {
     }
     return data;
   }
+
+  /**
+   * Room for a decompressed chunk in the arena after the bytes read, when it fits (never
+   * a flush here: the frame being decoded may sit at the arena's start). Space taken is
+   * free again at the next flush, like the stored bytes before it.
+   */
+  private readonly arenaPlace = (size: number): Uint8Array | undefined => {
+    if (!this.arena || this.arenaAt + size > ARENA_BYTES) return undefined;
+    const place = this.arena.subarray(this.arenaAt, this.arenaAt + size);
+    this.arenaAt += size;
+    return place;
+  };
 
   /** The whole file `file`, read into the arena when it fits (see ARENA_BYTES). */
   private readObject(file: string, flush: () => void): Uint8Array {

@@ -17,7 +17,7 @@ import { blobHeader, Compression, Encryption, HEADER_BYTES, parseHeader } from '
 import { looksIncompressible } from './compressibility.js';
 import { aeadOpen, aeadSeal, keyedId, type MasterKeys, NONCE_BYTES, TAG_BYTES } from './crypto.js';
 import { blobPrefix } from './layout.js';
-import { zstdCompress, zstdDecompress, zstdReady } from './zstd.js';
+import { type OutputPlace, zstdCompress, zstdDecompress, zstdReady } from './zstd.js';
 
 /**
  * Compression choice of a writer: none; zstd level 3 when it pays, file content that
@@ -129,9 +129,15 @@ export class ObjectCodec {
 
   /**
    * Opens a stored envelope read from `source` (named in errors) and returns the
-   * plaintext. Does not check the id: see `openVerified`.
+   * plaintext. Does not check the id: see `openVerified`. `place` may say where a
+   * decompressed plaintext goes (a reused buffer; see zstd.ts).
    */
-  async open(stored: Uint8Array, source: string, maxBytes = MAX_OBJECT_BYTES): Promise<Uint8Array> {
+  async open(
+    stored: Uint8Array,
+    source: string,
+    maxBytes = MAX_OBJECT_BYTES,
+    place?: OutputPlace,
+  ): Promise<Uint8Array> {
     const { compression, encryption } = parseHeader(stored, source);
     let body = stored.subarray(HEADER_BYTES);
     if (this.keys) {
@@ -157,7 +163,7 @@ export class ObjectCodec {
     }
     if (compression === Compression.zstd) {
       await zstdReady();
-      return zstdDecompress(body, maxBytes, source);
+      return zstdDecompress(body, maxBytes, source, place);
     }
     if (body.length > maxBytes) {
       throw new FormatError(source, `${body.length} bytes, more than the limit of ${maxBytes}`);
@@ -171,8 +177,9 @@ export class ObjectCodec {
     id: ObjectId,
     source: string,
     maxBytes = MAX_OBJECT_BYTES,
+    place?: OutputPlace,
   ): Promise<Uint8Array> {
-    const plaintext = await this.open(stored, source, maxBytes);
+    const plaintext = await this.open(stored, source, maxBytes, place);
     const actual = this.idOf(plaintext);
     if (actual !== id) {
       throw new IntegrityError(id, `${source} is corrupt: its content hashes to ${actual}`, actual);

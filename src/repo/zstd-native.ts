@@ -45,6 +45,7 @@ function nativeEngine(binding: Binding): ZstdEngine {
   let scratch = new Uint8Array(0);
   return {
     name: 'native',
+    decodesIntoGiven: true,
     version: binding.versionString(),
     compress(data, level) {
       cctx ??= new binding.CCtx();
@@ -57,9 +58,9 @@ function nativeEngine(binding: Binding): ZstdEngine {
       const written = cctx.compress(out, data, level);
       return out === scratch ? out.slice(0, written) : out.subarray(0, written);
     },
-    decompress(frame, size) {
+    decompress(frame, size, into) {
       dctx ??= new binding.DCtx();
-      const out = new Uint8Array(size);
+      const out = into?.length === size ? into : new Uint8Array(size);
       const written = dctx.decompress(out, frame);
       return written === size ? out : out.subarray(0, written);
     },

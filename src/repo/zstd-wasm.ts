@@ -19,6 +19,7 @@ const NO_DICTIONARY = new Uint8Array(0);
 function wasmEngine(zstd: Package): ZstdEngine {
   return {
     name: 'wasm',
+    decodesIntoGiven: false,
     version: '',
     compress(data, level) {
       context ??= zstd.createCCtx();

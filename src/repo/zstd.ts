@@ -90,10 +90,22 @@ export function zstdDeclaredSize(frame: Uint8Array): number | undefined {
 }
 
 /**
- * Decompresses one frame read from `source`, refusing frames that do not declare their
- * size or declare more than `maxBytes`. Call `zstdReady` first.
+ * Where a caller would like `size` bytes of decompressed content to go (a view of a
+ * buffer it reuses), or undefined for a new buffer.
  */
-export function zstdDecompress(frame: Uint8Array, maxBytes: number, source: string): Uint8Array {
+export type OutputPlace = (size: number) => Uint8Array | undefined;
+
+/**
+ * Decompresses one frame read from `source`, refusing frames that do not declare their
+ * size or declare more than `maxBytes`. The content goes where `place` says when the
+ * engine can decode into a given buffer (see ZstdEngine). Call `zstdReady` first.
+ */
+export function zstdDecompress(
+  frame: Uint8Array,
+  maxBytes: number,
+  source: string,
+  place?: OutputPlace,
+): Uint8Array {
   const declared = zstdDeclaredSize(frame);
   if (declared === undefined) {
     throw new FormatError(source, 'zstd frame does not declare its content size');
@@ -106,7 +118,12 @@ export function zstdDecompress(frame: Uint8Array, maxBytes: number, source: stri
   }
   let out: Uint8Array;
   try {
-    out = loaded().decompress(frame, declared);
+    const engine = loaded();
+    out = engine.decompress(
+      frame,
+      declared,
+      engine.decodesIntoGiven ? place?.(declared) : undefined,
+    );
   } catch (err) {
     throw new FormatError(source, `zstd payload does not decompress: ${(err as Error).message}`, {
       cause: err,

@@ -104,6 +104,40 @@ describe('restore pool jobs', () => {
     await pool.close();
   });
 
+  it.each([
+    ['compressed', () => new ObjectCodec(undefined, 'auto')],
+    ['encrypted and compressed', () => new ObjectCodec(newMasterKeys(), 'auto')],
+  ])(
+    'rebuilds a file of many compressed chunks, decoded into its read buffer (%s)',
+    async (_label, makeCodec) => {
+      const { blobs, pool, target } = await setup(makeCodec());
+      // Distinct text per chunk, sizes from 40 KB to 1.6 MB: decoded chunks land after the
+      // stored bytes in the 4 MiB read buffer when they fit, in a buffer of their own when
+      // not; a misplaced one would corrupt another and fail its hash or the comparison.
+      const parts = Array.from({ length: 36 }, (_, i) => {
+        const size = 40_000 + ((i * 379_417) % 1_600_000);
+        const line = `chunk ${i}: ${'lorem ipsum dolor sit amet '.repeat(1 + (i % 5))}\n`;
+        const text = Buffer.from(line.repeat(Math.ceil(size / line.length))).subarray(0, size);
+        text.write(pseudoRandomBytes(64, i).toString('hex'), size - 200);
+        return text;
+      });
+      const ids: string[] = [];
+      for (const p of parts) ids.push((await blobs.put('data', p)).id);
+      const size = parts.reduce((n, p) => n + p.length, 0);
+      const done = await pool.file({
+        dir: target,
+        name: 'text',
+        size,
+        ...fileMeta,
+        ids,
+        sizes: parts.map((p) => p.length),
+      });
+      expect(readFileSync(join(target, 'text')).equals(Buffer.concat(parts))).toBe(true);
+      expect(done).toEqual({ fetched: size, reused: 0 });
+      await pool.close();
+    },
+  );
+
   it('refuses a corrupt object: integrity error naming it, nothing left behind', async () => {
     const { backend, blobs, pool, target } = await setup();
     const good = pseudoRandomBytes(50_000, 4);

@@ -36,6 +36,12 @@ describe('zstd engines', () => {
         expect(zstdDeclaredSize(frame)).toBe(TEXT.length);
         expect(Buffer.from(engine.decompress(frame, TEXT.length))).toEqual(TEXT);
       }
+      // A view into a larger buffer (as chunks are) compresses its own bytes only.
+      const view = TEXT.subarray(1000, 61_000);
+      const frame = engine.compress(view, 3);
+      expect(Buffer.from(engine.decompress(frame, view.length)).equals(view), engine.name).toBe(
+        true,
+      );
     }
   });
 
