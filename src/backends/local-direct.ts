@@ -8,7 +8,6 @@
  * cheap calls synchronously (on a worker thread that blocks nobody) and runs the
  * fsyncs of a whole batch at once in the thread pool, so their latencies overlap.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
@@ -27,6 +26,7 @@ import path from 'node:path';
 import { errnoCode, fsError } from './fs-errors.js';
 import { checkKey } from './keys.js';
 import { NO_HARD_LINKS, TEMP_PREFIX } from './local.js';
+import { FileSystemSyncer } from './syncfs.js';
 
 /** What a worker needs to write into a local repository directly (structured-cloneable). */
 export interface LocalDirectSetup {
@@ -57,6 +57,7 @@ export class LocalDirectWriter {
   private syncfsWorks = process.platform === 'linux';
   private nextSync: Promise<boolean> | undefined;
   private runningSync: Promise<void> | undefined;
+  private syncer: FileSystemSyncer | undefined;
 
   constructor(private readonly setup: LocalDirectSetup) {}
 
@@ -105,7 +106,7 @@ export class LocalDirectWriter {
    * batch durable with two `syncfs` calls (one before the names, one after) instead of
    * one fsync per object and per directory; the promise is the same: an object gets its
    * final name only after its bytes are durable, and is reported written only once the
-   * name is. (Each `syncfs` is a `sync -f` process, so single objects, such as tree
+   * name is. (Each `syncfs` is a `sync -f` run, see syncfs.ts, so single objects, such as tree
    * pages, keep `putMany` and its fsyncs.)
    */
   get groupSync(): boolean {
@@ -207,7 +208,8 @@ export class LocalDirectWriter {
     this.nextSync ??= (async () => {
       await this.runningSync?.catch(() => {});
       this.nextSync = undefined;
-      const run = syncFileSystem(this.setup.root);
+      this.syncer ??= new FileSystemSyncer(this.setup.root);
+      const run = this.syncer.sync();
       this.runningSync = run.then(() => {});
       return run;
     })();
@@ -264,18 +266,6 @@ function removeTemps(opened: OpenItem[]): void {
       // already linked and removed, or never created
     }
   }
-}
-
-/**
- * Flushes the file system holding `root` (`syncfs(2)` through `sync -f`): resolves
- * false when that is not possible here (no such command, not Linux), so callers fall
- * back to fsyncing what they wrote.
- */
-export function syncFileSystem(root: string): Promise<boolean> {
-  if (process.platform !== 'linux') return Promise.resolve(false);
-  return new Promise((resolve) => {
-    execFile('sync', ['-f', root], (err) => resolve(!err));
-  });
 }
 
 function fsyncPath(file: string, key: string): Promise<void> {

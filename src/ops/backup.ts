@@ -14,7 +14,7 @@
 import { lstat } from 'node:fs/promises';
 import { hostname as osHostname, userInfo } from 'node:os';
 import { basename, resolve } from 'node:path';
-import { syncFileSystem } from '../backends/local-direct.js';
+import { syncFileSystem } from '../backends/syncfs.js';
 import { throwIfAborted } from '../core/abort.js';
 import { UsageError } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';

@@ -7,7 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LocalBackend } from '../../src/backends/local.js';
-import { LocalDirectWriter, syncFileSystem } from '../../src/backends/local-direct.js';
+import { LocalDirectWriter } from '../../src/backends/local-direct.js';
 import { tempDir } from '../helpers/fs.js';
 
 async function filesUnder(dir: string): Promise<string[]> {
@@ -56,13 +56,4 @@ describe.each([true, false])('LocalDirectWriter (fsync %s)', (fsync) => {
     writer.discard(dropped);
     expect(await filesUnder(root)).toEqual(['data/ef/five', 'data/ef/four', 'data/ef/three']);
   });
-});
-
-describe('syncFileSystem', () => {
-  it.runIf(process.platform === 'linux')(
-    'flushes the file system of a directory (sync -f)',
-    async () => {
-      expect(await syncFileSystem(await tempDir())).toBe(true);
-    },
-  );
 });
