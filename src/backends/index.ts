@@ -11,6 +11,9 @@
  * RetryBackend (backoff on retryable errors), LimitBackend (concurrency, requests/s,
  * bytes/s), ReadOnlyBackend, CountingBackend (per-verb totals), FaultyBackend (seeded
  * fault injection for tests).
+ *
+ * Local repositories are also written directly from worker threads (local-direct.ts),
+ * made durable in group commits (group-commit.ts) through `syncfs` (syncfs.ts).
  */
 export * from './backend.js';
 export * from './counting.js';
@@ -29,5 +32,6 @@ export * from './prng.js';
 export * from './range.js';
 export * from './readonly.js';
 export * from './retry.js';
+export * from './syncfs.js';
 export * from './token-bucket.js';
 export * from './verbs.js';

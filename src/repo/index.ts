@@ -3,8 +3,9 @@
  * content-addressed blob store, directory trees, snapshot records, and local caches
  * (the stat cache of backup, the per-remote blob inventory, the disk-backed sets of
  * check and prune), locks and prune state, and the object codec: zstd compression
- * (with a cheap guess that skips content that looks random), AES-256-GCM encryption,
- * keyed ids and password key slots.
+ * (native when the optional package was built, else WebAssembly; with a cheap guess
+ * that skips content that looks random), AES-256-GCM encryption, keyed ids and
+ * password key slots.
  * See docs/format.md for the byte-level description.
  */
 export * from './blob-format.js';
@@ -30,3 +31,4 @@ export * from './snapshots.js';
 export * from './stat-cache.js';
 export * from './tree-store.js';
 export * from './zstd.js';
+export type * from './zstd-engine.js';
