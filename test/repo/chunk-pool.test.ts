@@ -39,6 +39,9 @@ function expectedRefs(data: Uint8Array, codec: ObjectCodec) {
 
 const codecs: [string, () => ObjectCodec][] = [
   ['plain', () => new ObjectCodec()],
+  // Unencrypted, compressed frames are written as zstd returns them; encrypted, sealing
+  // copies them.
+  ['compressed', () => new ObjectCodec(undefined, 'auto')],
   ['encrypted and compressed', () => new ObjectCodec(newMasterKeys(), 'auto')],
 ];
 
@@ -65,10 +68,16 @@ describe.each([
       const blobs = new BlobStore(makeBackend(dir), { codec });
       const pool = await makePool(codec, blobs);
       try {
-        // Random and text-like parts, more than one window (4 MiB).
+        // Random and text-like parts, more than one window (4 MiB); the last part is
+        // text whose every chunk differs, so each window holds many distinct frames.
         const data = Buffer.concat([
           pseudoRandomBytes(3 << 20, 1),
           Buffer.from('cairn chunk pool '.repeat(150_000)),
+          Buffer.from(
+            Array.from({ length: 60_000 }, (_, i) => `line ${i} of ${(i * 7919) % 10007}\n`).join(
+              '',
+            ),
+          ),
         ]);
         await writeFile(join(dir, 'file'), data);
         let bytes = 0;
