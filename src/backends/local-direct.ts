@@ -26,7 +26,7 @@ import path from 'node:path';
 import { errnoCode, fsError } from './fs-errors.js';
 import { checkKey } from './keys.js';
 import { NO_HARD_LINKS, TEMP_PREFIX } from './local.js';
-import { FileSystemSyncer } from './syncfs.js';
+import { syncFileSystem } from './syncfs.js';
 
 /** What a worker needs to write into a local repository directly (structured-cloneable). */
 export interface LocalDirectSetup {
@@ -57,7 +57,6 @@ export class LocalDirectWriter {
   private syncfsWorks = process.platform === 'linux';
   private nextSync: Promise<boolean> | undefined;
   private runningSync: Promise<void> | undefined;
-  private syncer: FileSystemSyncer | undefined;
 
   constructor(private readonly setup: LocalDirectSetup) {}
 
@@ -208,8 +207,7 @@ export class LocalDirectWriter {
     this.nextSync ??= (async () => {
       await this.runningSync?.catch(() => {});
       this.nextSync = undefined;
-      this.syncer ??= new FileSystemSyncer(this.setup.root);
-      const run = this.syncer.sync();
+      const run = syncFileSystem(this.setup.root);
       this.runningSync = run.then(() => {});
       return run;
     })();
