@@ -9,11 +9,14 @@ import { distModule } from './dist.mjs';
 import { fakeBlobIds } from './fake-ids.mjs';
 
 // The process settings of the `cairn` executable (src/cli/bin.ts), so time and RSS are
-// the CLI's: libuv's pool size (read when the pool first starts) and the heap cap.
+// the CLI's: libuv's pool size (read when the pool first starts) and the heap settings.
 process.env.UV_THREADPOOL_SIZE ??= '16';
 const cairn = await distModule();
 try {
-  (await distModule('cli/heap.js')).capYoungGeneration();
+  const heap = await distModule('cli/heap.js');
+  // Older builds have only the young-generation cap.
+  if (heap.applyHeapSettings) heap.applyHeapSettings();
+  else heap.capYoungGeneration();
 } catch {
   // an older build without it
 }

@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 /** The `cairn` executable: runs the CLI and exits once stdout has drained. */
-import { capYoungGeneration } from './heap.js';
+import { applyHeapSettings } from './heap.js';
 import { main } from './main.js';
 
 // File writes with fsync and parallel reads wait in libuv's thread pool (4 threads by
 // default). libuv reads this variable when the pool starts, on first use, which is
 // after this line: nothing above touches the file system asynchronously.
 process.env.UV_THREADPOOL_SIZE ??= '16';
-// Before any command allocates: a smaller young generation, same speed (heap.ts).
-capYoungGeneration();
+// Before any command allocates: a smaller young generation and a slower-growing old
+// one, same speed (heap.ts).
+applyHeapSettings();
 
 main(process.argv.slice(2)).then((code) => {
   process.stdout.write('', () => process.exit(code));

@@ -8,7 +8,7 @@
 import { FormatError } from '../core/errors.js';
 import { idFromBytes, idToBytes } from '../core/ids.js';
 import { entryFromWire, entryToWire } from './entry-codec.js';
-import { encodeSimpleFileEntry } from './fast-entry.js';
+import { encodeSimpleFileEntry, encodeSimpleFileEntryView } from './fast-entry.js';
 import { isPlainObject } from './fields.js';
 import { pack, unpack } from './msgpack.js';
 import { checkName, compareNames, textFromWire, textToWire } from './names.js';
@@ -20,6 +20,14 @@ export const TREE_VERSION = 1;
 /** Encodes one entry on its own (the unit leaves are built from). */
 export function encodeEntry(entry: Entry): Uint8Array {
   return encodeSimpleFileEntry(entry) ?? pack(entryToWire(entry));
+}
+
+/**
+ * `encodeEntry`, possibly as a view of a scratch buffer that the next call overwrites
+ * (see encodeSimpleFileEntryView): copy it, or use it before encoding another.
+ */
+export function encodeEntryView(entry: Entry): Uint8Array {
+  return encodeSimpleFileEntryView(entry) ?? pack(entryToWire(entry));
 }
 
 /** The msgpack array header for `n` items, in the shortest form. */
@@ -35,6 +43,58 @@ const LEAF_PREFIX = Uint8Array.of(0x82, 0xa1, 0x76, TREE_VERSION, 0xa1, 0x65);
 /** A leaf node from entries already encoded with `encodeEntry`, in name order. */
 export function encodeLeaf(encodedEntries: readonly Uint8Array[]): Uint8Array {
   return Buffer.concat([LEAF_PREFIX, arrayHeader(encodedEntries.length), ...encodedEntries]);
+}
+
+/** Bytes a LeafBuilder keeps in front of the entries: the prefix and the longest array header. */
+const LEAF_HEAD = LEAF_PREFIX.length + 5;
+
+/**
+ * A leaf built in one buffer as entries come (the bytes `encodeLeaf` gives for them):
+ * each entry is copied in once, room for the prefix and the array header is kept in
+ * front, and `finish` writes them there. The leaf is a view of a buffer of its own,
+ * which the caller may hand to another thread without a copy.
+ */
+export class LeafBuilder {
+  private buffer: Buffer;
+  private used = LEAF_HEAD;
+  private entries = 0;
+
+  /** `capacity`: entry bytes to make room for at first (it grows as needed). */
+  constructor(capacity = 16 * 1024) {
+    this.buffer = Buffer.allocUnsafeSlow(LEAF_HEAD + capacity);
+  }
+
+  /** Entries added so far. */
+  get count(): number {
+    return this.entries;
+  }
+
+  /** Bytes of the entries added so far. */
+  get entryBytes(): number {
+    return this.used - LEAF_HEAD;
+  }
+
+  /** Appends one encoded entry (copied: `bytes` may be reused after the call). */
+  add(bytes: Uint8Array): void {
+    const need = this.used + bytes.length;
+    if (need > this.buffer.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(need, this.buffer.length * 2));
+      this.buffer.copy(grown, LEAF_HEAD, LEAF_HEAD, this.used);
+      this.buffer = grown;
+    }
+    this.buffer.set(bytes, this.used);
+    this.used = need;
+    this.entries++;
+  }
+
+  /** The leaf node's bytes; the builder must not be used afterwards. */
+  finish(): Uint8Array {
+    const header = arrayHeader(this.entries);
+    const start = LEAF_HEAD - header.length - LEAF_PREFIX.length;
+    this.buffer.set(LEAF_PREFIX, start);
+    this.buffer.set(header, start + LEAF_PREFIX.length);
+    return this.buffer.subarray(start, this.used);
+  }
 }
 
 /** An index node over pages, in name order. */

@@ -37,7 +37,7 @@ import {
 import type { ObjectId } from '../core/ids.js';
 import { Semaphore } from '../core/limit.js';
 import { compareNames, sortNames } from '../manifest/names.js';
-import { encodeEntry } from '../manifest/tree-codec.js';
+import { encodeEntryView } from '../manifest/tree-codec.js';
 import type { ChunkRef, Entry, FileEntry } from '../manifest/types.js';
 import type { BlobStore } from '../repo/blob-store.js';
 import type { ChunkPool } from '../repo/chunk-pool.js';
@@ -103,6 +103,11 @@ interface ChildResult {
   entry: Entry | undefined;
   /** The entry already encoded (small files read in the walk; `entry` is then unset). */
   encoded?: Uint8Array | undefined;
+  /**
+   * `encoded` is a scratch view that the next small file's encoding overwrites: it must
+   * go into its directory's page before then, or be copied (`keep`).
+   */
+  transient?: boolean;
   /**
    * True for files to take from the previous tree (`bytes` is their size). Their stat
    * is not kept: a directory holds one such result per file until it is done, and
@@ -357,6 +362,9 @@ export class BackupWalker {
             subdirsInFlight++;
             child.then(subdirDone, subdirDone);
           }
+        } else if (child && queue.length > 0) {
+          // It waits behind an earlier child: its encoding must outlive the next one's.
+          keep(child);
         }
         queue.push(child);
         while (
@@ -528,6 +536,7 @@ export class BackupWalker {
             signature,
             entry: undefined,
             encoded: encoded.bytes,
+            transient: true,
             reuse: undefined,
             files: 1,
             bytes: encoded.size,
@@ -599,7 +608,7 @@ export class BackupWalker {
       n === 0
         ? { ...base, kind: 'file', size: 0, chunks: [] }
         : { ...base, kind: 'file', size: n, chunks: [], inline: this.smallBuffer.subarray(0, n) };
-    return { bytes: encodeEntry(entry), size: n };
+    return { bytes: encodeEntryView(entry), size: n };
   }
 
   private async subdirectory(path: string, st: SourceStat, open: () => DirRef): Promise<DirResult> {
@@ -699,6 +708,15 @@ export class BackupWalker {
       },
     });
   }
+}
+
+/** Makes `r.encoded` its own copy if it is a scratch view (see ChildResult.transient). */
+function keep(r: ChildResult): ChildResult {
+  if (r.transient) {
+    r.encoded = Uint8Array.prototype.slice.call(r.encoded!);
+    r.transient = false;
+  }
+  return r;
 }
 
 /**
@@ -804,10 +822,11 @@ class DirectoryOutput {
     this.files += r.files;
     this.bytes += r.bytes;
     if (!this.changed && (r.signature === '' || this.cached!.children.get(key) !== r.signature)) {
+      keep(r);
       return this.markChanged().then(() => this.write(r));
     }
     if (this.changed) return this.write(r);
-    this.pending.push(r);
+    this.pending.push(keep(r));
     return undefined;
   }
 
@@ -826,8 +845,9 @@ class DirectoryOutput {
     this.writer ??= this.walker.newWriter();
     const writer = this.writer;
     if (r.reuse) return this.writeReused(writer, r);
-    // A subdirectory's entry: its page is written once the subtree is stored.
-    return writer.push(r.name, r.encoded ?? encodeEntry(r.entry!), r.stored);
+    // A subdirectory's entry: its page is written once the subtree is stored. (The
+    // writer copies the bytes in at once: scratch views are fine here.)
+    return writer.push(r.name, r.encoded ?? encodeEntryView(r.entry!), r.stored);
   }
 
   private async writeReused(writer: DirectoryWriter, r: ChildResult): Promise<void> {

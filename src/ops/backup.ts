@@ -123,7 +123,8 @@ async function backupUnlocked(repo: Repository, options: BackupOptions): Promise
     direct,
   });
   // Tree pages, too, are sealed and written on the workers when the repository is local.
-  if (pool.canPutDirect) blobs.writeThrough((key, data) => pool.putDirect(key, data));
+  if (pool.canPutDirect)
+    blobs.writeThrough((key, data, movable) => pool.putDirect(key, data, movable));
   // Directories are listed and lstat-ed ahead of the walk on a thread of their own,
   // unless worker threads are off.
   const scanner = pool.workers > 0 ? DirScanner.start() : undefined;

@@ -59,7 +59,20 @@ export interface BlobPutOptions extends CallOptions {
    * without checking again. Still written with `ifNotExists`, so this is only a saving.
    */
   knownMissing?: boolean;
+  /**
+   * The caller gives up `plaintext`: a write through worker threads (`writeThrough`)
+   * may move its buffer to the worker instead of copying it (the view is then empty).
+   * Only for a plaintext whose buffer nothing else uses.
+   */
+  movable?: boolean;
 }
+
+/** Writes a blob around the backend (see `writeThrough`); `movable` as in BlobPutOptions. */
+export type DirectPut = (
+  key: string,
+  plaintext: Uint8Array,
+  movable: boolean,
+) => Promise<{ written: boolean; storedBytes: number }>;
 
 const DEFAULT_KNOWN = 100_000;
 /**
@@ -84,9 +97,7 @@ export class BlobStore {
   /** Puts in flight, so two equal chunks in one backup are written once. */
   private readonly inFlight = new Map<string, Promise<PutResult>>();
   /** Set by `writeThrough`. */
-  private directPut:
-    | ((key: string, plaintext: Uint8Array) => Promise<{ written: boolean; storedBytes: number }>)
-    | undefined;
+  private directPut: DirectPut | undefined;
   /** Deferred puts not yet settled, and callers waiting for fewer (see `backlog`). */
   private deferred = 0;
   private deferredBytes = 0;
@@ -130,14 +141,15 @@ export class BlobStore {
     kind: BlobKind,
     plaintext: Uint8Array,
     after?: Promise<unknown>,
+    options?: Pick<BlobPutOptions, 'movable'>,
   ): { id: ObjectId; stored: Promise<PutResult> } {
     const id = this.codec.idOf(plaintext);
     const bytes = plaintext.length;
     this.deferred++;
     this.deferredBytes += bytes;
     const write = after
-      ? after.then(() => this.putAs(kind, id, plaintext))
-      : this.putAs(kind, id, plaintext);
+      ? after.then(() => this.putAs(kind, id, plaintext, options))
+      : this.putAs(kind, id, plaintext, options);
     const stored = write.finally(() => {
       this.deferred--;
       this.deferredBytes -= bytes;
@@ -206,7 +218,7 @@ export class BlobStore {
     // Not awaited here: this frame would keep `plaintext` alive until the write is
     // durable, while the worker already holds its own copy.
     if (this.directPut && !this.dryRun)
-      return this.directStored(key, id, this.directPut(key, plaintext));
+      return this.directStored(key, id, this.directPut(key, plaintext, options?.movable === true));
     const sealed = await this.codec.seal(plaintext, plaintextKindOf(key));
     if (!this.dryRun) {
       const written = await this.backend.put(key, sealed, { ...call, ifNotExists: true });
@@ -310,11 +322,7 @@ export class BlobStore {
    * seal and write into the local repository `directSetup` named), or back to the
    * backend with undefined.
    */
-  writeThrough(
-    put:
-      | ((key: string, plaintext: Uint8Array) => Promise<{ written: boolean; storedBytes: number }>)
-      | undefined,
-  ): void {
+  writeThrough(put: DirectPut | undefined): void {
     this.directPut = put;
   }
 

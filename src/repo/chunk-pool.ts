@@ -284,10 +284,13 @@ export class ChunkPool {
    * Seals and writes one object (of the store the pool was set up for) on a worker
    * thread, as LocalBackend.put with `ifNotExists` would; resolves whether it was
    * written (false: it existed) and its stored size. Only when `canPutDirect`.
+   * `movable`: the caller gives up `plaintext`, whose buffer moves to the worker
+   * (the caller's view is empty afterwards); else it is copied.
    */
   putDirect(
     key: string,
     plaintext: Uint8Array,
+    movable = false,
   ): Promise<{ written: boolean; storedBytes: number }> {
     if (!this.canPutDirect || this.closed) throw new Error('chunk pool cannot write directly');
     this.servers ??= this.start();
@@ -296,10 +299,11 @@ export class ChunkPool {
     const task = this.nextTask++;
     return new Promise((resolve, reject) => {
       this.puts.set(task, { resolve, reject });
-      // An exact copy, moved: posting a view would clone its whole underlying buffer
-      // (an encoder's buffer can be many times the object's size).
+      // A movable plaintext's buffer is moved as it is (a page builder's own buffer).
+      // Else an exact copy, moved: posting a view would clone its whole underlying
+      // buffer (an encoder's buffer can be many times the object's size).
       // (Uint8Array's slice copies; Buffer's would return a view of the same memory.)
-      const data = Uint8Array.prototype.slice.call(plaintext);
+      const data = movable ? plaintext : Uint8Array.prototype.slice.call(plaintext);
       server.post({ type: 'put', task, key, data }, [data.buffer as ArrayBuffer]);
     });
   }

@@ -15,7 +15,7 @@ import { nameByteLength } from '../core/fs-names.js';
 import type { ObjectId } from '../core/ids.js';
 import { compareNames } from '../manifest/names.js';
 import { isPageBoundary, type PagingParams } from '../manifest/paging.js';
-import { decodeTree, encodeEntry, encodeIndex, encodeLeaf } from '../manifest/tree-codec.js';
+import { decodeTree, encodeEntryView, encodeIndex, LeafBuilder } from '../manifest/tree-codec.js';
 import type { Entry, PageRef, TreeNode } from '../manifest/types.js';
 import type { BlobStore } from './blob-store.js';
 
@@ -30,6 +30,12 @@ export const MAX_INDEX_DEPTH = 6;
  * store's backlog bounds them instead, so reading never waits for one page's fsync.
  */
 const PAGES_IN_FLIGHT = 4;
+
+/**
+ * Entry bytes a directory's first page has room for before it grows (by doubling):
+ * most directories are small; later pages start as large as the largest before them.
+ */
+const FIRST_PAGE_CAPACITY = 4096;
 
 /** A directory's tree once its id is known; `stored` settles when every node is stored. */
 export interface WrittenDirectory {
@@ -46,8 +52,10 @@ export interface WrittenDirectory {
  * `after` of `push`), an index node for its pages.
  */
 export class DirectoryWriter {
-  private page: Uint8Array[] = [];
-  private pageBytes = 0;
+  /** The page being filled (started by the first entry after a flush). */
+  private page: LeafBuilder | undefined;
+  /** Room a new page starts with: the largest page of this directory so far. */
+  private pageCapacity = FIRST_PAGE_CAPACITY;
   private pageFirst: string | undefined;
   /** What the current page's entries name that is still being stored (subtrees). */
   private pageAfter: Promise<unknown>[] = [];
@@ -70,10 +78,13 @@ export class DirectoryWriter {
    * entry names a subtree still being stored (its `stored`); its page waits for it.
    */
   add(entry: Entry, after?: Promise<unknown>): Promise<void> {
-    return this.addEncoded(entry.name, encodeEntry(entry), after);
+    return this.addEncoded(entry.name, encodeEntryView(entry), after);
   }
 
-  /** Adds an entry already encoded with `encodeEntry` (`name` must be its name). */
+  /**
+   * Adds an entry already encoded with `encodeEntry` (`name` must be its name; the
+   * bytes are copied, so they may be a scratch view such as `encodeEntryView` gives).
+   */
   async addEncoded(name: string, bytes: Uint8Array, after?: Promise<unknown>): Promise<void> {
     await this.push(name, bytes, after);
   }
@@ -81,7 +92,7 @@ export class DirectoryWriter {
   /**
    * `addEncoded` that returns a promise only when a page is being stored and the caller
    * must wait (most calls complete at once: a backup of many small files makes one per
-   * file).
+   * file). `bytes` are copied into the page before this returns.
    */
   push(name: string, bytes: Uint8Array, after?: Promise<unknown>): Promise<void> | undefined {
     if (this.lastName !== undefined && compareNames(this.lastName, name) >= 0) {
@@ -90,23 +101,30 @@ export class DirectoryWriter {
     this.lastName = name;
     this.pageFirst ??= name;
     if (after) this.pageAfter.push(after);
-    this.page.push(bytes);
-    this.pageBytes += bytes.length;
+    this.page ??= new LeafBuilder(this.pageCapacity);
+    this.page.add(bytes);
     this.count++;
-    return isPageBoundary(name, bytes.length, this.pageBytes, this.paging)
+    return isPageBoundary(name, bytes.length, this.page.entryBytes, this.paging)
       ? this.flush()
       : undefined;
+  }
+
+  /** The current page as a finished leaf, and a fresh start for the next page. */
+  private takeLeaf(): { leaf: Uint8Array; count: number } {
+    const page = this.page ?? new LeafBuilder(0);
+    this.page = undefined;
+    this.pageCapacity = Math.max(this.pageCapacity, page.entryBytes);
+    return { leaf: page.finish(), count: page.count };
   }
 
   /** Starts storing the current page; returns a promise when the caller must wait. */
   private flush(): Promise<void> | undefined {
     if (this.failure) return Promise.reject(this.failure.err);
-    if (this.page.length === 0) return undefined;
-    const { id, stored } = this.store(encodeLeaf(this.page), this.takeAfter());
-    this.pages.push({ first: this.pageFirst!, tree: id, count: this.page.length });
+    if (!this.page || this.page.count === 0) return undefined;
+    const { leaf, count } = this.takeLeaf();
+    const { id, stored } = this.store(leaf, this.takeAfter(), true);
+    this.pages.push({ first: this.pageFirst!, tree: id, count });
     this.pagesStored.push(stored);
-    this.page = [];
-    this.pageBytes = 0;
     this.pageFirst = undefined;
     if (this.blobs.writesOnWorkers) return this.blobs.backlog();
     const unsettled = this.storing.filter((s) => !s.settled);
@@ -122,12 +140,16 @@ export class DirectoryWriter {
     return after.length === 0 ? undefined : after.length === 1 ? after[0] : Promise.all(after);
   }
 
-  /** Starts storing one node (once `after` resolves); returns its id at once. */
+  /**
+   * Starts storing one node (once `after` resolves); returns its id at once. `movable`:
+   * the node's buffer is its own, and may move to the thread that writes it.
+   */
   private store(
     node: Uint8Array,
     after: Promise<unknown> | undefined,
+    movable = false,
   ): { id: ObjectId; stored: Promise<unknown> } {
-    const { id, stored } = this.blobs.putDeferred('tree', node, after);
+    const { id, stored } = this.blobs.putDeferred('tree', node, after, { movable });
     const item = { put: stored as Promise<unknown>, settled: false };
     stored.then(
       () => {
@@ -158,8 +180,7 @@ export class DirectoryWriter {
   async finishDeferred(): Promise<WrittenDirectory> {
     if (this.pages.length === 0) {
       // Fits in one leaf (or is empty): the leaf is the directory node.
-      const { id } = this.store(encodeLeaf(this.page), this.takeAfter());
-      this.page = [];
+      const { id } = this.store(this.takeLeaf().leaf, this.takeAfter(), true);
       return { tree: id, entries: this.count, stored: this.allStored() };
     }
     await this.flush();

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isWellFormedName } from '../../src/core/fs-names.js';
 import { entryToWire } from '../../src/manifest/entry-codec.js';
-import { encodeSimpleFileEntry } from '../../src/manifest/fast-entry.js';
+import { encodeSimpleFileEntry, encodeSimpleFileEntryView } from '../../src/manifest/fast-entry.js';
 import { pack } from '../../src/manifest/msgpack.js';
 import { decodeEntry } from '../../src/manifest/tree-codec.js';
 import type { Entry, FileEntry } from '../../src/manifest/types.js';
@@ -111,5 +111,10 @@ describe('encodeSimpleFileEntry', () => {
     const before = hex(a);
     encodeSimpleFileEntry(e('b'));
     expect(hex(a)).toBe(before);
+    // The view form gives the same bytes without the copy: the next call reuses them.
+    const view = encodeSimpleFileEntryView(e('a'))!;
+    expect(hex(view)).toBe(before);
+    encodeSimpleFileEntryView(e('b'));
+    expect(hex(view)).not.toBe(before);
   });
 });

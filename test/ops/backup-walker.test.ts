@@ -67,6 +67,50 @@ describe('backup walk order', () => {
     expect(forced.snapshot.tree).toBe(first.snapshot.tree);
   });
 
+  it('keeps each small file its own bytes when directories change after unchanged files', async () => {
+    // Sibling directories walked at once, each with unchanged files before changed ones:
+    // a changed file's entry waits while the unchanged ones before it are taken from
+    // the previous tree, and meanwhile the other directories encode their small files.
+    const src = await tempDir();
+    const content = (d: number, f: number, round: number) =>
+      pseudoRandomBytes(100 + ((d * 7 + f) % 50), d * 1000 + f * 10 + round);
+    for (let d = 0; d < 8; d++) {
+      const dir = join(src, `d${d}`);
+      await mkdir(dir);
+      for (let f = 0; f < 40; f++) {
+        const p = join(dir, `f${String(f).padStart(2, '0')}`);
+        await writeFile(p, content(d, f, 0));
+        await utimes(p, 1_600_000_000, 1_600_000_000);
+      }
+    }
+    await new Promise((r) => setTimeout(r, 150)); // past the cache's "too recent" margin
+    const { repo } = await localRepo({ inlineMax: 1024 });
+    const cacheDir = await tempDir();
+    await backup(repo, { paths: [src], statCacheDir: cacheDir });
+    // The second half of every directory changes.
+    for (let d = 0; d < 8; d++) {
+      for (let f = 20; f < 40; f++) {
+        const p = join(src, `d${d}`, `f${String(f).padStart(2, '0')}`);
+        await writeFile(p, content(d, f, 1));
+        await utimes(p, 1_600_000_100, 1_600_000_100);
+      }
+    }
+    const second = await backup(repo, { paths: [src], statCacheDir: cacheDir });
+    expect(second.snapshot.summary.filesChanged).toBe(8 * 20);
+    for (let d = 0; d < 8; d++) {
+      const dir = (await allEntries(repo, second.snapshot.tree)).find((e) => e.name === `d${d}`)!;
+      const files = await allEntries(repo, (dir as Entry & { tree: string }).tree);
+      expect(files).toHaveLength(40);
+      for (const [f, e] of files.entries()) {
+        const want = content(d, f, f < 20 ? 0 : 1);
+        expect([
+          e.name,
+          Buffer.from((e as Entry & { inline: Uint8Array }).inline).equals(want),
+        ]).toEqual([e.name, true]);
+      }
+    }
+  });
+
   it('has at most four subdirectories of a directory in progress at once', async () => {
     const src = await tempDir();
     for (let d = 0; d < 20; d++) {

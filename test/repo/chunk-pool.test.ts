@@ -4,11 +4,11 @@
  * the store which chunks are new; write into a local repository directly) and on both
  * of its executors (the calling thread, and worker threads from the compiled build).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Backend } from '../../src/backends/backend.js';
-import { LocalBackend } from '../../src/backends/local.js';
+import { LocalBackend, TEMP_PREFIX } from '../../src/backends/local.js';
 import { MemoryBackend } from '../../src/backends/memory.js';
 import { cutPoints } from '../../src/chunker/fastcdc.js';
 import { chunkerParams } from '../../src/chunker/params.js';
@@ -162,6 +162,50 @@ describe.each([
             expect(data.equals(before)).toBe(true);
             expect(Buffer.from(await blobs.get('data', id)).equals(before)).toBe(true);
           }
+        } finally {
+          await pool.close();
+        }
+      },
+    );
+
+    it.runIf(workers > 0)(
+      'moves a movable object to the worker, and writes many at once, each under its name',
+      async () => {
+        const dir = await tempDir();
+        const codec = new ObjectCodec();
+        const backend = makeBackend(dir);
+        const blobs = new BlobStore(backend, { codec });
+        const pool = await makePool(codec, blobs);
+        try {
+          if (!pool.canPutDirect) return; // the memory backend cannot be written directly
+          // A view into a larger buffer of its own (as a page builder gives): moved whole.
+          const own = Buffer.allocUnsafeSlow(10_000);
+          own.set(pseudoRandomBytes(9_000, 11), 500);
+          const page = own.subarray(500, 9_500);
+          const want = Buffer.from(page);
+          const id = codec.idOf(page);
+          expect((await pool.putDirect(`tree/${id.slice(0, 2)}/${id}`, page, true)).written).toBe(
+            true,
+          );
+          expect(page.length).toBe(0); // moved, not copied
+          expect(Buffer.from(await blobs.get('tree', id)).equals(want)).toBe(true);
+          // Many at once (tree pages of a walk): all written, and no temporary file is
+          // left behind.
+          const pages = Array.from({ length: 60 }, (_, i) => pseudoRandomBytes(3000 + i, 100 + i));
+          const results = await Promise.all(
+            pages.map((p) =>
+              pool.putDirect(`tree/${codec.idOf(p).slice(0, 2)}/${codec.idOf(p)}`, p),
+            ),
+          );
+          expect(results.every((r) => r.written)).toBe(true);
+          for (const p of pages) {
+            expect(Buffer.from(await blobs.get('tree', codec.idOf(p))).equals(p)).toBe(true);
+          }
+          const files = (await readdir(join(dir, 'repo', 'tree'), { recursive: true })).filter(
+            (f) => !/^[0-9a-f]{2}$/.test(f),
+          );
+          expect(files.filter((f) => f.includes(TEMP_PREFIX))).toEqual([]);
+          expect(files).toHaveLength(61);
         } finally {
           await pool.close();
         }
