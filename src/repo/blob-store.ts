@@ -216,7 +216,7 @@ export class BlobStore {
       if (present) return { id, added: false, storedBytes: 0 };
     }
     // Not awaited here: this frame would keep `plaintext` alive until the write is
-    // durable, while the worker already holds its own copy.
+    // durable, while the worker already holds the bytes (a copy, or the moved buffer).
     if (this.directPut && !this.dryRun)
       return this.directStored(key, id, this.directPut(key, plaintext, options?.movable === true));
     const sealed = await this.codec.seal(plaintext, plaintextKindOf(key));

@@ -50,6 +50,11 @@ function run(script: string): number {
     };
     ${script}
   `;
+  return runInFreshNode(code);
+}
+
+/** Runs module `code` in a fresh node (no NODE_OPTIONS) and gives the number it prints. */
+function runInFreshNode(code: string): number {
   const out = execFileSync(process.execPath, ['--input-type=module', '-e', code], {
     encoding: 'utf8',
     env: { ...process.env, NODE_OPTIONS: '' },
@@ -106,12 +111,7 @@ describe('limitOldGenerationGrowth', () => {
       }
       process.stdout.write(String(max));
     `;
-    return Number(
-      execFileSync(process.execPath, ['--input-type=module', '-e', code], {
-        encoding: 'utf8',
-        env: { ...process.env, NODE_OPTIONS: '' },
-      }),
-    );
+    return runInFreshNode(code);
   }
 
   it('keeps the old generation from growing far past what survives', () => {
