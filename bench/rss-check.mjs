@@ -1,7 +1,7 @@
 // Peak memory of `check` (structure only, no --read-data) and of prune's mark phase
 // against simulated repositories of N data blobs (issue #8: memory must not grow with
-// the repository). Each measured step runs in its own process; its peak RSS is VmHWM
-// from /proc/self/status.
+// the repository). Each measured step runs in its own process, with the CLI's heap
+// settings; its peak RSS is VmHWM from /proc/self/status.
 //
 // Simulation: a local repository with one snapshot whose trees reference N made-up data
 // blob ids (1000 directories' worth of 1000 files of 10 chunks at 10M; the tree nodes are
@@ -142,6 +142,9 @@ async function runStep() {
   const [, , , name, json] = process.argv;
   const args = JSON.parse(json);
   const cairn = await distModule();
+  // The heap settings of the `cairn` executable (src/cli/heap.ts), as bench/step.mjs.
+  const heap = await distModule('cli/heap.js').catch(() => undefined);
+  heap?.applyHeapSettings?.();
   const started = performance.now();
   const peaks = {};
   const sample = () => {
@@ -220,7 +223,7 @@ async function main() {
     const dir = join(root, `n${blobs}`);
     const f = child('fixture', { dir, blobs });
     console.error(`fixture ${blobs}: ${f.ms} ms, ${f.dirs} directories`);
-    const variants = [['disk-set', {}]];
+    const variants = [['on-disk', {}]];
     if (process.env.RSS_INMEMORY === '1') {
       variants.push(['in-memory', { CAIRN_SPILL_THRESHOLD: String(Number.MAX_SAFE_INTEGER) }]);
     }

@@ -7,9 +7,9 @@
  *    shared subtree once).
  * 4. Every data blob a file references must exist (one listing of `data/`), and with
  *    `readData` is read back and hash-verified.
- * The sets of trees seen, blobs referenced and blobs stored are DiskSets: in memory for
- * small repositories, in a temporary level database for large ones, compared by a
- * merge-join in id order; memory does not grow with the repository.
+ * The blobs referenced and the blobs stored are ExternalSortSets (in memory for small
+ * repositories, sorted run files for large ones) compared by a merge-join in id order,
+ * and the trees seen a DiskSet; memory does not grow with the repository.
  * When something is wrong, the trees are walked again to name every snapshot and file
  * that depends on the damaged object.
  */
@@ -20,6 +20,7 @@ import { forEachConcurrent } from '../core/limit.js';
 import type { Snapshot } from '../manifest/types.js';
 import { BlobStore } from '../repo/blob-store.js';
 import { closeAll, DiskSet, SortedCursor } from '../repo/disk-set.js';
+import { ExternalSortSet } from '../repo/external-sort-set.js';
 import { blobPrefix, idOfKey } from '../repo/layout.js';
 import type { Repository } from '../repo/repository.js';
 import { TreeReader } from '../repo/tree-store.js';
@@ -103,7 +104,7 @@ export async function check(repo: Repository, options: CheckOptions = {}): Promi
 
   // Fresh readers: check must read every object from the backend, not from caches.
   const blobs = new BlobStore(repo.backend, { codec: repo.codec });
-  const trees = new TreeReader(blobs, 64);
+  const trees = TreeReader.forSingleWalk(blobs);
   const ids = await repo.snapshots.ids(signal);
   emit({
     type: 'start',
@@ -124,11 +125,12 @@ export async function check(repo: Repository, options: CheckOptions = {}): Promi
   report.snapshots = snapshots.length;
 
   // Walk every tree once, collecting referenced data blobs. The sets move to disk when
-  // large, so memory does not grow with the repository (src/repo/disk-set.ts).
+  // large, so memory does not grow with the repository (src/repo/external-sort-set.ts,
+  // src/repo/disk-set.ts: the seen trees need lookups while they are being added).
   const setOptions = { dir: join(repo.cacheDir, 'tmp') };
   const seenTrees = new DiskSet(setOptions);
-  const referenced = new DiskSet(setOptions);
-  const stored = new DiskSet(setOptions);
+  const referenced = new ExternalSortSet(setOptions);
+  const stored = new ExternalSortSet(setOptions);
   try {
     const visit = async (tree: ObjectId): Promise<void> => {
       if (!(await seenTrees.addNew(tree))) return;
@@ -249,8 +251,8 @@ export function selectSubset(ids: readonly ObjectId[], subset: DataSubset): Obje
  * (selection sampling), so no list of ids is held.
  */
 async function* presentBlobs(
-  referenced: DiskSet,
-  stored: DiskSet,
+  referenced: ExternalSortSet,
+  stored: ExternalSortSet,
   count: number,
   subset: DataSubset | undefined,
 ): AsyncGenerator<ObjectId> {

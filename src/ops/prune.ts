@@ -22,11 +22,12 @@
  * Every run sweeps what is due, then marks afresh. With `graceMs: 0` a run marks and
  * sweeps at once.
  *
- * The sets of referenced, stored and seen blobs are DiskSets (src/repo/disk-set.ts):
- * in memory for small repositories, in temporary level databases under the cache
- * directory for large ones, compared by merge-joins in key order. What stays in memory
- * grows with the unreferenced blobs (the candidate list is one JSON object), not with
- * the repository.
+ * The sets of referenced and stored blobs are ExternalSortSets
+ * (src/repo/external-sort-set.ts: filled, then read), those that need lookups while
+ * they grow (trees seen, blobs kept) DiskSets (src/repo/disk-set.ts); in memory for
+ * small repositories, on disk under the cache directory for large ones, compared by
+ * merge-joins in key order. What stays in memory grows with the unreferenced blobs
+ * (the candidate list is one JSON object), not with the repository.
  */
 import { join } from 'node:path';
 import type { Backend } from '../backends/backend.js';
@@ -38,6 +39,7 @@ import type { ObjectId } from '../core/ids.js';
 import { forEachConcurrent } from '../core/limit.js';
 import { BlobStore } from '../repo/blob-store.js';
 import { closeAll, DiskSet, type DiskSetOptions, SortedCursor } from '../repo/disk-set.js';
+import { ExternalSortSet } from '../repo/external-sort-set.js';
 import { blobKey, blobPrefix, idOfKey } from '../repo/layout.js';
 import { describeLock, Lock, listLocks } from '../repo/locks.js';
 import {
@@ -93,14 +95,15 @@ export interface PruneReport {
 }
 
 /**
- * The referenced and stored blobs of a repository at one moment, by key, in DiskSets
- * (memory stays bounded whatever the repository's size); `withScan` removes them.
+ * The referenced and stored blobs of a repository at one moment, by key, in sealed
+ * ExternalSortSets (memory stays the same whatever the repository's size); `withScan`
+ * removes them.
  */
 interface Scan {
   snapshots: number;
-  referenced: DiskSet;
+  referenced: ExternalSortSet;
   /** Stored blob key -> size. */
-  stored: DiskSet;
+  stored: ExternalSortSet;
 }
 
 /** Prunes `repo`. */
@@ -214,8 +217,8 @@ async function sweep(
     }
     await withScan(repo, signal, async (scan) => {
       await summarize(report, scan);
-      const trees = new TreeReader(new BlobStore(repo.backend, { codec: repo.codec }), 64);
-      const marked = new DiskSet(setOptions(repo));
+      const trees = TreeReader.forSingleWalk(new BlobStore(repo.backend, { codec: repo.codec }));
+      const marked = new ExternalSortSet(setOptions(repo));
       let kept: DiskSet | undefined;
       try {
         for (const k of candidates.keys) await marked.add(k);
@@ -235,7 +238,7 @@ async function sweep(
   }
 }
 
-/** Options for the DiskSets of a prune run: their temporary databases go under the cache. */
+/** Options for the sets of a prune run: their temporary files go under the cache. */
 function setOptions(repo: Repository): DiskSetOptions {
   return { dir: join(repo.cacheDir, 'tmp') };
 }
@@ -246,7 +249,7 @@ function setOptions(repo: Repository): DiskSetOptions {
  */
 async function stillUnreferenced(
   scan: Scan,
-  marked: DiskSet,
+  marked: ExternalSortSet,
   kept: DiskSet,
 ): Promise<Array<[string, number]>> {
   const doomed: Array<[string, number]> = [];
@@ -350,7 +353,7 @@ async function referencedByNewTrees(
   repo: Repository,
   trees: TreeReader,
   scan: Scan,
-  candidates: DiskSet,
+  candidates: ExternalSortSet,
   signal?: AbortSignal,
 ): Promise<DiskSet> {
   // The queue holds only such unreferenced, unmarked trees (garbage of killed writers).
@@ -460,8 +463,8 @@ async function withScan<T>(
   signal: AbortSignal | undefined,
   fn: (scan: Scan) => Promise<T>,
 ): Promise<T> {
-  const referenced = new DiskSet(setOptions(repo));
-  const stored = new DiskSet(setOptions(repo));
+  const referenced = new ExternalSortSet(setOptions(repo));
+  const stored = new ExternalSortSet(setOptions(repo));
   try {
     const snapshots = await scanRepository(repo, referenced, stored, signal);
     return await fn({ snapshots, referenced, stored });
@@ -477,13 +480,13 @@ async function withScan<T>(
  */
 async function scanRepository(
   repo: Repository,
-  referenced: DiskSet,
-  stored: DiskSet,
+  referenced: ExternalSortSet,
+  stored: ExternalSortSet,
   signal?: AbortSignal,
 ): Promise<number> {
   // No inventory: prune must see the truth.
   const blobs = new BlobStore(repo.backend, { codec: repo.codec });
-  const trees = new TreeReader(blobs, 64);
+  const trees = TreeReader.forSingleWalk(blobs);
   const ids = await repo.snapshots.ids(signal);
   const roots: ObjectId[] = [];
   for (const id of ids) roots.push((await repo.snapshots.load(id, signal)).tree);

@@ -1,7 +1,9 @@
 /**
  * A set of keys (object ids or blob keys), each with a numeric value, whose memory does
- * not grow with its size: what `check` and `prune` use for "every blob of the
- * repository" (trees seen, blobs referenced, blobs stored).
+ * not grow with its size, and which answers lookups while it grows: what `check` and
+ * `prune` use for the trees a walk has seen and the blobs a sweep keeps. (Sets that are
+ * filled first and read after, like "every blob stored", are ExternalSortSets: nothing
+ * memory-mapped, src/repo/external-sort-set.ts.)
  *
  * - Small sets stay in a JS Map. Once a set passes `spillThreshold` entries it moves to
  *   a temporary `level` database in a fresh directory (under `dir`), removed by
@@ -44,7 +46,8 @@ export const diskSetDefaults = {
   bufferSize: 8192,
 };
 
-function envThreshold(): number | undefined {
+/** CAIRN_SPILL_THRESHOLD, when set to a whole number. */
+export function envThreshold(): number | undefined {
   const n = Number(process.env.CAIRN_SPILL_THRESHOLD);
   return Number.isInteger(n) && n >= 0 && process.env.CAIRN_SPILL_THRESHOLD !== '' ? n : undefined;
 }
@@ -243,10 +246,7 @@ export class DiskSet {
 
   /** Moves the in-memory entries to a new temporary database. */
   private async spill(): Promise<void> {
-    const parent = this.options.dir ?? tmpdir();
-    await mkdir(parent, { recursive: true });
-    await removeStaleSets(parent);
-    const path = await mkdtemp(join(parent, `${SET_PREFIX}${process.pid}-`));
+    const path = await createSetDirectory(this.options.dir);
     this.path = path;
     const db = new Level<string, string>(path, {
       valueEncoding: 'utf8',
@@ -349,7 +349,9 @@ export class SortedCursor {
 }
 
 /** Closes every set, even when some closes fail; rethrows the first failure. */
-export async function closeAll(...sets: Array<DiskSet | undefined>): Promise<void> {
+export async function closeAll(
+  ...sets: Array<{ close(): Promise<void> } | undefined>
+): Promise<void> {
   let failure: unknown;
   for (const s of sets) {
     try {
@@ -359,6 +361,16 @@ export async function closeAll(...sets: Array<DiskSet | undefined>): Promise<voi
     }
   }
   if (failure !== undefined) throw failure;
+}
+
+/**
+ * A new empty directory for one set's files under `parent` (default: os.tmpdir()),
+ * named after this process; first removes those that dead processes left there.
+ */
+export async function createSetDirectory(parent = tmpdir()): Promise<string> {
+  await mkdir(parent, { recursive: true });
+  await removeStaleSets(parent);
+  return mkdtemp(join(parent, `${SET_PREFIX}${process.pid}-`));
 }
 
 /** Name prefix of set directories: `cairn-set-<pid>-<random>`. */

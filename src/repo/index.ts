@@ -2,7 +2,8 @@
  * Repository layer: the on-backend format (config, blob envelope, key layout), the
  * content-addressed blob store, directory trees, snapshot records, and local caches
  * (the stat cache of backup, the per-remote blob inventory, the disk-backed sets of
- * check and prune), locks and prune state, and the object codec: zstd compression
+ * check and prune: sorted run files, and LevelDB where lookups interleave additions),
+ * locks and prune state, and the object codec: zstd compression
  * (native when the optional package was built, else WebAssembly; with a cheap guess
  * that skips content that looks random), AES-256-GCM encryption, keyed ids and
  * password key slots.
@@ -18,6 +19,7 @@ export * from './compressibility.js';
 export * from './config.js';
 export * from './crypto.js';
 export * from './disk-set.js';
+export * from './external-sort-set.js';
 export * from './inventory.js';
 export * from './key-slots.js';
 export * from './layout.js';

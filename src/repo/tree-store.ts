@@ -255,6 +255,8 @@ interface StoringRef {
  * alone would let 256 of them hold tens of MiB.
  */
 const CACHE_BYTES = 8 * 1024 * 1024;
+/** The same for `TreeReader.forSingleWalk`. */
+const SINGLE_WALK_CACHE_BYTES = 1024 * 1024;
 
 /** Reads tree nodes and directories. */
 export class TreeReader {
@@ -270,6 +272,16 @@ export class TreeReader {
     private readonly cacheSize = 256,
     private readonly cacheBytes = CACHE_BYTES,
   ) {}
+
+  /**
+   * A reader for walks that visit each node once (check, prune): it keeps only what
+   * such a walk reads again soon (a directory's index node, between `nodeIds` and
+   * `entries`). Decoded, a leaf page takes about three times its stored size (an object
+   * and an id string per chunk), so the default 8 MiB would hold some 25 MiB of heap.
+   */
+  static forSingleWalk(blobs: BlobStore): TreeReader {
+    return new TreeReader(blobs, 64, SINGLE_WALK_CACHE_BYTES);
+  }
 
   /** One verified, validated tree node. */
   async node(id: ObjectId, signal?: AbortSignal): Promise<TreeNode> {

@@ -1,7 +1,7 @@
 /**
  * check and prune give the same reports and delete the same blobs whether their sets of
- * blobs stay in memory or spill to temporary level databases (threshold forced to 1),
- * and leave no temporary database behind.
+ * blobs stay in memory or spill to disk (sorted runs of one key merged two at a time,
+ * and level databases, forced by thresholds of 1), and leave no temporary file behind.
  */
 import { cp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,15 +13,25 @@ import { check } from '../../src/ops/check.js';
 import { forget } from '../../src/ops/forget.js';
 import { type PruneReport, prune } from '../../src/ops/prune.js';
 import { diskSetDefaults } from '../../src/repo/disk-set.js';
+import { sortSetDefaults } from '../../src/repo/external-sort-set.js';
 import { blobKey, blobPrefix } from '../../src/repo/layout.js';
 import { initRepository, openRepositoryIn } from '../../src/repo/repository.js';
 import { pseudoRandomBytes, tempDir } from '../helpers/fs.js';
 import { TINY_CHUNKS } from '../helpers/repo.js';
 
-const defaultThreshold = diskSetDefaults.spillThreshold;
+const defaults = { ...diskSetDefaults };
+const sortDefaults = { ...sortSetDefaults };
 afterEach(() => {
-  diskSetDefaults.spillThreshold = defaultThreshold;
+  Object.assign(diskSetDefaults, defaults);
+  Object.assign(sortSetDefaults, sortDefaults);
 });
+
+/** Every set spills at its first key; runs merge two at a time (many levels). */
+function spillEverything(): void {
+  diskSetDefaults.spillThreshold = 1;
+  sortSetDefaults.runEntries = 1;
+  sortSetDefaults.fanIn = 2;
+}
 
 async function blobKeys(backend: Backend): Promise<string[]> {
   const keys: string[] = [];
@@ -77,7 +87,7 @@ describe('check and prune with sets spilled to disk', () => {
     await new LocalBackend(dir).put(blobKey('data', 'ab'.repeat(32)), new Uint8Array([1, 2, 3]));
 
     const inMemory = await check(await open(dir, cacheDir), { readData: true });
-    diskSetDefaults.spillThreshold = 1;
+    spillEverything();
     const spilled = await check(await open(dir, cacheDir), { readData: true });
     expect(spilled).toEqual(inMemory);
     expect(inMemory.problems.map((p) => p.object)).toEqual(
@@ -102,7 +112,7 @@ describe('check and prune with sets spilled to disk', () => {
       return { dry, pruned, left: await blobKeys(repo.backend) };
     };
     const inMemory = await run(dir);
-    diskSetDefaults.spillThreshold = 1;
+    spillEverything();
     const spilled = await run(twin);
 
     expect(comparable(spilled.dry)).toEqual(comparable(inMemory.dry));

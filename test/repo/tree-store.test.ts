@@ -130,4 +130,25 @@ describe('TreeReader cache', () => {
     for (const id of ids) expect(await gets(roomy, id)).toBe(1);
     for (const id of ids) expect(await gets(roomy, id)).toBe(0);
   });
+
+  it('a single-walk reader keeps 1 MiB of nodes, where the default keeps 8', async () => {
+    const counting = new CountingBackend(new MemoryBackend());
+    const blobs = new BlobStore(counting);
+    // Twelve one-page directories of about 200 KB each: 2.4 MB in all.
+    const ids: string[] = [];
+    for (let d = 0; d < 12; d++) {
+      const w = new DirectoryWriter(blobs, DEFAULT_PAGING);
+      await w.add(fileEntry(`big${d}`, 0, new Uint8Array(200_000).fill(d + 1)));
+      ids.push((await w.finish()).tree);
+    }
+    const rereads = async (reader: TreeReader) => {
+      for (const id of ids) await reader.node(id);
+      const before = counting.counts.get;
+      for (const id of ids) await reader.node(id);
+      return counting.counts.get - before;
+    };
+    expect(await rereads(new TreeReader(blobs))).toBe(0);
+    // Only the last five fit in 1 MiB; reading in the same order evicts each before use.
+    expect(await rereads(TreeReader.forSingleWalk(blobs))).toBe(12);
+  });
 });
