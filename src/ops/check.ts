@@ -134,11 +134,11 @@ export async function check(repo: Repository, options: CheckOptions = {}): Promi
   try {
     const visit = async (tree: ObjectId): Promise<void> => {
       if (!(await seenTrees.addNew(tree))) return;
-      let nodeIds: ObjectId[];
       try {
-        nodeIds = await trees.nodeIds(tree, signal);
-        report.trees += nodeIds.length;
-        for await (const e of trees.entries(tree, signal)) {
+        const countNode = () => {
+          report.trees++;
+        };
+        for await (const e of trees.entries(tree, signal, countNode)) {
           if (e.kind === 'file') for (const c of e.chunks) await referenced.add(c.id);
           else if (e.kind === 'dir') await visit(e.tree);
         }

@@ -495,12 +495,13 @@ async function scanRepository(
     const visit = async (tree: ObjectId): Promise<void> => {
       if (!(await seen.addNew(tree))) return;
       throwIfAborted(signal);
-      for (const n of await trees.nodeIds(tree, signal)) await referenced.add(blobKey('tree', n));
-      for await (const e of trees.entries(tree, signal)) {
+      const nodes: ObjectId[] = [];
+      for await (const e of trees.entries(tree, signal, (n) => nodes.push(n))) {
         if (e.kind === 'file') {
           for (const c of e.chunks) await referenced.add(blobKey('data', c.id));
         } else if (e.kind === 'dir') await visit(e.tree);
       }
+      for (const n of nodes) await referenced.add(blobKey('tree', n));
     };
     for (const root of roots) await visit(root);
   } finally {

@@ -274,9 +274,9 @@ export class TreeReader {
   ) {}
 
   /**
-   * A reader for walks that visit each node once (check, prune): it keeps only what
-   * such a walk reads again soon (a directory's index node, between `nodeIds` and
-   * `entries`). Decoded, a leaf page takes about three times its stored size (an object
+   * A reader for walks that read each node once (check, prune: `entries` with `onNode`
+   * instead of `nodeIds` then `entries`, which reads every page twice). It keeps 1 MiB
+   * of nodes: decoded, a leaf page takes about three times its stored size (an object
    * and an id string per chunk), so the default 8 MiB would hold some 25 MiB of heap.
    */
   static forSingleWalk(blobs: BlobStore): TreeReader {
@@ -308,11 +308,16 @@ export class TreeReader {
   /**
    * Every entry of the directory `id`, in name order, across pages. Checks that pages
    * agree with their index (first name, count, order), so a hostile index cannot
-   * reorder, duplicate or hide entries.
+   * reorder, duplicate or hide entries. `onNode` is told each node id (index or page) as
+   * it is read: the same ids as `nodeIds`, without reading the pages a second time.
    */
-  async *entries(id: ObjectId, signal?: AbortSignal): AsyncGenerator<Entry> {
+  async *entries(
+    id: ObjectId,
+    signal?: AbortSignal,
+    onNode?: (node: ObjectId) => void,
+  ): AsyncGenerator<Entry> {
     let previous: string | undefined;
-    for await (const entry of this.walk(id, 0, undefined, signal)) {
+    for await (const entry of this.walk(id, 0, undefined, signal, onNode)) {
       if (previous !== undefined && compareNames(previous, entry.name) >= 0) {
         throw new FormatError(`tree ${id}`, `pages overlap at ${JSON.stringify(entry.name)}`);
       }
@@ -326,9 +331,11 @@ export class TreeReader {
     depth: number,
     expect: PageRef | undefined,
     signal?: AbortSignal,
+    onNode?: (node: ObjectId) => void,
   ): AsyncGenerator<Entry> {
     if (depth > MAX_INDEX_DEPTH) throw new FormatError(`tree ${id}`, 'index nested too deeply');
     const node = await this.node(id, signal);
+    onNode?.(id);
     if (node.kind === 'leaf') {
       if (expect) {
         if (node.entries.length !== expect.count || node.entries[0]?.name !== expect.first) {
@@ -344,7 +351,7 @@ export class TreeReader {
     ) {
       throw new FormatError(`tree ${id}`, 'index node does not match its parent');
     }
-    for (const page of node.pages) yield* this.walk(page.tree, depth + 1, page, signal);
+    for (const page of node.pages) yield* this.walk(page.tree, depth + 1, page, signal, onNode);
   }
 
   /** The entry called `name` in directory `id`, or undefined. */

@@ -151,4 +151,24 @@ describe('TreeReader cache', () => {
     // Only the last five fit in 1 MiB; reading in the same order evicts each before use.
     expect(await rereads(TreeReader.forSingleWalk(blobs))).toBe(12);
   });
+
+  it('entries with onNode names every node once, reading each once, past the cache', async () => {
+    const counting = new CountingBackend(new MemoryBackend());
+    const blobs = new BlobStore(counting);
+    // One directory of 3.6 MB of inline content: many pages under an index, over 1 MiB.
+    const names = Array.from({ length: 60 }, (_, i) => `f${String(i).padStart(3, '0')}`);
+    const { tree } = await writeDir(blobs, names, (n) =>
+      fileEntry(n, 0, new Uint8Array(60_000).fill(n.charCodeAt(3))),
+    );
+    const expected = await new TreeReader(blobs).nodeIds(tree);
+    expect(expected.length).toBeGreaterThan(5);
+    const reader = TreeReader.forSingleWalk(blobs);
+    const seen: string[] = [];
+    const before = counting.counts.get;
+    const got: string[] = [];
+    for await (const e of reader.entries(tree, undefined, (n) => seen.push(n))) got.push(e.name);
+    expect(got).toEqual(names);
+    expect(seen.sort()).toEqual([...expected].sort());
+    expect(counting.counts.get - before).toBe(expected.length);
+  });
 });
