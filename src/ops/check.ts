@@ -132,12 +132,12 @@ export async function check(repo: Repository, options: CheckOptions = {}): Promi
   const referenced = new ExternalSortSet(setOptions);
   const stored = new ExternalSortSet(setOptions);
   try {
+    const countNode = () => {
+      report.trees++;
+    };
     const visit = async (tree: ObjectId): Promise<void> => {
       if (!(await seenTrees.addNew(tree))) return;
       try {
-        const countNode = () => {
-          report.trees++;
-        };
         for await (const e of trees.entries(tree, signal, countNode)) {
           if (e.kind === 'file') for (const c of e.chunks) await referenced.add(c.id);
           else if (e.kind === 'dir') await visit(e.tree);

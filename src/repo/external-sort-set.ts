@@ -20,7 +20,7 @@
  * to once read, and a lookup costs about log2(file size) small reads.
  */
 import type { FileHandle } from 'node:fs/promises';
-import { open, rm, unlink } from 'node:fs/promises';
+import { open, rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSetDirectory, envThreshold } from './disk-set.js';
 import { checkRunKey, lookupInRun, RunReader, RunWriter, writeRun } from './sorted-run.js';
@@ -188,12 +188,12 @@ export class ExternalSortSet {
     }
     const final = this.runs.length === 1 ? this.runs[0]! : await this.merge(this.runs.slice());
     this.runs = [final];
-    const file = await open(final.path, 'r');
-    try {
-      return { kind: 'file', path: final.path, size: (await file.stat()).size, count: final.count };
-    } finally {
-      await file.close();
-    }
+    return {
+      kind: 'file',
+      path: final.path,
+      size: (await stat(final.path)).size,
+      count: final.count,
+    };
   }
 
   /** Writes the Map as a new run, then merges full levels. */
