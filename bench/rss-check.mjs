@@ -6,13 +6,17 @@
 // Simulation: a local repository with one snapshot whose trees reference N made-up data
 // blob ids (1000 directories' worth of 1000 files of 10 chunks at 10M; the tree nodes are
 // real and read back), seen through a backend whose `data/` listing yields those N ids
-// plus 1000 unreferenced ones, without writing the data blobs themselves.
+// plus 1000 unreferenced ones (RSS_UNREFERENCED), without writing the data blobs
+// themselves.
 //
 // Usage: node bench/rss-check.mjs [N ...]            (default 10000 1000000)
 // Env:   CAIRN_DIST    cairn build to use (default dist/; see bench/dist.mjs)
 //        RSS_INMEMORY=1 also run each step with sets never spilled (the old behaviour's
 //                      memory profile: one JS entry per blob)
 //        RSS_DIR       where fixtures go (default os.tmpdir()/cairn-rss-check)
+//        RSS_UNREFERENCED  made-up blobs the listing adds that nothing references
+//                      (default 1000); with RSS_SWEEP=1 a prune that marks and sweeps
+//                      them (deleting keys that have no files: a no-op) runs as well
 //        NODE_OPTIONS  passed on to the steps (e.g. --max-old-space-size=96)
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -24,7 +28,7 @@ import { distModule } from './dist.mjs';
 
 const FILES_PER_DIR = 1000;
 const CHUNKS_PER_FILE = 10;
-const UNREFERENCED = 1000;
+const UNREFERENCED = Number(process.env.RSS_UNREFERENCED ?? 1000);
 const CHUNK_SIZE = 65536;
 
 const fakeId = (i) => createHash('sha256').update(`rss:${i}`).digest('hex');
@@ -136,6 +140,17 @@ const steps = {
     }
     return { referenced: r.referencedBlobs, marked: r.marked };
   },
+
+  /** A prune run that marks and sweeps at once (grace 0): the unreferenced blobs go. */
+  async sweep(cairn, { dir, blobs }) {
+    const repo = await openFixture(cairn, dir, blobs);
+    await repo.backend.delete('prune/candidates').catch(() => {});
+    const r = await cairn.prune(repo, { graceMs: 0 });
+    if (!r.swept || r.deletedData !== UNREFERENCED) {
+      throw new Error(`unexpected prune result ${JSON.stringify(r)}`);
+    }
+    return { referenced: r.referencedBlobs, deleted: r.deletedData };
+  },
 };
 
 async function runStep() {
@@ -228,7 +243,8 @@ async function main() {
       variants.push(['in-memory', { CAIRN_SPILL_THRESHOLD: String(Number.MAX_SAFE_INTEGER) }]);
     }
     for (const [variant, env] of variants) {
-      for (const step of ['check', 'mark']) {
+      const stepNames = ['check', 'mark', ...(process.env.RSS_SWEEP === '1' ? ['sweep'] : [])];
+      for (const step of stepNames) {
         const r = { variant, ...child(step, { dir, blobs }, env) };
         console.error(JSON.stringify(r));
         rows.push(r);

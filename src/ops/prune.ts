@@ -26,8 +26,9 @@
  * (src/repo/external-sort-set.ts: filled, then read), those that need lookups while
  * they grow (trees seen, blobs kept) DiskSets (src/repo/disk-set.ts); in memory for
  * small repositories, on disk under the cache directory for large ones, compared by
- * merge-joins in key order. What stays in memory grows with the unreferenced blobs
- * (the candidate list is one JSON object), not with the repository.
+ * merge-joins in key order. The candidate list is written and read in parts
+ * (prune-state.ts), and the blobs a sweep deletes are another ExternalSortSet: only the
+ * doomed tree nodes, which must be ordered parents first, are held in memory.
  */
 import { join } from 'node:path';
 import type { Backend } from '../backends/backend.js';
@@ -44,10 +45,11 @@ import { blobKey, blobPrefix, idOfKey } from '../repo/layout.js';
 import { describeLock, Lock, listLocks } from '../repo/locks.js';
 import {
   bumpPruneEpoch,
-  PRUNE_CANDIDATES_KEY,
+  CandidateWriter,
+  candidateKeys,
   type PruneCandidates,
   readCandidates,
-  writeCandidates,
+  removeCandidates,
 } from '../repo/prune-state.js';
 import type { Repository } from '../repo/repository.js';
 import { TreeReader } from '../repo/tree-store.js';
@@ -152,7 +154,7 @@ export async function prune(repo: Repository, options: PruneOptions = {}): Promi
     report.tempFilesRemoved = await removeStaleTempFiles(repo.backend);
     const waiting = await readCandidates(repo.backend, { signal });
     if (waiting) {
-      report.marked = waiting.keys.length;
+      report.marked = waiting.count;
       report.sweepAfter = new Date(Date.parse(waiting.time) + graceMs).toISOString();
     }
   } finally {
@@ -179,21 +181,10 @@ async function mark(
   signal?: AbortSignal,
 ): Promise<PruneCandidates | undefined> {
   const time = new Date(now()).toISOString();
-  // The candidate list is one JSON object (docs/format.md), so its keys are held: as many
-  // as there are unreferenced blobs, not as many as the repository holds.
-  const keys: string[] = [];
-  await withScan(repo, signal, (scan) =>
-    summarize(report, scan, (key) => {
-      keys.push(key);
-    }),
-  );
-  if (keys.length === 0) {
-    await repo.backend.delete(PRUNE_CANDIDATES_KEY, { signal });
-    return undefined;
-  }
-  const candidates = { time, keys };
-  await writeCandidates(repo.backend, candidates, { signal });
-  return candidates;
+  // The keys go to the list's parts as they come (prune-state.ts): none are held.
+  const writer = new CandidateWriter(repo.backend, { signal });
+  await withScan(repo, signal, (scan) => summarize(report, scan, (key) => writer.add(key)));
+  return writer.finish(time);
 }
 
 /** Deletes the candidates still unreferenced, unless a backup is running. */
@@ -219,19 +210,21 @@ async function sweep(
       await summarize(report, scan);
       const trees = TreeReader.forSingleWalk(new BlobStore(repo.backend, { codec: repo.codec }));
       const marked = new ExternalSortSet(setOptions(repo));
+      const doomed = new ExternalSortSet(setOptions(repo));
       let kept: DiskSet | undefined;
       try {
-        for (const k of candidates.keys) await marked.add(k);
+        for await (const k of candidateKeys(repo.backend, candidates, { signal }))
+          await marked.add(k);
         kept = await referencedByNewTrees(repo, trees, scan, marked, signal);
-        const doomed = await stillUnreferenced(scan, marked, kept);
+        await stillUnreferenced(scan, marked, kept, doomed);
         await marked.close();
         await kept.close();
-        if (doomed.length > 0) await deleteDoomed(repo, trees, doomed, report, options);
+        if ((await doomed.count()) > 0) await deleteDoomed(repo, trees, doomed, report, options);
       } finally {
-        await closeAll(marked, kept);
+        await closeAll(marked, kept, doomed);
       }
     });
-    await repo.backend.delete(PRUNE_CANDIDATES_KEY, { signal });
+    await removeCandidates(repo.backend, { signal });
     report.swept = true;
   } finally {
     await lock.setSweeping(false);
@@ -244,15 +237,15 @@ function setOptions(repo: Repository): DiskSetOptions {
 }
 
 /**
- * The candidates still stored, still unreferenced and not kept, with their sizes, in key
- * order (one merge-join of the sorted sets).
+ * Adds to `doomed` the candidates still stored, still unreferenced and not kept, with
+ * their sizes (one merge-join of the sorted sets).
  */
 async function stillUnreferenced(
   scan: Scan,
   marked: ExternalSortSet,
   kept: DiskSet,
-): Promise<Array<[string, number]>> {
-  const doomed: Array<[string, number]> = [];
+  doomed: ExternalSortSet,
+): Promise<void> {
   const stored = new SortedCursor(scan.stored.entries());
   const referenced = new SortedCursor(scan.referenced.entries());
   const keptCursor = new SortedCursor(kept.entries());
@@ -261,51 +254,57 @@ async function stillUnreferenced(
       const size = await stored.seek(key);
       if (size === undefined || (await referenced.has(key)) || (await keptCursor.has(key)))
         continue;
-      doomed.push([key, size]);
+      await doomed.add(key, size);
     }
   } finally {
     await stored.close();
     await referenced.close();
     await keptCursor.close();
   }
-  return doomed;
 }
 
 /**
- * Deletes `doomed` (key, size): after publishing a new epoch, trees first, parents before
- * children, then data: a stored tree node must always imply that everything below it is
- * stored, even if this process dies mid-way.
+ * Deletes `doomed` (key -> size): after publishing a new epoch, trees first, parents
+ * before children, then data: a stored tree node must always imply that everything
+ * below it is stored, even if this process dies mid-way. The tree nodes are held in
+ * memory (to order them); the data keys stream from the set.
  */
 async function deleteDoomed(
   repo: Repository,
   trees: TreeReader,
-  doomed: Array<[string, number]>,
+  doomed: ExternalSortSet,
   report: PruneReport,
   options: PruneOptions,
 ): Promise<void> {
   const { signal } = options;
+  const concurrency = options.concurrency ?? 16;
   await bumpPruneEpoch(repo.backend, { signal });
-  const sizes = new Map(doomed);
-  const keys = doomed.map(([k]) => k);
-  const levels = [
-    ...(await parentsFirst(
-      trees,
-      keys.filter((k) => k.startsWith('tree/')),
-      signal,
-    )),
-    keys.filter((k) => k.startsWith('data/')),
-  ];
-  for (const level of levels) {
-    await forEachConcurrent(level, options.concurrency ?? 16, async (key) => {
-      await repo.backend.delete(key, { signal });
-      report.deletedBytes += sizes.get(key) ?? 0;
-      if (key.startsWith('tree/')) report.deletedTrees++;
-      else report.deletedData++;
+  const treeSizes = new Map<string, number>();
+  for await (const [key, size] of doomed.entries()) {
+    if (key.startsWith('tree/')) treeSizes.set(key, size);
+  }
+  const deleted = async (key: string, size: number) => {
+    await repo.backend.delete(key, { signal });
+    report.deletedBytes += size;
+    report.unreferencedBlobs--;
+    report.unreferencedBytes -= size;
+  };
+  for (const level of await parentsFirst(trees, [...treeSizes.keys()], signal)) {
+    await forEachConcurrent(level, concurrency, async (key) => {
+      await deleted(key, treeSizes.get(key)!);
+      report.deletedTrees++;
     });
   }
+  await forEachConcurrent(dataEntries(doomed), concurrency, async ([key, size]) => {
+    await deleted(key, size);
+    report.deletedData++;
+  });
   await repo.inventory?.invalidate();
-  report.unreferencedBlobs -= doomed.length;
-  for (const [, size] of doomed) report.unreferencedBytes -= size;
+}
+
+/** The data blobs of a set of blob keys, with their values. */
+async function* dataEntries(set: ExternalSortSet): AsyncGenerator<[string, number]> {
+  for await (const entry of set.entries()) if (entry[0].startsWith('data/')) yield entry;
 }
 
 /** The blob keys one tree node references directly: pages, subdirectories, chunks. */
@@ -438,7 +437,7 @@ async function parentsFirst(
 async function summarize(
   report: PruneReport,
   scan: Scan,
-  onUnreferenced?: (key: string, size: number) => void,
+  onUnreferenced?: (key: string, size: number) => Promise<void> | undefined,
 ): Promise<void> {
   report.snapshots = scan.snapshots;
   report.referencedBlobs = await scan.referenced.count();
@@ -450,7 +449,8 @@ async function summarize(
       if (await referenced.has(key)) continue;
       report.unreferencedBlobs++;
       report.unreferencedBytes += size;
-      onUnreferenced?.(key, size);
+      const written = onUnreferenced?.(key, size);
+      if (written) await written;
     }
   } finally {
     await referenced.close();

@@ -89,7 +89,7 @@ describe('forget + prune', () => {
     expect(first.marked).toBeGreaterThan(0);
     expect(first.deletedData).toBe(0);
     const marked = (await readCandidates(repo.backend))!;
-    expect(marked.keys).toHaveLength(first.marked);
+    expect(marked.count).toBe(first.marked);
 
     // Before the grace period ends: nothing happens, and the mark keeps its time.
     const early = await prune(repo, { graceMs: 3600_000, now: () => t0 + 1800_000 });
