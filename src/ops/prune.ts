@@ -93,6 +93,11 @@ export interface PruneReport {
   sweepAfter?: string;
   /** Temporary files of killed writers removed (local repositories). */
   tempFilesRemoved: number;
+  /**
+   * Why the candidate list was dropped unread, when it was damaged: its blobs are
+   * marked afresh (if still unreferenced) and deleted a grace period later.
+   */
+  droppedCandidates?: string;
   dryRun: boolean;
 }
 
@@ -141,7 +146,7 @@ export async function prune(repo: Repository, options: PruneOptions = {}): Promi
       ...(signal ? { signal } : {}),
     }));
   try {
-    const previous = await readCandidates(repo.backend, { signal });
+    const previous = await readOrDrop(repo, report, signal);
     const due = previous !== undefined && now() - Date.parse(previous.time) >= graceMs;
     if (previous && due) await sweep(repo, lock, previous, report, options);
     if (previous && !due) {
@@ -161,6 +166,35 @@ export async function prune(repo: Repository, options: PruneOptions = {}): Promi
     if (!options.lock) await lock.release();
   }
   return report;
+}
+
+/**
+ * The candidate list of the last mark; a damaged one is dropped (and the reason
+ * reported), so that prune marks afresh instead of failing on it run after run.
+ * Dropping a list only postpones deletion.
+ */
+async function readOrDrop(
+  repo: Repository,
+  report: PruneReport,
+  signal?: AbortSignal,
+): Promise<PruneCandidates | undefined> {
+  try {
+    return await readCandidates(repo.backend, { signal });
+  } catch (err) {
+    if (!hasCode(err, 'format')) throw err;
+    await dropCandidates(repo, report, err, signal);
+    return undefined;
+  }
+}
+
+async function dropCandidates(
+  repo: Repository,
+  report: PruneReport,
+  err: unknown,
+  signal?: AbortSignal,
+): Promise<void> {
+  report.droppedCandidates = err instanceof Error ? err.message : String(err);
+  await removeCandidates(repo.backend, { signal });
 }
 
 /**
@@ -206,6 +240,7 @@ async function sweep(
       report.postponed = `${writers.length} backup(s) in progress (${describeLock(writers[0]!)}); run prune again later`;
       return;
     }
+    let damaged: unknown;
     await withScan(repo, signal, async (scan) => {
       await summarize(report, scan);
       const trees = TreeReader.forSingleWalk(new BlobStore(repo.backend, { codec: repo.codec }));
@@ -213,8 +248,15 @@ async function sweep(
       const doomed = new ExternalSortSet(setOptions(repo));
       let kept: DiskSet | undefined;
       try {
-        for await (const k of candidateKeys(repo.backend, candidates, { signal }))
-          await marked.add(k);
+        try {
+          // Every part is read (and checked) before anything is deleted.
+          for await (const k of candidateKeys(repo.backend, candidates, { signal }))
+            await marked.add(k);
+        } catch (err) {
+          if (!hasCode(err, 'format')) throw err;
+          damaged = err;
+          return;
+        }
         kept = await referencedByNewTrees(repo, trees, scan, marked, signal);
         await stillUnreferenced(scan, marked, kept, doomed);
         await marked.close();
@@ -224,6 +266,10 @@ async function sweep(
         await closeAll(marked, kept, doomed);
       }
     });
+    if (damaged) {
+      await dropCandidates(repo, report, damaged, signal);
+      return;
+    }
     await removeCandidates(repo.backend, { signal });
     report.swept = true;
   } finally {
@@ -509,7 +555,9 @@ async function scanRepository(
   }
   for (const kind of ['tree', 'data'] as const) {
     for await (const info of repo.backend.list(blobPrefix(kind), { signal })) {
-      if (idOfKey(info.key) !== undefined) await stored.add(info.key, info.size);
+      // Only objects named as blobs are (a stray `data/zz/<id>` is not cairn's to delete).
+      const id = idOfKey(info.key);
+      if (id !== undefined && info.key === blobKey(kind, id)) await stored.add(info.key, info.size);
     }
   }
   return ids.length;

@@ -25,8 +25,10 @@ export const PRUNE_CANDIDATES_KEY = 'prune/candidates';
 /** Prefix of the parts of marks' candidate lists. */
 export const PRUNE_MARKS_PREFIX = 'prune/marks/';
 
-/** Keys per part of a candidate list (about 4.7 MB of text). */
+/** Keys per part of a candidate list. */
 export const PART_KEYS = 65_536;
+/** The largest part: PART_KEYS lines of a blob key (72 characters) and a newline (4.6 MiB). */
+export const MAX_PART_BYTES = PART_KEYS * 73;
 
 /** The epoch of a repository that was never pruned. */
 export const INITIAL_EPOCH = '0';
@@ -135,8 +137,9 @@ export function candidatePartKey(mark: string, i: number): string {
 
 /**
  * The candidates' keys in order, one part in memory at a time. Throws a FormatError
- * when a part is missing, holds something other than blob keys, or the parts do not
- * add up to `count`.
+ * when a part is missing, too large, holds something other than blob keys or the wrong
+ * number of them, or the parts do not add up to `count`. The error can come after
+ * earlier parts' keys were given: read to the end before acting on any of them.
  */
 export async function* candidateKeys(
   backend: Backend,
@@ -153,6 +156,11 @@ export async function* candidateKeys(
     const key = candidatePartKey(mark!, i);
     let text: string;
     try {
+      // Sized first: a part is read whole, so one too large is refused unread.
+      const { size } = await backend.stat(key, options);
+      if (size > MAX_PART_BYTES) {
+        throw new FormatError(key, `a part of ${size} bytes (at most ${MAX_PART_BYTES})`);
+      }
       text = new TextDecoder().decode(await backend.get(key, options));
     } catch (err) {
       if (hasCode(err, 'not-found')) {
@@ -162,6 +170,12 @@ export async function* candidateKeys(
     }
     const lines = text.split('\n');
     if (lines.pop() !== '') throw new FormatError(key, 'does not end with a newline');
+    if (lines.length > PART_KEYS || (i < parts - 1 && lines.length !== PART_KEYS)) {
+      throw new FormatError(
+        key,
+        `${lines.length} keys in a part (${i < parts - 1 ? 'exactly' : 'at most'} ${PART_KEYS})`,
+      );
+    }
     for (const line of lines) {
       if (!BLOB_KEY.test(line)) {
         throw new FormatError(key, `not a blob key: ${JSON.stringify(line.slice(0, 80))}`);

@@ -22,11 +22,21 @@ import { raceRounds, verifyAfterRace, writeVersion } from '../helpers/prune-race
 import { localRepo, TINY_CHUNKS } from '../helpers/repo.js';
 
 async function blobKeys(backend: Backend): Promise<string[]> {
-  const keys: string[] = [];
+  return (await blobSizes(backend)).map(([k]) => k);
+}
+
+async function blobSizes(backend: Backend): Promise<Array<[string, number]>> {
+  const sizes: Array<[string, number]> = [];
   for (const kind of ['data', 'tree'] as const) {
-    for await (const info of backend.list(blobPrefix(kind))) keys.push(info.key);
+    for await (const info of backend.list(blobPrefix(kind))) sizes.push([info.key, info.size]);
   }
-  return keys.sort();
+  return sizes.sort((a, b) => (a[0] < b[0] ? -1 : 1));
+}
+
+async function listed(backend: Backend, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const info of backend.list(prefix)) keys.push(info.key);
+  return keys;
 }
 
 describe('forget + prune', () => {
@@ -45,8 +55,12 @@ describe('forget + prune', () => {
     });
     await backup(alone, { paths: [src], statCacheDir: false });
     const needed = await blobKeys(alone.backend);
-    const before = await blobKeys(repo.backend);
+    const beforeSizes = await blobSizes(repo.backend);
+    const before = beforeSizes.map(([k]) => k);
     expect(before.length).toBeGreaterThan(needed.length);
+    const unneededBytes = beforeSizes
+      .filter(([k]) => !needed.includes(k))
+      .reduce((n, [, size]) => n + size, 0);
 
     const dry = await forget(repo, { policy: { last: 1 }, dryRun: true });
     expect(dry.removed).toHaveLength(2);
@@ -61,7 +75,10 @@ describe('forget + prune', () => {
       before.length - needed.length,
     );
     expect(report.prune!.unreferencedBlobs).toBe(0);
+    expect(report.prune!.deletedBytes).toBe(unneededBytes);
+    expect(report.prune!.unreferencedBytes).toBe(0);
     expect(await readCandidates(repo.backend)).toBeUndefined();
+    expect(await listed(repo.backend, 'prune/marks/')).toEqual([]);
 
     const checked = await check(repo, { readData: true });
     expect(checked.problems).toEqual([]);
@@ -103,6 +120,51 @@ describe('forget + prune', () => {
     expect(late.swept).toBe(true);
     expect(late.deletedData).toBe(0); // every candidate was revived
     expect((await check(repo, { readData: true })).problems).toEqual([]);
+  });
+
+  it('drops a damaged candidate list, marks afresh, and sweeps a grace period later', async () => {
+    const src = await tempDir();
+    const { repo } = await localRepo();
+    await writeFile(join(src, 'a'), pseudoRandomBytes(6000, 1));
+    await backup(repo, { paths: [src], statCacheDir: false });
+    await writeFile(join(src, 'a'), pseudoRandomBytes(6000, 2));
+    await backup(repo, { paths: [src], statCacheDir: false });
+    await forget(repo, { policy: { last: 1 } });
+    const t0 = Date.now();
+    const first = await prune(repo, { graceMs: 3600_000, now: () => t0 });
+    const list = (await readCandidates(repo.backend))!;
+    await repo.backend.delete(`prune/marks/${list.mark}/0`);
+
+    // Due, but its list cannot be read: nothing is deleted, the blobs are marked again.
+    const dropped = await prune(repo, { graceMs: 3600_000, now: () => t0 + 3601_000 });
+    expect(dropped.droppedCandidates).toMatch(/part 0 of the candidate list is missing/);
+    expect(dropped.swept).toBe(false);
+    expect(dropped.deletedData).toBe(0);
+    expect(dropped.marked).toBe(first.marked);
+    const remarked = (await readCandidates(repo.backend))!;
+    expect(remarked.time).toBe(new Date(t0 + 3601_000).toISOString());
+    expect(await listed(repo.backend, 'prune/marks/')).toHaveLength(1);
+
+    const late = await prune(repo, { graceMs: 3600_000, now: () => t0 + 7202_000 });
+    expect(late.droppedCandidates).toBeUndefined();
+    expect(late.swept).toBe(true);
+    expect(late.deletedData + late.deletedTrees).toBe(first.marked);
+    expect((await check(repo, { readData: true })).problems).toEqual([]);
+  });
+
+  it('leaves alone objects under data/ that are not named as blobs', async () => {
+    const src = await tempDir();
+    const { repo } = await localRepo();
+    await writeFile(join(src, 'a'), pseudoRandomBytes(6000, 1));
+    await backup(repo, { paths: [src], statCacheDir: false });
+    const stray = `data/zz/${'ab'.repeat(32)}`;
+    await repo.backend.put(stray, new Uint8Array(10));
+    const report = await prune(repo, { graceMs: 0 });
+    expect(report.unreferencedBlobs).toBe(0);
+    expect(report.deletedData).toBe(0);
+    expect((await repo.backend.stat(stray)).size).toBe(10);
+    // And the next run is not stuck on it.
+    expect((await prune(repo, { graceMs: 0 })).droppedCandidates).toBeUndefined();
   });
 
   it('postpones the sweep while a backup holds a shared lock', async () => {

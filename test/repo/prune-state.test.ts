@@ -5,12 +5,15 @@
  * damaged lists fail with the object they came from.
  */
 import { describe, expect, it } from 'vitest';
+import type { CallOptions, PutOptions } from '../../src/backends/backend.js';
+import { ForwardingBackend } from '../../src/backends/forwarding.js';
 import { MemoryBackend } from '../../src/backends/memory.js';
 import { hasCode } from '../../src/core/errors.js';
 import {
   CandidateWriter,
   candidateKeys,
   candidatePartKey,
+  MAX_PART_BYTES,
   PART_KEYS,
   PRUNE_CANDIDATES_KEY,
   PRUNE_MARKS_PREFIX,
@@ -29,19 +32,35 @@ function blobKeys(n: number, kind: 'data' | 'tree' = 'data'): string[] {
   });
 }
 
-async function write(backend: MemoryBackend, keys: string[], time = TIME) {
+/** A backend whose puts or deletes of keys matching `dies` fail, as a killed process's would. */
+class DyingBackend extends ForwardingBackend {
+  dies: ((op: 'put' | 'delete', key: string) => boolean) | undefined;
+  override put(key: string, data: Uint8Array, options?: PutOptions): Promise<boolean> {
+    if (this.dies?.('put', key)) return Promise.reject(new Error(`killed before put ${key}`));
+    return super.put(key, data, options);
+  }
+  override delete(key: string, options?: CallOptions): Promise<void> {
+    if (this.dies?.('delete', key)) return Promise.reject(new Error(`killed before delete ${key}`));
+    return super.delete(key, options);
+  }
+}
+
+async function write(backend: MemoryBackend | DyingBackend, keys: string[], time = TIME) {
   const writer = new CandidateWriter(backend);
   for (const k of keys) await writer.add(k);
   return writer.finish(time);
 }
 
-async function readAll(backend: MemoryBackend, c: PruneCandidates): Promise<string[]> {
+async function readAll(
+  backend: MemoryBackend | DyingBackend,
+  c: PruneCandidates,
+): Promise<string[]> {
   const keys: string[] = [];
   for await (const k of candidateKeys(backend, c)) keys.push(k);
   return keys;
 }
 
-async function listed(backend: MemoryBackend, prefix: string): Promise<string[]> {
+async function listed(backend: MemoryBackend | DyingBackend, prefix: string): Promise<string[]> {
   const keys: string[] = [];
   for await (const info of backend.list(prefix)) keys.push(info.key);
   return keys.sort();
@@ -86,6 +105,24 @@ describe('prune candidate lists', () => {
     expect(await readAll(backend, newer)).toEqual(blobKeys(2, 'tree'));
   });
 
+  it('names a list only once all its parts are stored, and drops the name before the parts', async () => {
+    const backend = new DyingBackend(new MemoryBackend());
+    const older = (await write(backend, blobKeys(3)))!;
+    // Killed while finishing: its last part is never stored. The older list stands.
+    backend.dies = (op, key) => op === 'put' && key.endsWith('/1');
+    await expect(write(backend, blobKeys(PART_KEYS + 1, 'tree'))).rejects.toThrow(/killed/);
+    expect(await readCandidates(backend)).toEqual(older);
+    expect(await readAll(backend, older)).toEqual(blobKeys(3));
+    // Killed while removing a list: the name goes first, so no list names missing parts.
+    backend.dies = (op, key) => op === 'delete' && key.startsWith(PRUNE_MARKS_PREFIX);
+    await expect(removeCandidates(backend)).rejects.toThrow(/killed/);
+    expect(await readCandidates(backend)).toBeUndefined();
+    // The parts left behind go with the next list.
+    backend.dies = undefined;
+    const next = (await write(backend, blobKeys(1)))!;
+    expect(await listed(backend, PRUNE_MARKS_PREFIX)).toEqual([candidatePartKey(next.mark!, 0)]);
+  });
+
   it('removes the list and every part when a mark finds nothing, or on removeCandidates', async () => {
     const backend = new MemoryBackend();
     await write(backend, blobKeys(3));
@@ -122,6 +159,17 @@ describe('prune candidate lists', () => {
     // A part with something that is not a blob key.
     await put(candidatePartKey(c.mark!, 1), 'data/zz/not-a-key\n');
     expect((await formatError(readAll(backend, c))).message).toContain('not a blob key');
+
+    // A part too large to be one, or with more keys than a part holds.
+    await put(candidatePartKey(c.mark!, 1), 'x'.repeat(MAX_PART_BYTES + 1));
+    expect((await formatError(readAll(backend, c))).message).toContain('bytes (at most');
+    await put(candidatePartKey(c.mark!, 1), 'x\n'.repeat(PART_KEYS + 1));
+    expect((await formatError(readAll(backend, c))).message).toContain('keys in a part');
+    // A part before the last with fewer keys than a full part.
+    await put(candidatePartKey(c.mark!, 0), `${blobKeys(PART_KEYS - 1).join('\n')}\n`);
+    await put(candidatePartKey(c.mark!, 1), `${blobKeys(3).join('\n')}\n`);
+    expect((await formatError(readAll(backend, c))).message).toContain('(exactly 65536)');
+    await put(candidatePartKey(c.mark!, 0), `${blobKeys(PART_KEYS).join('\n')}\n`);
 
     // Parts that do not add up to the count.
     await put(candidatePartKey(c.mark!, 1), `${blobKeys(1)[0]}\n`);

@@ -47,6 +47,11 @@ export function printPrune(ctx: CommandContext, r: PruneReport): void {
     );
   }
   if (r.postponed) ctx.out.result(`deletion postponed: ${r.postponed}`);
+  if (r.droppedCandidates) {
+    ctx.out.result(
+      `the candidate list of the last mark was damaged and is dropped (${r.droppedCandidates}); marked afresh`,
+    );
+  }
   if (r.marked > 0 && r.sweepAfter) {
     ctx.out.result(
       `${r.marked} unreferenced blobs are marked; a prune after ${formatTime(r.sweepAfter)} deletes those still unreferenced`,
