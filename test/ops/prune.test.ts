@@ -39,6 +39,18 @@ async function listed(backend: Backend, prefix: string): Promise<string[]> {
   return keys;
 }
 
+/** A repository whose older of two versions of one file was forgotten: its chunks are garbage. */
+async function withForgottenVersion() {
+  const src = await tempDir();
+  const { repo } = await localRepo();
+  await writeFile(join(src, 'a'), pseudoRandomBytes(6000, 1));
+  await backup(repo, { paths: [src], statCacheDir: false });
+  await writeFile(join(src, 'a'), pseudoRandomBytes(6000, 2));
+  await backup(repo, { paths: [src], statCacheDir: false });
+  await forget(repo, { policy: { last: 1 } });
+  return { src, repo };
+}
+
 describe('forget + prune', () => {
   it('removes exactly the blobs no remaining snapshot references', async () => {
     const src = await tempDir();
@@ -93,13 +105,7 @@ describe('forget + prune', () => {
   });
 
   it('deletes only after the grace period, and only blobs still unreferenced', async () => {
-    const src = await tempDir();
-    const { repo } = await localRepo();
-    await writeFile(join(src, 'a'), pseudoRandomBytes(6000, 1));
-    await backup(repo, { paths: [src], statCacheDir: false });
-    await writeFile(join(src, 'a'), pseudoRandomBytes(6000, 2));
-    await backup(repo, { paths: [src], statCacheDir: false });
-    await forget(repo, { policy: { last: 1 } });
+    const { src, repo } = await withForgottenVersion();
     const t0 = Date.now();
     const first = await prune(repo, { graceMs: 3600_000, now: () => t0 });
     expect(first.swept).toBe(false);
@@ -123,13 +129,7 @@ describe('forget + prune', () => {
   });
 
   it('drops a damaged candidate list, marks afresh, and sweeps a grace period later', async () => {
-    const src = await tempDir();
-    const { repo } = await localRepo();
-    await writeFile(join(src, 'a'), pseudoRandomBytes(6000, 1));
-    await backup(repo, { paths: [src], statCacheDir: false });
-    await writeFile(join(src, 'a'), pseudoRandomBytes(6000, 2));
-    await backup(repo, { paths: [src], statCacheDir: false });
-    await forget(repo, { policy: { last: 1 } });
+    const { repo } = await withForgottenVersion();
     const t0 = Date.now();
     const first = await prune(repo, { graceMs: 3600_000, now: () => t0 });
     const list = (await readCandidates(repo.backend))!;
@@ -168,13 +168,7 @@ describe('forget + prune', () => {
   });
 
   it('postpones the sweep while a backup holds a shared lock', async () => {
-    const src = await tempDir();
-    const { repo } = await localRepo();
-    await writeFile(join(src, 'a'), pseudoRandomBytes(6000, 1));
-    await backup(repo, { paths: [src], statCacheDir: false });
-    await writeFile(join(src, 'a'), pseudoRandomBytes(6000, 2));
-    await backup(repo, { paths: [src], statCacheDir: false });
-    await forget(repo, { policy: { last: 1 } });
+    const { repo } = await withForgottenVersion();
     const before = await blobKeys(repo.backend);
     const held = await Lock.acquire(repo.backend, { exclusive: false, operation: 'backup' });
     const r = await prune(repo, { graceMs: 0 });
