@@ -154,7 +154,8 @@ export class SnapshotStore {
     const ids: ObjectId[] = [];
     for await (const info of this.backend.list(SNAPSHOTS_PREFIX, { signal })) {
       const id = idOfKey(info.key);
-      if (id) ids.push(id);
+      // Only `snapshots/<id>` is a record; anything deeper (a stray copy) is not.
+      if (id && info.key === snapshotKey(id)) ids.push(id);
     }
     return ids;
   }

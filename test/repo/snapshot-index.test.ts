@@ -41,6 +41,16 @@ describe('snapshot index', () => {
     expect((await reader.snapshots.resolve(a.slice(0, 6))).id).toBe(a);
   });
 
+  it('lists only objects named as snapshot records (a copy in a subfolder is not one)', async () => {
+    const { repo, a, b } = await twoSnapshots();
+    const record = await repo.backend.get(`snapshots/${a}`);
+    await repo.backend.put(`snapshots/old/${a}`, record);
+    await repo.backend.put(`snapshots/old/${'0'.repeat(64)}`, record);
+    const reopened = await openRepositoryIn(repo.backend);
+    expect((await reopened.snapshots.ids()).sort()).toEqual([a, b].sort());
+    expect((await reopened.snapshots.list()).map((r) => r.id)).toEqual([a, b]);
+  });
+
   it('is rebuilt from the records when missing or stale', async () => {
     const { repo, a, b } = await twoSnapshots();
     await repo.backend.delete(SNAPSHOT_INDEX_KEY);
