@@ -21,7 +21,7 @@ import type { Snapshot } from '../manifest/types.js';
 import { BlobStore } from '../repo/blob-store.js';
 import { closeAll, DiskSet, SortedCursor } from '../repo/disk-set.js';
 import { ExternalSortSet } from '../repo/external-sort-set.js';
-import { blobKey, blobPrefix, idOfKey } from '../repo/layout.js';
+import { blobIdOfKey, blobPrefix } from '../repo/layout.js';
 import type { Repository } from '../repo/repository.js';
 import { TreeReader } from '../repo/tree-store.js';
 import { type CheckEvent, Throttle } from './events.js';
@@ -158,9 +158,9 @@ export async function check(repo: Repository, options: CheckOptions = {}): Promi
     // Which referenced data blobs exist: one listing instead of a request per blob, then
     // a merge-join of the two sorted sets.
     for await (const info of repo.backend.list(blobPrefix('data'), { signal })) {
-      const id = idOfKey(info.key);
       // A copy under the wrong shard is not the blob (readers look under its own).
-      if (id && info.key === blobKey('data', id)) await stored.add(id);
+      const id = blobIdOfKey('data', info.key);
+      if (id) await stored.add(id);
     }
     let present = 0;
     const storedCursor = new SortedCursor(stored.entries());

@@ -41,7 +41,7 @@ import { forEachConcurrent } from '../core/limit.js';
 import { BlobStore } from '../repo/blob-store.js';
 import { closeAll, DiskSet, type DiskSetOptions, SortedCursor } from '../repo/disk-set.js';
 import { ExternalSortSet } from '../repo/external-sort-set.js';
-import { blobKey, blobPrefix, idOfKey } from '../repo/layout.js';
+import { blobIdOfKey, blobKey, blobPrefix, idOfKey } from '../repo/layout.js';
 import { describeLock, Lock, listLocks } from '../repo/locks.js';
 import {
   bumpPruneEpoch,
@@ -556,8 +556,7 @@ async function scanRepository(
   for (const kind of ['tree', 'data'] as const) {
     for await (const info of repo.backend.list(blobPrefix(kind), { signal })) {
       // Only objects named as blobs are (a stray `data/zz/<id>` is not cairn's to delete).
-      const id = idOfKey(info.key);
-      if (id !== undefined && info.key === blobKey(kind, id)) await stored.add(info.key, info.size);
+      if (blobIdOfKey(kind, info.key)) await stored.add(info.key, info.size);
     }
   }
   return ids.length;

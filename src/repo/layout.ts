@@ -30,6 +30,15 @@ export function snapshotKey(id: ObjectId): string {
   return `${SNAPSHOTS_PREFIX}${id}`;
 }
 
+/**
+ * The id of `key` when it is exactly the key of a `kind` blob (`<kind>/<xx>/<id>`), else
+ * undefined: an object under another shard or in a subfolder is not that blob.
+ */
+export function blobIdOfKey(kind: BlobKind, key: string): ObjectId | undefined {
+  const id = idOfKey(key);
+  return id !== undefined && key === blobKey(kind, id) ? id : undefined;
+}
+
 /** The id part of a blob or snapshot key, or undefined if the key is not one. */
 export function idOfKey(key: string): ObjectId | undefined {
   const last = key.slice(key.lastIndexOf('/') + 1);
