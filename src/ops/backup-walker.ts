@@ -680,7 +680,7 @@ export class BackupWalker {
       // It grew past the inline limit since lstat: chunk it like a large file.
     }
     return this.fileSlots.run(async () => {
-      const chunks = await this.storeChunks(path);
+      const chunks = await this.storeChunks(path, Number(st.size));
       const size = chunks.reduce((n, c) => n + c.size, 0);
       return { ...base, kind: 'file', size, chunks };
     });
@@ -699,9 +699,10 @@ export class BackupWalker {
   }
 
   /** Reads, cuts, hashes and stores a large file on the chunk pool's worker threads. */
-  private storeChunks(path: string): Promise<ChunkRef[]> {
+  private storeChunks(path: string, size: number): Promise<ChunkRef[]> {
     const signal = this.ctx.signal;
     return this.ctx.pool.storeFile(path, this.ctx.blobs, {
+      size,
       ...(signal ? { signal } : {}),
       onBytes: (n) => {
         this.counts.bytesRead += n;

@@ -11,7 +11,9 @@
  * of them: it entered up to 16 directories at once then, and was slower.)
  *
  * The thread starts when the walk first names directories ahead: a backup of one flat
- * directory (the 2 GiB bench corpus) never starts it.
+ * directory (the 2 GiB bench corpus) never starts it. Until it says it is ready (it takes
+ * 50-100 ms to load), nothing is sent to it and the walk scans for itself, so a small
+ * tree is not held up by the start.
  *
  * A scan is a hint, never required: `take` gives undefined when there is none (the scan
  * thread failed, or the directory could not be listed there), and the walk then lists
@@ -30,11 +32,11 @@ export interface ToScanWorker {
   at: string;
 }
 
-/** The scan thread's answer; no `scan` when the directory could not be listed. */
-export interface FromScanWorker {
-  id: number;
-  scan?: DirScan;
-}
+/**
+ * The scan thread's answer; no `scan` when the directory could not be listed. Its first
+ * message is `{ ready: true }` (no id): it has loaded and takes requests.
+ */
+export type FromScanWorker = { id: number; scan?: DirScan } | { id?: undefined; ready: true };
 
 /** Directories scanned or being scanned ahead of the walk, at most. */
 const SCANS_AHEAD = 8;
@@ -57,6 +59,9 @@ export class DirScanner {
   private batches: { ats: string[]; next: number }[] = [];
   private readonly queued = new Set<string>();
   private nextId = 1;
+  /** The thread has loaded (see the module comment). */
+  private ready = false;
+  private readyWaiters: Array<(ready: boolean) => void> = [];
   private broken = false;
   private closing = false;
 
@@ -80,6 +85,12 @@ export class DirScanner {
       lost: () => this.fail(),
     });
     worker.on('message', (m: FromScanWorker) => {
+      if (m.id === undefined) {
+        this.ready = true;
+        for (const resolve of this.readyWaiters.splice(0)) resolve(true);
+        this.fill();
+        return;
+      }
       const resolve = this.waiting.get(m.id);
       this.waiting.delete(m.id);
       resolve?.(m.scan);
@@ -105,6 +116,16 @@ export class DirScanner {
     return this.request(at);
   }
 
+  /**
+   * Resolves true once the scan thread takes requests, false if it is gone or was never
+   * started (nothing named ahead yet).
+   */
+  whenReady(): Promise<boolean> {
+    if (this.ready && !this.broken) return Promise.resolve(true);
+    if (this.broken || !this.worker) return Promise.resolve(false);
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
+  }
+
   /** Directories the walk will enter soon, in the order it will (they go first). */
   prefetch(ats: string[]): void {
     const fresh = ats.filter((at) => !this.queued.has(at) && !this.ahead.has(at));
@@ -124,6 +145,7 @@ export class DirScanner {
 
   /** Sends queued directories to the scan thread while there is room ahead. */
   private fill(): void {
+    if (!this.ready) return;
     while (this.ahead.size < SCANS_AHEAD) {
       const at = this.nextQueued();
       if (at === undefined) return;
@@ -146,8 +168,8 @@ export class DirScanner {
 
   private request(at: string): Promise<DirScan | undefined> {
     const worker = this.worker;
-    // Not started yet (nothing named ahead), or gone: the walk scans for itself.
-    if (this.broken || !worker) return Promise.resolve(undefined);
+    // Not started or not ready yet, or gone: the walk scans for itself.
+    if (this.broken || !worker || !this.ready) return Promise.resolve(undefined);
     const id = this.nextId++;
     return new Promise((resolve) => {
       this.waiting.set(id, resolve);
@@ -158,6 +180,7 @@ export class DirScanner {
   /** The scan thread is gone: every scan asked resolves undefined, as do later ones. */
   private fail(): void {
     this.broken = true;
+    for (const resolve of this.readyWaiters.splice(0)) resolve(false);
     for (const resolve of this.waiting.values()) resolve(undefined);
     this.waiting.clear();
     this.batches = [];

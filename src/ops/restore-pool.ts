@@ -4,11 +4,15 @@
  * calling thread reads the trees and decides what goes where. Both cores work, and the
  * calling thread makes no round trip per object.
  *
- * Workers start on the first job. Each runs its jobs one at a time, in order; a job goes
- * to the worker with the fewest jobs waiting. Where the compiled worker script is missing
- * (running from TypeScript sources, as the unit tests do) no pool is offered
- * (`restoreWorkers` says 0); with `workers: 0` the same jobs run on the calling thread
- * (for tests).
+ * Each worker runs its jobs one at a time, in order; a job goes to the worker with the
+ * fewest jobs waiting. Where the compiled worker script is missing (running from
+ * TypeScript sources, as the unit tests do) no pool is offered (`restoreWorkers` says 0);
+ * with `workers: 0` the same jobs run on the calling thread (for tests).
+ *
+ * Starting up: a worker thread takes 100-150 ms here to load, longer than a small
+ * restore takes (a 30 MB release: about 0.1 s). So the first jobs, up to
+ * CALLING_THREAD_BUDGET of work, run on the calling thread, in order; only past that do
+ * the workers start, and later jobs wait for them in their queues.
  */
 import { availableParallelism } from 'node:os';
 import { compiledWorker, startWorker } from '../core/worker-thread.js';
@@ -56,6 +60,14 @@ interface Task {
 }
 
 /**
+ * Work run on the calling thread before the worker threads start, in bytes of content;
+ * each file counts FILE_COST_BYTES more (creating a file costs about as much as
+ * writing that much here).
+ */
+export const CALLING_THREAD_BUDGET = 32 * 1024 * 1024;
+const FILE_COST_BYTES = 64 * 1024;
+
+/**
  * The number of worker threads a restore pool would run: `requested` (default: the
  * `CAIRN_WORKERS` variable, else the number of cores, at most 4), or 0 when the compiled
  * worker script is not there.
@@ -71,7 +83,13 @@ export function restoreWorkers(requested?: number): number {
 /** Runs restore jobs on worker threads (or the calling thread); see the module comment. */
 export class RestorePool {
   private readonly setup: RestoreWorkerSetup;
+  /** The worker threads (none before the budget is spent), or the inline server. */
   private servers: Server[] | undefined;
+  /** The calling thread, serving the first jobs (see the module comment). */
+  private startupServer: Server | undefined;
+  private startupBytes = 0;
+  /** Jobs run on the calling thread while starting up (diagnostics, tests). */
+  jobsRunWhileStarting = 0;
   private readonly tasks = new Map<number, Task>();
   private nextTask = 0;
   private failure: Error | undefined;
@@ -90,10 +108,13 @@ export class RestorePool {
     this.setup = { ...setup, abort: new SharedArrayBuffer(4) };
   }
 
-  /** True once a job has been given to the pool (its workers are running). */
+  /** True once a job has been given to the pool. */
   get started(): boolean {
     return this.servers !== undefined;
   }
+
+  /** Worker threads started (diagnostics, tests). */
+  threadsStarted = 0;
 
   /** Jobs given and not yet finished. */
   get pending(): number {
@@ -140,6 +161,7 @@ export class RestorePool {
     const reply = await this.submit(
       job,
       [data.buffer as ArrayBuffer, meta.buffer as ArrayBuffer],
+      bytes + files.length * FILE_COST_BYTES,
       undefined,
       dir,
     );
@@ -149,7 +171,12 @@ export class RestorePool {
 
   /** Restores one chunked file; `onProgress` gets the bytes written so far. */
   async file(spec: FileJobSpec, onProgress?: (bytes: number) => void): Promise<FileJobResult> {
-    const reply = await this.submit({ type: 'file', ...spec }, [], onProgress);
+    const reply = await this.submit(
+      { type: 'file', ...spec },
+      [],
+      spec.size + FILE_COST_BYTES,
+      onProgress,
+    );
     if (reply.type !== 'file-done') throw new Error(`unexpected reply ${reply.type}`);
     return { fetched: reply.fetched, reused: reply.reused };
   }
@@ -162,29 +189,48 @@ export class RestorePool {
   /** Stops the workers (after the jobs given have finished or failed). */
   async close(): Promise<void> {
     this.closed = true;
-    const servers = this.servers ?? [];
+    const servers = [...(this.servers ?? []), ...(this.startupServer ? [this.startupServer] : [])];
     this.servers = [];
     await Promise.all(servers.map((s) => s.terminate()));
   }
 
   /**
-   * Posts `job` to the least loaded server, or, for small files of a directory that
-   * already has batches waiting, to the server that has them: files created in one
-   * directory by two threads at once queue on the directory's lock in the kernel.
+   * Posts `job` (`cost` bytes of work, see CALLING_THREAD_BUDGET) to the calling thread
+   * while starting up, else to the least loaded server, or, for small files of a
+   * directory that already has batches waiting, to the server that has them: files
+   * created in one directory by two threads at once queue on the directory's lock in
+   * the kernel.
    */
   private submit(
     job: Omit<SmallFilesJob | FileJob, 'task'> & { type: 'small' | 'file' },
     transfer: ArrayBuffer[],
+    cost: number,
     onProgress?: (bytes: number) => void,
     dir?: string,
   ): Promise<FromRestoreWorker> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new Error('restore pool is closed'));
-    this.servers ??= this.start();
+    const workerScriptUrl = this.workers > 0 ? workerScript() : undefined;
+    this.servers ??= workerScriptUrl ? [] : [this.inlineServer()];
     const owner = dir === undefined ? undefined : this.dirs.get(dir);
-    let server = this.servers[0]!;
+    let server: Server;
     if (owner && owner.batches > 0) server = owner.server;
-    else for (const s of this.servers) if (s.load < server.load) server = s;
+    else if (workerScriptUrl && this.startupBytes + cost <= CALLING_THREAD_BUDGET) {
+      this.startupBytes += cost;
+      this.jobsRunWhileStarting++;
+      this.startupServer ??= this.inlineServer();
+      server = this.startupServer;
+    } else {
+      if (workerScriptUrl && this.servers.length === 0) {
+        // The budget is spent: the workers start, and take every later job.
+        this.startupBytes = CALLING_THREAD_BUDGET;
+        for (let i = 0; i < this.workers; i++)
+          this.servers.push(this.workerServer(workerScriptUrl));
+        this.threadsStarted = this.workers;
+      }
+      server = this.servers[0]!;
+      for (const s of this.servers) if (s.load < server.load) server = s;
+    }
     if (dir !== undefined) {
       const entry = owner?.server === server ? owner : { server, batches: 0 };
       entry.batches++;
@@ -211,12 +257,6 @@ export class RestorePool {
       server.load++;
       server.post({ ...job, task } as ToRestoreWorker, transfer);
     });
-  }
-
-  private start(): Server[] {
-    const script = workerScript();
-    if (this.workers === 0 || !script) return [this.inlineServer()];
-    return Array.from({ length: this.workers }, () => this.workerServer(script));
   }
 
   private inlineServer(): Server {

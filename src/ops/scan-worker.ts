@@ -22,3 +22,4 @@ port.on('message', (m: ToScanWorker) => {
   const { stats, ok } = reply.scan;
   port.postMessage(reply, [stats.buffer as ArrayBuffer, ok.buffer as ArrayBuffer]);
 });
+port.postMessage({ ready: true } satisfies FromScanWorker);

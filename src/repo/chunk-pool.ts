@@ -12,6 +12,13 @@
  * nothing changed starts none; one of small files, which only sends tree pages, one).
  * Where the compiled worker script is missing (running from TypeScript sources, as the unit
  * tests do) or `workers` is 0, the same jobs run on the calling thread.
+ *
+ * Starting up: a worker thread takes 100-150 ms here to load before its first job, as
+ * long as a whole small backup needs (a 30 MB release: about 0.1 s of cutting and
+ * hashing). So the first CALLING_THREAD_BUDGET bytes of work (small files of known size,
+ * and direct puts) run on the calling thread, one file at a time; past that the first
+ * worker starts, and the calling thread keeps taking small files until a worker says it
+ * is ready. A file too large for the calling thread starts a worker at once.
  */
 import { availableParallelism } from 'node:os';
 import type { CallOptions } from '../backends/backend.js';
@@ -48,6 +55,11 @@ export interface ChunkPoolOptions {
 export interface StoreFileOptions extends CallOptions {
   /** Called with the number of bytes read, as the file is read. */
   onBytes?: (n: number) => void;
+  /**
+   * The file's size as last seen (lstat), if known: a small file may then run on the
+   * calling thread while the worker threads start (see the module comment).
+   */
+  size?: number;
 }
 
 /** Something that serves chunk jobs: a worker thread or the inline server. */
@@ -55,8 +67,18 @@ interface Server {
   post(message: ToWorker, transfer?: ArrayBuffer[]): void;
   /** Tasks assigned and not finished. */
   busy: number;
+  /** False while a worker thread is still starting (messages wait in its queue). */
+  ready: boolean;
   terminate(): Promise<void>;
 }
+
+/**
+ * Largest file run on the calling thread while starting up: a few tens of milliseconds
+ * of cutting and hashing, so the walk is not held up for long.
+ */
+export const STARTUP_FILE_MAX = 16 * 1024 * 1024;
+/** Bytes of work done on the calling thread before the first worker thread starts. */
+export const CALLING_THREAD_BUDGET = 32 * 1024 * 1024;
 
 /** The pool's side of one file. */
 class FileTask {
@@ -224,6 +246,12 @@ export class ChunkPool {
   private closed = false;
   /** Worker threads started so far (0 while none, or when jobs run inline). */
   private started = 0;
+  /** The calling thread, serving while no worker thread is ready (see the module comment). */
+  private startupServer: Server | undefined;
+  /** Bytes of files and puts given to `startupServer`. */
+  private startupBytes = 0;
+  /** Files run on the calling thread while starting up (diagnostics, tests). */
+  filesRunWhileStarting = 0;
 
   constructor(chunker: ChunkerParams, codec: ObjectCodec, options: ChunkPoolOptions = {}) {
     const env = Number.parseInt(process.env.CAIRN_WORKERS ?? '', 10);
@@ -252,7 +280,7 @@ export class ChunkPool {
   ): Promise<ChunkRef[]> {
     if (this.closed) throw new Error('chunk pool is closed');
     throwIfAborted(options.signal);
-    const server = await this.acquire();
+    const server = await this.acquire(options.size);
     const task = new FileTask(this.nextTask++, server, blobs, options);
     this.tasks.set(task.id, task);
     const onAbort = () => task.fail(new AbortedError());
@@ -270,6 +298,11 @@ export class ChunkPool {
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  /** Worker threads started so far (diagnostics, tests). */
+  get threadsStarted(): number {
+    return this.started;
   }
 
   /**
@@ -293,9 +326,12 @@ export class ChunkPool {
     movable = false,
   ): Promise<{ written: boolean; storedBytes: number }> {
     if (!this.canPutDirect || this.closed) throw new Error('chunk pool cannot write directly');
-    this.servers ??= this.start();
-    if (this.servers.length === 0) throw new BackendError('chunk pool: every worker thread failed');
-    const server = this.servers[this.nextTask % this.servers.length]!;
+    const servers = this.liveServers();
+    const ready = servers.filter((s) => s.ready);
+    const server =
+      ready.length > 0
+        ? ready[this.nextTask % ready.length]!
+        : this.callingThread(plaintext.length);
     const task = this.nextTask++;
     return new Promise((resolve, reject) => {
       this.puts.set(task, { resolve, reject });
@@ -311,8 +347,9 @@ export class ChunkPool {
   /** Stops the workers. */
   async close(): Promise<void> {
     this.closed = true;
-    const servers = this.servers ?? [];
+    const servers = [...(this.servers ?? []), ...(this.startupServer ? [this.startupServer] : [])];
     this.servers = undefined;
+    this.startupServer = undefined;
     await Promise.all(servers.map((s) => s.terminate()));
   }
 
@@ -321,11 +358,9 @@ export class ChunkPool {
    * at a time, as files need them: a backup of small files, whose tree pages alone go to
    * the workers, keeps to one (each costs 10-30 MiB of memory).
    */
-  private async acquire(): Promise<Server> {
-    this.servers ??= this.start();
+  private async acquire(size: number | undefined): Promise<Server> {
     for (;;) {
-      if (this.servers.length === 0) throw new Error('chunk pool: every worker thread failed');
-      const free = this.servers.find((s) => s.busy === 0) ?? this.grow();
+      const free = this.pick(size);
       if (free) {
         free.busy++;
         return free;
@@ -334,18 +369,54 @@ export class ChunkPool {
     }
   }
 
-  /** The first server: the inline one, or one worker thread. */
-  private start(): Server[] {
-    const script = workerScript();
-    if (this.size === 0 || !script) return [this.inlineServer()];
-    this.started = 1;
-    return [this.workerServer(script)];
+  /**
+   * The server for a file of `size` bytes, if one is free: a ready worker; while none is
+   * ready yet, the calling thread for a small file (or none: the file waits for the
+   * calling thread or a worker, whichever is free first); else a worker still starting
+   * (the file waits in its queue), or one more worker.
+   */
+  private pick(size: number | undefined): Server | undefined {
+    const servers = this.liveServers();
+    const idle = servers.filter((s) => s.busy === 0);
+    const ready = idle.find((s) => s.ready);
+    if (ready) return ready;
+    const startingUp = this.workers > 0 && !servers.some((s) => s.ready);
+    if (startingUp && size !== undefined && size <= STARTUP_FILE_MAX) {
+      if (this.startupServer && this.startupServer.busy > 0) return undefined;
+      this.filesRunWhileStarting++;
+      return this.callingThread(size);
+    }
+    return idle[0] ?? this.grow();
+  }
+
+  /**
+   * The servers: the inline one when jobs run on the calling thread, else the worker
+   * threads started so far (maybe none yet). Throws once every worker started has failed.
+   */
+  private liveServers(): Server[] {
+    if (this.closed) throw new Error('chunk pool is closed');
+    this.servers ??= this.workers > 0 ? [] : [this.inlineServer()];
+    if (this.started > 0 && this.servers.length === 0) {
+      throw new BackendError('chunk pool: every worker thread failed');
+    }
+    return this.servers;
+  }
+
+  /**
+   * The calling thread, for `bytes` of work while no worker is ready; once the budget
+   * is spent, the first worker starts.
+   */
+  private callingThread(bytes: number): Server {
+    this.startupServer ??= this.inlineServer();
+    this.startupBytes += bytes;
+    if (this.startupBytes > CALLING_THREAD_BUDGET && this.started === 0) this.grow();
+    return this.startupServer;
   }
 
   /** One more worker thread, unless `size` have been started (or jobs run inline). */
   private grow(): Server | undefined {
     const script = workerScript();
-    if (!script || !this.servers || this.started === 0 || this.started >= this.size) {
+    if (!script || !this.servers || this.size === 0 || this.started >= this.size) {
       return undefined;
     }
     this.started++;
@@ -357,7 +428,11 @@ export class ChunkPool {
   private inlineServer(): Server {
     const server: Server = {
       busy: 0,
-      post: (message) => handle(message),
+      ready: true,
+      // Transferred buffers are moved as they would be to a worker: the sender's views
+      // are emptied, so callers see the same behaviour on either.
+      post: (message, transfer) =>
+        handle(transfer?.length ? structuredClone(message, { transfer }) : message),
       terminate: async () => {},
     };
     // Replies go through a microtask, as worker messages would arrive asynchronously.
@@ -386,6 +461,7 @@ export class ChunkPool {
     });
     const server: Server = {
       busy: 0,
+      ready: false,
       post: (message, transfer) => worker.postMessage(message, transfer),
       terminate: async () => {
         await worker.terminate();
@@ -396,6 +472,12 @@ export class ChunkPool {
   }
 
   private onMessage(server: Server, message: FromWorker): void {
+    if (message.type === 'ready') {
+      server.ready = true;
+      // Files waiting for a server may take this one now.
+      for (const wake of this.idle.splice(0)) wake();
+      return;
+    }
     const put = this.puts.get(message.task);
     if (put) {
       this.puts.delete(message.task);
@@ -452,7 +534,9 @@ export class ChunkPool {
       this.released.add(taskId);
     }
     server.busy--;
-    this.idle.shift()?.();
+    // The calling thread takes only small files: any waiter may be the one it can serve.
+    if (server === this.startupServer) for (const wake of this.idle.splice(0)) wake();
+    else this.idle.shift()?.();
   }
 }
 

@@ -36,6 +36,8 @@ export interface WireError {
 
 /** Worker to pool. */
 export type FromWorker =
+  /** The worker has loaded its modules and serves jobs from now on (its first message). */
+  | { type: 'ready' }
   | ({ type: 'ids'; task: number } & WindowIds)
   | ({ type: 'stored'; task: number } & StoredWindow)
   | { type: 'sealed'; task: number; window: number; chunks: SealedChunk[] }

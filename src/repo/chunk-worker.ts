@@ -3,7 +3,7 @@
  * repository's chunker parameters and codec from `workerData`.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { ChunkWorkerSetup } from './chunk-protocol.js';
+import type { ChunkWorkerSetup, FromWorker } from './chunk-protocol.js';
 import { serveChunkJobs } from './chunk-serve.js';
 
 const port = parentPort;
@@ -14,3 +14,4 @@ port.on(
     port.postMessage(message, transfer),
   ),
 );
+port.postMessage({ type: 'ready' } satisfies FromWorker);

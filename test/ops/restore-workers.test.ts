@@ -225,6 +225,9 @@ describe('restore on worker threads (compiled build)', () => {
       ...spec,
       big: { 'random.bin': pseudoRandomBytes(6 << 20, 9), 'zeros.bin': new Uint8Array(1 << 20) },
       'mid.bin': pseudoRandomBytes(300_000, 10),
+      // More work than the pool does on the calling thread: its workers start.
+      // (Not zeros: a file with a chunk already restored here is rebuilt on this thread.)
+      zz: { 'large.bin': pseudoRandomBytes(cairn.CALLING_THREAD_BUDGET, 11) },
     });
     await setMtime(join(src, 'mid.bin'), 1_400_000_000);
     const { snapshotId, snapshot } = await cairn.backup(repo, {
@@ -234,14 +237,17 @@ describe('restore on worker threads (compiled build)', () => {
 
     // Count the jobs given to the pool (the compiled restore uses this very class).
     const jobs = { small: 0, file: 0 };
+    const pools = new Set<InstanceType<Cairn['RestorePool']>>();
     const proto = cairn.RestorePool.prototype;
     const { smallFiles, file } = proto;
     proto.smallFiles = function (this: typeof proto, ...args: Parameters<typeof smallFiles>) {
       jobs.small++;
+      pools.add(this);
       return smallFiles.apply(this, args);
     };
     proto.file = function (this: typeof proto, ...args: Parameters<typeof file>) {
       jobs.file++;
+      pools.add(this);
       return file.apply(this, args);
     };
     const target = join(await tempDir(), 'new');
@@ -252,14 +258,19 @@ describe('restore on worker threads (compiled build)', () => {
       onEvent: (e) => events.push(e.type),
     });
     expect(s.errors).toBe(0);
-    expect(s.files).toBe(603);
+    expect(s.files).toBe(604);
     expect(s.bytesFetched).toBeGreaterThan(6 << 20);
     expect(await describeTree(target)).toEqual(await describeTree(src));
     expect(await tempsBelow(target)).toEqual([]);
     expect(events.at(-1)).toBe('progress');
-    // The first 256 small files are written on this thread, the rest by the workers.
+    // The first 256 small files are written on this thread, the rest by the pool: on
+    // this thread too until its budget is spent, then on both workers.
     expect(jobs.small).toBeGreaterThan(0);
     expect(jobs.file).toBeGreaterThan(0);
+    const [pool] = [...pools];
+    expect(pools.size).toBe(1);
+    expect(pool!.threadsStarted).toBe(2);
+    expect(pool!.jobsRunWhileStarting).toBeLessThan(jobs.small + jobs.file);
     proto.smallFiles = smallFiles;
     proto.file = file;
 
@@ -298,6 +309,43 @@ describe('restore on worker threads (compiled build)', () => {
     expect(await tempsBelow(again)).toEqual([]);
   });
 
+  it('runs the first jobs on the calling thread, and starts workers only past its budget', async () => {
+    const cairn = await compiled();
+    const root = join(await tempDir('cairn-repo-'), 'repo');
+    const codec = new ObjectCodec();
+    const blobs = new BlobStore(new LocalBackend(root, { fsync: false }), { codec });
+    const content = pseudoRandomBytes(3 << 20, 31);
+    const { id } = await blobs.put('data', content);
+    const target = await tempDir();
+    const pool = new cairn.RestorePool({ root, ...codecSetup(codec) }, 2);
+    const restoreOne = (name: string) =>
+      pool.file({
+        dir: target,
+        name,
+        size: content.length,
+        ...fileMeta,
+        ids: [id],
+        sizes: [content.length],
+      });
+    try {
+      // A small restore: everything on this thread, no worker started.
+      const small = Math.floor(cairn.CALLING_THREAD_BUDGET / (content.length + (64 << 10)));
+      for (let i = 0; i < small; i++) await restoreOne(`here-${i}`);
+      expect(pool.jobsRunWhileStarting).toBe(small);
+      expect(pool.threadsStarted).toBe(0);
+      // Past the budget: the workers start and take this job and the later ones.
+      await Promise.all([restoreOne('there-0'), restoreOne('there-1')]);
+      expect(pool.threadsStarted).toBe(2);
+      expect(pool.jobsRunWhileStarting).toBe(small);
+      for (const name of (await readdir(target)).sort()) {
+        expect(readFileSync(join(target, name)).equals(content)).toBe(true);
+      }
+      expect(await readdir(target)).toHaveLength(small + 2);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('stops the workers when aborted, leaving no temporary files', async () => {
     const cairn = await compiled();
     const repoDir = await tempDir('cairn-repo-');
@@ -307,6 +355,8 @@ describe('restore on worker threads (compiled build)', () => {
     const src = await tempDir();
     const big: Record<string, Uint8Array> = {};
     for (let i = 0; i < 2; i++) big[`f${i}`] = pseudoRandomBytes(5 << 20, 20 + i);
+    // Past the pool's budget for the calling thread: the first file starts the workers.
+    big.a = new Uint8Array(cairn.CALLING_THREAD_BUDGET);
     await writeTree(src, big);
     const { snapshotId, snapshot } = await cairn.backup(repo, {
       paths: [src],
@@ -318,9 +368,11 @@ describe('restore on worker threads (compiled build)', () => {
     const proto = cairn.RestorePool.prototype;
     const { file } = proto;
     let given = 0;
+    let threads = 0;
     proto.file = function (this: typeof proto, ...args: Parameters<typeof file>) {
       const p = file.apply(this, args);
       given++;
+      threads = this.threadsStarted;
       ac.abort();
       return p;
     };
@@ -331,6 +383,7 @@ describe('restore on worker threads (compiled build)', () => {
         proto.file = file;
       });
     expect(given).toBeGreaterThan(0);
+    expect(threads).toBe(2);
     // The compiled build's error classes are not this test's: compare the code.
     expect((err as { code?: string }).code).toBe('aborted');
     expect(await tempsBelow(target)).toEqual([]);

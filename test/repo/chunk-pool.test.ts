@@ -239,6 +239,70 @@ describe.each([
       },
     );
 
+    it.runIf(workers > 0)(
+      'runs the first small files on the calling thread, and hands over to workers once they are ready',
+      async () => {
+        const dir = await tempDir();
+        const codec = new ObjectCodec();
+        const blobs = new BlobStore(makeBackend(dir), { codec });
+        const Pool = await compiledPool();
+        const { CALLING_THREAD_BUDGET, STARTUP_FILE_MAX } = (await import(
+          '../../dist/repo/chunk-pool.js' as string
+        )) as { CALLING_THREAD_BUDGET: number; STARTUP_FILE_MAX: number };
+        const pool = new Pool(CHUNKER, codec, { workers, direct: blobs.directSetup() });
+        try {
+          const mib = pseudoRandomBytes(1 << 20, 21);
+          await writeFile(join(dir, 'small'), mib);
+          const store = async (name: string, size?: number) => {
+            const refs = await pool.storeFile(join(dir, name), blobs, size ? { size } : {});
+            return refs.reduce((n, r) => n + r.size, 0);
+          };
+          // Small work stays on this thread: no worker starts (it would take longer
+          // to load than the work takes).
+          expect(await store('small', mib.length)).toBe(mib.length);
+          expect(pool.filesRunWhileStarting).toBe(1);
+          expect(pool.threadsStarted).toBe(0);
+          // A file of unknown size needs a worker.
+          expect(await store('small')).toBe(mib.length);
+          expect(pool.filesRunWhileStarting).toBe(1);
+          expect(pool.threadsStarted).toBe(1);
+          await pool.close();
+
+          // Past the budget, a worker starts; small files run here until it is ready,
+          // then go to it.
+          const second = new Pool(CHUNKER, codec, { workers, direct: blobs.directSetup() });
+          const files = Math.ceil(CALLING_THREAD_BUDGET / mib.length) + 1;
+          let handedOver = false;
+          for (let i = 0; i < files + 400 && !handedOver; i++) {
+            // A turn of the event loop between files, as a walk's I/O gives: the
+            // worker's "ready" arrives as a message.
+            await new Promise((resolve) => setImmediate(resolve));
+            const before = second.filesRunWhileStarting;
+            const refs = await second.storeFile(join(dir, 'small'), blobs, { size: mib.length });
+            expect(refs.reduce((n, r) => n + r.size, 0)).toBe(mib.length);
+            if (i < files) expect(second.filesRunWhileStarting).toBe(before + 1);
+            else handedOver = second.filesRunWhileStarting === before;
+          }
+          expect(second.threadsStarted).toBe(1);
+          expect(handedOver).toBe(true);
+          await second.close();
+
+          // A file too large for this thread starts a worker at once.
+          const large = Buffer.concat([mib, pseudoRandomBytes(STARTUP_FILE_MAX, 22)]);
+          await writeFile(join(dir, 'large'), large);
+          const third = new Pool(CHUNKER, codec, { workers, direct: blobs.directSetup() });
+          expect(
+            (await third.storeFile(join(dir, 'large'), blobs, { size: large.length })).length,
+          ).toBeGreaterThan(1);
+          expect(third.filesRunWhileStarting).toBe(0);
+          expect(third.threadsStarted).toBe(1);
+          await third.close();
+        } finally {
+          await pool.close();
+        }
+      },
+    );
+
     it('stops when aborted', async () => {
       const dir = await tempDir();
       const codec = new ObjectCodec();
