@@ -15,6 +15,7 @@
  * otherwise the copy would not deduplicate with the destination's own backups; create
  * the destination with `init --copy-params-from SRC`.
  */
+
 import type { BackendCounts } from '../backends/counting.js';
 import { CountingBackend } from '../backends/counting.js';
 import { throwIfAborted } from '../core/abort.js';
@@ -35,6 +36,7 @@ import { snapshotKey } from '../repo/layout.js';
 import type { Repository } from '../repo/repository.js';
 import { SnapshotStore } from '../repo/snapshots.js';
 import { type SyncEvent, Throttle } from './events.js';
+import { withSharedLock } from './lock-guard.js';
 import { TreeCopier } from './sync-copier.js';
 
 /** Options for `sync`. */
@@ -49,6 +51,13 @@ export interface SyncOptions {
   checkers?: number;
   signal?: AbortSignal;
   onEvent?: (event: SyncEvent) => void;
+  /**
+   * Hold a shared lock on the destination for the duration (default true), so a prune
+   * of it never deletes a blob this sync relies on; false only when the caller holds one.
+   */
+  lock?: boolean;
+  /** Called when the lock has to wait for a prune that is deleting. */
+  onLockWait?: () => void;
 }
 
 /** Requests made to each side, by verb (failed attempts and listings included). */
@@ -88,6 +97,19 @@ export async function sync(
   src: Repository,
   dst: Repository,
   options: SyncOptions = {},
+): Promise<SyncReport> {
+  const locked = options.lock !== false && !options.dryRun && dst.backend.capabilities.writable;
+  if (!locked) return syncUnlocked(src, dst, options);
+  return withSharedLock(dst, 'sync', () => syncUnlocked(src, dst, options), {
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onLockWait ? { onWait: () => options.onLockWait?.() } : {}),
+  });
+}
+
+async function syncUnlocked(
+  src: Repository,
+  dst: Repository,
+  options: SyncOptions,
 ): Promise<SyncReport> {
   const started = Date.now();
   const { signal } = options;

@@ -121,9 +121,12 @@ export class RecordingBackend extends ForwardingBackend {
     return this.copied.reduce((n, k) => n + (this.sizes.get(k) ?? 0), 0);
   }
 
-  /** Writes of anything else (objects derived from the records, e.g. an index). */
+  /**
+   * Writes of anything else (objects derived from the records, e.g. an index) but locks,
+   * which sync takes on the repository itself, not through its counted requests.
+   */
   get derivedPuts(): number {
-    return this.written.length - this.copied.length;
+    return this.written.filter((k) => !k.startsWith('locks/')).length - this.copied.length;
   }
 
   /** Forgets what was recorded. */

@@ -15,6 +15,7 @@ import type { SyncEvent } from '../../src/ops/events.js';
 import { restore } from '../../src/ops/restore.js';
 import { sync } from '../../src/ops/sync.js';
 import { paramsOf } from '../../src/repo/config.js';
+import { listLocks } from '../../src/repo/locks.js';
 import { initRepository, openRepositoryIn } from '../../src/repo/repository.js';
 import { describeTree, tempDir, writeTree } from '../helpers/fs.js';
 import { localRepo, memoryRepo, TINY_CHUNKS } from '../helpers/repo.js';
@@ -73,13 +74,18 @@ describe('sync', () => {
     expect(events.filter((e) => e.type === 'snapshot')).toHaveLength(1);
     expect(events.at(-1)).toMatchObject({ type: 'progress', snapshotsDone: 1, snapshotsTotal: 1 });
     expect(await restored(dest, first.snapshotId!)).toEqual(await describeTree(src));
+    // A shared lock on the destination was held from before the first copy (so a prune
+    // there postpones its deletions) and is gone afterwards.
+    expect(recorder.written[0]).toMatch(/^locks\//);
+    expect(recorder.keys('locks/')).toHaveLength(1);
+    expect(await listLocks(dest.backend)).toEqual([]);
 
     recorder.clear();
     const again = await sync(source, dest);
     expect(again).toMatchObject({ copied: [], skipped: [first.snapshotId], blobsSent: 0 });
     expect(again.requests.destination).toMatchObject({ put: 0, stat: 0, get: 0, list: 1 });
     expect(again.requests.source).toMatchObject({ put: 0, get: 0, list: 1 });
-    expect(recorder.written).toEqual([]);
+    expect(recorder.written.filter((k) => !k.startsWith('locks/'))).toEqual([]);
   });
 
   it('sends only the changed chunks, the changed tree path and the record', async () => {

@@ -2,7 +2,6 @@
 import type { BackendCounts } from '../../backends/counting.js';
 import { shortId } from '../../core/ids.js';
 import type { SyncEvent } from '../../ops/events.js';
-import { withSharedLock } from '../../ops/lock-guard.js';
 import { sync } from '../../ops/sync.js';
 import type { Repository } from '../../repo/repository.js';
 import { type CommandContext, EXIT } from '../context.js';
@@ -53,15 +52,9 @@ export default async function syncCommand(
       checkers,
       signal: ctx.signal,
       onEvent,
+      onLockWait: () => ctx.out.line('waiting for a prune to finish deleting...'),
     };
-    const into = dst;
-    const report =
-      dryRun || !into.backend.capabilities.writable
-        ? await sync(src, into, options)
-        : await withSharedLock(into, 'sync', () => sync(src, into, options), {
-            signal: ctx.signal,
-            onWait: () => ctx.out.line('waiting for a prune to finish deleting...'),
-          });
+    const report = await sync(src, dst, options);
     ctx.out.event({ type: 'summary', operation: 'sync', ...report });
     ctx.out.clearProgress();
     const verb = dryRun ? 'would send' : 'sent';
