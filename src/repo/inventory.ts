@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { Level } from 'level';
 import type { Backend } from '../backends/backend.js';
 import { throwIfAborted } from '../core/abort.js';
-import { type BlobKind, blobKey, blobPrefix, idOfKey } from './layout.js';
+import { type BlobKind, blobIdOfKey, blobKey, blobPrefix } from './layout.js';
 
 /** Options for BlobInventory. */
 export interface InventoryOptions {
@@ -211,7 +211,8 @@ export class BlobInventory {
     for (const kind of ['data', 'tree'] as const) {
       let batch: Array<{ type: 'put'; key: string; value: string }> = [];
       for await (const info of backend.list(blobPrefix(kind), { signal })) {
-        if (idOfKey(info.key) === undefined) continue;
+        // Only objects named exactly as blobs (a stray copy elsewhere is not one).
+        if (blobIdOfKey(kind, info.key) === undefined) continue;
         batch.push({ type: 'put', key: info.key, value: String(info.size) });
         if (batch.length >= FILL_BATCH) {
           await db.batch(batch);

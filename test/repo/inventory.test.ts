@@ -75,6 +75,17 @@ describe('blob inventory', () => {
     await closeInventory(stale);
   });
 
+  it('lists only objects named exactly as blobs: a stray copy under another shard is not one', async () => {
+    const { base, open } = await setup(2);
+    const id = sha256Hex(bytes(7));
+    await base.put(`data/zz/${id}`, bytes(7));
+    const repo = await open();
+    expect(await repo.blobs.has('data', id)).toBe(false);
+    expect(await repo.blobs.has('data', sha256Hex(bytes(1)))).toBe(true);
+    expect(await repo.inventory!.state()).toMatchObject({ listed: 3 });
+    await closeInventory(repo);
+  });
+
   it('records what this client writes, and skips the existence check when fresh', async () => {
     const { counting, open } = await setup(5);
     const repo = await open();
