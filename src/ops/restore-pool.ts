@@ -213,9 +213,17 @@ export class RestorePool {
     const workerScriptUrl = this.workers > 0 ? workerScript() : undefined;
     this.servers ??= workerScriptUrl ? [] : [this.inlineServer()];
     const owner = dir === undefined ? undefined : this.dirs.get(dir);
+    const withinBudget = workerScriptUrl && this.startupBytes + cost <= CALLING_THREAD_BUDGET;
     let server: Server;
-    if (owner && owner.batches > 0) server = owner.server;
-    else if (workerScriptUrl && this.startupBytes + cost <= CALLING_THREAD_BUDGET) {
+    // A directory's batches stay with the thread that has some waiting, but the calling
+    // thread's only within its budget (else a large directory would keep it all).
+    if (owner && owner.batches > 0 && (owner.server !== this.startupServer || withinBudget)) {
+      server = owner.server;
+      if (server === this.startupServer) {
+        this.startupBytes += cost;
+        this.jobsRunWhileStarting++;
+      }
+    } else if (withinBudget) {
       this.startupBytes += cost;
       this.jobsRunWhileStarting++;
       this.startupServer ??= this.inlineServer();

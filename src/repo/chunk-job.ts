@@ -257,6 +257,11 @@ function sum(values: number[]): number {
  */
 let spareSpanBuffer: Uint8Array | undefined;
 
+/** Lets the spare read buffer of this thread go (a pool closing on the calling thread). */
+export function releaseSpareReadBuffer(): void {
+  spareSpanBuffer = undefined;
+}
+
 /**
  * Reads a file into one buffer and cuts it in place: `next` returns the chunks of about
  * DIRECT_WINDOW_BYTES as views into the buffer, valid until the following call (or

@@ -30,7 +30,7 @@ import type { ObjectId } from '../core/ids.js';
 import { compiledWorker, startWorker } from '../core/worker-thread.js';
 import type { ChunkRef } from '../manifest/types.js';
 import type { BlobStore } from './blob-store.js';
-import type { SealedChunk, StoredWindow } from './chunk-job.js';
+import { releaseSpareReadBuffer, type SealedChunk, type StoredWindow } from './chunk-job.js';
 import type { ChunkWorkerSetup, FromWorker, ToWorker } from './chunk-protocol.js';
 import { fromWireError } from './chunk-protocol.js';
 import { serveChunkJobs } from './chunk-serve.js';
@@ -98,7 +98,7 @@ class FileTask {
 
   constructor(
     readonly id: number,
-    private readonly server: Server,
+    readonly server: Server,
     private readonly blobs: BlobStore,
     private readonly options: StoreFileOptions,
   ) {
@@ -235,6 +235,7 @@ export class ChunkPool {
   private readonly puts = new Map<
     number,
     {
+      server: Server;
       resolve: (r: { written: boolean; storedBytes: number }) => void;
       reject: (e: unknown) => void;
     }
@@ -250,8 +251,9 @@ export class ChunkPool {
   private startupServer: Server | undefined;
   /** Bytes of files and puts given to `startupServer`. */
   private startupBytes = 0;
-  /** Files run on the calling thread while starting up (diagnostics, tests). */
+  /** Files and puts run on the calling thread while starting up (diagnostics, tests). */
   filesRunWhileStarting = 0;
+  putsRunWhileStarting = 0;
 
   constructor(chunker: ChunkerParams, codec: ObjectCodec, options: ChunkPoolOptions = {}) {
     const env = Number.parseInt(process.env.CAIRN_WORKERS ?? '', 10);
@@ -328,13 +330,15 @@ export class ChunkPool {
     if (!this.canPutDirect || this.closed) throw new Error('chunk pool cannot write directly');
     const servers = this.liveServers();
     const ready = servers.filter((s) => s.ready);
-    const server =
-      ready.length > 0
-        ? ready[this.nextTask % ready.length]!
-        : this.callingThread(plaintext.length);
+    let server: Server;
+    if (ready.length > 0) server = ready[this.nextTask % ready.length]!;
+    else {
+      server = this.callingThread(plaintext.length);
+      this.putsRunWhileStarting++;
+    }
     const task = this.nextTask++;
     return new Promise((resolve, reject) => {
-      this.puts.set(task, { resolve, reject });
+      this.puts.set(task, { server, resolve, reject });
       // A movable plaintext's buffer is moved as it is (a page builder's own buffer).
       // Else an exact copy, moved: posting a view would clone its whole underlying
       // buffer (an encoder's buffer can be many times the object's size).
@@ -344,9 +348,18 @@ export class ChunkPool {
     });
   }
 
-  /** Stops the workers. */
+  /**
+   * Stops the workers. Files still being stored fail (callers settle theirs first), and
+   * files waiting for a server are turned away.
+   */
   async close(): Promise<void> {
     this.closed = true;
+    const closed = new Error('chunk pool is closed');
+    for (const task of this.tasks.values()) task.fail(closed);
+    for (const put of this.puts.values()) put.reject(closed);
+    this.puts.clear();
+    for (const wake of this.idle.splice(0)) wake();
+    releaseSpareReadBuffer();
     const servers = [...(this.servers ?? []), ...(this.startupServer ? [this.startupServer] : [])];
     this.servers = undefined;
     this.startupServer = undefined;
@@ -451,10 +464,14 @@ export class ChunkPool {
       label: 'chunk worker thread',
       closing: () => this.closed,
       lost: (err) => {
-        // A worker that dies fails its tasks; the pool stops using it.
-        for (const task of this.tasks.values()) task.fail(err);
-        for (const put of this.puts.values()) put.reject(err);
-        this.puts.clear();
+        // A worker that dies fails its tasks and puts (the others' go on); the pool
+        // stops using it.
+        for (const task of this.tasks.values()) if (task.server === server) task.fail(err);
+        for (const [id, put] of this.puts) {
+          if (put.server !== server) continue;
+          this.puts.delete(id);
+          put.reject(err);
+        }
         if (this.servers) this.servers = this.servers.filter((s) => s !== server);
         for (const wake of this.idle.splice(0)) wake();
       },

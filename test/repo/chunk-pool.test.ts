@@ -6,7 +6,7 @@
  */
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import type { Backend } from '../../src/backends/backend.js';
 import { LocalBackend, TEMP_PREFIX } from '../../src/backends/local.js';
 import { MemoryBackend } from '../../src/backends/memory.js';
@@ -35,6 +35,28 @@ function expectedRefs(data: Uint8Array, codec: ObjectCodec) {
     id: codec.idOf(data.subarray(offset, offset + length)),
     size: length,
   }));
+}
+
+/** Where a direct put runs: on the calling thread while no worker is ready, or on one. */
+const PUT_PATHS: [string, boolean][] = [
+  ['on the calling thread, while starting', false],
+  ['on a ready worker', true],
+];
+
+/**
+ * Readies the put path: for a worker, stores a file of unknown size first (it starts
+ * one, whose "ready" comes before the file's result). Checks the puts that follow it.
+ */
+async function putPath(pool: ChunkPool, blobs: BlobStore, dir: string, onWorker: boolean) {
+  if (onWorker) {
+    await writeFile(join(dir, 'warm-up'), pseudoRandomBytes(100_000, 99));
+    await pool.storeFile(join(dir, 'warm-up'), blobs);
+    expect(pool.threadsStarted).toBe(1);
+  }
+  onTestFinished(() => {
+    if (onWorker) expect(pool.putsRunWhileStarting).toBe(0);
+    else expect(pool.putsRunWhileStarting).toBeGreaterThan(0);
+  });
 }
 
 const codecs: [string, () => ObjectCodec][] = [
@@ -143,15 +165,16 @@ describe.each([
       }
     });
 
-    it.runIf(workers > 0)(
-      "writes objects directly without touching the caller's buffer (Buffers from the pool too)",
-      async () => {
+    it.runIf(workers > 0).each(PUT_PATHS)(
+      "writes objects directly without touching the caller's buffer (Buffers from the pool too) (%s)",
+      async (_path, onWorker) => {
         const dir = await tempDir();
         const codec = new ObjectCodec();
         const blobs = new BlobStore(makeBackend(dir), { codec });
         const pool = await makePool(codec, blobs);
         try {
           if (!pool.canPutDirect) return; // the memory backend cannot be written directly
+          await putPath(pool, blobs, dir, onWorker);
           const small = Buffer.from('a small page'); // a view into Node's shared pool
           const large = Buffer.from(pseudoRandomBytes(70_000, 9));
           for (const data of [small, large]) {
@@ -168,9 +191,9 @@ describe.each([
       },
     );
 
-    it.runIf(workers > 0)(
-      'moves a movable object to the worker, and writes many at once, each under its name',
-      async () => {
+    it.runIf(workers > 0).each(PUT_PATHS)(
+      'moves a movable object to the worker, and writes many at once, each under its name (%s)',
+      async (_path, onWorker) => {
         const dir = await tempDir();
         const codec = new ObjectCodec();
         const backend = makeBackend(dir);
@@ -178,6 +201,7 @@ describe.each([
         const pool = await makePool(codec, blobs);
         try {
           if (!pool.canPutDirect) return; // the memory backend cannot be written directly
+          await putPath(pool, blobs, dir, onWorker);
           // A view into a larger buffer of its own (as a page builder gives): moved whole.
           const own = Buffer.allocUnsafeSlow(10_000);
           own.set(pseudoRandomBytes(9_000, 11), 500);
@@ -212,15 +236,17 @@ describe.each([
       },
     );
 
-    it.runIf(workers > 0)(
-      'seals direct puts of data blobs as file content (auto skips random-looking ones)',
-      async () => {
+    it.runIf(workers > 0).each(PUT_PATHS)(
+      'seals direct puts of data blobs as file content (auto skips random-looking ones) (%s)',
+      async (_path, onWorker) => {
         const dir = await tempDir();
         const codec = new ObjectCodec(undefined, 'auto');
         const backend = makeBackend(dir);
-        const pool = await makePool(codec, new BlobStore(backend, { codec }));
+        const blobs = new BlobStore(backend, { codec });
+        const pool = await makePool(codec, blobs);
         try {
           if (!pool.canPutDirect) return; // the memory backend cannot be written directly
+          await putPath(pool, blobs, dir, onWorker);
           // Random-looking bytes that repeat: zstd shrinks them, the entropy guess skips them.
           const repeated = Buffer.concat(
             Array.from({ length: 8 }, () => pseudoRandomBytes(4096, 5)),
@@ -272,14 +298,22 @@ describe.each([
           // then go to it.
           const second = new Pool(CHUNKER, codec, { workers, direct: blobs.directSetup() });
           const files = Math.ceil(CALLING_THREAD_BUDGET / mib.length) + 1;
+          // Distinct files (read back below), so each stores new chunks.
+          const contents = Array.from({ length: 8 }, (_, i) => pseudoRandomBytes(1 << 20, 40 + i));
+          for (const [i, c] of contents.entries()) await writeFile(join(dir, `f${i}`), c);
           let handedOver = false;
-          for (let i = 0; i < files + 400 && !handedOver; i++) {
+          const deadline = Date.now() + 30_000;
+          for (let i = 0; !handedOver && (i < files || Date.now() < deadline); i++) {
             // A turn of the event loop between files, as a walk's I/O gives: the
             // worker's "ready" arrives as a message.
             await new Promise((resolve) => setImmediate(resolve));
             const before = second.filesRunWhileStarting;
-            const refs = await second.storeFile(join(dir, 'small'), blobs, { size: mib.length });
-            expect(refs.reduce((n, r) => n + r.size, 0)).toBe(mib.length);
+            const content = contents[i % contents.length]!;
+            const refs = await second.storeFile(join(dir, `f${i % contents.length}`), blobs, {
+              size: content.length,
+            });
+            const back = await Promise.all(refs.map((r) => blobs.get('data', r.id)));
+            expect(Buffer.concat(back).equals(content)).toBe(true);
             if (i < files) expect(second.filesRunWhileStarting).toBe(before + 1);
             else handedOver = second.filesRunWhileStarting === before;
           }
