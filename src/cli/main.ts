@@ -30,6 +30,7 @@ const COMMANDS: Record<string, () => Promise<{ default: Handler }>> = {
   forget: () => import('./commands/forget.js'),
   prune: () => import('./commands/prune.js'),
   unlock: () => import('./commands/unlock.js'),
+  version: () => import('./commands/version.js'),
 };
 
 /** Builds the program; `run` is called with the command module name and arguments. */
@@ -262,6 +263,11 @@ export function buildProgram(
     .command('tui')
     .description('browse snapshots, compare them and restore files interactively')
     .action(act('tui'));
+
+  program
+    .command('version')
+    .description('print the version, the Node version and the zstd engine in use')
+    .action(act('version'));
 
   program.addOption(new Option('--no-color').hideHelp());
   return program;

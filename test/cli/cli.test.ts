@@ -186,6 +186,27 @@ describe('cairn CLI (in-process)', () => {
     expect(both.stderr).toMatch(/--preset/);
   });
 
+  it('version names the program, Node and the zstd engine in use', async () => {
+    const { zstdEngine } = await import('../../src/repo/zstd.js');
+    const { VERSION } = await import('../../src/ops/program.js');
+    const engine = await zstdEngine();
+    const r = await cli('--json', 'version');
+    expect(r.code).toBe(0);
+    expect(r.json).toEqual([
+      {
+        type: 'version',
+        cairn: VERSION,
+        node: process.versions.node,
+        platform: `${process.platform}/${process.arch}`,
+        zstd: { engine: engine.name, version: engine.version },
+      },
+    ]);
+    const text = await cli('version');
+    expect(text.stdout).toBe(
+      `cairn ${VERSION} (node ${process.versions.node}, ${process.platform}/${process.arch}, zstd ${engine.name}${engine.version ? ` ${engine.version}` : ''})\n`,
+    );
+  });
+
   it('chunk prints offsets, lengths and sha256 ids', async () => {
     const dir = await tempDir();
     const file = join(dir, 'f');
