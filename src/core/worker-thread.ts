@@ -11,6 +11,13 @@ import { BackendError } from './errors.js';
 const scripts = new Map<string, URL | null>();
 
 /**
+ * Bytes of work a pool does on the calling thread before it starts worker threads: a
+ * thread takes 100-150 ms here to load, as long as a whole small backup or restore
+ * needs, so those start none.
+ */
+export const CALLING_THREAD_BUDGET = 32 * 1024 * 1024;
+
+/**
  * The compiled worker script `name` beside the module at `moduleUrl` (its
  * `import.meta.url`), or undefined when it is missing: running from TypeScript sources,
  * as the unit tests do, where pools run their jobs on the calling thread instead.

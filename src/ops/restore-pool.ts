@@ -15,7 +15,10 @@
  * the workers start, and later jobs wait for them in their queues.
  */
 import { availableParallelism } from 'node:os';
-import { compiledWorker, startWorker } from '../core/worker-thread.js';
+import { CALLING_THREAD_BUDGET, compiledWorker, startWorker } from '../core/worker-thread.js';
+
+export { CALLING_THREAD_BUDGET };
+
 import type { Owner, SmallFile } from './restore-fs.js';
 import { RestoreJobRunner } from './restore-jobs.js';
 import {
@@ -60,11 +63,9 @@ interface Task {
 }
 
 /**
- * Work run on the calling thread before the worker threads start, in bytes of content;
- * each file counts FILE_COST_BYTES more (creating a file costs about as much as
- * writing that much here).
+ * What a file counts against CALLING_THREAD_BUDGET besides its content: creating a file
+ * costs about as much as writing that much here.
  */
-export const CALLING_THREAD_BUDGET = 32 * 1024 * 1024;
 const FILE_COST_BYTES = 64 * 1024;
 
 /**
@@ -219,15 +220,8 @@ export class RestorePool {
     // thread's only within its budget (else a large directory would keep it all).
     if (owner && owner.batches > 0 && (owner.server !== this.startupServer || withinBudget)) {
       server = owner.server;
-      if (server === this.startupServer) {
-        this.startupBytes += cost;
-        this.jobsRunWhileStarting++;
-      }
     } else if (withinBudget) {
-      this.startupBytes += cost;
-      this.jobsRunWhileStarting++;
-      this.startupServer ??= this.inlineServer();
-      server = this.startupServer;
+      server = this.startupServer ??= this.inlineServer();
     } else {
       if (workerScriptUrl && this.servers.length === 0) {
         // The budget is spent: the workers start, and take every later job.
@@ -238,6 +232,10 @@ export class RestorePool {
       }
       server = this.servers[0]!;
       for (const s of this.servers) if (s.load < server.load) server = s;
+    }
+    if (server === this.startupServer) {
+      this.startupBytes += cost;
+      this.jobsRunWhileStarting++;
     }
     if (dir !== undefined) {
       const entry = owner?.server === server ? owner : { server, batches: 0 };

@@ -15,7 +15,6 @@
  * otherwise the copy would not deduplicate with the destination's own backups; create
  * the destination with `init --copy-params-from SRC`.
  */
-
 import type { BackendCounts } from '../backends/counting.js';
 import { CountingBackend } from '../backends/counting.js';
 import { throwIfAborted } from '../core/abort.js';

@@ -286,9 +286,12 @@ class SpanReader {
   ) {
     this.max = cdc.params.max;
     const size = DIRECT_WINDOW_BYTES + this.max;
-    const spare = spareSpanBuffer;
-    if (spare?.length === size) spareSpanBuffer = undefined;
-    this.buf = spare?.length === size ? spare : new Uint8Array(size);
+    if (spareSpanBuffer?.length === size) {
+      this.buf = spareSpanBuffer;
+      spareSpanBuffer = undefined;
+    } else {
+      this.buf = new Uint8Array(size);
+    }
     this.words = wordView(this.buf);
   }
 

@@ -27,7 +27,10 @@ import type { ChunkerParams } from '../chunker/params.js';
 import { throwIfAborted } from '../core/abort.js';
 import { AbortedError, BackendError } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
-import { compiledWorker, startWorker } from '../core/worker-thread.js';
+import { CALLING_THREAD_BUDGET, compiledWorker, startWorker } from '../core/worker-thread.js';
+
+export { CALLING_THREAD_BUDGET };
+
 import type { ChunkRef } from '../manifest/types.js';
 import type { BlobStore } from './blob-store.js';
 import { releaseSpareReadBuffer, type SealedChunk, type StoredWindow } from './chunk-job.js';
@@ -77,8 +80,6 @@ interface Server {
  * of cutting and hashing, so the walk is not held up for long.
  */
 export const STARTUP_FILE_MAX = 16 * 1024 * 1024;
-/** Bytes of work done on the calling thread before the first worker thread starts. */
-export const CALLING_THREAD_BUDGET = 32 * 1024 * 1024;
 
 /** The pool's side of one file. */
 class FileTask {
