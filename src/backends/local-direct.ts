@@ -105,8 +105,8 @@ export class LocalDirectWriter {
    * batch durable with two `syncfs` calls (one before the names, one after) instead of
    * one fsync per object and per directory; the promise is the same: an object gets its
    * final name only after its bytes are durable, and is reported written only once the
-   * name is. (Each `syncfs` is a `sync -f` run, see syncfs.ts, so single objects, such as tree
-   * pages, keep `putMany` and its fsyncs.)
+   * name is. Tree pages use it too (chunk-serve.ts), committed at once rather than
+   * held back to fill a batch; `putMany` and its fsyncs remain for where it is off.
    */
   get groupSync(): boolean {
     return this.setup.fsync && this.syncfsWorks;

@@ -6,7 +6,7 @@
  */
 
 import { GroupCommit } from '../backends/group-commit.js';
-import { LocalDirectWriter } from '../backends/local-direct.js';
+import { LocalDirectWriter, type PendingObject } from '../backends/local-direct.js';
 import { FastCDC } from '../chunker/fastcdc.js';
 import { runChunkJob, runDirectChunkJob } from './chunk-job.js';
 import type { ChunkWorkerSetup, FromWorker, ToWorker } from './chunk-protocol.js';
@@ -75,28 +75,49 @@ export function serveChunkJobs(setup: ChunkWorkerSetup, post: PostToPool): (m: T
     }
   }
 
-  async function put(task: number, key: string, data: Uint8Array): Promise<void> {
+  /** Reports a put once written and durable (it takes no bytes: see `writePut`). */
+  async function reportPut(
+    task: number,
+    writing: Promise<{ storedBytes: number; durable: Promise<boolean> }>,
+  ): Promise<void> {
     try {
-      if (!writer) throw new Error('this chunk worker cannot write directly');
-      const size = writer.sizeOf(key);
-      if (size !== undefined) {
-        post({ type: 'put-done', task, written: false, storedBytes: size }, []);
-        return;
-      }
-      const parts = await codec.sealParts(data, plaintextKindOf(key));
-      const storedBytes = parts[0].length + parts[1].length;
-      // Durable on its own (fsync), not in a chunk batch: a syncfs flushes every dirty
-      // page of the file system, whoever wrote it, and pages come a few at a time.
-      const [written] = await writer.putMany([{ key, parts }]);
-      post({ type: 'put-done', task, written: written!, storedBytes }, []);
+      const { storedBytes, durable } = await writing;
+      const written = await durable;
+      post({ type: 'put-done', task, written, storedBytes }, []);
     } catch (err) {
       post({ type: 'error', task, error: toWireError(err) }, []);
     }
   }
 
+  /**
+   * Seals and writes one object; `durable` resolves once it is durable (false: it
+   * existed). Its own function so that nothing holds the object's bytes while
+   * `durable` is awaited: an async function keeps its arguments alive until it
+   * returns, and a page buffer kept alive through a commit is promoted to the old
+   * generation, where it waits for a full collection (the first backup of 100,000
+   * small files peaked 15-20 MiB higher).
+   */
+  async function writePut(
+    key: string,
+    data: Uint8Array,
+  ): Promise<{ storedBytes: number; durable: Promise<boolean> }> {
+    if (!writer) throw new Error('this chunk worker cannot write directly');
+    const size = writer.sizeOf(key);
+    if (size !== undefined) return { storedBytes: size, durable: Promise.resolve(false) };
+    const parts = await codec.sealParts(data, plaintextKindOf(key));
+    const storedBytes = parts[0].length + parts[1].length;
+    const item = { key, parts };
+    const durable = commits
+      ? commitNow(commits, writer.writeTemps([item]), storedBytes)
+      : writer.putMany([item]);
+    const reported = durable.then(([written]) => written!);
+    reported.catch(() => {}); // handled by reportPut's await, a moment later
+    return { storedBytes, durable: reported };
+  }
+
   return (message) => {
     if (message.type === 'put') {
-      void put(message.task, message.key, message.data);
+      void reportPut(message.task, writePut(message.key, message.data));
     } else if (message.type === 'task') {
       queue.push(message);
       void drain();
@@ -116,6 +137,21 @@ export function serveChunkJobs(setup: ChunkWorkerSetup, post: PostToPool): (m: T
       }
     }
   };
+}
+
+/**
+ * Hands a single object (a tree page) to the group commit and asks for a commit at
+ * once: its caller waits for it, so it is not held back to fill a batch; objects that
+ * arrive while one batch commits go together in the next.
+ */
+function commitNow(
+  commits: GroupCommit,
+  pending: PendingObject[],
+  bytes: number,
+): Promise<boolean[]> {
+  const done = commits.add(pending, bytes);
+  commits.flush();
+  return done;
 }
 
 /** The buffers of sealed chunks that can be moved rather than copied (they own their memory). */
