@@ -15,6 +15,10 @@
  * scavenges). Without any growth (factor 1 from the start, 2 MiB) it was 101-107 MiB
  * but 4.5 times as many scavenges and 20-30% more CPU, hence the cap.
  *
+ * Starting a worker thread resets the factor to 2, so the cap sets it again at every
+ * collection report while it holds: before that, backups and restores (which start
+ * worker threads after the cap is set) grew the young generation to 32 MiB anyway.
+ *
  * V8 13 (Node 24) also grows the young generation in steps smaller than a doubling,
  * which the factor does not stop: there the cap only slows growth (a 2 MiB cap ended
  * at 7-10 MiB under a churn that takes it to 32 MiB uncapped).
@@ -54,7 +58,11 @@ export function capYoungGeneration(capBytes: number = YOUNG_GENERATION_CAP): () 
   let stopped = false;
   const check = () => {
     const stop = youngGenerationSize() >= capBytes;
-    if (stop === stopped) return;
+    // Set again at every report while stopped, not only when the state changes: starting
+    // a worker thread puts the factor back to 2 (Node applies V8's flags afresh for each
+    // new isolate, and V8 raises this one to its minimum of 2), and backups and restores
+    // start workers after the cap is set.
+    if (stop === stopped && !stop) return;
     setFlagsFromString(stop ? STOP_GROWTH : DEFAULT_GROWTH);
     stopped = stop;
   };

@@ -87,6 +87,21 @@ describe('capYoungGeneration', () => {
     expect(lifted).toBeGreaterThan(4 * MiB);
   });
 
+  it("holds after a worker thread starts (which resets V8's growth factor)", () => {
+    const capped = run(`
+      const { Worker } = await import('node:worker_threads');
+      capYoungGeneration(${2 * MiB});
+      await churn(); // reaches the cap: growth stopped
+      const worker = new Worker('setTimeout(() => {}, 50)', { eval: true });
+      await new Promise((r) => worker.once('online', r));
+      process.stdout.write(String(await churn()));
+      await worker.terminate();
+    `);
+    const stepwise = Number(process.versions.v8.split('.')[0]) >= 13;
+    // A doubling may slip in between the worker's start and the next collection report.
+    expect(capped).toBeLessThanOrEqual(stepwise ? 16 * MiB : 8 * MiB);
+  });
+
   it('defaults to 8 MiB and reports the current size', () => {
     expect(YOUNG_GENERATION_CAP).toBe(8 * MiB);
     expect(youngGenerationSize()).toBeGreaterThan(0);
