@@ -45,6 +45,8 @@ interface OpenItem {
   file: string;
   temp: string;
   fd: number;
+  /** Folders `writeTemps` created for it, whose entries need an fsync where `syncfs` fails. */
+  newDirs?: string[];
 }
 
 /** Synchronous-path writer for one local repository root; see the module comment. */
@@ -78,12 +80,26 @@ export class LocalDirectWriter {
   /**
    * Writes every item unless its key exists; resolves, per item, whether this call
    * wrote it. On failure no temporary file is left and the error names the object.
+   *
+   * The bytes are written before this returns, and nothing holds `items` while the
+   * fsyncs run: a caller's buffers (a tree page) become garbage at once instead of
+   * living through the wait into the old generation (docs/performance.md › Memory).
    */
-  async putMany(items: DirectItem[]): Promise<boolean[]> {
+  putMany(items: DirectItem[]): Promise<boolean[]> {
     const opened: OpenItem[] = [];
     const syncDirs = new Set<string>();
     try {
       for (const item of items) opened.push(this.writeTemp(item, syncDirs, false));
+    } catch (err) {
+      removeTemps(opened);
+      return Promise.reject(err);
+    }
+    return this.finishPuts(opened, syncDirs);
+  }
+
+  /** The durable half of `putMany`: fsyncs, names, folder fsyncs; temporaries removed. */
+  private async finishPuts(opened: OpenItem[], syncDirs: Set<string>): Promise<boolean[]> {
+    try {
       if (this.setup.fsync) await Promise.all(opened.map((o) => fsyncFd(o.fd, o.key, o.temp)));
       const written: boolean[] = [];
       for (const o of opened) {
@@ -105,8 +121,9 @@ export class LocalDirectWriter {
    * batch durable with two `syncfs` calls (one before the names, one after) instead of
    * one fsync per object and per directory; the promise is the same: an object gets its
    * final name only after its bytes are durable, and is reported written only once the
-   * name is. Tree pages use it too (chunk-serve.ts), committed at once rather than
-   * held back to fill a batch; `putMany` and its fsyncs remain for where it is off.
+   * name is. Single objects (tree pages) use it too, each committed at once, until a
+   * commit is slow: a `syncfs` also waits for what other processes wrote, and then
+   * they go back to `putMany` and its fsyncs (chunk-serve.ts).
    */
   get groupSync(): boolean {
     return this.setup.fsync && this.syncfsWorks;
@@ -143,6 +160,7 @@ export class LocalDirectWriter {
       // objects must never outlive them in a crash).
       if (!(await this.syncAll())) {
         const dirs = new Set(opened.filter((_, i) => written[i]).map((o) => path.dirname(o.file)));
+        for (const o of opened) for (const d of o.newDirs ?? []) dirs.add(d);
         await Promise.all([...dirs].map(syncDir));
       }
       return written;
@@ -162,7 +180,7 @@ export class LocalDirectWriter {
     const dir = path.dirname(file);
     const temp = path.join(dir, `${this.tempStem}-${this.counter++}`);
     const dirs = syncDirs ?? new Set<string>();
-    this.makeDir(dir, dirs);
+    this.makeDir(dir, dirs, item.key);
     let fd: number;
     try {
       fd = openSync(temp, 'wx', 0o644);
@@ -170,10 +188,16 @@ export class LocalDirectWriter {
       if (errnoCode(err) !== 'ENOENT') throw fsError(err, 'put', item.key, temp);
       // The folder was removed behind our back: create it again.
       this.knownDirs.delete(dir);
-      this.makeDir(dir, dirs);
-      fd = openSync(temp, 'wx', 0o644);
+      this.makeDir(dir, dirs, item.key);
+      try {
+        fd = openSync(temp, 'wx', 0o644);
+      } catch (again) {
+        throw fsError(again, 'put', item.key, temp);
+      }
     }
     const o: OpenItem = { key: item.key, file, temp, fd };
+    // Folders made for an object of `writeTemps` go with it (see publishAll's fallback).
+    if (!syncDirs && dirs.size > 0) o.newDirs = [...dirs];
     try {
       writeAll(fd, item.parts, item.key, temp);
     } catch (err) {
@@ -236,10 +260,18 @@ export class LocalDirectWriter {
     return true;
   }
 
-  /** Creates `dir` if needed; new directories (and their parents) are queued for fsync. */
-  private makeDir(dir: string, syncDirs: Set<string>): void {
+  /**
+   * Creates `dir` if needed; new directories (and their parents) are queued for fsync.
+   * A failure is a repository error naming the object `key` it was made for.
+   */
+  private makeDir(dir: string, syncDirs: Set<string>, key: string): void {
     if (this.knownDirs.has(dir)) return;
-    const first = mkdirSync(dir, { recursive: true });
+    let first: string | undefined;
+    try {
+      first = mkdirSync(dir, { recursive: true });
+    } catch (err) {
+      throw fsError(err, 'put', key, dir);
+    }
     if (this.knownDirs.size < 4096) this.knownDirs.add(dir);
     if (first === undefined) return;
     for (let d = dir; ; d = path.dirname(d)) {

@@ -59,9 +59,10 @@ export function capYoungGeneration(capBytes: number = YOUNG_GENERATION_CAP): () 
   const check = () => {
     const stop = youngGenerationSize() >= capBytes;
     // Set again at every report while stopped, not only when the state changes: starting
-    // a worker thread puts the factor back to 2 (Node applies V8's flags afresh for each
-    // new isolate, and V8 raises this one to its minimum of 2), and backups and restores
-    // start workers after the cap is set.
+    // a worker thread puts the factor back to 2 (seen on Node 20; the flag is the whole
+    // process's, and a new isolate's set-up resets it), and backups and restores start
+    // workers after the cap is set. Being the process's, it also keeps the workers'
+    // young generations from growing (they allocate little).
     if (stop === stopped && !stop) return;
     setFlagsFromString(stop ? STOP_GROWTH : DEFAULT_GROWTH);
     stopped = stop;

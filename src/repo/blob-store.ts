@@ -78,8 +78,9 @@ const DEFAULT_KNOWN = 100_000;
 /**
  * Deferred puts in flight before `backlog` says wait: a few dozen keep the backend's
  * requests (or the workers' fsyncs) overlapping, which is all a walk needs to never
- * wait for one. Their data is held meanwhile: here for a backend, on a worker until its
- * fsync returns for `writeThrough`, where pages are also capped by bytes.
+ * wait for one. Their data is held meanwhile: here for a backend; for `writeThrough`,
+ * here while a node waits for its children and on a worker until written (not through
+ * its fsync), so those are also capped by bytes.
  */
 const DEFERRED_PUTS = 64;
 const DEFERRED_BYTES_ON_WORKERS = 8 * 1024 * 1024;

@@ -5,6 +5,7 @@
  * directly on the calling thread.
  */
 
+import { performance } from 'node:perf_hooks';
 import { GroupCommit } from '../backends/group-commit.js';
 import { LocalDirectWriter, type PendingObject } from '../backends/local-direct.js';
 import { FastCDC } from '../chunker/fastcdc.js';
@@ -16,6 +17,18 @@ import { codecFromSetup } from './codec-setup.js';
 
 /** Sends a message (with buffers to transfer) to the pool. */
 export type PostToPool = (message: FromWorker, transfer: ArrayBuffer[]) => void;
+
+/**
+ * A single object (a tree page) put into the group commit is committed at once, and
+ * waits for two `syncfs` calls: about 10-20 ms on a quiet file system, and 0.5-1 s less
+ * system time than an fsync per page and per folder in the first backup of 100,000
+ * small files (docs/performance.md). But a `syncfs` also waits for whatever other
+ * processes wrote to the file system, so while a neighbour writes gigabytes a page
+ * could wait seconds, where its own fsync waits for its own bytes only. A commit slower
+ * than this (milliseconds, from hand-in to durable name) sends the thread's later
+ * single objects to their own fsyncs.
+ */
+export const SLOW_PAGE_COMMIT_MS = 250;
 
 /** Starts serving chunk jobs for `setup`; returns the handler for incoming messages. */
 export function serveChunkJobs(setup: ChunkWorkerSetup, post: PostToPool): (m: ToWorker) => void {
@@ -30,6 +43,9 @@ export function serveChunkJobs(setup: ChunkWorkerSetup, post: PostToPool): (m: T
   // Objects are published in batches (group-commit.ts) where the file system allows.
   const commits = writer?.groupSync ? new GroupCommit(writer) : undefined;
   const seen = new Set<string>();
+  // Single objects go into the group commit until one of its commits is slow (see
+  // SLOW_PAGE_COMMIT_MS), then have their own fsyncs.
+  let pagesOwnFsync = false;
 
   async function run(task: number, path: string | Uint8Array, direct: boolean): Promise<void> {
     const file = typeof path === 'string' ? path : Buffer.from(path);
@@ -107,9 +123,20 @@ export function serveChunkJobs(setup: ChunkWorkerSetup, post: PostToPool): (m: T
     const parts = await codec.sealParts(data, plaintextKindOf(key));
     const storedBytes = parts[0].length + parts[1].length;
     const item = { key, parts };
-    const durable = commits
-      ? commitNow(commits, writer.writeTemps([item]), storedBytes)
-      : writer.putMany([item]);
+    let durable: Promise<boolean[]>;
+    if (commits && !pagesOwnFsync) {
+      const started = performance.now();
+      durable = commitNow(commits, writer.writeTemps([item]), storedBytes);
+      durable.then(
+        () => {
+          if (performance.now() - started > SLOW_PAGE_COMMIT_MS) pagesOwnFsync = true;
+        },
+        () => {},
+      );
+    } else {
+      // putMany writes before it returns and keeps no bytes while its fsyncs run.
+      durable = writer.putMany([item]);
+    }
     const reported = durable.then(([written]) => written!);
     reported.catch(() => {}); // handled by reportPut's await, a moment later
     return { storedBytes, durable: reported };
@@ -140,9 +167,9 @@ export function serveChunkJobs(setup: ChunkWorkerSetup, post: PostToPool): (m: T
 }
 
 /**
- * Hands a single object (a tree page) to the group commit and asks for a commit at
- * once: its caller waits for it, so it is not held back to fill a batch; objects that
- * arrive while one batch commits go together in the next.
+ * Hands a single object to the group commit and asks for a commit at once: its caller
+ * waits for it, so it is not held back to fill a batch; objects that arrive while a
+ * batch commits go together in the next.
  */
 function commitNow(
   commits: GroupCommit,

@@ -3,8 +3,11 @@
  * get their final names only when published, existing objects are never overwritten,
  * and no temporary file outlives a call.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { LocalBackend } from '../../src/backends/local.js';
 import { LocalDirectWriter } from '../../src/backends/local-direct.js';
@@ -56,4 +59,42 @@ describe.each([true, false])('LocalDirectWriter (fsync %s)', (fsync) => {
     writer.discard(dropped);
     expect(await filesUnder(root)).toEqual(['data/ef/five', 'data/ef/four', 'data/ef/three']);
   });
+
+  it('putMany writes before it returns and holds no bytes while it waits', async () => {
+    const root = await tempDir();
+    const writer = new LocalDirectWriter({ root, fsync });
+    let page: Buffer | undefined = Buffer.from('a tree page '.repeat(1000));
+    const ref = new WeakRef(page.buffer);
+    // A WeakRef keeps its target alive until the current job ends.
+    await new Promise((resolve) => setImmediate(resolve));
+    const done = writer.putMany([{ key: 'tree/ab/page', parts: [page] }]);
+    page = undefined;
+    // Written already, before anything was awaited: under a temporary name while its
+    // fsync runs (or under its own name, with nothing to wait for).
+    const folder = join(root, 'tree', 'ab');
+    const names = readdirSync(folder);
+    expect(names).toHaveLength(1);
+    expect(names[0]!.includes('.tmp~')).toBe(fsync);
+    expect(readFileSync(join(folder, names[0]!)).length).toBe(12_000);
+    collectGarbage();
+    expect(ref.deref()).toBeUndefined();
+    expect(await done).toEqual([true]);
+    expect(await filesUnder(root)).toEqual(['tree/ab/page']);
+  });
+
+  it('names the object when its folder cannot be made, and leaves nothing behind', async () => {
+    const root = await tempDir();
+    const writer = new LocalDirectWriter({ root, fsync });
+    await writer.putMany([item('tree/ab/one', 'x')]);
+    await writeFile(join(root, 'tree', 'cd'), 'a file where a folder should be');
+    await expect(writer.putMany([item('tree/cd/two', 'y')])).rejects.toThrow(/tree\/cd\/two/);
+    expect(() => writer.writeTemps([item('tree/cd/three', 'z')])).toThrow(/tree\/cd\/three/);
+    expect(await filesUnder(root)).toEqual(['tree/ab/one', 'tree/cd']);
+  });
 });
+
+/** A full garbage collection, now (V8's `gc`, exposed for this call). */
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+}

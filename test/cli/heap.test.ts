@@ -88,18 +88,25 @@ describe('capYoungGeneration', () => {
   });
 
   it("holds after a worker thread starts (which resets V8's growth factor)", () => {
-    const capped = run(`
-      const { Worker } = await import('node:worker_threads');
-      capYoungGeneration(${2 * MiB});
-      await churn(); // reaches the cap: growth stopped
-      const worker = new Worker('setTimeout(() => {}, 50)', { eval: true });
-      await new Promise((r) => worker.once('online', r));
-      process.stdout.write(String(await churn()));
-      await worker.terminate();
-    `);
+    // Churn, start a worker, churn again: capped (2 MiB) and, as the control, not.
+    const withWorker = (cap: string) =>
+      run(`
+        const { Worker } = await import('node:worker_threads');
+        ${cap}
+        await churn();
+        const worker = new Worker('setTimeout(() => {}, 50)', { eval: true });
+        await new Promise((r) => worker.once('online', r));
+        process.stdout.write(String(await churn()));
+        await worker.terminate();
+      `);
+    const free = withWorker('');
+    expect(free).toBeGreaterThan(8 * MiB);
+    const capped = withWorker(`capYoungGeneration(${2 * MiB});`);
+    // Up to V8 12: the cap plus a doubling, and one more that may slip in between the
+    // worker's start and the next collection report. V8 13 also grows in smaller steps
+    // (see the test above): well below uncapped.
     const stepwise = Number(process.versions.v8.split('.')[0]) >= 13;
-    // A doubling may slip in between the worker's start and the next collection report.
-    expect(capped).toBeLessThanOrEqual(stepwise ? 16 * MiB : 8 * MiB);
+    expect(capped).toBeLessThanOrEqual(stepwise ? free / 2 : 8 * MiB);
   });
 
   it('defaults to 8 MiB and reports the current size', () => {

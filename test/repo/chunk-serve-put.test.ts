@@ -1,8 +1,9 @@
 /**
  * serveChunkJobs' direct puts (tree pages): each is reported only once its object has
- * its final name, whether it went through the group commit (Linux, fsync on) or was
- * written and fsynced on its own; many puts sent at once all land, under their names,
- * with no temporary file left; a put of a stored object reports it as not written.
+ * its final name (fsynced, or not where the repository says so); many puts sent at
+ * once all land, under their names, with no temporary file left; a put of a stored
+ * object reports it as not written; a put that cannot be written is an error naming
+ * the object, and the next put still works.
  */
 import { existsSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
@@ -60,8 +61,8 @@ async function tempFiles(root: string): Promise<string[]> {
 }
 
 describe.each([
-  ['through the group commit', true],
-  ['without fsync', false],
+  ['fsync', true],
+  ['no fsync', false],
 ])('serveChunkJobs puts (%s)', (_name, fsync) => {
   it('reports each put once its object is named, and writes a stored object once', async () => {
     const { root, put, namedWhenReported } = await server(fsync);
@@ -99,7 +100,7 @@ describe.each([
     const reply = await put(Buffer.from(other)).done;
     expect(reply.type).toBe('error');
     if (reply.type === 'error') expect(reply.error.message).toContain(otherKey);
-    // Another put still works (sticky failure only for a failed commit, which this is not).
+    // Another put still works.
     const third = pseudoRandomBytes(3000, 3);
     const r = (await put(Buffer.from(third)).done) as PutDone;
     expect(r).toMatchObject({ type: 'put-done', written: true });

@@ -1,0 +1,86 @@
+/**
+ * serveChunkJobs' single-object puts use the group commit (two `syncfs` per commit)
+ * until a commit is slow (a busy neighbour flushing gigabytes makes every `syncfs`
+ * slow), then their own fsyncs. `syncfs` is replaced here by a stand-in whose delay
+ * the test sets, and which counts its calls.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it, vi } from 'vitest';
+import { chunkerParams } from '../../src/chunker/params.js';
+import type { FromWorker } from '../../src/repo/chunk-protocol.js';
+import { SLOW_PAGE_COMMIT_MS, serveChunkJobs } from '../../src/repo/chunk-serve.js';
+import { ObjectCodec } from '../../src/repo/codec.js';
+import { codecSetup } from '../../src/repo/codec-setup.js';
+import { blobKey } from '../../src/repo/layout.js';
+import { pseudoRandomBytes, tempDir } from '../helpers/fs.js';
+
+const syncs = vi.hoisted(() => ({ calls: 0, delayMs: 0 }));
+
+vi.mock('../../src/backends/syncfs.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/backends/syncfs.js')>();
+  return {
+    ...real,
+    syncFileSystem: async (folder: string) => {
+      syncs.calls++;
+      await new Promise((resolve) => setTimeout(resolve, syncs.delayMs));
+      return real.syncFileSystem(folder);
+    },
+  };
+});
+
+async function server() {
+  const root = await tempDir('cairn-repo-');
+  const codec = new ObjectCodec();
+  const replies = new Map<number, (m: FromWorker) => void>();
+  const handle = serveChunkJobs(
+    {
+      ...codecSetup(codec),
+      chunker: chunkerParams({ min: 4096, avg: 16384, max: 65536 }),
+      direct: { root, fsync: true },
+    },
+    (message) => {
+      if ('task' in message) replies.get(message.task)?.(message);
+    },
+  );
+  let next = 0;
+  const put = async (seed: number): Promise<{ reply: FromWorker; key: string }> => {
+    const data = pseudoRandomBytes(3000, seed);
+    const key = blobKey('tree', codec.idOf(data));
+    const task = next++;
+    const reply = new Promise<FromWorker>((resolve) => replies.set(task, resolve));
+    handle({ type: 'put', task, key, data });
+    return { reply: await reply, key };
+  };
+  return { root, put };
+}
+
+describe.runIf(process.platform === 'linux')('serveChunkJobs single puts and slow commits', () => {
+  it('commits puts with syncfs while commits are quick', async () => {
+    syncs.delayMs = 0;
+    const { root, put } = await server();
+    const before = syncs.calls;
+    for (let seed = 1; seed <= 3; seed++) {
+      const { reply, key } = await put(seed);
+      expect(reply).toMatchObject({ type: 'put-done', written: true });
+      expect(existsSync(join(root, ...key.split('/')))).toBe(true);
+    }
+    // Two syncfs per commit (bytes, then names), one commit per put here.
+    expect(syncs.calls - before).toBe(6);
+  });
+
+  it('gives later puts their own fsyncs once a commit was slow', async () => {
+    syncs.delayMs = SLOW_PAGE_COMMIT_MS / 2 + 20; // two of them: a slow commit
+    const { root, put } = await server();
+    const before = syncs.calls;
+    expect((await put(11)).reply).toMatchObject({ type: 'put-done', written: true });
+    expect(syncs.calls - before).toBe(2);
+    syncs.delayMs = 0;
+    for (let seed = 12; seed <= 14; seed++) {
+      const { reply, key } = await put(seed);
+      expect(reply).toMatchObject({ type: 'put-done', written: true });
+      expect(existsSync(join(root, ...key.split('/')))).toBe(true);
+    }
+    expect(syncs.calls - before).toBe(2); // none since: fsyncs of their own
+  });
+});
