@@ -364,10 +364,14 @@ const median = (xs) => {
   const m = v.length >> 1;
   return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
 };
-/** The run whose time is the median (its notes, e.g. the in-process time, go with it). */
+/**
+ * The run whose time (or, for rows without one, rate) is the median: its notes, e.g.
+ * the in-process time, go with it. With an even count, the lower of the middle two.
+ */
 const medianRun = (rs) => {
-  const timed = rs.filter((r) => typeof r.ms === 'number').sort((a, b) => a.ms - b.ms);
-  return timed.length > 0 ? timed[(timed.length - 1) >> 1] : rs.at(-1);
+  const by = (f) => rs.filter((r) => typeof f(r) === 'number').sort((a, b) => f(a) - f(b));
+  const ranked = by((r) => r.ms).length > 0 ? by((r) => r.ms) : by((r) => r.mbps);
+  return ranked.length > 0 ? ranked[(ranked.length - 1) >> 1] : rs.at(-1);
 };
 const groups = new Map();
 for (const r of results) {

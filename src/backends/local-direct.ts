@@ -100,11 +100,14 @@ export class LocalDirectWriter {
   /** The durable half of `putMany`: fsyncs, names, folder fsyncs; temporaries removed. */
   private async finishPuts(opened: OpenItem[], syncDirs: Set<string>): Promise<boolean[]> {
     try {
-      if (this.setup.fsync) await Promise.all(opened.map((o) => fsyncFd(o.fd, o.key, o.temp)));
+      // All settled before any fd is closed (the finally below): a failed fsync must not
+      // close the others' descriptors under them.
+      if (this.setup.fsync) await allOrFirstError(opened.map((o) => fsyncFd(o.fd, o.key, o.temp)));
       const written: boolean[] = [];
       for (const o of opened) {
-        closeSync(o.fd);
+        const fd = o.fd;
         o.fd = -1;
+        closeSync(fd);
         const ok = this.publish(o);
         if (ok) syncDirs.add(path.dirname(o.file));
         written.push(ok);
@@ -286,10 +289,21 @@ export interface PendingObject {
   readonly key: string;
 }
 
+/** Waits for every promise; then rejects with the first failure, if any. */
+async function allOrFirstError(promises: Promise<void>[]): Promise<void> {
+  const failed = (await Promise.allSettled(promises)).find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
 function removeTemps(opened: OpenItem[]): void {
   for (const o of opened) {
-    if (o.fd >= 0) closeSync(o.fd);
+    const fd = o.fd;
     o.fd = -1;
+    try {
+      if (fd >= 0) closeSync(fd);
+    } catch {
+      // a descriptor already closed: the temporary file still goes
+    }
     try {
       unlinkSync(o.temp);
     } catch {

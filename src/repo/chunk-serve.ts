@@ -20,18 +20,36 @@ export type PostToPool = (message: FromWorker, transfer: ArrayBuffer[]) => void;
 
 /**
  * A single object (a tree page) put into the group commit is committed at once, and
- * waits for two `syncfs` calls: about 10-20 ms on a quiet file system, and 0.5-1 s less
- * system time than an fsync per page and per folder in the first backup of 100,000
- * small files (docs/performance.md). But a `syncfs` also waits for whatever other
- * processes wrote to the file system, so while a neighbour writes gigabytes a page
- * could wait seconds, where its own fsync waits for its own bytes only. A commit slower
- * than this (milliseconds, from hand-in to durable name) sends the thread's later
- * single objects to their own fsyncs.
+ * waits for two `syncfs` calls: about 10-20 ms on a quiet file system, and about 1 s
+ * less system time than an fsync per page and per folder in the first backup of
+ * 100,000 small files (docs/performance.md). But a `syncfs` also waits for whatever
+ * other processes wrote to the file system, so while a neighbour writes gigabytes a
+ * page could wait seconds, where its own fsync waits for its own bytes only. A commit
+ * slower than this (milliseconds, from hand-in to durable name; it includes waiting for
+ * a chunk batch already committing, so a slow disk counts too) sends the thread's
+ * single objects to their own fsyncs for GROUP_COMMIT_RETRY_MS, then they try again.
  */
 export const SLOW_PAGE_COMMIT_MS = 250;
 
+/** How long single objects keep their own fsyncs after a slow commit (milliseconds). */
+export const GROUP_COMMIT_RETRY_MS = 10_000;
+
+/** Options of `serveChunkJobs` (tests). */
+export interface ServeOptions {
+  /** See SLOW_PAGE_COMMIT_MS (the default). */
+  slowPageCommitMs?: number;
+  /** See GROUP_COMMIT_RETRY_MS (the default). */
+  groupCommitRetryMs?: number;
+}
+
 /** Starts serving chunk jobs for `setup`; returns the handler for incoming messages. */
-export function serveChunkJobs(setup: ChunkWorkerSetup, post: PostToPool): (m: ToWorker) => void {
+export function serveChunkJobs(
+  setup: ChunkWorkerSetup,
+  post: PostToPool,
+  options: ServeOptions = {},
+): (m: ToWorker) => void {
+  const slowPageCommitMs = options.slowPageCommitMs ?? SLOW_PAGE_COMMIT_MS;
+  const groupCommitRetryMs = options.groupCommitRetryMs ?? GROUP_COMMIT_RETRY_MS;
   const cdc = new FastCDC(setup.chunker);
   const codec = codecFromSetup(setup);
   const cancelled = new Set<number>();
@@ -43,9 +61,9 @@ export function serveChunkJobs(setup: ChunkWorkerSetup, post: PostToPool): (m: T
   // Objects are published in batches (group-commit.ts) where the file system allows.
   const commits = writer?.groupSync ? new GroupCommit(writer) : undefined;
   const seen = new Set<string>();
-  // Single objects go into the group commit until one of its commits is slow (see
-  // SLOW_PAGE_COMMIT_MS), then have their own fsyncs.
-  let pagesOwnFsync = false;
+  // Single objects go into the group commit unless one of its commits was slow lately
+  // (see SLOW_PAGE_COMMIT_MS): until this time they have their own fsyncs.
+  let ownFsyncsUntil = 0;
 
   async function run(task: number, path: string | Uint8Array, direct: boolean): Promise<void> {
     const file = typeof path === 'string' ? path : Buffer.from(path);
@@ -124,12 +142,13 @@ export function serveChunkJobs(setup: ChunkWorkerSetup, post: PostToPool): (m: T
     const storedBytes = parts[0].length + parts[1].length;
     const item = { key, parts };
     let durable: Promise<boolean[]>;
-    if (commits && !pagesOwnFsync) {
+    if (commits && performance.now() >= ownFsyncsUntil) {
       const started = performance.now();
       durable = commitNow(commits, writer.writeTemps([item]), storedBytes);
       durable.then(
         () => {
-          if (performance.now() - started > SLOW_PAGE_COMMIT_MS) pagesOwnFsync = true;
+          const now = performance.now();
+          if (now - started > slowPageCommitMs) ownFsyncsUntil = now + groupCommitRetryMs;
         },
         () => {},
       );

@@ -63,12 +63,13 @@ describe.each([true, false])('LocalDirectWriter (fsync %s)', (fsync) => {
   it('putMany writes before it returns and holds no bytes while it waits', async () => {
     const root = await tempDir();
     const writer = new LocalDirectWriter({ root, fsync });
-    let page: Buffer | undefined = Buffer.from('a tree page '.repeat(1000));
-    const ref = new WeakRef(page.buffer);
-    // A WeakRef keeps its target alive until the current job ends.
+    // 12,000 bytes: a buffer of its own, not a slice of Buffer's shared pool.
+    const holder: { page?: Buffer } = { page: Buffer.from('a tree page '.repeat(1000)) };
+    const ref = new WeakRef(holder.page!.buffer);
+    // A WeakRef keeps its target alive until the job that made it ends.
     await new Promise((resolve) => setImmediate(resolve));
-    const done = writer.putMany([{ key: 'tree/ab/page', parts: [page] }]);
-    page = undefined;
+    // Handed over in a function of its own, so no temporary of this frame refers to it.
+    const done = handOver(writer, holder);
     // Written already, before anything was awaited: under a temporary name while its
     // fsync runs (or under its own name, with nothing to wait for).
     const folder = join(root, 'tree', 'ab');
@@ -76,6 +77,7 @@ describe.each([true, false])('LocalDirectWriter (fsync %s)', (fsync) => {
     expect(names).toHaveLength(1);
     expect(names[0]!.includes('.tmp~')).toBe(fsync);
     expect(readFileSync(join(folder, names[0]!)).length).toBe(12_000);
+    // Still in the job that called putMany: its fsyncs cannot have been reported yet.
     collectGarbage();
     expect(ref.deref()).toBeUndefined();
     expect(await done).toEqual([true]);
@@ -92,6 +94,13 @@ describe.each([true, false])('LocalDirectWriter (fsync %s)', (fsync) => {
     expect(await filesUnder(root)).toEqual(['tree/ab/one', 'tree/cd']);
   });
 });
+
+/** Gives the holder's page to `putMany` and lets go of it. */
+function handOver(writer: LocalDirectWriter, holder: { page?: Buffer }): Promise<boolean[]> {
+  const page = holder.page!;
+  holder.page = undefined;
+  return writer.putMany([{ key: 'tree/ab/page', parts: [page] }]);
+}
 
 /** A full garbage collection, now (V8's `gc`, exposed for this call). */
 function collectGarbage(): void {

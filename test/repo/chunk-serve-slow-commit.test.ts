@@ -1,15 +1,15 @@
 /**
  * serveChunkJobs' single-object puts use the group commit (two `syncfs` per commit)
  * until a commit is slow (a busy neighbour flushing gigabytes makes every `syncfs`
- * slow), then their own fsyncs. `syncfs` is replaced here by a stand-in whose delay
- * the test sets, and which counts its calls.
+ * slow), then their own fsyncs for a while. `syncfs` is replaced here by a stand-in
+ * whose delay the test sets, and which counts its calls.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { chunkerParams } from '../../src/chunker/params.js';
 import type { FromWorker } from '../../src/repo/chunk-protocol.js';
-import { SLOW_PAGE_COMMIT_MS, serveChunkJobs } from '../../src/repo/chunk-serve.js';
+import { serveChunkJobs } from '../../src/repo/chunk-serve.js';
 import { ObjectCodec } from '../../src/repo/codec.js';
 import { codecSetup } from '../../src/repo/codec-setup.js';
 import { blobKey } from '../../src/repo/layout.js';
@@ -21,15 +21,16 @@ vi.mock('../../src/backends/syncfs.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../../src/backends/syncfs.js')>();
   return {
     ...real,
-    syncFileSystem: async (folder: string) => {
+    // No real `sync -f`: its time on a loaded machine would decide what counts as slow.
+    syncFileSystem: async () => {
       syncs.calls++;
       await new Promise((resolve) => setTimeout(resolve, syncs.delayMs));
-      return real.syncFileSystem(folder);
+      return true;
     },
   };
 });
 
-async function server() {
+async function server(slowPageCommitMs: number, groupCommitRetryMs = 60_000) {
   const root = await tempDir('cairn-repo-');
   const codec = new ObjectCodec();
   const replies = new Map<number, (m: FromWorker) => void>();
@@ -42,6 +43,7 @@ async function server() {
     (message) => {
       if ('task' in message) replies.get(message.task)?.(message);
     },
+    { slowPageCommitMs, groupCommitRetryMs },
   );
   let next = 0;
   const put = async (seed: number): Promise<{ reply: FromWorker; key: string }> => {
@@ -58,7 +60,7 @@ async function server() {
 describe.runIf(process.platform === 'linux')('serveChunkJobs single puts and slow commits', () => {
   it('commits puts with syncfs while commits are quick', async () => {
     syncs.delayMs = 0;
-    const { root, put } = await server();
+    const { root, put } = await server(60_000); // no commit counts as slow here
     const before = syncs.calls;
     for (let seed = 1; seed <= 3; seed++) {
       const { reply, key } = await put(seed);
@@ -70,8 +72,9 @@ describe.runIf(process.platform === 'linux')('serveChunkJobs single puts and slo
   });
 
   it('gives later puts their own fsyncs once a commit was slow', async () => {
-    syncs.delayMs = SLOW_PAGE_COMMIT_MS / 2 + 20; // two of them: a slow commit
-    const { root, put } = await server();
+    // Two syncfs of 60 ms each: slower than the 100 ms this server calls slow.
+    syncs.delayMs = 60;
+    const { root, put } = await server(100);
     const before = syncs.calls;
     expect((await put(11)).reply).toMatchObject({ type: 'put-done', written: true });
     expect(syncs.calls - before).toBe(2);
@@ -82,5 +85,18 @@ describe.runIf(process.platform === 'linux')('serveChunkJobs single puts and slo
       expect(existsSync(join(root, ...key.split('/')))).toBe(true);
     }
     expect(syncs.calls - before).toBe(2); // none since: fsyncs of their own
+  });
+
+  it('tries the group commit again a while after a slow commit', async () => {
+    syncs.delayMs = 60;
+    const { put } = await server(100, 300);
+    const before = syncs.calls;
+    await put(21); // slow: own fsyncs for 300 ms
+    syncs.delayMs = 0;
+    await put(22);
+    expect(syncs.calls - before).toBe(2);
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    expect((await put(23)).reply).toMatchObject({ type: 'put-done', written: true });
+    expect(syncs.calls - before).toBe(4); // committed with syncfs again
   });
 });
