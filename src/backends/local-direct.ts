@@ -23,6 +23,7 @@ import {
   writevSync,
 } from 'node:fs';
 import path from 'node:path';
+import { BackendError } from '../core/errors.js';
 import { errnoCode, fsError } from './fs-errors.js';
 import { checkKey } from './keys.js';
 import { NO_HARD_LINKS, TEMP_PREFIX } from './local.js';
@@ -195,6 +196,13 @@ export class LocalDirectWriter {
       try {
         fd = openSync(temp, 'wx', 0o644);
       } catch (again) {
+        // Not "not found": the object is being written, its folder vanished twice.
+        if (errnoCode(again) === 'ENOENT') {
+          throw new BackendError(
+            `put ${item.key} failed at ${temp}: its folder was removed while writing (ENOENT)`,
+            { retryable: true, cause: again },
+          );
+        }
         throw fsError(again, 'put', item.key, temp);
       }
     }

@@ -137,7 +137,15 @@ export function serveChunkJobs(
   ): Promise<{ storedBytes: number; durable: Promise<boolean> }> {
     if (!writer) throw new Error('this chunk worker cannot write directly');
     const size = writer.sizeOf(key);
-    if (size !== undefined) return { storedBytes: size, durable: Promise.resolve(false) };
+    if (size !== undefined) {
+      // Named already, perhaps by a batch of this thread still committing: report it
+      // once everything handed in before is durable (an empty hand-in is a barrier).
+      const durable = commits
+        ? commitNow(commits, [], 0).then(() => false)
+        : Promise.resolve(false);
+      durable.catch(() => {}); // handled by reportPut's await, a moment later
+      return { storedBytes: size, durable };
+    }
     const parts = await codec.sealParts(data, plaintextKindOf(key));
     const storedBytes = parts[0].length + parts[1].length;
     const item = { key, parts };

@@ -46,15 +46,18 @@ async function server(slowPageCommitMs: number, groupCommitRetryMs = 60_000) {
     { slowPageCommitMs, groupCommitRetryMs },
   );
   let next = 0;
+  const order: number[] = []; // tasks, as their answers come
   const put = async (seed: number): Promise<{ reply: FromWorker; key: string }> => {
     const data = pseudoRandomBytes(3000, seed);
     const key = blobKey('tree', codec.idOf(data));
     const task = next++;
     const reply = new Promise<FromWorker>((resolve) => replies.set(task, resolve));
     handle({ type: 'put', task, key, data });
-    return { reply: await reply, key };
+    const answer = await reply;
+    order.push(task);
+    return { reply: answer, key };
   };
-  return { root, put };
+  return { root, put, order };
 }
 
 describe.runIf(process.platform === 'linux')('serveChunkJobs single puts and slow commits', () => {
@@ -85,6 +88,18 @@ describe.runIf(process.platform === 'linux')('serveChunkJobs single puts and slo
       expect(existsSync(join(root, ...key.split('/')))).toBe(true);
     }
     expect(syncs.calls - before).toBe(2); // none since: fsyncs of their own
+  });
+
+  it('reports an object named by a batch still committing only once it is durable', async () => {
+    syncs.delayMs = 100; // named after the first syncfs (100 ms), durable after the second
+    const { put, order } = await server(60_000);
+    const first = put(31);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const again = await put(31); // found named, its batch not yet durable
+    expect(again.reply).toMatchObject({ type: 'put-done', written: false });
+    expect((await first).reply).toMatchObject({ type: 'put-done', written: true });
+    // Tasks 0 and 1: the second answered only after the first, once its commit ended.
+    expect(order).toEqual([0, 1]);
   });
 
   it('tries the group commit again a while after a slow commit', async () => {
