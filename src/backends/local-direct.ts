@@ -24,6 +24,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { BackendError } from '../core/errors.js';
+import { settleAll } from '../core/limit.js';
 import { errnoCode, fsError } from './fs-errors.js';
 import { checkKey } from './keys.js';
 import { NO_HARD_LINKS, TEMP_PREFIX } from './local.js';
@@ -103,7 +104,7 @@ export class LocalDirectWriter {
     try {
       // All settled before any fd is closed (the finally below): a failed fsync must not
       // close the others' descriptors under them.
-      if (this.setup.fsync) await allOrFirstError(opened.map((o) => fsyncFd(o.fd, o.key, o.temp)));
+      if (this.setup.fsync) await settleAll(opened.map((o) => fsyncFd(o.fd, o.key, o.temp)));
       const written: boolean[] = [];
       for (const o of opened) {
         const fd = o.fd;
@@ -295,12 +296,6 @@ export class LocalDirectWriter {
 /** A temporary file written by `writeTemps`, to be given to `publishAll`. */
 export interface PendingObject {
   readonly key: string;
-}
-
-/** Waits for every promise; then rejects with the first failure, if any. */
-async function allOrFirstError(promises: Promise<void>[]): Promise<void> {
-  const failed = (await Promise.allSettled(promises)).find((r) => r.status === 'rejected');
-  if (failed) throw failed.reason;
 }
 
 function removeTemps(opened: OpenItem[]): void {

@@ -2,6 +2,7 @@
  * Concurrency limits. `Semaphore` caps how many tasks run at once; `mapConcurrent` runs
  * an async function over an iterable with a cap, keeping results in input order and
  * reading the input lazily, so memory stays bounded by the cap, not the input size.
+ * `settleAll` waits for every task before reporting a failure.
  */
 
 /** Counts free slots; `acquire` waits for one, `release` gives one back. */
@@ -74,4 +75,14 @@ export async function forEachConcurrent<T>(
   for await (const _ of mapConcurrent(items, concurrency, fn)) {
     // results are not needed
   }
+}
+
+/**
+ * Waits for every promise to settle, then rejects with the first failure, if any: unlike
+ * Promise.all, nothing is still running when the caller hears of the failure (and, say,
+ * closes what the others use).
+ */
+export async function settleAll(promises: Iterable<Promise<unknown>>): Promise<void> {
+  const failed = (await Promise.allSettled(promises)).find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
 }

@@ -35,7 +35,7 @@ import {
   readdirNamesSync,
 } from '../core/fs-names.js';
 import type { ObjectId } from '../core/ids.js';
-import { Semaphore } from '../core/limit.js';
+import { Semaphore, settleAll } from '../core/limit.js';
 import { compareNames, sortNames } from '../manifest/names.js';
 import { encodeEntryView } from '../manifest/tree-codec.js';
 import type { ChunkRef, Entry, FileEntry } from '../manifest/types.js';
@@ -303,9 +303,7 @@ export class BackupWalker {
   async settle(): Promise<void> {
     const writes = this.cacheWrites.map((w) => w.write);
     this.cacheWrites = [];
-    const results = await Promise.allSettled(writes);
-    const failed = results.find((r) => r.status === 'rejected');
-    if (failed) throw (failed as PromiseRejectedResult).reason;
+    await settleAll(writes);
   }
 
   /**
