@@ -58,12 +58,14 @@ export class LocalChunkIndex {
       return;
     }
     for (const name of names) {
-      if (name.startsWith('.cairn-tmp-')) continue;
       const path = join(dir, name);
       const st = await withFsPath(path, (at) => lstat(at)).catch(() => undefined);
       if (!st) continue;
+      // A restore's temporary files may be half written: skipped. A temporary directory
+      // is a staged one an interrupted restore left (restore-fs.ts): its files are
+      // complete or being written, and any chunk read from them is verified again.
       if (st.isDirectory()) await this.addTree(path, signal);
-      else if (st.isFile()) await this.addFile(path, signal);
+      else if (st.isFile() && !name.startsWith('.cairn-tmp-')) await this.addFile(path, signal);
     }
   }
 

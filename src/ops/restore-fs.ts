@@ -2,6 +2,12 @@
  * File-system steps of a restore. Everything is created under a temporary name in its
  * final directory (`.cairn-tmp-<random>`) and renamed into place only when complete, so
  * a restore target never holds a half-written file under its real name.
+ *
+ * A directory the restore creates inside another one it created is itself made under a
+ * temporary name (it is *staged*): its entries are then written at their final names
+ * directly, since nobody can reach them before the directory is renamed into place,
+ * complete. The steps below take `staged` for that case: one rename per directory
+ * instead of one per file.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -11,8 +17,10 @@ import {
   fchownSync,
   futimesSync,
   lchownSync,
+  linkSync,
   lstatSync,
   lutimesSync,
+  mkdirSync,
   openSync,
   readFileSync,
   renameSync,
@@ -145,21 +153,30 @@ export type SmallFile = Pick<FileEntry, 'name' | 'mode' | 'uid' | 'gid' | 'mtime
  * for small files these cost microseconds where promises cost tens of microseconds.
  * `dir` is the directory (a path, or a `DirRef` a caller keeps open for many files);
  * the file is named `e.name` in it. `created`: the owner a new file in `dir` gets, when
- * known; ownership is then only changed when it differs.
+ * known; ownership is then only changed when it differs. `staged`: `dir` is staged (see
+ * the module comment), so the file is written at its name directly.
  */
-export function writeSmallFileSync(e: SmallFile, dir: string | DirRef, created?: Owner): void {
+export function writeSmallFileSync(
+  e: SmallFile,
+  dir: string | DirRef,
+  created?: Owner,
+  staged = false,
+): void {
   if (typeof dir === 'string') {
-    inDirectorySync(dir, (d) => writeSmallFileSync(e, d, created));
+    inDirectorySync(dir, (d) => writeSmallFileSync(e, d, created, staged));
     return;
   }
   const d = dir;
-  const tmp = d.child(tempBase());
+  const final = d.child(e.name);
+  const tmp = staged ? final : d.child(tempBase());
   let fd: number | undefined;
+  let made = false;
   try {
     // Created with its final mode when the umask allows: one call less per file. The
     // name is temporary until the rename, so the early mode exposes nothing new.
     const direct = modeSurvivesCreate(e.mode);
     fd = openSync(tmp, 'wx', direct ? e.mode : 0o600);
+    made = true;
     if (e.inline && e.inline.length > 0) writeAllSync(fd, e.inline);
     if (isRoot && (created?.uid !== e.uid || created.gid !== e.gid)) fchownSync(fd, e.uid, e.gid);
     // After chown, which clears set-user-ID and set-group-ID bits.
@@ -168,10 +185,11 @@ export function writeSmallFileSync(e: SmallFile, dir: string | DirRef, created?:
     futimesSync(fd, t, t);
     closeSync(fd);
     fd = undefined;
-    renameSync(tmp, d.child(e.name));
+    if (!staged) renameSync(tmp, final);
   } catch (err) {
     if (fd !== undefined) closeSync(fd);
-    removeQuietly(tmp);
+    // Only what this call made: a name it found taken (EEXIST) is someone else's.
+    if (made) removeQuietly(tmp);
     throw err;
   }
 }
@@ -181,48 +199,100 @@ function writeAllSync(fd: number, data: Uint8Array): void {
   while (done < data.length) done += writeSync(fd, data, done, data.length - done, done);
 }
 
-/** Creates a symlink with its metadata under a temporary name, then renames it. */
-export function writeSymlinkSync(e: SymlinkEntry, dir: string, path: string): void {
+/**
+ * Creates a symlink with its metadata under a temporary name, then renames it (at its
+ * name directly when `dir` is staged).
+ */
+export function writeSymlinkSync(e: SymlinkEntry, dir: string, path: string, staged = false): void {
   inDirectorySync(dir, (d) => {
-    const tmp = d.child(tempBase());
+    const final = d.child(basename(path));
+    const tmp = staged ? final : d.child(tempBase());
+    let made = false;
     try {
       symlinkSync(fsPath(e.target), tmp);
+      made = true;
       if (isRoot) lchownSync(tmp, e.uid, e.gid);
       const t = toSeconds(e.mtime);
       lutimesSync(tmp, t, t);
-      renameSync(tmp, d.child(basename(path)));
+      if (!staged) renameSync(tmp, final);
     } catch (err) {
-      removeQuietly(tmp);
+      if (made) removeQuietly(tmp);
       throw err;
     }
   });
 }
 
 /**
+ * Makes `path` (`dir` joined with a name) a hard link to the existing file `from`, via a
+ * temporary name unless `dir` is staged. Synchronous, so no staged directory is renamed
+ * between the caller finding where `from` is now and the link.
+ */
+export function hardLinkSync(from: string, dir: string, path: string, staged = false): void {
+  withFsPathSync(from, (source) =>
+    inDirectorySync(dir, (d) => {
+      const final = d.child(basename(path));
+      const tmp = staged ? final : d.child(tempBase());
+      let made = false;
+      try {
+        linkSync(source, tmp);
+        made = true;
+        if (!staged) renameSync(tmp, final);
+      } catch (err) {
+        if (made) removeQuietly(tmp);
+        throw err;
+      }
+    }),
+  );
+}
+
+/**
+ * Makes a new directory under a temporary name in `dir` (mode 0700 until its metadata is
+ * applied) for a staged restore of one of `dir`'s subdirectories; its path.
+ */
+export function makeStagedDirSync(dir: string): string {
+  return inDirectorySync(dir, (d) => {
+    const base = tempBase();
+    mkdirSync(d.child(base), { mode: 0o700 });
+    return join(dir, base);
+  });
+}
+
+/** Renames the staged directory `staged` (made by `makeStagedDirSync` in `dir`) to `path`. */
+export function publishStagedDirSync(dir: string, staged: string, path: string): void {
+  inDirectorySync(dir, (d) => renameSync(d.child(basename(staged)), d.child(basename(path))));
+}
+
+/**
  * Creates something at a temporary name in `dir` with `make` (given the temporary path
- * as `fs` takes it), then renames it to `path` (`dir` joined with a name).
+ * as `fs` takes it), then renames it to `path` (`dir` joined with a name). In a staged
+ * `dir`, `make` is given the final name. `make` must create its path exclusively (`wx`):
+ * on failure the path is removed.
  */
 export function replaceWith(
   dir: string,
   path: string,
   make: (tmp: string | Buffer) => Promise<void>,
+  staged = false,
 ): Promise<void> {
   return inDirectory(dir, async (d) => {
-    const tmp = d.child(tempBase());
+    const final = d.child(basename(path));
+    const tmp = staged ? final : d.child(tempBase());
     try {
       await make(tmp);
-      await rename(tmp, d.child(basename(path)));
+      if (!staged) await rename(tmp, final);
     } catch (err) {
-      await unlink(tmp).catch(() => {});
+      // An exclusive create that found the name taken: not this call's to remove.
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') await unlink(tmp).catch(() => {});
       throw err;
     }
   });
 }
 
 /**
- * Creates a FIFO (mode 0600) at `path` via a temporary name. `mkfifo` runs as a child
- * process, which takes string arguments and has its own /proc/self: a path that is not
- * a plain short string is passed through this process's descriptor of `dir`.
+ * Creates a FIFO (mode 0600) at `path` via a temporary name, in staged directories too.
+ * `mkfifo` runs as a child process, which takes string arguments and has its own
+ * /proc/self: a path that is not a plain short string is passed through this process's
+ * descriptor of `dir` (the temporary name is plain ASCII; the real one may not be).
  */
 export function makeFifo(dir: string, path: string): Promise<void> {
   return inDirectory(dir, async (d) => {

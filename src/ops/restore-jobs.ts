@@ -7,7 +7,8 @@
  *
  * Every object read from the repository is opened through the repository's codec and
  * its plaintext hashed and compared with its id before any byte of it is written, and
- * only to a temporary file, renamed into place when complete (see restore-fs.ts).
+ * only to a temporary file, renamed into place when complete, or at its name in a
+ * staged directory (see restore-fs.ts).
  */
 import {
   closeSync,
@@ -122,6 +123,7 @@ export class RestoreJobRunner {
             },
             d,
             job.owner,
+            job.staged,
           );
         } catch (err) {
           failed.push({ index: i, error: toWireFailure(err) });
@@ -134,8 +136,9 @@ export class RestoreJobRunner {
   }
 
   /**
-   * Rebuilds one chunked file under a temporary name in its directory, then renames it.
-   * All-zero chunks are left as holes. `progress` gets the bytes written so far.
+   * Rebuilds one chunked file under a temporary name in its directory, then renames it
+   * (at its name directly in a staged directory). All-zero chunks are left as holes.
+   * `progress` gets the bytes written so far.
    */
   async file(
     job: FileJob,
@@ -146,7 +149,8 @@ export class RestoreJobRunner {
     this.arenaAt = 0;
     const d = DirRef.open(job.dir);
     try {
-      const tmp = tempChild(d);
+      const final = d.child(job.name);
+      const tmp = job.staged ? final : tempChild(d);
       let fd: number | undefined = openSync(tmp, 'wx', 0o600);
       try {
         let offset = 0;
@@ -198,7 +202,7 @@ export class RestoreJobRunner {
         futimesSync(fd, t, t);
         closeSync(fd);
         fd = undefined;
-        renameSync(tmp, d.child(job.name));
+        if (!job.staged) renameSync(tmp, final);
       } catch (err) {
         if (fd !== undefined) closeSync(fd);
         removeQuietly(tmp);

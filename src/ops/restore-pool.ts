@@ -124,12 +124,14 @@ export class RestorePool {
 
   /**
    * Writes `files` (content inline or empty) into `dir`, a directory this restore
-   * created. Resolves with the files that failed (the others are in place).
+   * created (`staged`: see restore-fs.ts). Resolves with the files that failed (the
+   * others are in place).
    */
   async smallFiles(
     dir: string,
     owner: Owner | undefined,
     files: readonly SmallFile[],
+    staged = false,
   ): Promise<SmallFileFailure[]> {
     let bytes = 0;
     for (const f of files) bytes += f.inline?.length ?? 0;
@@ -158,6 +160,7 @@ export class RestorePool {
       meta,
       data,
       ...(owner ? { owner } : {}),
+      ...(staged ? { staged } : {}),
     };
     const reply = await this.submit(
       job,

@@ -29,6 +29,8 @@ export interface SmallFilesJob {
   dir: string;
   /** The owner a new file in `dir` gets, when known (see restore-fs newFileOwner). */
   owner?: { uid: number; gid: number };
+  /** `dir` is staged: files are written at their names directly (see restore-fs.ts). */
+  staged?: boolean;
   names: string[];
   meta: Float64Array;
   data: Uint8Array;
@@ -48,6 +50,8 @@ export interface FileJob {
   /** Chunk ids, in order, with their plaintext sizes. */
   ids: string[];
   sizes: number[];
+  /** `dir` is staged: the file is written at its name directly (see restore-fs.ts). */
+  staged?: boolean;
 }
 
 /** Pool to worker. */

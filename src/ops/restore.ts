@@ -19,8 +19,8 @@
  * directory should be, so nothing is ever written outside the target.
  */
 import { lstatSync, readFileSync, type Stats } from 'node:fs';
-import { chmod, lchown, link, lstat, mkdir, open, rm, unlink, utimes } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, lchown, lstat, mkdir, open, rm, unlink, utimes } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { LocalBackend } from '../backends/local.js';
 import { throwIfAborted } from '../core/abort.js';
 import { DirRef, withFsPath, withFsPathSync } from '../core/deep-path.js';
@@ -40,11 +40,14 @@ import type { Repository } from '../repo/repository.js';
 import { type RestoreEvent, Throttle } from './events.js';
 import { LocalChunkIndex } from './local-chunks.js';
 import {
+  hardLinkSync,
   isAllZero,
   isRoot,
   makeFifo,
+  makeStagedDirSync,
   newFileOwner,
   type Owner,
+  publishStagedDirSync,
   RESTORE_TEMP_PREFIX,
   replaceWith,
   type SmallFile,
@@ -196,13 +199,13 @@ async function restoreWith(
     created =
       (await withFsPath(options.target, (p) => mkdir(p, { recursive: true }))) !== undefined;
   if (!includes) {
-    await run.directoryContents(snapshot.tree, options.target, created || targetEmpty);
+    await run.directoryContents(snapshot.tree, place(options.target, created || targetEmpty));
   } else {
     for (const t of targets) {
-      if (!t.entry) await run.directoryContents(snapshot.tree, options.target);
+      if (!t.entry) await run.directoryContents(snapshot.tree, place(options.target));
       else {
         await run.ensureParents(options.target, t.parts.slice(0, -1));
-        await run.entry(t.entry, t.dir);
+        await run.entry(t.entry, place(t.dir));
       }
     }
     // Parents last: writing into a directory changes its mtime, and a read-only mode
@@ -240,6 +243,8 @@ class RestoreRun {
   private readonly throttle = new Throttle(200);
   /** First restored path of each hard-link group, once that file is complete. */
   private readonly hardlinks = new Map<string, Promise<string | undefined>>();
+  /** Where each staged directory not yet renamed into place is now, by its path. */
+  private readonly staged = new Map<string, string>();
   private local: LocalChunkIndex | undefined;
   private readonly overwrite: OverwriteMode;
   private readonly dryRun: boolean;
@@ -320,7 +325,8 @@ class RestoreRun {
     for (const d of dirs) {
       const names = await listNames(d);
       if (d === this.options.target && names.length === 0) targetEmpty = true;
-      if (names.some((n) => !n.startsWith(RESTORE_TEMP_PREFIX))) present.push(d);
+      // Leftovers of an interrupted restore count: its staged directories hold chunks.
+      if (names.length > 0) present.push(d);
     }
     if (present.length === 0) return targetEmpty;
     this.local = new LocalChunkIndex(this.repo.config.chunker, (data) =>
@@ -392,24 +398,21 @@ class RestoreRun {
     this.emit({ type: 'delete', path });
   }
 
-  /**
-   * Restores every entry of tree `tree` into the existing directory `dir`. `fresh`: this
-   * restore created `dir` (or found the target empty), so nothing is in the way of any
-   * name and nothing needs deleting; see `restoreNewSync`.
-   */
-  async directoryContents(tree: ObjectId, dir: string, fresh = false): Promise<void> {
+  /** Restores every entry of tree `tree` into the existing directory `into`. */
+  async directoryContents(tree: ObjectId, into: Place): Promise<void> {
+    const { path: dir, at, fresh } = into;
     const names = this.options.delete && !fresh ? new Set<string>() : undefined;
     const entries = this.repo.trees.entries(tree, this.options.signal);
     // Up to ENTRIES_IN_FLIGHT entries (files with chunks, subdirectories) at once, in no
     // particular order; small files of a new directory are written on the spot.
     const inFlight = new Set<Promise<void>>();
-    const created = fresh && !this.dryRun ? newFileOwner(dir) : undefined;
+    const created = fresh && !this.dryRun ? newFileOwner(at) : undefined;
     // Held open for the small files written on the spot (one path resolution per
     // directory, not per file); closed only after everything below has settled.
     let ref: DirRef | undefined;
     if (fresh && !this.dryRun) {
       try {
-        ref = DirRef.open(dir);
+        ref = DirRef.open(at);
       } catch {
         // each file then reports the problem itself
       }
@@ -421,7 +424,7 @@ class RestoreRun {
     const batches: Promise<void>[] = [];
     const sendSmall = async (): Promise<void> => {
       if (small.length === 0) return;
-      const p = this.writeSmallBatch(dir, created, small).catch((err: unknown) => {
+      const p = this.writeSmallBatch(into, created, small).catch((err: unknown) => {
         fatal ??= { err };
       });
       small = [];
@@ -441,8 +444,8 @@ class RestoreRun {
             await sendSmall();
           continue;
         }
-        if (fresh && this.restoreNewSync(e, dir, ref, created)) continue;
-        const p: Promise<void> = this.entry(e, dir, fresh).then(
+        if (fresh && this.restoreNewSync(e, into, ref, created)) continue;
+        const p: Promise<void> = this.entry(e, into).then(
           () => {
             inFlight.delete(p);
           },
@@ -472,20 +475,20 @@ class RestoreRun {
   }
 
   /**
-   * Writes `files` (small files of `dir`, a directory this restore created) on a worker.
+   * Writes `files` (small files of `into`, a directory this restore created) on a worker.
    * Rejects only when the pool fails or the restore is aborted; a file that cannot be
    * written is a warning, as on this thread.
    */
   private async writeSmallBatch(
-    dir: string,
+    into: Place,
     created: Owner | undefined,
     files: FileEntry[],
   ): Promise<void> {
-    const failed = await this.pool!.smallFiles(dir, created, files as SmallFile[]);
+    const failed = await this.pool!.smallFiles(into.at, created, files as SmallFile[], into.staged);
     let next = 0;
     for (let i = 0; i < files.length; i++) {
       const e = files[i]!;
-      const path = join(dir, e.name);
+      const path = join(into.path, e.name);
       if (failed[next]?.index === i) this.warn(path, failed[next++]!.error);
       else this.countFile(e, path, 'write');
     }
@@ -501,7 +504,7 @@ class RestoreRun {
   }
 
   /**
-   * Restores `e` into `dir`, a directory this restore created, synchronously when it is
+   * Restores `e` into `into`, a directory this restore created, synchronously when it is
    * a file whose content is in the tree (inline or empty) or a symlink: for these, sync
    * calls cost microseconds where a chain of promises through the thread pool costs tens.
    * False when `e` needs the general path.
@@ -514,7 +517,7 @@ class RestoreRun {
    */
   private restoreNewSync(
     e: Entry,
-    dir: string,
+    into: Place,
     ref: DirRef | undefined,
     created: Owner | undefined,
   ): boolean {
@@ -522,14 +525,14 @@ class RestoreRun {
     const isSmallFile = e.kind === 'file' && e.chunks.length === 0 && e.hardlink === undefined;
     if (!isSmallFile && e.kind !== 'symlink') return false;
     throwIfAborted(this.options.signal);
-    const path = join(dir, e.name);
+    const path = join(into.path, e.name);
     try {
       if (e.kind === 'file') {
-        writeSmallFileSync(e, ref ?? dir, created);
+        writeSmallFileSync(e, ref ?? into.at, created, into.staged);
         this.smallWritten++;
         this.countFile(e, path, 'write');
       } else if (e.kind === 'symlink') {
-        writeSymlinkSync(e, dir, path);
+        writeSymlinkSync(e, into.at, join(into.at, e.name), into.staged);
         this.summary.symlinks++;
       }
     } catch (err) {
@@ -569,29 +572,32 @@ class RestoreRun {
     }
   }
 
-  /** Restores one entry into directory `dir` (`fresh`: see `directoryContents`). */
-  async entry(e: Entry, dir: string, fresh = false): Promise<void> {
+  /** Restores one entry into directory `into`. */
+  async entry(e: Entry, into: Place): Promise<void> {
     throwIfAborted(this.options.signal);
-    const path = join(dir, e.name);
+    const { fresh } = into;
+    const path = join(into.path, e.name);
+    // Where the entry goes now: `path` unless `into` is staged.
+    const at = join(into.at, e.name);
     try {
       switch (e.kind) {
         case 'dir':
-          await this.directory(e, path);
+          await this.directory(e, into);
           break;
         case 'file':
-          await this.file(e, dir, path, fresh);
+          await this.file(e, into, path);
           break;
         case 'symlink':
           if (fresh || (await this.clearWay(path, false))) {
-            if (!this.dryRun) writeSymlinkSync(e, dir, path);
+            if (!this.dryRun) writeSymlinkSync(e, into.at, at, into.staged);
             this.summary.symlinks++;
           }
           break;
         case 'fifo':
           if (fresh || (await this.clearWay(path, false))) {
             if (!this.dryRun) {
-              await makeFifo(dir, path);
-              await this.applyMetadata(e, path);
+              await makeFifo(into.at, at);
+              await this.applyMetadata(e, at);
             }
             this.summary.specials++;
           }
@@ -638,14 +644,67 @@ class RestoreRun {
     return true;
   }
 
-  private async directory(e: DirEntry, path: string): Promise<void> {
-    const created = await this.ensureDirectory(path);
-    await this.directoryContents(e.tree, path, created);
-    if (!this.dryRun) await this.applyMetadata(e, path);
+  /**
+   * Restores directory `e` into `parent`. Inside a directory this restore created, it is
+   * staged: made under a temporary name, filled with its entries at their final names,
+   * given its metadata and renamed into place complete (one rename for the directory
+   * instead of one per file; see restore-fs.ts). Elsewhere it is made (or found) at its
+   * name, and its entries go through temporary names.
+   */
+  private async directory(e: DirEntry, parent: Place): Promise<void> {
+    const path = join(parent.path, e.name);
+    if (!parent.fresh || this.dryRun) {
+      const created = await this.ensureDirectory(path);
+      await this.directoryContents(e.tree, place(path, created));
+      if (!this.dryRun) await this.applyMetadata(e, path);
+      this.summary.dirs++;
+      return;
+    }
+    const at = makeStagedDirSync(parent.at);
+    this.staged.set(path, at);
+    try {
+      // A failure here stops the restore (aborted, or the repository failed): the staged
+      // directory stays for the next restore into the target to reuse and remove.
+      await this.directoryContents(e.tree, { path, at, fresh: true, staged: true });
+      // Metadata that cannot be set is a warning, as for a directory made at its name:
+      // the directory still goes into place.
+      const metadata = await this.applyMetadata(e, at).then(
+        () => undefined,
+        (err: unknown) => ({ err }),
+      );
+      try {
+        publishStagedDirSync(parent.at, at, join(parent.at, e.name));
+      } catch (err) {
+        // Something took the name meanwhile (only this restore should write here): the
+        // staged copy is not left behind.
+        await removeTree(at).catch(() => {});
+        throw err;
+      }
+      if (metadata) throw metadata.err;
+    } finally {
+      // Synchronously after the rename (see `hardLinkSource`).
+      this.staged.delete(path);
+    }
     this.summary.dirs++;
   }
 
-  private async file(e: FileEntry, dir: string, path: string, fresh: boolean): Promise<void> {
+  /**
+   * Where the file restored at `path` is now: below a staged directory not yet renamed
+   * into place, or at `path`. Valid until this thread next yields (only this thread
+   * renames staged directories, synchronously).
+   */
+  private whereNow(path: string): string {
+    if (this.staged.size === 0) return path;
+    for (let dir = dirname(path); ; dir = dirname(dir)) {
+      const at = this.staged.get(dir);
+      if (at !== undefined) return at + path.slice(dir.length);
+      if (dirname(dir) === dir) return path;
+    }
+  }
+
+  private async file(e: FileEntry, into: Place, path: string): Promise<void> {
+    const { fresh } = into;
+    const at = join(into.at, e.name);
     // In a new directory nothing is there (see restoreNewSync); else one lstat serves both checks.
     const existing = { st: fresh ? undefined : lstatOrUndefined(path) };
     if (existing.st && (await this.alreadyThere(e, path, existing.st))) {
@@ -669,7 +728,7 @@ class RestoreRun {
       if (first) {
         const firstPath = await first;
         if (firstPath) {
-          await replaceWith(dir, path, (tmp) => withFsPath(firstPath, (from) => link(from, tmp)));
+          hardLinkSync(this.whereNow(firstPath), into.at, at, into.staged);
           this.countFile(e, path, 'write');
           return;
         }
@@ -677,8 +736,8 @@ class RestoreRun {
     }
     const done =
       e.chunks.length === 0
-        ? this.writeFile(e, dir, path)
-        : this.fileSlots.run(() => this.writeFile(e, dir, path));
+        ? this.writeFile(e, into)
+        : this.fileSlots.run(() => this.writeFile(e, into));
     if (e.hardlink !== undefined && !this.hardlinks.has(e.hardlink)) {
       this.hardlinks.set(
         e.hardlink,
@@ -728,64 +787,70 @@ class RestoreRun {
     this.progress();
   }
 
-  private async writeFile(e: FileEntry, dir: string, path: string): Promise<void> {
+  private async writeFile(e: FileEntry, into: Place): Promise<void> {
     if (e.chunks.length === 0) {
-      writeSmallFileSync(e, dir);
+      writeSmallFileSync(e, into.at, undefined, into.staged);
       return;
     }
     if (this.poolTakesFile(e)) {
-      await this.writeFileOnPool(e, dir);
+      await this.writeFileOnPool(e, into);
       return;
     }
-    await replaceWith(dir, path, async (tmp) => {
-      const fh = await open(tmp, 'wx', 0o600);
-      try {
-        let offset = 0;
-        // Chunks are fetched several at once and written in order, consecutive ones
-        // together (one positional writev per WRITE_BATCH_BYTES instead of one call per
-        // chunk). Memory stays bounded: the fetches in flight plus one batch per file.
-        let batch: Uint8Array[] = [];
-        let batchAt = 0;
-        let batchBytes = 0;
-        const flush = async (): Promise<void> => {
-          if (batchBytes === 0) return;
-          await writevAll(fh, batch, batchAt);
-          batch = [];
-          batchBytes = 0;
-        };
-        const fetched = mapConcurrent(e.chunks, CHUNK_FETCHES_PER_FILE, (c) =>
-          this.chunk(c.id, c.size),
-        );
+    const at = join(into.at, e.name);
+    await replaceWith(
+      into.at,
+      at,
+      async (tmp) => {
+        const fh = await open(tmp, 'wx', 0o600);
         try {
-          for await (const data of fetched) {
-            // All-zero chunks (a number: their length) are left as holes: sparse stays sparse.
-            const length = typeof data === 'number' ? data : data.length;
-            if (typeof data === 'number') await flush();
-            else {
-              if (batchBytes === 0) batchAt = offset;
-              batch.push(data);
-              batchBytes += length;
-              if (batchBytes >= WRITE_BATCH_BYTES) await flush();
+          let offset = 0;
+          // Chunks are fetched several at once and written in order, consecutive ones
+          // together (one positional writev per WRITE_BATCH_BYTES instead of one call per
+          // chunk). Memory stays bounded: the fetches in flight plus one batch per file.
+          let batch: Uint8Array[] = [];
+          let batchAt = 0;
+          let batchBytes = 0;
+          const flush = async (): Promise<void> => {
+            if (batchBytes === 0) return;
+            await writevAll(fh, batch, batchAt);
+            batch = [];
+            batchBytes = 0;
+          };
+          const fetched = mapConcurrent(e.chunks, CHUNK_FETCHES_PER_FILE, (c) =>
+            this.chunk(c.id, c.size),
+          );
+          try {
+            for await (const data of fetched) {
+              // All-zero chunks (a number: their length) are left as holes: sparse stays sparse.
+              const length = typeof data === 'number' ? data : data.length;
+              if (typeof data === 'number') await flush();
+              else {
+                if (batchBytes === 0) batchAt = offset;
+                batch.push(data);
+                batchBytes += length;
+                if (batchBytes >= WRITE_BATCH_BYTES) await flush();
+              }
+              offset += length;
+              // Large files report progress as they are written, not only when complete.
+              this.partialBytes += length;
+              this.progress();
             }
-            offset += length;
-            // Large files report progress as they are written, not only when complete.
-            this.partialBytes += length;
-            this.progress();
+            await flush();
+          } finally {
+            this.partialBytes -= offset;
           }
-          await flush();
+          // Extends the file over trailing holes to its size.
+          await fh.truncate(e.size);
+          // chown before chmod: a chown clears set-user-ID and set-group-ID bits.
+          if (isRoot) await fh.chown(e.uid, e.gid);
+          await fh.chmod(e.mode);
+          await fh.utimes(toSeconds(e.mtime), toSeconds(e.mtime));
         } finally {
-          this.partialBytes -= offset;
+          await fh.close();
         }
-        // Extends the file over trailing holes to its size.
-        await fh.truncate(e.size);
-        // chown before chmod: a chown clears set-user-ID and set-group-ID bits.
-        if (isRoot) await fh.chown(e.uid, e.gid);
-        await fh.chmod(e.mode);
-        await fh.utimes(toSeconds(e.mtime), toSeconds(e.mtime));
-      } finally {
-        await fh.close();
-      }
-    });
+      },
+      into.staged,
+    );
   }
 
   /**
@@ -799,13 +864,14 @@ class RestoreRun {
     return !local || !e.chunks.some((c) => local.has(c.id));
   }
 
-  /** Restores chunked file `e` into `dir` on a worker (read, verified, written there). */
-  private async writeFileOnPool(e: FileEntry, dir: string): Promise<void> {
+  /** Restores chunked file `e` into `into` on a worker (read, verified, written there). */
+  private async writeFileOnPool(e: FileEntry, into: Place): Promise<void> {
     let written = 0;
     try {
       const done = await this.pool!.file(
         {
-          dir,
+          dir: into.at,
+          ...(into.staged ? { staged: true } : {}),
           name: e.name,
           size: e.size,
           mode: e.mode,
@@ -870,6 +936,25 @@ class RestoreRun {
       await utimes(at, t, t);
     });
   }
+}
+
+/**
+ * A directory being restored into. `path`: its path in the target, which events and
+ * warnings name. `at`: where it is now, a temporary name while it is staged (then its
+ * entries are written at their final names; see RestoreRun.directory). `fresh`: this
+ * restore created it (or found the target empty), so nothing is in the way of any name
+ * and nothing needs deleting; see `restoreNewSync`.
+ */
+interface Place {
+  path: string;
+  at: string;
+  fresh: boolean;
+  staged: boolean;
+}
+
+/** Directory `path`, at its own name (not staged). */
+function place(path: string, fresh = false): Place {
+  return { path, at: path, fresh, staged: false };
 }
 
 /** A file whose content is in its tree entry (inline or empty) and not a hard link. */
