@@ -29,11 +29,12 @@ import {
   writeSync,
   writevSync,
 } from 'node:fs';
-import { type FileHandle, rename, unlink } from 'node:fs/promises';
+import { chmod, type FileHandle, lstat, rename, rm, unlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
-import { DirRef, withFsPathSync } from '../core/deep-path.js';
-import { fsPath } from '../core/fs-names.js';
+import { errnoCode } from '../backends/fs-errors.js';
+import { DirRef, withFsPath, withFsPathSync } from '../core/deep-path.js';
+import { fsPath, readdirNames } from '../core/fs-names.js';
 import type { FileEntry, SymlinkEntry, Timestamp } from '../manifest/types.js';
 
 /** Prefix of every temporary name a restore creates (and skips when scanning). */
@@ -255,6 +256,31 @@ export function makeStagedDirSync(dir: string): string {
     mkdirSync(d.child(base), { mode: 0o700 });
     return join(dir, base);
   });
+}
+
+/**
+ * Removes a temporary file or staged directory of a restore, with everything below it.
+ * A staged directory may hold directories already given read-only modes: those are made
+ * writable for their owner first when removal is refused (not needed as root).
+ */
+export async function removeTemporaryTree(path: string): Promise<void> {
+  const removeAll = () => withFsPath(path, (at) => rm(at, { recursive: true, force: true }));
+  try {
+    await removeAll();
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code !== 'EACCES' && code !== 'EPERM') throw err;
+    await makeOwnerWritable(path);
+    await removeAll();
+  }
+}
+
+async function makeOwnerWritable(path: string): Promise<void> {
+  const st = await withFsPath(path, (at) => lstat(at));
+  if (!st.isDirectory()) return;
+  await withFsPath(path, (at) => chmod(at, 0o700));
+  for (const name of await withFsPath(path, (at) => readdirNames(at)))
+    await makeOwnerWritable(join(path, name));
 }
 
 /** Renames the staged directory `staged` (made by `makeStagedDirSync` in `dir`) to `path`. */

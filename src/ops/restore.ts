@@ -21,6 +21,7 @@
 import { lstatSync, readFileSync, type Stats } from 'node:fs';
 import { chmod, lchown, lstat, mkdir, open, rm, unlink, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { errnoCode } from '../backends/fs-errors.js';
 import { LocalBackend } from '../backends/local.js';
 import { throwIfAborted } from '../core/abort.js';
 import { DirRef, withFsPath, withFsPathSync } from '../core/deep-path.js';
@@ -49,6 +50,7 @@ import {
   type Owner,
   publishStagedDirSync,
   RESTORE_TEMP_PREFIX,
+  removeTemporaryTree,
   replaceWith,
   type SmallFile,
   toSeconds,
@@ -509,11 +511,13 @@ class RestoreRun {
    * calls cost microseconds where a chain of promises through the thread pool costs tens.
    * False when `e` needs the general path.
    *
-   * Nothing is checked for being in the way: `dir` was empty when created and only this
-   * restore writes names from this listing into it. A concurrent writer could still put
-   * something there; the rename then replaces a file or symlink of that name (as it would
-   * after a check, which could not be atomic with the rename either) and fails on a
-   * directory, a warning. Nothing is ever followed: a rename replaces a symlink itself.
+   * Nothing is checked for being in the way: the directory was empty when created and
+   * only this restore writes names from this listing into it. A concurrent writer could
+   * still put something there; the rename then replaces a file or symlink of that name
+   * (as it would after a check, which could not be atomic with the rename either) and
+   * fails on a directory, a warning. In a staged directory (reachable only through its
+   * temporary name) the exclusive create fails instead (EEXIST, a warning). Nothing is
+   * ever followed: a rename replaces a symlink itself.
    */
   private restoreNewSync(
     e: Entry,
@@ -542,13 +546,16 @@ class RestoreRun {
   }
 
   /**
-   * Removes temporary files an interrupted earlier restore left in `dir`. Every temporary
-   * file of this run in `dir` has been renamed by now, and the prefix is reserved.
+   * Removes the temporary files and staged directories an interrupted earlier restore
+   * left in `dir`, before the directory gets its metadata (so its mtime is kept). Every
+   * temporary name of this run in `dir` is gone by now, and the prefix is reserved.
    */
   private async removeLeftoverTemps(dir: string): Promise<void> {
     const present = await listNames(dir);
     for (const name of present) {
-      if (name.startsWith(RESTORE_TEMP_PREFIX)) await removeTree(join(dir, name)).catch(() => {});
+      if (!name.startsWith(RESTORE_TEMP_PREFIX)) continue;
+      const path = join(dir, name);
+      await removeTemporaryTree(path).catch((err: unknown) => this.warn(path, err));
     }
   }
 
@@ -559,7 +566,7 @@ class RestoreRun {
       if (keep.has(name)) continue;
       if (name.startsWith(RESTORE_TEMP_PREFIX)) {
         // left by an interrupted earlier restore: not user data, not reported
-        if (!this.dryRun) await removeTree(join(dir, name)).catch(() => {});
+        if (!this.dryRun) await removeTemporaryTree(join(dir, name)).catch(() => {});
         continue;
       }
       const path = join(dir, name);
@@ -612,8 +619,7 @@ class RestoreRun {
           );
       }
     } catch (err) {
-      if (err instanceof CairnError && (err.code === 'aborted' || err.code === 'backend'))
-        throw err;
+      if (stopsRestore(err)) throw err;
       this.warn(path, err);
     }
   }
@@ -663,26 +669,32 @@ class RestoreRun {
     const at = makeStagedDirSync(parent.at);
     this.staged.set(path, at);
     try {
-      // A failure here stops the restore (aborted, or the repository failed): the staged
-      // directory stays for the next restore into the target to reuse and remove.
-      await this.directoryContents(e.tree, { path, at, fresh: true, staged: true });
-      // Metadata that cannot be set is a warning, as for a directory made at its name:
-      // the directory still goes into place.
-      const metadata = await this.applyMetadata(e, at).then(
-        () => undefined,
-        (err: unknown) => ({ err }),
-      );
+      let failure: { err: unknown } | undefined;
+      try {
+        await this.directoryContents(e.tree, { path, at, fresh: true, staged: true });
+      } catch (err) {
+        // The restore stops (aborted, the repository failed): the staged directory stays
+        // for the next restore into the target to reuse and remove.
+        if (stopsRestore(err)) throw err;
+        // Only this directory failed (its listing could not be read: a warning): what
+        // was restored of it goes into place, as it would have at its name.
+        failure = { err };
+      }
+      // Metadata that cannot be set is a warning too; the directory still goes in place.
+      await this.applyMetadata(e, at).catch((err: unknown) => {
+        failure ??= { err };
+      });
       try {
         publishStagedDirSync(parent.at, at, join(parent.at, e.name));
       } catch (err) {
         // Something took the name meanwhile (only this restore should write here): the
         // staged copy is not left behind.
-        await removeTree(at).catch(() => {});
+        await removeTemporaryTree(at).catch(() => {});
         throw err;
       }
-      if (metadata) throw metadata.err;
+      if (failure) throw failure.err;
     } finally {
-      // Synchronously after the rename (see `hardLinkSource`).
+      // Synchronously after the rename (see `whereNow`).
       this.staged.delete(path);
     }
     this.summary.dirs++;
@@ -728,9 +740,15 @@ class RestoreRun {
       if (first) {
         const firstPath = await first;
         if (firstPath) {
-          hardLinkSync(this.whereNow(firstPath), into.at, at, into.staged);
-          this.countFile(e, path, 'write');
-          return;
+          try {
+            hardLinkSync(this.whereNow(firstPath), into.at, at, into.staged);
+            this.countFile(e, path, 'write');
+            return;
+          } catch (err) {
+            // The first file is gone (its staged directory could not be put in place):
+            // this one is written from its chunks instead.
+            if (errnoCode(err) !== 'ENOENT') throw err;
+          }
         }
       }
     }
@@ -955,6 +973,11 @@ interface Place {
 /** Directory `path`, at its own name (not staged). */
 function place(path: string, fresh = false): Place {
   return { path, at: path, fresh, staged: false };
+}
+
+/** True for errors that stop the whole restore; others are warnings about one path. */
+function stopsRestore(err: unknown): boolean {
+  return err instanceof CairnError && (err.code === 'aborted' || err.code === 'backend');
 }
 
 /** A file whose content is in its tree entry (inline or empty) and not a hard link. */

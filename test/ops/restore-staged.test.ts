@@ -2,12 +2,13 @@
  * Staged directories (restore-fs.ts): a directory restore creates inside another one it
  * created is filled under a temporary name and renamed into place complete.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { chmod, link, mkdir, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backup } from '../../src/ops/backup.js';
 import { restore } from '../../src/ops/restore.js';
+import { blobKey } from '../../src/repo/layout.js';
 import { describeTree, pseudoRandomBytes, setMtime, tempDir, writeTree } from '../helpers/fs.js';
 import { localRepo } from '../helpers/repo.js';
 
@@ -95,7 +96,7 @@ describe('restore into a new directory stages its subdirectories', () => {
         if (e.type === 'file' && dirname(e.path) === join(target, 'a') && !taken) {
           taken = true;
           // Someone else puts a file where directory `a` is about to be renamed.
-          void writeFile(join(target, 'a'), 'in the way');
+          writeFileSync(join(target, 'a'), 'in the way');
         }
       },
     });
@@ -104,6 +105,37 @@ describe('restore into a new directory stages its subdirectories', () => {
     expect(warnings.map((w) => w.path)).toEqual([join(target, 'a')]);
     expect(await tempsBelow(target)).toEqual([]);
     expect(await describeTree(join(target, 'b'))).toEqual(await describeTree(join(src, 'b')));
+  });
+
+  it('a subdirectory whose listing cannot be read: a warning, the rest of its parent in place', async () => {
+    const { repo } = await localRepo({ chunker: CHUNKS, inlineMax: 1024 });
+    const src = await tempDir();
+    await writeTree(src, { a: { 'x.txt': 'x', b: { 'lost.txt': 'lost' }, c: { 'y.txt': 'y' } } });
+    const { snapshotId, snapshot } = await backup(repo, { paths: [src], statCacheDir: false });
+    const treeOf = async (tree: string, name: string) => {
+      for await (const e of repo.trees.entries(tree))
+        if (e.name === name && e.kind === 'dir') return e.tree;
+      throw new Error(`no directory ${name}`);
+    };
+    const b = await treeOf(await treeOf(snapshot.tree, 'a'), 'b');
+    await repo.backend.delete(blobKey('tree', b));
+
+    const target = join(await tempDir(), 'new');
+    const warnings: string[] = [];
+    const s = await restore(repo, snapshotId!, snapshot, {
+      target,
+      onEvent: (e) => {
+        if (e.type === 'warning') warnings.push(e.path);
+      },
+    });
+    expect(s.errors).toBe(1);
+    expect(warnings).toEqual([join(target, 'a', 'b')]);
+    expect(await tempsBelow(target)).toEqual([]);
+    expect(await readdir(join(target, 'a', 'b'))).toEqual([]);
+    expect(await describeTree(join(target, 'a', 'c'))).toEqual(
+      await describeTree(join(src, 'a', 'c')),
+    );
+    expect(existsSync(join(target, 'a', 'x.txt'))).toBe(true);
   });
 
   it("a rerun reuses the chunks of an interrupted restore's staged directories and removes them", async () => {

@@ -27,6 +27,7 @@ import {
   readFiles,
   SEED,
   seeded,
+  tempFilesBelow,
 } from '../helpers/reliability.js';
 import { TINY_CHUNKS } from '../helpers/repo.js';
 import { writeSource } from '../helpers/sync-fixtures.js';
@@ -152,6 +153,8 @@ describe(`faulty network (${ROUNDS} seeds from ${SEED})`, () => {
         expect(r.warnings.length).toBeGreaterThan(0);
         for (const w of r.warnings) expect(['integrity', 'format']).toContain(w.code);
         expect(await halfWrittenFiles(target, await readFiles(src))).toEqual([]);
+        // A directory whose listing was damaged is in place too, with what could be read.
+        expect(await tempFilesBelow(target)).toEqual([]);
         // The repository itself is fine: a clean read restores everything.
         await expectClean(repo.plain);
         await repo.plain.close();
