@@ -220,6 +220,10 @@ describe('a full disk during restore', () => {
       await writeFile(join(src, 'b-big'), pseudoRandomBytes(3_000_000, 1));
       await writeFile(join(src, 'c-medium'), pseudoRandomBytes(1_500_000, 2));
       await writeFile(join(src, 'd-small'), 'fits too\n');
+      // In a new directory inside the new target: staged (written at its name there).
+      await mkdir(join(src, 'e-dir'));
+      await writeFile(join(src, 'e-dir', 'f-medium'), pseudoRandomBytes(1_500_000, 3));
+      await writeFile(join(src, 'e-dir', 'g-small'), 'in a directory\n');
       const { snapshotId } = await backupCollecting(repo, [src]);
       const target = join(mnt, 'target');
       const r = await restoreCollecting(repo, snapshotId!, target);
