@@ -41,17 +41,29 @@ export default async function restoreCommand(
         else ctx.out.line(`${opts.dryRun ? 'would delete' : 'deleted'} ${e.path}`);
       } else ctx.out.event(e);
     };
-    const s = await restore(repo, id, snapshot, {
-      target: opts.target,
-      include: opts.include ?? [],
-      seeds: opts.seed ?? [],
-      delete: opts.delete ?? false,
-      overwrite: opts.overwrite,
-      dryRun: opts.dryRun ?? false,
-      verbose: opts.verbose ?? false,
-      signal: ctx.signal,
-      onEvent,
-    });
+    let s: Awaited<ReturnType<typeof restore>>;
+    try {
+      s = await restore(repo, id, snapshot, {
+        target: opts.target,
+        include: opts.include ?? [],
+        seeds: opts.seed ?? [],
+        delete: opts.delete ?? false,
+        overwrite: opts.overwrite,
+        dryRun: opts.dryRun ?? false,
+        verbose: opts.verbose ?? false,
+        signal: ctx.signal,
+        onEvent,
+      });
+    } catch (err) {
+      if (ctx.signal.aborted && !opts.dryRun) {
+        // What was written stays: whole files under their names, and new directories
+        // not finished yet under .cairn-tmp-* names, which the next restore reuses.
+        ctx.out.error(
+          `restore into ${opts.target} stopped before the end: run the same restore again to finish it (it reuses what was written)`,
+        );
+      }
+      throw err;
+    }
     ctx.out.event({
       type: 'summary',
       operation: 'restore',
