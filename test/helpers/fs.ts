@@ -26,6 +26,12 @@ export async function tempDir(prefix = 'cairn-test-'): Promise<string> {
   return dir;
 }
 
+/** Names below `dir` (recursively) that are restore temporaries (files or folders). */
+export async function tempsBelow(dir: string): Promise<string[]> {
+  const all = await readdir(dir, { recursive: true });
+  return all.filter((n) => n.split('/').some((p) => p.startsWith('.cairn-tmp-')));
+}
+
 afterEach(async () => {
   for (const d of created.splice(0)) {
     await rm(d, { recursive: true, force: true }).catch(async () => {

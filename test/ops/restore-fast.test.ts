@@ -1,20 +1,21 @@
 import { readFileSync } from 'node:fs';
-import { chmod, chown, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backup } from '../../src/ops/backup.js';
 import { restore } from '../../src/ops/restore.js';
 import { modeSurvivesCreate, writevAll } from '../../src/ops/restore-fs.js';
-import { describeTree, pseudoRandomBytes, setMtime, tempDir, writeTree } from '../helpers/fs.js';
+import {
+  describeTree,
+  pseudoRandomBytes,
+  setMtime,
+  tempDir,
+  tempsBelow,
+  writeTree,
+} from '../helpers/fs.js';
 import { localRepo } from '../helpers/repo.js';
 
 const isRoot = process.getuid?.() === 0;
-
-/** Names below `dir` (recursively) that are restore temporaries. */
-async function tempsBelow(dir: string): Promise<string[]> {
-  const all = await readdir(dir, { recursive: true });
-  return all.filter((n) => n.split('/').some((p) => p.startsWith('.cairn-tmp-')));
-}
 
 describe('restore into a new directory (synchronous small files)', () => {
   it('gives every small file its content, mode and mtime, and leaves no temporaries', async () => {

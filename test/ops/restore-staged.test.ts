@@ -9,16 +9,17 @@ import { describe, expect, it } from 'vitest';
 import { backup } from '../../src/ops/backup.js';
 import { restore } from '../../src/ops/restore.js';
 import { blobKey } from '../../src/repo/layout.js';
-import { describeTree, pseudoRandomBytes, setMtime, tempDir, writeTree } from '../helpers/fs.js';
+import {
+  describeTree,
+  pseudoRandomBytes,
+  setMtime,
+  tempDir,
+  tempsBelow,
+  writeTree,
+} from '../helpers/fs.js';
 import { localRepo } from '../helpers/repo.js';
 
 const CHUNKS = { min: 2048, avg: 8192, max: 32768, level: 1 };
-
-/** Names below `dir` (recursively) that are restore temporaries. */
-async function tempsBelow(dir: string): Promise<string[]> {
-  const all = await readdir(dir, { recursive: true });
-  return all.filter((n) => n.split('/').some((p) => p.startsWith('.cairn-tmp-')));
-}
 
 /** A tree with nested directories, inline and chunked files, a symlink and hard links. */
 async function sourceTree(): Promise<string> {

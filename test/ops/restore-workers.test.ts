@@ -18,13 +18,14 @@ import { codecSetup } from '../../src/repo/codec-setup.js';
 import { newMasterKeys } from '../../src/repo/crypto.js';
 import { blobKey } from '../../src/repo/layout.js';
 import { compiledModules } from '../helpers/compiled.js';
-import { describeTree, pseudoRandomBytes, setMtime, tempDir, writeTree } from '../helpers/fs.js';
-
-/** Names below `dir` (recursively) that are restore temporaries. */
-async function tempsBelow(dir: string): Promise<string[]> {
-  const all = await readdir(dir, { recursive: true });
-  return all.filter((n) => n.split('/').some((p) => p.startsWith('.cairn-tmp-')));
-}
+import {
+  describeTree,
+  pseudoRandomBytes,
+  setMtime,
+  tempDir,
+  tempsBelow,
+  writeTree,
+} from '../helpers/fs.js';
 
 /** A local repository's blob store, with a pool on the calling thread reading it. */
 async function setup(codec = new ObjectCodec()) {
