@@ -139,6 +139,10 @@ describe('restore dialog', () => {
     await press(app, KEY.escape);
     f = await waitFor(app, 'Restore cancelled');
     expect(f).toContain(join(cwd, 'slow'));
+    // Says how to finish (the text may wrap inside the box).
+    expect(f.replace(/[│╭╮╰╯─]/g, ' ').replace(/\s+/g, ' ')).toContain(
+      'restoring there again finishes it',
+    );
     // Files written before the cancel are whole; temporary files are removed.
     const dir = join(cwd, 'slow', 'many');
     const deadline = Date.now() + 5000;

@@ -240,7 +240,7 @@ function Summary({ phase }: { phase: Extract<RestorePhase, { kind: 'done' }> }) 
       {phase.outcome === 'cancelled' ? (
         <Text color="yellow" wrap="wrap">
           Restore cancelled after {plural(p.files, 'file')} ({formatBytes(p.bytes)}); what was
-          written stays in {phase.target}
+          written stays in {phase.target}, and restoring there again finishes it
         </Text>
       ) : null}
       {phase.outcome === 'failed' ? (
