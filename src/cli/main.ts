@@ -321,6 +321,7 @@ function exitCodeFor(err: unknown, out: Output, signal: AbortSignal): number {
   if (err instanceof CairnError) {
     if (err.code === 'aborted' || signal.aborted) {
       out.error('interrupted');
+      if (out.json) out.event({ type: 'error', code: 'aborted', message: 'interrupted' });
       return EXIT.interrupted;
     }
     out.error(err.message);

@@ -44,7 +44,7 @@ describe('cairn restore interrupted', () => {
     const target = join(await tempDir(), 'restored');
     const child = spawn(
       process.execPath,
-      [BIN, '--repo', repo, 'restore', 'latest', '--target', target, '-v'],
+      [BIN, '--repo', repo, '--json', 'restore', 'latest', '--target', target, '-v'],
       { env, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stdout = '';
@@ -56,7 +56,7 @@ describe('cairn restore interrupted', () => {
     child.stdout.on('data', (d: Buffer) => {
       stdout += d.toString();
       // Once the first chunked file below a new directory is written: stop there.
-      if (!signalled && /^wrote .*\/d\d\/a-chunked\.bin$/m.test(stdout)) {
+      if (!signalled && /"type":"file","path":"[^"]*\/d\d\/a-chunked\.bin"/.test(stdout)) {
         signalled = true;
         child.kill('SIGINT');
       }
@@ -66,6 +66,12 @@ describe('cairn restore interrupted', () => {
     expect(code, stderr).toBe(130);
     expect(stderr).toContain('interrupted');
     expect(stderr).toContain('run the same restore again to finish it');
+    // With --json the interruption is an error event too, as every error is.
+    const events = stdout
+      .split('\n')
+      .filter((l) => l.trim() !== '')
+      .map((l) => JSON.parse(l) as { type: string; code?: string });
+    expect(events.at(-1)).toEqual({ type: 'error', code: 'aborted', message: 'interrupted' });
     const expected = await readFiles(src);
     expect(await halfWrittenFiles(target, expected)).toEqual([]);
     // Unfinished new directories wait under temporary names.
