@@ -12,6 +12,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
+  chmodSync,
   closeSync,
   fchmodSync,
   fchownSync,
@@ -24,17 +25,18 @@ import {
   openSync,
   readFileSync,
   renameSync,
+  rmdirSync,
   symlinkSync,
   unlinkSync,
   writeSync,
   writevSync,
 } from 'node:fs';
-import { chmod, type FileHandle, lstat, rename, rm, unlink } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { type FileHandle, rename, rm, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { errnoCode } from '../backends/fs-errors.js';
 import { DirRef, withFsPath, withFsPathSync } from '../core/deep-path.js';
-import { fsPath, readdirNames } from '../core/fs-names.js';
+import { fsPath, readdirNamesSync } from '../core/fs-names.js';
 import type { FileEntry, SymlinkEntry, Timestamp } from '../manifest/types.js';
 
 /** Prefix of every temporary name a restore creates (and skips when scanning). */
@@ -260,27 +262,37 @@ export function makeStagedDirSync(dir: string): string {
 
 /**
  * Removes a temporary file or staged directory of a restore, with everything below it.
- * A staged directory may hold directories already given read-only modes: those are made
- * writable for their owner first when removal is refused (not needed as root).
+ * When the quick way is refused — read-only folders inside (a staged directory gets its
+ * modes before it is renamed; root is not refused) or a tree deeper than PATH_MAX — it
+ * goes step by step below open directories, making each folder writable first.
  */
 export async function removeTemporaryTree(path: string): Promise<void> {
-  const removeAll = () => withFsPath(path, (at) => rm(at, { recursive: true, force: true }));
   try {
-    await removeAll();
+    await withFsPath(path, (at) => rm(at, { recursive: true, force: true }));
   } catch (err) {
     const code = errnoCode(err);
-    if (code !== 'EACCES' && code !== 'EPERM') throw err;
-    await makeOwnerWritable(path);
-    await removeAll();
+    if (code !== 'EACCES' && code !== 'EPERM' && code !== 'ENAMETOOLONG') throw err;
+    inDirectorySync(dirname(path), (parent) => removeBelowSync(parent, basename(path)));
   }
 }
 
-async function makeOwnerWritable(path: string): Promise<void> {
-  const st = await withFsPath(path, (at) => lstat(at));
-  if (!st.isDirectory()) return;
-  await withFsPath(path, (at) => chmod(at, 0o700));
-  for (const name of await withFsPath(path, (at) => readdirNames(at)))
-    await makeOwnerWritable(join(path, name));
+/** Removes entry `name` of `dir` and everything below it (see removeTemporaryTree). */
+function removeBelowSync(dir: DirRef, name: string): void {
+  const at = dir.child(name);
+  const st = lstatSync(at, { throwIfNoEntry: false });
+  if (!st) return;
+  if (!st.isDirectory()) {
+    unlinkSync(at);
+    return;
+  }
+  chmodSync(at, 0o700);
+  const sub = dir.sub(name);
+  try {
+    for (const child of readdirNamesSync(sub.at)) removeBelowSync(sub, child);
+  } finally {
+    sub.close();
+  }
+  rmdirSync(at);
 }
 
 /** Renames the staged directory `staged` (made by `makeStagedDirSync` in `dir`) to `path`. */

@@ -2,6 +2,7 @@
  * Staged directories (restore-fs.ts): a directory restore creates inside another one it
  * created is filled under a temporary name and renamed into place complete.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { chmod, link, mkdir, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
@@ -159,5 +160,32 @@ describe('restore into a new directory stages its subdirectories', () => {
     expect(s.bytesFetched).toBe(50_000);
     expect(await describeTree(target)).toEqual(await describeTree(src));
     expect(await tempsBelow(target)).toEqual([]);
+  });
+
+  it('removes a leftover deeper than PATH_MAX, with read-only folders, without a warning', async () => {
+    const { repo } = await localRepo({ chunker: CHUNKS, inlineMax: 1024 });
+    const src = await tempDir();
+    await writeTree(src, { 'a.txt': 'a' });
+    const { snapshotId, snapshot } = await backup(repo, { paths: [src], statCacheDir: false });
+    const target = await tempDir();
+    // A staged folder 30 x 200 bytes deep (made with relative steps: no path this long
+    // can be used whole), read-only at every level, with a file at the bottom.
+    const script = `const fs = require('node:fs');
+      process.chdir(process.argv[1]);
+      fs.mkdirSync('.cairn-tmp-0123456789abcdef'); process.chdir('.cairn-tmp-0123456789abcdef');
+      for (let i = 0; i < 30; i++) { fs.mkdirSync('${'d'.repeat(200)}'); process.chdir('${'d'.repeat(200)}'); }
+      fs.writeFileSync('leaf', 'deep');
+      for (let i = 0; i < 31; i++) { process.chdir('..'); fs.chmodSync(i < 30 ? '${'d'.repeat(200)}' : '.cairn-tmp-0123456789abcdef', 0o555); }`;
+    execFileSync(process.execPath, ['-e', script, target]);
+    const warnings: string[] = [];
+    const s = await restore(repo, snapshotId!, snapshot, {
+      target,
+      onEvent: (e) => {
+        if (e.type === 'warning') warnings.push(`${e.path}: ${e.message}`);
+      },
+    });
+    expect(warnings).toEqual([]);
+    expect(s.errors).toBe(0);
+    expect(await readdir(target)).toEqual(['a.txt']);
   });
 });
