@@ -54,6 +54,13 @@ interface OpenItem {
 /** Synchronous-path writer for one local repository root; see the module comment. */
 export class LocalDirectWriter {
   private readonly knownDirs = new Set<string>();
+  /**
+   * Folders this writer made whose entries are not known durable yet, with the folders
+   * to fsync for that. An object written into one meanwhile by another batch fsyncs
+   * them too: else that batch, finishing first, would report its object durable while
+   * a crash could still lose the folder holding it.
+   */
+  private readonly undurableDirs = new Map<string, string[]>();
   /** Temporary names: a random prefix per writer and a counter (no entropy per file). */
   private readonly tempStem = TEMP_PREFIX + randomBytes(6).toString('hex');
   private counter = 0;
@@ -114,7 +121,10 @@ export class LocalDirectWriter {
         if (ok) syncDirs.add(path.dirname(o.file));
         written.push(ok);
       }
-      if (this.setup.fsync) await Promise.all([...syncDirs].map(syncDir));
+      if (this.setup.fsync) {
+        await Promise.all([...syncDirs].map(syncDir));
+        this.markDurable(syncDirs);
+      }
       return written;
     } finally {
       removeTemps(opened);
@@ -163,10 +173,15 @@ export class LocalDirectWriter {
       if (!this.setup.fsync) return written;
       // And the names durable before anyone relies on them (a tree naming these
       // objects must never outlive them in a crash).
-      if (!(await this.syncAll())) {
+      const made = [...this.undurableDirs.keys()];
+      if (await this.syncAll()) {
+        // A syncfs run after the folders were made covers their entries.
+        for (const dir of made) this.undurableDirs.delete(dir);
+      } else {
         const dirs = new Set(opened.filter((_, i) => written[i]).map((o) => path.dirname(o.file)));
         for (const o of opened) for (const d of o.newDirs ?? []) dirs.add(d);
         await Promise.all([...dirs].map(syncDir));
+        this.markDurable(dirs);
       }
       return written;
     } finally {
@@ -277,18 +292,39 @@ export class LocalDirectWriter {
    * A failure is a repository error naming the object `key` it was made for.
    */
   private makeDir(dir: string, syncDirs: Set<string>, key: string): void {
-    if (this.knownDirs.has(dir)) return;
+    if (this.knownDirs.has(dir)) {
+      for (const d of this.undurableDirs.get(dir) ?? []) syncDirs.add(d);
+      return;
+    }
     let first: string | undefined;
     try {
       first = mkdirSync(dir, { recursive: true });
     } catch (err) {
       throw fsError(err, 'put', key, dir);
     }
-    if (this.knownDirs.size < 4096) this.knownDirs.add(dir);
-    if (first === undefined) return;
-    for (let d = dir; ; d = path.dirname(d)) {
-      syncDirs.add(path.dirname(d));
-      if (d === first || d === path.dirname(d)) break;
+    const parents: string[] = [];
+    if (first === undefined) {
+      // There already, but perhaps made a moment ago by another thread or process whose
+      // fsync of the parent has not run yet: the parent is fsynced once more (cheap),
+      // so nothing here is reported durable before its folder is.
+      parents.push(path.dirname(dir));
+    } else {
+      for (let d = dir; ; d = path.dirname(d)) {
+        parents.push(path.dirname(d));
+        if (d === first || d === path.dirname(d)) break;
+      }
+    }
+    for (const d of parents) syncDirs.add(d);
+    if (this.knownDirs.size < 4096) {
+      this.knownDirs.add(dir);
+      if (this.setup.fsync) this.undurableDirs.set(dir, parents);
+    }
+  }
+
+  /** Forgets the folders whose entries the fsyncs of `synced` made durable. */
+  private markDurable(synced: Set<string>): void {
+    for (const [dir, parents] of this.undurableDirs) {
+      if (parents.every((d) => synced.has(d))) this.undurableDirs.delete(dir);
     }
   }
 }
