@@ -60,8 +60,11 @@ export interface LocalBackendOptions {
 
 /** A Backend storing each object as a file under a root directory. */
 export class LocalBackend implements Backend {
-  /** Directories this backend created or found, so `put` skips their mkdir. */
-  private readonly knownDirs = new Set<string>();
+  /**
+   * Directories this backend created or found, so `put` skips their mkdir: each settles
+   * once its entry is durable, and a put arriving meanwhile waits for that too.
+   */
+  private readonly knownDirs = new Map<string, Promise<void>>();
 
   /** Absolute path of the root directory. */
   readonly root: string;
@@ -315,12 +318,29 @@ export class LocalBackend implements Backend {
   }
 
   /** Creates `dir` and any missing parents, making new directory entries durable. */
-  private async makeDir(dir: string): Promise<void> {
+  private makeDir(dir: string): Promise<void> {
     // Most puts go to one of 256 shard folders: remember the ones known to exist.
-    if (this.knownDirs.has(dir)) return;
+    const known = this.knownDirs.get(dir);
+    if (known) return known;
+    const ready = this.createDir(dir);
+    if (this.knownDirs.size < 4096) {
+      this.knownDirs.set(dir, ready);
+      ready.catch(() => {
+        if (this.knownDirs.get(dir) === ready) this.knownDirs.delete(dir);
+      });
+    }
+    return ready;
+  }
+
+  private async createDir(dir: string): Promise<void> {
     const first = await fs.mkdir(dir, { recursive: true });
-    if (this.knownDirs.size < 4096) this.knownDirs.add(dir);
-    if (first === undefined || !this.fsync) return;
+    if (!this.fsync) return;
+    if (first === undefined) {
+      // There already, but perhaps made a moment ago by another process whose fsync of
+      // the parent has not run yet: fsynced once more (cheap).
+      await this.syncDir(path.dirname(dir));
+      return;
+    }
     // Each new directory exists durably only once its parent is synced.
     for (let d = dir; ; d = path.dirname(d)) {
       await this.syncDir(path.dirname(d));
