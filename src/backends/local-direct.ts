@@ -27,7 +27,7 @@ import { BackendError } from '../core/errors.js';
 import { settleAll } from '../core/limit.js';
 import { errnoCode, fsError } from './fs-errors.js';
 import { checkKey } from './keys.js';
-import { NO_HARD_LINKS, TEMP_PREFIX } from './local.js';
+import { NO_HARD_LINKS, parentsToSync, TEMP_PREFIX } from './local.js';
 import { syncFileSystem } from './syncfs.js';
 
 /** What a worker needs to write into a local repository directly (structured-cloneable). */
@@ -302,18 +302,7 @@ export class LocalDirectWriter {
     } catch (err) {
       throw fsError(err, 'put', key, dir);
     }
-    const parents: string[] = [];
-    if (first === undefined) {
-      // There already, but perhaps made a moment ago by another thread or process whose
-      // fsync of the parent has not run yet: the parent is fsynced once more (cheap),
-      // so nothing here is reported durable before its folder is.
-      parents.push(path.dirname(dir));
-    } else {
-      for (let d = dir; ; d = path.dirname(d)) {
-        parents.push(path.dirname(d));
-        if (d === first || d === path.dirname(d)) break;
-      }
-    }
+    const parents = parentsToSync(dir, first);
     for (const d of parents) syncDirs.add(d);
     if (this.knownDirs.size < 4096) {
       this.knownDirs.add(dir);

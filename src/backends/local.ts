@@ -335,17 +335,7 @@ export class LocalBackend implements Backend {
   private async createDir(dir: string): Promise<void> {
     const first = await fs.mkdir(dir, { recursive: true });
     if (!this.fsync) return;
-    if (first === undefined) {
-      // There already, but perhaps made a moment ago by another process whose fsync of
-      // the parent has not run yet: fsynced once more (cheap).
-      await this.syncDir(path.dirname(dir));
-      return;
-    }
-    // Each new directory exists durably only once its parent is synced.
-    for (let d = dir; ; d = path.dirname(d)) {
-      await this.syncDir(path.dirname(d));
-      if (d === first || d === path.dirname(d)) break;
-    }
+    for (const parent of parentsToSync(dir, first)) await this.syncDir(parent);
   }
 
   /** Links `temp` to `file` unless `file` exists. Resolves false if it did exist. */
@@ -395,4 +385,21 @@ export class LocalBackend implements Backend {
     if (errnoCode(err) === 'ENOTDIR') return this.notFound(key, file);
     return fsError(err, verb, key, file);
   }
+}
+
+/**
+ * The folders to fsync so that folder `dir` exists durably, given what
+ * `mkdir(dir, { recursive: true })` returned (the first folder it made, or undefined when
+ * `dir` was there): the parent of each folder made. A folder found there gets its parent
+ * fsynced once more (cheap): another thread or process may have made it a moment ago and
+ * not fsynced that parent yet.
+ */
+export function parentsToSync(dir: string, first: string | undefined): string[] {
+  if (first === undefined) return [path.dirname(dir)];
+  const parents: string[] = [];
+  for (let d = dir; ; d = path.dirname(d)) {
+    parents.push(path.dirname(d));
+    if (d === first || d === path.dirname(d)) break;
+  }
+  return parents;
 }
