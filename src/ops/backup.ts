@@ -15,7 +15,7 @@ import { lstat } from 'node:fs/promises';
 import { hostname as osHostname, userInfo } from 'node:os';
 import { basename, resolve } from 'node:path';
 import { syncFileSystem } from '../backends/syncfs.js';
-import { throwIfAborted } from '../core/abort.js';
+import { shareSignal, throwIfAborted } from '../core/abort.js';
 import { UsageError } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
 import { compareNames } from '../manifest/names.js';
@@ -90,6 +90,7 @@ export interface BackupResult {
 
 /** Backs up `options.paths` into `repo`. */
 export async function backup(repo: Repository, options: BackupOptions): Promise<BackupResult> {
+  shareSignal(options.signal);
   const locked = options.lock !== false && !options.dryRun && repo.backend.capabilities.writable;
   if (!locked) return backupUnlocked(repo, options);
   return withSharedLock(repo, 'backup', () => backupUnlocked(repo, options), {

@@ -14,6 +14,7 @@
  * that depends on the damaged object.
  */
 import { join } from 'node:path';
+import { shareSignal } from '../core/abort.js';
 import { CairnError, UsageError } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
 import { forEachConcurrent } from '../core/limit.js';
@@ -73,6 +74,7 @@ const MAX_PATHS = 100;
 /** Checks `repo`. Resolves with a report; problems do not reject. */
 export async function check(repo: Repository, options: CheckOptions = {}): Promise<CheckReport> {
   const { signal } = options;
+  shareSignal(signal);
   const emit = options.onEvent ?? (() => {});
   const started = Date.now();
   const throttle = new Throttle(250);

@@ -34,7 +34,7 @@ import { join } from 'node:path';
 import type { Backend } from '../backends/backend.js';
 import { ForwardingBackend } from '../backends/forwarding.js';
 import { LocalBackend } from '../backends/local.js';
-import { throwIfAborted } from '../core/abort.js';
+import { shareSignal, throwIfAborted } from '../core/abort.js';
 import { hasCode } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
 import { forEachConcurrent } from '../core/limit.js';
@@ -115,6 +115,7 @@ interface Scan {
 
 /** Prunes `repo`. */
 export async function prune(repo: Repository, options: PruneOptions = {}): Promise<PruneReport> {
+  shareSignal(options.signal);
   const { signal } = options;
   const now = options.now ?? Date.now;
   const graceMs = options.graceMs ?? DEFAULT_PRUNE_GRACE_MS;

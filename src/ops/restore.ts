@@ -23,7 +23,7 @@ import { chmod, lchown, lstat, mkdir, open, rm, unlink, utimes } from 'node:fs/p
 import { dirname, join } from 'node:path';
 import { errnoCode } from '../backends/fs-errors.js';
 import { LocalBackend } from '../backends/local.js';
-import { throwIfAborted } from '../core/abort.js';
+import { shareSignal, throwIfAborted } from '../core/abort.js';
 import { DirRef, withFsPath, withFsPathSync } from '../core/deep-path.js';
 import {
   CairnError,
@@ -145,6 +145,7 @@ export async function restore(
   snapshot: Snapshot,
   options: RestoreOptions,
 ): Promise<RestoreSummary> {
+  shareSignal(options.signal);
   const includes = options.include?.length ? options.include : undefined;
   let totals = { files: snapshot.summary.files, bytes: snapshot.summary.bytes };
   const targets: Array<{ entry: Entry | undefined; dir: string; parts: string[] }> = [];

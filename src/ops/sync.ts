@@ -17,7 +17,7 @@
  */
 import type { BackendCounts } from '../backends/counting.js';
 import { CountingBackend } from '../backends/counting.js';
-import { throwIfAborted } from '../core/abort.js';
+import { shareSignal, throwIfAborted } from '../core/abort.js';
 import {
   hasCode,
   IntegrityError,
@@ -97,6 +97,7 @@ export async function sync(
   dst: Repository,
   options: SyncOptions = {},
 ): Promise<SyncReport> {
+  shareSignal(options.signal);
   const locked = options.lock !== false && !options.dryRun && dst.backend.capabilities.writable;
   if (!locked) return syncUnlocked(src, dst, options);
   return withSharedLock(dst, 'sync', () => syncUnlocked(src, dst, options), {

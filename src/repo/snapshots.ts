@@ -8,6 +8,7 @@
  * snapshot index (snapshot-index.ts), which every writer keeps up to date.
  */
 import type { Backend } from '../backends/backend.js';
+import { shareSignal } from '../core/abort.js';
 import { hasCode, IntegrityError, NotFoundError, UsageError } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
 import { forEachConcurrent, mapConcurrent } from '../core/limit.js';
@@ -69,6 +70,7 @@ export class SnapshotStore {
    */
   async rebuildIndex(signal?: AbortSignal): Promise<void> {
     if (!this.backend.capabilities.listable || !this.backend.capabilities.writable) return;
+    shareSignal(signal); // up to 16 loads at once
     const known = await this.indexedPlaintexts(signal);
     for (let attempt = 0; attempt < 3; attempt++) {
       const ids = (await this.listedIds(signal)).sort();
@@ -191,6 +193,7 @@ export class SnapshotStore {
   /** All snapshots matching `filter`, oldest first. */
   async list(filter: SnapshotFilter = {}, signal?: AbortSignal): Promise<SnapshotRef[]> {
     const ids = await this.ids(signal);
+    shareSignal(signal); // up to 16 loads at once
     const refs: SnapshotRef[] = [];
     await forEachConcurrent(ids, 16, async (id) => {
       let snapshot: Snapshot;

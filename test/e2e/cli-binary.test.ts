@@ -58,6 +58,8 @@ describe('the cairn binary', () => {
     expect(await describeTree(target)).toEqual(await describeTree(src));
     const c = await cairn(['check', '--read-data'], env);
     expect(c.code).toBe(0);
+    // Node's own warnings (deprecations, MaxListenersExceededWarning) reach the terminal.
+    for (const { stderr } of [b, r, c]) expect(stderr).not.toMatch(/Warning/);
   });
 
   it('reads with either zstd engine what the other wrote (CAIRN_ZSTD)', async () => {

@@ -26,11 +26,27 @@ export interface CliRun {
   json: Array<Record<string, unknown>>;
 }
 
-/** Runs `cairn ...args` in this process. */
+/**
+ * Runs `cairn ...args` in this process. A Node warning emitted during the run (such as
+ * MaxListenersExceededWarning, which a user would see on the terminal) fails the run.
+ */
 export async function cli(...args: string[]): Promise<CliRun> {
   const stdout = new Capture();
   const stderr = new Capture();
-  const code = await main(args, { stdout, stderr });
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+  process.on('warning', onWarning);
+  let code: number;
+  try {
+    code = await main(args, { stdout, stderr });
+    // Warnings arrive on the next tick.
+    await new Promise((resolve) => setImmediate(resolve));
+  } finally {
+    process.off('warning', onWarning);
+  }
+  if (warnings.length > 0) {
+    throw new Error(`cairn ${args.join(' ')} made Node warn:\n${warnings.join('\n')}`);
+  }
   const text = stdout.text;
   let json: Array<Record<string, unknown>> = [];
   if (args.includes('--json')) {
