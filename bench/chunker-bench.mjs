@@ -1,7 +1,9 @@
 /**
- * Chunker throughput: cut points only (no hashing of chunks, no copies) over deterministic
- * pseudo-random data held in memory, single core. Uses the build output, so run
- * `npx tsc -p tsconfig.build.json` first.
+ * Chunker throughput: cut points only (no hashing of chunks) over deterministic
+ * pseudo-random data held in memory, single core, for each engine of the cut search:
+ * WebAssembly on a buffer it owns (as backups read files), WebAssembly on any other
+ * buffer (copied in 64 KiB pieces), and TypeScript (CAIRN_CHUNKER=js). Uses the build
+ * output, so run `npm run build` first.
  *
  *   node bench/chunker-bench.mjs [sizeMiB]
  *
@@ -11,6 +13,10 @@ import { pathToFileURL } from 'node:url';
 import { distModule } from './dist.mjs';
 
 const { chunkerParams, FastCDC } = await distModule('chunker/index.js');
+const { setScanEngine, takeScanBuffer } = await distModule('chunker/scan-wasm.js');
+
+/** The ways to cut that `benchChunker` measures (`engine`). */
+export const ENGINES = ['wasm', 'wasm-copied', 'js'];
 
 /** Deterministic pseudo-random bytes (xorshift32, one 32-bit word at a time). */
 function pseudoRandomBytes(bytes, seed = 0x9e3779b9) {
@@ -28,18 +34,26 @@ function pseudoRandomBytes(bytes, seed = 0x9e3779b9) {
 const DEFAULT_PARAMS = { min: 16 * 1024, avg: 64 * 1024, max: 256 * 1024 };
 
 /**
- * Cut-point throughput over `sizeMiB` MiB of pseudo-random data. Runs `runs` passes after
- * one warm-up pass and reports the best (the least disturbed by other load), plus the
- * median. Returns `{ mbPerSec, medianMbPerSec, bytes, chunks, params }`.
+ * Cut-point throughput over `sizeMiB` MiB of pseudo-random data with `engine` (one of
+ * ENGINES). Runs `runs` passes after one warm-up pass and reports the best (the least
+ * disturbed by other load), plus the median. Returns `{ mbPerSec, medianMbPerSec, bytes,
+ * chunks, params }`.
  */
 export async function benchChunker({
   sizeMiB = 256,
   params = DEFAULT_PARAMS,
   runs = 3,
   data = undefined,
+  engine = 'wasm',
 } = {}) {
   const bytes = sizeMiB * 1024 * 1024;
-  const input = data ?? pseudoRandomBytes(bytes);
+  let input = data ?? pseudoRandomBytes(bytes);
+  setScanEngine(engine === 'js' ? 'js' : 'wasm');
+  if (engine === 'wasm') {
+    const owned = takeScanBuffer(input.length);
+    owned.set(input);
+    input = owned;
+  }
   const cdc = new FastCDC(chunkerParams(params));
   const pass = () => {
     let chunks = 0;
@@ -78,13 +92,15 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     { min: 256 * 1024, avg: 1024 * 1024, max: 4096 * 1024 },
   ];
   console.log(`node ${process.version}, ${sizeMiB} MiB pseudo-random data, cut points only`);
-  console.log('| min | avg | max | best MB/s | median MB/s | chunks |');
-  console.log('| ---: | ---: | ---: | ---: | ---: | ---: |');
+  console.log('| engine | min | avg | max | best MB/s | median MB/s | chunks |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const params of sets) {
-    const r = await benchChunker({ sizeMiB, params, data, runs: 5 });
-    const k = (n) => `${n / 1024}K`;
-    console.log(
-      `| ${k(params.min)} | ${k(params.avg)} | ${k(params.max)} | ${r.mbPerSec} | ${r.medianMbPerSec} | ${r.chunks} |`,
-    );
+    for (const engine of ENGINES) {
+      const r = await benchChunker({ sizeMiB, params, data, runs: 5, engine });
+      const k = (n) => `${n / 1024}K`;
+      console.log(
+        `| ${engine} | ${k(params.min)} | ${k(params.avg)} | ${k(params.max)} | ${r.mbPerSec} | ${r.medianMbPerSec} | ${r.chunks} |`,
+      );
+    }
   }
 }

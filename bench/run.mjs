@@ -313,12 +313,16 @@ async function cairnOnly(s, dir, run) {
   if (s.key === 'chunker') {
     const { benchChunker } = await import('./chunker-bench.mjs');
     const c = await benchChunker({ sizeMiB: 256 });
+    const copied = await benchChunker({ sizeMiB: 256, engine: 'wasm-copied' });
+    const js = await benchChunker({ sizeMiB: 256, engine: 'js' });
     // chunker-bench reports MB/s (10^6 bytes); the table's column is MiB/s.
     rows = [
       [
         'chunker cut points, 1 core, random data',
         { mbps: (c.mbPerSec * 1e6) / MiB },
-        `${c.chunks} chunks; ${c.mbPerSec.toFixed(0)} MB/s`,
+        `${c.chunks} chunks; ${c.mbPerSec.toFixed(0)} MB/s (WebAssembly on the read buffer, as backups cut); ` +
+          `${copied.mbPerSec.toFixed(0)} MB/s on another buffer (copied in); ` +
+          `${js.mbPerSec.toFixed(0)} MB/s with CAIRN_CHUNKER=js`,
       ],
     ];
   } else if (s.key === 'builds') {

@@ -17,6 +17,7 @@ import {
   splitTable,
   wordView,
 } from './scan.js';
+import { findCutWasm, type WasmTables, wasmScanEnabled } from './scan-wasm.js';
 
 /** One chunk of a buffer: `data[offset .. offset + length)`. */
 export interface ChunkSpan {
@@ -36,6 +37,7 @@ export class FastCDC {
   private readonly hardHigh: number;
   private readonly easyLow: number;
   private readonly easyHigh: number;
+  private readonly wasmTables: WasmTables;
 
   /** Prepares `params` (validated again, so a hand-made object cannot slip through). */
   constructor(params: ChunkerParams) {
@@ -43,8 +45,10 @@ export class FastCDC {
     this.min = this.params.min;
     this.avg = this.params.avg;
     this.max = this.params.max;
-    this.tables = splitTable(seededGear(this.params.seed));
+    const gear = seededGear(this.params.seed);
+    this.tables = splitTable(gear);
     const { hard, easy } = masksFor(this.avg, this.params.level);
+    this.wasmTables = { gear, hard, easy };
     this.hardLow = maskLow(hard);
     this.hardHigh = maskHigh(hard);
     this.easyLow = maskLow(easy);
@@ -75,18 +79,17 @@ export class FastCDC {
     let center = this.avg;
     if (remaining > this.max) remaining = this.max;
     else if (remaining < center) center = remaining;
-    activate(this.tables);
-    const hit = findCut(
-      data,
-      words,
-      start + (this.min & ~1),
-      start + (center & ~1),
-      start + (remaining & ~1),
-      this.hardLow,
-      this.hardHigh,
-      this.easyLow,
-      this.easyHigh,
-    );
+    const from = start + (this.min & ~1);
+    const mid = start + (center & ~1);
+    const stop = start + (remaining & ~1);
+    let hit: number;
+    if (wasmScanEnabled()) {
+      hit = findCutWasm(this.wasmTables, data, from, mid, stop);
+    } else {
+      activate(this.tables);
+      const { hardLow, hardHigh, easyLow, easyHigh } = this;
+      hit = findCut(data, words, from, mid, stop, hardLow, hardHigh, easyLow, easyHigh);
+    }
     return hit < 0 ? remaining : hit - start;
   }
 

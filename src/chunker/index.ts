@@ -6,7 +6,12 @@
  *
  * - `params.ts`: `ChunkerParams`, validation (`chunkerParams`) and limits.
  * - `gear.ts`: the GEAR / GEAR_LS tables (from MD5, at module load) and MASKS.
- * - `scan.ts`: the hot loop (48-bit hash as two int32 halves, word reads, unrolled).
+ * - `scan.wat`: the hot loop in WebAssembly (64-bit hash, 8-byte reads, unrolled), the
+ *   engine used by default; `scan-wasm-bytes.ts` holds it assembled (by
+ *   scripts/build-wasm.mjs, in `npm run build`), `scan-wasm.ts` runs it and lends the
+ *   buffers it cuts without copying (`takeScanBuffer`).
+ * - `scan.ts`: the same loop in TypeScript (48-bit hash as two int32 halves, word reads,
+ *   unrolled), with `CAIRN_CHUNKER=js` or where WebAssembly cannot run.
  * - `fastcdc.ts`: `FastCDC` (prepared params), `cutLength`, `cutPoints`, `chunkSpans`.
  * - `stream.ts`: `StreamChunker` and `chunkStream` (same cut points, bounded memory).
  *

@@ -14,6 +14,7 @@ import type { GroupCommit } from '../backends/group-commit.js';
 import type { DirectItem, LocalDirectWriter, PendingObject } from '../backends/local-direct.js';
 import type { FastCDC } from '../chunker/fastcdc.js';
 import { wordView } from '../chunker/scan.js';
+import { dropKeptScanBuffers, giveBackScanBuffer, takeScanBuffer } from '../chunker/scan-wasm.js';
 import { StreamChunker } from '../chunker/stream.js';
 import type { ObjectId } from '../core/ids.js';
 import type { ObjectCodec } from './codec.js';
@@ -73,8 +74,9 @@ export async function runChunkJob(
   sink: ChunkJobSink,
 ): Promise<void> {
   const fd = openSync(path, 'r');
+  let reader: WindowReader | undefined;
   try {
-    const reader = new WindowReader(fd, cdc, WINDOW_BYTES);
+    reader = new WindowReader(fd, cdc, WINDOW_BYTES);
     let pending: Window | undefined;
     let windowNo = 0;
     for (;;) {
@@ -110,6 +112,7 @@ export async function runChunkJob(
       pending = next;
     }
   } finally {
+    reader?.release();
     closeSync(fd);
   }
 }
@@ -251,15 +254,13 @@ function sum(values: number[]): number {
 }
 
 /**
- * The buffer of the last SpanReader released on this thread, for the next one: a new
- * buffer costs page faults on first use (about 1 ms per MiB on this machine's VM, per
- * file), and the jobs of a thread read one file at a time.
+ * Lets the read buffers kept on this thread go (a pool closing on the calling thread).
+ * Readers take their buffers from the chunker's scan buffers (chunker/scan-wasm.ts: the
+ * chunker cuts inside them without a copy) and give them back for the next file: a new
+ * buffer costs page faults on first use (about 1 ms per MiB on this machine's VM).
  */
-let spareSpanBuffer: Uint8Array | undefined;
-
-/** Lets the spare read buffer of this thread go (a pool closing on the calling thread). */
 export function releaseSpareReadBuffer(): void {
-  spareSpanBuffer = undefined;
+  dropKeptScanBuffers();
 }
 
 /**
@@ -285,19 +286,13 @@ class SpanReader {
     private readonly cdc: FastCDC,
   ) {
     this.max = cdc.params.max;
-    const size = DIRECT_WINDOW_BYTES + this.max;
-    if (spareSpanBuffer?.length === size) {
-      this.buf = spareSpanBuffer;
-      spareSpanBuffer = undefined;
-    } else {
-      this.buf = new Uint8Array(size);
-    }
+    this.buf = takeScanBuffer(DIRECT_WINDOW_BYTES + this.max);
     this.words = wordView(this.buf);
   }
 
   /** Done with the buffer (no chunk view of it is used after this). */
   release(): void {
-    spareSpanBuffer = this.buf;
+    giveBackScanBuffer(this.buf);
   }
 
   takeBytesRead(): number {
@@ -337,7 +332,7 @@ const SEEN_LIMIT = 100_000;
 class WindowReader {
   done = false;
   private readonly chunker: StreamChunker;
-  private readonly buf = Buffer.allocUnsafe(READ_BYTES);
+  private readonly buf = takeScanBuffer(READ_BYTES);
   private bytesRead = 0;
   private carry: Uint8Array[] = [];
 
@@ -354,6 +349,11 @@ class WindowReader {
     const n = this.bytesRead;
     this.bytesRead = 0;
     return n;
+  }
+
+  /** Done with the read buffer (chunks are copies: they stay valid). */
+  release(): void {
+    giveBackScanBuffer(this.buf);
   }
 
   /** The next window (whole chunks, about WINDOW_BYTES); sets `done` at the end. */
