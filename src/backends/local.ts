@@ -16,6 +16,7 @@ import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { throwIfAborted } from '../core/abort.js';
 import { CairnError, NotFoundError } from '../core/errors.js';
+import { makeDirectories } from '../core/mkdirs.js';
 import type {
   Backend,
   BackendCapabilities,
@@ -333,7 +334,7 @@ export class LocalBackend implements Backend {
   }
 
   private async createDir(dir: string): Promise<void> {
-    const first = await fs.mkdir(dir, { recursive: true });
+    const first = await makeDirectories(dir, (d) => fs.mkdir(d));
     if (!this.fsync) return;
     for (const parent of parentsToSync(dir, first)) await this.syncDir(parent);
   }

@@ -35,6 +35,7 @@ import {
 import { readdirNames } from '../core/fs-names.js';
 import type { ObjectId } from '../core/ids.js';
 import { mapConcurrent, Semaphore } from '../core/limit.js';
+import { makeDirectories } from '../core/mkdirs.js';
 import type { DirEntry, Entry, FileEntry, Snapshot } from '../manifest/types.js';
 import { codecSetup } from '../repo/codec-setup.js';
 import type { Repository } from '../repo/repository.js';
@@ -199,8 +200,7 @@ async function restoreWith(
   const targetEmpty = await run.indexLocalChunks();
   let created = false;
   if (!options.dryRun)
-    created =
-      (await withFsPath(options.target, (p) => mkdir(p, { recursive: true }))) !== undefined;
+    created = (await withFsPath(options.target, (p) => makeDirectories(p))) !== undefined;
   if (!includes) {
     await run.directoryContents(snapshot.tree, place(options.target, created || targetEmpty));
   } else {

@@ -21,10 +21,11 @@
  * `entries()` iteration is running. Lookups during an iteration are fine.
  */
 
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
+import { makeDirectories } from '../core/mkdirs.js';
 import { processAlive } from '../core/process.js';
 
 /** Options for DiskSet. */
@@ -368,7 +369,7 @@ export async function closeAll(
  * named after this process; first removes those that dead processes left there.
  */
 export async function createSetDirectory(parent = tmpdir()): Promise<string> {
-  await mkdir(parent, { recursive: true });
+  await makeDirectories(parent);
   await removeStaleSets(parent);
   return mkdtemp(join(parent, `${SET_PREFIX}${process.pid}-`));
 }

@@ -24,11 +24,11 @@
  * process's lookups are in memory, never the whole inventory.
  */
 import { createHash } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Level } from 'level';
 import type { Backend } from '../backends/backend.js';
 import { throwIfAborted } from '../core/abort.js';
+import { makeDirectories } from '../core/mkdirs.js';
 import { type BlobKind, blobIdOfKey, blobKey, blobPrefix } from './layout.js';
 
 /** Options for BlobInventory. */
@@ -256,7 +256,7 @@ export class BlobInventory {
 
   /** Opens the first slot no other process holds, or resolves undefined. */
   private async openSlot(): Promise<Level<string, string> | undefined> {
-    await mkdir(this.options.dir, { recursive: true });
+    await makeDirectories(this.options.dir);
     const slots = this.options.slots ?? DEFAULT_SLOTS;
     for (let slot = 0; slot < slots; slot++) {
       const path = join(this.options.dir, BlobInventory.dbName(this.options.location, slot));

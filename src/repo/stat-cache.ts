@@ -12,9 +12,9 @@
  * One record per directory keeps lookups to one `get` per directory instead of one per
  * file, which is what makes a no-change backup of 100,000 files fast.
  */
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Level } from 'level';
+import { makeDirectories } from '../core/mkdirs.js';
 import { pack, unpack } from '../manifest/msgpack.js';
 
 /**
@@ -54,7 +54,7 @@ export class StatCache {
 
   /** Opens the first free slot under `dir`, or resolves undefined if all are held. */
   static async open(dir: string): Promise<StatCache | undefined> {
-    await mkdir(dir, { recursive: true });
+    await makeDirectories(dir);
     for (let slot = 0; slot < SLOTS; slot++) {
       const db = new Level<string, Uint8Array>(join(dir, `stat-${slot}`), {
         valueEncoding: 'view',
