@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { EXIT } from './context.js';
 /** The `cairn` executable: runs the CLI and exits once stdout has drained. */
 import { applyHeapSettings } from './heap.js';
 import { main } from './main.js';
@@ -12,5 +13,8 @@ process.env.UV_THREADPOOL_SIZE ??= '16';
 applyHeapSettings();
 
 main(process.argv.slice(2)).then((code) => {
-  process.stdout.write('', () => process.exit(code));
+  // A reader that closed the pipe after the command finished: output was lost.
+  process.stdout.write('', (err) =>
+    process.exit(err && (err as NodeJS.ErrnoException).code === 'EPIPE' ? EXIT.brokenPipe : code),
+  );
 });

@@ -14,7 +14,15 @@ import { parseInteger, parseSize } from './parse.js';
 import { getPassword, type PasswordRole } from './password.js';
 
 /** Exit codes: 0 success, 1 failure, 2 usage error, 3 finished with warnings. */
-export const EXIT = { ok: 0, failure: 1, usage: 2, partial: 3, interrupted: 130 } as const;
+export const EXIT = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  partial: 3,
+  interrupted: 130,
+  /** stdout was closed by its reader: 128 + SIGPIPE, the status of tools SIGPIPE stops. */
+  brokenPipe: 141,
+} as const;
 
 /** Global options after parsing. */
 export interface GlobalOptions {

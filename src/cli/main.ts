@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { CairnError } from '../core/errors.js';
 import { VERSION } from '../ops/program.js';
 import { CommandContext, EXIT, type GlobalOptions } from './context.js';
+import { describeFailure, failureText } from './failure.js';
 import { Output } from './output.js';
 import { collect, collectList } from './parse.js';
 
@@ -288,6 +289,15 @@ export async function main(argv: string[], io: CliIo = {}): Promise<number> {
   let code: number = EXIT.ok;
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
+  // A reader that stops reading (`cairn ls | head`) closes the pipe: stop the command
+  // as SIGPIPE would stop other tools, but through the abort path, so locks and
+  // temporary files are cleaned up, and without the unhandled 'error' crash.
+  let stdoutClosed = false;
+  const onStdoutError = (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') stdoutClosed = true;
+    controller.abort(err);
+  };
+  stdout.on('error', onStdoutError);
   let out = new Output(false, false, stdout, stderr);
   const program = buildProgram(
     async (module, args, globals) => {
@@ -304,30 +314,44 @@ export async function main(argv: string[], io: CliIo = {}): Promise<number> {
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
-    code = exitCodeFor(err, out, controller.signal);
+    // The command never ran on a usage error, so `out` is not in JSON mode yet.
+    if (err instanceof CommanderError && wantsJson(argv))
+      out = new Output(true, false, stdout, stderr);
+    code = stdoutClosed ? EXIT.brokenPipe : exitCodeFor(err, out, controller.signal);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    // Once the pipe is closed, writes still queued fail too: keep handling them.
+    if (!stdoutClosed) stdout.off('error', onStdoutError);
   }
-  return code;
+  return stdoutClosed ? EXIT.brokenPipe : code;
 }
 
 function exitCodeFor(err: unknown, out: Output, signal: AbortSignal): number {
   if (err instanceof CommanderError) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.ok;
     if (err.code === 'commander.help') return EXIT.ok;
-    return EXIT.usage; // commander already printed the message
+    // Commander printed the message on stderr.
+    const message = err.message.replace(/^error: /, '');
+    out.event({ type: 'error', code: 'usage', message });
+    return EXIT.usage;
   }
-  if (err instanceof CairnError) {
-    if (err.code === 'aborted' || signal.aborted) {
-      out.error('interrupted');
-      if (out.json) out.event({ type: 'error', code: 'aborted', message: 'interrupted' });
-      return EXIT.interrupted;
-    }
-    out.error(err.message);
-    if (out.json) out.event({ type: 'error', code: err.code, message: err.message });
-    return err.code === 'usage' ? EXIT.usage : EXIT.failure;
+  if (err instanceof CairnError && (err.code === 'aborted' || signal.aborted)) {
+    out.error('interrupted');
+    if (out.json) out.event({ type: 'error', code: 'aborted', message: 'interrupted' });
+    return EXIT.interrupted;
   }
-  out.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
-  return EXIT.failure;
+  const failure = describeFailure(err);
+  out.error(failureText(failure, err, Boolean(process.env.CAIRN_DEBUG)));
+  if (out.json) {
+    const { internal: _, ...event } = failure;
+    out.event({ type: 'error', ...event });
+  }
+  return failure.code === 'usage' ? EXIT.usage : EXIT.failure;
+}
+
+/** Whether `--json` is among the global options of `argv` (before any `--`). */
+function wantsJson(argv: string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end < 0 ? argv : argv.slice(0, end)).includes('--json');
 }

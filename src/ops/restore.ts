@@ -19,7 +19,7 @@
  * directory should be, so nothing is ever written outside the target.
  */
 import { lstatSync, readFileSync, type Stats } from 'node:fs';
-import { chmod, lchown, lstat, mkdir, open, rm, unlink, utimes } from 'node:fs/promises';
+import { chmod, lchown, lstat, mkdir, open, rm, stat, unlink, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { errnoCode } from '../backends/fs-errors.js';
 import { LocalBackend } from '../backends/local.js';
@@ -171,11 +171,36 @@ export async function restore(
       targets.push({ entry, dir: join(options.target, ...parts.slice(0, -1)), parts });
     }
   }
+  await checkTarget(options.target);
   const run = new RestoreRun(repo, options, totals);
   try {
     return await restoreWith(run, snapshotId, snapshot, options, targets, totals);
   } finally {
     await run.closePool();
+  }
+}
+
+/** Refuses a target that exists and is not a directory (or a link to one), dry run or not. */
+async function checkTarget(target: string): Promise<void> {
+  let st: Stats;
+  try {
+    st = await withFsPath(target, (p) => stat(p));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      const link = await withFsPath(target, (p) => lstat(p)).catch(() => undefined);
+      if (link?.isSymbolicLink()) {
+        throw new UsageError(`restore target ${target} is a symbolic link to nothing`);
+      }
+      return; // made by the restore
+    }
+    if (code === 'ENOTDIR') {
+      throw new UsageError(`restore target ${target}: a parent of it is not a directory`);
+    }
+    throw err;
+  }
+  if (!st.isDirectory()) {
+    throw new UsageError(`restore target ${target} exists and is not a directory`);
   }
 }
 

@@ -1,0 +1,129 @@
+/**
+ * How the CLI ends a command that fails: a message naming the path and the cause (no
+ * stack trace), the `--json` error event (also for usage errors the argument parser
+ * finds), the exit code, and a reader closing the pipe (`cairn ls | head`).
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { EXIT } from '../../src/cli/context.js';
+import { describeFailure, failureText } from '../../src/cli/failure.js';
+import { NotFoundError } from '../../src/core/errors.js';
+import { cli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/fs.js';
+
+/** A repository with one snapshot of `files` small files. */
+async function repoWithSnapshot(files = 3) {
+  process.env.CAIRN_CACHE_DIR = await tempDir();
+  const repo = join(await tempDir(), 'repo');
+  const src = await tempDir();
+  for (let i = 0; i < files; i++) writeFileSync(join(src, `file-${i}.txt`), `content ${i}\n`);
+  expect((await cli('--repo', repo, 'init', '--no-encryption')).code).toBe(0);
+  expect((await cli('--repo', repo, 'backup', src)).code).toBe(0);
+  return { repo, src };
+}
+
+const noStack = (text: string) => expect(text).not.toMatch(/\n\s+at /);
+
+describe('failures on the command line', () => {
+  it('a restore target that is a file: a usage error naming it, dry run or not', async () => {
+    const { repo } = await repoWithSnapshot();
+    const file = join(await tempDir(), 'a-file');
+    writeFileSync(file, 'x');
+    for (const extra of [[], ['--dry-run']]) {
+      const r = await cli('--repo', repo, 'restore', 'latest', '--target', file, ...extra);
+      expect(r.code, r.stderr).toBe(EXIT.usage);
+      expect(r.stderr).toContain(`restore target ${file} exists and is not a directory`);
+      noStack(r.stderr);
+    }
+    const j = await cli('--repo', repo, '--json', 'restore', 'latest', '--target', file);
+    expect(j.json.at(-1)).toMatchObject({ type: 'error', code: 'usage' });
+    const dangling = join(await tempDir(), 'link');
+    symlinkSync(join(await tempDir(), 'missing'), dangling);
+    const d = await cli('--repo', repo, 'restore', 'latest', '--target', dangling);
+    expect(d.code).toBe(EXIT.usage);
+    expect(d.stderr).toContain('is a symbolic link to nothing');
+  });
+
+  it('a file system error: the path and the cause, code io in --json, no stack', async () => {
+    const { repo } = await repoWithSnapshot();
+    const blocker = join(await tempDir(), 'blocker');
+    writeFileSync(blocker, 'x');
+    // A cache folder below a file cannot be made.
+    process.env.CAIRN_CACHE_DIR = join(blocker, 'cache');
+    const r = await cli('--repo', repo, '--json', 'backup', blocker);
+    process.env.CAIRN_CACHE_DIR = await tempDir();
+    if (r.code === 0) return; // a build that carries on without its cache: nothing to report
+    expect(r.code).toBe(EXIT.failure);
+    expect(r.stderr).toMatch(/cannot mkdir .*blocker.*: (not a directory|already exists) \(E/);
+    noStack(r.stderr);
+    expect(r.json.at(-1)).toMatchObject({ type: 'error', code: 'io' });
+  });
+
+  it('usage errors of the argument parser end --json output with an error event', async () => {
+    const r = await cli('--json', 'backup', '--no-such-option');
+    expect(r.code).toBe(EXIT.usage);
+    expect(r.json.at(-1)).toMatchObject({ type: 'error', code: 'usage' });
+    expect(String(r.json.at(-1)?.message)).toContain('--no-such-option');
+    const text = await cli('backup', '--no-such-option');
+    expect(text.stdout).toBe('');
+  });
+
+  it('describes errors: cairn codes as they are, errno errors by path, bugs by message', () => {
+    expect(describeFailure(new NotFoundError('x', 'no x'))).toMatchObject({
+      code: 'not-found',
+      message: 'no x',
+    });
+    const e = Object.assign(new Error('EXDEV: cross-device link not permitted'), {
+      code: 'EXDEV',
+      syscall: 'rename',
+      path: '/a/b',
+      dest: '/c/d',
+    });
+    expect(describeFailure(e)).toEqual({
+      code: 'io',
+      errno: 'EXDEV',
+      path: '/a/b',
+      message: 'cannot rename /a/b -> /c/d: on another file system (EXDEV)',
+      internal: false,
+    });
+    const bug = new TypeError('x is not a function');
+    const f = describeFailure(bug);
+    expect(f).toMatchObject({ code: 'internal', internal: true });
+    expect(failureText(f, bug, false)).toBe(
+      'internal error: x is not a function (run with CAIRN_DEBUG=1 to see where)',
+    );
+    expect(failureText(f, bug, true)).toContain('\n    at ');
+  });
+});
+
+describe('a reader that closes the pipe', () => {
+  const BIN = resolve('dist/cli/bin.js');
+
+  /** Runs the built CLI and closes its stdout after the first output. */
+  function runAndClose(args: string[]): Promise<{ code: number | null; stderr: string }> {
+    return new Promise((done) => {
+      const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d) => {
+        stderr += d;
+      });
+      child.stdout.once('data', () => child.stdout.destroy());
+      child.on('close', (code) => done({ code, stderr }));
+    });
+  }
+
+  it('stops ls and backup quietly with 141, leaving no lock', async () => {
+    const { repo, src } = await repoWithSnapshot(6000);
+    const ls = await runAndClose(['--repo', repo, 'ls', 'latest']);
+    expect(ls.stderr).toBe('');
+    expect(ls.code).toBe(EXIT.brokenPipe);
+    mkdirSync(join(src, 'more'));
+    for (let i = 0; i < 3000; i++) writeFileSync(join(src, 'more', `m-${i}`), `more ${i}\n`);
+    const b = await runAndClose(['--repo', repo, 'backup', '--verbose', src]);
+    expect(b.stderr).not.toMatch(/Unhandled|EPIPE/);
+    expect(b.code).toBe(EXIT.brokenPipe);
+    expect(readdirSync(join(repo, 'locks')).filter((n) => !n.startsWith('.'))).toEqual([]);
+  }, 60_000);
+});
