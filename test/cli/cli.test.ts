@@ -34,14 +34,20 @@ describe('cairn CLI (in-process)', () => {
     expect(b2.code).toBe(0);
 
     const snaps = await cli('--repo', repo, '--json', 'snapshots');
-    expect(snaps.json.map((s) => s.tags)).toEqual([['v1'], ['v2']]);
+    expect(snaps.json.filter((s) => s.type === 'snapshot').map((s) => s.tags)).toEqual([
+      ['v1'],
+      ['v2'],
+    ]);
     const tagged = await cli('--repo', repo, '--json', 'snapshots', '--tag', 'v1');
-    expect(tagged.json.map((s) => s.id)).toEqual([id1]);
+    expect(tagged.json.filter((s) => s.type === 'snapshot').map((s) => s.id)).toEqual([id1]);
 
     const ls = await cli('--repo', repo, 'ls', 'tag:v1');
     expect(ls.stdout.split('\n').filter(Boolean)).toEqual(['data.bin', 'docs/', 'docs/readme.txt']);
     const lsLong = await cli('--repo', repo, '--json', 'ls', id1.slice(0, 8), 'docs');
-    expect(lsLong.json.map((e) => e.path)).toEqual(['docs', 'docs/readme.txt']);
+    expect(lsLong.json.filter((e) => e.type === 'entry').map((e) => e.path)).toEqual([
+      'docs',
+      'docs/readme.txt',
+    ]);
 
     const diff = await cli('--repo', repo, 'diff', 'tag:v1', 'tag:v2');
     expect(diff.stdout).toContain('M docs/readme.txt');

@@ -71,7 +71,9 @@ describe('build versions served over HTTP', () => {
     // the same through the CLI: snapshots by tag, diff with changed bytes, a dry run
     const list = await cli('--repo', url, '--json', 'snapshots', '--tag', 'v2.0.0');
     expect(list.code).toBe(0);
-    expect(list.json.map((x) => x.id)).toEqual([v2.snapshotId]);
+    expect(list.json.filter((x) => x.type === 'snapshot').map((x) => x.id)).toEqual([
+      v2.snapshotId,
+    ]);
     const diff = await cli('--repo', url, 'diff', 'tag:v1.0.0', 'tag:v2.0.0');
     expect(diff.stdout).toMatch(/M app\.bundle\.js .* changed\)/);
     const dry = await cli(

@@ -112,7 +112,10 @@ describe('cairn CLI on S3', () => {
 
     const snaps = await cli('--repo', repo, '--json', 'snapshots');
     expect(snaps.code).toBe(0);
-    expect(snaps.json.map((s) => s.tags)).toEqual([['v1'], ['v2']]);
+    expect(snaps.json.filter((s) => s.type === 'snapshot').map((s) => s.tags)).toEqual([
+      ['v1'],
+      ['v2'],
+    ]);
     const ls = await cli('--repo', repo, 'ls', 'tag:v1', 'a/b');
     expect(ls.stdout.split('\n').filter(Boolean)).toEqual([
       'a/b/',

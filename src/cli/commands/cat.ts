@@ -1,4 +1,8 @@
-/** `cairn cat config|snapshot|tree|blob [ID]`: print one repository object. */
+/**
+ * `cairn cat config|snapshot|tree|blob [ID]`: print one repository object: as indented
+ * JSON (a blob as its raw bytes) for people and scripts piping it on, or with `--json`
+ * as one NDJSON object typed like every other (a blob's bytes in base64).
+ */
 import { UsageError } from '../../core/errors.js';
 import { isObjectId } from '../../core/ids.js';
 import { encodeConfig } from '../../repo/config.js';
@@ -12,13 +16,15 @@ export default async function cat(
 ): Promise<number> {
   return ctx.withRepo(async (repo) => {
     if (kind === 'config') {
-      await ctx.out.write(encodeConfig(repo.config));
+      const text = encodeConfig(repo.config);
+      if (ctx.out.json) ctx.out.event({ type: 'config', ...JSON.parse(utf8.decode(text)) });
+      else await ctx.out.write(text);
       return EXIT.ok;
     }
     if (!id) throw new UsageError(`cat ${kind} needs an id`);
     if (kind === 'snapshot') {
       const ref = await repo.snapshots.resolve(id, {}, ctx.signal);
-      await ctx.out.write(`${JSON.stringify({ id: ref.id, ...ref.snapshot }, null, 2)}\n`);
+      await print(ctx, { type: 'snapshot', id: ref.id, ...ref.snapshot });
       return EXIT.ok;
     }
     if (!isObjectId(id)) throw new UsageError(`${id} is not a full 64-digit object id`);
@@ -34,11 +40,29 @@ export default async function cat(
               })),
             }
           : node;
-      await ctx.out.write(`${JSON.stringify(json, null, 2)}\n`);
+      await print(ctx, { type: 'tree', id, ...json });
       return EXIT.ok;
     }
     const data = await repo.blobs.get('data', id, { signal: ctx.signal });
-    await ctx.out.write(data);
+    if (ctx.out.json) {
+      const base64 = Buffer.from(data.buffer, data.byteOffset, data.length).toString('base64');
+      ctx.out.event({ type: 'blob', id, size: data.length, base64 });
+    } else await ctx.out.write(data);
     return EXIT.ok;
   });
+}
+
+const utf8 = new TextDecoder();
+
+/** One object: an NDJSON line with --json, else indented for people (without `type`). */
+async function print(
+  ctx: CommandContext,
+  obj: { type: string; [k: string]: unknown },
+): Promise<void> {
+  if (ctx.out.json) {
+    ctx.out.event(obj);
+    return;
+  }
+  const { type: _, ...rest } = obj;
+  await ctx.out.write(`${JSON.stringify(rest, null, 2)}\n`);
 }

@@ -83,6 +83,7 @@ async function list(ctx: CommandContext, repo: Repository): Promise<number> {
       kdf: { name: s.kdf.name, logN: s.kdf.logN, r: s.kdf.r, p: s.kdf.p },
     });
   }
+  ctx.out.event({ type: 'summary', operation: 'key list', keys: slots.length });
   if (!ctx.out.json) {
     const rows = [[' ', 'ID', 'Created', 'Host', 'KDF']];
     for (const s of slots) {

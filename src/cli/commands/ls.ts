@@ -1,5 +1,6 @@
 /** `cairn ls SNAPSHOT [PATH]`: list a snapshot's entries, recursively. */
 import { NotFoundError } from '../../core/errors.js';
+import { formatLocalTime } from '../../core/format.js';
 import type { Entry } from '../../manifest/types.js';
 import { findEntry, splitSnapshotPath } from '../../ops/snapshot-path.js';
 import { walkTree } from '../../ops/walk.js';
@@ -15,7 +16,9 @@ export default async function ls(
   return ctx.withRepo(async (repo) => {
     const { id, snapshot } = await repo.snapshots.resolve(selector, {}, ctx.signal);
     const parts = splitSnapshotPath(path);
+    let entries = 0;
     const print = (p: string, e: Entry) => {
+      entries++;
       if (ctx.out.json) {
         ctx.out.event({ type: 'entry', path: p, ...describe(e) });
         return;
@@ -24,15 +27,20 @@ export default async function ls(
       if (!opts.long) ctx.out.result(name);
       else {
         const size = e.kind === 'file' ? e.size : e.kind === 'dir' ? e.bytes : 0;
-        const time = new Date(e.mtime.sec * 1000).toISOString().slice(0, 19).replace('T', ' ');
+        // Local time, as `snapshots` shows it.
+        const time = formatLocalTime(new Date(e.mtime.sec * 1000), true);
         ctx.out.result(
           `${formatMode(e.kind, e.mode)} ${String(e.uid).padStart(5)} ${String(e.gid).padStart(5)} ${String(size).padStart(12)} ${time} ${name}`,
         );
       }
     };
+    const done = () => {
+      ctx.out.event({ type: 'summary', operation: 'ls', snapshot: id, entries });
+      return EXIT.ok;
+    };
     if (parts.length === 0) {
       for await (const x of walkTree(repo, snapshot.tree, '', ctx.signal)) print(x.path, x.entry);
-      return EXIT.ok;
+      return done();
     }
     const entry = await findEntry(repo, snapshot.tree, parts, ctx.signal);
     if (!entry) throw new NotFoundError(path, `${path} is not in snapshot ${id.slice(0, 8)}`);
@@ -41,7 +49,7 @@ export default async function ls(
     if (entry.kind === 'dir') {
       for await (const x of walkTree(repo, entry.tree, prefix, ctx.signal)) print(x.path, x.entry);
     }
-    return EXIT.ok;
+    return done();
   });
 }
 

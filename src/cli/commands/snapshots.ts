@@ -15,6 +15,7 @@ export default async function snapshots(
     for (const { id, snapshot: s } of refs) {
       ctx.out.event({ type: 'snapshot', id, ...s });
     }
+    ctx.out.event({ type: 'summary', operation: 'snapshots', snapshots: refs.length });
     if (!ctx.out.json) {
       const rows = [['ID', 'Time', 'Host', 'Tags', 'Files', 'Size', 'Paths']];
       for (const { id, snapshot: s } of refs) {
