@@ -635,6 +635,10 @@ class RestoreRun {
             this.summary.specials++;
           }
           break;
+        case 'socket':
+          // A socket node means nothing without the process that made it (bind creates
+          // one afresh): recorded for the listing, not restored, as tar and restic do.
+          break;
         default:
           this.warn(
             path,

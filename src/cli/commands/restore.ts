@@ -77,6 +77,11 @@ export default async function restoreCommand(
     ctx.out.result(
       `${verb} snapshot ${shortId(id)}: ${s.files} files (${s.filesUnchanged} already up to date), ${s.dirs} directories, ${formatBytes(s.bytes)} to ${opts.target} in ${formatDuration(s.durationMs)}`,
     );
+    if (s.filesSkipped > 0) {
+      ctx.out.result(
+        `${s.filesSkipped} existing file${s.filesSkipped === 1 ? '' : 's'} ${opts.dryRun ? 'would be' : 'were'} left as they were (--overwrite never)`,
+      );
+    }
     ctx.out.line(
       `${opts.dryRun ? 'would fetch' : 'fetched'} ${formatBytes(s.bytesFetched)}, reused ${formatBytes(s.bytesReused)} from local files` +
         (s.deleted > 0 ? `, ${opts.dryRun ? 'would delete' : 'deleted'} ${s.deleted}` : ''),
