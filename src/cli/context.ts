@@ -7,7 +7,7 @@
  */
 import type { Backend } from '../backends/backend.js';
 import { ForwardingBackend } from '../backends/forwarding.js';
-import { UsageError } from '../core/errors.js';
+import { AuthError, UsageError } from '../core/errors.js';
 import type { OpenOptions, Repository } from '../repo/repository.js';
 import type { Output } from './output.js';
 import { parseInteger, parseSize } from './parse.js';
@@ -138,6 +138,8 @@ export class CommandContext {
       });
     } catch (err) {
       await backend.close();
+      // Name the repository: sync and init --copy-params-from open two.
+      if (err instanceof AuthError) throw new AuthError(`${location}: ${err.message}`);
       throw err;
     }
   }

@@ -98,6 +98,24 @@ describe('failures on the command line', () => {
   });
 });
 
+describe('two repositories', () => {
+  it('a wrong password names the repository it is for (sync opens two)', async () => {
+    process.env.CAIRN_CACHE_DIR = await tempDir();
+    const src = join(await tempDir(), 'src');
+    const dst = join(await tempDir(), 'dst');
+    process.env.CAIRN_PASSWORD = 'source password';
+    expect((await cli('--repo', src, 'init')).code).toBe(0);
+    process.env.CAIRN_FROM_PASSWORD = 'source password';
+    expect((await cli('--repo', dst, 'init', '--copy-params-from', src)).code).toBe(0);
+    process.env.CAIRN_FROM_PASSWORD = 'not the source password';
+    const r = await cli('sync', src, dst);
+    delete process.env.CAIRN_FROM_PASSWORD;
+    delete process.env.CAIRN_PASSWORD;
+    expect(r.code).toBe(EXIT.failure);
+    expect(r.stderr).toContain(`cairn: ${src}: wrong password`);
+  });
+});
+
 describe('a reader that closes the pipe', () => {
   const BIN = resolve('dist/cli/bin.js');
 

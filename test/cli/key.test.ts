@@ -45,7 +45,7 @@ describe('cairn with encryption', () => {
     process.env.CAIRN_PASSWORD = 'not it';
     const wrong = await cli('--repo', repo, 'snapshots');
     expect(wrong.code).toBe(1);
-    expect(wrong.stderr).toContain('cairn: wrong password: no key slot opens with it');
+    expect(wrong.stderr).toContain(`cairn: ${repo}: wrong password: no key slot opens with it`);
 
     delete process.env.CAIRN_PASSWORD;
     const file = join(await tempDir(), 'pw');
@@ -79,7 +79,9 @@ describe('cairn with encryption', () => {
     process.env.CAIRN_PASSWORD = 'first';
     expect((await cli('--repo', repo, 'init')).code).toBe(0);
     const slots = async () =>
-      (await cli('--repo', repo, '--json', 'key', 'list')).json as Array<{
+      (await cli('--repo', repo, '--json', 'key', 'list')).json.filter(
+        (e) => e.type === 'key',
+      ) as Array<{
         id: string;
         current: boolean;
       }>;
