@@ -1,12 +1,59 @@
 /**
  * Output for commands: text lines for people on stdout, NDJSON objects with `--json`,
  * warnings and errors on stderr, and a one-line progress display on a terminal.
+ *
+ * The progress line is redrawn on each progress event and, between events, on a timer
+ * (terminal only), so elapsed time, rate and ETA keep moving while an operation is busy
+ * with something it reports only when done. The rate is that of the last RATE_WINDOW_MS
+ * (the whole run before then), and the ETA follows from it: bytes skipped at once, such
+ * as unchanged files, do not make the rest look fast for long.
  */
 import { formatBytes, formatDuration, formatRate } from './format.js';
+
+/** What the progress line shows; only what is given is shown. */
+export interface ProgressState {
+  /** Items done (files, blobs...), and in all when known. */
+  files?: number;
+  totalFiles?: number;
+  /** What `files` counts (default "files"). */
+  unit?: string;
+  /** Bytes done, and in all when known: shown with the rate. */
+  bytes?: number;
+  totalBytes?: number;
+  /** Milliseconds since the operation started. */
+  elapsedMs: number;
+  /** Shown after the ETA. */
+  extra?: string;
+}
+
+/** Options of the progress display (tests pass a clock and an interval). */
+export interface OutputOptions {
+  /** Milliseconds, for the time between events (default Date.now). */
+  now?: () => number;
+  /** How often the line is redrawn between events (default 250 ms). */
+  refreshMs?: number;
+}
+
+/** The rate (and from it the ETA) is measured over the last this many milliseconds. */
+export const RATE_WINDOW_MS = 10_000;
+
+/** One progress event's position, for the rate. */
+interface Sample {
+  t: number;
+  files: number;
+  bytes: number;
+}
 
 /** How a command prints. */
 export class Output {
   private progressShown = false;
+  /** The last progress drawn, when it was received, and the samples of its rate. */
+  private last: { state: ProgressState; at: number } | undefined;
+  private samples: Sample[] = [];
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private drawn = '';
+  private readonly now: () => number;
+  private readonly refreshMs: number;
 
   constructor(
     readonly json: boolean,
@@ -16,7 +63,11 @@ export class Output {
       isTTY?: boolean;
       columns?: number;
     } = process.stderr,
-  ) {}
+    options: OutputOptions = {},
+  ) {
+    this.now = options.now ?? Date.now;
+    this.refreshMs = options.refreshMs ?? 250;
+  }
 
   /** Raw bytes or text to stdout (cat), waiting until written. */
   write(data: Uint8Array | string): Promise<void> {
@@ -28,14 +79,14 @@ export class Output {
   /** Text for people (suppressed with --json and --quiet). */
   line(text = ''): void {
     if (this.json || this.quiet) return;
-    this.clearProgress();
+    this.eraseProgress();
     this.stdout.write(`${text}\n`);
   }
 
   /** Text that is the command's result (suppressed only with --json). */
   result(text: string): void {
     if (this.json) return;
-    this.clearProgress();
+    this.eraseProgress();
     this.stdout.write(`${text}\n`);
   }
 
@@ -51,7 +102,7 @@ export class Output {
       if (obj) this.event(obj);
       return;
     }
-    this.clearProgress();
+    this.eraseProgress();
     this.stderr.write(`warning: ${text}\n`);
   }
 
@@ -66,40 +117,121 @@ export class Output {
     return !this.json && !this.quiet && this.stderr.isTTY === true;
   }
 
-  /** Redraws the progress line. */
-  progress(p: {
-    files: number;
-    bytes: number;
-    totalFiles?: number;
-    totalBytes?: number;
-    elapsedMs: number;
-    extra?: string;
-    /** What `files` counts (default "files"; sync counts blobs). */
-    unit?: string;
-  }): void {
+  /**
+   * Shows progress: draws the line now, and keeps redrawing it (elapsed time, rate,
+   * ETA) every `refreshMs` until `clearProgress`. Text printed meanwhile erases the
+   * line; the next redraw brings it back below.
+   */
+  progress(p: ProgressState): void {
     if (!this.showProgress) return;
+    const at = this.now();
+    const sample = { t: p.elapsedMs, files: p.files ?? 0, bytes: p.bytes ?? 0 };
+    const before = this.samples.at(-1);
+    // Counting something else now (check's phases): the rate starts again from here.
+    if (
+      before &&
+      (p.unit !== this.last?.state.unit ||
+        sample.files < before.files ||
+        sample.bytes < before.bytes)
+    ) {
+      this.samples = [];
+    } else if (!before && sample.t > 0) {
+      // The operation started at 0 with nothing done.
+      this.samples.push({ t: 0, files: 0, bytes: 0 });
+    }
+    this.last = { state: p, at };
+    this.addSample(sample);
+    this.draw(p.elapsedMs);
+    if (this.timer === undefined) {
+      this.timer = setInterval(() => this.refresh(), this.refreshMs);
+      // The display never keeps the process alive.
+      this.timer.unref?.();
+    }
+  }
+
+  /** Ends the progress display: erases the line and stops redrawing it. */
+  clearProgress(): void {
+    if (this.timer !== undefined) {
+      clearInterval(this.timer);
+      this.timer = undefined;
+    }
+    this.last = undefined;
+    this.samples = [];
+    this.eraseProgress();
+  }
+
+  /** Redraws the last progress with the time since it came. */
+  private refresh(): void {
+    if (!this.last) return;
+    this.draw(this.last.state.elapsedMs + Math.max(0, this.now() - this.last.at));
+  }
+
+  private addSample(s: Sample): void {
+    const samples = this.samples;
+    samples.push(s);
+    // Keep one sample at or before the window's start, none older.
+    while (samples.length > 2 && samples[1]!.t <= s.t - RATE_WINDOW_MS) samples.shift();
+  }
+
+  /** Units per millisecond of `key` over the rate window ending at `elapsedMs`. */
+  private rate(key: 'files' | 'bytes', elapsedMs: number): number {
+    const samples = this.samples;
+    // At `elapsedMs` the position is still the last one reported.
+    let i = 0;
+    while (i < samples.length - 1 && samples[i + 1]!.t <= elapsedMs - RATE_WINDOW_MS) i++;
+    const from = samples[i]!;
+    const ms = elapsedMs - from.t;
+    return ms > 0 ? (samples.at(-1)![key] - from[key]) / ms : 0;
+  }
+
+  /** The progress line for `p` at `elapsedMs`. */
+  private progressText(p: ProgressState, elapsedMs: number): string {
     const parts: string[] = [];
-    const pct = p.totalBytes ? Math.min(100, (p.bytes * 100) / p.totalBytes) : undefined;
-    if (pct !== undefined) parts.push(`${pct.toFixed(1).padStart(5)}%`);
-    parts.push(
-      `${p.files}${p.totalFiles !== undefined ? `/${p.totalFiles}` : ''} ${p.unit ?? 'files'}`,
-    );
-    parts.push(
-      `${formatBytes(p.bytes)}${p.totalBytes !== undefined ? `/${formatBytes(p.totalBytes)}` : ''}`,
-    );
-    parts.push(formatRate(p.bytes, p.elapsedMs));
-    if (p.totalBytes && p.bytes > 0 && p.bytes < p.totalBytes) {
-      const eta = ((p.totalBytes - p.bytes) * p.elapsedMs) / p.bytes;
-      parts.push(`ETA ${formatDuration(eta)}`);
+    const byBytes = p.bytes !== undefined && p.totalBytes !== undefined && p.totalBytes > 0;
+    const byFiles = p.files !== undefined && p.totalFiles !== undefined && p.totalFiles > 0;
+    const [done, total, key] = byBytes
+      ? [p.bytes!, p.totalBytes!, 'bytes' as const]
+      : byFiles
+        ? [p.files!, p.totalFiles!, 'files' as const]
+        : [0, 0, undefined];
+    if (key)
+      parts.push(
+        `${Math.min(100, (done * 100) / total)
+          .toFixed(1)
+          .padStart(5)}%`,
+      );
+    if (p.files !== undefined) {
+      parts.push(
+        `${p.files}${p.totalFiles !== undefined ? `/${p.totalFiles}` : ''} ${p.unit ?? 'files'}`,
+      );
+    }
+    if (p.bytes !== undefined) {
+      parts.push(
+        `${formatBytes(p.bytes)}${p.totalBytes !== undefined ? `/${formatBytes(p.totalBytes)}` : ''}`,
+      );
+      parts.push(elapsedMs > 0 ? formatRate(this.rate('bytes', elapsedMs), 1) : '-');
+    }
+    if (key && done < total) {
+      const rate = this.rate(key, elapsedMs);
+      if (rate > 0) parts.push(`ETA ${formatDuration((total - done) / rate)}`);
     }
     if (p.extra) parts.push(p.extra);
-    parts.push(formatDuration(p.elapsedMs));
+    parts.push(formatDuration(elapsedMs));
     const width = this.stderr.columns ?? 80;
-    this.stderr.write(`\r\x1b[K${parts.join('  ').slice(0, width - 1)}`);
+    return parts.join('  ').slice(0, width - 1);
+  }
+
+  private draw(elapsedMs: number): void {
+    if (!this.last) return;
+    const text = this.progressText(this.last.state, elapsedMs);
+    if (this.progressShown && text === this.drawn) return;
+    this.stderr.write(`\r\x1b[K${text}`);
+    this.drawn = text;
     this.progressShown = true;
   }
 
-  clearProgress(): void {
+  /** Erases the progress line (until it is drawn again). */
+  private eraseProgress(): void {
     if (!this.progressShown) return;
     this.stderr.write('\r\x1b[K');
     this.progressShown = false;

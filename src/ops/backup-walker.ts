@@ -148,6 +148,12 @@ export class BackupWalker {
   };
   private readonly fileSlots: Semaphore;
   private readonly throttle = new Throttle(200);
+  /**
+   * Bytes stored so far of large files still in progress (read, and their chunks
+   * written or found present): progress counts them before their file is done, so a
+   * large file moves the progress line as it is stored.
+   */
+  private bytesInFlight = 0;
   private totals: { files: number; bytes: number } | undefined;
   /** Hard-linked files seen in this backup, by `dev:ino`, so each is read once. */
   private readonly hardlinks = new Map<string, Promise<FileEntry | undefined>>();
@@ -174,14 +180,17 @@ export class BackupWalker {
     this.totals = { files, bytes };
   }
 
-  /** Emits a progress event (throttled unless `force`). */
+  /**
+   * Emits a progress event (throttled unless `force`). Its `bytes` are those of the
+   * files done plus those stored so far of large files in progress.
+   */
   emitProgress(force = false): void {
     if (!force && !this.throttle.due()) return;
     this.ctx.emit({
       type: 'progress',
       operation: 'backup',
       files: this.counts.files,
-      bytes: this.counts.bytes,
+      bytes: this.counts.bytes + this.bytesInFlight,
       ...(this.totals ? { totalFiles: this.totals.files, totalBytes: this.totals.bytes } : {}),
       bytesAdded: this.ctx.blobs.stats.bytesAdded,
       elapsedMs: Date.now() - this.ctx.started,
@@ -633,18 +642,29 @@ export class BackupWalker {
     status: 'new' | 'changed',
   ): Promise<FileEntry | undefined> {
     let entry: FileEntry | undefined;
+    const reading: Reading = { bytes: 0, done: false };
     try {
       entry = await withStringPath(at, (p) =>
-        st.nlink > 1n ? this.hardlinked(p, name, st) : this.readFile(p, name, st),
+        st.nlink > 1n ? this.hardlinked(p, name, st, reading) : this.readFile(p, name, st, reading),
       );
     } catch (err) {
+      this.doneReading(reading);
       if (hasCode(err, 'aborted') || hasCode(err, 'backend') || hasCode(err, 'integrity'))
         throw err;
       this.warn(path, err);
       return undefined;
     }
+    // The bytes stored so far give way to the file's size in one step.
+    this.doneReading(reading);
     if (entry) this.countFile(path, entry, status);
     return entry;
+  }
+
+  /** Stops counting `reading` as in flight (later reports of its bytes are ignored). */
+  private doneReading(reading: Reading): void {
+    if (reading.done) return;
+    reading.done = true;
+    this.bytesInFlight -= reading.bytes;
   }
 
   /** True if every chunk a previous file entry names is still in the repository. */
@@ -655,18 +675,31 @@ export class BackupWalker {
     return true;
   }
 
-  private hardlinked(path: string, name: string, st: SourceStat): Promise<FileEntry | undefined> {
+  private hardlinked(
+    path: string,
+    name: string,
+    st: SourceStat,
+    reading: Reading,
+  ): Promise<FileEntry | undefined> {
     const key = `${st.dev}:${st.ino}`;
     let content = this.hardlinks.get(key);
     if (!content) {
-      content = this.readFile(path, name, st);
+      content = this.readFile(path, name, st, reading);
       this.hardlinks.set(key, content);
     }
     return content.then((e) => (e ? { ...e, ...baseFields(name, st), hardlink: key } : undefined));
   }
 
-  /** Reads a file: inline if small (synchronously), else streamed through the chunker. */
-  private async readFile(path: string, name: string, st: SourceStat): Promise<FileEntry> {
+  /**
+   * Reads a file: inline if small (synchronously), else streamed through the chunker,
+   * its bytes counted in `reading` (and in flight) as they are stored.
+   */
+  private async readFile(
+    path: string,
+    name: string,
+    st: SourceStat,
+    reading: Reading,
+  ): Promise<FileEntry> {
     const base = baseFields(name, st);
     const inlineMax = this.ctx.repo.config.inlineMax;
     if (st.size <= BigInt(inlineMax)) {
@@ -678,7 +711,7 @@ export class BackupWalker {
       // It grew past the inline limit since lstat: chunk it like a large file.
     }
     return this.fileSlots.run(async () => {
-      const chunks = await this.storeChunks(path, Number(st.size));
+      const chunks = await this.storeChunks(path, Number(st.size), reading);
       const size = chunks.reduce((n, c) => n + c.size, 0);
       return { ...base, kind: 'file', size, chunks };
     });
@@ -697,7 +730,7 @@ export class BackupWalker {
   }
 
   /** Reads, cuts, hashes and stores a large file on the chunk pool's worker threads. */
-  private storeChunks(path: string, size: number): Promise<ChunkRef[]> {
+  private storeChunks(path: string, size: number, reading: Reading): Promise<ChunkRef[]> {
     const signal = this.ctx.signal;
     return this.ctx.pool.storeFile(path, this.ctx.blobs, {
       size,
@@ -705,8 +738,24 @@ export class BackupWalker {
       onBytes: (n) => {
         this.counts.bytesRead += n;
       },
+      // Progress counts a piece once it is stored: reads run a few windows ahead.
+      onBytesStored: (n) => {
+        if (reading.done) return;
+        reading.bytes += n;
+        this.bytesInFlight += n;
+        this.emitProgress();
+      },
     });
   }
+}
+
+/**
+ * The bytes stored so far of one large file, counted in the progress until the file
+ * is done (`done`), when its size is counted instead.
+ */
+interface Reading {
+  bytes: number;
+  done: boolean;
 }
 
 /** Makes `r.encoded` its own copy if it is a scratch view (see ChildResult.transient). */

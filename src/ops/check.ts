@@ -25,7 +25,7 @@ import { ExternalSortSet } from '../repo/external-sort-set.js';
 import { blobIdOfKey, blobPrefix } from '../repo/layout.js';
 import type { Repository } from '../repo/repository.js';
 import { TreeReader } from '../repo/tree-store.js';
-import { type CheckEvent, Throttle } from './events.js';
+import { type CheckEvent, type CheckPhase, Throttle } from './events.js';
 
 /** Options for `check`. */
 export interface CheckOptions {
@@ -91,14 +91,21 @@ export async function check(repo: Repository, options: CheckOptions = {}): Promi
     options.readDataSubset !== undefined ? parseSubset(options.readDataSubset) : undefined;
   const readData = (options.readData ?? false) || subset !== undefined;
   const bad = new Map<string, { code: string; message: string }>();
+  let phase: CheckPhase = 'trees';
+  /** What readData reads, once known: blobs, and bytes unless a random sample. */
+  let toRead: { blobs: number; bytes?: number } | undefined;
   const progress = (force = false) => {
     if (force || throttle.due()) {
       emit({
         type: 'progress',
         operation: 'check',
+        phase,
         trees: report.trees,
         blobs: report.dataBlobs,
         bytes: report.bytesRead,
+        blobsRead: report.dataBlobsRead,
+        ...(toRead ? { totalBlobs: toRead.blobs } : {}),
+        ...(toRead?.bytes !== undefined ? { totalBytes: toRead.bytes } : {}),
         elapsedMs: Date.now() - started,
       });
     }
@@ -141,7 +148,8 @@ export async function check(repo: Repository, options: CheckOptions = {}): Promi
       if (!(await seenTrees.addNew(tree))) return;
       try {
         for await (const e of trees.entries(tree, signal, countNode)) {
-          if (e.kind === 'file') for (const c of e.chunks) await referenced.add(c.id);
+          // With its size: the bytes to read back are known before reading.
+          if (e.kind === 'file') for (const c of e.chunks) await referenced.add(c.id, c.size);
           else if (e.kind === 'dir') await visit(e.tree);
         }
       } catch (err) {
@@ -159,18 +167,28 @@ export async function check(repo: Repository, options: CheckOptions = {}): Promi
 
     // Which referenced data blobs exist: one listing instead of a request per blob, then
     // a merge-join of the two sorted sets.
+    phase = 'list';
+    progress(true);
     for await (const info of repo.backend.list(blobPrefix('data'), { signal })) {
       // A copy under the wrong shard is not the blob (readers look under its own).
       const id = blobIdOfKey('data', info.key);
       if (id) await stored.add(id);
     }
     let present = 0;
+    // The blobs and bytes readData will read (a bucket's counted here, on the way).
+    const reading = { blobs: 0, bytes: 0 };
     const storedCursor = new SortedCursor(stored.entries());
     try {
-      for await (const id of referenced.keys()) {
+      for await (const [id, size] of referenced.entries()) {
         report.dataBlobs++;
-        if (await storedCursor.has(id)) present++;
-        else bad.set(`data ${id}`, { code: 'not-found', message: `data blob ${id} is missing` });
+        if (await storedCursor.has(id)) {
+          present++;
+          if (subset?.kind !== 'bucket' || inBucket(id, subset.n, subset.m)) {
+            reading.blobs++;
+            reading.bytes += size;
+          }
+        } else bad.set(`data ${id}`, { code: 'not-found', message: `data blob ${id} is missing` });
+        progress();
       }
     } finally {
       await storedCursor.close();
@@ -178,8 +196,16 @@ export async function check(repo: Repository, options: CheckOptions = {}): Promi
     report.unreferencedBlobs = (await stored.count()) - present;
 
     if (readData) {
+      const sample = options.readData ? undefined : subset;
+      // A random sample's size in blobs is known, not which blobs (nor their bytes).
+      toRead =
+        sample?.kind === 'percent'
+          ? { blobs: Math.ceil((present * sample.percent) / 100) }
+          : reading;
+      phase = 'read';
+      progress(true);
       await forEachConcurrent(
-        presentBlobs(referenced, stored, present, options.readData ? undefined : subset),
+        presentBlobs(referenced, stored, present, sample),
         options.concurrency ?? 8,
         async (id) => {
           try {

@@ -51,15 +51,34 @@ export type RestoreEvent =
   | { type: 'delete'; path: string }
   | WarningEvent;
 
+/**
+ * What a check is doing: walking the snapshots' trees, listing the stored data blobs
+ * and matching them with the referenced ones, or reading data blobs back (readData).
+ */
+export type CheckPhase = 'trees' | 'list' | 'read';
+
 /** Check events. */
 export type CheckEvent =
   | { type: 'start'; operation: 'check'; snapshots: number; readData: boolean }
   | {
       type: 'progress';
       operation: 'check';
+      phase: CheckPhase;
+      /** Tree nodes read so far. */
       trees: number;
+      /** Referenced data blobs found so far (counted while listing). */
       blobs: number;
+      /** Bytes of data blobs read back so far (readData). */
       bytes: number;
+      /** Data blobs read back so far (readData). */
+      blobsRead: number;
+      /** Data blobs readData reads in all: known from the `read` phase on. */
+      totalBlobs?: number;
+      /**
+       * Their bytes in all: known from the `read` phase on, except for a random sample
+       * (`--read-data-subset P%`), where only `totalBlobs` is.
+       */
+      totalBytes?: number;
       elapsedMs: number;
     }
   | {
@@ -110,6 +129,12 @@ export type SyncEvent =
       /** Snapshots finished so far, and in all. */
       snapshotsDone: number;
       snapshotsTotal: number;
+      /**
+       * File content of the snapshots to copy dealt with so far (sent, or found in the
+       * destination), and in all (their recorded sizes): for percent and ETA.
+       */
+      bytes: number;
+      totalBytes: number;
       elapsedMs: number;
     } & SyncCounts);
 

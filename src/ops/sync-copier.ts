@@ -56,6 +56,14 @@ export class TreeCopier {
     dataBlobsSent: 0,
     treeBlobsSent: 0,
   };
+  /**
+   * File content dealt with so far, for progress: chunks sent or found present, inline
+   * files, and subtrees found present (their recorded bytes). Content reached only
+   * through a present page of a directory split into pages is not counted (pages
+   * record no bytes), nor is a second copy of a subtree or chunk met while the first
+   * is in flight until that one is done.
+   */
+  contentBytes = 0;
   private readonly transfers: Semaphore;
   private readonly checks: Semaphore;
   /** Concurrent subtree walks still allowed; at zero, subtrees are walked in line. */
@@ -86,7 +94,11 @@ export class TreeCopier {
    * is the file content below it, when known (counted as skipped if it is present).
    */
   ensureTree(id: ObjectId, contentBytes = 0, indexDepth = 0): Promise<void> {
-    return this.once(`tree/${id}`, () => this.copyTree(id, contentBytes, indexDepth));
+    return this.once(
+      `tree/${id}`,
+      () => this.copyTree(id, contentBytes, indexDepth),
+      () => this.content(contentBytes),
+    );
   }
 
   private async copyTree(id: ObjectId, contentBytes: number, indexDepth: number): Promise<void> {
@@ -121,6 +133,7 @@ export class TreeCopier {
   private async entry(pending: TaskWindow, entry: Entry): Promise<void> {
     throwIfAborted(this.o.signal);
     if (entry.kind === 'file') {
+      if (entry.chunks.length === 0) this.content(entry.size);
       for (const chunk of entry.chunks) {
         await pending.add(this.ensureData(chunk.id, chunk.size));
       }
@@ -145,28 +158,32 @@ export class TreeCopier {
 
   /** Makes data blob `id` (`size` bytes of content) present in the destination. */
   private ensureData(id: ObjectId, size: number): Promise<void> {
-    return this.once(`data/${id}`, async () => {
-      if (await this.present('data', id, this.trustMisses)) {
-        this.skipped(size);
-        return;
-      }
-      if (this.o.dryRun) {
-        this.wouldSend.set(`data/${id}`, true);
-        this.sent('data', this.o.destination.codec.storedSize(size));
-        return;
-      }
-      const { signal } = this.o;
-      await this.transfers.run(async () => {
-        const plaintext = await this.o.source.get('data', id, { signal });
-        const result = await this.o.destination.put('data', plaintext, {
-          signal,
-          knownMissing: true,
+    return this.once(
+      `data/${id}`,
+      async () => {
+        if (await this.present('data', id, this.trustMisses)) {
+          this.skipped(size);
+          return;
+        }
+        if (this.o.dryRun) {
+          this.wouldSend.set(`data/${id}`, true);
+          this.sent('data', this.o.destination.codec.storedSize(size), size);
+          return;
+        }
+        const { signal } = this.o;
+        await this.transfers.run(async () => {
+          const plaintext = await this.o.source.get('data', id, { signal });
+          const result = await this.o.destination.put('data', plaintext, {
+            signal,
+            knownMissing: true,
+          });
+          // Not added: another client stored it since we looked.
+          if (result.added) this.sent('data', result.storedBytes, size);
+          else this.skipped(size);
         });
-        // Not added: another client stored it since we looked.
-        if (result.added) this.sent('data', result.storedBytes);
-        else this.skipped(size);
-      });
-    });
+      },
+      () => this.content(size),
+    );
   }
 
   /** Writes a tree node (after its children). */
@@ -185,6 +202,13 @@ export class TreeCopier {
     else this.counts.blobsSkipped++;
   }
 
+  /** Counts file content dealt with outside a blob sent or skipped (see contentBytes). */
+  private content(bytes: number): void {
+    if (bytes === 0) return;
+    this.contentBytes += bytes;
+    this.o.onProgress();
+  }
+
   /**
    * Whether the destination has a blob. Known (this process, inventory) costs nothing;
    * otherwise a miss is trusted when `trustMiss`, else confirmed with a `stat`.
@@ -197,18 +221,23 @@ export class TreeCopier {
     return this.checks.run(() => this.o.destination.has(kind, id, { signal }));
   }
 
-  /** Runs `work` once per key at a time; concurrent callers share the same promise. */
-  private once(key: string, work: () => Promise<void>): Promise<void> {
+  /**
+   * Runs `work` once per key at a time; concurrent callers share the same promise, and
+   * `joined` runs for each of them once it is fulfilled (their share of the progress).
+   */
+  private once(key: string, work: () => Promise<void>, joined: () => void): Promise<void> {
     const running = this.inFlight.get(key);
-    if (running) return running;
+    if (running) return running.then(joined);
     const p = work().finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, p);
     return p;
   }
 
-  private sent(kind: BlobKind, bytes: number): void {
+  /** Counts a blob sent: `bytes` as stored, `contentBytes` of file content in it. */
+  private sent(kind: BlobKind, bytes: number, contentBytes = 0): void {
     this.counts.blobsSent++;
     this.counts.bytesSent += bytes;
+    this.contentBytes += contentBytes;
     if (kind === 'data') this.counts.dataBlobsSent++;
     else this.counts.treeBlobsSent++;
     this.o.onProgress();
@@ -217,6 +246,7 @@ export class TreeCopier {
   private skipped(contentBytes: number): void {
     this.counts.blobsSkipped++;
     this.counts.bytesSkipped += contentBytes;
+    this.contentBytes += contentBytes;
     this.o.onProgress();
   }
 }

@@ -153,8 +153,15 @@ async function syncUnlocked(
   const throttle = new Throttle(200);
   let done = 0;
   let recordBytes = 0;
+  // Progress in file content: the snapshots' recorded sizes, in all and of those done,
+  // plus what the copier has dealt with of the current one (at most its size: a subtree
+  // shared with an earlier snapshot is skipped whole, and counted once).
+  const totalBytes = records.reduce((n, r) => n + contentOf(r.snapshot), 0);
+  let bytesDone = 0;
+  let current = { from: 0, size: 0 };
   const progress = (force = false) => {
     if (!force && !throttle.due()) return;
+    const inCurrent = Math.min(current.size, copier.contentBytes - current.from);
     emit({
       type: 'progress',
       operation: 'sync',
@@ -163,6 +170,8 @@ async function syncUnlocked(
       elapsedMs: Date.now() - started,
       ...copier.counts,
       bytesSent: copier.counts.bytesSent + recordBytes,
+      bytes: bytesDone + Math.max(0, inCurrent),
+      totalBytes,
     });
   };
   const copier = new TreeCopier({
@@ -180,7 +189,10 @@ async function syncUnlocked(
   const copied: ObjectId[] = [];
   for (const { id, plaintext, snapshot } of records) {
     throwIfAborted(signal);
+    current = { from: copier.contentBytes, size: contentOf(snapshot) };
     await copier.ensureTree(snapshot.tree, snapshot.summary.bytes);
+    bytesDone += current.size;
+    current = { from: copier.contentBytes, size: 0 };
     // The commit point: the record is written only once its whole tree is stored.
     if (!dryRun) await saveRecord(dstSnapshots, dstBackend, id, plaintext, snapshot, signal);
     recordBytes += (await dst.codec.seal(plaintext)).length;
@@ -212,6 +224,12 @@ async function syncUnlocked(
     requests: { source, destination, total: requestTotal(source) + requestTotal(destination) },
     durationMs: Date.now() - started,
   };
+}
+
+/** A snapshot's file content in bytes, as recorded (0 if the record lacks it). */
+function contentOf(snapshot: Snapshot): number {
+  const bytes = snapshot.summary?.bytes;
+  return typeof bytes === 'number' && Number.isFinite(bytes) && bytes > 0 ? bytes : 0;
 }
 
 /**

@@ -59,6 +59,12 @@ export interface StoreFileOptions extends CallOptions {
   /** Called with the number of bytes read, as the file is read. */
   onBytes?: (n: number) => void;
   /**
+   * Called with the bytes of each piece of the file (a window) once its chunks are
+   * stored or found already there: progress that keeps pace with the writes, where
+   * `onBytes` runs a few windows ahead of them.
+   */
+  onBytesStored?: (n: number) => void;
+  /**
    * The file's size as last seen (lstat), if known: a small file may then run on the
    * calling thread while the worker threads start (see the module comment).
    */
@@ -120,6 +126,13 @@ class FileTask {
     this.refs[window] = ids.map((id, i) => ({ id, size: sizes[i]! }));
     const written = deferred();
     this.written.set(window, written);
+    if (this.options.onBytesStored) {
+      const stored = this.options.onBytesStored;
+      written.promise.then(
+        () => stored(bytesRead),
+        () => {},
+      );
+    }
     this.chain = this.chain.then(async () => {
       if (this.failed) return;
       // Backpressure: decide on this window once the one before it is written.
@@ -149,6 +162,8 @@ class FileTask {
   onStored(w: StoredWindow): void {
     if (this.failed) return;
     this.options.onBytes?.(w.bytesRead);
+    // Reported once its new chunks are written (durable, or handed to a group commit).
+    this.options.onBytesStored?.(w.bytesRead);
     this.refs[w.window] = w.ids.map((id, i) => ({ id, size: w.sizes[i]! }));
     if (w.added.length === 0) return;
     const noted = Promise.all(

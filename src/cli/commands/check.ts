@@ -12,12 +12,27 @@ export default async function checkCommand(
   return ctx.withRepo(async (repo) => {
     const onEvent = (e: CheckEvent) => {
       if (e.type === 'progress') {
-        ctx.out.progress({
-          files: e.blobs,
-          bytes: e.bytes,
-          elapsedMs: e.elapsedMs,
-          extra: `${e.trees} trees`,
-        });
+        if (e.phase === 'read') {
+          // Reading data back: blobs and bytes read of those to read, with percent and ETA.
+          ctx.out.progress({
+            files: e.blobsRead,
+            unit: 'data blobs',
+            bytes: e.bytes,
+            elapsedMs: e.elapsedMs,
+            ...(e.totalBlobs !== undefined ? { totalFiles: e.totalBlobs } : {}),
+            ...(e.totalBytes !== undefined ? { totalBytes: e.totalBytes } : {}),
+            extra: `${e.trees} trees`,
+          });
+        } else if (e.phase === 'list') {
+          ctx.out.progress({
+            files: e.blobs,
+            unit: 'data blobs',
+            elapsedMs: e.elapsedMs,
+            extra: `${e.trees} trees`,
+          });
+        } else {
+          ctx.out.progress({ files: e.trees, unit: 'trees', elapsedMs: e.elapsedMs });
+        }
       }
       ctx.out.event(e);
     };

@@ -26,12 +26,13 @@ export default async function syncCommand(
     dst = await ctx.openRepoAt(to, { dryRun });
     const onEvent = (e: SyncEvent) => {
       if (e.type === 'progress') {
+        // Percent, rate and ETA in file content (sent or found present); what was
+        // really sent after them.
         ctx.out.progress({
-          files: e.blobsSent,
-          unit: 'blobs',
-          bytes: e.bytesSent,
+          bytes: e.bytes,
+          totalBytes: e.totalBytes,
           elapsedMs: e.elapsedMs,
-          extra: `${e.snapshotsDone}/${e.snapshotsTotal} snapshots, ${e.blobsSkipped} present`,
+          extra: `${dryRun ? 'would send' : 'sent'} ${e.blobsSent} blobs (${formatBytes(e.bytesSent)}), ${e.blobsSkipped} present, ${e.snapshotsDone}/${e.snapshotsTotal} snapshots`,
         });
       } else if (e.type === 'start') {
         ctx.out.line(
