@@ -1,5 +1,7 @@
 /** Parsing option values given on the command line. */
 import { UsageError } from '../core/errors.js';
+// The field rules alone, not the codec: parsing must not load msgpack (see context.ts).
+import { checkTags, checkText, type FieldFail } from '../manifest/snapshot-fields.js';
 
 const SIZE = /^(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i;
 const FACTORS: Record<string, number> = {
@@ -46,4 +48,26 @@ export function collectList(value: string, previous: string[] = []): string[] {
 /** Collects a repeatable option as is. */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
+}
+
+/**
+ * Checks tags to record in a new snapshot against the rule the snapshot record enforces
+ * (a tag used as a filter needs no check: a bad one matches nothing).
+ */
+export function checkTagOption(tags: readonly string[], option: string): void {
+  checkTags(tags, optionFail(option));
+}
+
+/** Checks a hostname to record in a new snapshot. */
+export function checkHostOption(host: string, option: string): void {
+  // Refused rather than read as "not given", which would record this machine's name.
+  if (host === '') throw new UsageError(`${option}: the name is empty`);
+  checkText('host', host, optionFail(option));
+}
+
+/** Reports a snapshot field problem as a usage error naming the option. */
+function optionFail(option: string): FieldFail {
+  return (_field, problem) => {
+    throw new UsageError(`${option}: ${problem}`);
+  };
 }

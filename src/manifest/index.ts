@@ -14,5 +14,6 @@ export * from './entry-codec.js';
 export * from './names.js';
 export * from './paging.js';
 export * from './snapshot-codec.js';
+export * from './snapshot-fields.js';
 export * from './tree-codec.js';
 export type * from './types.js';

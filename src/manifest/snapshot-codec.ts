@@ -3,11 +3,15 @@
  *   v 1, time (ISO 8601), host, user, paths [str], tags [str], tree (32-byte id),
  *   parent (32-byte id, optional), summary {files, dirs, bytes, new, changed,
  *   unchanged, blobs, added, errors, ms}, program.
+ *
+ * Both directions check the fields with `checkSnapshotFields` (snapshot-fields.ts), so
+ * the encoder refuses exactly the records the decoder would refuse.
  */
 import { FormatError } from '../core/errors.js';
 import { idToBytes } from '../core/ids.js';
 import { FieldReader } from './fields.js';
 import { pack, unpack } from './msgpack.js';
+import { checkSnapshotFields, refuseField, SNAPSHOT_LIMITS } from './snapshot-fields.js';
 import type { Snapshot, SnapshotSummary } from './types.js';
 
 /** Current snapshot format version. */
@@ -37,13 +41,10 @@ const SUMMARY_FIELDS = [
   'errors',
   'ms',
 ];
-const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-/** Tags: printable, no spaces or commas (commas separate tags on the command line). */
-export const TAG_PATTERN = /^[^\s,\x00-\x1f]{1,256}$/;
-
-/** Encodes a snapshot record. */
+/** Encodes a snapshot record; a field `decodeSnapshot` would refuse is a UsageError. */
 export function encodeSnapshot(s: Snapshot): Uint8Array {
+  checkSnapshotFields(s, refuseField);
   const w: Record<string, unknown> = {
     v: SNAPSHOT_VERSION,
     time: s.time,
@@ -76,21 +77,21 @@ export function decodeSnapshot(bytes: Uint8Array, source: string): Snapshot {
   const f = new FieldReader(unpack(bytes, source), source, SNAPSHOT_FIELDS);
   const v = f.int('v');
   if (v !== SNAPSHOT_VERSION) throw new FormatError(source, `unsupported snapshot version ${v}`);
-  const time = f.str('time', 64);
-  if (!ISO_UTC.test(time) || Number.isNaN(Date.parse(time))) f.fail('time', `bad time ${time}`);
-  const tags = f.strings('tags', 1000, 256);
-  for (const t of tags) if (!TAG_PATTERN.test(t)) f.fail('tags', `bad tag ${JSON.stringify(t)}`);
+  // The reader checks types (with the limits bounding what is examined); the shared
+  // checks decide what a valid record is.
+  const L = SNAPSHOT_LIMITS;
   const snapshot: Snapshot = {
-    time,
-    hostname: f.str('host', 1024),
-    username: f.str('user', 1024),
-    paths: f.strings('paths', 100_000, 65_536),
-    tags,
+    time: f.str('time', L.time),
+    hostname: f.str('host', L.host),
+    username: f.str('user', L.user),
+    paths: f.strings('paths', L.paths, L.path),
+    tags: f.strings('tags', L.tags, L.tag),
     tree: f.id('tree'),
     summary: decodeSummary(f.raw('summary'), source),
-    program: f.str('program', 256),
+    program: f.str('program', L.program),
   };
   if (f.has('parent')) snapshot.parent = f.id('parent');
+  checkSnapshotFields(snapshot, (field, problem) => f.fail(field, problem));
   return snapshot;
 }
 

@@ -19,6 +19,7 @@ import { shareSignal, throwIfAborted } from '../core/abort.js';
 import { UsageError } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
 import { compareNames } from '../manifest/names.js';
+import { checkPaths, checkTags, checkText, refuseField } from '../manifest/snapshot-fields.js';
 import type { Snapshot, SnapshotSummary } from '../manifest/types.js';
 import type { BlobStore } from '../repo/blob-store.js';
 import { repoCacheDir } from '../repo/cache-dir.js';
@@ -91,6 +92,7 @@ export interface BackupResult {
 /** Backs up `options.paths` into `repo`. */
 export async function backup(repo: Repository, options: BackupOptions): Promise<BackupResult> {
   shareSignal(options.signal);
+  checkOptions(options);
   const locked = options.lock !== false && !options.dryRun && repo.backend.capabilities.writable;
   if (!locked) return backupUnlocked(repo, options);
   return withSharedLock(repo, 'backup', () => backupUnlocked(repo, options), {
@@ -103,9 +105,8 @@ async function backupUnlocked(repo: Repository, options: BackupOptions): Promise
   const started = Date.now();
   const startedNs = BigInt(started) * 1_000_000n;
   const emit = options.onEvent ?? (() => {});
-  if (options.paths.length === 0) throw new UsageError('backup needs at least one path');
   const sources = options.paths.map((p) => resolve(p));
-  await checkSources(sources);
+  await checkSources(options.paths, sources);
 
   const hostname = options.hostname ?? osHostname();
   const parent =
@@ -176,7 +177,8 @@ async function backupUnlocked(repo: Repository, options: BackupOptions): Promise
     ...walker.counts,
     blobsAdded: blobs.stats.blobsAdded,
     bytesAdded: blobs.stats.bytesAdded,
-    durationMs: Date.now() - started,
+    // A clock stepped back during the backup must not make the record unwritable.
+    durationMs: Math.max(0, Date.now() - started),
   };
   const snapshot: Snapshot = {
     time: new Date(started).toISOString(),
@@ -196,7 +198,27 @@ async function backupUnlocked(repo: Repository, options: BackupOptions): Promise
   return { snapshotId, snapshot, bytesRead: walker.counts.bytesRead };
 }
 
-async function checkSources(sources: string[]): Promise<void> {
+/**
+ * Refuses, before a lock is taken or anything stored, paths, tags, host and user that
+ * the snapshot record could not hold: the record is written last, and one the decoder
+ * refuses would make every later command on the repository fail.
+ */
+function checkOptions(options: BackupOptions): void {
+  if (options.paths.length === 0) throw new UsageError('backup needs at least one path');
+  // resolve('') is the working directory: an empty argument (often an unset shell
+  // variable) must not back that up.
+  if (options.paths.includes('')) throw new UsageError('cannot back up an empty path');
+  checkPaths(
+    options.paths.map((p) => resolve(p)),
+    refuseField,
+  );
+  checkTags(options.tags ?? [], refuseField);
+  if (options.hostname !== undefined) checkText('host', options.hostname, refuseField);
+  if (options.username !== undefined) checkText('user', options.username, refuseField);
+}
+
+/** Every source exists, and none is given twice (however spelled). */
+async function checkSources(given: string[], sources: string[]): Promise<void> {
   for (const s of sources) {
     try {
       await lstat(s);
@@ -204,7 +226,19 @@ async function checkSources(sources: string[]): Promise<void> {
       throw new UsageError(`cannot back up ${s}: ${(err as Error).message}`, { cause: err });
     }
   }
-  if (new Set(sources).size !== sources.length) throw new UsageError('a path is given twice');
+  const seen = new Map<string, number>();
+  sources.forEach((s, i) => {
+    const first = seen.get(s);
+    if (first === undefined) {
+      seen.set(s, i);
+      return;
+    }
+    const spelled =
+      given[first] === given[i]
+        ? ''
+        : ` (as ${JSON.stringify(given[first])} and ${JSON.stringify(given[i])})`;
+    throw new UsageError(`${s} is given twice${spelled}`);
+  });
 }
 
 /** Builds the root tree: one directory's own tree, or a synthetic root over the sources. */

@@ -5,6 +5,7 @@ import type { BackupEvent } from '../../ops/events.js';
 import { readExcludeFiles } from '../../ops/exclude.js';
 import { type CommandContext, EXIT } from '../context.js';
 import { formatBytes, formatDuration } from '../format.js';
+import { checkHostOption, checkTagOption } from '../parse.js';
 
 interface BackupCliOptions {
   tag?: string[];
@@ -23,6 +24,7 @@ export default async function backupCommand(
   paths: string[],
   opts: BackupCliOptions,
 ): Promise<number> {
+  checkSnapshotOptions(opts);
   const excludes = [...(opts.exclude ?? []), ...(await readExcludeFiles(opts.excludeFile ?? []))];
   return ctx.withRepo(
     async (repo) => {
@@ -47,7 +49,7 @@ export default async function backupCommand(
         oneFileSystem: opts.oneFileSystem ?? false,
         dryRun: opts.dryRun ?? false,
         force: opts.force ?? false,
-        ...(opts.host ? { hostname: opts.host } : {}),
+        ...(opts.host !== undefined ? { hostname: opts.host } : {}),
         ...(parent ? { parent } : {}),
         scan: ctx.out.showProgress || ctx.out.json,
         verbose: opts.verbose ?? false,
@@ -89,4 +91,10 @@ export default async function backupCommand(
     },
     { dryRun: opts.dryRun ?? false },
   );
+}
+
+/** Refuses a tag or host the snapshot record could not hold, before the repository is opened. */
+function checkSnapshotOptions(opts: BackupCliOptions): void {
+  checkTagOption(opts.tag ?? [], '--tag');
+  if (opts.host !== undefined) checkHostOption(opts.host, '--host');
 }
