@@ -106,6 +106,13 @@ export class Output {
     this.stderr.write(`warning: ${text}\n`);
   }
 
+  /** A note on stderr in text mode, even with --quiet (not a warning: exit code unchanged). */
+  note(text: string): void {
+    if (this.json) return;
+    this.eraseProgress();
+    this.stderr.write(`note: ${text}\n`);
+  }
+
   /** An error message on stderr (always). */
   error(text: string): void {
     this.clearProgress();

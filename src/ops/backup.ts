@@ -116,9 +116,13 @@ async function backupUnlocked(repo: Repository, options: BackupOptions): Promise
 
   const blobs = repo.blobStore({ dryRun: options.dryRun ?? false });
   const cache =
-    options.statCacheDir === false || options.dryRun
+    options.statCacheDir === false
       ? undefined
-      : await StatCache.open(options.statCacheDir ?? `${repoCacheDir(repo.config.id)}`);
+      : await openStatCache(
+          options.statCacheDir ?? repoCacheDir(repo.config.id),
+          options.dryRun ?? false,
+          emit,
+        );
   const direct = blobs.directSetup();
   const pool = new ChunkPool(repo.config.chunker, repo.codec, {
     ...(options.workers !== undefined ? { workers: options.workers } : {}),
@@ -215,6 +219,38 @@ function checkOptions(options: BackupOptions): void {
   checkTags(options.tags ?? [], refuseField);
   if (options.hostname !== undefined) checkText('host', options.hostname, refuseField);
   if (options.username !== undefined) checkText('user', options.username, refuseField);
+}
+
+/**
+ * The stat cache, read-only for a dry run (which stores nothing the cache could vouch
+ * for, yet should tell new from unchanged files as the real backup will). A cache that
+ * cannot be opened (a folder not writable, a full disk) only costs reading every file:
+ * the backup goes on without it, with a notice.
+ */
+async function openStatCache(
+  dir: string,
+  dryRun: boolean,
+  emit: (e: BackupEvent) => void,
+): Promise<StatCache | undefined> {
+  try {
+    return await StatCache.open(dir, { readOnly: dryRun });
+  } catch (err) {
+    const cause = describeCause(err);
+    emit({
+      type: 'notice',
+      code: 'stat-cache',
+      message: `the stat cache in ${dir} cannot be used (${cause}): every file is read`,
+    });
+    return undefined;
+  }
+}
+
+function describeCause(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const inner = (e.cause as NodeJS.ErrnoException | undefined) ?? e;
+  return inner.code && inner.syscall
+    ? `${inner.syscall}: ${inner.code}`
+    : String(inner.message ?? err);
 }
 
 /** Every source exists, and none is given twice (however spelled). */

@@ -32,6 +32,8 @@ export type BackupEvent =
   | { type: 'scan-done'; totalFiles: number; totalBytes: number }
   | ({ type: 'progress'; operation: 'backup'; bytesAdded: number } & Progress)
   | { type: 'file'; path: string; status: 'new' | 'changed' | 'unchanged'; size: number }
+  /** Something about the run, not about a path: e.g. the stat cache could not be opened. */
+  | { type: 'notice'; code: string; message: string }
   | WarningEvent;
 
 /** Restore events. */

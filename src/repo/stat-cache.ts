@@ -50,10 +50,18 @@ export class StatCache {
   private constructor(
     private readonly db: Level<string, Uint8Array>,
     readonly slot: number,
+    /** Reads only: `putDir` does nothing (a dry run stores nothing to vouch for). */
+    readonly readOnly: boolean,
   ) {}
 
-  /** Opens the first free slot under `dir`, or resolves undefined if all are held. */
-  static async open(dir: string): Promise<StatCache | undefined> {
+  /**
+   * Opens the first free slot under `dir`, or resolves undefined if all are held.
+   * `readOnly`: records are read, never written.
+   */
+  static async open(
+    dir: string,
+    options: { readOnly?: boolean } = {},
+  ): Promise<StatCache | undefined> {
     await makeDirectories(dir);
     for (let slot = 0; slot < SLOTS; slot++) {
       const db = new Level<string, Uint8Array>(join(dir, `stat-${slot}`), {
@@ -62,7 +70,7 @@ export class StatCache {
       });
       try {
         await db.open();
-        return new StatCache(db, slot);
+        return new StatCache(db, slot, options.readOnly ?? false);
       } catch (err) {
         if (isLockedError(err)) continue;
         throw err;
@@ -93,6 +101,7 @@ export class StatCache {
 
   /** Replaces the record of directory `path`. */
   async putDir(path: string, record: CachedDir): Promise<void> {
+    if (this.readOnly) return;
     const items: unknown[] = [RECORD_VERSION, record.tree, record.files, record.bytes];
     for (const [name, signature] of record.children) items.push(name, signature);
     await this.db.put(path, pack(items));

@@ -40,6 +40,10 @@ export default async function backupCommand(
         } else if (e.type === 'file') {
           if (ctx.out.json) ctx.out.event(e);
           else ctx.out.line(`${e.status.padEnd(9)} ${e.path}`);
+        } else if (e.type === 'notice') {
+          // Not a warning: nothing is missing from the snapshot (exit code unchanged).
+          if (ctx.out.json) ctx.out.event(e);
+          else ctx.out.note(e.message);
         } else ctx.out.event(e);
       };
       const options = {
