@@ -12,6 +12,7 @@ import type { SnapshotFilter } from '../repo/snapshots.js';
 import { type PruneOptions, type PruneReport, prune } from './prune.js';
 import {
   applyRetention,
+  checkPolicy,
   type GroupField,
   isEmptyPolicy,
   type RetentionGroup,
@@ -45,9 +46,11 @@ export interface ForgetReport {
 /** Applies `options.policy` to the snapshots of `repo`. */
 export async function forget(repo: Repository, options: ForgetOptions): Promise<ForgetReport> {
   const { signal } = options;
+  // Checked before locking and listing: a policy keeping nothing would remove everything.
+  checkPolicy(options.policy);
   if (isEmptyPolicy(options.policy)) {
     throw new UsageError(
-      'forget needs a policy (--keep-last, --keep-daily, --keep-within, --keep-tag...): it would remove every snapshot',
+      'forget needs a policy that keeps something (--keep-last N, --keep-daily N, --keep-within, --keep-tag...; counts start at 1): it would remove every snapshot',
     );
   }
   const dryRun = options.dryRun ?? false;

@@ -63,14 +63,41 @@ export interface RetentionGroup {
 const PERIODS = ['hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const;
 type Period = (typeof PERIODS)[number];
 
-/** True when the policy keeps nothing at all (forget refuses to run then). */
+/** The count rules of a policy. */
+const COUNTS = ['last', ...PERIODS] as const;
+
+/** True when a duration adds up to nothing (`0d`, `0h`...). */
+export function isZeroDuration(d: Duration): boolean {
+  return d.years === 0 && d.months === 0 && d.days === 0 && d.hours === 0;
+}
+
+/**
+ * True when the policy has no rule that keeps anything (forget refuses to run then: it
+ * would remove every snapshot). Like restic, a count of 0 and a zero `within` count as
+ * unset: 0 keeps nothing, and a zero `within` is a mistake more likely than a way to say
+ * `last 1`.
+ */
 export function isEmptyPolicy(p: RetentionPolicy): boolean {
   return (
-    p.last === undefined &&
-    PERIODS.every((k) => p[k] === undefined) &&
-    p.within === undefined &&
+    COUNTS.every((k) => p[k] === undefined || p[k] === 0) &&
+    (p.within === undefined || isZeroDuration(p.within)) &&
     (p.tags === undefined || p.tags.length === 0)
   );
+}
+
+/** Throws UsageError unless every count and duration part is a whole number >= 0. */
+export function checkPolicy(p: RetentionPolicy): void {
+  const whole = (n: unknown) => typeof n === 'number' && Number.isInteger(n) && n >= 0;
+  for (const k of COUNTS) {
+    const n = p[k];
+    if (n !== undefined && !whole(n)) {
+      throw new UsageError(`keep-${k} must be a whole number >= 0, got ${n}`);
+    }
+  }
+  const w = p.within;
+  if (w !== undefined && ![w.years, w.months, w.days, w.hours].every(whole)) {
+    throw new UsageError(`keep-within must have whole numbers >= 0, got ${JSON.stringify(w)}`);
+  }
 }
 
 /** Parses `1y2m3d4h` (any subset, in that order). */
@@ -156,11 +183,7 @@ export function applyRetention(
   policy: RetentionPolicy,
   groupBy: readonly GroupField[] = ['host', 'paths'],
 ): RetentionGroup[] {
-  for (const [name, n] of Object.entries(policy)) {
-    if (typeof n === 'number' && !(Number.isInteger(n) && n >= 0)) {
-      throw new UsageError(`keep-${name} must be a whole number >= 0, got ${n}`);
-    }
-  }
+  checkPolicy(policy);
   const groups = new Map<string, RetentionInput[]>();
   for (const s of snapshots) {
     const k = groupKey(s.snapshot, groupBy);

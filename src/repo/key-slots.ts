@@ -122,8 +122,53 @@ export async function removeKeySlot(backend: Backend, slotId: string): Promise<v
       `key slot ${slotId.slice(0, 8)} is the last one: removing it would make the repository unreadable`,
     );
   }
+  await discardKeySlot(backend, slotId);
+}
+
+/** Deletes slot `slotId` and rewrites the index, with no last-slot check (init's cleanup). */
+export async function discardKeySlot(backend: Backend, slotId: string): Promise<void> {
   await backend.delete(keyOf(slotId));
   await writeKeysIndex(backend);
+}
+
+/**
+ * Slots younger than this are never removed as leftovers: they may be another init's,
+ * running now, between its slot and its config.
+ */
+export const LEFTOVER_SLOT_AGE_MS = 10 * 60 * 1000;
+
+/**
+ * Removes the key slots older than LEFTOVER_SLOT_AGE_MS (by their `created` time; an
+ * unreadable slot counts as old). For `init` only: with no config there is no
+ * repository, so slots there are leftovers of an init that failed before writing its
+ * config. They open nothing (each is bound to its own repository id) but would be listed
+ * and tried at every open. A younger one is left alone: if it is a leftover too, it
+ * only costs one failed attempt per open until `key remove` takes it away.
+ */
+export async function removeLeftoverKeySlots(backend: Backend, now = Date.now()): Promise<void> {
+  let ids: string[];
+  try {
+    ids = await slotIds(backend);
+  } catch (err) {
+    if (!hasCode(err, 'not-found')) throw err;
+    ids = []; // not listable and no index: nothing to find
+  }
+  if (ids.length === 0) return; // the usual case: nothing written, nothing to remove
+  let removed = 0;
+  for (const id of ids) {
+    const created = await readSlot(backend, id).then(
+      (s) => Date.parse(s.info.created),
+      (err) => {
+        if (hasCode(err, 'not-found')) return Number.NaN; // gone meanwhile
+        if (hasCode(err, 'format')) return 0; // unreadable: old
+        throw err;
+      },
+    );
+    if (Number.isNaN(created) || now - created < LEFTOVER_SLOT_AGE_MS) continue;
+    await backend.delete(keyOf(id));
+    removed++;
+  }
+  if (removed > 0) await writeKeysIndex(backend);
 }
 
 /** The slots of a repository, oldest first. */

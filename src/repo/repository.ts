@@ -1,7 +1,8 @@
 /**
  * A repository: a backend plus its validated config, with the stores built on it.
- * `initRepository` writes the config (refusing to overwrite one); `openRepository`
- * reads it and says clearly when there is no repository, or a foreign one, there.
+ * `initRepository` writes the key slot, then the config (refusing to overwrite one):
+ * the config is what makes a repository exist, so it comes last. `openRepository` reads
+ * it and says clearly when there is no repository, or a foreign one, there.
  */
 import type { Backend } from '../backends/backend.js';
 import { ForwardingBackend } from '../backends/forwarding.js';
@@ -22,7 +23,7 @@ import {
 } from './config.js';
 import { derivedMasterKeys, type MasterKeys, newMasterKeys } from './crypto.js';
 import { BlobInventory } from './inventory.js';
-import { addKeySlot, unlockKeys } from './key-slots.js';
+import { addKeySlot, discardKeySlot, removeLeftoverKeySlots, unlockKeys } from './key-slots.js';
 import { CONFIG_KEY } from './layout.js';
 import { readPruneEpoch } from './prune-state.js';
 import { SnapshotStore } from './snapshots.js';
@@ -180,19 +181,43 @@ export async function initRepository(
       keys.chunkerSeed = config.chunker.seed;
     if (enc.password.length === 0) throw new UsageError('the password must not be empty');
   }
-  const written = await backend.put(CONFIG_KEY, encodeConfig(config), { ifNotExists: true });
-  if (!written) throw new ExistsError(`a repository already exists at ${backend.location}`);
+  // The config marks the repository as existing, so it is written last: an init that
+  // fails before it leaves no repository, and running init again succeeds.
+  if (await hasConfig(backend)) throw existsError(backend);
+  await removeLeftoverKeySlots(backend);
   let keySlot: string | undefined;
   if (enc && keys) {
     keySlot = await addKeySlot(backend, config.id, keys, enc.password, {
       ...(enc.kdfLogN !== undefined ? { logN: enc.kdfLogN } : {}),
     });
   }
+  const written = await backend.put(CONFIG_KEY, encodeConfig(config), { ifNotExists: true });
+  if (!written) {
+    // A concurrent init won: our slot is bound to our config id and opens nothing there.
+    // Failing to take it back only leaves a slot no password opens; the ExistsError is
+    // what to report.
+    if (keySlot) await discardKeySlot(backend, keySlot).catch(() => {});
+    throw existsError(backend);
+  }
   return new Repository(backend, config, {
     ...open,
     ...(keys ? { keys } : {}),
     ...(keySlot ? { keySlot } : {}),
   });
+}
+
+async function hasConfig(backend: Backend): Promise<boolean> {
+  try {
+    await backend.stat(CONFIG_KEY);
+    return true;
+  } catch (err) {
+    if (hasCode(err, 'not-found')) return false;
+    throw err;
+  }
+}
+
+function existsError(backend: Backend): ExistsError {
+  return new ExistsError(`a repository already exists at ${backend.location}`);
 }
 
 /** Opens the repository in `backend`, reading and validating its config. */

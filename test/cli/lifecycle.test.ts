@@ -102,6 +102,35 @@ describe('cairn forget / prune / unlock / check --read-data-subset', () => {
     expect(bad.code).toBe(2);
   });
 
+  it('forget refuses zero, negative and fractional counts and a zero --keep-within', async () => {
+    const { repo } = await setup();
+    const counts: Array<[string, string]> = [
+      ['--keep-last', '0'],
+      ['--keep-daily', '0'],
+      ['--keep-monthly', '0'],
+      ['--keep-last', '-1'],
+      ['--keep-hourly', '1.5'],
+    ];
+    for (const [option, value] of counts) {
+      for (const dry of [['-n'], []]) {
+        const r = await cli('--repo', repo, 'forget', option, value, ...dry);
+        expect(r.code, `${option} ${value} ${dry}`).toBe(2);
+        expect(r.stderr).toContain(`${option} "${value}"`);
+        expect(r.stderr).toContain('counts are whole numbers starting at 1');
+      }
+    }
+    // A zero next to a real rule is refused as well: the user meant something else.
+    const mixed = await cli('--repo', repo, 'forget', '--keep-last', '0', '--keep-tag', 'v1');
+    expect(mixed.code).toBe(2);
+    for (const d of ['0d', '0h', '0y0m0d0h']) {
+      const r = await cli('--repo', repo, 'forget', '--keep-within', d);
+      expect(r.code, d).toBe(2);
+      expect(r.stderr).toContain(`--keep-within "${d}" is zero`);
+    }
+    const left = await cli('--repo', repo, '--json', 'snapshots');
+    expect(left.json.filter((e) => e.type === 'snapshot')).toHaveLength(3);
+  });
+
   it('a held lock stops prune with an explanation; unlock removes stale, --remove-all the rest', async () => {
     const { repo } = await setup();
     await writeFile(join(repo, lockKey('a'.repeat(64))), lockRecord({}));

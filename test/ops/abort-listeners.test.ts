@@ -9,6 +9,7 @@
  */
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type * as S3 from '../../src/backends/s3.js';
 import type * as Cairn from '../../src/index.js';
 import { compiledModules } from '../helpers/compiled.js';
 import { pseudoRandomBytes, tempDir, writeTree } from '../helpers/fs.js';
@@ -77,7 +78,13 @@ describe('operations sharing one AbortSignal on S3', () => {
     const src = join(base, 'src');
     await writeTree(src, { a: manyFiles(4), b: manyFiles(5) });
     const params = { chunker: CHUNKER };
-    const repo = await cairn.initRepository(s3.bucket.open('abort'), params);
+    // The build's own S3Backend: its errors must be the build's classes (hasCode).
+    const { S3Backend } = await compiledModules<typeof S3>('backends/s3.js');
+    const backend = S3Backend.fromUrl(s3.bucket.url('abort'), {
+      credentials: { accessKeyId: s3.server.accessKey, secretAccessKey: s3.server.secretKey },
+      region: s3.server.region,
+    });
+    const repo = await cairn.initRepository(backend, params);
     await cairn.backup(repo, { paths: [src], signal: newSignal() });
     const [ref] = await repo.snapshots.list({});
     if (!ref) throw new Error('no snapshot');

@@ -7,8 +7,10 @@ import { describe, expect, it } from 'vitest';
 import type { Snapshot } from '../../src/manifest/types.js';
 import {
   applyRetention,
+  checkPolicy,
   type Duration,
   type GroupField,
+  isEmptyPolicy,
   parseDuration,
   type RetentionInput,
   type RetentionPolicy,
@@ -77,6 +79,33 @@ describe('retention examples', () => {
     expect(() => parseDuration('')).toThrow(/bad duration/);
     expect(() => parseDuration('3w')).toThrow(/bad duration/);
     expect(() => parseDuration('4h3d')).toThrow(/bad duration/);
+  });
+
+  it('a policy of zero counts and a zero within keeps nothing: it counts as empty', () => {
+    const zero = parseDuration('0d');
+    for (const p of [
+      {},
+      { last: 0 },
+      { daily: 0 },
+      { last: 0, hourly: 0, daily: 0, weekly: 0, monthly: 0, yearly: 0 },
+      { within: zero },
+      { last: 0, within: zero, tags: [] },
+    ] as RetentionPolicy[]) {
+      expect(isEmptyPolicy(p), JSON.stringify(p)).toBe(true);
+    }
+    for (const p of [{ last: 1 }, { last: 0, daily: 2 }, { within: parseDuration('1h') }]) {
+      expect(isEmptyPolicy(p), JSON.stringify(p)).toBe(false);
+    }
+    expect(isEmptyPolicy({ tags: [['release']] })).toBe(false);
+  });
+
+  it('checkPolicy rejects negative and fractional counts and durations', () => {
+    expect(() => checkPolicy({ last: -1 })).toThrow(/keep-last must be a whole number/);
+    expect(() => checkPolicy({ daily: 1.5 })).toThrow(/keep-daily must be a whole number/);
+    expect(() => checkPolicy({ weekly: Number.NaN })).toThrow(/keep-weekly/);
+    const bad = { years: 0, months: 0, days: -1, hours: 0 };
+    expect(() => checkPolicy({ within: bad })).toThrow(/keep-within/);
+    expect(() => checkPolicy({ last: 0, within: parseDuration('2d') })).not.toThrow();
   });
 
   it('weekly uses ISO weeks: Sunday and the following Monday are different weeks', () => {

@@ -2,10 +2,15 @@
 import { UsageError } from '../../core/errors.js';
 import { shortId } from '../../core/ids.js';
 import { forget } from '../../ops/forget.js';
-import { type GroupField, parseDuration, type RetentionPolicy } from '../../ops/retention.js';
+import {
+  type Duration,
+  type GroupField,
+  isZeroDuration,
+  parseDuration,
+  type RetentionPolicy,
+} from '../../ops/retention.js';
 import { type CommandContext, EXIT } from '../context.js';
 import { formatTime, table } from '../format.js';
-import { parseInteger } from '../parse.js';
 import { parseGrace, printPrune } from './prune.js';
 
 /** Options of `cairn forget`. */
@@ -95,8 +100,29 @@ export default async function forgetCommand(
   });
 }
 
+/**
+ * A `--keep-*` count. 0 is refused rather than ignored: `--keep-last 0` alone would
+ * otherwise pass the empty-policy guard and remove every snapshot.
+ */
 function count(value: string | undefined, option: string): number | undefined {
-  return value === undefined ? undefined : parseInteger(value, option);
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value.trim()) || Number(value) < 1) {
+    throw new UsageError(
+      `${option} ${JSON.stringify(value)}: counts are whole numbers starting at 1 (0 would keep nothing: leave the option out instead)`,
+    );
+  }
+  return Number(value);
+}
+
+/** `--keep-within`: a zero duration is refused like a zero count. */
+function within(text: string): Duration {
+  const d = parseDuration(text);
+  if (isZeroDuration(d)) {
+    throw new UsageError(
+      `--keep-within ${JSON.stringify(text)} is zero: give a longer duration (e.g. 1d), or --keep-last 1 to keep only the newest`,
+    );
+  }
+  return d;
 }
 
 function parsePolicy(o: ForgetCliOptions): RetentionPolicy {
@@ -111,7 +137,7 @@ function parsePolicy(o: ForgetCliOptions): RetentionPolicy {
   set('weekly', o.keepWeekly);
   set('monthly', o.keepMonthly);
   set('yearly', o.keepYearly);
-  if (o.keepWithin !== undefined) p.within = parseDuration(o.keepWithin);
+  if (o.keepWithin !== undefined) p.within = within(o.keepWithin);
   if (o.keepTag) p.tags = o.keepTag.map((t) => t.split(',').filter((s) => s !== ''));
   return p;
 }

@@ -123,6 +123,12 @@ async function configOptions(ctx: CommandContext, opts: InitOptions): Promise<Co
   if (opts.min) chunker.min = parseSize(opts.min, '--min');
   if (opts.avg) chunker.avg = parseSize(opts.avg, '--avg');
   if (opts.max) chunker.max = parseSize(opts.max, '--max');
+  if (opts.avg && !opts.min && !opts.max) {
+    // Like `cairn chunk`: --avg alone moves min and max with it, rather than leaving the
+    // preset's, which a larger or smaller avg falls outside of.
+    chunker.min = Math.floor((chunker.avg as number) / 4);
+    chunker.max = (chunker.avg as number) * 4;
+  }
   if (opts.level) chunker.level = parseInteger(opts.level, '--level');
   if (opts.seed) chunker.seed = opts.seed;
   const explicit: ConfigOptions = {
