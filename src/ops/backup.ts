@@ -109,9 +109,18 @@ async function backupUnlocked(repo: Repository, options: BackupOptions): Promise
   await checkSources(options.paths, sources);
 
   const hostname = options.hostname ?? osHostname();
+  // The parent only names where this backup came from: a damaged record is passed over.
   const parent =
     options.parent ??
-    (await repo.snapshots.list({ hostname, paths: sources }, options.signal)).at(-1)?.id;
+    (
+      await repo.snapshots.list({ hostname, paths: sources }, options.signal, (id, err) =>
+        emit({
+          type: 'notice',
+          code: 'snapshot-unreadable',
+          message: `snapshot ${id} cannot be read (${err.message}); not considered as the parent`,
+        }),
+      )
+    ).at(-1)?.id;
   emit({ type: 'start', operation: 'backup', paths: sources, ...(parent ? { parent } : {}) });
 
   const blobs = repo.blobStore({ dryRun: options.dryRun ?? false });

@@ -9,7 +9,13 @@
  */
 import type { Backend } from '../backends/backend.js';
 import { shareSignal } from '../core/abort.js';
-import { hasCode, IntegrityError, NotFoundError, UsageError } from '../core/errors.js';
+import {
+  type CairnError,
+  hasCode,
+  IntegrityError,
+  NotFoundError,
+  UsageError,
+} from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
 import { forEachConcurrent, mapConcurrent } from '../core/limit.js';
 import { decodeSnapshot, encodeSnapshot } from '../manifest/snapshot-codec.js';
@@ -40,6 +46,8 @@ const INDEX_MAX_BYTES = 1024 * 1024 * 1024;
 export class SnapshotStore {
   /** Records from the snapshot index, for backends that cannot list. */
   private indexCache: Map<ObjectId, Snapshot> | undefined;
+  /** Records of the index that do not decode, with why (see `list`). */
+  private readonly indexUnreadable = new Map<ObjectId, CairnError>();
 
   /**
    * @param backend where the records are stored
@@ -121,6 +129,8 @@ export class SnapshotStore {
   async load(id: ObjectId, signal?: AbortSignal): Promise<Snapshot> {
     const indexed = this.indexCache?.get(id);
     if (indexed) return indexed;
+    const bad = this.indexUnreadable.get(id);
+    if (bad) throw bad;
     return decodeSnapshot(await this.loadPlaintext(id, signal), `snapshot ${id}`);
   }
 
@@ -149,7 +159,8 @@ export class SnapshotStore {
    */
   async ids(signal?: AbortSignal): Promise<ObjectId[]> {
     if (this.backend.capabilities.listable) return this.listedIds(signal);
-    return [...(await this.readIndex(signal)).keys()];
+    const readable = await this.readIndex(signal);
+    return [...readable.keys(), ...this.indexUnreadable.keys()];
   }
 
   private async listedIds(signal?: AbortSignal): Promise<ObjectId[]> {
@@ -184,14 +195,30 @@ export class SnapshotStore {
     );
     const map = new Map<ObjectId, Snapshot>();
     for (const r of records) {
-      map.set(r.id, decodeSnapshot(r.plaintext, `snapshot ${r.id} (in ${SNAPSHOT_INDEX_KEY})`));
+      try {
+        map.set(r.id, decodeSnapshot(r.plaintext, `snapshot ${r.id} (in ${SNAPSHOT_INDEX_KEY})`));
+      } catch (err) {
+        // One bad record: `load` rejects with its error; the others stay readable.
+        if (!hasCode(err, 'format')) throw err;
+        this.indexUnreadable.set(r.id, err as CairnError);
+      }
     }
     this.indexCache = map;
     return map;
   }
 
-  /** All snapshots matching `filter`, oldest first. */
-  async list(filter: SnapshotFilter = {}, signal?: AbortSignal): Promise<SnapshotRef[]> {
+  /**
+   * All snapshots matching `filter`, oldest first. A record that cannot be read (corrupt,
+   * or breaking the format's rules) rejects the whole listing, unless `onUnreadable` is
+   * given: then it is reported there and left out. Only callers for which a missing
+   * snapshot is harmless may pass it (a listing, a parent search); never one that
+   * decides what to keep or delete (forget, prune).
+   */
+  async list(
+    filter: SnapshotFilter = {},
+    signal?: AbortSignal,
+    onUnreadable?: (id: ObjectId, err: CairnError) => void,
+  ): Promise<SnapshotRef[]> {
     const ids = await this.ids(signal);
     shareSignal(signal); // up to 16 loads at once
     const refs: SnapshotRef[] = [];
@@ -202,6 +229,10 @@ export class SnapshotStore {
       } catch (err) {
         // Forgotten between the listing and the read (a concurrent forget): not there.
         if (hasCode(err, 'not-found')) return;
+        if (onUnreadable && (hasCode(err, 'format') || hasCode(err, 'integrity'))) {
+          onUnreadable(id, err as CairnError);
+          return;
+        }
         throw err;
       }
       if (matches(snapshot, filter)) refs.push({ id, snapshot });

@@ -8,14 +8,30 @@ export default async function snapshots(
   opts: { tag?: string[]; host?: string },
 ): Promise<number> {
   return ctx.withRepo(async (repo) => {
+    let unreadable = 0;
     const refs = await repo.snapshots.list(
       { ...(opts.tag ? { tags: opts.tag } : {}), ...(opts.host ? { hostname: opts.host } : {}) },
       ctx.signal,
+      (id, err) => {
+        unreadable++;
+        const path = `snapshots/${id}`;
+        ctx.out.warn(`${path}: ${err.message}`, {
+          type: 'warning',
+          path,
+          code: err.code,
+          message: err.message,
+        });
+      },
     );
     for (const { id, snapshot: s } of refs) {
       ctx.out.event({ type: 'snapshot', id, ...s });
     }
-    ctx.out.event({ type: 'summary', operation: 'snapshots', snapshots: refs.length });
+    ctx.out.event({
+      type: 'summary',
+      operation: 'snapshots',
+      snapshots: refs.length,
+      ...(unreadable > 0 ? { unreadable } : {}),
+    });
     if (!ctx.out.json) {
       const rows = [['ID', 'Time', 'Host', 'Tags', 'Files', 'Size', 'Paths']];
       for (const { id, snapshot: s } of refs) {
@@ -31,6 +47,12 @@ export default async function snapshots(
       }
       ctx.out.result(table(rows));
       ctx.out.result(`${refs.length} snapshot${refs.length === 1 ? '' : 's'}`);
+    }
+    if (unreadable > 0) {
+      ctx.out.error(
+        `${unreadable} snapshot record(s) cannot be read and are not listed; forget and prune refuse to run until they are removed`,
+      );
+      return EXIT.partial;
     }
     return EXIT.ok;
   });

@@ -19,9 +19,20 @@ export function useSnapshots(repo: Repository): SnapshotsState & { reload: () =>
   useEffect(() => {
     const controller = new AbortController();
     setState((s) => ({ refs: s.refs, loading: true }));
-    repo.snapshots.list({}, controller.signal).then(
+    // A damaged record is left out of the list (and named by `cairn check`), not a
+    // reason to show none.
+    let unreadable = 0;
+    const onUnreadable = () => {
+      unreadable++;
+    };
+    repo.snapshots.list({}, controller.signal, onUnreadable).then(
       (refs) => {
-        if (!controller.signal.aborted) setState({ refs, loading: false });
+        if (controller.signal.aborted) return;
+        const error =
+          unreadable > 0
+            ? `${unreadable} snapshot record(s) cannot be read and are not listed (cairn check names them)`
+            : undefined;
+        setState({ refs, loading: false, ...(error ? { error } : {}) });
       },
       (err) => {
         if (!controller.signal.aborted) {

@@ -1,0 +1,84 @@
+/**
+ * One snapshot record that cannot be read (damaged on disk, or written by something
+ * that broke the format's rules) no longer makes the repository unusable: `snapshots`
+ * lists the others and names it (exit 3), a backup passes it over as a parent, while
+ * forget (which must see every snapshot to decide what to keep) still refuses.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { BackendCapabilities } from '../../src/backends/backend.js';
+import { ForwardingBackend } from '../../src/backends/forwarding.js';
+import { LocalBackend } from '../../src/backends/local.js';
+import { EXIT } from '../../src/cli/context.js';
+import { openRepositoryIn } from '../../src/repo/repository.js';
+import { cli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/fs.js';
+
+describe('an unreadable snapshot record', () => {
+  it('is named and left out by snapshots and backup; forget refuses', async () => {
+    process.env.CAIRN_CACHE_DIR = await tempDir();
+    const repoDir = join(await tempDir(), 'repo');
+    const src = await tempDir();
+    writeFileSync(join(src, 'a'), 'a');
+    expect((await cli('--repo', repoDir, 'init', '--no-encryption')).code).toBe(0);
+    expect((await cli('--repo', repoDir, 'backup', src)).code).toBe(0);
+
+    // A record whose id matches its bytes, but whose bytes are no snapshot.
+    const repo = await openRepositoryIn(new LocalBackend(repoDir));
+    const plaintext = new TextEncoder().encode('not a snapshot record');
+    const badId = repo.codec.idOf(plaintext);
+    await repo.backend.put(`snapshots/${badId}`, await repo.codec.seal(plaintext));
+    await expect(repo.snapshots.list({})).rejects.toMatchObject({ code: 'format' });
+    await repo.close();
+
+    const list = await cli('--repo', repoDir, '--json', 'snapshots');
+    expect(list.code).toBe(EXIT.partial);
+    expect(list.json.filter((e) => e.type === 'snapshot')).toHaveLength(1);
+    expect(list.json.find((e) => e.type === 'warning')).toMatchObject({
+      path: `snapshots/${badId}`,
+      code: 'format',
+    });
+    expect(list.json.at(-1)).toMatchObject({ type: 'summary', snapshots: 1, unreadable: 1 });
+
+    writeFileSync(join(src, 'b'), 'b');
+    const b = await cli('--repo', repoDir, 'backup', src);
+    expect(b.code).toBe(EXIT.ok);
+    expect(b.stderr).toContain(`note: snapshot ${badId} cannot be read`);
+
+    const f = await cli('--repo', repoDir, 'forget', '--keep-last', '1');
+    expect(f.code).toBe(EXIT.failure);
+    expect(f.stderr).toContain(badId);
+    const text = await cli('--repo', repoDir, 'snapshots');
+    expect(text.stdout).toContain('2 snapshots');
+    expect(text.stderr).toContain(`warning: snapshots/${badId}:`);
+  });
+
+  it('in the snapshot index of a repository that cannot be listed (HTTP): the others stay readable', async () => {
+    process.env.CAIRN_CACHE_DIR = await tempDir();
+    const repoDir = join(await tempDir(), 'repo');
+    const src = await tempDir();
+    writeFileSync(join(src, 'a'), 'a');
+    expect((await cli('--repo', repoDir, 'init', '--no-encryption')).code).toBe(0);
+    expect((await cli('--repo', repoDir, 'backup', src)).code).toBe(0);
+    const repo = await openRepositoryIn(new LocalBackend(repoDir));
+    const plaintext = new TextEncoder().encode('not a snapshot record');
+    const badId = repo.codec.idOf(plaintext);
+    await repo.backend.put(`snapshots/${badId}`, await repo.codec.seal(plaintext));
+    await repo.snapshots.rebuildIndex();
+    await repo.close();
+
+    class Unlistable extends ForwardingBackend {
+      override get capabilities(): BackendCapabilities {
+        return { ...this.inner.capabilities, listable: false };
+      }
+    }
+    const remote = await openRepositoryIn(new Unlistable(new LocalBackend(repoDir)));
+    const unreadable: string[] = [];
+    const refs = await remote.snapshots.list({}, undefined, (id) => unreadable.push(id));
+    expect(refs).toHaveLength(1);
+    expect(unreadable).toEqual([badId]);
+    await expect(remote.snapshots.list({})).rejects.toMatchObject({ code: 'format' });
+    await remote.close();
+  });
+});
