@@ -191,7 +191,10 @@ export function buildProgram(
 
   program
     .command('forget')
-    .description('remove snapshots by retention policy (prune reclaims their space)')
+    .description(
+      'remove snapshots by retention policy, or the ones named (prune reclaims their space)',
+    )
+    .argument('[snapshot...]', 'snapshots to remove instead of a policy: id or id prefix')
     .option('--keep-last <n>', 'keep the N newest snapshots')
     .option('--keep-hourly <n>', 'keep the newest snapshot of each of the last N hours')
     .option('--keep-daily <n>', 'keep the newest snapshot of each of the last N days')

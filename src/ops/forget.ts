@@ -1,9 +1,10 @@
 /**
- * `forget`: removes snapshot records according to a retention policy (retention.ts),
- * then rebuilds the snapshot index. Blobs are left for `prune`, which `prune: {...}` runs
- * afterwards under the same exclusive lock.
+ * `forget`: removes snapshot records according to a retention policy (retention.ts), or
+ * exactly the ones named, then rebuilds the snapshot index. Blobs are left for `prune`,
+ * which `prune: {...}` runs afterwards under the same exclusive lock.
  */
-import { UsageError } from '../core/errors.js';
+import { NotFoundError, UsageError } from '../core/errors.js';
+import type { ObjectId } from '../core/ids.js';
 import { forEachConcurrent } from '../core/limit.js';
 import { snapshotKey } from '../repo/layout.js';
 import { Lock } from '../repo/locks.js';
@@ -21,7 +22,14 @@ import {
 
 /** Options for `forget`. */
 export interface ForgetOptions {
-  policy: RetentionPolicy;
+  /** Which snapshots to keep; the others (matching `filter`) are removed. */
+  policy?: RetentionPolicy;
+  /**
+   * Instead of a policy: remove exactly these snapshots, by full id or id prefix (at
+   * least 4 hex digits). Their records are not read, so this also removes one that
+   * cannot be read (which a policy cannot judge, and so refuses to run past).
+   */
+  snapshots?: string[];
   /** Grouping (default host and paths). */
   groupBy?: GroupField[];
   /** Only consider snapshots matching this filter (others are kept untouched). */
@@ -46,11 +54,16 @@ export interface ForgetReport {
 /** Applies `options.policy` to the snapshots of `repo`. */
 export async function forget(repo: Repository, options: ForgetOptions): Promise<ForgetReport> {
   const { signal } = options;
+  const named = options.snapshots ?? [];
+  const policy = options.policy ?? {};
   // Checked before locking and listing: a policy keeping nothing would remove everything.
-  checkPolicy(options.policy);
-  if (isEmptyPolicy(options.policy)) {
+  checkPolicy(policy);
+  if (named.length > 0 && !isEmptyPolicy(policy)) {
+    throw new UsageError('forget takes snapshots to remove or a policy, not both');
+  }
+  if (named.length === 0 && isEmptyPolicy(policy)) {
     throw new UsageError(
-      'forget needs a policy that keeps something (--keep-last N, --keep-daily N, --keep-within, --keep-tag...; counts start at 1): it would remove every snapshot',
+      'forget needs a policy that keeps something (--keep-last N, --keep-daily N, --keep-within, --keep-tag...; counts start at 1), or the snapshots to remove: it would remove every snapshot',
     );
   }
   const dryRun = options.dryRun ?? false;
@@ -62,14 +75,21 @@ export async function forget(repo: Repository, options: ForgetOptions): Promise<
         ...(signal ? { signal } : {}),
       });
   try {
-    const snapshots = await repo.snapshots.list(options.filter ?? {}, signal);
-    const groups = applyRetention(snapshots, options.policy, options.groupBy);
-    const removed: string[] = [];
+    let groups: RetentionGroup[] = [];
+    let removed: string[] = [];
     let kept = 0;
-    for (const g of groups) {
-      for (const d of g.decisions) {
-        if (d.keep) kept++;
-        else removed.push(d.id);
+    if (named.length > 0) {
+      const all = await repo.snapshots.ids(signal);
+      removed = named.map((s) => resolveId(s, all)).filter((id, i, ids) => ids.indexOf(id) === i);
+      kept = all.length - removed.length;
+    } else {
+      const snapshots = await repo.snapshots.list(options.filter ?? {}, signal);
+      groups = applyRetention(snapshots, policy, options.groupBy);
+      for (const g of groups) {
+        for (const d of g.decisions) {
+          if (d.keep) kept++;
+          else removed.push(d.id);
+        }
       }
     }
     const report: ForgetReport = { groups, kept, removed, dryRun };
@@ -89,4 +109,22 @@ export async function forget(repo: Repository, options: ForgetOptions): Promise<
   } finally {
     await lock?.release();
   }
+}
+
+/** The one id among `ids` that `selector` (a full id or a prefix of 4+ hex digits) names. */
+function resolveId(selector: string, ids: ObjectId[]): ObjectId {
+  if (!/^[0-9a-f]{4,64}$/.test(selector)) {
+    throw new UsageError(
+      `forget: ${JSON.stringify(selector)} is not a snapshot id or id prefix (at least 4 hex digits)`,
+    );
+  }
+  const matching = ids.filter((id) => id.startsWith(selector));
+  if (matching.length === 0)
+    throw new NotFoundError(selector, `no snapshot id starts with ${selector}`);
+  if (matching.length > 1) {
+    throw new UsageError(
+      `snapshot id prefix ${selector} is ambiguous: ${matching.length} snapshots match`,
+    );
+  }
+  return matching[0]!;
 }

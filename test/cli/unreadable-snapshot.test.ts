@@ -2,7 +2,8 @@
  * One snapshot record that cannot be read (damaged on disk, or written by something
  * that broke the format's rules) no longer makes the repository unusable: `snapshots`
  * lists the others and names it (exit 3), a backup passes it over as a parent, while
- * forget (which must see every snapshot to decide what to keep) still refuses.
+ * forget by policy (which must see every snapshot to decide what to keep) refuses, and
+ * `forget ID` removes it.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -52,6 +53,22 @@ describe('an unreadable snapshot record', () => {
     const text = await cli('--repo', repoDir, 'snapshots');
     expect(text.stdout).toContain('2 snapshots');
     expect(text.stderr).toContain(`warning: snapshots/${badId}:`);
+
+    // Named by a prefix: removed without reading it; a policy cannot be given too.
+    const both = await cli('--repo', repoDir, 'forget', badId.slice(0, 10), '--keep-last', '1');
+    expect(both.code).toBe(EXIT.usage);
+    const dry = await cli('--repo', repoDir, 'forget', '-n', badId.slice(0, 10));
+    expect(dry.code).toBe(EXIT.ok);
+    expect(dry.stdout).toContain(`would remove snapshot ${badId.slice(0, 8)}`);
+    const gone = await cli('--repo', repoDir, '--json', 'forget', badId.slice(0, 10));
+    expect(gone.code).toBe(EXIT.ok);
+    expect(gone.json.at(-1)).toMatchObject({ type: 'summary', removed: [badId], kept: 2 });
+    const after = await cli('--repo', repoDir, 'snapshots');
+    expect(after.code).toBe(EXIT.ok);
+    expect(after.stderr).toBe('');
+    expect((await cli('--repo', repoDir, 'forget', '--keep-last', '1')).code).toBe(EXIT.ok);
+    expect((await cli('--repo', repoDir, 'forget', 'abcd1234')).code).toBe(EXIT.failure);
+    expect((await cli('--repo', repoDir, 'forget', 'xyz')).code).toBe(EXIT.usage);
   });
 
   it('in the snapshot index of a repository that cannot be listed (HTTP): the others stay readable', async () => {

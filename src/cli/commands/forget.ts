@@ -33,14 +33,19 @@ export interface ForgetCliOptions {
 
 export default async function forgetCommand(
   ctx: CommandContext,
+  snapshots: string[],
   opts: ForgetCliOptions,
 ): Promise<number> {
   const policy = parsePolicy(opts);
   const groupBy = parseGroupBy(opts.groupBy ?? 'host,paths');
   const graceMs = opts.grace !== undefined ? parseGrace(opts.grace) : undefined;
+  if (snapshots.length > 0 && (opts.tag || opts.host || opts.groupBy)) {
+    throw new UsageError('--tag, --host and --group-by select for a policy: not with snapshot ids');
+  }
   return ctx.withRepo(async (repo) => {
     const report = await forget(repo, {
       policy,
+      snapshots,
       groupBy,
       filter: {
         ...(opts.tag ? { tags: opts.tag } : {}),
@@ -83,6 +88,12 @@ export default async function forgetCommand(
           ]);
         }
         ctx.out.result(table(rows));
+      }
+    }
+    if (snapshots.length > 0) {
+      for (const id of report.removed) {
+        ctx.out.event({ type: 'snapshot', id, keep: false, reasons: ['named'] });
+        ctx.out.line(`${report.dryRun ? 'would remove' : 'removed'} snapshot ${shortId(id)}`);
       }
     }
     ctx.out.event({
