@@ -169,7 +169,9 @@ export function findCutWasm(
   stop: number,
 ): number {
   const owner = owners.get(d.buffer);
-  if (owner) {
+  // Only views of the data area are cut in place; a view reaching below it (made from
+  // the memory's buffer directly) would overlap the tables: copied like any buffer.
+  if (owner && d.byteOffset >= DATA_AT) {
     owner.load(tables);
     // Positions in the module's memory: `d` is a view of it.
     const base = d.byteOffset;

@@ -13,8 +13,12 @@ process.env.UV_THREADPOOL_SIZE ??= '16';
 applyHeapSettings();
 
 main(process.argv.slice(2)).then((code) => {
-  // A reader that closed the pipe after the command finished: output was lost.
-  process.stdout.write('', (err) =>
-    process.exit(err && (err as NodeJS.ErrnoException).code === 'EPIPE' ? EXIT.brokenPipe : code),
-  );
+  // stdout failing after the command finished (its reader gone, a full disk): the
+  // output was lost, which the exit code must say.
+  process.stdout.write('', (err) => {
+    const e = err as NodeJS.ErrnoException | null | undefined;
+    if (e && e.code !== 'EPIPE')
+      process.stderr.write(`cairn: cannot write to stdout: ${e.message}\n`);
+    process.exit(e ? (e.code === 'EPIPE' ? EXIT.brokenPipe : EXIT.failure) : code);
+  });
 });

@@ -286,18 +286,23 @@ export interface CliIo {
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
 export async function main(argv: string[], io: CliIo = {}): Promise<number> {
   const controller = new AbortController();
-  const onSignal = () => controller.abort(new Error('interrupted'));
+  let interrupted = false;
+  const onSignal = () => {
+    interrupted = true;
+    controller.abort(new Error('interrupted'));
+  };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   let code: number = EXIT.ok;
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
-  // A reader that stops reading (`cairn ls | head`) closes the pipe: stop the command
-  // as SIGPIPE would stop other tools, but through the abort path, so locks and
-  // temporary files are cleaned up, and without the unhandled 'error' crash.
-  let stdoutClosed = false;
+  // A reader that stops reading (`cairn ls | head`) closes the pipe, and a full disk
+  // fails writes to a file: stop the command as SIGPIPE would stop other tools, but
+  // through the abort path, so locks and temporary files are cleaned up, and without
+  // the unhandled 'error' crash. Ctrl-C stays an interruption (it closes `head` too).
+  let stdoutError: NodeJS.ErrnoException | undefined;
   const onStdoutError = (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') stdoutClosed = true;
+    stdoutError ??= err;
     controller.abort(err);
   };
   stdout.on('error', onStdoutError);
@@ -320,14 +325,27 @@ export async function main(argv: string[], io: CliIo = {}): Promise<number> {
     // The command never ran on a usage error, so `out` is not in JSON mode yet.
     if (err instanceof CommanderError && wantsJson(argv))
       out = new Output(true, false, stdout, stderr);
-    code = stdoutClosed ? EXIT.brokenPipe : exitCodeFor(err, out, controller.signal);
+    if (!stdoutError || interrupted) code = exitCodeFor(err, out, controller.signal);
   } finally {
+    out.clearProgress();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    // Once the pipe is closed, writes still queued fail too: keep handling them.
-    if (!stdoutClosed) stdout.off('error', onStdoutError);
+    // Once stdout has failed, writes still queued fail too: keep handling them.
+    if (!stdoutError) stdout.off('error', onStdoutError);
   }
-  return stdoutClosed ? EXIT.brokenPipe : code;
+  if (stdoutError && !interrupted) return stdoutFailure(stdoutError, out);
+  return code;
+}
+
+/**
+ * The exit code when stdout failed: 141 (as SIGPIPE) and nothing said when its reader
+ * closed it; else the error on stderr (`cannot write to stdout: ...`) and 1.
+ */
+export function stdoutFailure(err: NodeJS.ErrnoException, out: Output): number {
+  if (err.code === 'EPIPE') return EXIT.brokenPipe;
+  const failure = describeFailure(err);
+  out.error(`cannot write to stdout: ${failure.message}`);
+  return EXIT.failure;
 }
 
 function exitCodeFor(err: unknown, out: Output, signal: AbortSignal): number {

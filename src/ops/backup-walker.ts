@@ -649,7 +649,12 @@ export class BackupWalker {
       );
     } catch (err) {
       this.doneReading(reading);
-      if (hasCode(err, 'aborted') || hasCode(err, 'backend') || hasCode(err, 'integrity'))
+      if (
+        hasCode(err, 'aborted') ||
+        hasCode(err, 'backend') ||
+        hasCode(err, 'integrity') ||
+        hasCode(err, 'usage')
+      )
         throw err;
       this.warn(path, err);
       return undefined;

@@ -15,6 +15,7 @@ import { lstat } from 'node:fs/promises';
 import { hostname as osHostname, userInfo } from 'node:os';
 import { basename, resolve } from 'node:path';
 import { syncFileSystem } from '../backends/syncfs.js';
+import { wasmScanEnabled } from '../chunker/scan-wasm.js';
 import { shareSignal, throwIfAborted } from '../core/abort.js';
 import { UsageError } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
@@ -217,6 +218,9 @@ async function backupUnlocked(repo: Repository, options: BackupOptions): Promise
  * refuses would make every later command on the repository fail.
  */
 function checkOptions(options: BackupOptions): void {
+  // A bad CAIRN_CHUNKER is refused here, not at the first large file (where a worker's
+  // failure is a per-file warning and the file would be left out).
+  wasmScanEnabled();
   if (options.paths.length === 0) throw new UsageError('backup needs at least one path');
   // resolve('') is the working directory: an empty argument (often an unset shell
   // variable) must not back that up.

@@ -23,6 +23,7 @@ import { chmod, lchown, lstat, mkdir, open, rm, stat, unlink, utimes } from 'nod
 import { dirname, join } from 'node:path';
 import { errnoCode } from '../backends/fs-errors.js';
 import { LocalBackend } from '../backends/local.js';
+import { wasmScanEnabled } from '../chunker/scan-wasm.js';
 import { shareSignal, throwIfAborted } from '../core/abort.js';
 import { DirRef, withFsPath, withFsPathSync } from '../core/deep-path.js';
 import {
@@ -147,6 +148,7 @@ export async function restore(
   options: RestoreOptions,
 ): Promise<RestoreSummary> {
   shareSignal(options.signal);
+  wasmScanEnabled(); // a bad CAIRN_CHUNKER is refused before anything is written
   const includes = options.include?.length ? options.include : undefined;
   let totals = { files: snapshot.summary.files, bytes: snapshot.summary.bytes };
   const targets: Array<{ entry: Entry | undefined; dir: string; parts: string[] }> = [];

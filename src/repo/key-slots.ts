@@ -138,14 +138,18 @@ export async function discardKeySlot(backend: Backend, slotId: string): Promise<
 export const LEFTOVER_SLOT_AGE_MS = 10 * 60 * 1000;
 
 /**
- * Removes the key slots older than LEFTOVER_SLOT_AGE_MS (by their `created` time; an
- * unreadable slot counts as old). For `init` only: with no config there is no
- * repository, so slots there are leftovers of an init that failed before writing its
- * config. They open nothing (each is bound to its own repository id) but would be listed
- * and tried at every open. A younger one is left alone: if it is a leftover too, it
- * only costs one failed attempt per open until `key remove` takes it away.
+ * Removes the key slots older than LEFTOVER_SLOT_AGE_MS (by their `created` time; a
+ * slot without a readable one counts as old). For `init` only, where there is no
+ * config: slots there are leftovers of an init that failed before writing its config.
+ * They open nothing (each is bound to its own repository id) but would be listed and
+ * tried at every open. A younger one is left alone: if it is a leftover too, it only
+ * costs one failed attempt per open until `key remove` takes it away. Nothing is
+ * removed where the repository holds anything else (snapshots, data or trees): that is
+ * a repository whose config is missing, and its slots are the only wrapped copies of
+ * its master keys; nor where the backend cannot be listed to tell.
  */
 export async function removeLeftoverKeySlots(backend: Backend, now = Date.now()): Promise<void> {
+  if (!backend.capabilities.listable || (await holdsContent(backend))) return;
   let ids: string[];
   try {
     ids = await slotIds(backend);
@@ -157,14 +161,14 @@ export async function removeLeftoverKeySlots(backend: Backend, now = Date.now())
   let removed = 0;
   for (const id of ids) {
     const created = await readSlot(backend, id).then(
-      (s) => Date.parse(s.info.created),
+      (s) => Date.parse(s.info.created) || 0, // no readable time: old
       (err) => {
-        if (hasCode(err, 'not-found')) return Number.NaN; // gone meanwhile
+        if (hasCode(err, 'not-found')) return undefined; // gone meanwhile
         if (hasCode(err, 'format')) return 0; // unreadable: old
         throw err;
       },
     );
-    if (Number.isNaN(created) || now - created < LEFTOVER_SLOT_AGE_MS) continue;
+    if (created === undefined || now - created < LEFTOVER_SLOT_AGE_MS) continue;
     await backend.delete(keyOf(id));
     removed++;
   }
@@ -297,4 +301,12 @@ async function readSlot(
     },
     data: Buffer.from(o.data, 'base64'),
   };
+}
+
+/** Whether anything but key slots is stored: snapshots, data or tree objects. */
+async function holdsContent(backend: Backend): Promise<boolean> {
+  for (const prefix of ['snapshots/', 'data/', 'tree/']) {
+    for await (const _ of backend.list(prefix)) return true;
+  }
+  return false;
 }

@@ -6,7 +6,7 @@
  * upstream vectors and property tests on the default engine.
  */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -118,6 +118,25 @@ describe.each(['wasm', 'js'] as const)('the %s engine', (engine) => {
 });
 
 describe('scan buffers', () => {
+  it('a view reaching below the data area is copied, never cut over the tables', () => {
+    setScanEngine('wasm');
+    const params = chunkerParams({ min: 512, avg: 2048, max: 8192, level: 1, seed: 5n });
+    const data = pseudoRandom(100_000, 11);
+    const lent = takeScanBuffer(data.length);
+    lent.set(data);
+    // The whole memory, tables included, as a caller could take it from `lent.buffer`.
+    const whole = new Uint8Array(lent.buffer);
+    const at = lent.byteOffset;
+    const cdc = new FastCDC(params);
+    const want = refChunks(data, params);
+    const region = whole.subarray(0, at + data.length);
+    const before = region.slice();
+    expect(pairs(cdc.cutPoints(region))).toEqual(refChunks(before, params));
+    expect(region).toEqual(before);
+    // The tables are intact: cuts in the lent buffer itself still match the reference.
+    expect(pairs(cdc.cutPoints(lent))).toEqual(want);
+  });
+
   it('are lent again once given back, a few per size', () => {
     setScanEngine('wasm');
     const first = takeScanBuffer(12_345);
@@ -139,6 +158,27 @@ describe('CAIRN_CHUNKER', () => {
       encoding: 'utf8',
       env: { ...process.env, CAIRN_CHUNKER: value },
     });
+
+  it('a bad value stops a backup before it starts, instead of leaving large files out', async () => {
+    const base = await tempDir();
+    const src = join(base, 'src');
+    mkdirSync(src);
+    writeFileSync(join(src, 'big'), pseudoRandomBytes(3_000_000, 9));
+    const env = { ...process.env, CAIRN_CACHE_DIR: join(base, 'cache') };
+    const repo = join(base, 'repo');
+    const run = (args: string[], extra: Record<string, string> = {}) =>
+      spawnSync(process.execPath, [BIN, '--repo', repo, ...args], {
+        encoding: 'utf8',
+        env: { ...env, ...extra },
+      });
+    expect(run(['init', '--no-encryption']).status).toBe(0);
+    const bad = run(['backup', src], { CAIRN_CHUNKER: 'simd' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/CAIRN_CHUNKER must be wasm, js or unset/);
+    expect(existsSync(join(repo, 'snapshots')) ? readdirSync(join(repo, 'snapshots')) : []).toEqual(
+      [],
+    );
+  });
 
   it('js and wasm print the same chunks; another value is refused by name', async () => {
     const file = join(await tempDir(), 'data');

@@ -3,8 +3,16 @@
  * stack trace), the `--json` error event (also for usage errors the argument parser
  * finds), the exit code, and a reader closing the pipe (`cairn ls | head`).
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/cli/context.js';
@@ -135,6 +143,26 @@ describe('a reader that closes the pipe', () => {
       child.on('close', (code) => done({ code, stderr }));
     });
   }
+
+  it.runIf(existsSync('/dev/full'))(
+    'a stdout that cannot be written (a full disk) is an error, exit 1',
+    async () => {
+      const { repo } = await repoWithSnapshot(20);
+      for (const args of [
+        ['ls', 'latest'],
+        ['--json', 'snapshots'],
+      ]) {
+        const full = openSync('/dev/full', 'w');
+        const r = spawnSync(process.execPath, [BIN, '--repo', repo, ...args], {
+          stdio: ['ignore', full, 'pipe'],
+          encoding: 'utf8',
+        });
+        closeSync(full);
+        expect(r.status).toBe(EXIT.failure);
+        expect(r.stderr).toContain('cannot write to stdout');
+      }
+    },
+  );
 
   it('stops ls and backup quietly with 141, leaving no lock', async () => {
     const { repo, src } = await repoWithSnapshot(6000);

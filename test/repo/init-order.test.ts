@@ -91,6 +91,22 @@ describe('init writes the config last', () => {
     expect((await openRepositoryIn(memory, { password })).keySlot).toBe(repo.keySlot);
   });
 
+  it('never removes the slots of a repository whose config is missing', async () => {
+    const memory = new MemoryBackend();
+    const first = await initRepository(memory, encrypted);
+    await memory.put('data/ab/abcdef', new Uint8Array([1, 2, 3]));
+    const slot = first.keySlot!;
+    // Aged, and the config lost: init there must keep the only wrapped master keys.
+    const key = `keys/${slot}`;
+    const record = JSON.parse(Buffer.from(await memory.get(key)).toString('utf8'));
+    record.created = new Date(Date.now() - LEFTOVER_SLOT_AGE_MS - 60_000).toISOString();
+    await memory.delete(key);
+    await memory.put(key, Buffer.from(JSON.stringify(record)));
+    await memory.delete(CONFIG_KEY);
+    await initRepository(memory, encrypted);
+    expect((await listKeySlots(memory)).map((s) => s.id)).toContain(slot);
+  });
+
   it('a failing key-slot write leaves no config; a second init succeeds', async () => {
     const memory = new MemoryBackend();
     class NoKeys extends ForwardingBackend {
