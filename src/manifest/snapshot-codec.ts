@@ -45,6 +45,15 @@ const SUMMARY_FIELDS = [
 /** Encodes a snapshot record; a field `decodeSnapshot` would refuse is a UsageError. */
 export function encodeSnapshot(s: Snapshot): Uint8Array {
   checkSnapshotFields(s, refuseField);
+  return packSnapshotUnchecked(s);
+}
+
+/**
+ * The wire map of `s`, packed without the checks: what a careless writer would store.
+ * Tests use it to make records the reader must refuse; cairn itself never stores one.
+ * @internal
+ */
+export function packSnapshotUnchecked(s: Snapshot): Uint8Array {
   const w: Record<string, unknown> = {
     v: SNAPSHOT_VERSION,
     time: s.time,

@@ -18,9 +18,8 @@ import {
   wasmScanEnabled,
 } from '../../src/chunker/scan-wasm.js';
 import { pseudoRandomBytes, tempDir } from '../helpers/fs.js';
+import { dataArb, paramsArb, U64 } from './arbitraries.js';
 import { pseudoRandom, refChunks } from './reference.js';
-
-const U64 = (1n << 64n) - 1n;
 
 afterAll(() => setScanEngine('wasm'));
 
@@ -33,27 +32,6 @@ function owned(data: Uint8Array, shift: number): Uint8Array {
   buf.set(data, shift);
   return buf.subarray(shift, shift + data.length);
 }
-
-const paramsArb = fc
-  .record({
-    min: fc.integer({ min: 64, max: 1500 }),
-    avgExtra: fc.integer({ min: 1, max: 5000 }),
-    maxExtra: fc.oneof(fc.constant(0), fc.constant(1), fc.integer({ min: 0, max: 9000 })),
-    level: fc.constantFrom(0, 1, 2, 3),
-    seed: fc.oneof(fc.constant(0n), fc.bigInt({ min: 0n, max: U64 })),
-  })
-  .map(({ min, avgExtra, maxExtra, level, seed }) => {
-    const avg = Math.max(256, min + avgExtra);
-    return chunkerParams({ min, avg, max: Math.max(1024, avg + maxExtra), level, seed });
-  });
-
-const dataArb = fc.oneof(
-  fc.uint8Array({ maxLength: 24_000 }),
-  fc.uint8Array({ maxLength: 24_000, max: 3 }),
-  fc
-    .tuple(fc.integer({ min: 0, max: 40_000 }), fc.integer({ min: 1, max: 2 ** 31 }))
-    .map(([n, seed]) => pseudoRandom(n, seed)),
-);
 
 /** Parameter sets whose search ranges span several 64 KiB pieces, and seeds. */
 const LARGE: ChunkerParams[] = [

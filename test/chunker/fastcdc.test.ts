@@ -13,11 +13,11 @@ import {
   MASKS,
 } from '../../src/chunker/index.js';
 import { UsageError } from '../../src/core/errors.js';
+import { dataArb, paramsArb, U64 } from './arbitraries.js';
 import { pseudoRandom, refChunks, refCut, refHashAt } from './reference.js';
 
 const fixtures = new URL('../fixtures/', import.meta.url);
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
-const U64 = (1n << 64n) - 1n;
 
 interface Vector {
   id: string;
@@ -83,35 +83,6 @@ describe('fastcdc-rs v2020 vectors', () => {
     });
   }
 });
-
-// Small sizes so that random inputs of a few KiB hold many chunks; odd values on purpose.
-const paramsArb = fc
-  .record({
-    min: fc.integer({ min: 64, max: 1500 }),
-    avgExtra: fc.integer({ min: 1, max: 5000 }),
-    maxExtra: fc.oneof(fc.constant(0), fc.constant(1), fc.integer({ min: 0, max: 9000 })),
-    level: fc.constantFrom(0, 1, 2, 3),
-    seed: fc.oneof(fc.constant(0n), fc.bigInt({ min: 0n, max: U64 })),
-  })
-  .map(({ min, avgExtra, maxExtra, level, seed }) => {
-    const avg = Math.max(256, min + avgExtra);
-    return chunkerParams({ min, avg, max: Math.max(1024, avg + maxExtra), level, seed });
-  });
-
-const dataArb = fc.oneof(
-  fc.uint8Array({ maxLength: 24_000 }),
-  fc.uint8Array({ maxLength: 24_000, max: 3 }),
-  fc
-    .tuple(fc.uint8Array({ minLength: 1, maxLength: 64 }), fc.integer({ min: 0, max: 20_000 }))
-    .map(([unit, n]) => {
-      const out = new Uint8Array(n);
-      for (let i = 0; i < n; i++) out[i] = unit[i % unit.length]!;
-      return out;
-    }),
-  fc
-    .tuple(fc.integer({ min: 0, max: 40_000 }), fc.integer({ min: 1, max: 2 ** 31 }))
-    .map(([n, seed]) => pseudoRandom(n, seed)),
-);
 
 function checkCover(spans: Array<{ offset: number; length: number }>, p: ChunkerParams, n: number) {
   let at = 0;

@@ -16,22 +16,27 @@ import { openRepositoryIn } from '../../src/repo/repository.js';
 import { cli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/fs.js';
 
+/** A repository with one good snapshot and one record whose bytes are no snapshot. */
+async function repoWithUnreadableRecord() {
+  process.env.CAIRN_CACHE_DIR = await tempDir();
+  const repoDir = join(await tempDir(), 'repo');
+  const src = await tempDir();
+  writeFileSync(join(src, 'a'), 'a');
+  expect((await cli('--repo', repoDir, 'init', '--no-encryption')).code).toBe(0);
+  expect((await cli('--repo', repoDir, 'backup', src)).code).toBe(0);
+  // Its id matches its bytes (it passes the hash check); it does not decode.
+  const repo = await openRepositoryIn(new LocalBackend(repoDir));
+  const plaintext = new TextEncoder().encode('not a snapshot record');
+  const badId = repo.codec.idOf(plaintext);
+  await repo.backend.put(`snapshots/${badId}`, await repo.codec.seal(plaintext));
+  await expect(repo.snapshots.list({})).rejects.toMatchObject({ code: 'format' });
+  await repo.close();
+  return { repoDir, src, badId };
+}
+
 describe('an unreadable snapshot record', () => {
   it('is named and left out by snapshots and backup; forget refuses', async () => {
-    process.env.CAIRN_CACHE_DIR = await tempDir();
-    const repoDir = join(await tempDir(), 'repo');
-    const src = await tempDir();
-    writeFileSync(join(src, 'a'), 'a');
-    expect((await cli('--repo', repoDir, 'init', '--no-encryption')).code).toBe(0);
-    expect((await cli('--repo', repoDir, 'backup', src)).code).toBe(0);
-
-    // A record whose id matches its bytes, but whose bytes are no snapshot.
-    const repo = await openRepositoryIn(new LocalBackend(repoDir));
-    const plaintext = new TextEncoder().encode('not a snapshot record');
-    const badId = repo.codec.idOf(plaintext);
-    await repo.backend.put(`snapshots/${badId}`, await repo.codec.seal(plaintext));
-    await expect(repo.snapshots.list({})).rejects.toMatchObject({ code: 'format' });
-    await repo.close();
+    const { repoDir, src, badId } = await repoWithUnreadableRecord();
 
     const list = await cli('--repo', repoDir, '--json', 'snapshots');
     expect(list.code).toBe(EXIT.partial);
@@ -72,16 +77,8 @@ describe('an unreadable snapshot record', () => {
   });
 
   it('in the snapshot index of a repository that cannot be listed (HTTP): the others stay readable', async () => {
-    process.env.CAIRN_CACHE_DIR = await tempDir();
-    const repoDir = join(await tempDir(), 'repo');
-    const src = await tempDir();
-    writeFileSync(join(src, 'a'), 'a');
-    expect((await cli('--repo', repoDir, 'init', '--no-encryption')).code).toBe(0);
-    expect((await cli('--repo', repoDir, 'backup', src)).code).toBe(0);
+    const { repoDir, badId } = await repoWithUnreadableRecord();
     const repo = await openRepositoryIn(new LocalBackend(repoDir));
-    const plaintext = new TextEncoder().encode('not a snapshot record');
-    const badId = repo.codec.idOf(plaintext);
-    await repo.backend.put(`snapshots/${badId}`, await repo.codec.seal(plaintext));
     await repo.snapshots.rebuildIndex();
     await repo.close();
 

@@ -13,6 +13,7 @@ import {
 } from '../../src/manifest/tree-codec.js';
 import type { Entry, Snapshot, TreeNode } from '../../src/manifest/types.js';
 import { entryArb, snapshotArb } from '../helpers/arbitraries.js';
+import { sampleSnapshot } from '../helpers/entries.js';
 
 const ID_A = 'a'.repeat(64);
 const ID_B = '0123456789abcdef'.repeat(4);
@@ -108,27 +109,7 @@ describe('golden bytes (the format is frozen: a change here breaks every reposit
     ).toBe('82a17601a1789293a161c420' + ID_A + '0293a16dc420' + ID_B + '01');
   });
   it('a snapshot record', () => {
-    const s: Snapshot = {
-      time: '2026-01-02T03:04:05.678Z',
-      hostname: 'h',
-      username: 'u',
-      paths: ['/p'],
-      tags: ['t'],
-      tree: ID_A,
-      summary: {
-        files: 1,
-        dirs: 2,
-        bytes: 3,
-        filesNew: 4,
-        filesChanged: 5,
-        filesUnchanged: 6,
-        blobsAdded: 7,
-        bytesAdded: 8,
-        errors: 0,
-        durationMs: 9,
-      },
-      program: 'cairn 0.1.0',
-    };
+    const s: Snapshot = sampleSnapshot(ID_A);
     const bytes = encodeSnapshot(s);
     expect(hex(bytes)).toBe(
       '89a17601a474696d65b8323032362d30312d30325430333a30343a30352e3637385aa4686f7374a168a475736572a175' +

@@ -5,67 +5,20 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FormatError, UsageError } from '../../src/core/errors.js';
-import { pack } from '../../src/manifest/msgpack.js';
-import { decodeSnapshot, encodeSnapshot } from '../../src/manifest/snapshot-codec.js';
+import {
+  decodeSnapshot,
+  encodeSnapshot,
+  packSnapshotUnchecked,
+} from '../../src/manifest/snapshot-codec.js';
 import type { Snapshot } from '../../src/manifest/types.js';
 import { snapshotArb } from '../helpers/arbitraries.js';
+import { sampleSnapshot } from '../helpers/entries.js';
 
-const ID_A = 'aa'.repeat(32);
-
-const good: Snapshot = {
-  time: '2026-01-02T03:04:05.678Z',
-  hostname: 'h',
-  username: 'u',
-  paths: ['/p'],
-  tags: ['t'],
-  tree: ID_A,
-  summary: {
-    files: 1,
-    dirs: 2,
-    bytes: 3,
-    filesNew: 4,
-    filesChanged: 5,
-    filesUnchanged: 6,
-    blobsAdded: 7,
-    bytesAdded: 8,
-    errors: 0,
-    durationMs: 9,
-  },
-  program: 'cairn 0.1.0',
-};
-
-/** The wire map of `s`, packed without the encoder's checks (what a careless writer stores). */
-function packUnchecked(s: Snapshot): Uint8Array {
-  const m = s.summary;
-  const w: Record<string, unknown> = {
-    v: 1,
-    time: s.time,
-    host: s.hostname,
-    user: s.username,
-    paths: s.paths,
-    tags: s.tags,
-    tree: Buffer.from(s.tree, 'hex'),
-  };
-  if (s.parent !== undefined) w.parent = Buffer.from(s.parent, 'hex');
-  w.summary = {
-    files: m.files,
-    dirs: m.dirs,
-    bytes: m.bytes,
-    new: m.filesNew,
-    changed: m.filesChanged,
-    unchanged: m.filesUnchanged,
-    blobs: m.blobsAdded,
-    added: m.bytesAdded,
-    errors: m.errors,
-    ms: m.durationMs,
-  };
-  w.program = s.program;
-  return pack(w);
-}
+const good: Snapshot = sampleSnapshot('aa'.repeat(32));
 
 function decodes(s: Snapshot): boolean {
   try {
-    decodeSnapshot(packUnchecked(s), 'test');
+    decodeSnapshot(packSnapshotUnchecked(s), 'test');
     return true;
   } catch (err) {
     expect(err).toBeInstanceOf(FormatError);
