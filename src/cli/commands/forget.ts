@@ -11,6 +11,7 @@ import {
 } from '../../ops/retention.js';
 import { type CommandContext, EXIT } from '../context.js';
 import { formatTime, table } from '../format.js';
+import { checkHostOption } from '../parse.js';
 import { parseGrace, printPrune } from './prune.js';
 
 /** Options of `cairn forget`. */
@@ -39,6 +40,8 @@ export default async function forgetCommand(
   const policy = parsePolicy(opts);
   const groupBy = parseGroupBy(opts.groupBy ?? 'host,paths');
   const graceMs = opts.grace !== undefined ? parseGrace(opts.grace) : undefined;
+  // An empty filter would be read as none: the policy would judge every host's snapshots.
+  if (opts.host !== undefined) checkHostOption(opts.host, '--host');
   if (snapshots.length > 0 && (opts.tag || opts.host || opts.groupBy)) {
     throw new UsageError('--tag, --host and --group-by select for a policy: not with snapshot ids');
   }
@@ -149,7 +152,14 @@ function parsePolicy(o: ForgetCliOptions): RetentionPolicy {
   set('monthly', o.keepMonthly);
   set('yearly', o.keepYearly);
   if (o.keepWithin !== undefined) p.within = within(o.keepWithin);
-  if (o.keepTag) p.tags = o.keepTag.map((t) => t.split(',').filter((s) => s !== ''));
+  if (o.keepTag) {
+    p.tags = o.keepTag.map((t) => {
+      const tags = t.split(',').filter((s) => s !== '');
+      // No tag at all would match (and keep) every snapshot.
+      if (tags.length === 0) throw new UsageError(`--keep-tag ${JSON.stringify(t)} names no tag`);
+      return tags;
+    });
+  }
   return p;
 }
 

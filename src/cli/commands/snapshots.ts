@@ -2,11 +2,14 @@
 import { shortId } from '../../core/ids.js';
 import { type CommandContext, EXIT } from '../context.js';
 import { formatBytes, formatTime, table } from '../format.js';
+import { checkHostOption } from '../parse.js';
 
 export default async function snapshots(
   ctx: CommandContext,
   opts: { tag?: string[]; host?: string },
 ): Promise<number> {
+  // An empty filter would be read as none: every host's snapshots.
+  if (opts.host !== undefined) checkHostOption(opts.host, '--host');
   return ctx.withRepo(async (repo) => {
     let unreadable = 0;
     const refs = await repo.snapshots.list(
