@@ -4,11 +4,10 @@
  *
  * The progress line is redrawn on each progress event and, between events, on a timer
  * (terminal only), so elapsed time, rate and ETA keep moving while an operation is busy
- * with something it reports only when done. The rate is that of the last RATE_WINDOW_MS
- * (the whole run before then), and the ETA follows from it: bytes skipped at once, such
- * as unchanged files, do not make the rest look fast for long.
+ * with something it reports only when done. Rate and ETA are recent ones (rate-window.ts).
  */
 import { formatBytes, formatDuration, formatRate } from './format.js';
+import { RateWindow } from './rate-window.js';
 
 /** What the progress line shows; only what is given is shown. */
 export interface ProgressState {
@@ -34,22 +33,12 @@ export interface OutputOptions {
   refreshMs?: number;
 }
 
-/** The rate (and from it the ETA) is measured over the last this many milliseconds. */
-export const RATE_WINDOW_MS = 10_000;
-
-/** One progress event's position, for the rate. */
-interface Sample {
-  t: number;
-  files: number;
-  bytes: number;
-}
-
 /** How a command prints. */
 export class Output {
   private progressShown = false;
-  /** The last progress drawn, when it was received, and the samples of its rate. */
+  /** The last progress drawn, and when it was received. */
   private last: { state: ProgressState; at: number } | undefined;
-  private samples: Sample[] = [];
+  private readonly rates = new RateWindow();
   private timer: ReturnType<typeof setInterval> | undefined;
   private drawn = '';
   private readonly now: () => number;
@@ -133,7 +122,7 @@ export class Output {
     if (!this.showProgress) return;
     const at = this.now();
     const sample = { t: p.elapsedMs, files: p.files ?? 0, bytes: p.bytes ?? 0 };
-    const before = this.samples.at(-1);
+    const before = this.rates.last;
     // Counting something else now (check's phases): the rate starts again from here.
     if (
       before &&
@@ -141,13 +130,11 @@ export class Output {
         sample.files < before.files ||
         sample.bytes < before.bytes)
     ) {
-      this.samples = [];
-    } else if (!before && sample.t > 0) {
-      // The operation started at 0 with nothing done.
-      this.samples.push({ t: 0, files: 0, bytes: 0 });
+      this.rates.restartAt(sample);
+    } else {
+      this.rates.add(sample);
     }
     this.last = { state: p, at };
-    this.addSample(sample);
     this.draw(p.elapsedMs);
     if (this.timer === undefined) {
       this.timer = setInterval(() => this.refresh(), this.refreshMs);
@@ -163,7 +150,7 @@ export class Output {
       this.timer = undefined;
     }
     this.last = undefined;
-    this.samples = [];
+    this.rates.reset();
     this.eraseProgress();
   }
 
@@ -171,24 +158,6 @@ export class Output {
   private refresh(): void {
     if (!this.last) return;
     this.draw(this.last.state.elapsedMs + Math.max(0, this.now() - this.last.at));
-  }
-
-  private addSample(s: Sample): void {
-    const samples = this.samples;
-    samples.push(s);
-    // Keep one sample at or before the window's start, none older.
-    while (samples.length > 2 && samples[1]!.t <= s.t - RATE_WINDOW_MS) samples.shift();
-  }
-
-  /** Units per millisecond of `key` over the rate window ending at `elapsedMs`. */
-  private rate(key: 'files' | 'bytes', elapsedMs: number): number {
-    const samples = this.samples;
-    // At `elapsedMs` the position is still the last one reported.
-    let i = 0;
-    while (i < samples.length - 1 && samples[i + 1]!.t <= elapsedMs - RATE_WINDOW_MS) i++;
-    const from = samples[i]!;
-    const ms = elapsedMs - from.t;
-    return ms > 0 ? (samples.at(-1)![key] - from[key]) / ms : 0;
   }
 
   /** The progress line for `p` at `elapsedMs`. */
@@ -216,10 +185,10 @@ export class Output {
       parts.push(
         `${formatBytes(p.bytes)}${p.totalBytes !== undefined ? `/${formatBytes(p.totalBytes)}` : ''}`,
       );
-      parts.push(elapsedMs > 0 ? formatRate(this.rate('bytes', elapsedMs), 1) : '-');
+      parts.push(elapsedMs > 0 ? formatRate(this.rates.rate('bytes', elapsedMs), 1) : '-');
     }
     if (key && done < total) {
-      const rate = this.rate(key, elapsedMs);
+      const rate = this.rates.rate(key, elapsedMs);
       if (rate > 0) parts.push(`ETA ${formatDuration((total - done) / rate)}`);
     }
     if (p.extra) parts.push(p.extra);
