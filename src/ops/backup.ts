@@ -94,6 +94,12 @@ export interface BackupResult {
 export async function backup(repo: Repository, options: BackupOptions): Promise<BackupResult> {
   shareSignal(options.signal);
   checkOptions(options);
+  // Refused before any file is read: every write would fail, one warning per file.
+  if (!options.dryRun && !repo.backend.capabilities.writable) {
+    throw new UsageError(
+      `cannot back up into ${repo.backend.location}: it is read-only (back up into the repository it is published from)`,
+    );
+  }
   const locked = options.lock !== false && !options.dryRun && repo.backend.capabilities.writable;
   if (!locked) return backupUnlocked(repo, options);
   return withSharedLock(repo, 'backup', () => backupUnlocked(repo, options), {

@@ -155,9 +155,12 @@ export async function check(repo: Repository, options: CheckOptions = {}): Promi
       } catch (err) {
         if (!(err instanceof CairnError) || err.code === 'aborted' || err.code === 'backend')
           throw err;
+        // An integrity error names its object as the codec saw it ("tree blob <id>" when
+        // authentication fails): only the id matters for attributing it.
         const objectId = (err as { objectId?: string }).objectId;
+        const damagedId = objectId ? /[0-9a-f]{64}/.exec(objectId)?.[0] : undefined;
         const what =
-          err.code === 'integrity' && objectId ? `tree ${objectId}` : treeObjectName(err, tree);
+          err.code === 'integrity' && damagedId ? `tree ${damagedId}` : treeObjectName(err, tree);
         bad.set(what, { code: err.code, message: err.message });
       }
       progress();

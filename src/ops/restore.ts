@@ -174,6 +174,7 @@ export async function restore(
     }
   }
   await checkTarget(options.target);
+  for (const seed of options.seeds ?? []) await checkSeed(seed);
   const run = new RestoreRun(repo, options, totals);
   try {
     return await restoreWith(run, snapshotId, snapshot, options, targets, totals);
@@ -204,6 +205,20 @@ async function checkTarget(target: string): Promise<void> {
   if (!st.isDirectory()) {
     throw new UsageError(`restore target ${target} exists and is not a directory`);
   }
+}
+
+/** Refuses a seed that is not a directory: a typo would silently cost a full download. */
+async function checkSeed(seed: string): Promise<void> {
+  let st: Stats;
+  try {
+    st = await withFsPath(seed, (p) => stat(p));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new UsageError(`restore seed ${seed}: ${code === 'ENOENT' ? 'no such directory' : code}`, {
+      cause: err,
+    });
+  }
+  if (!st.isDirectory()) throw new UsageError(`restore seed ${seed} is not a directory`);
 }
 
 /** `restore` once the run is set up (the caller stops its workers afterwards). */

@@ -15,9 +15,13 @@ import {
 } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { LocalBackend } from '../../src/backends/local.js';
+import { ReadOnlyBackend } from '../../src/backends/readonly.js';
 import { EXIT } from '../../src/cli/context.js';
 import { describeFailure, failureText } from '../../src/cli/failure.js';
 import { NotFoundError } from '../../src/core/errors.js';
+import { backup } from '../../src/ops/backup.js';
+import { openRepositoryIn } from '../../src/repo/repository.js';
 import { cli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/fs.js';
 
@@ -107,6 +111,51 @@ describe('failures on the command line', () => {
       'internal error: x is not a function (run with CAIRN_DEBUG=1 to see where)',
     );
     expect(failureText(f, bug, true)).toContain('\n    at ');
+  });
+});
+
+describe('refused before any work', () => {
+  it('a restore seed that is missing or not a directory', async () => {
+    const { repo } = await repoWithSnapshot();
+    const target = await tempDir();
+    const file = join(await tempDir(), 'a-file');
+    writeFileSync(file, 'x');
+    const missing = await cli(
+      '--repo',
+      repo,
+      'restore',
+      'latest',
+      '--target',
+      target,
+      '--seed',
+      join(target, 'nope'),
+    );
+    expect(missing.code).toBe(EXIT.usage);
+    expect(missing.stderr).toContain('no such directory');
+    const notDir = await cli(
+      '--repo',
+      repo,
+      'restore',
+      'latest',
+      '--target',
+      target,
+      '--seed',
+      file,
+    );
+    expect(notDir.code).toBe(EXIT.usage);
+    expect(notDir.stderr).toContain('is not a directory');
+    expect(readdirSync(target)).toEqual([]);
+  });
+
+  it('a backup into a read-only repository, before reading a file', async () => {
+    const { repo: dir, src } = await repoWithSnapshot();
+    const repo = await openRepositoryIn(new ReadOnlyBackend(new LocalBackend(dir)));
+    const events: string[] = [];
+    await expect(
+      backup(repo, { paths: [src], onEvent: (e) => events.push(e.type) }),
+    ).rejects.toMatchObject({ code: 'usage' });
+    expect(events).toEqual([]);
+    await repo.close();
   });
 });
 

@@ -1,10 +1,12 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { LocalBackend } from '../../src/backends/local.js';
 import { backup } from '../../src/ops/backup.js';
 import { check } from '../../src/ops/check.js';
+import { initRepository } from '../../src/repo/repository.js';
 import { pseudoRandomBytes, tempDir } from '../helpers/fs.js';
-import { localRepo } from '../helpers/repo.js';
+import { localRepo, TINY_CHUNKS } from '../helpers/repo.js';
 
 async function firstBlobFile(
   repoDir: string,
@@ -72,5 +74,25 @@ describe('check', () => {
     await writeFile(tree.path, Buffer.from('garbage'));
     const report2 = await check(repo);
     expect(report2.problems.map((p) => p.object)).toContain(`tree ${tree.id}`);
+  });
+
+  it('in an encrypted repository, names the snapshots a damaged tree node affects', async () => {
+    const src = await tempDir();
+    await writeFile(join(src, 'f'), pseudoRandomBytes(5000, 4));
+    const dir = await tempDir('cairn-repo-');
+    const repo = await initRepository(new LocalBackend(dir), {
+      chunker: TINY_CHUNKS,
+      encryption: { password: 'pw', kdfLogN: 10 },
+    });
+    const { snapshotId, snapshot } = await backup(repo, { paths: [src], statCacheDir: false });
+    const root = snapshot.tree;
+    const path = join(dir, 'tree', root.slice(0, 2), root);
+    const bytes = await readFile(path);
+    bytes[100]! ^= 0x01; // fails authentication
+    await writeFile(path, bytes);
+    const report = await check(repo);
+    const p = report.problems.find((x) => x.object === `tree ${root}`);
+    expect(p?.code).toBe('integrity');
+    expect(p?.snapshots).toEqual([snapshotId]);
   });
 });
