@@ -166,3 +166,27 @@ describe('cairn sync', () => {
     expect(run.json.at(-1)).toMatchObject({ type: 'summary', operation: 'sync' });
   });
 });
+
+describe('init --copy-params-from an unencrypted repository', () => {
+  it('makes an unencrypted copy, even with a password at hand, and sync works', async () => {
+    const root = await tempDir();
+    const src = join(root, 'src');
+    const dst = join(root, 'dst');
+    const data = await tempDir();
+    await writeSource(data);
+    expect((await cli('--repo', src, 'init', '--no-encryption')).code).toBe(0);
+    expect((await cli('--repo', src, 'backup', data)).code).toBe(0);
+    process.env.CAIRN_PASSWORD = 'a password the copy must not use';
+    try {
+      const init = await cli('--repo', dst, 'init', '--copy-params-from', src);
+      expect(init.code).toBe(0);
+      expect(init.stdout).toContain('is not encrypted: neither is the new repository');
+      const config = JSON.parse(await readFile(join(dst, 'config'), 'utf8'));
+      expect(config.encryption).toBe('none');
+      const run = await cli('sync', src, dst);
+      expect(run.code, run.stderr).toBe(0);
+    } finally {
+      delete process.env.CAIRN_PASSWORD;
+    }
+  });
+});

@@ -35,7 +35,13 @@ export default async function init(ctx: CommandContext, opts: InitOptions): Prom
   const config = await configOptions(ctx, opts);
   // An explicit --compression wins; then the preset's (or the copied repository's).
   config.compression = opts.compression ?? config.compression ?? 'auto';
-  if (opts.encryption !== false) {
+  // A copy of an unencrypted repository is unencrypted too: the two give equal data
+  // equal ids only then, which is what `sync` between them needs.
+  const copiesUnencrypted = opts.copyParamsFrom !== undefined && !config.encryption?.shareWith;
+  if (copiesUnencrypted) {
+    delete config.encryption;
+    ctx.out.line(`${opts.copyParamsFrom} is not encrypted: neither is the new repository`);
+  } else if (opts.encryption !== false) {
     config.encryption = {
       password: await ctx.password('repo'),
       ...(config.encryption?.shareWith ? { shareWith: config.encryption.shareWith } : {}),
