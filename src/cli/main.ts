@@ -287,12 +287,22 @@ export interface CliIo {
 export async function main(argv: string[], io: CliIo = {}): Promise<number> {
   const controller = new AbortController();
   let interrupted = false;
-  const onSignal = () => {
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) {
+      // A second Ctrl-C: stop waiting for the clean-up, as without a handler.
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.kill(process.pid, signal);
+      return;
+    }
     interrupted = true;
     controller.abort(new Error('interrupted'));
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // `on`, not `once`: a handler `once` removes before it runs leaves none registered, and
+  // ink's signal-exit, seeing no other listener, re-raises the signal and kills the
+  // process before the TUI leaves the alternate screen.
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   let code: number = EXIT.ok;
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;

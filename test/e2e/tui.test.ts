@@ -271,4 +271,22 @@ describe('cairn tui in a real terminal', () => {
     t.keys('q');
     await t.waitFor('cairn exited with 0');
   }, 120_000);
+
+  it('ends on SIGTERM with exit code 130, giving the shell its screen back', async () => {
+    const { dir } = await buildFixture();
+    const t = await startTui(dir, await tempDir(), 100, 30);
+    await t.waitFor('3/3 snapshots');
+    expect(t.tmux('display', '-p', '-t', 'e2e', '#{alternate_on}').trim()).toBe('1');
+    // The node process running this repository's TUI (not the shell around it).
+    const pid = execFileSync('ps', ['-eo', 'pid=,comm=,args='], { encoding: 'utf8' })
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .find(
+        ([, comm, ...args]) => comm === 'node' && args.join(' ').includes(`tui --repo ${dir}`),
+      )?.[0];
+    expect(pid).toBeDefined();
+    process.kill(Number(pid), 'SIGTERM');
+    await t.waitFor('cairn exited with 130');
+    expect(t.tmux('display', '-p', '-t', 'e2e', '#{alternate_on}').trim()).toBe('0');
+  }, 60_000);
 });

@@ -1,5 +1,5 @@
 /** `cairn tui`: browse snapshots, compare them and restore files interactively. */
-import { UsageError } from '../../core/errors.js';
+import { AbortedError, UsageError } from '../../core/errors.js';
 import { type CommandContext, EXIT } from '../context.js';
 
 export default async function tui(ctx: CommandContext): Promise<number> {
@@ -9,6 +9,8 @@ export default async function tui(ctx: CommandContext): Promise<number> {
   const { runTui } = await loadTui();
   return ctx.withRepo(async (repo) => {
     await runTui(repo, { signal: ctx.signal });
+    // Ended by SIGINT or SIGTERM (the UI has left the alternate screen): exit 130.
+    if (ctx.signal.aborted) throw new AbortedError('interrupted');
     return EXIT.ok;
   });
 }
