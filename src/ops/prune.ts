@@ -35,7 +35,7 @@ import type { Backend } from '../backends/backend.js';
 import { ForwardingBackend } from '../backends/forwarding.js';
 import { LocalBackend } from '../backends/local.js';
 import { shareSignal, throwIfAborted } from '../core/abort.js';
-import { hasCode } from '../core/errors.js';
+import { CairnError, hasCode } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
 import { forEachConcurrent } from '../core/limit.js';
 import { BlobStore } from '../repo/blob-store.js';
@@ -536,7 +536,19 @@ async function scanRepository(
   const trees = TreeReader.forSingleWalk(blobs);
   const ids = await repo.snapshots.ids(signal);
   const roots: ObjectId[] = [];
-  for (const id of ids) roots.push((await repo.snapshots.load(id, signal)).tree);
+  for (const id of ids) {
+    try {
+      roots.push((await repo.snapshots.load(id, signal)).tree);
+    } catch (err) {
+      // Its data would look unreferenced: prune stops, and says how to go on.
+      if (!hasCode(err, 'format') && !hasCode(err, 'integrity')) throw err;
+      throw new CairnError(
+        (err as CairnError).code,
+        `${(err as Error).message}; prune cannot tell what snapshot ${id} references: remove it with 'cairn forget ${id}' (its data is then pruned too) or restore the record`,
+        { cause: err },
+      );
+    }
+  }
   const seen = new DiskSet(setOptions(repo));
   try {
     const visit = async (tree: ObjectId): Promise<void> => {

@@ -5,6 +5,8 @@ import type { Repository } from '../repo/repository.js';
 /** Repository statistics. */
 export interface RepoStats {
   snapshots: number;
+  /** Snapshot records that cannot be read (not in `snapshots` nor `logicalBytes`). */
+  unreadableSnapshots: number;
   /** Sum of the file bytes of every snapshot (what restoring them all would write). */
   logicalBytes: number;
   dataBlobs: number;
@@ -19,11 +21,18 @@ export interface RepoStats {
   dedupRatio: number;
 }
 
-/** Computes statistics by listing the backend and reading snapshot records. */
+/**
+ * Computes statistics by listing the backend and reading snapshot records. Records that
+ * cannot be read are counted in `unreadableSnapshots` (their bytes are unknown).
+ */
 export async function stats(repo: Repository, signal?: AbortSignal): Promise<RepoStats> {
-  const snapshots = await repo.snapshots.list({}, signal);
+  let unreadable = 0;
+  const snapshots = await repo.snapshots.list({}, signal, () => {
+    unreadable++;
+  });
   const s: RepoStats = {
     snapshots: snapshots.length,
+    unreadableSnapshots: unreadable,
     logicalBytes: snapshots.reduce((n, r) => n + r.snapshot.summary.bytes, 0),
     dataBlobs: 0,
     dataBytes: 0,

@@ -57,6 +57,12 @@ describe('an unreadable snapshot record', () => {
     expect(f.stderr).toContain(badId);
     const text = await cli('--repo', repoDir, 'snapshots');
     expect(text.stdout).toContain('2 snapshots');
+    const st = await cli('--repo', repoDir, '--json', 'stats');
+    expect(st.code).toBe(EXIT.partial);
+    expect(st.json.at(-1)).toMatchObject({ snapshots: 2, unreadableSnapshots: 1 });
+    const p = await cli('--repo', repoDir, 'prune');
+    expect(p.code).toBe(EXIT.failure);
+    expect(p.stderr).toContain(`cairn forget ${badId}`);
     expect(text.stderr).toContain(`warning: snapshots/${badId}:`);
 
     // Named by a prefix: removed without reading it; a policy cannot be given too.

@@ -17,6 +17,12 @@ export default async function statsCommand(ctx: CommandContext): Promise<number>
         ['deduplication', `${s.dedupRatio.toFixed(2)}x`],
       ]),
     );
+    if (s.unreadableSnapshots > 0) {
+      ctx.out.error(
+        `${s.unreadableSnapshots} snapshot record(s) cannot be read and are not counted (cairn snapshots names them)`,
+      );
+      return EXIT.partial;
+    }
     return EXIT.ok;
   });
 }
