@@ -53,6 +53,20 @@ describe('snapshot list', () => {
     await press(app, KEY.escape, '/', 'nomatch', KEY.enter);
     await waitFor(app, 'no snapshot matches the filter');
   });
+
+  it('^U clears the filter, also when it arrives with the text typed after it', async () => {
+    const { repo } = await buildFixture();
+    const app = render(<App repo={repo} cwd={await tempDir()} />);
+    await waitFor(app, '3/3 snapshots');
+    await press(app, '/', 'nomatch');
+    await waitFor(app, '0/3 snapshots');
+    await press(app, '\x15');
+    await waitFor(app, '3/3 snapshots');
+    // One chunk, as a paste or fast typing delivers it: ^U, then new text.
+    await press(app, 'zzz', '\x15tag:v2');
+    const f = await waitFor(app, '1/3 snapshots');
+    expect(f).toContain('Filter (text, tag:NAME, host:NAME): tag:v2');
+  });
 });
 
 describe('tree browser', () => {

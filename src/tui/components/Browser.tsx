@@ -240,6 +240,7 @@ export function Browser(props: BrowserProps) {
         updateTop((l) => ({ ...l, query: '', cursor: 0, offset: 0 }));
       } else if (isBackspace(key))
         updateTop((l) => ({ ...l, query: l.query.slice(0, -1), cursor: 0 }));
+      else if (key.ctrl && input === 'u') updateTop((l) => ({ ...l, query: '', cursor: 0 }));
       else if (key.upArrow || key.downArrow) set((x) => ({ ...x, searching: false }));
       else if (input && !key.ctrl && !key.meta && input >= ' ') {
         updateTop((l) => ({ ...l, query: l.query + input, cursor: 0, offset: 0 }));

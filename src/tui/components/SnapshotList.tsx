@@ -113,6 +113,7 @@ export function SnapshotList(props: SnapshotListProps) {
       else if (key.escape) setState((x) => ({ ...x, editing: false, filter: '', cursor: 0 }));
       else if (isBackspace(key))
         setState((x) => ({ ...x, filter: x.filter.slice(0, -1), cursor: 0 }));
+      else if (key.ctrl && input === 'u') setState((x) => ({ ...x, filter: '', cursor: 0 }));
       else if (input && !key.ctrl && !key.meta && input >= ' ') {
         setState((x) => ({ ...x, filter: x.filter + input, cursor: 0, offset: 0 }));
       }

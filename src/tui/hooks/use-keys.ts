@@ -10,7 +10,8 @@
  *
  * ink hands over a chunk of printable input as one string (pasted text, or keys typed
  * faster than the app reads them); it is split into single keys here, with Enter,
- * Tab, Backspace and Escape recognised inside it, so `jj` moves twice.
+ * Tab, Backspace, Escape and Ctrl+letter recognised inside it, so `jj` moves twice and
+ * a ^U that arrives with the text after it still clears the field first.
  */
 import type { Key } from 'ink';
 import { createContext, useContext, useLayoutEffect, useRef } from 'react';
@@ -65,8 +66,13 @@ export function keyOf(ch: string): [string, Key] {
       return ['', { ...NO_KEY, backspace: true }];
     case '\x1b':
       return ['', { ...NO_KEY, escape: true, meta: true }];
-    default:
+    default: {
+      // ^A..^Z as ink reports them alone: the letter, with `ctrl`.
+      const code = ch.charCodeAt(0);
+      if (code >= 1 && code <= 26)
+        return [String.fromCharCode(code + 96), { ...NO_KEY, ctrl: true }];
       return [ch, { ...NO_KEY }];
+    }
   }
 }
 
