@@ -21,6 +21,8 @@ import { clampCursor } from './model/scroll.js';
 /** Props of App. */
 export interface AppProps {
   repo: Repository;
+  /** Called on Ctrl-C (when not given, ink's own handling exits). */
+  onInterrupt?: () => void;
   /** Directory relative restore targets are resolved against (default: the process's). */
   cwd?: string;
 }
@@ -33,7 +35,7 @@ type View =
 /** The whole terminal UI for one repository. */
 export function App(props: AppProps) {
   return (
-    <KeyProvider>
+    <KeyProvider onInterrupt={props.onInterrupt}>
       <Screens {...props} />
     </KeyProvider>
   );

@@ -21,24 +21,36 @@ const ENTER_ALT_SCREEN = '\x1b[?1049h\x1b[H';
 const LEAVE_ALT_SCREEN = '\x1b[?1049l';
 const CLEAR = '\x1b[2J\x1b[H';
 
-/** Runs the terminal UI on `repo` until the user quits. */
-export async function runTui(repo: Repository, options: TuiOptions = {}): Promise<void> {
+/**
+ * Runs the terminal UI on `repo` until the user quits (resolves 'quit'), or Ctrl-C or
+ * `signal` ends it ('interrupted': a restore in progress was cancelled, as by Esc, and
+ * leaves what it wrote for the next restore there to finish).
+ */
+export async function runTui(
+  repo: Repository,
+  options: TuiOptions = {},
+): Promise<'quit' | 'interrupted'> {
   const stdout = options.stdout ?? process.stdout;
   const stdin = options.stdin ?? process.stdin;
   stdout.write(ENTER_ALT_SCREEN);
   const onResize = () => stdout.write(CLEAR);
   stdout.prependListener('resize', onResize);
-  const app = render(<App repo={repo} cwd={options.cwd} />, {
+  let interrupted = false;
+  const interrupt = () => {
+    interrupted = true;
+    app.unmount();
+  };
+  const app = render(<App repo={repo} cwd={options.cwd} onInterrupt={interrupt} />, {
     stdout,
     stdin,
-    exitOnCtrlC: true,
+    exitOnCtrlC: false,
   });
-  const onAbort = () => app.unmount();
-  options.signal?.addEventListener('abort', onAbort, { once: true });
+  options.signal?.addEventListener('abort', interrupt, { once: true });
   try {
     await app.waitUntilExit();
+    return interrupted ? 'interrupted' : 'quit';
   } finally {
-    options.signal?.removeEventListener('abort', onAbort);
+    options.signal?.removeEventListener('abort', interrupt);
     stdout.off('resize', onResize);
     stdout.write(LEAVE_ALT_SCREEN);
   }

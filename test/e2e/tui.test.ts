@@ -289,4 +289,14 @@ describe('cairn tui in a real terminal', () => {
     await t.waitFor('cairn exited with 130');
     expect(t.tmux('display', '-p', '-t', 'e2e', '#{alternate_on}').trim()).toBe('0');
   }, 60_000);
+
+  it('ends on Ctrl-C with exit code 130, giving the shell its screen back', async () => {
+    const { dir } = await buildFixture();
+    const t = await startTui(dir, await tempDir(), 100, 30);
+    await t.waitFor('3/3 snapshots');
+    t.keys('C-c');
+    await t.waitFor('cairn exited with 130');
+    expect(t.screen()).toContain('cairn: interrupted');
+    expect(t.tmux('display', '-p', '-t', 'e2e', '#{alternate_on}').trim()).toBe('0');
+  }, 60_000);
 });

@@ -8,9 +8,9 @@ export default async function tui(ctx: CommandContext): Promise<number> {
   }
   const { runTui } = await loadTui();
   return ctx.withRepo(async (repo) => {
-    await runTui(repo, { signal: ctx.signal });
-    // Ended by SIGINT or SIGTERM (the UI has left the alternate screen): exit 130.
-    if (ctx.signal.aborted) throw new AbortedError('interrupted');
+    const end = await runTui(repo, { signal: ctx.signal });
+    // Ended by Ctrl-C, SIGINT or SIGTERM (the UI has left the alternate screen): exit 130.
+    if (end === 'interrupted' || ctx.signal.aborted) throw new AbortedError('interrupted');
     return EXIT.ok;
   });
 }

@@ -3,9 +3,21 @@ import { useInput } from 'ink';
 import { type ReactNode, useState } from 'react';
 import { dispatchKeys, KeyContext, type KeyRegistry } from '../hooks/use-keys.js';
 
-/** Provides key input to every `useKeys` below it. */
-export function KeyProvider({ children }: { children: ReactNode }) {
+/**
+ * Provides key input to every `useKeys` below it. Ctrl-C goes to `onInterrupt` (the
+ * runner ends the UI as on SIGINT) and to no handler.
+ */
+export function KeyProvider({
+  children,
+  onInterrupt,
+}: {
+  children: ReactNode;
+  onInterrupt?: (() => void) | undefined;
+}) {
   const [registry] = useState<KeyRegistry>(() => new Set());
-  useInput((input, key) => dispatchKeys(registry, input, key));
+  useInput((input, key) => {
+    if (onInterrupt && key.ctrl && input === 'c') onInterrupt();
+    else dispatchKeys(registry, input, key);
+  });
   return <KeyContext.Provider value={registry}>{children}</KeyContext.Provider>;
 }
