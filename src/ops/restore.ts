@@ -214,9 +214,12 @@ async function checkSeed(seed: string): Promise<void> {
     st = await withFsPath(seed, (p) => stat(p));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(`restore seed ${seed}: ${code === 'ENOENT' ? 'no such directory' : code}`, {
-      cause: err,
-    });
+    throw new UsageError(
+      `restore seed ${seed}: ${code === 'ENOENT' ? 'no such directory' : code}`,
+      {
+        cause: err,
+      },
+    );
   }
   if (!st.isDirectory()) throw new UsageError(`restore seed ${seed} is not a directory`);
 }
