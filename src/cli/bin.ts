@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-import { EXIT } from './context.js';
 /** The `cairn` executable: runs the CLI and exits once stdout has drained. */
 import { applyHeapSettings } from './heap.js';
-import { main } from './main.js';
+import { main, stdoutFailure } from './main.js';
+import { Output } from './output.js';
 
 // File writes with fsync and parallel reads wait in libuv's thread pool (4 threads by
 // default). libuv reads this variable when the pool starts, on first use, which is
@@ -16,9 +16,7 @@ main(process.argv.slice(2)).then((code) => {
   // stdout failing after the command finished (its reader gone, a full disk): the
   // output was lost, which the exit code must say.
   process.stdout.write('', (err) => {
-    const e = err as NodeJS.ErrnoException | null | undefined;
-    if (e && e.code !== 'EPIPE')
-      process.stderr.write(`cairn: cannot write to stdout: ${e.message}\n`);
-    process.exit(e ? (e.code === 'EPIPE' ? EXIT.brokenPipe : EXIT.failure) : code);
+    const failed = err as NodeJS.ErrnoException | null | undefined;
+    process.exit(failed ? stdoutFailure(failed, new Output(false, false)) : code);
   });
 });

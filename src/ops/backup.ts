@@ -100,7 +100,7 @@ export async function backup(repo: Repository, options: BackupOptions): Promise<
       `cannot back up into ${repo.backend.location}: it is read-only (back up into the repository it is published from)`,
     );
   }
-  const locked = options.lock !== false && !options.dryRun && repo.backend.capabilities.writable;
+  const locked = options.lock !== false && !options.dryRun;
   if (!locked) return backupUnlocked(repo, options);
   return withSharedLock(repo, 'backup', () => backupUnlocked(repo, options), {
     ...(options.signal ? { signal: options.signal } : {}),

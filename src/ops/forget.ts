@@ -3,13 +3,12 @@
  * exactly the ones named, then rebuilds the snapshot index. Blobs are left for `prune`,
  * which `prune: {...}` runs afterwards under the same exclusive lock.
  */
-import { NotFoundError, UsageError } from '../core/errors.js';
-import type { ObjectId } from '../core/ids.js';
+import { UsageError } from '../core/errors.js';
 import { forEachConcurrent } from '../core/limit.js';
 import { snapshotKey } from '../repo/layout.js';
 import { Lock } from '../repo/locks.js';
 import type { Repository } from '../repo/repository.js';
-import type { SnapshotFilter } from '../repo/snapshots.js';
+import { idByPrefix, type SnapshotFilter } from '../repo/snapshots.js';
 import { type PruneOptions, type PruneReport, prune } from './prune.js';
 import {
   applyRetention,
@@ -80,7 +79,7 @@ export async function forget(repo: Repository, options: ForgetOptions): Promise<
     let kept = 0;
     if (named.length > 0) {
       const all = await repo.snapshots.ids(signal);
-      removed = named.map((s) => resolveId(s, all)).filter((id, i, ids) => ids.indexOf(id) === i);
+      removed = named.map((s) => idByPrefix(s, all)).filter((id, i, ids) => ids.indexOf(id) === i);
       kept = all.length - removed.length;
     } else {
       const snapshots = await repo.snapshots.list(options.filter ?? {}, signal);
@@ -109,22 +108,4 @@ export async function forget(repo: Repository, options: ForgetOptions): Promise<
   } finally {
     await lock?.release();
   }
-}
-
-/** The one id among `ids` that `selector` (a full id or a prefix of 4+ hex digits) names. */
-function resolveId(selector: string, ids: ObjectId[]): ObjectId {
-  if (!/^[0-9a-f]{4,64}$/.test(selector)) {
-    throw new UsageError(
-      `forget: ${JSON.stringify(selector)} is not a snapshot id or id prefix (at least 4 hex digits)`,
-    );
-  }
-  const matching = ids.filter((id) => id.startsWith(selector));
-  if (matching.length === 0)
-    throw new NotFoundError(selector, `no snapshot id starts with ${selector}`);
-  if (matching.length > 1) {
-    throw new UsageError(
-      `snapshot id prefix ${selector} is ambiguous: ${matching.length} snapshots match`,
-    );
-  }
-  return matching[0]!;
 }

@@ -149,15 +149,10 @@ export const LEFTOVER_SLOT_AGE_MS = 10 * 60 * 1000;
  * its master keys; nor where the backend cannot be listed to tell.
  */
 export async function removeLeftoverKeySlots(backend: Backend, now = Date.now()): Promise<void> {
-  if (!backend.capabilities.listable || (await holdsContent(backend))) return;
-  let ids: string[];
-  try {
-    ids = await slotIds(backend);
-  } catch (err) {
-    if (!hasCode(err, 'not-found')) throw err;
-    ids = []; // not listable and no index: nothing to find
-  }
-  if (ids.length === 0) return; // the usual case: nothing written, nothing to remove
+  if (!backend.capabilities.listable) return;
+  // The usual case first: nothing written, nothing to remove, and nothing more to list.
+  const ids = await slotIds(backend);
+  if (ids.length === 0 || (await holdsContent(backend))) return;
   let removed = 0;
   for (const id of ids) {
     const created = await readSlot(backend, id).then(

@@ -264,23 +264,34 @@ export class SnapshotStore {
     }
     if (selector.length === 64)
       return { id: selector, snapshot: await this.load(selector, signal) };
-    if (selector.length < 4) {
-      throw new UsageError(
-        `snapshot id prefix ${selector} is too short: give at least 4 hex digits`,
-      );
-    }
-    const candidates = (await this.ids(signal)).filter((id) => id.startsWith(selector));
-    if (candidates.length === 0) {
-      throw new NotFoundError(selector, `no snapshot id starts with ${selector}`);
-    }
-    if (candidates.length > 1) {
-      throw new UsageError(
-        `snapshot id prefix ${selector} is ambiguous: ${candidates.length} snapshots match`,
-      );
-    }
-    const id = candidates[0]!;
+    const id = idByPrefix(selector, await this.ids(signal));
     return { id, snapshot: await this.load(id, signal) };
   }
+}
+
+/**
+ * The one id among `ids` that `selector` (a full id, or a prefix of at least 4 hex
+ * digits) names, without reading any record.
+ */
+export function idByPrefix(selector: string, ids: readonly ObjectId[]): ObjectId {
+  if (!/^[0-9a-f]{1,64}$/.test(selector)) {
+    throw new UsageError(
+      `${JSON.stringify(selector)} is not a snapshot id or id prefix (at least 4 hex digits)`,
+    );
+  }
+  if (selector.length < 4) {
+    throw new UsageError(`snapshot id prefix ${selector} is too short: give at least 4 hex digits`);
+  }
+  const candidates = ids.filter((id) => id.startsWith(selector));
+  if (candidates.length === 0) {
+    throw new NotFoundError(selector, `no snapshot id starts with ${selector}`);
+  }
+  if (candidates.length > 1) {
+    throw new UsageError(
+      `snapshot id prefix ${selector} is ambiguous: ${candidates.length} snapshots match`,
+    );
+  }
+  return candidates[0]!;
 }
 
 function matches(s: Snapshot, f: SnapshotFilter): boolean {
