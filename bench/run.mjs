@@ -11,6 +11,9 @@
 //   BENCH_PEERS  0 to run cairn only
 //   BENCH_MB     large corpus size in MiB (default 2048), BENCH_SMALL small files (100000)
 //   CAIRN_DIST   the cairn build to use (default ../dist)
+//   BENCH_SETTLE seconds to wait after deleting earlier repositories before anything is
+//                timed (default 75; see settleAfterDeletes)
+import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +31,22 @@ const SMALL = Number(process.env.BENCH_SMALL ?? 100_000);
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 1));
 const PEERS = process.env.BENCH_PEERS !== '0';
 const MiB = 1048576;
+const SETTLE_SECONDS = Number(process.env.BENCH_SETTLE ?? 75);
+
+/**
+ * The issue's rule: no big delete right before a timed step. This ext4 (no journal)
+ * will not hand out an inode freed less than 60 s ago (360 s while its inode table
+ * block is dirty) and looks each candidate up first, so for a minute or more after
+ * tens of thousands of files are deleted every create scans past them, and tools that
+ * write one file per object (cairn, casync) pay it per object. So after deleting: write
+ * everything out (`sync`: the tables are clean, 60 s applies), then wait past it.
+ */
+async function settleAfterDeletes(what) {
+  if (SETTLE_SECONDS <= 0) return;
+  execFileSync('sync');
+  console.log(`(waiting ${SETTLE_SECONDS} s after deleting ${what}, before timing anything)`);
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_SECONDS * 1000));
+}
 
 // Scenarios in run order. `needs`: scenarios whose repositories this one uses (added to
 // a BENCH_ONLY selection automatically). `optIn`: only with BENCH_ONLY naming it or `all`.
@@ -85,9 +104,13 @@ const fileName = (tool) => tool.name.replace(/\W+/g, '-');
 // Earlier runs' folders are removed first, while nothing is being timed yet; the corpora
 // and the chunker run come before the first timed file-system step.
 await mkdir(root, { recursive: true });
+let deletedEarlierRuns = false;
 for (const name of await readdir(root)) {
-  if (name.startsWith('run-')) await rm(join(root, name), { recursive: true, force: true });
+  if (!name.startsWith('run-')) continue;
+  await rm(join(root, name), { recursive: true, force: true });
+  deletedEarlierRuns = true;
 }
+if (deletedEarlierRuns) await settleAfterDeletes("earlier runs' folders");
 const RUN = join(root, `run-${Date.now()}`);
 const scratch = join(RUN, 'scratch');
 await mkdir(scratch, { recursive: true });
@@ -352,12 +375,14 @@ async function cairnOnly(s, dir, run) {
 for (let run = 0; run < RUNS; run++) {
   console.log(`\n== run ${run + 1} of ${RUNS}`);
   const dir = await runOnce(run);
-  // Between runs, free the disk the 2 GiB copies take (few, large files: a cheap delete).
+  // Between runs, free the disk the 2 GiB repositories and restores take (cairn's and
+  // casync's repositories are some 30,000 files each), then let the deletes settle.
   if (run + 1 < RUNS) {
     for (const name of await readdir(dir)) {
       if (name.startsWith('restore-large-') || name.startsWith('large-'))
         await rm(join(dir, name), { recursive: true, force: true });
     }
+    await settleAfterDeletes("this run's 2 GiB repositories and restores");
   }
 }
 
