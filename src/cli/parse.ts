@@ -1,4 +1,5 @@
 /** Parsing option values given on the command line. */
+import { InvalidArgumentError } from 'commander';
 import { UsageError } from '../core/errors.js';
 // The field rules alone, not the codec: parsing must not load msgpack (see context.ts).
 import { checkTags, checkText, type FieldFail } from '../manifest/snapshot-fields.js';
@@ -34,15 +35,20 @@ export function parseInteger(value: string, option: string): number {
   return Number(value);
 }
 
-/** Collects a repeatable option; commas also separate values (for tags). */
+/**
+ * Collects a repeatable option; commas also separate values (for tags). A value that
+ * names nothing (`--tag ''`, an unset shell variable) is refused: as a filter it would
+ * be read as no filter, every snapshot.
+ */
 export function collectList(value: string, previous: string[] = []): string[] {
-  return [
-    ...previous,
-    ...value
-      .split(',')
-      .map((v) => v.trim())
-      .filter((v) => v !== ''),
-  ];
+  const values = value
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
+  if (values.length === 0) {
+    throw new InvalidArgumentError(`${JSON.stringify(value)} names no tag`);
+  }
+  return [...previous, ...values];
 }
 
 /** Collects a repeatable option as is. */

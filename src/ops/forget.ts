@@ -90,6 +90,14 @@ export async function forget(repo: Repository, options: ForgetOptions): Promise<
           else removed.push(d.id);
         }
       }
+      // Only tag rules can keep nothing (a count or a duration keeps each group's
+      // newest): then no snapshot has the tags, most likely a misspelt tag.
+      if (kept === 0 && removed.length > 0) {
+        const tags = (policy.tags ?? []).map((t) => t.join(',')).join(' or ');
+        throw new UsageError(
+          `the policy keeps none of the ${removed.length} snapshot(s): none has the tags ${tags}; nothing was removed (to remove them all, name them: cairn forget ID...)`,
+        );
+      }
     }
     const report: ForgetReport = { groups, kept, removed, dryRun };
     if (dryRun) return report;

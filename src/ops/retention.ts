@@ -118,7 +118,11 @@ export function formatDuration(d: Duration): string {
   return s === '' ? '0h' : s;
 }
 
-/** `time` minus `d`, calendar-wise, in UTC (ms since the epoch). */
+/**
+ * `time` minus `d`, calendar-wise, in UTC (ms since the epoch). A duration reaching back
+ * past the earliest time a Date can hold (some 270,000 years) gives -Infinity, before
+ * every time: a Date would give NaN, after which no time compares as within it.
+ */
 export function subtractDuration(time: number, d: Duration): number {
   const t = new Date(time);
   t.setUTCFullYear(
@@ -127,7 +131,8 @@ export function subtractDuration(time: number, d: Duration): number {
     t.getUTCDate() - d.days,
   );
   t.setUTCHours(t.getUTCHours() - d.hours);
-  return t.getTime();
+  const ms = t.getTime();
+  return Number.isNaN(ms) ? Number.NEGATIVE_INFINITY : ms;
 }
 
 /** The calendar period (in UTC) a time falls into, as a comparable string. */

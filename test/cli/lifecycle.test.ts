@@ -131,6 +131,33 @@ describe('cairn forget / prune / unlock / check --read-data-subset', () => {
     expect(left.json.filter((e) => e.type === 'snapshot')).toHaveLength(3);
   });
 
+  it('forget --keep-within longer than dates reach keeps all; --grace refuses months and needs --prune', async () => {
+    const { repo } = await setup();
+    // Before: a NaN limit, and every snapshot removed, the newest included.
+    const huge = await cli('--repo', repo, '--json', 'forget', '--keep-within', '300000y');
+    expect(huge.code, huge.stderr).toBe(0);
+    expect(huge.json.at(-1)).toMatchObject({ type: 'summary', kept: 3, removed: [] });
+    const months = await cli('--repo', repo, 'prune', '--grace', '30m');
+    expect(months.code).toBe(2);
+    expect(months.stderr).toContain('m means months here');
+    const forgetMonths = await cli(
+      '--repo',
+      repo,
+      'forget',
+      '--keep-last',
+      '1',
+      '--prune',
+      '--grace',
+      '1m',
+    );
+    expect(forgetMonths.code).toBe(2);
+    const noPrune = await cli('--repo', repo, 'forget', '--keep-last', '1', '--grace', '0');
+    expect(noPrune.code).toBe(2);
+    expect(noPrune.stderr).toContain('add --prune');
+    const left = await cli('--repo', repo, '--json', 'snapshots');
+    expect(left.json.filter((e) => e.type === 'snapshot')).toHaveLength(3);
+  });
+
   it('a held lock stops prune with an explanation; unlock removes stale, --remove-all the rest', async () => {
     const { repo } = await setup();
     await writeFile(join(repo, lockKey('a'.repeat(64))), lockRecord({}));

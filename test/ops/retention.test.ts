@@ -14,6 +14,7 @@ import {
   parseDuration,
   type RetentionInput,
   type RetentionPolicy,
+  subtractDuration,
 } from '../../src/ops/retention.js';
 
 function snap(i: number, time: string, o: Partial<Snapshot> = {}): RetentionInput {
@@ -50,6 +51,21 @@ describe('retention examples', () => {
     expect(v.get(days[9]!.id)!.reasons).toEqual(['last snapshot', 'daily snapshot']);
     expect(v.get(days[7]!.id)!.reasons).toEqual(['daily snapshot']);
     expect(v.get(days[0]!.id)).toEqual({ keep: false, reasons: [] });
+  });
+
+  it('keep-within longer than a date can reach back keeps everything (not nothing)', () => {
+    // 300,000 years before 2024 is before the earliest Date (some 271,800 BC): the
+    // subtraction gave NaN, so no snapshot counted as within and all were removed.
+    for (const text of ['300000y', '9999999999h', '270000y', '3000000m']) {
+      const v = verdicts(days, { within: parseDuration(text) });
+      expect(
+        [...v.values()].every((d) => d.keep),
+        text,
+      ).toBe(true);
+    }
+    expect(subtractDuration(Date.UTC(2024, 0, 1), parseDuration('300000y'))).toBe(
+      Number.NEGATIVE_INFINITY,
+    );
   });
 
   it('keep-within counts back from the newest snapshot', () => {

@@ -39,6 +39,9 @@ export default async function forgetCommand(
 ): Promise<number> {
   const policy = parsePolicy(opts);
   const groupBy = parseGroupBy(opts.groupBy ?? 'host,paths');
+  if (opts.grace !== undefined && !opts.prune) {
+    throw new UsageError('--grace is the grace period of the prune --prune runs: add --prune');
+  }
   const graceMs = opts.grace !== undefined ? parseGrace(opts.grace) : undefined;
   // An empty filter would be read as none: the policy would judge every host's snapshots.
   if (opts.host !== undefined) checkHostOption(opts.host, '--host');
@@ -110,6 +113,12 @@ export default async function forgetCommand(
       `${report.dryRun ? 'would keep' : 'kept'} ${report.kept}, ${report.dryRun ? 'would remove' : 'removed'} ${report.removed.length} snapshot(s)`,
     );
     if (report.prune) printPrune(ctx, report.prune);
+    else if (report.dryRun && opts.prune) {
+      // A prune's dry run here would count blobs as if nothing were removed.
+      ctx.out.line(
+        'would then prune; what that frees is known only once the snapshots are removed (cairn prune --dry-run then)',
+      );
+    }
     return EXIT.ok;
   });
 }

@@ -21,13 +21,24 @@ export default async function pruneCommand(
   });
 }
 
-/** Parses a grace period: `0`, or a duration like `1h`, `2d`. */
+/**
+ * Parses a grace period: `0`, or a duration like `1h`, `2d`. Months are refused: in the
+ * `--keep-within` grammar `m` is a month, and `--grace 30m` is far more likely meant as
+ * 30 minutes than as two and a half years of keeping garbage.
+ */
 export function parseGrace(text: string): number {
   if (text.trim() === '0') return 0;
   const d = parseDuration(text);
+  if (d.months > 0) {
+    throw new UsageError(
+      `--grace ${JSON.stringify(text)}: m means months here (as in --keep-within), not minutes; give hours or days (e.g. 1h, 2d)`,
+    );
+  }
   const now = Date.UTC(2000, 0, 1);
   const ms = now - subtractDuration(now, d);
-  if (!(ms >= 0)) throw new UsageError(`--grace: bad duration ${JSON.stringify(text)}`);
+  if (!(ms >= 0) || !Number.isFinite(ms)) {
+    throw new UsageError(`--grace: bad duration ${JSON.stringify(text)}`);
+  }
   return ms;
 }
 

@@ -1,4 +1,5 @@
 /** `cairn restore SNAPSHOT --target DIR`: restore files, over an older version if present. */
+import { UsageError } from '../../core/errors.js';
 import { shortId } from '../../core/ids.js';
 import type { RestoreEvent } from '../../ops/events.js';
 import { type OverwriteMode, restore } from '../../ops/restore.js';
@@ -20,6 +21,13 @@ export default async function restoreCommand(
   selector: string,
   opts: RestoreCliOptions,
 ): Promise<number> {
+  // An empty include (an unset shell variable) would mean the whole snapshot, and with
+  // --delete the whole target.
+  if (opts.include?.some((path) => path.trim() === '')) {
+    throw new UsageError(
+      '--include "": the path is empty; give / to mean the whole snapshot explicitly',
+    );
+  }
   return ctx.withRepo(async (repo) => {
     const { id, snapshot } = await repo.snapshots.resolve(selector, {}, ctx.signal);
     let warnings = 0;
@@ -79,7 +87,7 @@ export default async function restoreCommand(
     );
     if (s.filesSkipped > 0) {
       ctx.out.result(
-        `${s.filesSkipped} existing file${s.filesSkipped === 1 ? '' : 's'} ${opts.dryRun ? 'would be' : 'were'} left as they were (--overwrite never)`,
+        `${s.filesSkipped} existing file${s.filesSkipped === 1 ? '' : 's'} ${opts.dryRun ? 'would be' : s.filesSkipped === 1 ? 'was' : 'were'} left as ${s.filesSkipped === 1 ? 'it was' : 'they were'} (--overwrite never)`,
       );
     }
     ctx.out.line(
