@@ -1,7 +1,10 @@
 /**
- * Where the CLI gets passwords, in order: an environment variable, a file, a command's
- * output, else a prompt on the terminal (without echo). With none of these (no TTY, e.g.
- * CI), a usage error says what to set: cairn never blocks waiting for input it cannot get.
+ * Where the CLI gets passwords, in order: a file or a command named on the command line,
+ * an environment variable, else a prompt on the terminal (without echo). An option given
+ * for this run wins over a variable left in the environment, and an empty variable counts
+ * as unset (`CAIRN_PASSWORD=` would otherwise hide the file given next to it). With none
+ * of these (no TTY, e.g. CI), a usage error says what to set: cairn never blocks waiting
+ * for input it cannot get.
  *
  * Roles: `repo` is the password of the repository a command works on (`CAIRN_PASSWORD`,
  * `--password-file`, `--password-command`); `from` the password of a second repository a
@@ -31,16 +34,20 @@ function chomp(s: string): string {
 }
 
 function fromFile(path: string, option: string): string {
+  let text: string;
   try {
-    return chomp(readFileSync(path, 'utf8'));
+    text = chomp(readFileSync(path, 'utf8'));
   } catch (err) {
     throw new UsageError(`${option} ${path}: cannot read it (${(err as Error).message})`);
   }
+  if (text === '') throw new UsageError(`${option} ${path}: the file holds no password`);
+  return text;
 }
 
 function fromCommand(command: string): string {
+  let text: string;
   try {
-    return chomp(
+    text = chomp(
       execFileSync('/bin/sh', ['-c', command], {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'inherit'],
@@ -49,6 +56,14 @@ function fromCommand(command: string): string {
   } catch (err) {
     throw new UsageError(`--password-command failed: ${(err as Error).message}`);
   }
+  if (text === '') throw new UsageError('--password-command printed no password');
+  return text;
+}
+
+/** An environment variable's value, with an empty one read as unset. */
+function fromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value === '' ? undefined : value;
 }
 
 /** The password for `role`, from the first source that is set. */
@@ -58,17 +73,18 @@ export async function getPassword(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<string> {
   if (role === 'new') {
-    if (env.CAIRN_NEW_PASSWORD !== undefined) return env.CAIRN_NEW_PASSWORD;
     if (sources.newPasswordFile) return fromFile(sources.newPasswordFile, '--new-password-file');
-    return promptNew();
+    return fromEnv(env, 'CAIRN_NEW_PASSWORD') ?? promptNew();
   }
   if (role === 'from') {
-    if (env.CAIRN_FROM_PASSWORD !== undefined) return env.CAIRN_FROM_PASSWORD;
     if (sources.fromPasswordFile) return fromFile(sources.fromPasswordFile, '--from-password-file');
+    const fromPassword = fromEnv(env, 'CAIRN_FROM_PASSWORD');
+    if (fromPassword !== undefined) return fromPassword;
   }
-  if (env.CAIRN_PASSWORD !== undefined) return env.CAIRN_PASSWORD;
   if (sources.passwordFile) return fromFile(sources.passwordFile, '--password-file');
   if (sources.passwordCommand) return fromCommand(sources.passwordCommand);
+  const password = fromEnv(env, 'CAIRN_PASSWORD');
+  if (password !== undefined) return password;
   if (!process.stdin.isTTY) {
     throw new UsageError(
       `the repository is encrypted and no password was given: set CAIRN_PASSWORD, ` +

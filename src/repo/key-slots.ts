@@ -170,12 +170,36 @@ export async function removeLeftoverKeySlots(backend: Backend, now = Date.now())
   if (removed > 0) await writeKeysIndex(backend);
 }
 
-/** The slots of a repository, oldest first. */
-export async function listKeySlots(backend: Backend): Promise<KeySlotInfo[]> {
-  const slots = await Promise.all((await slotIds(backend)).map((id) => readSlot(backend, id)));
-  return slots
-    .map((s) => s.info)
-    .sort((a, b) => a.created.localeCompare(b.created) || a.id.localeCompare(b.id));
+/** A slot whose object cannot be read as a key slot: listed, so that it can be removed. */
+export interface DamagedKeySlot {
+  id: string;
+  /** What is wrong with it (the FormatError's message, naming the object). */
+  damaged: string;
+}
+
+/** True for a slot `listKeySlots` could not read. */
+export function isDamagedSlot(slot: KeySlotInfo | DamagedKeySlot): slot is DamagedKeySlot {
+  return 'damaged' in slot;
+}
+
+/** The slots of a repository, oldest first, then the damaged ones. */
+export async function listKeySlots(backend: Backend): Promise<Array<KeySlotInfo | DamagedKeySlot>> {
+  const slots = await Promise.all(
+    (await slotIds(backend)).map((id) =>
+      readSlot(backend, id).then(
+        (s): KeySlotInfo | DamagedKeySlot => s.info,
+        (err) => {
+          if (hasCode(err, 'format')) return { id, damaged: (err as Error).message };
+          throw err;
+        },
+      ),
+    ),
+  );
+  const readable = slots.filter((s): s is KeySlotInfo => !isDamagedSlot(s));
+  const damaged = slots.filter(isDamagedSlot);
+  readable.sort((a, b) => a.created.localeCompare(b.created) || a.id.localeCompare(b.id));
+  damaged.sort((a, b) => a.id.localeCompare(b.id));
+  return [...readable, ...damaged];
 }
 
 /** Resolves a slot id or unique prefix (at least 4 hex digits). */
@@ -190,25 +214,42 @@ export async function resolveKeySlot(backend: Backend, prefix: string): Promise<
 }
 
 /**
- * Opens the master keys with `password`, trying every slot. Throws AuthError when no
- * slot accepts it.
+ * Opens the master keys with `password`, trying every slot. A slot that cannot be read
+ * (damaged, or written by something else) is passed over, so one bad object cannot lock
+ * out the passwords of the others; `damaged` names those passed over. Throws AuthError
+ * when no slot accepts the password, FormatError when no slot could be read at all.
  */
 export async function unlockKeys(
   backend: Backend,
   repoId: string,
   password: string,
-): Promise<{ keys: MasterKeys; slotId: string }> {
+): Promise<{ keys: MasterKeys; slotId: string; damaged: string[] }> {
   const ids = await slotIds(backend);
   if (ids.length === 0) {
     throw new FormatError(KEYS_PREFIX, 'the repository is encrypted but has no key slot');
   }
+  const damaged: string[] = [];
+  let firstProblem: unknown;
   for (const id of ids) {
-    const { info, data } = await readSlot(backend, id);
-    const wrapping = await deriveKey(password, info.kdf);
-    const plain = aeadOpen(wrapping, data, aadFor(repoId));
-    if (plain) return { keys: decodeMasterKeys(plain, keyOf(id)), slotId: id };
+    let slot: { info: KeySlotInfo; data: Buffer };
+    try {
+      slot = await readSlot(backend, id);
+    } catch (err) {
+      if (!hasCode(err, 'format')) throw err;
+      damaged.push(id);
+      firstProblem ??= err;
+      continue;
+    }
+    const wrapping = await deriveKey(password, slot.info.kdf);
+    const plain = aeadOpen(wrapping, slot.data, aadFor(repoId));
+    if (plain) return { keys: decodeMasterKeys(plain, keyOf(id)), slotId: id, damaged };
   }
-  throw new AuthError('wrong password: no key slot opens with it');
+  if (damaged.length === ids.length) throw firstProblem;
+  const skipped =
+    damaged.length > 0
+      ? ` (${damaged.length} damaged slot(s) could not be tried: ${damaged.map(keyOf).join(', ')})`
+      : '';
+  throw new AuthError(`wrong password: no key slot opens with it${skipped}`);
 }
 
 /** Slot ids: from a listing where possible, else from `index/keys`. */

@@ -115,6 +115,71 @@ describe('cairn with encryption', () => {
     expect((await cli('--repo', plain, 'key', 'list')).stderr).toMatch(/not encrypted/);
   });
 
+  it('a damaged key slot locks nobody out; key list shows it and key remove takes it away', async () => {
+    const { repo } = await setup();
+    process.env.CAIRN_PASSWORD = 'first';
+    expect((await cli('--repo', repo, 'init')).code).toBe(0);
+    const added: string[] = [];
+    for (const pw of ['second', 'third']) {
+      process.env.CAIRN_NEW_PASSWORD = pw;
+      const add = await cli('--repo', repo, '--json', 'key', 'add');
+      expect(add.json.at(-1)).toMatchObject({ type: 'summary', operation: 'key add' });
+      added.push(add.json.at(-1)!.id as string);
+    }
+    // 'third's slot is overwritten: every other password must still open, whatever
+    // order the slots are listed in (before, the first bad slot ended every attempt).
+    await writeFile(join(repo, 'keys', added[1]!), 'junk');
+    for (const pw of ['first', 'second']) {
+      process.env.CAIRN_PASSWORD = pw;
+      const r = await cli('--repo', repo, 'snapshots');
+      expect(r.code, `${pw}: ${r.stderr}`).toBe(0);
+    }
+    process.env.CAIRN_PASSWORD = 'wrong';
+    const wrong = await cli('--repo', repo, 'snapshots');
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain('wrong password: no key slot opens with it');
+    expect(wrong.stderr).toContain(`1 damaged slot(s) could not be tried: keys/${added[1]}`);
+
+    process.env.CAIRN_PASSWORD = 'first';
+    const list = await cli('--repo', repo, '--json', 'key', 'list');
+    expect(list.code).toBe(3);
+    const damaged = list.json.filter((e) => e.type === 'key' && e.damaged);
+    expect(damaged.map((e) => e.id)).toEqual([added[1]]);
+    expect(list.json.at(-1)).toMatchObject({ type: 'summary', keys: 3, damaged: 1 });
+    const text = await cli('--repo', repo, 'key', 'list');
+    expect(text.stdout).toContain('damaged: cannot be read');
+    expect(text.stderr).toContain(`cairn key remove ${added[1]!.slice(0, 8)}`);
+    const removed = await cli('--repo', repo, '--json', 'key', 'remove', added[1]!.slice(0, 8));
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(removed.json.at(-1)).toMatchObject({ type: 'summary', operation: 'key remove' });
+    expect((await cli('--repo', repo, 'key', 'list')).code).toBe(0);
+  });
+
+  it('a password option wins over the environment, and an empty variable counts as unset', async () => {
+    const { repo } = await setup();
+    process.env.CAIRN_PASSWORD = 'right';
+    expect((await cli('--repo', repo, 'init')).code).toBe(0);
+    const file = join(await tempDir(), 'pw');
+    await writeFile(file, 'right\n');
+    for (const env of ['', 'a stale one']) {
+      process.env.CAIRN_PASSWORD = env;
+      const r = await cli('--repo', repo, '--password-file', file, 'snapshots');
+      expect(r.code, `CAIRN_PASSWORD=${JSON.stringify(env)}: ${r.stderr}`).toBe(0);
+    }
+    process.env.CAIRN_PASSWORD = '';
+    const none = await cli('--repo', repo, 'snapshots');
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('no password was given');
+    const empty = join(await tempDir(), 'empty');
+    await writeFile(empty, '\n');
+    const fromEmpty = await cli('--repo', repo, '--password-file', empty, 'snapshots');
+    expect(fromEmpty.code).toBe(2);
+    expect(fromEmpty.stderr).toContain('the file holds no password');
+    const silent = await cli('--repo', repo, '--password-command', 'true', 'snapshots');
+    expect(silent.code).toBe(2);
+    expect(silent.stderr).toContain('--password-command printed no password');
+  });
+
   it('init --copy-params-from an encrypted repository lets sync deduplicate', async () => {
     const { repo, src } = await setup();
     process.env.CAIRN_PASSWORD = 'source pw';

@@ -1,7 +1,13 @@
 /** `cairn key list|add|remove|passwd`: the password slots of an encrypted repository. */
 import { UsageError } from '../../core/errors.js';
 import { shortId } from '../../core/ids.js';
-import { addKeySlot, listKeySlots, removeKeySlot, resolveKeySlot } from '../../repo/key-slots.js';
+import {
+  addKeySlot,
+  isDamagedSlot,
+  listKeySlots,
+  removeKeySlot,
+  resolveKeySlot,
+} from '../../repo/key-slots.js';
 import type { Repository } from '../../repo/repository.js';
 import { type CommandContext, EXIT } from '../context.js';
 import { formatTime, table } from '../format.js';
@@ -36,6 +42,7 @@ export default async function key(
           await ctx.password('new'),
         );
         ctx.out.event({ type: 'key', action: 'added', id });
+        ctx.out.event({ type: 'summary', operation: 'key add', id });
         ctx.out.result(`added key slot ${shortId(id)}`);
         return EXIT.ok;
       }
@@ -49,6 +56,7 @@ export default async function key(
         }
         await removeKeySlot(repo.backend, id);
         ctx.out.event({ type: 'key', action: 'removed', id });
+        ctx.out.event({ type: 'summary', operation: 'key remove', id });
         ctx.out.result(`removed key slot ${shortId(id)}`);
         return EXIT.ok;
       }
@@ -62,6 +70,7 @@ export default async function key(
         );
         await removeKeySlot(repo.backend, repo.keySlot);
         ctx.out.event({ type: 'key', action: 'changed', id, replaced: repo.keySlot });
+        ctx.out.event({ type: 'summary', operation: 'key passwd', id, replaced: repo.keySlot });
         ctx.out.result(
           `changed the password: key slot ${shortId(repo.keySlot)} replaced by ${shortId(id)}`,
         );
@@ -73,7 +82,13 @@ export default async function key(
 
 async function list(ctx: CommandContext, repo: Repository): Promise<number> {
   const slots = await listKeySlots(repo.backend);
+  let damaged = 0;
   for (const s of slots) {
+    if (isDamagedSlot(s)) {
+      damaged++;
+      ctx.out.event({ type: 'key', id: s.id, current: false, damaged: s.damaged });
+      continue;
+    }
     ctx.out.event({
       type: 'key',
       id: s.id,
@@ -83,10 +98,14 @@ async function list(ctx: CommandContext, repo: Repository): Promise<number> {
       kdf: { name: s.kdf.name, logN: s.kdf.logN, r: s.kdf.r, p: s.kdf.p },
     });
   }
-  ctx.out.event({ type: 'summary', operation: 'key list', keys: slots.length });
+  ctx.out.event({ type: 'summary', operation: 'key list', keys: slots.length, damaged });
   if (!ctx.out.json) {
     const rows = [[' ', 'ID', 'Created', 'Host', 'KDF']];
     for (const s of slots) {
+      if (isDamagedSlot(s)) {
+        rows.push([' ', shortId(s.id), '?', '?', 'damaged: cannot be read']);
+        continue;
+      }
       rows.push([
         s.id === repo.keySlot ? '*' : ' ',
         shortId(s.id),
@@ -97,5 +116,11 @@ async function list(ctx: CommandContext, repo: Repository): Promise<number> {
     }
     ctx.out.result(table(rows));
   }
-  return EXIT.ok;
+  for (const s of slots) {
+    if (isDamagedSlot(s)) {
+      ctx.out.warn(`${s.damaged} (remove it with 'cairn key remove ${shortId(s.id)}')`);
+    }
+  }
+  // A damaged slot opens nothing: worth the attention of whoever reads the exit code.
+  return damaged > 0 ? EXIT.partial : EXIT.ok;
 }
