@@ -104,6 +104,26 @@ export class GroupCommit {
     this.start();
   }
 
+  /**
+   * Gives up (the backup was stopped): the temporary files queued are removed and their
+   * hand-ins fail with `reason`, as every later one will; resolves once a commit under
+   * way has finished, which removes its own. Nothing of the queue is left on disk.
+   */
+  async abandon(reason: unknown): Promise<void> {
+    this.failure ??= reason;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    const queued = this.queue;
+    this.queue = [];
+    this.queuedBytes = 0;
+    this.queuedObjects = 0;
+    this.writer.discard(queued.flatMap((h) => h.pending));
+    for (const h of queued) h.reject(reason);
+    while (this.committing) await this.committing;
+  }
+
   /** Resolves once everything handed in so far is published (or has failed). */
   async drain(): Promise<void> {
     this.flush();

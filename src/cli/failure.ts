@@ -5,6 +5,7 @@
  * told as the path and the cause, with code `io`, not as a stack trace. Anything else is
  * a bug: its message, and where it happened with CAIRN_DEBUG=1.
  */
+import { describeErrno, isErrnoError } from '../core/errno.js';
 import { CairnError } from '../core/errors.js';
 
 /** An error as the CLI reports it. */
@@ -20,48 +21,22 @@ export interface Failure {
   internal: boolean;
 }
 
-/** Causes of the errno codes people meet most, in words. */
-const CAUSES: Record<string, string> = {
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  ENOENT: 'no such file or directory',
-  EEXIST: 'already exists',
-  ENOTDIR: 'not a directory',
-  EISDIR: 'is a directory',
-  ENOTEMPTY: 'directory not empty',
-  ENOSPC: 'no space left on device',
-  EDQUOT: 'disk quota exceeded',
-  EROFS: 'read-only file system',
-  EMFILE: 'too many open files',
-  ENFILE: 'too many open files in the system',
-  ELOOP: 'too many levels of symbolic links',
-  ENAMETOOLONG: 'name too long',
-  EIO: 'input/output error',
-  EBUSY: 'resource busy',
-  EXDEV: 'on another file system',
-  EINVAL: 'invalid argument',
-};
-
 /** How `err` is reported. */
 export function describeFailure(err: unknown): Failure {
   if (err instanceof CairnError) return { code: err.code, message: err.message, internal: false };
-  const e = err as NodeJS.ErrnoException & { dest?: string };
-  if (e instanceof Error && typeof e.code === 'string' && /^E[A-Z0-9]+$/.test(e.code)) {
-    const path = e.path === undefined ? undefined : String(e.path);
-    const action = e.syscall ? `cannot ${e.syscall}` : 'cannot';
-    const where =
-      path === undefined ? action : `${action} ${path}${e.dest ? ` -> ${String(e.dest)}` : ''}`;
+  if (isErrnoError(err)) {
+    const path = err.path === undefined ? undefined : String(err.path);
     return {
       code: 'io',
-      message: `${where}: ${CAUSES[e.code] ?? 'system error'} (${e.code})`,
-      errno: e.code,
+      message: describeErrno(err),
+      errno: err.code,
       ...(path !== undefined ? { path } : {}),
       internal: false,
     };
   }
   return {
     code: 'internal',
-    message: e instanceof Error ? e.message : String(err),
+    message: err instanceof Error ? err.message : String(err),
     internal: true,
   };
 }

@@ -4,6 +4,7 @@
  * Messages may change between versions; `code` never does. Layers above the backends
  * branch on `code` (or `instanceof`), never on messages or SDK error shapes.
  */
+import { describeErrno, isErrnoError } from './errno.js';
 
 /** Every stable error code cairn uses. */
 export type ErrorCode =
@@ -123,8 +124,13 @@ export function hasCode(err: unknown, code: ErrorCode): boolean {
   return err instanceof CairnError && err.code === code;
 }
 
-/** A short human-readable description of any thrown value. */
-export function describeError(err: unknown): string {
+/**
+ * A short human-readable description of any thrown value; a failed system call is told
+ * as `cannot open PATH: permission denied (EACCES)` (see errno.ts), without the PATH
+ * when `withPath` is false (for a warning that names the path already).
+ */
+export function describeError(err: unknown, withPath = true): string {
+  if (isErrnoError(err)) return describeErrno(err, withPath);
   if (err instanceof Error) return err.message;
   return String(err);
 }

@@ -202,7 +202,7 @@ export class BackupWalker {
     this.ctx.emit({
       type: 'warning',
       path,
-      message: describeError(err),
+      message: describeError(err, false),
       code: hasCode(err, 'format') ? 'format' : 'io',
     });
   }
@@ -210,9 +210,16 @@ export class BackupWalker {
   /**
    * Backs up directory `path` (already lstat-ed) and returns its tree and totals. `dir`
    * reaches it (a descriptor when its path is long); without it one is opened and
-   * closed here.
+   * closed here. A directory that cannot be listed is recorded empty, with a warning,
+   * unless it is the `sourceRoot`: then the error is thrown, since the snapshot would
+   * hold nothing at all.
    */
-  async directory(path: string, st: SourceStat, dir?: DirRef): Promise<DirResult> {
+  async directory(
+    path: string,
+    st: SourceStat,
+    dir?: DirRef,
+    sourceRoot = false,
+  ): Promise<DirResult> {
     throwIfAborted(this.ctx.signal);
     this.rootDev ??= st.dev;
     let ref = dir;
@@ -221,6 +228,10 @@ export class BackupWalker {
       ref ??= DirRef.open(path);
       listing = await this.list(path, ref);
     } catch (err) {
+      if (sourceRoot) {
+        if (dir === undefined) ref?.close();
+        throw err;
+      }
       this.warn(path, err);
       listing = { names: [], scan: undefined, slots: undefined };
     }

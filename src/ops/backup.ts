@@ -307,7 +307,7 @@ async function backupRoot(
     const st = await lstat(sources[0]!, { bigint: true });
     if (st.isDirectory()) {
       walker.counts.dirs++;
-      return walker.directory(sources[0]!, st);
+      return walker.directory(sources[0]!, st, undefined, true);
     }
   }
   const named = sources.map((path) => ({ path, name: basename(path) }));

@@ -20,6 +20,7 @@
  * worker starts, and the calling thread keeps taking small files until a worker says it
  * is ready. A file too large for the calling thread starts a worker at once.
  */
+import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
 import type { CallOptions } from '../backends/backend.js';
 import type { LocalDirectSetup } from '../backends/local-direct.js';
@@ -78,7 +79,31 @@ interface Server {
   busy: number;
   /** False while a worker thread is still starting (messages wait in its queue). */
   ready: boolean;
+  /** Stops it: see `stopServing`. */
   terminate(): Promise<void>;
+  /** Called on its `closed` message. */
+  onClosed?: () => void;
+}
+
+/** How long a closing pool waits for a thread's `closed` before terminating it anyway. */
+const CLOSE_WAIT_MS = 5000;
+
+/**
+ * Asks `server` to close and waits for its `closed` (or `gone`, or CLOSE_WAIT_MS): it
+ * removes the temporary files of objects it will not publish (see chunk-serve.ts).
+ */
+function stopServing(server: Server, gone?: Promise<unknown>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, CLOSE_WAIT_MS);
+    timer.unref();
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    server.onClosed = done;
+    gone?.then(done, done);
+    server.post({ type: 'close' });
+  });
 }
 
 /**
@@ -462,7 +487,7 @@ export class ChunkPool {
       // are emptied, so callers see the same behaviour on either.
       post: (message, transfer) =>
         handle(transfer?.length ? structuredClone(message, { transfer }) : message),
-      terminate: async () => {},
+      terminate: () => stopServing(server),
     };
     // Replies go through a microtask, as worker messages would arrive asynchronously.
     const handle = serveChunkJobs(this.setup, (message) =>
@@ -497,6 +522,7 @@ export class ChunkPool {
       ready: false,
       post: (message, transfer) => worker.postMessage(message, transfer),
       terminate: async () => {
+        await stopServing(server, once(worker, 'exit'));
         await worker.terminate();
       },
     };
@@ -505,6 +531,10 @@ export class ChunkPool {
   }
 
   private onMessage(server: Server, message: FromWorker): void {
+    if (message.type === 'closed') {
+      server.onClosed?.();
+      return;
+    }
     if (message.type === 'ready') {
       server.ready = true;
       // Files waiting for a server may take this one now.

@@ -22,7 +22,12 @@ export type ToWorker =
   | { type: 'need'; task: number; window: number; need: Uint8Array }
   | { type: 'cancel'; task: number }
   /** Seal and write one object directly (local repositories): see ChunkPool.putDirect. */
-  | { type: 'put'; task: number; key: string; data: Uint8Array };
+  | { type: 'put'; task: number; key: string; data: Uint8Array }
+  /**
+   * The pool is closing: stop every job, remove the temporary files not published yet,
+   * then answer `closed` (the thread is terminated after that).
+   */
+  | { type: 'close' };
 
 /** A read error, rebuilt on the other side with the same errno fields. */
 export interface WireError {
@@ -48,7 +53,9 @@ export type FromWorker =
   | { type: 'read'; task: number }
   | { type: 'done'; task: number }
   | { type: 'put-done'; task: number; written: boolean; storedBytes: number }
-  | { type: 'error'; task: number; error: WireError };
+  | { type: 'error'; task: number; error: WireError }
+  /** The answer to `close`: nothing of this thread is left in the repository's folders. */
+  | { type: 'closed' };
 
 /** Flattens an error for postMessage. */
 export function toWireError(err: unknown): WireError {

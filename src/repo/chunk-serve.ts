@@ -55,7 +55,18 @@ export function serveChunkJobs(
   const cancelled = new Set<number>();
   const waiting = new Map<string, (need: Uint8Array) => void>();
   const queue: { task: number; path: string | Uint8Array; direct: boolean }[] = [];
-  let running = false;
+  let running: Promise<void> | undefined;
+  /** Set by `close`: every job stops at its next window. */
+  let closing = false;
+  /** Objects handed to the writer and not yet durable (or failed): `close` waits for them. */
+  const publishing = new Set<Promise<unknown>>();
+  const track = (p: Promise<unknown>): void => {
+    const settled: Promise<unknown> = p.then(
+      () => publishing.delete(settled),
+      () => publishing.delete(settled),
+    );
+    publishing.add(settled);
+  };
 
   const writer = setup.direct ? new LocalDirectWriter(setup.direct) : undefined;
   // Objects are published in batches (group-commit.ts) where the file system allows.
@@ -71,8 +82,9 @@ export function serveChunkJobs(
       if (direct && writer) {
         const { reported } = await runDirectChunkJob(file, cdc, codec, writer, commits, seen, {
           stored: (w) => post({ type: 'stored', task, ...w }, []),
-          cancelled: () => cancelled.has(task),
+          cancelled: () => closing || cancelled.has(task),
         });
+        track(reported);
         // The file is read: this thread takes the next one while its objects are published.
         post({ type: 'read', task }, []);
         void reported
@@ -88,7 +100,7 @@ export function serveChunkJobs(
         need: (window) =>
           new Promise<Uint8Array>((resolve) => waiting.set(`${task}:${window}`, resolve)),
         sealed: (window, chunks) => post({ type: 'sealed', task, window, chunks }, movable(chunks)),
-        cancelled: () => cancelled.has(task),
+        cancelled: () => closing || cancelled.has(task),
       });
       post({ type: 'done', task }, []);
       cancelled.delete(task);
@@ -98,15 +110,41 @@ export function serveChunkJobs(
     }
   }
 
-  async function drain(): Promise<void> {
-    if (running) return;
-    running = true;
-    try {
-      for (let next = queue.shift(); next; next = queue.shift())
-        await run(next.task, next.path, next.direct);
-    } finally {
-      running = false;
+  function drain(): void {
+    running ??= (async () => {
+      try {
+        for (let next = queue.shift(); next; next = queue.shift())
+          await run(next.task, next.path, next.direct);
+      } finally {
+        running = undefined;
+      }
+    })();
+  }
+
+  /** Wakes the jobs waiting for a decision on `task`'s windows (or all) with "none". */
+  function wakeWaiting(task?: number): void {
+    for (const [key, resolve] of waiting) {
+      if (task === undefined || key.startsWith(`${task}:`)) {
+        waiting.delete(key);
+        resolve(new Uint8Array(0));
+      }
     }
+  }
+
+  /**
+   * Stops serving: the queued files are dropped, the running job stops at its next
+   * window, objects being published finish or fail, and the temporary files no batch
+   * will publish are removed. Without this a thread terminated in the middle of a
+   * stopped backup left `.tmp~` files behind (prune removes them only an hour later).
+   */
+  async function close(): Promise<void> {
+    closing = true;
+    queue.length = 0;
+    wakeWaiting();
+    await running;
+    await commits?.abandon(new Error('chunk pool is closed'));
+    await Promise.allSettled([...publishing]);
+    post({ type: 'closed' }, []);
   }
 
   /** Reports a put once written and durable (it takes no bytes: see `writePut`). */
@@ -171,10 +209,16 @@ export function serveChunkJobs(
 
   return (message) => {
     if (message.type === 'put') {
-      void reportPut(message.task, writePut(message.key, message.data));
+      if (closing) return;
+      const writing = writePut(message.key, message.data);
+      track(writing.then((w) => w.durable));
+      void reportPut(message.task, writing);
     } else if (message.type === 'task') {
+      if (closing) return;
       queue.push(message);
-      void drain();
+      drain();
+    } else if (message.type === 'close') {
+      void close();
     } else if (message.type === 'need') {
       const key = `${message.task}:${message.window}`;
       const resolve = waiting.get(key);
@@ -183,12 +227,7 @@ export function serveChunkJobs(
     } else {
       cancelled.add(message.task);
       // Wake a job waiting on this task so it sees the cancellation.
-      for (const [key, resolve] of waiting) {
-        if (key.startsWith(`${message.task}:`)) {
-          waiting.delete(key);
-          resolve(new Uint8Array(0));
-        }
-      }
+      wakeWaiting(message.task);
     }
   };
 }

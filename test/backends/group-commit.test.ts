@@ -1,7 +1,7 @@
 /**
  * GroupCommit: hand-ins are published in batches, in order, each resolving only once
  * its objects (and everything handed in before) have their final names; a failed
- * commit fails everything after it.
+ * commit fails everything after it; an abandoned queue leaves no temporary file.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -24,8 +24,11 @@ async function names(root: string): Promise<string[]> {
 class CountingWriter extends LocalDirectWriter {
   batches: number[] = [];
   failNext = false;
+  /** When set, commits wait for it before publishing. */
+  gate: Promise<void> | undefined;
   override async publishAll(pending: PendingObject[]): Promise<boolean[]> {
     this.batches.push(pending.length);
+    await this.gate;
     if (this.failNext) {
       this.failNext = false;
       this.discard(pending);
@@ -137,5 +140,37 @@ describe.each([true, false])('GroupCommit (fsync %s)', (fsync) => {
     expect(await names(root)).toEqual([]);
     const left = await readdir(join(root, 'data/cc'));
     expect(left).toEqual([]);
+  });
+
+  it('abandon removes the queued temporary files, fails their hand-ins, and waits for a commit under way', async () => {
+    const root = await tempDir();
+    const writer = new CountingWriter({ root, fsync });
+    let open = () => {};
+    writer.gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const commits = new GroupCommit(writer, { maxBytes: 1, maxDelayMs: 10_000 });
+    // The first hand-in fills a batch and starts committing (held at the gate); the next
+    // two queue behind it.
+    const first = commits.add(writer.writeTemps([item('data/dd/first', 'f')]), 1);
+    const queued = [
+      commits.add(writer.writeTemps([item('data/dd/q1', 'q1')]), 2),
+      commits.add(writer.writeTemps([item('data/dd/q2', 'q2')]), 2),
+    ];
+    for (const q of queued) q.catch(() => {}); // asserted below
+    expect(await readdir(join(root, 'data/dd'))).toHaveLength(3); // three temporary files
+    const abandoned = commits.abandon(new Error('backup stopped'));
+    expect(await readdir(join(root, 'data/dd'))).toHaveLength(1); // the committing one
+    open();
+    await abandoned;
+    // The commit under way finished; the queued ones were never published.
+    expect(await first).toEqual([true]);
+    for (const q of queued) await expect(q).rejects.toThrow(/backup stopped/);
+    expect(await readdir(join(root, 'data/dd'))).toEqual(['first']);
+    // What comes later is turned away, and its temporary file removed too.
+    const late = commits.add(writer.writeTemps([item('data/dd/late', 'l')]), 1);
+    await expect(late).rejects.toThrow(/backup stopped/);
+    expect(await readdir(join(root, 'data/dd'))).toEqual(['first']);
+    expect(writer.batches).toEqual([1]);
   });
 });

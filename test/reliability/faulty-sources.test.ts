@@ -182,6 +182,10 @@ describe('permission denied', () => {
       expect(b.stderr).toContain(join(src, 'secret'));
       expect(b.stderr).toContain(join(src, 'locked-dir'));
       expect(b.stderr).toMatch(/permission denied|EACCES/i);
+      // Told as cairn tells a failed system call, not in Node's own words.
+      expect(b.stderr).toContain(
+        `warning: ${join(src, 'secret')}: cannot open: permission denied (EACCES)`,
+      );
       const target = await tempDir();
       const r = await cairnBin(['restore', 'latest', '--target', target], env);
       expect(r.code, r.stderr).toBe(0);
@@ -189,6 +193,15 @@ describe('permission denied', () => {
       expect(readdirSync(join(target, 'locked-dir'))).toEqual([]);
       const c = await cairnBin(['check', '--read-data'], env);
       expect(c.code, c.stderr).toBe(0);
+      // The backup's own root cannot be listed: nothing to save, so it fails (exit 1)
+      // and saves no snapshot. Before, it saved an empty one, the next backup's parent.
+      const rootless = await cairnBin(['backup', join(src, 'locked-dir')], env, nobody);
+      expect(rootless.code, rootless.stderr).toBe(1);
+      expect(rootless.stderr).toContain(join(src, 'locked-dir'));
+      expect(rootless.stderr).toContain('permission denied (EACCES)');
+      expect(rootless.stdout).not.toContain('saved');
+      const list = await cairnBin(['--json', 'snapshots'], env);
+      expect(list.stdout.match(/"type":"snapshot"/g)).toHaveLength(1);
       chmodSync(join(src, 'locked-dir'), 0o755);
     },
   );
