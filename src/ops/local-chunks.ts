@@ -61,11 +61,12 @@ export class LocalChunkIndex {
       const path = join(dir, name);
       const st = await withFsPath(path, (at) => lstat(at)).catch(() => undefined);
       if (!st) continue;
-      // A restore's temporary files may be half written: skipped. A temporary directory
-      // is a staged one an interrupted restore left (restore-fs.ts): its files are
-      // complete or being written, and any chunk read from them is verified again.
+      // Temporary files and staged directories an interrupted restore left (restore-fs.ts)
+      // count too: a file it was stopped in holds the chunks it had written (a part cut
+      // off mid-chunk just yields one id nothing asks for), and any chunk read from them
+      // is verified again, so a half-written one is fetched instead.
       if (st.isDirectory()) await this.addTree(path, signal);
-      else if (st.isFile() && !name.startsWith('.cairn-tmp-')) await this.addFile(path, signal);
+      else if (st.isFile()) await this.addFile(path, signal);
     }
   }
 

@@ -31,11 +31,12 @@ import {
   writeSync,
   writevSync,
 } from 'node:fs';
-import { type FileHandle, rename, rm, unlink } from 'node:fs/promises';
+import { type FileHandle, rename, rm, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { errnoCode } from '../backends/fs-errors.js';
 import { DirRef, withFsPath, withFsPathSync } from '../core/deep-path.js';
+import { hasCode } from '../core/errors.js';
 import { fsPath, readdirNamesSync } from '../core/fs-names.js';
 import type { FileEntry, SymlinkEntry, Timestamp } from '../manifest/types.js';
 
@@ -304,7 +305,8 @@ export function publishStagedDirSync(dir: string, staged: string, path: string):
  * Creates something at a temporary name in `dir` with `make` (given the temporary path
  * as `fs` takes it), then renames it to `path` (`dir` joined with a name). In a staged
  * `dir`, `make` is given the final name. `make` must create its path exclusively (`wx`):
- * on failure the path is removed.
+ * on failure the path is removed, unless the restore was stopped (AbortedError) with
+ * bytes written: the next restore into the target reuses their chunks, as after a kill.
  */
 export function replaceWith(
   dir: string,
@@ -320,7 +322,10 @@ export function replaceWith(
       if (!staged) await rename(tmp, final);
     } catch (err) {
       // An exclusive create that found the name taken: not this call's to remove.
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') await unlink(tmp).catch(() => {});
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw err;
+      const keep =
+        hasCode(err, 'aborted') && ((await stat(tmp).catch(() => undefined))?.size ?? 0) > 0;
+      if (!keep) await unlink(tmp).catch(() => {});
       throw err;
     }
   });

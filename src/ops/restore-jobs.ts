@@ -152,6 +152,7 @@ export class RestoreJobRunner {
       const final = d.child(job.name);
       const tmp = job.staged ? final : tempChild(d);
       let fd: number | undefined = openSync(tmp, 'wx', 0o600);
+      let wroteAny = false;
       try {
         let offset = 0;
         let batch: Uint8Array[] = [];
@@ -162,6 +163,7 @@ export class RestoreJobRunner {
           this.arenaAt = 0;
           if (batchBytes === 0) return;
           writevAllSync(fd!, batch, batchAt);
+          wroteAny = true;
           batch = [];
           batchBytes = 0;
           progress(offset);
@@ -205,7 +207,10 @@ export class RestoreJobRunner {
         if (!job.staged) renameSync(tmp, final);
       } catch (err) {
         if (fd !== undefined) closeSync(fd);
-        removeQuietly(tmp);
+        // Stopped (Ctrl-C) with chunks written: the file stays under its temporary name,
+        // and the next restore into this target reuses them, as after a kill. Any other
+        // failure removes it.
+        if (!(err instanceof AbortedError && wroteAny)) removeQuietly(tmp);
         throw err;
       }
     } finally {

@@ -357,7 +357,7 @@ class RestoreRun {
     this.emit({
       type: 'warning',
       path,
-      message: describeError(err),
+      message: describeError(err, false),
       code: err instanceof CairnError ? err.code : 'io',
     });
   }

@@ -105,6 +105,36 @@ describe('restore pool jobs', () => {
     await pool.close();
   });
 
+  it('keeps the written part of a file it was stopped in, under its temporary name', async () => {
+    const { blobs, pool, target } = await setup();
+    const parts = Array.from({ length: 8 }, (_, i) => pseudoRandomBytes(600_000, 70 + i));
+    const ids: string[] = [];
+    for (const p of parts) ids.push((await blobs.put('data', p)).id);
+    const size = parts.reduce((n, p) => n + p.length, 0);
+    const job = {
+      dir: target,
+      name: 'big',
+      size,
+      ...fileMeta,
+      ids,
+      sizes: parts.map((p) => p.length),
+    };
+    // Stopped (as by Ctrl-C) once the first batch is on disk.
+    const err = await pool
+      .file(job, (bytes) => {
+        if (bytes > 0) pool.abort();
+      })
+      .catch((e: unknown) => e);
+    expect(hasCode(err, 'aborted')).toBe(true);
+    const temps = await tempsBelow(target);
+    expect(temps).toHaveLength(1);
+    const kept = readFileSync(join(target, temps[0]!));
+    expect(kept.length).toBeGreaterThan(0);
+    expect(kept.equals(Buffer.concat(parts).subarray(0, kept.length))).toBe(true);
+    expect(existsSync(join(target, 'big'))).toBe(false);
+    await pool.close();
+  });
+
   it.each([
     ['compressed', () => new ObjectCodec(undefined, 'auto')],
     ['encrypted and compressed', () => new ObjectCodec(newMasterKeys(), 'auto')],
