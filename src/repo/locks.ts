@@ -118,6 +118,10 @@ export async function listLocks(
 /** A one-line description of a lock for messages. */
 export function describeLock(lock: LockInfo, now = Date.now()): string {
   const r = lock.record;
+  // An unreadable record has no time of its own (its stand-in says 1970).
+  if (r.operation === '?' && Date.parse(r.time) === 0) {
+    return `lock ${lock.id.slice(0, 8)} (unreadable record)${lock.stale ? `, stale: ${lock.stale}` : ''}`;
+  }
   const age = formatAge(now - Date.parse(r.time));
   return `${r.exclusive ? 'exclusive' : 'shared'} lock ${lock.id.slice(0, 8)} (${r.operation}) held by ${r.user}@${r.host} pid ${r.pid}, taken ${age} ago${lock.stale ? `, stale: ${lock.stale}` : ''}`;
 }

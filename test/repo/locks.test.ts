@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryBackend } from '../../src/backends/memory.js';
 import { LockedError } from '../../src/core/errors.js';
 import {
+  describeLock,
   Lock,
   type LockRecord,
   listLocks,
@@ -92,6 +93,16 @@ describe('locks', () => {
     expect((await listLocks(b)).map((l) => l.id)).toEqual(['c'.repeat(64)]);
     await removeLocks(b, { all: true });
     expect(await listLocks(b)).toEqual([]);
+  });
+
+  it('an unreadable lock record is stale and described as unreadable, with no made-up age', async () => {
+    const b = new MemoryBackend();
+    await b.put(lockKey('e'.repeat(64)), new TextEncoder().encode('garbage'));
+    const [lock] = await listLocks(b);
+    expect(lock!.stale).toBe('the record is unreadable');
+    expect(describeLock(lock!)).toBe(
+      'lock eeeeeeee (unreadable record), stale: the record is unreadable',
+    );
   });
 
   it('refreshes a held lock on a timer', async () => {

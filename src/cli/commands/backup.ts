@@ -5,6 +5,7 @@ import type { BackupEvent } from '../../ops/events.js';
 import { readExcludeFiles } from '../../ops/exclude.js';
 import { type CommandContext, EXIT } from '../context.js';
 import { formatBytes, formatDuration } from '../format.js';
+import { lockWaitNote } from '../lock-wait.js';
 import { checkHostOption, checkTagOption } from '../parse.js';
 
 interface BackupCliOptions {
@@ -63,7 +64,7 @@ export default async function backupCommand(
       // backup() holds a shared lock, so a concurrent prune never deletes what it reuses.
       const { snapshotId, snapshot, bytesRead } = await backup(repo, {
         ...options,
-        onLockWait: () => ctx.out.line('waiting for a prune to finish deleting...'),
+        onLockWait: lockWaitNote(ctx.out),
       });
       const s = snapshot.summary;
       ctx.out.event({

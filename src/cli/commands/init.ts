@@ -93,7 +93,9 @@ export default async function init(ctx: CommandContext, opts: InitOptions): Prom
     );
     ctx.out.line(
       `chunks: min ${formatBytes(c.chunker.min)}, avg ${formatBytes(c.chunker.avg)}, max ${formatBytes(c.chunker.max)}, level ${c.chunker.level}; inline files up to ${formatBytes(c.inlineMax)}; compression ${c.compression}` +
-        (opts.copyParamsFrom ? ` (copied from ${opts.copyParamsFrom})` : ''),
+        (opts.copyParamsFrom
+          ? ` (copied from ${opts.copyParamsFrom}${opts.compression !== undefined ? '; compression as given' : ''})`
+          : ''),
     );
     return EXIT.ok;
   } finally {

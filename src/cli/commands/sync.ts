@@ -6,6 +6,7 @@ import { sync } from '../../ops/sync.js';
 import type { Repository } from '../../repo/repository.js';
 import { type CommandContext, EXIT } from '../context.js';
 import { formatBytes, formatDuration, formatTime } from '../format.js';
+import { lockWaitNote } from '../lock-wait.js';
 
 interface SyncCliOptions {
   dryRun?: boolean;
@@ -53,7 +54,7 @@ export default async function syncCommand(
       checkers,
       signal: ctx.signal,
       onEvent,
-      onLockWait: () => ctx.out.line('waiting for a prune to finish deleting...'),
+      onLockWait: lockWaitNote(ctx.out),
     };
     const report = await sync(src, dst, options);
     ctx.out.event({ type: 'summary', operation: 'sync', ...report });
