@@ -42,12 +42,16 @@ export function errnoCause(code: string): string {
 
 /**
  * `cannot SYSCALL PATH[ -> DEST]: CAUSE (CODE)` for a failed system call; without the
- * path when `withPath` is false (a warning that names the path itself).
+ * path when `withPath` is false (a warning that names the path itself). An errno error
+ * of no system call keeps Node's message.
  */
 export function describeErrno(err: ErrnoError, withPath = true): string {
+  // Not a system call (a socket reset...): Node's own message says more.
+  if (!err.syscall) return err.message;
   const path = err.path === undefined || !withPath ? undefined : String(err.path);
-  const action = err.syscall ? `cannot ${err.syscall}` : 'cannot';
+  // The other end of a link or rename is told even where the path is not.
+  const dest = err.dest === undefined ? '' : ` -> ${String(err.dest)}`;
   const where =
-    path === undefined ? action : `${action} ${path}${err.dest ? ` -> ${String(err.dest)}` : ''}`;
+    path === undefined ? `cannot ${err.syscall}${dest}` : `cannot ${err.syscall} ${path}${dest}`;
   return `${where}: ${errnoCause(err.code)}`;
 }

@@ -95,7 +95,7 @@ export async function forget(repo: Repository, options: ForgetOptions): Promise<
       if (kept === 0 && removed.length > 0) {
         const tags = (policy.tags ?? []).map((t) => t.join(',')).join(' or ');
         throw new UsageError(
-          `the policy keeps none of the ${removed.length} snapshot(s): none has the tags ${tags}; nothing was removed (to remove them all, name them: cairn forget ID...)`,
+          `the policy keeps none of the ${removed.length} snapshot(s)${tags ? `: none has the tags ${tags}` : ''}; nothing was removed (to remove them all, name them: cairn forget ID...)`,
         );
       }
     }

@@ -17,6 +17,7 @@ import { throwIfAborted } from '../core/abort.js';
 import { withFsPath } from '../core/deep-path.js';
 import { readdirNames } from '../core/fs-names.js';
 import { type ObjectId, sha256Hex } from '../core/ids.js';
+import { RESTORE_TEMP_PREFIX } from './restore-fs.js';
 
 /** Computes a chunk's id the way the repository does (SHA-256, or HMAC when encrypted). */
 export type IdFunction = (data: Uint8Array) => ObjectId;
@@ -26,6 +27,8 @@ interface ChunkLocation {
   path: string;
   offset: number;
   length: number;
+  /** In a restore's temporary file, which this restore removes once past its folder. */
+  temporary: boolean;
 }
 
 /** Chunk ids of local files, and where to read them. */
@@ -49,7 +52,8 @@ export class LocalChunkIndex {
     for (const dir of dirs) await this.addTree(dir, signal);
   }
 
-  private async addTree(dir: string, signal?: AbortSignal): Promise<void> {
+  /** `temporary`: `dir` is (inside) a staged directory an interrupted restore left. */
+  private async addTree(dir: string, signal?: AbortSignal, temporary = false): Promise<void> {
     throwIfAborted(signal);
     let names: string[];
     try {
@@ -65,13 +69,18 @@ export class LocalChunkIndex {
       // count too: a file it was stopped in holds the chunks it had written (a part cut
       // off mid-chunk just yields one id nothing asks for), and any chunk read from them
       // is verified again, so a half-written one is fetched instead.
-      if (st.isDirectory()) await this.addTree(path, signal);
-      else if (st.isFile()) await this.addFile(path, signal);
+      const temp = temporary || name.startsWith(RESTORE_TEMP_PREFIX);
+      if (st.isDirectory()) await this.addTree(path, signal, temp);
+      else if (st.isFile()) await this.addFile(path, signal, temp);
     }
   }
 
-  /** Chunks one file and records its chunks. Unreadable files are skipped. */
-  async addFile(path: string, signal?: AbortSignal): Promise<void> {
+  /**
+   * Chunks one file and records its chunks. Unreadable files are skipped. A chunk found
+   * in a `temporary` file (a restore's leftover, removed as the restore moves on) is
+   * read from a lasting file instead whenever one holds it too.
+   */
+  async addFile(path: string, signal?: AbortSignal, temporary = false): Promise<void> {
     const ids: ObjectId[] = [];
     let size = 0;
     try {
@@ -81,8 +90,9 @@ export class LocalChunkIndex {
         for await (const c of chunkStream(stream, this.params, signal)) {
           const id = this.idOf(c.data);
           ids.push(id);
-          if (!this.chunks.has(id))
-            this.chunks.set(id, { path, offset: c.offset, length: c.data.length });
+          const known = this.chunks.get(id);
+          if (!known || (known.temporary && !temporary))
+            this.chunks.set(id, { path, offset: c.offset, length: c.data.length, temporary });
           size += c.data.length;
         }
       });

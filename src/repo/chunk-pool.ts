@@ -391,9 +391,16 @@ export class ChunkPool {
 
   /**
    * Stops the workers. Files still being stored fail (callers settle theirs first), and
-   * files waiting for a server are turned away.
+   * files waiting for a server are turned away. A second call waits for the first.
    */
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    this.closing ??= this.stop();
+    return this.closing;
+  }
+
+  private closing: Promise<void> | undefined;
+
+  private async stop(): Promise<void> {
     this.closed = true;
     const closed = new Error('chunk pool is closed');
     for (const task of this.tasks.values()) task.fail(closed);

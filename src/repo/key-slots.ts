@@ -51,6 +51,13 @@ export interface KeySlotInfo {
 export const DEFAULT_LOG_N = 15;
 const MIN_LOG_N = 10;
 const MAX_LOG_N = 20;
+/**
+ * The most scrypt work (N·r·p) a slot may ask for: what cairn itself sets at most
+ * (N = 2^20, r = 8, p = 1; 1 GiB of memory). A slot asking for more is refused as
+ * damaged: else one written by anyone with access to `keys/` could make every open try
+ * a derivation of many GiB or minutes, before the slots after it.
+ */
+const MAX_SCRYPT_WORK = 2 ** 23;
 
 /** Options for a new slot. */
 export interface NewSlotOptions {
@@ -187,14 +194,15 @@ export async function listKeySlots(backend: Backend): Promise<Array<KeySlotInfo 
   const slots = await Promise.all(
     (await slotIds(backend)).map((id) =>
       readSlot(backend, id).then(
-        (s): KeySlotInfo | DamagedKeySlot => s.info,
+        (s): KeySlotInfo | DamagedKeySlot | undefined => s.info,
         (err) => {
+          if (hasCode(err, 'not-found')) return undefined; // removed since the listing
           if (hasCode(err, 'format')) return { id, damaged: (err as Error).message };
           throw err;
         },
       ),
     ),
-  );
+  ).then((found) => found.filter((s) => s !== undefined));
   const readable = slots.filter((s): s is KeySlotInfo => !isDamagedSlot(s));
   const damaged = slots.filter(isDamagedSlot);
   readable.sort((a, b) => a.created.localeCompare(b.created) || a.id.localeCompare(b.id));
@@ -232,15 +240,17 @@ export async function unlockKeys(
   let firstProblem: unknown;
   for (const id of ids) {
     let slot: { info: KeySlotInfo; data: Buffer };
+    let wrapping: Buffer;
     try {
       slot = await readSlot(backend, id);
+      wrapping = await deriveKey(password, slot.info.kdf);
     } catch (err) {
-      if (!hasCode(err, 'format')) throw err;
+      // Gone since the listing, unreadable, or parameters scrypt refuses: the next slot.
+      if (hasCode(err, 'backend') || hasCode(err, 'aborted')) throw err;
       damaged.push(id);
       firstProblem ??= err;
       continue;
     }
-    const wrapping = await deriveKey(password, slot.info.kdf);
     const plain = aeadOpen(wrapping, slot.data, aadFor(repoId));
     if (plain) return { keys: decodeMasterKeys(plain, keyOf(id)), slotId: id, damaged };
   }
@@ -321,6 +331,9 @@ async function readSlot(
     typeof k.salt !== 'string'
   ) {
     throw new FormatError(source, 'not a version 1 scrypt/aes-256-gcm key slot');
+  }
+  if (2 ** (k.logN as number) * (k.r as number) * (k.p as number) > MAX_SCRYPT_WORK) {
+    throw new FormatError(source, 'asks for more scrypt work than cairn ever sets (N·r·p > 2^23)');
   }
   return {
     info: {

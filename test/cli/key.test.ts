@@ -119,17 +119,21 @@ describe('cairn with encryption', () => {
     const { repo } = await setup();
     process.env.CAIRN_PASSWORD = 'first';
     expect((await cli('--repo', repo, 'init')).code).toBe(0);
-    const added: string[] = [];
+    const slotOf = new Map<string, string>();
+    const list0 = await cli('--repo', repo, '--json', 'key', 'list');
+    slotOf.set('first', list0.json.find((e) => e.type === 'key')!.id as string);
     for (const pw of ['second', 'third']) {
       process.env.CAIRN_NEW_PASSWORD = pw;
       const add = await cli('--repo', repo, '--json', 'key', 'add');
       expect(add.json.at(-1)).toMatchObject({ type: 'summary', operation: 'key add' });
-      added.push(add.json.at(-1)!.id as string);
+      slotOf.set(pw, add.json.at(-1)!.id as string);
     }
-    // 'third's slot is overwritten: every other password must still open, whatever
-    // order the slots are listed in (before, the first bad slot ended every attempt).
-    await writeFile(join(repo, 'keys', added[1]!), 'junk');
-    for (const pw of ['first', 'second']) {
+    // The slot listed first is overwritten, so every other password is tried after it
+    // (before, the first bad slot ended every attempt).
+    const [lost, damagedId] = [...slotOf].sort((a, b) => a[1].localeCompare(b[1]))[0]!;
+    await writeFile(join(repo, 'keys', damagedId), 'junk');
+    const alive = [...slotOf.keys()].filter((pw) => pw !== lost);
+    for (const pw of alive) {
       process.env.CAIRN_PASSWORD = pw;
       const r = await cli('--repo', repo, 'snapshots');
       expect(r.code, `${pw}: ${r.stderr}`).toBe(0);
@@ -138,21 +142,44 @@ describe('cairn with encryption', () => {
     const wrong = await cli('--repo', repo, 'snapshots');
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain('wrong password: no key slot opens with it');
-    expect(wrong.stderr).toContain(`1 damaged slot(s) could not be tried: keys/${added[1]}`);
+    expect(wrong.stderr).toContain(`1 damaged slot(s) could not be tried: keys/${damagedId}`);
 
-    process.env.CAIRN_PASSWORD = 'first';
+    process.env.CAIRN_PASSWORD = alive[0]!;
     const list = await cli('--repo', repo, '--json', 'key', 'list');
     expect(list.code).toBe(3);
     const damaged = list.json.filter((e) => e.type === 'key' && e.damaged);
-    expect(damaged.map((e) => e.id)).toEqual([added[1]]);
+    expect(damaged.map((e) => e.id)).toEqual([damagedId]);
     expect(list.json.at(-1)).toMatchObject({ type: 'summary', keys: 3, damaged: 1 });
     const text = await cli('--repo', repo, 'key', 'list');
     expect(text.stdout).toContain('damaged: cannot be read');
-    expect(text.stderr).toContain(`cairn key remove ${added[1]!.slice(0, 8)}`);
-    const removed = await cli('--repo', repo, '--json', 'key', 'remove', added[1]!.slice(0, 8));
+    expect(text.stderr).toContain(`cairn key remove ${damagedId.slice(0, 8)}`);
+    const removed = await cli('--repo', repo, '--json', 'key', 'remove', damagedId.slice(0, 8));
     expect(removed.code, removed.stderr).toBe(0);
     expect(removed.json.at(-1)).toMatchObject({ type: 'summary', operation: 'key remove' });
     expect((await cli('--repo', repo, 'key', 'list')).code).toBe(0);
+  });
+
+  it('a slot asking for more scrypt work than cairn sets is damaged, not tried', async () => {
+    const { repo } = await setup();
+    process.env.CAIRN_PASSWORD = 'only';
+    expect((await cli('--repo', repo, 'init')).code).toBe(0);
+    // A slot listed first that would make every open derive a 4 GiB key.
+    const heavy = join(repo, 'keys', '0'.repeat(64));
+    await writeFile(
+      heavy,
+      JSON.stringify({
+        cairn: 'key',
+        version: 1,
+        cipher: 'aes-256-gcm',
+        kdf: { name: 'scrypt', logN: 20, r: 32, p: 16, salt: 'AAAAAAAAAAAAAAAAAAAAAA==' },
+        data: 'AAAA',
+      }),
+    );
+    const r = await cli('--repo', repo, '--json', 'key', 'list');
+    expect(r.code).toBe(3);
+    expect(r.json.find((e) => e.id === '0'.repeat(64))).toMatchObject({
+      damaged: expect.stringContaining('more scrypt work than cairn ever sets'),
+    });
   });
 
   it('a password option wins over the environment, and an empty variable counts as unset', async () => {

@@ -48,10 +48,16 @@ export default async function key(
       }
       case 'remove': {
         const id = await resolveKeySlot(repo.backend, slot!);
-        const count = (await listKeySlots(repo.backend)).length;
-        if (id === repo.keySlot && count > 1) {
+        // Damaged slots open nothing: they do not count as another way in.
+        const readable = (await listKeySlots(repo.backend)).filter((s) => !isDamagedSlot(s));
+        if (id === repo.keySlot && readable.length > 1) {
           throw new UsageError(
             `key slot ${shortId(id)} is the one this password opens: remove it with another password, or use 'key passwd'`,
+          );
+        }
+        if (id === repo.keySlot) {
+          throw new UsageError(
+            `key slot ${shortId(id)} is the last one that opens the repository: removing it would make the repository unreadable (use 'key passwd' to change the password)`,
           );
         }
         await removeKeySlot(repo.backend, id);
