@@ -291,6 +291,11 @@ class RestoreRun {
   private readonly throttle = new Throttle(200);
   /** First restored path of each hard-link group, once that file is complete. */
   private readonly hardlinks = new Map<string, Promise<string | undefined>>();
+  /**
+   * The inode of each hard-link group whose first file was found already in place: a
+   * later member already linked to it is in place too.
+   */
+  private readonly hardlinkInodes = new Map<string, { dev: number; ino: number }>();
   /** Where each staged directory not yet renamed into place is now, by its path. */
   private readonly staged = new Map<string, string>();
   private local: LocalChunkIndex | undefined;
@@ -824,8 +829,14 @@ class RestoreRun {
    * its metadata is brought up to date and the file is otherwise left alone.
    */
   private async alreadyThere(e: FileEntry, path: string, st: Stats): Promise<boolean> {
-    if (this.overwrite !== 'changed' || e.hardlink !== undefined) return false;
+    if (this.overwrite !== 'changed') return false;
     if (!st.isFile() || st.size !== e.size) return false;
+    if (e.hardlink !== undefined && this.hardlinks.has(e.hardlink)) {
+      // A later member of a hard-link group: in place only if it is the very file the
+      // first member was found to be (one inode, so its content and metadata too).
+      const first = this.hardlinkInodes.get(e.hardlink);
+      return first !== undefined && first.dev === st.dev && first.ino === st.ino;
+    }
     let same: boolean;
     if (e.inline)
       same = Buffer.from(e.inline).equals(withFsPathSync(path, (at) => readFileSync(at)));
@@ -844,6 +855,11 @@ class RestoreRun {
       mtimeMatches &&
       (!isRoot || (st.uid === e.uid && st.gid === e.gid));
     if (!metaMatches && !this.dryRun) await this.applyMetadata(e, path);
+    if (e.hardlink !== undefined) {
+      // The group's first file is in place: the others link to it, or already do.
+      this.hardlinkInodes.set(e.hardlink, { dev: st.dev, ino: st.ino });
+      this.hardlinks.set(e.hardlink, Promise.resolve(path));
+    }
     return true;
   }
 

@@ -1,4 +1,4 @@
-import { lstat, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { link, lstat, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CountingBackend } from '../../src/backends/counting.js';
@@ -137,5 +137,39 @@ describe('leftovers of an interrupted restore', () => {
     expect((await readdir(join(target, 'lib'))).some((n) => n.startsWith('.cairn-tmp-'))).toBe(
       false,
     );
+  });
+});
+
+describe('hard links restored over themselves', () => {
+  it('are left in place when already linked, and linked again where a member was replaced', async () => {
+    const { repo } = await localRepo({ chunker: CHUNKS, inlineMax: 256 });
+    const src = await tempDir();
+    await mkdir(join(src, 'dir'));
+    await writeFile(join(src, 'a'), 'small shared content\n'); // inline
+    await link(join(src, 'a'), join(src, 'dir', 'a2'));
+    await writeFile(join(src, 'big'), Buffer.alloc(100_000, 7)); // chunked
+    await link(join(src, 'big'), join(src, 'big2'));
+    const b = await backup(repo, { paths: [src], statCacheDir: false });
+    const target = await tempDir();
+    await restore(repo, b.snapshotId!, b.snapshot, { target });
+    const ino = async (name: string) => (await stat(join(target, name))).ino;
+    expect(await ino('dir/a2')).toBe(await ino('a'));
+    expect(await ino('big2')).toBe(await ino('big'));
+
+    // Again over itself: nothing is written (before, every hard link was rewritten).
+    const before = { a: await ino('a'), big: await ino('big') };
+    const again = await restore(repo, b.snapshotId!, b.snapshot, { target });
+    expect(again.filesUnchanged).toBe(4);
+    expect(await ino('a')).toBe(before.a);
+    expect(await ino('dir/a2')).toBe(before.a);
+    expect(await ino('big2')).toBe(before.big);
+
+    // A member replaced by a copy (same bytes, its own inode) is linked again.
+    await rm(join(target, 'big2'));
+    await writeFile(join(target, 'big2'), Buffer.alloc(100_000, 7));
+    const relinked = await restore(repo, b.snapshotId!, b.snapshot, { target });
+    expect(relinked.filesUnchanged).toBe(3);
+    expect(await ino('big2')).toBe(await ino('big'));
+    expect(await describeTree(target)).toEqual(await describeTree(src));
   });
 });
