@@ -154,14 +154,18 @@ export async function restore(
   const targets: Array<{ entry: Entry | undefined; dir: string; parts: string[] }> = [];
   if (includes) {
     totals = { files: 0, bytes: 0 };
-    for (const inc of includes) {
-      const parts = splitSnapshotPath(inc);
+    const paths = includes.map((inc) => splitSnapshotPath(inc));
+    const kept = outermost(paths);
+    for (const [i, inc] of includes.entries()) {
+      const parts = paths[i]!;
       const entry =
         parts.length === 0
           ? undefined
           : await findEntry(repo, snapshot.tree, parts, options.signal);
       if (parts.length > 0 && !entry)
         throw new NotFoundError(inc, `${inc} is not in snapshot ${snapshotId}`);
+      // One inside another is restored (and counted) as part of it.
+      if (!kept.has(i)) continue;
       if (!entry) totals = { files: snapshot.summary.files, bytes: snapshot.summary.bytes };
       else if (entry.kind === 'dir') {
         totals.files += entry.files;
@@ -181,6 +185,22 @@ export async function restore(
   } finally {
     await run.closePool();
   }
+}
+
+/**
+ * Indexes of the snapshot paths not inside (or equal to) another one: `-i dir -i
+ * dir/file` restores and counts `dir/file` once, as part of `dir`; of equal paths the
+ * first is kept.
+ */
+function outermost(paths: string[][]): Set<number> {
+  const within = (inner: string[], outer: string[]) =>
+    outer.length <= inner.length && outer.every((p, i) => inner[i] === p);
+  const kept = new Set<number>();
+  paths.forEach((a, i) => {
+    const covered = paths.some((b, j) => j !== i && within(a, b) && (b.length < a.length || j < i));
+    if (!covered) kept.add(i);
+  });
+  return kept;
 }
 
 /** Refuses a target that exists and is not a directory (or a link to one), dry run or not. */

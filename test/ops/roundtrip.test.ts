@@ -3,6 +3,7 @@ import {
   link,
   lstat,
   mkdir,
+  readdir,
   readFile,
   stat,
   symlink,
@@ -159,6 +160,27 @@ describe('backup and restore details', () => {
     const st = await stat(join(target, 'a'));
     expect(st.mode & 0o7777).toBe(0o751);
     expect(Math.floor(st.mtimeMs / 1000)).toBe(1_500_000_000);
+  });
+
+  it('restores and counts an include inside another include once; a missing one still fails', async () => {
+    const src = await tempDir();
+    await mkdir(join(src, 'dir', 'sub'), { recursive: true });
+    await writeFile(join(src, 'dir', 'one'), '1');
+    await writeFile(join(src, 'dir', 'sub', 'two'), '22');
+    await writeFile(join(src, 'other'), '333');
+    const { repo } = await localRepo();
+    const { snapshotId, snapshot } = await backup(repo, { paths: [src], statCacheDir: false });
+    const target = await tempDir();
+    const s = await restore(repo, snapshotId!, snapshot, {
+      target,
+      include: ['dir/sub/two', 'dir', 'dir/one', 'dir'],
+    });
+    expect(s.files).toBe(2);
+    expect(s.bytes).toBe(3);
+    expect(await readdir(target)).toEqual(['dir']);
+    await expect(
+      restore(repo, snapshotId!, snapshot, { target, include: ['dir', 'dir/typo'] }),
+    ).rejects.toThrow(/dir\/typo is not in snapshot/);
   });
 
   it('reports progress while a large file is written, not only at its end', async () => {
