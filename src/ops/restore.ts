@@ -734,6 +734,18 @@ class RestoreRun {
    */
   private async directory(e: DirEntry, parent: Place): Promise<void> {
     const path = join(parent.path, e.name);
+    if (!parent.fresh && this.overwrite === 'never') {
+      // Something not a directory holds the name: `never` leaves it as it is, like an
+      // existing file (with --delete too), and the files below are not restored.
+      const st = lstatOrUndefined(path);
+      if (st && !st.isDirectory() && !st.isSymbolicLink()) {
+        this.summary.files += e.files;
+        this.summary.bytes += e.bytes;
+        this.summary.filesSkipped += e.files;
+        this.progress();
+        return;
+      }
+    }
     if (!parent.fresh || this.dryRun) {
       const created = await this.ensureDirectory(path);
       await this.directoryContents(e.tree, place(path, created));

@@ -2,10 +2,11 @@ import { link, lstat, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promis
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CountingBackend } from '../../src/backends/counting.js';
+import type { Snapshot } from '../../src/manifest/types.js';
 import { backup } from '../../src/ops/backup.js';
 import { diffTrees } from '../../src/ops/diff.js';
 import { restore } from '../../src/ops/restore.js';
-import { openRepositoryIn } from '../../src/repo/repository.js';
+import { openRepositoryIn, type Repository } from '../../src/repo/repository.js';
 import { mutateToV2, writeBuildV1 } from '../helpers/build-tree.js';
 import { describeTree, tempDir } from '../helpers/fs.js';
 import { localRepo } from '../helpers/repo.js';
@@ -106,6 +107,23 @@ describe('restore over an existing tree', () => {
     await lstat(join(target, 'assets', 'new-image.bin')); // new files still arrive
   });
 
+  it('overwrite: never keeps whatever holds a name, a file where a directory goes too', async () => {
+    const { repo, v2 } = await twoVersions();
+    const target = await tempDir();
+    await writeFile(join(target, 'lib'), 'a file where the snapshot has a directory\n');
+    await mkdir(join(target, 'VERSION'));
+    await writeFile(join(target, 'VERSION', 'in'), 'x');
+    const libFiles = (await readdir(join(await tempDirOf(repo, v2), 'lib'))).length;
+    for (const del of [false, true]) {
+      const s = await restore(repo, v2.id, v2.s, { target, overwrite: 'never', delete: del });
+      expect(s.errors).toBe(0);
+      // Before, with --delete the file was removed and the directory restored in its place.
+      expect((await lstat(join(target, 'lib'))).isFile()).toBe(true);
+      expect((await lstat(join(target, 'VERSION', 'in'))).isFile()).toBe(true);
+      expect(s.filesSkipped).toBeGreaterThanOrEqual(1 + libFiles);
+    }
+  });
+
   it('replaces a directory in the way only with delete', async () => {
     const { repo, v2 } = await twoVersions();
     const target = await tempDir();
@@ -173,3 +191,10 @@ describe('hard links restored over themselves', () => {
     expect(await describeTree(target)).toEqual(await describeTree(src));
   });
 });
+
+/** A clean restore of `v` into a new folder (to count what the snapshot holds). */
+async function tempDirOf(repo: Repository, v: { id: string; s: Snapshot }): Promise<string> {
+  const dir = await tempDir();
+  await restore(repo, v.id, v.s, { target: dir });
+  return dir;
+}
