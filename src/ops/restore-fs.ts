@@ -102,7 +102,11 @@ export function removeQuietly(path: string | Buffer): void {
 
 /** A timestamp as the seconds value utimes takes (microsecond precision). */
 export function toSeconds(t: Timestamp): number {
-  return t.sec + t.nsec / 1e9;
+  // Node hands times to libuv as a double of seconds, and libuv truncates them to whole
+  // microseconds. A double near 1.7e9 s is only good to about 0.24 µs, so `sec + nsec /
+  // 1e9` could land above the next microsecond and restore a time later than the
+  // recorded one. The middle of the recorded time's microsecond truncates to its start.
+  return t.sec + (Math.floor(t.nsec / 1000) + 0.5) / 1e6;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import {
   chmod,
   link,
@@ -160,6 +161,25 @@ describe('backup and restore details', () => {
     const st = await stat(join(target, 'a'));
     expect(st.mode & 0o7777).toBe(0o751);
     expect(Math.floor(st.mtimeMs / 1000)).toBe(1_500_000_000);
+  });
+
+  it('restores a nanosecond mtime as its microsecond, never later than recorded', async () => {
+    const src = await tempDir();
+    const times = ['1700000000.878266960', '1700000000.000000999', '1600000000.999999999'];
+    for (const [i, t] of times.entries()) {
+      await writeFile(join(src, `f${i}`), `file ${i}`);
+      execFileSync('touch', ['-m', '-d', `@${t}`, join(src, `f${i}`)]);
+    }
+    const { repo } = await localRepo();
+    const { snapshotId, snapshot } = await backup(repo, { paths: [src], statCacheDir: false });
+    const target = await tempDir();
+    await restore(repo, snapshotId!, snapshot, { target });
+    for (const i of times.keys()) {
+      const was = (await stat(join(src, `f${i}`), { bigint: true })).mtimeNs;
+      const now = (await stat(join(target, `f${i}`), { bigint: true })).mtimeNs;
+      // Before: 1700000000.878266960 came back as .878267000, after the original.
+      expect(now, times[i]).toBe(was - (was % 1000n));
+    }
   });
 
   it('restores and counts an include inside another include once; a missing one still fails', async () => {
