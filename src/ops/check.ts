@@ -22,6 +22,7 @@ import type { Snapshot } from '../manifest/types.js';
 import { BlobStore } from '../repo/blob-store.js';
 import { closeAll, DiskSet, SortedCursor } from '../repo/disk-set.js';
 import { ExternalSortSet } from '../repo/external-sort-set.js';
+import { isDamagedSlot, listKeySlots } from '../repo/key-slots.js';
 import { blobIdOfKey, blobPrefix } from '../repo/layout.js';
 import type { Repository } from '../repo/repository.js';
 import { TreeReader } from '../repo/tree-store.js';
@@ -230,6 +231,20 @@ export async function check(repo: Repository, options: CheckOptions = {}): Promi
   progress(true);
 
   if (bad.size > 0) await attribute(trees, snapshots, bad, report, signal);
+  // Damaged key slots lock nobody out (opening passes over them) but open nothing: a
+  // password meant to be kept in one is lost. Only a listable repository can tell.
+  if (repo.keys && repo.backend.capabilities.listable) {
+    for (const slot of await listKeySlots(repo.backend)) {
+      if (!isDamagedSlot(slot)) continue;
+      report.problems.push({
+        code: 'format',
+        object: `key ${slot.id}`,
+        message: `${slot.damaged}; it opens nothing ('cairn key remove ${slot.id.slice(0, 8)}' takes it away)`,
+        snapshots: [],
+        paths: [],
+      });
+    }
+  }
   for (const p of report.problems) emit({ type: 'error', ...p });
   return report;
 }

@@ -153,10 +153,16 @@ describe('cairn with encryption', () => {
     const text = await cli('--repo', repo, 'key', 'list');
     expect(text.stdout).toContain('damaged: cannot be read');
     expect(text.stderr).toContain(`cairn key remove ${damagedId.slice(0, 8)}`);
+    // check names it too (a password kept only in it is lost), and passes once it is gone.
+    const checked = await cli('--repo', repo, 'check');
+    expect(checked.code).toBe(1);
+    expect(checked.stdout).toContain(`error: keys/${damagedId}: the key slot is not valid JSON`);
+    expect(checked.stdout).toContain(`cairn key remove ${damagedId.slice(0, 8)}`);
     const removed = await cli('--repo', repo, '--json', 'key', 'remove', damagedId.slice(0, 8));
     expect(removed.code, removed.stderr).toBe(0);
     expect(removed.json.at(-1)).toMatchObject({ type: 'summary', operation: 'key remove' });
     expect((await cli('--repo', repo, 'key', 'list')).code).toBe(0);
+    expect((await cli('--repo', repo, 'check')).code).toBe(0);
   });
 
   it('a slot asking for more scrypt work than cairn sets is damaged, not tried', async () => {
