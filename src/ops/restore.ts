@@ -325,6 +325,10 @@ class RestoreRun {
   private partialBytes = 0;
   /** Ids of chunks seen to be all zeros (restored as holes without fetching again). */
   private readonly zeroChunks = new Set<ObjectId>();
+  /** Chunks being fetched or read now, by id (see `chunk`). */
+  private readonly chunksComing = new Map<ObjectId, Promise<Uint8Array | number>>();
+  /** The id of so many zero bytes, by size (dry runs). */
+  private readonly zeroIds = new Map<number, ObjectId>();
   /** Worker threads writing files (local repositories; see restore-pool.ts). */
   private readonly pool: RestorePool | undefined;
   private readonly poolSize: number;
@@ -815,10 +819,7 @@ class RestoreRun {
       return;
     }
     if (this.dryRun) {
-      for (const c of e.chunks) {
-        if (this.local?.has(c.id)) this.summary.bytesReused += c.size;
-        else this.summary.bytesFetched += c.size;
-      }
+      this.countDryRun(e);
       this.countFile(e, path, 'write');
       return;
     }
@@ -1021,6 +1022,25 @@ class RestoreRun {
       this.summary.bytesReused += size;
       return size;
     }
+    // The same chunk already on its way (a file's chunks are fetched several at once,
+    // and the holes of a sparse file are one chunk many times): wait for it.
+    const coming = this.chunksComing.get(id);
+    if (coming) {
+      const got = await coming;
+      this.summary.bytesReused += size;
+      return got;
+    }
+    const getting = this.getChunk(id, size);
+    this.chunksComing.set(id, getting);
+    try {
+      return await getting;
+    } finally {
+      this.chunksComing.delete(id);
+    }
+  }
+
+  /** `chunk` for a chunk not on its way already. */
+  private async getChunk(id: ObjectId, size: number): Promise<Uint8Array | number> {
     const local = await this.local?.read(id);
     if (local && local.length === size) {
       this.summary.bytesReused += size;
@@ -1035,6 +1055,34 @@ class RestoreRun {
     }
     this.summary.bytesFetched += size;
     return this.noteZero(id, data);
+  }
+
+  /**
+   * What restoring `e` would fetch and reuse, as the real run counts it: chunks in local
+   * files are reused, and an all-zero chunk is fetched once and then left as holes. A
+   * dry run fetches nothing, so it spots all-zero chunks by id, among the chunks that
+   * repeat within a file (as the holes of a sparse file do).
+   */
+  private countDryRun(e: FileEntry): void {
+    const seen = new Set<ObjectId>();
+    for (const c of e.chunks) {
+      const hole = this.zeroChunks.has(c.id) || (seen.has(c.id) && this.isZeroChunk(c.id, c.size));
+      if (hole || this.local?.has(c.id)) this.summary.bytesReused += c.size;
+      else this.summary.bytesFetched += c.size;
+      seen.add(c.id);
+    }
+  }
+
+  /** True when `id` is the id of `size` zero bytes (remembered: see `chunk`). */
+  private isZeroChunk(id: ObjectId, size: number): boolean {
+    let zeroId = this.zeroIds.get(size);
+    if (zeroId === undefined) {
+      zeroId = this.repo.codec.idOf(new Uint8Array(size));
+      this.zeroIds.set(size, zeroId);
+    }
+    if (zeroId !== id) return false;
+    this.zeroChunks.add(id);
+    return true;
   }
 
   /** `data` (verified chunk `id`), or its length when it is all zeros. */

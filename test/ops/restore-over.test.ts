@@ -158,6 +158,25 @@ describe('leftovers of an interrupted restore', () => {
   });
 });
 
+describe('a dry run of a sparse file', () => {
+  it('counts the holes as the real run does: the zero chunk fetched once, then reused', async () => {
+    const { repo } = await localRepo({ chunker: CHUNKS, inlineMax: 256 });
+    const src = await tempDir();
+    const data = Buffer.concat([Buffer.alloc(3_000_000), Buffer.from('tail'.repeat(5000))]);
+    await writeFile(join(src, 'sparse.img'), data);
+    const b = await backup(repo, { paths: [src], statCacheDir: false });
+    const target = await tempDir();
+    const dry = await restore(repo, b.snapshotId!, b.snapshot, { target, dryRun: true });
+    const real = await restore(repo, b.snapshotId!, b.snapshot, { target, workers: 0 });
+    // Before, the dry run said every hole would be fetched (3 MB against 32 KiB).
+    expect(dry.bytesFetched).toBeLessThan(100_000);
+    expect({ fetched: dry.bytesFetched, reused: dry.bytesReused }).toEqual({
+      fetched: real.bytesFetched,
+      reused: real.bytesReused,
+    });
+  });
+});
+
 describe('hard links restored over themselves', () => {
   it('are left in place when already linked, and linked again where a member was replaced', async () => {
     const { repo } = await localRepo({ chunker: CHUNKS, inlineMax: 256 });
