@@ -17,6 +17,7 @@ import { basename, resolve } from 'node:path';
 import { syncFileSystem } from '../backends/syncfs.js';
 import { wasmScanEnabled } from '../chunker/scan-wasm.js';
 import { shareSignal, throwIfAborted } from '../core/abort.js';
+import { errnoCause, isErrnoError } from '../core/errno.js';
 import { UsageError } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
 import { compareNames } from '../manifest/names.js';
@@ -278,7 +279,8 @@ async function checkSources(given: string[], sources: string[]): Promise<void> {
     try {
       await lstat(s);
     } catch (err) {
-      throw new UsageError(`cannot back up ${s}: ${(err as Error).message}`, { cause: err });
+      const cause = isErrnoError(err) ? errnoCause(err.code) : (err as Error).message;
+      throw new UsageError(`cannot back up ${s}: ${cause}`, { cause: err });
     }
   }
   const seen = new Map<string, number>();

@@ -6,9 +6,11 @@
  * a pattern matching a directory excludes everything below it. Globs: `*` is any run of
  * characters except `/`, `**` is any run including `/`, `?` one character except `/`,
  * `[abc]`/`[a-z]`/`[!a]` a class; `\` escapes the next character. A line of an exclude
- * file that is empty or starts with `#` is ignored.
+ * file that is empty or starts with `#` is ignored, and lines are trimmed; a pattern
+ * given directly (`--exclude`) is taken as it is, `#` and spaces included.
  */
 import { readFile } from 'node:fs/promises';
+import { errnoCause, isErrnoError } from '../core/errno.js';
 import { UsageError } from '../core/errors.js';
 
 /** A compiled set of exclude patterns. */
@@ -18,8 +20,8 @@ export class ExcludeMatcher {
 
   constructor(patterns: readonly string[]) {
     for (const raw of patterns) {
-      const p = raw.trim();
-      if (p === '' || p.startsWith('#')) continue;
+      const p = raw;
+      if (p === '') continue;
       const trimmed = p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p;
       if (trimmed.includes('/')) this.byPath.push(globToRegExp(trimmed, raw));
       else this.byName.push(globToRegExp(trimmed, raw));
@@ -45,11 +47,13 @@ export async function readExcludeFiles(files: readonly string[]): Promise<string
     try {
       text = await readFile(f, 'utf8');
     } catch (err) {
-      throw new UsageError(`cannot read exclude file ${f}: ${(err as Error).message}`, {
-        cause: err,
-      });
+      const cause = isErrnoError(err) ? errnoCause(err.code) : (err as Error).message;
+      throw new UsageError(`cannot read exclude file ${f}: ${cause}`, { cause: err });
     }
-    patterns.push(...text.split(/\r?\n/));
+    for (const line of text.replace(/^\uFEFF/, '').split(/\r?\n/)) {
+      const p = line.trim();
+      if (p !== '' && !p.startsWith('#')) patterns.push(p);
+    }
   }
   return patterns;
 }

@@ -8,7 +8,7 @@
  * wait is bounded by the sweep's own duration (a sweep that dies leaves a lock that goes
  * stale). See docs/design.md, "Prune".
  */
-import { Lock, type LockInfo, waitForSweep } from '../repo/locks.js';
+import { Lock, type LockInfo, releaseAfterFailure, waitForSweep } from '../repo/locks.js';
 import { readPruneEpoch } from '../repo/prune-state.js';
 import type { Repository } from '../repo/repository.js';
 
@@ -33,14 +33,17 @@ export async function withSharedLock<T>(
     operation,
     ...(options.signal ? { signal: options.signal } : {}),
   });
+  let result: T;
   try {
     await waitForSweep(repo.backend, options);
     if (repo.inventory) {
       const epoch = await readPruneEpoch(repo.backend, { signal: options.signal });
       if (epoch !== repo.inventory.epoch) await repo.inventory.invalidate();
     }
-    return await fn();
-  } finally {
-    await lock.release();
+    result = await fn();
+  } catch (err) {
+    return releaseAfterFailure(lock, err);
   }
+  await lock.release();
+  return result;
 }

@@ -232,6 +232,17 @@ export class Lock {
 }
 
 /**
+ * Releases `lock` after an operation under it failed with `err`, and rethrows `err`. A
+ * failure to release (most often the same cause: the repository unreachable) is not
+ * what is reported: the lock goes stale and others pass over it, and the user sees what
+ * went wrong in the first place rather than the lock's DELETE.
+ */
+export async function releaseAfterFailure(lock: Lock | undefined, err: unknown): Promise<never> {
+  await lock?.release().catch(() => {});
+  throw err;
+}
+
+/**
  * Waits while a live lock has its `sweeping` flag set (a prune deleting blobs), polling
  * every `pollMs`. Backups call this after taking their shared lock: from then on a
  * prune that starts sweeping sees their lock and postpones.

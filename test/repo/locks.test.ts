@@ -105,6 +105,29 @@ describe('locks', () => {
     );
   });
 
+  it('a failure under a lock is what is reported, not the lock release that fails after it', async () => {
+    const { withSharedLock } = await import('../../src/ops/lock-guard.js');
+    const { initRepository } = await import('../../src/repo/repository.js');
+    const { ForwardingBackend } = await import('../../src/backends/forwarding.js');
+    class Unreachable extends ForwardingBackend {
+      down = false;
+      override async delete(key: string): Promise<void> {
+        if (this.down) throw new Error(`DELETE ${key}: ECONNREFUSED`);
+        return this.inner.delete(key);
+      }
+    }
+    const backend = new Unreachable(new MemoryBackend());
+    const repo = await initRepository(backend, {});
+    const failing = withSharedLock(repo, 'backup', async () => {
+      backend.down = true; // the server went away in the middle of the backup
+      throw new Error('PUT data/ab/...: ECONNREFUSED');
+    });
+    await expect(failing).rejects.toThrow('PUT data/ab/...: ECONNREFUSED');
+    // Success still releases, and a failing release is then the error.
+    backend.down = false;
+    await expect(withSharedLock(repo, 'backup', async () => 7)).resolves.toBe(7);
+  });
+
   it('refreshes a held lock on a timer', async () => {
     const b = new MemoryBackend();
     const l = await Lock.acquire(b, { exclusive: false, operation: 'backup', refreshMs: 20 });

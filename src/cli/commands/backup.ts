@@ -1,4 +1,6 @@
 /** `cairn backup PATH...`: create a snapshot. */
+
+import { UsageError } from '../../core/errors.js';
 import { shortId } from '../../core/ids.js';
 import { backup } from '../../ops/backup.js';
 import type { BackupEvent } from '../../ops/events.js';
@@ -98,8 +100,15 @@ export default async function backupCommand(
   );
 }
 
-/** Refuses a tag or host the snapshot record could not hold, before the repository is opened. */
+/**
+ * Refuses a tag or host the snapshot record could not hold, and empty values (an unset
+ * shell variable: `--parent ''` would quietly mean the automatic parent), before the
+ * repository is opened.
+ */
 function checkSnapshotOptions(opts: BackupCliOptions): void {
   checkTagOption(opts.tag ?? [], '--tag');
   if (opts.host !== undefined) checkHostOption(opts.host, '--host');
+  if (opts.parent === '') throw new UsageError('--parent "": the snapshot is empty');
+  if (opts.exclude?.includes('')) throw new UsageError('--exclude "": the pattern is empty');
+  if (opts.excludeFile?.includes('')) throw new UsageError('--exclude-file "": the path is empty');
 }

@@ -14,6 +14,9 @@ export default async function cat(
   kind: string,
   id: string | undefined,
 ): Promise<number> {
+  if (kind === 'config' && id !== undefined) {
+    throw new UsageError(`cat config takes no id (got ${JSON.stringify(id)})`);
+  }
   return ctx.withRepo(async (repo) => {
     if (kind === 'config') {
       const text = encodeConfig(repo.config);

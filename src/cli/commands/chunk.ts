@@ -1,6 +1,7 @@
 /** `cairn chunk FILE`: print FastCDC chunk boundaries and ids of a file. */
 import { createReadStream } from 'node:fs';
 import { chunkerParams, chunkStream } from '../../chunker/index.js';
+import { isErrnoError } from '../../core/errno.js';
 import { sha256Hex } from '../../core/ids.js';
 import { DEFAULT_CHUNKER } from '../../repo/config.js';
 import { type CommandContext, EXIT } from '../context.js';
@@ -37,14 +38,20 @@ export default async function chunk(
     if (lines.length > 0) await ctx.out.write(`${lines.join('\n')}\n`);
     lines.length = 0;
   };
-  for await (const c of chunkStream(stream, params, ctx.signal)) {
-    const id = sha256Hex(c.data);
-    lines.push(
-      ctx.globals.json
-        ? JSON.stringify({ offset: c.offset, length: c.data.length, id })
-        : `${c.offset}\t${c.data.length}\t${id}`,
-    );
-    if (lines.length >= 1024) await flush();
+  try {
+    for await (const c of chunkStream(stream, params, ctx.signal)) {
+      const id = sha256Hex(c.data);
+      lines.push(
+        ctx.globals.json
+          ? JSON.stringify({ offset: c.offset, length: c.data.length, id })
+          : `${c.offset}\t${c.data.length}\t${id}`,
+      );
+      if (lines.length >= 1024) await flush();
+    }
+  } catch (err) {
+    // A read error (a directory: EISDIR) comes without the path: name it.
+    if (isErrnoError(err) && err.path === undefined) err.path = file;
+    throw err;
   }
   await flush();
   return EXIT.ok;

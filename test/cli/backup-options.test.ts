@@ -1,0 +1,71 @@
+/**
+ * Backup options as given on the command line: an `--exclude` pattern is taken as it is
+ * (`#` and spaces are file-comment rules of `--exclude-file` only); empty values are
+ * usage errors; a missing exclude file, a missing PATH and a directory given to `chunk`
+ * are named with their cause in words. Also `cat config` with a stray argument.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { EXIT } from '../../src/cli/context.js';
+import { cli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/fs.js';
+
+async function setup() {
+  process.env.CAIRN_CACHE_DIR = await tempDir();
+  const repo = join(await tempDir(), 'repo');
+  const src = await tempDir();
+  for (const name of ['#auto#', ' lead', 'keep', 'drop.o']) await writeFile(join(src, name), name);
+  expect((await cli('--repo', repo, 'init', '--no-encryption')).code).toBe(0);
+  return { repo, src };
+}
+
+async function names(repo: string): Promise<string[]> {
+  const ls = await cli('--repo', repo, '--json', 'ls', 'latest');
+  return ls.json.filter((e) => e.type === 'entry').map((e) => String(e.name));
+}
+
+describe('backup options', () => {
+  it('takes --exclude patterns as they are, and --exclude-file lines as documented', async () => {
+    const { repo, src } = await setup();
+    const r = await cli('--repo', repo, 'backup', src, '--exclude', '#*', '--exclude', ' lead');
+    expect(r.code, r.stderr).toBe(0);
+    expect((await names(repo)).sort()).toEqual(['drop.o', 'keep']);
+    const file = join(await tempDir(), 'excludes');
+    await writeFile(file, '# a comment\r\n\r\n  *.o  \r\n#auto#\r\n');
+    const f = await cli('--repo', repo, 'backup', src, '--exclude-file', file);
+    expect(f.code, f.stderr).toBe(0);
+    expect((await names(repo)).sort()).toEqual([' lead', '#auto#', 'keep']);
+  });
+
+  it('refuses empty values and names what cannot be read', async () => {
+    const { repo, src } = await setup();
+    for (const args of [
+      ['--exclude', ''],
+      ['--parent', ''],
+      ['--exclude-file', ''],
+    ]) {
+      const r = await cli('--repo', repo, 'backup', src, ...args);
+      expect(r.code, args.join(' ')).toBe(EXIT.usage);
+      expect(r.stderr).toContain(`${args[0]} "": the`);
+    }
+    const missing = join(src, 'no-such-file');
+    const noFile = await cli('--repo', repo, 'backup', src, '--exclude-file', missing);
+    expect(noFile.stderr).toContain(
+      `cannot read exclude file ${missing}: no such file or directory (ENOENT)`,
+    );
+    const noPath = await cli('--repo', repo, 'backup', missing);
+    expect(noPath.code).toBe(EXIT.usage);
+    expect(noPath.stderr).toContain(
+      `cannot back up ${missing}: no such file or directory (ENOENT)`,
+    );
+    const dir = join(src, 'a-dir');
+    await mkdir(dir);
+    const chunk = await cli('chunk', dir);
+    expect(chunk.code).toBe(EXIT.failure);
+    expect(chunk.stderr).toContain(`cannot read ${dir}: is a directory (EISDIR)`);
+    const cat = await cli('--repo', repo, 'cat', 'config', 'extra');
+    expect(cat.code).toBe(EXIT.usage);
+    expect(cat.stderr).toContain('cat config takes no id');
+  });
+});
