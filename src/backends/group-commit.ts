@@ -111,14 +111,7 @@ export class GroupCommit {
    */
   async abandon(reason: unknown): Promise<void> {
     this.failure ??= reason;
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
-    const queued = this.queue;
-    this.queue = [];
-    this.queuedBytes = 0;
-    this.queuedObjects = 0;
+    const queued = this.takeQueue();
     this.writer.discard(queued.flatMap((h) => h.pending));
     for (const h of queued) h.reject(reason);
     while (this.committing) await this.committing;
@@ -142,16 +135,22 @@ export class GroupCommit {
     }, this.maxDelayMs);
   }
 
-  private start(): void {
-    if (this.committing || this.queue.length === 0) return;
+  /** The queued hand-ins, leaving the queue empty and its timer stopped. */
+  private takeQueue(): HandIn[] {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    const batch = this.queue;
+    const queued = this.queue;
     this.queue = [];
     this.queuedBytes = 0;
     this.queuedObjects = 0;
+    return queued;
+  }
+
+  private start(): void {
+    if (this.committing || this.queue.length === 0) return;
+    const batch = this.takeQueue();
     this.flushWanted = false;
     this.committing = this.commit(batch).finally(() => {
       this.committing = undefined;

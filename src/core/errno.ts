@@ -41,6 +41,15 @@ export function errnoCause(code: string): string {
 }
 
 /**
+ * The cause of any error in words: `permission denied (EACCES)` for a failed system
+ * call (whose path the caller names itself), else the error's message.
+ */
+export function errorCause(err: unknown): string {
+  if (isErrnoError(err)) return errnoCause(err.code);
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
  * `cannot SYSCALL PATH[ -> DEST]: CAUSE (CODE)` for a failed system call; without the
  * path when `withPath` is false (a warning that names the path itself). An errno error
  * of no system call keeps Node's message.

@@ -17,7 +17,7 @@ import { basename, resolve } from 'node:path';
 import { syncFileSystem } from '../backends/syncfs.js';
 import { wasmScanEnabled } from '../chunker/scan-wasm.js';
 import { shareSignal, throwIfAborted } from '../core/abort.js';
-import { errnoCause, isErrnoError } from '../core/errno.js';
+import { errorCause } from '../core/errno.js';
 import { UsageError } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
 import { compareNames } from '../manifest/names.js';
@@ -255,22 +255,15 @@ async function openStatCache(
   try {
     return await StatCache.open(dir, { readOnly: dryRun });
   } catch (err) {
-    const cause = describeCause(err);
+    // LevelDB's open error carries the file-system one as its cause.
+    const cause = errorCause((err as { cause?: unknown }).cause ?? err);
     emit({
       type: 'notice',
       code: 'stat-cache',
-      message: `the stat cache in ${dir} cannot be used (${cause}): every file is read`,
+      message: `the stat cache in ${dir} cannot be used: ${cause}; every file is read`,
     });
     return undefined;
   }
-}
-
-function describeCause(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  const inner = (e.cause as NodeJS.ErrnoException | undefined) ?? e;
-  return inner.code && inner.syscall
-    ? `${inner.syscall}: ${inner.code}`
-    : String(inner.message ?? err);
 }
 
 /** Every source exists, and none is given twice (however spelled). */
@@ -279,8 +272,7 @@ async function checkSources(given: string[], sources: string[]): Promise<void> {
     try {
       await lstat(s);
     } catch (err) {
-      const cause = isErrnoError(err) ? errnoCause(err.code) : (err as Error).message;
-      throw new UsageError(`cannot back up ${s}: ${cause}`, { cause: err });
+      throw new UsageError(`cannot back up ${s}: ${errorCause(err)}`, { cause: err });
     }
   }
   const seen = new Map<string, number>();

@@ -10,7 +10,7 @@
  * given directly (`--exclude`) is taken as it is, `#` and spaces included.
  */
 import { readFile } from 'node:fs/promises';
-import { errnoCause, isErrnoError } from '../core/errno.js';
+import { errorCause } from '../core/errno.js';
 import { UsageError } from '../core/errors.js';
 
 /** A compiled set of exclude patterns. */
@@ -47,8 +47,7 @@ export async function readExcludeFiles(files: readonly string[]): Promise<string
     try {
       text = await readFile(f, 'utf8');
     } catch (err) {
-      const cause = isErrnoError(err) ? errnoCause(err.code) : (err as Error).message;
-      throw new UsageError(`cannot read exclude file ${f}: ${cause}`, { cause: err });
+      throw new UsageError(`cannot read exclude file ${f}: ${errorCause(err)}`, { cause: err });
     }
     for (const line of text.replace(/^\uFEFF/, '').split(/\r?\n/)) {
       const p = line.trim();
