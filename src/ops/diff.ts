@@ -7,7 +7,7 @@ import type { ObjectId } from '../core/ids.js';
 import { compareNames } from '../manifest/names.js';
 import type { Entry, EntryKind, FileEntry } from '../manifest/types.js';
 import type { Repository } from '../repo/repository.js';
-import { walkTree } from './walk.js';
+import { closeListings } from './walk.js';
 
 /** How an entry changed. `metadata`: same content, other mode, owner or mtime. */
 export type ChangeKind = 'added' | 'removed' | 'modified' | 'metadata';
@@ -37,7 +37,29 @@ export interface DiffSummary {
   bytesRemoved: number;
 }
 
-/** Yields the differences between tree `a` (before) and tree `b` (after). */
+/**
+ * What is left to compare, innermost last: two listings being merged, one listing whose
+ * entries are all added or removed, or one entry to report (with everything below it).
+ */
+type Frame =
+  | {
+      type: 'merge';
+      left: AsyncIterator<Entry>;
+      right: AsyncIterator<Entry>;
+      /** The current entry of each side; undefined: the next one is still to be read. */
+      l: IteratorResult<Entry> | undefined;
+      r: IteratorResult<Entry> | undefined;
+      prefix: string;
+    }
+  | { type: 'walk'; entries: AsyncIterator<Entry>; change: 'added' | 'removed'; prefix: string }
+  | { type: 'one'; entry: Entry; change: 'added' | 'removed'; prefix: string };
+
+/**
+ * Yields the differences between tree `a` (before) and tree `b` (after), depth first in
+ * name order. The walk keeps an explicit stack of listings rather than recursing, so a
+ * tree of any depth is compared in constant stack space (nested generators overflow
+ * V8's stack a few thousand levels down).
+ */
 export async function* diffTrees(
   repo: Repository,
   a: ObjectId,
@@ -46,23 +68,76 @@ export async function* diffTrees(
   signal?: AbortSignal,
 ): AsyncGenerator<DiffItem> {
   if (a === b) return;
-  const left = repo.trees.entries(a, signal)[Symbol.asyncIterator]();
-  const right = repo.trees.entries(b, signal)[Symbol.asyncIterator]();
-  let l = await left.next();
-  let r = await right.next();
-  while (!l.done || !r.done) {
-    const order = l.done ? 1 : r.done ? -1 : compareNames(l.value.name, r.value.name);
-    if (order < 0) {
-      yield* removed(repo, l.value!, prefix, signal);
-      l = await left.next();
-    } else if (order > 0) {
-      yield* added(repo, r.value!, prefix, signal);
-      r = await right.next();
-    } else {
-      yield* changed(repo, l.value!, r.value!, prefix, signal);
-      l = await left.next();
-      r = await right.next();
+  const list = (tree: ObjectId) => repo.trees.entries(tree, signal)[Symbol.asyncIterator]();
+  const merge = (x: ObjectId, y: ObjectId, at: string): Frame => ({
+    type: 'merge',
+    left: list(x),
+    right: list(y),
+    l: undefined,
+    r: undefined,
+    prefix: at,
+  });
+  const stack: Frame[] = [merge(a, b, prefix)];
+  try {
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      if (top.type === 'one') {
+        stack.pop();
+        const e = top.entry;
+        const path = join(top.prefix, e.name);
+        yield top.change === 'added'
+          ? item(path, 'added', e.kind, undefined, sizeOf(e))
+          : item(path, 'removed', e.kind, sizeOf(e), undefined);
+        if (e.kind === 'dir') {
+          stack.push({ type: 'walk', entries: list(e.tree), change: top.change, prefix: path });
+        }
+        continue;
+      }
+      if (top.type === 'walk') {
+        const next = await top.entries.next();
+        if (next.done) stack.pop();
+        else stack.push({ type: 'one', entry: next.value, change: top.change, prefix: top.prefix });
+        continue;
+      }
+      top.l ??= await top.left.next();
+      top.r ??= await top.right.next();
+      const { l, r } = top;
+      if (l.done && r.done) {
+        stack.pop();
+        continue;
+      }
+      const order = l.done ? 1 : r.done ? -1 : compareNames(l.value.name, r.value.name);
+      if (order < 0) {
+        top.l = undefined;
+        stack.push({ type: 'one', entry: l.value!, change: 'removed', prefix: top.prefix });
+      } else if (order > 0) {
+        top.r = undefined;
+        stack.push({ type: 'one', entry: r.value!, change: 'added', prefix: top.prefix });
+      } else {
+        top.l = undefined;
+        top.r = undefined;
+        const before = l.value!;
+        const after = r.value!;
+        if (before.kind !== after.kind) {
+          // Reported as removed then added (the second frame is taken first).
+          stack.push({ type: 'one', entry: after, change: 'added', prefix: top.prefix });
+          stack.push({ type: 'one', entry: before, change: 'removed', prefix: top.prefix });
+          continue;
+        }
+        const path = join(top.prefix, before.name);
+        const d = changed(path, before, after);
+        if (d) yield d;
+        if (before.kind === 'dir' && after.kind === 'dir' && before.tree !== after.tree) {
+          stack.push(merge(before.tree, after.tree, path));
+        }
+      }
     }
+  } finally {
+    await closeListings(
+      stack.flatMap((f) =>
+        f.type === 'merge' ? [f.left, f.right] : f.type === 'walk' ? [f.entries] : [],
+      ),
+    );
   }
 }
 
@@ -76,39 +151,11 @@ function sizeOf(e: Entry): number | undefined {
   return undefined;
 }
 
-async function* added(repo: Repository, e: Entry, prefix: string, signal?: AbortSignal) {
-  const path = join(prefix, e.name);
-  yield item(path, 'added', e.kind, undefined, sizeOf(e));
-  if (e.kind === 'dir') {
-    for await (const x of walkTree(repo, e.tree, path, signal)) {
-      yield item(x.path, 'added', x.entry.kind, undefined, sizeOf(x.entry));
-    }
-  }
-}
-
-async function* removed(repo: Repository, e: Entry, prefix: string, signal?: AbortSignal) {
-  const path = join(prefix, e.name);
-  yield item(path, 'removed', e.kind, sizeOf(e), undefined);
-  if (e.kind === 'dir') {
-    for await (const x of walkTree(repo, e.tree, path, signal)) {
-      yield item(x.path, 'removed', x.entry.kind, sizeOf(x.entry), undefined);
-    }
-  }
-}
-
-async function* changed(
-  repo: Repository,
-  a: Entry,
-  b: Entry,
-  prefix: string,
-  signal?: AbortSignal,
-): AsyncGenerator<DiffItem> {
-  const path = join(prefix, a.name);
-  if (a.kind !== b.kind) {
-    yield* removed(repo, a, prefix, signal);
-    yield* added(repo, b, prefix, signal);
-    return;
-  }
+/**
+ * The change between two entries of one name and kind at `path`, if any (for
+ * directories only their own metadata: what is below is compared separately).
+ */
+function changed(path: string, a: Entry, b: Entry): DiffItem | undefined {
   const metaChanged =
     a.mode !== b.mode ||
     a.uid !== b.uid ||
@@ -116,15 +163,14 @@ async function* changed(
     a.mtime.sec !== b.mtime.sec ||
     a.mtime.nsec !== b.mtime.nsec;
   if (a.kind === 'dir' && b.kind === 'dir') {
-    if (metaChanged) yield item(path, 'metadata', 'dir', a.bytes, b.bytes);
-    yield* diffTrees(repo, a.tree, b.tree, path, signal);
-    return;
+    return metaChanged ? item(path, 'metadata', 'dir', a.bytes, b.bytes) : undefined;
   }
   if (!sameContent(a, b)) {
     const d = item(path, 'modified', a.kind, sizeOf(a), sizeOf(b));
     if (a.kind === 'file' && b.kind === 'file') d.changedBytes = newContentBytes(a, b);
-    yield d;
-  } else if (metaChanged) yield item(path, 'metadata', a.kind, sizeOf(a), sizeOf(b));
+    return d;
+  }
+  return metaChanged ? item(path, 'metadata', a.kind, sizeOf(a), sizeOf(b)) : undefined;
 }
 
 /** True when two entries of the same kind have the same content. */
