@@ -2,10 +2,13 @@
  * Exclude patterns (`--exclude GLOB`, `--exclude-file F`).
  *
  * A pattern without `/` matches a file or directory name anywhere (`*.o`,
- * `node_modules`). A pattern with `/` matches the whole absolute path (`/home/*\/.cache`);
- * a pattern matching a directory excludes everything below it. Globs: `*` is any run of
- * characters except `/`, `**` is any run including `/`, `?` one character except `/`,
- * `[abc]`/`[a-z]`/`[!a]` a class; `\` escapes the next character. A line of an exclude
+ * `node_modules`). A pattern starting with `/` matches the whole absolute path
+ * (`/home/*\/.cache`); one with `/` elsewhere (`build/tmp`) matches those last path
+ * components at any depth, as restic does (`**\/build/tmp`). A pattern matching a
+ * directory excludes everything below it. Globs: `*` is any run of characters except
+ * `/`, `**` is any run including `/`, `?` one character except `/`, `[abc]`/`[a-z]`/
+ * `[!a]` (or `[^a]`) a class, which never matches `/` and takes a `]` first as itself
+ * (`[]a]`); `\` escapes the next character, in a class too. A line of an exclude
  * file that is empty or starts with `#` is ignored, and lines are trimmed; a pattern
  * given directly (`--exclude`) is taken as it is, `#` and spaces included.
  */
@@ -23,7 +26,8 @@ export class ExcludeMatcher {
       const p = raw;
       if (p === '') continue;
       const trimmed = p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p;
-      if (trimmed.includes('/')) this.byPath.push(globToRegExp(trimmed, raw));
+      if (trimmed.startsWith('/')) this.byPath.push(globToRegExp(trimmed, raw));
+      else if (trimmed.includes('/')) this.byPath.push(globToRegExp(`**/${trimmed}`, raw));
       else this.byName.push(globToRegExp(trimmed, raw));
     }
   }
@@ -78,19 +82,66 @@ export function globToRegExp(glob: string, original = glob): RegExp {
     } else if (c === '?') {
       re += '[^/]';
     } else if (c === '[') {
-      const end = glob.indexOf(']', i + 2);
-      if (end < 0) throw new UsageError(`exclude pattern ${original} has an unclosed [`);
-      let body = glob.slice(i + 1, end);
-      if (body.startsWith('!')) body = `^${body.slice(1)}`;
-      re += `[${body.replace(/\\/g, '\\\\')}]`;
-      i = end;
+      const cls = classAt(glob, i, original);
+      re += cls.re;
+      i = cls.end;
     } else re += escapeRegExp(c);
   }
   try {
-    return new RegExp(`^${re}$`, 's');
+    // `u`: `?` and classes take a whole character, an emoji in a name included.
+    return new RegExp(`^${re}$`, 'su');
   } catch (err) {
     throw new UsageError(`bad exclude pattern ${original}`, { cause: err });
   }
+}
+
+/**
+ * The class starting at `glob[start]` (a `[`): its RegExp and the index of its `]`. A
+ * `]` right after `[` or `[!` is a member; `\` escapes a member; `a-z` is a range. A
+ * class never matches `/`, as in shell globs over paths.
+ */
+function classAt(glob: string, start: number, original: string): { re: string; end: number } {
+  let i = start + 1;
+  const negated = glob[i] === '!' || glob[i] === '^';
+  if (negated) i++;
+  let members = '';
+  const first = i;
+  for (;;) {
+    const c = glob[i];
+    if (c === undefined) throw new UsageError(`exclude pattern ${original} has an unclosed [`);
+    if (c === ']' && i > first) break;
+    const member = classMember(glob, i, original);
+    members += escapeClassMember(member.char);
+    i = member.end + 1;
+    // A range: `a-z`, but not a `-` just before the closing `]`.
+    if (glob[i] === '-' && glob[i + 1] !== undefined && glob[i + 1] !== ']') {
+      const upper = classMember(glob, i + 1, original);
+      if ((upper.char.codePointAt(0) ?? 0) < (member.char.codePointAt(0) ?? 0)) {
+        throw new UsageError(
+          `exclude pattern ${original} has a range out of order: ${member.char}-${upper.char}`,
+        );
+      }
+      members += `-${escapeClassMember(upper.char)}`;
+      i = upper.end + 1;
+    }
+  }
+  return { re: `(?!/)[${negated ? '^' : ''}${members}]`, end: i };
+}
+
+/** The class member at `glob[i]` (an escaped character with its `\`): it and its last index. */
+function classMember(glob: string, i: number, original: string): { char: string; end: number } {
+  let at = i;
+  if (glob[at] === '\\') {
+    at++;
+    if (glob[at] === undefined) throw new UsageError(`exclude pattern ${original} ends with \\`);
+  }
+  const cp = glob.codePointAt(at)!;
+  const char = String.fromCodePoint(cp);
+  return { char, end: at + char.length - 1 };
+}
+
+function escapeClassMember(c: string): string {
+  return c.replace(/[\\\][^-]/g, '\\$&');
 }
 
 function escapeRegExp(c: string): string {
