@@ -163,6 +163,11 @@ export class BackupWalker {
   /** Stat cache records waiting for their trees to be stored (see `directory`). */
   private cacheWrites: { write: Promise<void>; settled: boolean }[] = [];
 
+  /** The source roots of a multi-path backup (`watchRoots`). */
+  private watchedRoots: ReadonlySet<string> = new Set();
+  /** Why each watched root could not be read or listed: its warning's cause. */
+  readonly rootFailures = new Map<string, unknown>();
+
   constructor(private readonly ctx: WalkerContext) {
     this.fileSlots = new Semaphore(ctx.fileConcurrency);
     this.smallBuffer = Buffer.allocUnsafe(ctx.repo.config.inlineMax + 1);
@@ -199,6 +204,7 @@ export class BackupWalker {
 
   private warn(path: string, err: unknown): void {
     this.counts.errors++;
+    if (this.watchedRoots.has(path)) this.rootFailures.set(path, err);
     this.ctx.emit({
       type: 'warning',
       path,
@@ -463,15 +469,22 @@ export class BackupWalker {
     this.emitProgress();
   }
 
+  /** Records in `rootFailures` why any of `paths` cannot be read or listed. */
+  watchRoots(paths: Iterable<string>): void {
+    this.watchedRoots = new Set(paths);
+  }
+
   /**
    * The entry for `path` named `name`, or undefined (with a warning) if it cannot be
-   * read. Used for the synthetic root of a multi-path backup.
+   * read; `st` is its stat if already known. Used for the synthetic root of a
+   * multi-path backup.
    */
   async child(
     path: string,
     name: string,
+    st?: SourceStat,
   ): Promise<{ entry: Entry; stored: Promise<void> | undefined } | undefined> {
-    const r = await this.childResult(path, name, undefined, undefined);
+    const r = await this.childResult(path, name, undefined, undefined, st);
     return r?.entry ? { entry: r.entry, stored: r.stored } : undefined;
   }
 
@@ -865,6 +878,12 @@ class DirectoryOutput {
   private bytes = 0;
   /** Subdirectories' `stored` (see DirResult), for when this directory is reused. */
   private readonly childStored: Promise<void>[] = [];
+  /** Settles once everything queued (see `write`) is in the writer. */
+  private tail: Promise<void> = Promise.resolve();
+  /** The last lookup in the previous tree (see `write`). */
+  private lookups: Promise<unknown> = Promise.resolve();
+  /** Files from the previous tree queued and not yet resolved. */
+  private queued = 0;
 
   constructor(
     private readonly walker: BackupWalker,
@@ -905,18 +924,45 @@ class DirectoryOutput {
     }
   }
 
+  /**
+   * Puts `r` into the writer, in name order. A file taken from the previous tree may
+   * have to be read again (its chunks are gone: a prune removed them), which waits for
+   * its chunks to be stored: up to REUSED_AHEAD such files are resolved at once, their
+   * entries queued behind `tail`, so a directory of them is not read one file, and one
+   * commit, at a time. Returns a promise when the caller should wait.
+   */
   private write(r: ChildResult): Promise<void> | undefined {
     this.writer ??= this.walker.newWriter();
     const writer = this.writer;
-    if (r.reuse) return this.writeReused(writer, r);
+    if (r.reuse) {
+      // The merge-join with the previous tree reads it in order: one lookup at a time.
+      const previous = this.lookups.then(() => this.previousEntry(r.name));
+      this.lookups = previous;
+      const entry = previous.then((p) => this.walker.resolveReused(r, p));
+      entry.catch(() => {}); // reported through `tail`
+      this.queued++;
+      return this.enqueue(async () => {
+        const e = await entry;
+        this.queued--;
+        if (e) await writer.add(e);
+      });
+    }
     // A subdirectory's entry: its page is written once the subtree is stored. (The
-    // writer copies the bytes in at once: scratch views are fine here.)
+    // writer copies the bytes in at once: scratch views are fine here, unless queued.)
+    if (this.queued > 0) {
+      keep(r);
+      return this.enqueue(() =>
+        writer.push(r.name, r.encoded ?? encodeEntryView(r.entry!), r.stored),
+      );
+    }
     return writer.push(r.name, r.encoded ?? encodeEntryView(r.entry!), r.stored);
   }
 
-  private async writeReused(writer: DirectoryWriter, r: ChildResult): Promise<void> {
-    const entry = await this.walker.resolveReused(r, await this.previousEntry(r.name));
-    if (entry) await writer.add(entry);
+  /** Runs `step` after everything queued; the queue to wait for when it is full. */
+  private enqueue(step: () => Promise<void> | undefined): Promise<void> | undefined {
+    this.tail = this.tail.then(step);
+    this.tail.catch(() => {}); // awaited in `finish` or by the caller told to wait
+    return this.queued >= REUSED_AHEAD ? this.tail : undefined;
   }
 
   /** The previous tree's entry called `name`, advancing the merge-join. */
@@ -954,11 +1000,18 @@ class DirectoryOutput {
     }
     // Changed, or unchanged but its cached tree is gone: write the directory out.
     await this.markChanged();
+    await this.tail;
     // Its nodes wait for the subtrees they name, so `stored` covers those too.
     const { tree, stored } = await (this.writer ?? this.walker.newWriter()).finishDeferred();
     return { tree, files: this.files, bytes: this.bytes, reused: false, stored };
   }
 }
+
+/**
+ * Files taken from the previous tree resolved at once in one directory (see
+ * DirectoryOutput.write): enough to fill the group commit's batches.
+ */
+const REUSED_AHEAD = 32;
 
 /** Resolves when all of `promises` have, rejects with a failure (never unhandled). */
 function allSettledOk(promises: Promise<void>[]): Promise<void> {

@@ -11,14 +11,15 @@
  * else is streamed through the chunker (never a whole file in memory). Unreadable files
  * are warnings: the snapshot is still written and `summary.errors` counts them.
  */
-import { lstat } from 'node:fs/promises';
+import type { BigIntStats } from 'node:fs';
+import { lstat, stat } from 'node:fs/promises';
 import { hostname as osHostname, userInfo } from 'node:os';
 import { basename, resolve } from 'node:path';
 import { syncFileSystem } from '../backends/syncfs.js';
 import { wasmScanEnabled } from '../chunker/scan-wasm.js';
 import { shareSignal, throwIfAborted } from '../core/abort.js';
 import { errorCause } from '../core/errno.js';
-import { UsageError } from '../core/errors.js';
+import { CairnError, UsageError } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
 import { compareNames } from '../manifest/names.js';
 import { checkPaths, checkTags, checkText, refuseField } from '../manifest/snapshot-fields.js';
@@ -114,7 +115,9 @@ async function backupUnlocked(repo: Repository, options: BackupOptions): Promise
   const startedNs = BigInt(started) * 1_000_000n;
   const emit = options.onEvent ?? (() => {});
   const sources = options.paths.map((p) => resolve(p));
-  await checkSources(options.paths, sources);
+  // `link/` names the directory a symbolic link points to, as the kernel reads it.
+  const followed = new Set(sources.filter((_, i) => namesDirectory(options.paths[i]!)));
+  await checkSources(options.paths, sources, followed);
 
   const hostname = options.hostname ?? osHostname();
   // The parent only names where this backup came from: a damaged record is passed over.
@@ -168,7 +171,7 @@ async function backupUnlocked(repo: Repository, options: BackupOptions): Promise
     emit,
   });
   if (options.scan) {
-    scanTotals(sources, walker.excludes, walker.oneFileSystem, options.signal)
+    scanTotals(sources, walker.excludes, walker.oneFileSystem, followed, options.signal)
       .then((t) => {
         walker.setTotals(t.files, t.bytes);
         emit({ type: 'scan-done', totalFiles: t.files, totalBytes: t.bytes });
@@ -178,7 +181,7 @@ async function backupUnlocked(repo: Repository, options: BackupOptions): Promise
 
   let tree: ObjectId;
   try {
-    const root = await backupRoot(walker, sources, blobs, repo);
+    const root = await backupRoot(walker, sources, followed, blobs, repo);
     tree = root.tree;
     // Tree nodes are stored in batches after their ids are known: every one must be
     // before the snapshot record names the root.
@@ -266,13 +269,37 @@ async function openStatCache(
   }
 }
 
-/** Every source exists, and none is given twice (however spelled). */
-async function checkSources(given: string[], sources: string[]): Promise<void> {
+/**
+ * True when path `given` ends in `/` or `/.`: it names a directory, and a symbolic link
+ * so named is followed (POSIX path resolution), where `resolve` drops the ending.
+ */
+function namesDirectory(given: string): boolean {
+  return given.endsWith('/') || given.endsWith('/.');
+}
+
+/** The stat of source root `path`: lstat, or stat of one that `followed` names. */
+function rootStat(path: string, followed: ReadonlySet<string>): Promise<BigIntStats> {
+  return followed.has(path) ? stat(path, { bigint: true }) : lstat(path, { bigint: true });
+}
+
+/**
+ * Every source exists (a followed one as a directory), and none is given twice (however
+ * spelled).
+ */
+async function checkSources(
+  given: string[],
+  sources: string[],
+  followed: ReadonlySet<string>,
+): Promise<void> {
   for (const s of sources) {
     try {
-      await lstat(s);
+      const st = await rootStat(s, followed);
+      if (followed.has(s) && !st.isDirectory()) {
+        throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+      }
     } catch (err) {
-      throw new UsageError(`cannot back up ${s}: ${errorCause(err)}`, { cause: err });
+      const shown = followed.has(s) && s !== '/' ? `${s}/` : s;
+      throw new UsageError(`cannot back up ${shown}: ${errorCause(err)}`, { cause: err });
     }
   }
   const seen = new Map<string, number>();
@@ -294,11 +321,12 @@ async function checkSources(given: string[], sources: string[]): Promise<void> {
 async function backupRoot(
   walker: BackupWalker,
   sources: string[],
+  followed: ReadonlySet<string>,
   blobs: BlobStore,
   repo: Repository,
 ): Promise<{ tree: ObjectId; stored: Promise<void> }> {
   if (sources.length === 1) {
-    const st = await lstat(sources[0]!, { bigint: true });
+    const st = await rootStat(sources[0]!, followed);
     if (st.isDirectory()) {
       walker.counts.dirs++;
       return walker.directory(sources[0]!, st, undefined, true);
@@ -321,9 +349,18 @@ async function backupRoot(
     }
   }
   const writer = new DirectoryWriter(blobs, repo.config.paging);
+  walker.watchRoots(sources);
   for (const { path, name } of named) {
-    const child = await walker.child(path, name);
+    const st = followed.has(path) ? await rootStat(path, followed) : undefined;
+    const child = await walker.child(path, name, st);
     if (child) await writer.add(child.entry, child.stored);
+  }
+  // Not one source could be read or listed: the snapshot would hold nothing of them.
+  if (walker.rootFailures.size === named.length) {
+    const causes = [...walker.rootFailures].map(([path, err]) => `${path}: ${errorCause(err)}`);
+    throw new CairnError('io', `cannot back up any of the paths given (${causes.join('; ')})`, {
+      cause: walker.rootFailures.values().next().value,
+    });
   }
   walker.counts.dirs++;
   // The root's nodes wait for the subtrees they name: its `stored` covers everything.

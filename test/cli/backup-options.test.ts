@@ -4,7 +4,7 @@
  * usage errors; a missing exclude file, a missing PATH and a directory given to `chunk`
  * are named with their cause in words. Also `cat config` with a stray argument.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/cli/context.js';
@@ -67,5 +67,41 @@ describe('backup options', () => {
     const cat = await cli('--repo', repo, 'cat', 'config', 'extra');
     expect(cat.code).toBe(EXIT.usage);
     expect(cat.stderr).toContain('cat config takes no id');
+  });
+});
+
+describe('backup PATH ending in /', () => {
+  it('follows a symbolic link to a directory named `link/`, as the kernel does', async () => {
+    const { repo, src } = await setup();
+    const outside = await tempDir();
+    await writeFile(join(outside, 'inside.txt'), 'through the link\n');
+    const link = join(src, 'link');
+    await symlink(outside, link);
+    // `link` alone is the link itself; `link/` is the directory it points to.
+    const bare = await cli('--repo', repo, 'backup', link);
+    expect(bare.code, bare.stderr).toBe(0);
+    expect(await names(repo)).toEqual(['link']);
+    const slash = await cli('--repo', repo, 'backup', `${link}/`);
+    expect(slash.code, slash.stderr).toBe(0);
+    expect(await names(repo)).toEqual(['inside.txt']);
+    const snaps = await cli('--repo', repo, '--json', 'snapshots');
+    expect(snaps.json.filter((e) => e.type === 'snapshot').at(-1)?.paths).toEqual([link]);
+    // Among several paths, too: its entry is a directory.
+    const other = join(src, 'keep');
+    const both = await cli('--repo', repo, 'backup', `${link}/.`, other);
+    expect(both.code, both.stderr).toBe(0);
+    const ls = await cli('--repo', repo, '--json', 'ls', 'latest');
+    const entries = ls.json.filter((e) => e.type === 'entry');
+    expect(entries.map((e) => [e.path, e.kind])).toEqual([
+      ['keep', 'file'],
+      ['link', 'dir'],
+      ['link/inside.txt', 'file'],
+    ]);
+    // A link to a file named as a directory: the kernel's ENOTDIR, nothing saved.
+    const fileLink = join(src, 'file-link');
+    await symlink(join(src, 'keep'), fileLink);
+    const notDir = await cli('--repo', repo, 'backup', `${fileLink}/`);
+    expect(notDir.code).toBe(EXIT.usage);
+    expect(notDir.stderr).toContain(`cannot back up ${fileLink}/: not a directory (ENOTDIR)`);
   });
 });

@@ -1,8 +1,12 @@
 import { appendFile, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { PutOptions } from '../../src/backends/backend.js';
+import { ForwardingBackend } from '../../src/backends/forwarding.js';
 import { backup } from '../../src/ops/backup.js';
+import { check } from '../../src/ops/check.js';
 import type { BackupEvent } from '../../src/ops/events.js';
+import { openRepositoryIn } from '../../src/repo/repository.js';
 import { pseudoRandomBytes, tempDir } from '../helpers/fs.js';
 import { localRepo } from '../helpers/repo.js';
 
@@ -98,6 +102,44 @@ describe('incremental backup', () => {
     const b = await backup(fresh, { paths: [src], statCacheDir: cacheDir });
     expect(b.snapshot.summary.filesChanged).toBe(1);
     expect(b.snapshot.summary.blobsAdded).toBeGreaterThan(0);
+  });
+
+  it('reads the files whose chunks a prune removed several at a time, in order', async () => {
+    const src = await tempDir();
+    const files = Array.from({ length: 24 }, (_, i) => join(src, `f${String(i).padStart(2, '0')}`));
+    for (const [i, f] of files.entries()) await writeFile(f, pseudoRandomBytes(40_000, 100 + i));
+    await age(files);
+    // Chunks larger than the files: one new chunk, so one put, per file.
+    const { repo } = await localRepo({
+      chunker: { min: 65536, avg: 131072, max: 262144, level: 1 },
+    });
+    const cacheDir = await tempDir();
+    const first = await backup(repo, { paths: [src], statCacheDir: cacheDir });
+    for await (const info of repo.backend.list('tree/')) await repo.backend.delete(info.key);
+    for await (const info of repo.backend.list('data/')) await repo.backend.delete(info.key);
+    // Each new chunk takes a while to store: one file at a time (one commit each, on a
+    // local repository) took 15 times as long as the first backup.
+    let inFlight = 0;
+    let most = 0;
+    class SlowPuts extends ForwardingBackend {
+      override async put(key: string, data: Uint8Array, options?: PutOptions): Promise<boolean> {
+        if (!key.startsWith('data/')) return this.inner.put(key, data, options);
+        most = Math.max(most, ++inFlight);
+        try {
+          await new Promise((r) => setTimeout(r, 20));
+          return await this.inner.put(key, data, options);
+        } finally {
+          inFlight--;
+        }
+      }
+    }
+    const fresh = await openRepositoryIn(new SlowPuts(repo.backend));
+    const b = await backup(fresh, { paths: [src], statCacheDir: cacheDir });
+    // Several files at once (one at a time before).
+    expect(most).toBeGreaterThan(1);
+    expect(b.snapshot.summary.filesChanged).toBe(24);
+    expect(b.snapshot.tree).toBe(first.snapshot.tree);
+    expect((await check(fresh, { readData: true })).problems).toEqual([]);
   });
 
   it('two backups at once on one machine both work (stat cache slots)', async () => {

@@ -200,8 +200,27 @@ describe('permission denied', () => {
       expect(rootless.stderr).toContain(join(src, 'locked-dir'));
       expect(rootless.stderr).toContain('permission denied (EACCES)');
       expect(rootless.stdout).not.toContain('saved');
+      // Nor when several roots are given and none can be read or listed.
+      const none = await cairnBin(
+        ['backup', join(src, 'locked-dir'), join(src, 'secret')],
+        env,
+        nobody,
+      );
+      expect(none.code, none.stderr).toBe(1);
+      expect(none.stderr).toContain(
+        `cannot back up any of the paths given (${join(src, 'locked-dir')}: permission denied (EACCES); ${join(src, 'secret')}: permission denied (EACCES))`,
+      );
+      expect(none.stdout).not.toContain('saved');
       const list = await cairnBin(['--json', 'snapshots'], env);
       expect(list.stdout.match(/"type":"snapshot"/g)).toHaveLength(1);
+      // One of them readable: saved, with a warning for the other (exit 3).
+      const one = await cairnBin(
+        ['backup', join(src, 'locked-dir'), join(src, 'ok.txt')],
+        env,
+        nobody,
+      );
+      expect(one.code, one.stderr).toBe(3);
+      expect(one.stdout).toContain('saved');
       chmodSync(join(src, 'locked-dir'), 0o755);
     },
   );

@@ -91,7 +91,11 @@ export default async function backupCommand(
       if (snapshotId) ctx.out.result(`snapshot ${shortId(snapshotId)} saved`);
       else ctx.out.result('dry run: no snapshot saved');
       if (warnings > 0) {
-        ctx.out.error(`${warnings} file(s) could not be read; the snapshot does not include them`);
+        // A file that cannot be read is left out; a directory that cannot be listed is
+        // saved empty: either way, the snapshot lacks their content.
+        ctx.out.error(
+          `${warnings} path(s) could not be read (see the warnings): the snapshot lacks their content`,
+        );
         return EXIT.partial;
       }
       return EXIT.ok;
