@@ -552,7 +552,7 @@ export class BackupWalker {
         st.nlink === 1n &&
         st.size <= BigInt(this.ctx.repo.config.inlineMax)
       ) {
-        const encoded = this.readInline(at, name, st);
+        const encoded = this.readInline(path, at, name, st);
         if (encoded !== undefined) {
           this.counts.files++;
           this.counts.bytes += encoded.size;
@@ -620,6 +620,7 @@ export class BackupWalker {
    * read buffer first; undefined if it has grown past the inline limit.
    */
   private readInline(
+    path: string,
     at: string,
     name: string,
     st: SourceStat,
@@ -634,6 +635,8 @@ export class BackupWalker {
     }
     this.counts.bytesRead += n;
     if (n > inlineMax) return undefined;
+    // Checked without another system call: a size that moved (the times are not seen).
+    if (n !== Number(st.size)) this.noteChanged(path, st, n);
     const base = baseFields(name, st);
     const entry: FileEntry =
       n === 0
@@ -685,8 +688,46 @@ export class BackupWalker {
     }
     // The bytes stored so far give way to the file's size in one step.
     this.doneReading(reading);
-    if (entry) this.countFile(path, entry, status);
+    if (entry) {
+      this.noteIfChanged(path, at, st, entry.size);
+      this.countFile(path, entry, status);
+    }
     return entry;
+  }
+
+  /**
+   * A notice when file `path` changed while it was read: `read` bytes where lstat said
+   * otherwise, or its size or times differ now. Its stored bytes may then mix two
+   * versions; the snapshot keeps them (what a copy made at that moment would hold) and
+   * the next backup reads the file again, its times having changed. Not a warning:
+   * nothing is missing (growing logs would make every backup "fail"). A file replaced
+   * or removed meanwhile was read whole, as it was: nothing to say.
+   */
+  private noteIfChanged(path: string, at: string | Buffer, st: SourceStat, read: number): void {
+    let now: BigIntStats;
+    try {
+      now = lstatSync(at, { bigint: true });
+    } catch {
+      return;
+    }
+    if (now.ino !== st.ino || now.dev !== st.dev) return;
+    if (
+      read === Number(st.size) &&
+      now.size === st.size &&
+      now.mtimeNs === st.mtimeNs &&
+      now.ctimeNs === st.ctimeNs
+    )
+      return;
+    this.noteChanged(path, st, read);
+  }
+
+  private noteChanged(path: string, st: SourceStat, read: number): void {
+    this.ctx.emit({
+      type: 'notice',
+      code: 'file-changed',
+      path,
+      message: `${path} changed while it was read (${st.size} bytes at the start, ${read} read): the snapshot holds what was read`,
+    });
   }
 
   /** Stops counting `reading` as in flight (later reports of its bytes are ignored). */

@@ -32,8 +32,11 @@ export type BackupEvent =
   | { type: 'scan-done'; totalFiles: number; totalBytes: number }
   | ({ type: 'progress'; operation: 'backup'; bytesAdded: number } & Progress)
   | { type: 'file'; path: string; status: 'new' | 'changed' | 'unchanged'; size: number }
-  /** Something about the run, not about a path: e.g. the stat cache could not be opened. */
-  | { type: 'notice'; code: string; message: string }
+  /**
+   * Something that leaves the snapshot whole: the stat cache could not be opened
+   * (`stat-cache`), a file changed while it was read (`file-changed`, with its `path`).
+   */
+  | { type: 'notice'; code: string; message: string; path?: string }
   | WarningEvent;
 
 /** Restore events. */

@@ -18,6 +18,7 @@ import {
   readSync,
   statSync,
   symlinkSync,
+  truncateSync,
   unlinkSync,
   writeFileSync,
   writeSync,
@@ -118,6 +119,43 @@ describe('files changing while read', () => {
     expect(snapshot.summary.errors).toBe(warnings.length);
     expect(restored.size).toBe(40 + 2 - warnings.length);
     await expectClean(repo);
+  });
+
+  it('a file whose size moved between lstat and read is a notice naming it', async () => {
+    const { repo } = await localRepo({ inlineMax: 4096 });
+    const src = await tempDir();
+    await writeFile(join(src, 'a-first'), 'first');
+    await writeFile(join(src, 'b-big'), pseudoRandomBytes(300_000, 3));
+    await writeFile(join(src, 'c-small'), pseudoRandomBytes(3000, 4));
+    await writeFile(join(src, 'd-same'), pseudoRandomBytes(300_000, 5));
+    const notices: Array<{ code: string; path?: string; message: string }> = [];
+    let moved = false;
+    const { snapshot, warnings } = await backupCollecting(repo, [src], (e) => {
+      if (e.type === 'notice') notices.push(e);
+      // Both were lstat-ed with the directory; they shrink before they are read.
+      if (e.type === 'file' && !moved) {
+        moved = true;
+        truncateSync(join(src, 'b-big'), 100_000);
+        truncateSync(join(src, 'c-small'), 10);
+      }
+    });
+    expect(warnings).toEqual([]);
+    expect(snapshot.summary.errors).toBe(0);
+    // The big one is read asynchronously: the small one's notice may come first.
+    notices.sort((a, b) => String(a.path).localeCompare(String(b.path)));
+    expect(notices.map((n) => [n.code, n.path])).toEqual([
+      ['file-changed', join(src, 'b-big')],
+      ['file-changed', join(src, 'c-small')],
+    ]);
+    expect(notices[0]!.message).toBe(
+      `${join(src, 'b-big')} changed while it was read (300000 bytes at the start, 100000 read): the snapshot holds what was read`,
+    );
+    const target = await tempDir();
+    expect(
+      (await restoreCollecting(repo, (await repo.snapshots.list({})).at(-1)!.id, target)).warnings,
+    ).toEqual([]);
+    expect((await readFile(join(target, 'b-big'))).length).toBe(100_000);
+    expect((await readFile(join(target, 'c-small'))).length).toBe(10);
   });
 
   it('a file growing or shrinking during the read is stored as a consistent prefix', async () => {
