@@ -1,7 +1,8 @@
 /**
  * A wrapper that retries failed calls with exponential backoff and full jitter. Only
  * BackendErrors marked `retryable` are retried; `not-found`, `usage`, `aborted` and
- * non-retryable backend errors are passed through at once.
+ * non-retryable backend errors are passed through at once, and so is every failure
+ * once `stopRetrying` has fired.
  */
 import { sleep, throwIfAborted } from '../core/abort.js';
 import { BackendError, UsageError } from '../core/errors.js';
@@ -16,6 +17,8 @@ export interface RetryInfo {
   key: string;
   /** 1 for the first retry, 2 for the second... */
   attempt: number;
+  /** Retries allowed (RetryOptions.retries): `attempt` of `retries`. */
+  retries: number;
   /** How long the wrapper waits before retrying. */
   delayMs: number;
   /** The failure being retried. */
@@ -34,6 +37,13 @@ export interface RetryOptions {
   onRetry?: (info: RetryInfo) => void;
   /** Source of jitter in [0, 1) (default Math.random); tests pass a fixed one. */
   random?: () => number;
+  /**
+   * Once this fires, failures are no longer retried. The command line passes its
+   * Ctrl-C signal: what still runs after an interruption is clean-up (releasing a
+   * lock), which gets one attempt, not minutes of retries against a server that has
+   * stopped answering.
+   */
+  stopRetrying?: AbortSignal;
 }
 
 /** True when `err` is a BackendError that says repeating the call may succeed. */
@@ -58,6 +68,7 @@ export class RetryBackend extends ForwardingBackend {
   private readonly maxDelayMs: number;
   private readonly onRetry: ((info: RetryInfo) => void) | undefined;
   private readonly random: () => number;
+  private readonly stopRetrying: AbortSignal | undefined;
 
   constructor(inner: Backend, options: RetryOptions = {}) {
     super(inner);
@@ -72,6 +83,7 @@ export class RetryBackend extends ForwardingBackend {
     }
     this.onRetry = options.onRetry;
     this.random = options.random ?? Math.random;
+    this.stopRetrying = options.stopRetrying;
   }
 
   /** The wait before retry number `attempt` + 1: uniform in [0, min(max, base * 2^attempt)). */
@@ -125,7 +137,7 @@ export class RetryBackend extends ForwardingBackend {
         }
         return;
       } catch (err) {
-        if (!isRetryable(err)) throw err;
+        if (!this.mayRetry(err)) throw err;
         if (progressed) failures = 0;
         if (failures >= this.retries) throw err;
         await this.wait('list', prefix, failures++, err, signal);
@@ -144,10 +156,14 @@ export class RetryBackend extends ForwardingBackend {
       try {
         return await call();
       } catch (err) {
-        if (!isRetryable(err) || attempt >= this.retries) throw err;
+        if (!this.mayRetry(err) || attempt >= this.retries) throw err;
         await this.wait(verb, key, attempt, err, signal);
       }
     }
+  }
+
+  private mayRetry(err: unknown): err is BackendError {
+    return isRetryable(err) && !this.stopRetrying?.aborted;
   }
 
   private async wait(
@@ -158,7 +174,7 @@ export class RetryBackend extends ForwardingBackend {
     signal: AbortSignal | undefined,
   ): Promise<void> {
     const delayMs = this.delayFor(attempt);
-    this.onRetry?.({ verb, key, attempt: attempt + 1, delayMs, error });
+    this.onRetry?.({ verb, key, attempt: attempt + 1, retries: this.retries, delayMs, error });
     await sleep(delayMs, signal);
   }
 }

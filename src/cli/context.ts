@@ -87,18 +87,23 @@ export class CommandContext {
 
   /**
    * Opens the backend at `location`, wrapped for the command line: a remote backend
-   * (S3, HTTP) gets retries with backoff on throttling, 5xx and broken connections,
-   * and at most transfers + checkers requests in flight; any backend gets the
-   * `--tps-limit` and `--bwlimit` caps when given. The caller closes it.
+   * (S3, HTTP) gets retries with backoff on throttling, 5xx and broken connections
+   * (each one reported: retry-report.ts; none once the command is interrupted, when
+   * only clean-up runs), and at most transfers + checkers requests in flight; any
+   * backend gets the `--tps-limit` and `--bwlimit` caps when given. The caller closes it.
    */
   async openBackend(location: string): Promise<Backend> {
-    const [{ openBackend }, { isRemoteBackend }, { LimitBackend }, { RetryBackend }] =
-      await Promise.all([
-        import('../backends/open.js'),
-        import('../repo/repository.js'),
-        import('../backends/limit.js'),
-        import('../backends/retry.js'),
-      ]);
+    const [
+      { openBackend },
+      { isRemoteBackend },
+      { LimitBackend },
+      { ReportedRetryBackend, RetryReport },
+    ] = await Promise.all([
+      import('../backends/open.js'),
+      import('../repo/repository.js'),
+      import('../backends/limit.js'),
+      import('./retry-report.js'),
+    ]);
     const base = await openBackend(location);
     const { transfers, checkers, tps, bytesPerSecond } = this.tuning;
     const remote = isRemoteBackend(base);
@@ -108,7 +113,10 @@ export class CommandContext {
       ...(tps !== undefined ? { tps } : {}),
       ...(bytesPerSecond !== undefined ? { bytesPerSecond } : {}),
     });
-    return remote ? new RetryBackend(limited) : limited;
+    if (!remote) return limited;
+    return new ReportedRetryBackend(limited, new RetryReport(this.out), {
+      stopRetrying: this.signal,
+    });
   }
 
   /**

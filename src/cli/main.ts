@@ -8,6 +8,7 @@ import { CairnError } from '../core/errors.js';
 import { VERSION } from '../ops/program.js';
 import { CommandContext, EXIT, type GlobalOptions } from './context.js';
 import { describeFailure, failureText } from './failure.js';
+import { warnLockLeft } from './lock-left.js';
 import { Output } from './output.js';
 import { collect, collectList } from './parse.js';
 
@@ -367,6 +368,7 @@ function exitCodeFor(err: unknown, out: Output, signal: AbortSignal): number {
     out.event({ type: 'error', code: 'usage', message });
     return EXIT.usage;
   }
+  warnLockLeft(err, out);
   if (err instanceof CairnError && (err.code === 'aborted' || signal.aborted)) {
     out.error('interrupted');
     if (out.json) out.event({ type: 'error', code: 'aborted', message: 'interrupted' });

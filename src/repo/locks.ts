@@ -15,12 +15,17 @@
  * is *stale*, and ignored, when it was not refreshed for `staleMs`, or when it was taken
  * on this host by a process that no longer exists. `cairn unlock` removes stale locks
  * (all locks with `--remove-all`).
+ *
+ * Once the operation under a lock is aborted (its signal fired: Ctrl-C), what the lock
+ * still sends (a last flag write, the release) is clean-up against a server that may
+ * not answer at all: it gets one deadline, `LOCK_CLEANUP_MS`, for all of it, and a
+ * lock not released by then is left to go stale.
  */
 
 import { hostname as osHostname, userInfo } from 'node:os';
 import type { Backend } from '../backends/backend.js';
 import { sleep } from '../core/abort.js';
-import { hasCode, LockedError } from '../core/errors.js';
+import { AbortedError, hasCode, LockedError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
 import { processAlive } from '../core/process.js';
 import { idOfKey, LOCKS_PREFIX } from './layout.js';
@@ -61,13 +66,46 @@ export interface LockOptions {
   now?: () => number;
   /** Host name to record (default: this machine's). */
   host?: string;
+  /**
+   * The operation's signal. Once it fires, the lock's own requests (a flag write, the
+   * release) share one deadline of `cleanupMs`.
+   */
   signal?: AbortSignal;
+  /** How long the clean-up after an abort may take (default LOCK_CLEANUP_MS). */
+  cleanupMs?: number;
 }
 
 /** Default refresh interval of held locks. */
 export const LOCK_REFRESH_MS = 5 * 60_000;
 /** Default age without refresh after which a lock is stale. */
 export const LOCK_STALE_MS = 30 * 60_000;
+/**
+ * How long a lock's clean-up may take after its operation was aborted (the release's
+ * DELETE, and a flag write before it). A server that has stopped answering would
+ * otherwise hold Ctrl-C for the backend's timeouts and retries (minutes on S3).
+ */
+export const LOCK_CLEANUP_MS = 5_000;
+
+/** A lock that could not be released after its operation failed: it is left to go stale. */
+export interface LockLeft {
+  /** The lock's id. */
+  id: string;
+  /** The record as last written. */
+  record: LockRecord;
+  /** Why the release failed. */
+  cause: unknown;
+}
+
+/** The locks left by failed operations, by the error they failed with (see lockLeftBy). */
+const locksLeft = new WeakMap<object, LockLeft>();
+
+/**
+ * The lock that could not be released after the operation failed with `err`
+ * (releaseAfterFailure records it), so that a command line can tell the user.
+ */
+export function lockLeftBy(err: unknown): LockLeft | undefined {
+  return typeof err === 'object' && err !== null ? locksLeft.get(err) : undefined;
+}
 
 /** The backend key of lock `id`. */
 export function lockKey(id: string): string {
@@ -131,6 +169,8 @@ export class Lock {
   private timer: NodeJS.Timeout | undefined;
   private released = false;
   private writing: Promise<unknown> = Promise.resolve();
+  /** The deadline of the clean-up, once started. */
+  private cleanup: AbortSignal | undefined;
 
   private constructor(
     readonly backend: Backend,
@@ -138,6 +178,8 @@ export class Lock {
     private record: LockRecord,
     private readonly now: () => number,
     refreshMs: number,
+    private readonly signal: AbortSignal | undefined,
+    private readonly cleanupMs: number,
   ) {
     this.timer = setInterval(() => {
       this.refresh().catch(() => {}); // a failed refresh is retried at the next tick
@@ -165,7 +207,15 @@ export class Lock {
     };
     const id = randomId();
     await backend.put(lockKey(id), encodeLock(record), { signal: options.signal });
-    const lock = new Lock(backend, id, record, now, options.refreshMs ?? LOCK_REFRESH_MS);
+    const lock = new Lock(
+      backend,
+      id,
+      record,
+      now,
+      options.refreshMs ?? LOCK_REFRESH_MS,
+      options.signal,
+      options.cleanupMs ?? LOCK_CLEANUP_MS,
+    );
     if (!options.exclusive) return lock;
     try {
       const others = (
@@ -189,8 +239,7 @@ export class Lock {
         );
       }
     } catch (err) {
-      await lock.release().catch(() => {});
-      throw err;
+      return releaseAfterFailure(lock, err);
     }
     return lock;
   }
@@ -200,8 +249,10 @@ export class Lock {
     return { ...this.record };
   }
 
-  /** Rewrites the record with a new refresh time. */
+  /** Rewrites the record with a new refresh time (not once the operation is aborted). */
   refresh(): Promise<void> {
+    // Nothing to keep alive then: the release follows, and should have the deadline to itself.
+    if (this.signal?.aborted) return Promise.resolve();
     return this.write({ refreshedAt: new Date(this.now()).toISOString() });
   }
 
@@ -215,30 +266,72 @@ export class Lock {
       if (this.released) return;
       this.record = { ...this.record, ...change };
       if (this.record.sweeping === false) delete this.record.sweeping;
-      await this.backend.put(lockKey(this.id), encodeLock(this.record));
+      // Part of the operation (a refresh, the sweeping flag) until it is aborted, clean-up after.
+      const signal = this.cleanupSignal() ?? this.signal;
+      await this.backend.put(lockKey(this.id), encodeLock(this.record), signal && { signal });
     });
     this.writing = next.catch(() => {});
     return next;
   }
 
-  /** Stops refreshing and deletes the record. */
-  async release(): Promise<void> {
+  /**
+   * Stops refreshing and deletes the record. After the operation was aborted (its
+   * signal fired, or `afterAbort`), this and any write still in flight get
+   * `cleanupMs` in all, and it rejects with an `aborted` error when that passes.
+   */
+  async release(options: { afterAbort?: boolean } = {}): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    await this.writing;
-    this.released = true;
-    await this.backend.delete(lockKey(this.id));
+    const signal = this.cleanupSignal(options.afterAbort);
+    try {
+      await (signal ? beforeDeadline(this.writing, signal) : this.writing);
+      this.released = true;
+      await this.backend.delete(lockKey(this.id), signal && { signal });
+    } catch (err) {
+      if (!signal?.aborted) throw err;
+      throw new AbortedError(`no answer within ${formatAge(this.cleanupMs)}`, { cause: err });
+    }
   }
+
+  /**
+   * The deadline of the lock's own requests once the operation was aborted (started by
+   * the first request after the abort, shared by all); undefined while it runs.
+   */
+  private cleanupSignal(afterAbort = false): AbortSignal | undefined {
+    if (!this.cleanup && (afterAbort || this.signal?.aborted)) {
+      this.cleanup = AbortSignal.timeout(this.cleanupMs);
+    }
+    return this.cleanup;
+  }
+}
+
+/** `p`, or an AbortedError when `deadline` fires first. */
+function beforeDeadline(p: Promise<unknown>, deadline: AbortSignal): Promise<unknown> {
+  if (deadline.aborted)
+    return Promise.reject(new AbortedError(undefined, { cause: deadline.reason }));
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(new AbortedError(undefined, { cause: deadline.reason }));
+    deadline.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => deadline.removeEventListener('abort', onAbort));
+  });
 }
 
 /**
  * Releases `lock` after an operation under it failed with `err`, and rethrows `err`. A
  * failure to release (most often the same cause: the repository unreachable) is not
  * what is reported: the lock goes stale and others pass over it, and the user sees what
- * went wrong in the first place rather than the lock's DELETE.
+ * went wrong in the first place rather than the lock's DELETE. `lockLeftBy(err)` then
+ * tells which lock was left, and why. After an abort the release has a deadline
+ * (LOCK_CLEANUP_MS): a server that stopped answering does not hold up the interruption.
  */
 export async function releaseAfterFailure(lock: Lock | undefined, err: unknown): Promise<never> {
-  await lock?.release().catch(() => {});
+  try {
+    await lock?.release({ afterAbort: hasCode(err, 'aborted') });
+  } catch (cause) {
+    if (lock && typeof err === 'object' && err !== null && !locksLeft.has(err)) {
+      locksLeft.set(err, { id: lock.id, record: lock.info, cause });
+    }
+  }
   throw err;
 }
 

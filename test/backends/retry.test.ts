@@ -162,6 +162,50 @@ describe('RetryBackend', () => {
     expect(faulty.faults).toBe(3);
   });
 
+  it('tells onRetry the retry budget: attempt N of `retries`', async () => {
+    const faulty = new FaultyBackend(new MemoryBackend(), { failRate: 0 });
+    const retries: RetryInfo[] = [];
+    const backend = new RetryBackend(faulty, { ...fast, onRetry: (info) => retries.push(info) });
+    faulty.failNext(2);
+    await backend.put('k', new Uint8Array([1]));
+    expect(retries.map((r) => `${r.verb} ${r.key}: ${r.attempt} of ${r.retries}`)).toEqual([
+      'put k: 1 of 5',
+      'put k: 2 of 5',
+    ]);
+  });
+
+  it('retries nothing once `stopRetrying` has fired: clean-up after Ctrl-C gets one attempt', async () => {
+    const faulty = new FaultyBackend(new MemoryBackend(), { failRate: 0 });
+    const interrupted = new AbortController();
+    const retries: RetryInfo[] = [];
+    const backend = new RetryBackend(faulty, {
+      ...fast,
+      stopRetrying: interrupted.signal,
+      onRetry: (info) => retries.push(info),
+    });
+    faulty.failNext(1);
+    await backend.put('locks/a', new Uint8Array([1])); // retried while running
+    expect(retries).toHaveLength(1);
+    interrupted.abort();
+    faulty.failNext(1);
+    // The call has no signal of its own (or a deadline): it is made, once.
+    await expect(backend.delete('locks/a')).rejects.toMatchObject({
+      code: 'backend',
+      retryable: true,
+    });
+    faulty.failNext(1);
+    await expect(
+      (async () => {
+        for await (const _ of backend.list('locks/')) {
+          // nothing
+        }
+      })(),
+    ).rejects.toMatchObject({ retryable: true });
+    expect(retries).toHaveLength(1);
+    expect(faulty.faults).toBe(3);
+    expect(await backend.get('locks/a')).toEqual(new Uint8Array([1]));
+  });
+
   it('rejects invalid options with usage', () => {
     expect(() => new RetryBackend(new MemoryBackend(), { retries: -1 })).toThrow(UsageError);
     expect(() => new RetryBackend(new MemoryBackend(), { retries: 1.5 })).toThrow(UsageError);

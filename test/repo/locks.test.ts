@@ -128,6 +128,90 @@ describe('locks', () => {
     await expect(withSharedLock(repo, 'backup', async () => 7)).resolves.toBe(7);
   });
 
+  it('after an abort, clean-up against a server that stopped answering has a deadline', async () => {
+    const { withSharedLock } = await import('../../src/ops/lock-guard.js');
+    const { initRepository } = await import('../../src/repo/repository.js');
+    const { ForwardingBackend } = await import('../../src/backends/forwarding.js');
+    const { AbortedError } = await import('../../src/core/errors.js');
+    const { lockLeftBy } = await import('../../src/repo/locks.js');
+    /** Writes and deletes never answer; a fired signal ends them, as the real backends do. */
+    class Stalled extends ForwardingBackend {
+      stalled = false;
+      calls: string[] = [];
+      private hang(what: string, signal: AbortSignal | undefined): Promise<never> {
+        this.calls.push(`${what} ${signal ? 'with' : 'without'} a signal`);
+        if (signal?.aborted) return Promise.reject(new AbortedError());
+        return new Promise((_, reject) =>
+          signal?.addEventListener('abort', () => reject(new AbortedError()), { once: true }),
+        );
+      }
+      override put(key: string, data: Uint8Array, o?: { signal?: AbortSignal }) {
+        return this.stalled ? this.hang(`PUT ${key}`, o?.signal) : this.inner.put(key, data, o);
+      }
+      override delete(key: string, o?: { signal?: AbortSignal }) {
+        return this.stalled ? this.hang(`DELETE ${key}`, o?.signal) : this.inner.delete(key, o);
+      }
+    }
+    const backend = new Stalled(new MemoryBackend());
+    const repo = await initRepository(backend, {});
+    const controller = new AbortController();
+    const started = Date.now();
+    const err = await withSharedLock(
+      repo,
+      'backup',
+      async () => {
+        backend.stalled = true; // kill -STOP of the server, then Ctrl-C
+        controller.abort();
+        throw new AbortedError();
+      },
+      { signal: controller.signal },
+    ).catch((e: unknown) => e);
+    // Given up after the 5 s deadline; before, the DELETE had no signal and hung forever.
+    expect(Date.now() - started).toBeLessThan(8_000);
+    expect(err).toBeInstanceOf(AbortedError);
+    expect(backend.calls).toEqual([expect.stringMatching(/^DELETE locks\/\w+ with a signal$/)]);
+    const left = lockLeftBy(err);
+    expect(left?.record.operation).toBe('backup');
+    expect(String(left?.cause)).toContain('no answer within 5s');
+    expect((await listLocks(backend.inner)).map((l) => l.id)).toEqual([left?.id]);
+  });
+
+  it('a flag write in flight is aborted with the operation; the ones after share the deadline', async () => {
+    const { ForwardingBackend } = await import('../../src/backends/forwarding.js');
+    const { AbortedError } = await import('../../src/core/errors.js');
+    const { releaseAfterFailure, lockLeftBy } = await import('../../src/repo/locks.js');
+    class Stalled extends ForwardingBackend {
+      stalled = false;
+      override put(key: string, data: Uint8Array, o?: { signal?: AbortSignal }) {
+        if (!this.stalled) return this.inner.put(key, data, o);
+        if (o?.signal?.aborted) return Promise.reject(new AbortedError());
+        return new Promise<boolean>((_, reject) =>
+          o?.signal?.addEventListener('abort', () => reject(new AbortedError()), { once: true }),
+        );
+      }
+    }
+    const backend = new Stalled(new MemoryBackend());
+    const controller = new AbortController();
+    const lock = await Lock.acquire(backend, {
+      exclusive: true,
+      operation: 'prune',
+      signal: controller.signal,
+      cleanupMs: 300,
+    });
+    backend.stalled = true;
+    const sweeping = lock.setSweeping(true); // in flight when Ctrl-C comes
+    await new Promise((r) => setImmediate(r));
+    controller.abort();
+    await expect(sweeping).rejects.toMatchObject({ code: 'aborted' });
+    // prune's `finally`: clearing the flag, then the release, all within one deadline.
+    const started = Date.now();
+    await expect(lock.setSweeping(false)).rejects.toMatchObject({ code: 'aborted' });
+    const err = new AbortedError();
+    await expect(releaseAfterFailure(lock, err)).rejects.toBe(err);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(lockLeftBy(err)?.id).toBe(lock.id);
+  });
+
   it('refreshes a held lock on a timer', async () => {
     const b = new MemoryBackend();
     const l = await Lock.acquire(b, { exclusive: false, operation: 'backup', refreshMs: 20 });
