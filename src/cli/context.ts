@@ -134,14 +134,21 @@ export class CommandContext {
 
   /**
    * Opens the repository at `location` (the caller closes it). An encrypted one is
-   * unlocked with the `repo` password unless `options.password` says otherwise.
+   * unlocked with the `repo` password unless `options.password` says otherwise; a
+   * damaged key slot is a warning (key-slot-notice.ts) unless `options.onNotice` says
+   * otherwise. Ctrl-C stops the reads of opening too.
    */
   async openRepoAt(location: string, options: OpenOptions = {}): Promise<Repository> {
     const backend = await this.openBackend(location);
     try {
-      const { openRepositoryIn } = await import('../repo/repository.js');
+      const [{ openRepositoryIn }, { reportNotice }] = await Promise.all([
+        import('../repo/repository.js'),
+        import('./key-slot-notice.js'),
+      ]);
       return await openRepositoryIn(backend, {
         password: () => this.password('repo'),
+        onNotice: (notice) => reportNotice(this.out, notice),
+        signal: this.signal,
         ...options,
       });
     } catch (err) {

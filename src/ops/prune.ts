@@ -47,6 +47,7 @@ import {
   bumpPruneEpoch,
   CandidateWriter,
   candidateKeys,
+  PRUNE_CANDIDATES_KEY,
   type PruneCandidates,
   readCandidates,
   removeCandidates,
@@ -70,7 +71,22 @@ export interface PruneOptions {
   /** Clock, for tests. */
   now?: () => number;
   signal?: AbortSignal;
+  /** Called with what a caller should say at once, not after the deletions. */
+  onEvent?: (event: PruneEvent) => void;
 }
+
+/**
+ * Something prune says as it happens: `candidates-dropped` when the candidate list of
+ * the last mark is damaged and dropped (before anything is deleted; the report's
+ * `droppedCandidates` says it again).
+ */
+export type PruneEvent = {
+  type: 'notice';
+  code: 'candidates-dropped';
+  message: string;
+  /** The candidate list's object. */
+  path: string;
+};
 
 /** What `prune` did. */
 export interface PruneReport {
@@ -147,7 +163,7 @@ export async function prune(repo: Repository, options: PruneOptions = {}): Promi
       ...(signal ? { signal } : {}),
     }));
   try {
-    const previous = await readOrDrop(repo, report, signal);
+    const previous = await readOrDrop(repo, report, options);
     const due = previous !== undefined && now() - Date.parse(previous.time) >= graceMs;
     if (previous && due) await sweep(repo, lock, previous, report, options);
     if (previous && !due) {
@@ -179,25 +195,33 @@ export async function prune(repo: Repository, options: PruneOptions = {}): Promi
 async function readOrDrop(
   repo: Repository,
   report: PruneReport,
-  signal?: AbortSignal,
+  options: PruneOptions,
 ): Promise<PruneCandidates | undefined> {
   try {
-    return await readCandidates(repo.backend, { signal });
+    return await readCandidates(repo.backend, { signal: options.signal });
   } catch (err) {
     if (!hasCode(err, 'format')) throw err;
-    await dropCandidates(repo, report, err, signal);
+    await dropCandidates(repo, report, err, options);
     return undefined;
   }
 }
 
+/** Drops a damaged candidate list, saying so at once (onEvent) and in the report. */
 async function dropCandidates(
   repo: Repository,
   report: PruneReport,
   err: unknown,
-  signal?: AbortSignal,
+  options: PruneOptions,
 ): Promise<void> {
-  report.droppedCandidates = err instanceof Error ? err.message : String(err);
-  await removeCandidates(repo.backend, { signal });
+  const reason = err instanceof Error ? err.message : String(err);
+  report.droppedCandidates = reason;
+  options.onEvent?.({
+    type: 'notice',
+    code: 'candidates-dropped',
+    message: `the candidate list of the last mark was damaged and is dropped (${reason}); unreferenced blobs are marked afresh`,
+    path: PRUNE_CANDIDATES_KEY,
+  });
+  await removeCandidates(repo.backend, { signal: options.signal });
 }
 
 /**
@@ -270,7 +294,7 @@ async function sweep(
       }
     });
     if (damaged) {
-      await dropCandidates(repo, report, damaged, signal);
+      await dropCandidates(repo, report, damaged, options);
       return;
     }
     await removeCandidates(repo.backend, { signal });

@@ -224,49 +224,73 @@ export async function resolveKeySlot(backend: Backend, prefix: string): Promise<
 /**
  * Opens the master keys with `password`, trying every slot. A slot that cannot be read
  * (damaged, or written by something else) is passed over, so one bad object cannot lock
- * out the passwords of the others; `damaged` names those passed over. Throws AuthError
- * when no slot accepts the password, FormatError when no slot could be read at all.
+ * out the passwords of the others; `damaged` names every slot that cannot be read, also
+ * those after the one that opened (all slots are read, at once, before any is tried),
+ * so that whoever opens the repository can be told. Throws AuthError when no slot
+ * accepts the password, FormatError when no slot could be read at all.
  */
 export async function unlockKeys(
   backend: Backend,
   repoId: string,
   password: string,
-): Promise<{ keys: MasterKeys; slotId: string; damaged: string[] }> {
-  const ids = await slotIds(backend);
+  signal?: AbortSignal,
+): Promise<{ keys: MasterKeys; slotId: string; damaged: DamagedKeySlot[] }> {
+  const ids = await slotIds(backend, signal);
   if (ids.length === 0) {
     throw new FormatError(KEYS_PREFIX, 'the repository is encrypted but has no key slot');
   }
-  const damaged: string[] = [];
+  const reads = await Promise.allSettled(ids.map((id) => readSlot(backend, id, signal)));
+  // A storage failure is not damage: it fails the open, as it would have when reached.
+  for (const r of reads) {
+    if (r.status === 'rejected' && (hasCode(r.reason, 'backend') || hasCode(r.reason, 'aborted')))
+      throw r.reason;
+  }
+  const damaged: DamagedKeySlot[] = [];
+  const skipped: string[] = [];
   let firstProblem: unknown;
-  for (const id of ids) {
-    let slot: { info: KeySlotInfo; data: Buffer };
-    let wrapping: Buffer;
-    try {
-      slot = await readSlot(backend, id);
-      wrapping = await deriveKey(password, slot.info.kdf);
-    } catch (err) {
-      // Gone since the listing, unreadable, or parameters scrypt refuses: the next slot.
-      if (hasCode(err, 'backend') || hasCode(err, 'aborted')) throw err;
-      damaged.push(id);
-      firstProblem ??= err;
+  const skip = (id: string, err: unknown, problem = (err as Error).message) => {
+    skipped.push(id);
+    firstProblem ??= err;
+    // Gone since the listing is not damage.
+    if (!hasCode(err, 'not-found')) damaged.push({ id, damaged: problem });
+  };
+  let opened: { keys: MasterKeys; slotId: string } | undefined;
+  for (const [i, id] of ids.entries()) {
+    const read = reads[i]!;
+    if (read.status === 'rejected') {
+      skip(id, read.reason);
       continue;
     }
-    const plain = aeadOpen(wrapping, slot.data, aadFor(repoId));
-    if (plain) return { keys: decodeMasterKeys(plain, keyOf(id)), slotId: id, damaged };
+    if (opened) continue;
+    let wrapping: Buffer;
+    try {
+      wrapping = await deriveKey(password, read.value.info.kdf);
+    } catch (err) {
+      // Parameters scrypt refuses: the next slot.
+      if (hasCode(err, 'aborted')) throw err;
+      skip(id, err, `${keyOf(id)}: scrypt refuses its parameters (${(err as Error).message})`);
+      continue;
+    }
+    const plain = aeadOpen(wrapping, read.value.data, aadFor(repoId));
+    if (plain) opened = { keys: decodeMasterKeys(plain, keyOf(id)), slotId: id };
   }
-  if (damaged.length === ids.length) throw firstProblem;
-  const skipped =
-    damaged.length > 0
-      ? ` (${damaged.length} damaged slot(s) could not be tried: ${damaged.map(keyOf).join(', ')})`
+  if (opened) {
+    damaged.sort((a, b) => a.id.localeCompare(b.id));
+    return { ...opened, damaged };
+  }
+  if (skipped.length === ids.length) throw firstProblem;
+  const note =
+    skipped.length > 0
+      ? ` (${skipped.length} damaged slot(s) could not be tried: ${skipped.map(keyOf).join(', ')})`
       : '';
-  throw new AuthError(`wrong password: no key slot opens with it${skipped}`);
+  throw new AuthError(`wrong password: no key slot opens with it${note}`);
 }
 
 /** Slot ids: from a listing where possible, else from `index/keys`. */
-async function slotIds(backend: Backend): Promise<string[]> {
+async function slotIds(backend: Backend, signal?: AbortSignal): Promise<string[]> {
   if (backend.capabilities.listable) {
     const ids: string[] = [];
-    for await (const info of backend.list(KEYS_PREFIX)) {
+    for await (const info of backend.list(KEYS_PREFIX, { signal })) {
       const id = info.key.slice(KEYS_PREFIX.length);
       if (isObjectId(id)) ids.push(id);
     }
@@ -274,7 +298,7 @@ async function slotIds(backend: Backend): Promise<string[]> {
   }
   let bytes: Uint8Array;
   try {
-    bytes = await backend.get(KEYS_INDEX_KEY);
+    bytes = await backend.get(KEYS_INDEX_KEY, { signal });
   } catch (err) {
     if (hasCode(err, 'not-found')) {
       throw new NotFoundError(
@@ -305,13 +329,14 @@ async function writeKeysIndex(backend: Backend): Promise<void> {
 async function readSlot(
   backend: Backend,
   id: string,
+  signal?: AbortSignal,
 ): Promise<{ info: KeySlotInfo; data: Buffer }> {
   const source = keyOf(id);
   let o: Record<string, unknown>;
   try {
-    o = JSON.parse(Buffer.from(await backend.get(source)).toString('utf8'));
+    o = JSON.parse(Buffer.from(await backend.get(source, { signal })).toString('utf8'));
   } catch (err) {
-    if (hasCode(err, 'not-found') || hasCode(err, 'backend')) throw err;
+    if (hasCode(err, 'not-found') || hasCode(err, 'backend') || hasCode(err, 'aborted')) throw err;
     throw new FormatError(source, 'the key slot is not valid JSON', { cause: err });
   }
   const k = o?.kdf as Record<string, unknown> | undefined;

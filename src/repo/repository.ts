@@ -23,7 +23,13 @@ import {
 } from './config.js';
 import { derivedMasterKeys, type MasterKeys, newMasterKeys } from './crypto.js';
 import { BlobInventory } from './inventory.js';
-import { addKeySlot, discardKeySlot, removeLeftoverKeySlots, unlockKeys } from './key-slots.js';
+import {
+  addKeySlot,
+  type DamagedKeySlot,
+  discardKeySlot,
+  removeLeftoverKeySlots,
+  unlockKeys,
+} from './key-slots.js';
 import { CONFIG_KEY } from './layout.js';
 import { readPruneEpoch } from './prune-state.js';
 import { SnapshotStore } from './snapshots.js';
@@ -57,6 +63,25 @@ export interface OpenOptions {
   keys?: MasterKeys;
   /** The key slot the password opened (for `key list`). */
   keySlot?: string;
+  /**
+   * Called once per damaged key slot found while unlocking an encrypted repository (a
+   * slot that cannot be read: it opens nothing, but the repository opens with another).
+   */
+  onNotice?: (notice: RepoNotice) => void;
+  /** Stops the reads of opening (config, prune epoch, key slots). */
+  signal?: AbortSignal | undefined;
+}
+
+/** Something worth telling whoever opens a repository; nothing failed. */
+export interface RepoNotice {
+  type: 'notice';
+  code: 'key-slot-damaged';
+  message: string;
+  /** The repository's location. */
+  repository: string;
+  /** The damaged slot's id, and its object. */
+  slot: string;
+  path: string;
 }
 
 /** An open repository. */
@@ -227,7 +252,7 @@ export async function openRepositoryIn(
 ): Promise<Repository> {
   let bytes: Uint8Array;
   try {
-    bytes = await backend.get(CONFIG_KEY);
+    bytes = await backend.get(CONFIG_KEY, { signal: options.signal });
   } catch (err) {
     if (hasCode(err, 'not-found')) {
       throw new NotFoundError(
@@ -243,9 +268,9 @@ export async function openRepositoryIn(
     options.epoch ??
     (options.inventory === 'on' ||
     ((options.inventory ?? 'auto') === 'auto' && wantsInventory(backend))
-      ? await readPruneEpoch(backend)
+      ? await readPruneEpoch(backend, { signal: options.signal })
       : undefined);
-  let unlocked: { keys: MasterKeys; slotId: string } | undefined;
+  let unlocked: { keys: MasterKeys; slotId: string; damaged: DamagedKeySlot[] } | undefined;
   if (config.encryption !== 'none' && !options.keys) {
     const given = options.password;
     if (given === undefined) {
@@ -254,13 +279,28 @@ export async function openRepositoryIn(
       );
     }
     const password = typeof given === 'string' ? given : await given();
-    unlocked = await unlockKeys(backend, config.id, password);
+    unlocked = await unlockKeys(backend, config.id, password, options.signal);
+    for (const slot of unlocked.damaged) options.onNotice?.(damagedSlotNotice(backend, slot));
   }
   return new Repository(backend, config, {
     ...options,
     ...(epoch ? { epoch } : {}),
     ...(unlocked ? { keys: unlocked.keys, keySlot: unlocked.slotId } : {}),
   });
+}
+
+function damagedSlotNotice(backend: Backend, slot: DamagedKeySlot): RepoNotice {
+  const short = slot.id.slice(0, 8);
+  return {
+    type: 'notice',
+    code: 'key-slot-damaged',
+    message:
+      `key slot ${short} of ${backend.location} is damaged and opens nothing (${slot.damaged}); ` +
+      `see 'cairn key list', and remove it with 'cairn key remove ${short}'`,
+    repository: backend.location,
+    slot: slot.id,
+    path: `keys/${slot.id}`,
+  };
 }
 
 /** Opens the repository at a location string (path, `s3:...`, `http(s)://...`). */

@@ -58,6 +58,66 @@ describe('cairn init', () => {
     });
   });
 
+  it('chunker errors name the option as typed and say what is allowed', async () => {
+    const cases: Array<[string[], string]> = [
+      // Before, --avg alone was reported as its derived min (avg/4) or max (avg*4).
+      [['--avg', '100'], '--avg 100: the average chunk size must be from 256 B to 4 MiB'],
+      [['--avg', '5M'], '--avg 5M: the average chunk size must be from 256 B to 4 MiB'],
+      [['--avg', '0'], '--avg 0: the average chunk size must be from 256 B to 4 MiB'],
+      [['--min', '10'], '--min 10: the smallest chunk size must be from 64 B to 1 MiB'],
+      [['--max', '100M'], '--max 100M: the largest chunk size must be from 1 KiB to 16 MiB'],
+      // A size the user did not give is named as the preset's.
+      [
+        ['--min', '128K'],
+        '--min 128K: must be smaller than the average chunk size, 64 KiB (the default; set it with --avg)',
+      ],
+      [
+        ['--max', '32K'],
+        '--max 32K: must not be smaller than the average chunk size, 64 KiB (the default; set it with --avg)',
+      ],
+      [
+        ['--avg', '1M', '--min', '16K'],
+        '--avg 1M: must not be larger than the largest chunk size, 256 KiB (the default; set it with --max)',
+      ],
+      [
+        ['--avg', '8K', '--max', '1M'],
+        '--avg 8K: must be larger than the smallest chunk size, 16 KiB (the default; set it with --min)',
+      ],
+      [
+        ['--preset', 'builds', '--max', '8K'],
+        "--max 8K: must not be smaller than the average chunk size, 16 KiB (the builds preset's; set it with --avg)",
+      ],
+      [['--min', '64K', '--avg', '64K'], '--min 64K: must be smaller than --avg 64K'],
+      [['--avg', '64K', '--max', '32K'], '--avg 64K: must not be larger than --max 32K'],
+      [['--level', '7'], '--level 7: the normalization level must be 0, 1, 2 or 3'],
+      [['--level', 'x'], '--level: "x" is not a whole number'],
+      [
+        ['--seed', 'abc'],
+        '--seed abc: the gear seed must be a whole number from 0 to 2^64-1 (decimal, or hex with 0x)',
+      ],
+      [
+        ['--seed', '18446744073709551616'],
+        '--seed 18446744073709551616: the gear seed must be a whole number from 0 to 2^64-1',
+      ],
+      [['--avg', ''], '--avg: "" is not a size'],
+      [['--inline-max', '1M'], '--inline-max 1M: must be at most 64 KiB'],
+    ];
+    const dir = await tempDir();
+    for (const [args, message] of cases) {
+      const repo = join(dir, 'repo');
+      const r = await cli('--repo', repo, 'init', '--no-encryption', ...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr, args.join(' ')).toContain(`cairn: ${message}`);
+      await expect(readdir(repo)).rejects.toThrow(); // nothing created
+    }
+    // The limits themselves are accepted.
+    expect(await initChunker('--avg', '256')).toMatchObject({ min: 64, avg: 256, max: 1024 });
+    expect(await initChunker('--min', '1M', '--avg', '4M', '--max', '16M')).toMatchObject({
+      min: K * K,
+      max: 16 * K * K,
+    });
+  });
+
   it('an encrypted init failing at its key slot can be run again', async () => {
     process.env.CAIRN_CACHE_DIR = await tempDir();
     process.env.CAIRN_PASSWORD = 'pw';

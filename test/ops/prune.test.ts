@@ -16,7 +16,7 @@ import { restore } from '../../src/ops/restore.js';
 import { blobPrefix } from '../../src/repo/layout.js';
 import { Lock } from '../../src/repo/locks.js';
 import { readCandidates } from '../../src/repo/prune-state.js';
-import { initRepository, openRepositoryIn } from '../../src/repo/repository.js';
+import { initRepository, openRepositoryIn, type Repository } from '../../src/repo/repository.js';
 import { describeTree, pseudoRandomBytes, tempDir } from '../helpers/fs.js';
 import { raceRounds, verifyAfterRace, writeVersion } from '../helpers/prune-race.js';
 import { localRepo, TINY_CHUNKS } from '../helpers/repo.js';
@@ -150,6 +150,42 @@ describe('forget + prune', () => {
     expect(late.swept).toBe(true);
     expect(late.deletedData + late.deletedTrees).toBe(first.marked);
     expect((await check(repo, { readData: true })).problems).toEqual([]);
+  });
+
+  it('says a damaged candidate list is dropped when it finds it, before deleting anything', async () => {
+    // A missing part (found by the sweep) and a malformed list (found when read).
+    const damages = [
+      async (repo: Repository) => {
+        const list = (await readCandidates(repo.backend))!;
+        await repo.backend.delete(`prune/marks/${list.mark}/0`);
+      },
+      (repo: Repository) => repo.backend.put('prune/candidates', Buffer.from('junk')),
+    ];
+    for (const damage of damages) {
+      const { repo } = await withForgottenVersion();
+      const first = await prune(repo, { graceMs: 3600_000 });
+      expect(first.marked).toBeGreaterThan(0);
+      await damage(repo);
+      const log: string[] = [];
+      const del = repo.backend.delete.bind(repo.backend);
+      repo.backend.delete = (key, options) => {
+        log.push(`delete ${key}`);
+        return del(key, options);
+      };
+      // Grace 0: the run marks afresh and deletes, after saying so.
+      const report = await prune(repo, {
+        graceMs: 0,
+        onEvent: (e) => log.push(`${e.type} ${e.code} ${e.path}: ${e.message}`),
+      });
+      expect(report.droppedCandidates).toBeDefined();
+      expect(report.deletedData + report.deletedTrees).toBe(first.marked);
+      const notices = log.filter((l) => l.startsWith('notice'));
+      expect(notices).toHaveLength(1);
+      expect(notices[0]).toContain('notice candidates-dropped prune/candidates: ');
+      expect(notices[0]).toContain(report.droppedCandidates);
+      const firstBlobDelete = log.findIndex((l) => /^delete (data|tree)\//.test(l));
+      expect(firstBlobDelete).toBeGreaterThan(log.indexOf(notices[0]!));
+    }
   });
 
   it('leaves alone objects under data/ that are not named as blobs', async () => {

@@ -1,11 +1,17 @@
-/** `cairn chunk FILE`: print FastCDC chunk boundaries and ids of a file. */
+/**
+ * `cairn chunk FILE`: print FastCDC chunk boundaries and ids of a file. With a
+ * repository (`--repo`, or `$CAIRN_REPO` when no chunker option is given) it cuts with
+ * that repository's parameters and prints its ids (keyed in an encrypted repository),
+ * so the output is what a backup of FILE into it stores.
+ */
 import { createReadStream } from 'node:fs';
-import { chunkerParams, chunkStream } from '../../chunker/index.js';
+import { type ChunkerParams, chunkerParams, chunkStream } from '../../chunker/index.js';
 import { isErrnoError } from '../../core/errno.js';
+import { UsageError } from '../../core/errors.js';
 import { sha256Hex } from '../../core/ids.js';
 import { DEFAULT_CHUNKER } from '../../repo/config.js';
+import { chunkerFromFlags } from '../chunker-options.js';
 import { type CommandContext, EXIT } from '../context.js';
-import { parseInteger, parseSize } from '../parse.js';
 
 interface ChunkOptions {
   min?: string;
@@ -20,18 +26,40 @@ export default async function chunk(
   file: string,
   opts: ChunkOptions,
 ): Promise<number> {
-  const avg = opts.avg ? parseSize(opts.avg, '--avg') : DEFAULT_CHUNKER.avg;
-  const params = chunkerParams({
-    min: opts.min
-      ? parseSize(opts.min, '--min')
-      : opts.avg
-        ? Math.floor(avg / 4)
-        : DEFAULT_CHUNKER.min,
-    avg,
-    max: opts.max ? parseSize(opts.max, '--max') : opts.avg ? avg * 4 : DEFAULT_CHUNKER.max,
-    level: parseInteger(opts.level, '--level'),
-    seed: opts.seed,
-  });
+  // --level and --seed always have a value (commander fills in 1 and 0): at those
+  // defaults they count as not given.
+  const flags = {
+    min: opts.min,
+    avg: opts.avg,
+    max: opts.max,
+    level: opts.level === '1' ? undefined : opts.level,
+    seed: opts.seed === '0' ? undefined : opts.seed,
+  };
+  const given = Object.entries(flags)
+    .filter(([, v]) => v !== undefined)
+    .map(([k]) => `--${k}`);
+  if (given.length > 0 && ctx.globals.repo !== undefined) {
+    // A backup into the repository cuts with its own parameters, whatever these say.
+    throw new UsageError(
+      `chunk: --repo cannot be combined with ${given.join(', ')}: the repository's chunker parameters are used`,
+    );
+  }
+  const location = given.length === 0 ? (ctx.globals.repo ?? process.env.CAIRN_REPO) : undefined;
+  if (location === undefined || location === '') {
+    const choice = chunkerFromFlags(flags, { ...DEFAULT_CHUNKER, name: 'the default' });
+    return printChunks(ctx, file, chunkerParams(choice), sha256Hex);
+  }
+  return ctx.withRepo((repo) =>
+    printChunks(ctx, file, repo.config.chunker, (data) => repo.codec.idOf(data)),
+  );
+}
+
+async function printChunks(
+  ctx: CommandContext,
+  file: string,
+  params: ChunkerParams,
+  idOf: (data: Uint8Array) => string,
+): Promise<number> {
   const stream = createReadStream(file, { highWaterMark: 1024 * 1024, signal: ctx.signal });
   const lines: string[] = [];
   const flush = async () => {
@@ -40,7 +68,7 @@ export default async function chunk(
   };
   try {
     for await (const c of chunkStream(stream, params, ctx.signal)) {
-      const id = sha256Hex(c.data);
+      const id = idOf(c.data);
       lines.push(
         ctx.globals.json
           ? JSON.stringify({ offset: c.offset, length: c.data.length, id })

@@ -12,7 +12,7 @@ import {
 import { type CommandContext, EXIT } from '../context.js';
 import { formatTime, table } from '../format.js';
 import { checkHostOption } from '../parse.js';
-import { parseGrace, printPrune } from './prune.js';
+import { parseGrace, printPrune, pruneEvent } from './prune.js';
 
 /** Options of `cairn forget`. */
 export interface ForgetCliOptions {
@@ -58,7 +58,9 @@ export default async function forgetCommand(
         ...(opts.host ? { hostname: opts.host } : {}),
       },
       dryRun: opts.dryRun ?? false,
-      ...(opts.prune ? { prune: graceMs !== undefined ? { graceMs } : {} } : {}),
+      ...(opts.prune
+        ? { prune: { ...(graceMs !== undefined ? { graceMs } : {}), onEvent: pruneEvent(ctx) } }
+        : {}),
       signal: ctx.signal,
     });
     for (const g of report.groups) {

@@ -1,12 +1,13 @@
 /** `cairn init`: create a repository (and, on S3, its bucket when missing). */
 import type { Backend, CallOptions } from '../../backends/backend.js';
 import { UsageError } from '../../core/errors.js';
-import { type ConfigOptions, paramsOf } from '../../repo/config.js';
-import { presetOptions } from '../../repo/presets.js';
+import { type ConfigOptions, MAX_INLINE, paramsOf } from '../../repo/config.js';
+import { preset, presetOptions } from '../../repo/presets.js';
 import { initRepository } from '../../repo/repository.js';
+import { chunkerFromFlags, exactSize } from '../chunker-options.js';
 import { baseBackend, type CommandContext, EXIT } from '../context.js';
 import { formatBytes } from '../format.js';
-import { parseInteger, parseSize } from '../parse.js';
+import { parseSize } from '../parse.js';
 
 interface InitOptions {
   min?: string;
@@ -127,21 +128,26 @@ async function configOptions(ctx: CommandContext, opts: InitOptions): Promise<Co
       await other.close();
     }
   }
-  const chunker: Record<string, number | string> = {};
-  if (opts.min) chunker.min = parseSize(opts.min, '--min');
-  if (opts.avg) chunker.avg = parseSize(opts.avg, '--avg');
-  if (opts.max) chunker.max = parseSize(opts.max, '--max');
-  if (opts.avg && !opts.min && !opts.max) {
-    // Like `cairn chunk`: --avg alone moves min and max with it, rather than leaving the
-    // preset's, which a larger or smaller avg falls outside of.
-    chunker.min = Math.floor((chunker.avg as number) / 4);
-    chunker.max = (chunker.avg as number) * 4;
-  }
-  if (opts.level) chunker.level = parseInteger(opts.level, '--level');
-  if (opts.seed) chunker.seed = opts.seed;
+  const presetName = opts.preset ?? 'backup';
+  const base = preset(presetName).chunker;
+  // Checked here, not by newConfig, so that an error names the option as typed (with
+  // --avg alone, min and max are derived from it, like `cairn chunk` does, rather than
+  // left at the preset's, which a larger or smaller avg falls outside of).
+  const chunker = chunkerFromFlags(opts, {
+    ...base,
+    name: opts.preset === undefined ? 'the default' : `the ${presetName} preset's`,
+  });
   const explicit: ConfigOptions = {
     chunker,
-    ...(opts.inlineMax ? { inlineMax: parseSize(opts.inlineMax, '--inline-max') } : {}),
+    ...(opts.inlineMax !== undefined ? { inlineMax: inlineMax(opts.inlineMax) } : {}),
   };
-  return presetOptions(opts.preset ?? 'backup', explicit);
+  return presetOptions(presetName, explicit);
+}
+
+function inlineMax(text: string): number {
+  const value = parseSize(text, '--inline-max');
+  if (value > MAX_INLINE) {
+    throw new UsageError(`--inline-max ${text}: must be at most ${exactSize(MAX_INLINE)}`);
+  }
+  return value;
 }

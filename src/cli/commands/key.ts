@@ -11,6 +11,7 @@ import {
 import type { Repository } from '../../repo/repository.js';
 import { type CommandContext, EXIT } from '../context.js';
 import { formatTime, table } from '../format.js';
+import { ignoreNotice } from '../key-slot-notice.js';
 
 export default async function key(
   ctx: CommandContext,
@@ -27,6 +28,8 @@ export default async function key(
       action === 'remove' ? 'key remove needs a slot id' : `key ${action} takes no slot id`,
     );
   }
+  // `key list` lists damaged slots itself (a warning each); the others warn on opening.
+  const notices = action === 'list' ? { onNotice: ignoreNotice } : {};
   return ctx.withRepo(async (repo) => {
     if (!repo.keys || !repo.keySlot) {
       throw new UsageError(`${repo.location} is not encrypted: it has no key slots`);
@@ -83,7 +86,7 @@ export default async function key(
         return EXIT.ok;
       }
     }
-  });
+  }, notices);
 }
 
 async function list(ctx: CommandContext, repo: Repository): Promise<number> {

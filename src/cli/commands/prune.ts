@@ -1,6 +1,6 @@
 /** `cairn prune [--dry-run] [--grace DURATION]`: delete blobs no snapshot references. */
 import { UsageError } from '../../core/errors.js';
-import { type PruneReport, prune } from '../../ops/prune.js';
+import { type PruneEvent, type PruneReport, prune } from '../../ops/prune.js';
 import { parseDuration, subtractDuration } from '../../ops/retention.js';
 import { type CommandContext, EXIT } from '../context.js';
 import { formatBytes, formatTime } from '../format.js';
@@ -15,6 +15,7 @@ export default async function pruneCommand(
       dryRun: opts.dryRun ?? false,
       ...(graceMs !== undefined ? { graceMs } : {}),
       signal: ctx.signal,
+      onEvent: pruneEvent(ctx),
     });
     printPrune(ctx, report);
     return EXIT.ok;
@@ -42,6 +43,18 @@ export function parseGrace(text: string): number {
   return ms;
 }
 
+/**
+ * Prints what prune says as it happens (a damaged candidate list, dropped before
+ * anything is deleted): a `notice` event with --json, else a line on stdout, as the
+ * report's lines (also with --quiet).
+ */
+export function pruneEvent(ctx: CommandContext): (e: PruneEvent) => void {
+  return (e) => {
+    ctx.out.event(e);
+    ctx.out.result(e.message);
+  };
+}
+
 /** Prints a prune report (text and --json). */
 export function printPrune(ctx: CommandContext, r: PruneReport): void {
   ctx.out.event({ type: 'summary', operation: 'prune', ...r });
@@ -58,11 +71,6 @@ export function printPrune(ctx: CommandContext, r: PruneReport): void {
     );
   }
   if (r.postponed) ctx.out.result(`deletion postponed: ${r.postponed}`);
-  if (r.droppedCandidates) {
-    ctx.out.result(
-      `the candidate list of the last mark was damaged and is dropped (${r.droppedCandidates}); marked afresh`,
-    );
-  }
   if (r.marked > 0 && r.sweepAfter) {
     ctx.out.result(
       `${r.marked} unreferenced blobs are marked; a prune after ${formatTime(r.sweepAfter)} deletes those still unreferenced`,
