@@ -446,7 +446,10 @@ export class BackupWalker {
       this.warn(r.path, err);
       return undefined;
     }
-    return this.readAndCount(r.path, r.at, r.name, st, 'changed');
+    // Unchanged if its fingerprint is still the one the cache matched: it is read only
+    // because its stored copy is gone.
+    const status = fingerprint(st) === r.signature ? 'unchanged' : 'changed';
+    return this.readAndCount(r.path, r.at, r.name, st, status);
   }
 
   /** Counts a file taken unchanged inside an unchanged directory. */
@@ -666,7 +669,7 @@ export class BackupWalker {
     at: string | Buffer,
     name: string,
     st: SourceStat,
-    status: 'new' | 'changed',
+    status: 'new' | 'changed' | 'unchanged',
   ): Promise<FileEntry | undefined> {
     let entry: FileEntry | undefined;
     const reading: Reading = { bytes: 0, done: false };
