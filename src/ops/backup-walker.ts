@@ -94,7 +94,7 @@ export interface WalkCounts {
  * entry, or, for a file whose fingerprint matched the cache, the promise that its entry
  * is the one in the directory's previous tree (resolved only if the directory changed).
  */
-interface ChildResult {
+export interface ChildResult {
   name: string;
   path: string;
   /** `path` as the file-system calls take it (exact bytes, reachable however deep). */
@@ -249,6 +249,8 @@ export class BackupWalker {
       // Reused files may be read in finish(): the directory stays open until then.
       result = await out.finish();
     } finally {
+      // Files being read again reach them through the directory: not closed under them.
+      await out.drain();
       if (dir === undefined) ref?.close();
     }
     const cache = this.ctx.cache;
@@ -910,7 +912,7 @@ export interface DirResult {
  * tree by a merge-join on name (both are in name order), so memory stays bounded by a
  * page, not by the directory.
  */
-class DirectoryOutput {
+export class DirectoryOutput {
   readonly signatures = new Map<string, string>();
   private pending: ChildResult[] = [];
   private changed: boolean;
@@ -928,6 +930,10 @@ class DirectoryOutput {
   private lookups: Promise<unknown> = Promise.resolve();
   /** Files from the previous tree queued and not yet resolved. */
   private queued = 0;
+  /** Steps queued behind `tail` and not finished. */
+  private steps = 0;
+  /** A queued step failed. */
+  private failed = false;
 
   constructor(
     private readonly walker: BackupWalker,
@@ -976,6 +982,8 @@ class DirectoryOutput {
    * commit, at a time. Returns a promise when the caller should wait.
    */
   private write(r: ChildResult): Promise<void> | undefined {
+    // A queued step failed: the directory cannot be written; the walk stops here.
+    if (this.failed) return this.tail;
     this.writer ??= this.walker.newWriter();
     const writer = this.writer;
     if (r.reuse) {
@@ -993,7 +1001,8 @@ class DirectoryOutput {
     }
     // A subdirectory's entry: its page is written once the subtree is stored. (The
     // writer copies the bytes in at once: scratch views are fine here, unless queued.)
-    if (this.queued > 0) {
+    // Behind any step not yet finished, or it would overtake the entries queued.
+    if (this.steps > 0) {
       keep(r);
       return this.enqueue(() =>
         writer.push(r.name, r.encoded ?? encodeEntryView(r.entry!), r.stored),
@@ -1002,11 +1011,28 @@ class DirectoryOutput {
     return writer.push(r.name, r.encoded ?? encodeEntryView(r.entry!), r.stored);
   }
 
-  /** Runs `step` after everything queued; the queue to wait for when it is full. */
+  /**
+   * Runs `step` after everything queued; the queue to wait for when it is full or has
+   * failed (so a failure stops the directory's walk at once, not at its end).
+   */
   private enqueue(step: () => Promise<void> | undefined): Promise<void> | undefined {
-    this.tail = this.tail.then(step);
-    this.tail.catch(() => {}); // awaited in `finish` or by the caller told to wait
-    return this.queued >= REUSED_AHEAD ? this.tail : undefined;
+    this.steps++;
+    this.tail = this.tail.then(async () => {
+      try {
+        await step();
+      } finally {
+        this.steps--;
+      }
+    });
+    this.tail.catch(() => {
+      this.failed = true;
+    });
+    return this.queued >= REUSED_AHEAD || this.failed ? this.tail : undefined;
+  }
+
+  /** Settles once nothing queued is running any more (failures are `finish`'s to report). */
+  async drain(): Promise<void> {
+    await this.tail.catch(() => {});
   }
 
   /** The previous tree's entry called `name`, advancing the merge-join. */

@@ -118,13 +118,16 @@ async function backupUnlocked(repo: Repository, options: BackupOptions): Promise
   // `link/` names the directory a symbolic link points to, as the kernel reads it.
   const followed = new Set(sources.filter((_, i) => namesDirectory(options.paths[i]!)));
   await checkSources(options.paths, sources, followed);
+  // Recorded with the `/` that made it followed: `link/` (the directory) and `link` (the
+  // link itself) are different backups, each the other's parent or retention group never.
+  const recorded = sources.map((s) => (followed.has(s) && s !== '/' ? `${s}/` : s));
 
   const hostname = options.hostname ?? osHostname();
   // The parent only names where this backup came from: a damaged record is passed over.
   const parent =
     options.parent ??
     (
-      await repo.snapshots.list({ hostname, paths: sources }, options.signal, (id, err) =>
+      await repo.snapshots.list({ hostname, paths: recorded }, options.signal, (id, err) =>
         emit({
           type: 'notice',
           code: 'snapshot-unreadable',
@@ -132,7 +135,7 @@ async function backupUnlocked(repo: Repository, options: BackupOptions): Promise
         }),
       )
     ).at(-1)?.id;
-  emit({ type: 'start', operation: 'backup', paths: sources, ...(parent ? { parent } : {}) });
+  emit({ type: 'start', operation: 'backup', paths: recorded, ...(parent ? { parent } : {}) });
 
   const blobs = repo.blobStore({ dryRun: options.dryRun ?? false });
   const cache =
@@ -208,7 +211,7 @@ async function backupUnlocked(repo: Repository, options: BackupOptions): Promise
     time: new Date(started).toISOString(),
     hostname,
     username: options.username ?? safeUsername(),
-    paths: sources,
+    paths: recorded,
     tags: [...new Set(options.tags ?? [])].sort(),
     tree,
     ...(parent ? { parent } : {}),
@@ -358,9 +361,11 @@ async function backupRoot(
   // Not one source could be read or listed: the snapshot would hold nothing of them.
   if (walker.rootFailures.size === named.length) {
     const causes = [...walker.rootFailures].map(([path, err]) => `${path}: ${errorCause(err)}`);
-    throw new CairnError('io', `cannot back up any of the paths given (${causes.join('; ')})`, {
-      cause: walker.rootFailures.values().next().value,
-    });
+    const message =
+      named.length === 1
+        ? `cannot back up ${causes[0]}`
+        : `cannot back up any of the paths given (${causes.join('; ')})`;
+    throw new CairnError('io', message, { cause: walker.rootFailures.values().next().value });
   }
   walker.counts.dirs++;
   // The root's nodes wait for the subtrees they name: its `stored` covers everything.

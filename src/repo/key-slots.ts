@@ -240,19 +240,20 @@ export async function unlockKeys(
     throw new FormatError(KEYS_PREFIX, 'the repository is encrypted but has no key slot');
   }
   const reads = await Promise.allSettled(ids.map((id) => readSlot(backend, id, signal)));
-  // A storage failure is not damage: it fails the open, as it would have when reached.
-  for (const r of reads) {
-    if (r.status === 'rejected' && (hasCode(r.reason, 'backend') || hasCode(r.reason, 'aborted')))
-      throw r.reason;
-  }
+  for (const r of reads)
+    if (r.status === 'rejected' && hasCode(r.reason, 'aborted')) throw r.reason;
   const damaged: DamagedKeySlot[] = [];
   const skipped: string[] = [];
   let firstProblem: unknown;
+  // A slot the storage would not give (a 403 on one object, say) is not damage: it
+  // stops the open only if no other slot opens, since the password may be in it.
+  let storageFailure: unknown;
   const skip = (id: string, err: unknown, problem = (err as Error).message) => {
     skipped.push(id);
     firstProblem ??= err;
-    // Gone since the listing is not damage.
-    if (!hasCode(err, 'not-found')) damaged.push({ id, damaged: problem });
+    if (hasCode(err, 'backend')) storageFailure ??= err;
+    // Gone since the listing, or not given by the storage, is not damage.
+    else if (!hasCode(err, 'not-found')) damaged.push({ id, damaged: problem });
   };
   let opened: { keys: MasterKeys; slotId: string } | undefined;
   for (const [i, id] of ids.entries()) {
@@ -278,6 +279,7 @@ export async function unlockKeys(
     damaged.sort((a, b) => a.id.localeCompare(b.id));
     return { ...opened, damaged };
   }
+  if (storageFailure) throw storageFailure;
   if (skipped.length === ids.length) throw firstProblem;
   const note =
     skipped.length > 0

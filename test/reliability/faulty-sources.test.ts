@@ -251,6 +251,12 @@ describe('permission denied', () => {
       expect(none.stdout).not.toContain('saved');
       const list = await cairnBin(['--json', 'snapshots'], env);
       expect(list.stdout.match(/"type":"snapshot"/g)).toHaveLength(1);
+      // A single file that cannot be read: the same, worded for one path.
+      const secret = await cairnBin(['backup', join(src, 'secret')], env, nobody);
+      expect(secret.code, secret.stderr).toBe(1);
+      expect(secret.stderr).toContain(
+        `cannot back up ${join(src, 'secret')}: permission denied (EACCES)`,
+      );
       // One of them readable: saved, with a warning for the other (exit 3).
       const one = await cairnBin(
         ['backup', join(src, 'locked-dir'), join(src, 'ok.txt')],
