@@ -139,7 +139,7 @@ export class RetryBackend extends ForwardingBackend {
       } catch (err) {
         if (!this.mayRetry(err)) throw err;
         if (progressed) failures = 0;
-        if (failures >= this.retries) throw err;
+        if (failures >= this.retries) throw gaveUp(err, this.retries);
         await this.wait('list', prefix, failures++, err, signal);
       }
     }
@@ -156,7 +156,8 @@ export class RetryBackend extends ForwardingBackend {
       try {
         return await call();
       } catch (err) {
-        if (!this.mayRetry(err) || attempt >= this.retries) throw err;
+        if (!this.mayRetry(err)) throw err;
+        if (attempt >= this.retries) throw gaveUp(err, this.retries);
         await this.wait(verb, key, attempt, err, signal);
       }
     }
@@ -177,4 +178,13 @@ export class RetryBackend extends ForwardingBackend {
     this.onRetry?.({ verb, key, attempt: attempt + 1, retries: this.retries, delayMs, error });
     await sleep(delayMs, signal);
   }
+}
+
+/**
+ * The last failure of a call retried `retries` times, saying so: "(temporary)" in its
+ * message would otherwise read as if nothing had been tried.
+ */
+function gaveUp(err: BackendError, retries: number): BackendError {
+  if (retries > 0) err.message = `${err.message} (gave up after ${retries} retries)`;
+  return err;
 }

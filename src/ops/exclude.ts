@@ -26,6 +26,7 @@ export class ExcludeMatcher {
       const p = raw;
       if (p === '') continue;
       const trimmed = p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p;
+      refuseUnmatchable(trimmed, raw);
       if (trimmed.startsWith('/')) this.byPath.push(globToRegExp(trimmed, raw));
       else if (trimmed.includes('/')) this.byPath.push(globToRegExp(`**/${trimmed}`, raw));
       else this.byName.push(globToRegExp(trimmed, raw));
@@ -53,12 +54,59 @@ export async function readExcludeFiles(files: readonly string[]): Promise<string
     } catch (err) {
       throw new UsageError(`cannot read exclude file ${f}: ${errorCause(err)}`, { cause: err });
     }
-    for (const line of text.replace(/^\uFEFF/, '').split(/\r?\n/)) {
-      const p = line.trim();
-      if (p !== '' && !p.startsWith('#')) patterns.push(p);
+    for (const [i, line] of text
+      .replace(/^\uFEFF/, '')
+      .split(/\r?\n/)
+      .entries()) {
+      const p = trimLine(line);
+      if (p === '' || p.startsWith('#')) continue;
+      try {
+        checkExcludePattern(p);
+      } catch (err) {
+        throw new UsageError(`${f} line ${i + 1}: ${(err as Error).message}`, { cause: err });
+      }
+      patterns.push(p);
     }
   }
   return patterns;
+}
+
+/** Throws a UsageError naming `pattern` if it is not a valid exclude pattern. */
+export function checkExcludePattern(pattern: string): void {
+  new ExcludeMatcher([pattern]);
+}
+
+/**
+ * An exclude file's line without its surrounding whitespace, except a last space or tab
+ * escaped with `\` (`name\ ` names a file ending in a space, as in .gitignore).
+ */
+function trimLine(line: string): string {
+  const start = line.trimStart();
+  const end = start.trimEnd();
+  const escaped = /(?:^|[^\\])(?:\\\\)*\\$/.test(end);
+  return end.length < start.length && escaped ? start.slice(0, end.length + 1) : end;
+}
+
+/**
+ * Refuses a pattern no path can match: paths are absolute and normalized, so a `.`,
+ * `..` or empty component, or `/` alone, never appears in one (`./src` would silently
+ * exclude nothing).
+ */
+function refuseUnmatchable(pattern: string, original: string): void {
+  if (pattern === '/') {
+    throw new UsageError(`exclude pattern ${original} can never match: name what is below /`);
+  }
+  if (!pattern.includes('/')) return;
+  const parts = pattern.split('/');
+  for (const [i, part] of parts.entries()) {
+    if (part === '' && i === 0) continue; // the leading `/` of an absolute pattern
+    if (part === '' || part === '.' || part === '..') {
+      const what = part === '' ? 'an empty component (//)' : `a ${part} component`;
+      throw new UsageError(
+        `exclude pattern ${original} can never match: it has ${what}, and paths are matched normalized`,
+      );
+    }
+  }
 }
 
 /** Compiles one glob to an anchored RegExp. */

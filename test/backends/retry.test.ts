@@ -59,7 +59,10 @@ describe('RetryBackend', () => {
     });
     const err = await backend.put('k', new Uint8Array(1)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(BackendError);
-    expect((err as Error).message).toBe('injected fault before put k in memory:');
+    // The last failure, saying that it was retried (it reads "temporary" otherwise).
+    expect((err as Error).message).toBe(
+      'injected fault before put k in memory: (gave up after 3 retries)',
+    );
     expect(faulty.faults).toBe(4);
     expect(retries.map((r) => [r.verb, r.key, r.attempt])).toEqual([
       ['put', 'k', 1],

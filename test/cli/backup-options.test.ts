@@ -64,6 +64,10 @@ describe('backup options', () => {
     const chunk = await cli('chunk', dir);
     expect(chunk.code).toBe(EXIT.failure);
     expect(chunk.stderr).toContain(`cannot read ${dir}: is a directory (EISDIR)`);
+    // A bad glob is a usage error before any repository is opened (this one is missing).
+    const glob = await cli('--repo', join(src, 'no-repo'), 'backup', src, '--exclude', '[z-a]');
+    expect(glob.code).toBe(EXIT.usage);
+    expect(glob.stderr).toContain('--exclude: exclude pattern [z-a] has a range out of order: z-a');
     const cat = await cli('--repo', repo, 'cat', 'config', 'extra');
     expect(cat.code).toBe(EXIT.usage);
     expect(cat.stderr).toContain('cat config takes no id');
@@ -85,7 +89,12 @@ describe('backup PATH ending in /', () => {
     expect(slash.code, slash.stderr).toBe(0);
     expect(await names(repo)).toEqual(['inside.txt']);
     const snaps = await cli('--repo', repo, '--json', 'snapshots');
-    expect(snaps.json.filter((e) => e.type === 'snapshot').at(-1)?.paths).toEqual([link]);
+    // Recorded with its `/`: not the same backup as `link` alone (parent, retention).
+    const records = snaps.json.filter((e) => e.type === 'snapshot');
+    expect(records.map((e) => e.paths)).toEqual([[link], [`${link}/`]]);
+    const again = await cli('--repo', repo, '--json', 'backup', `${link}/`);
+    const start = again.json.find((e) => e.type === 'start');
+    expect(start?.parent).toBe(records[1]!.id);
     // Among several paths, too: its entry is a directory.
     const other = join(src, 'keep');
     const both = await cli('--repo', repo, 'backup', `${link}/.`, other);

@@ -2,9 +2,13 @@
  * Exclude globs: names, absolute paths, relative paths matched at any depth, and
  * character classes as shells take them (a leading `]` is a member, `/` never matches).
  */
+
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ExcludeMatcher, globToRegExp } from '../../src/ops/exclude.js';
+import { ExcludeMatcher, globToRegExp, readExcludeFiles } from '../../src/ops/exclude.js';
+import { tempDir } from '../helpers/fs.js';
 
 function excluded(pattern: string, path: string): boolean {
   const name = path.slice(path.lastIndexOf('/') + 1);
@@ -65,6 +69,33 @@ describe('exclude globs', () => {
     expect(() => globToRegExp('[]')).toThrow('unclosed [');
     expect(() => globToRegExp('[z-a]')).toThrow('range out of order: z-a');
     expect(() => globToRegExp('[a\\')).toThrow('ends with \\');
+  });
+
+  it('refuses patterns no normalized absolute path can match', () => {
+    for (const [p, what] of [
+      ['./src', 'a . component'],
+      ['src/../a', 'a .. component'],
+      ['src//app', 'an empty component (//)'],
+      ['/', 'name what is below /'],
+    ]) {
+      expect(() => new ExcludeMatcher([p!])).toThrow(`exclude pattern ${p} can never match`);
+      expect(() => new ExcludeMatcher([p!])).toThrow(what!);
+    }
+    // An escaped dot is a name's dot, and a trailing `/` is dropped: both fine.
+    expect(excluded('src/\\.cache/', '/p/src/.cache')).toBe(true);
+    expect(excluded('src/.cache/', '/p/src/.cache')).toBe(true);
+  });
+
+  it('reads exclude files: trimmed lines, an escaped trailing space kept, bad lines named', async () => {
+    const dir = await tempDir();
+    const file = join(dir, 'excludes');
+    await writeFile(file, '  *.o  \n# note\ntrail\\ \n\n');
+    expect(await readExcludeFiles([file])).toEqual(['*.o', 'trail\\ ']);
+    expect(excluded('trail\\ ', '/d/trail ')).toBe(true);
+    await writeFile(file, '*.o\nbuild/[z-a]\n');
+    await expect(readExcludeFiles([file])).rejects.toThrow(
+      `${file} line 2: exclude pattern build/[z-a] has a range out of order: z-a`,
+    );
   });
 
   it('matches a name made of class members exactly when every character is one', () => {

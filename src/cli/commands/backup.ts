@@ -4,7 +4,7 @@ import { UsageError } from '../../core/errors.js';
 import { shortId } from '../../core/ids.js';
 import { backup } from '../../ops/backup.js';
 import type { BackupEvent } from '../../ops/events.js';
-import { readExcludeFiles } from '../../ops/exclude.js';
+import { checkExcludePattern, readExcludeFiles } from '../../ops/exclude.js';
 import { type CommandContext, EXIT } from '../context.js';
 import { formatBytes, formatDuration } from '../format.js';
 import { lockWaitNote } from '../lock-wait.js';
@@ -114,5 +114,13 @@ function checkSnapshotOptions(opts: BackupCliOptions): void {
   if (opts.host !== undefined) checkHostOption(opts.host, '--host');
   if (opts.parent === '') throw new UsageError('--parent "": the snapshot is empty');
   if (opts.exclude?.includes('')) throw new UsageError('--exclude "": the pattern is empty');
+  // Before the repository is opened, as for any other bad option.
+  for (const p of opts.exclude ?? []) {
+    try {
+      checkExcludePattern(p);
+    } catch (err) {
+      throw new UsageError(`--exclude: ${(err as Error).message}`, { cause: err });
+    }
+  }
   if (opts.excludeFile?.includes('')) throw new UsageError('--exclude-file "": the path is empty');
 }

@@ -8,10 +8,10 @@ import {
   removeKeySlot,
   resolveKeySlot,
 } from '../../repo/key-slots.js';
-import type { Repository } from '../../repo/repository.js';
+import type { RepoNotice, Repository } from '../../repo/repository.js';
 import { type CommandContext, EXIT } from '../context.js';
 import { formatTime, table } from '../format.js';
-import { ignoreNotice } from '../key-slot-notice.js';
+import { ignoreNotice, reportNotice } from '../key-slot-notice.js';
 
 export default async function key(
   ctx: CommandContext,
@@ -28,8 +28,18 @@ export default async function key(
       action === 'remove' ? 'key remove needs a slot id' : `key ${action} takes no slot id`,
     );
   }
-  // `key list` lists damaged slots itself (a warning each); the others warn on opening.
-  const notices = action === 'list' ? { onNotice: ignoreNotice } : {};
+  // `key list` lists damaged slots itself (a warning each); the others warn on opening,
+  // except `key remove` about the slot it is removing.
+  const notices =
+    action === 'list'
+      ? { onNotice: ignoreNotice }
+      : action === 'remove'
+        ? {
+            onNotice: (n: RepoNotice) => {
+              if (!n.slot.startsWith(slot!)) reportNotice(ctx.out, n);
+            },
+          }
+        : {};
   return ctx.withRepo(async (repo) => {
     if (!repo.keys || !repo.keySlot) {
       throw new UsageError(`${repo.location} is not encrypted: it has no key slots`);
