@@ -731,7 +731,10 @@ export class BackupWalker {
       type: 'notice',
       code: 'file-changed',
       path,
-      message: `${path} changed while it was read (${st.size} bytes at the start, ${read} read): the snapshot holds what was read`,
+      message:
+        read === Number(st.size)
+          ? `${path} changed while it was read (written to: its times moved; ${read} bytes read): the snapshot holds what was read`
+          : `${path} changed while it was read (${st.size} bytes at the start, ${read} read): the snapshot holds what was read`,
     });
   }
 

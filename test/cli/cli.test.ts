@@ -114,6 +114,13 @@ describe('cairn CLI (in-process)', () => {
     expect((await cli('--repo', repo, 'ls', 'zz')).code).toBe(2); // bad selector
     expect((await cli('--repo', repo, 'ls', 'tag:none')).code).toBe(1);
     expect((await cli('--repo', repo, 'init', '--no-encryption', '--avg', 'lots')).code).toBe(2);
+    // A bad choice is one line and a hint, not the whole help.
+    const choice = await cli('--repo', repo, 'init', '--preset', 'foo');
+    expect(choice.code).toBe(2);
+    expect(choice.stderr.trim().split('\n')).toEqual([
+      "error: option '--preset <name>' argument 'foo' is invalid. Allowed choices are backup, builds.",
+      "(add --help for the command's options)",
+    ]);
 
     if (process.getuid?.() !== 0) {
       const { chmod } = await import('node:fs/promises');

@@ -47,6 +47,9 @@ describe('cairn prune with a damaged candidate list', () => {
     );
     expect(dropped, r.stdout).toBeGreaterThanOrEqual(0);
     expect(deleted, r.stdout).toBeGreaterThan(dropped);
+    // What is left comes after what was deleted.
+    const left = lines.findIndex((l) => / unreferenced blobs \(.*\) remain$/.test(l));
+    expect(left, r.stdout).toBeGreaterThan(deleted);
     expect(lines.filter((l) => l.includes('candidate list'))).toHaveLength(1);
   });
 

@@ -121,7 +121,7 @@ describe('files changing while read', () => {
     await expectClean(repo);
   });
 
-  it('a file whose size moved between lstat and read is a notice naming it', async () => {
+  it('a file whose size or times moved between lstat and read is a notice naming it', async () => {
     const { repo } = await localRepo({ inlineMax: 4096 });
     const src = await tempDir();
     await writeFile(join(src, 'a-first'), 'first');
@@ -137,6 +137,8 @@ describe('files changing while read', () => {
         moved = true;
         truncateSync(join(src, 'b-big'), 100_000);
         truncateSync(join(src, 'c-small'), 10);
+        // Rewritten in place, same size: only its times say so.
+        writeFileSync(join(src, 'd-same'), pseudoRandomBytes(300_000, 6));
       }
     });
     expect(warnings).toEqual([]);
@@ -146,7 +148,11 @@ describe('files changing while read', () => {
     expect(notices.map((n) => [n.code, n.path])).toEqual([
       ['file-changed', join(src, 'b-big')],
       ['file-changed', join(src, 'c-small')],
+      ['file-changed', join(src, 'd-same')],
     ]);
+    expect(notices[2]!.message).toBe(
+      `${join(src, 'd-same')} changed while it was read (written to: its times moved; 300000 bytes read): the snapshot holds what was read`,
+    );
     expect(notices[0]!.message).toBe(
       `${join(src, 'b-big')} changed while it was read (300000 bytes at the start, 100000 read): the snapshot holds what was read`,
     );

@@ -58,17 +58,19 @@ export function pruneEvent(ctx: CommandContext): (e: PruneEvent) => void {
 /** Prints a prune report (text and --json). */
 export function printPrune(ctx: CommandContext, r: PruneReport): void {
   ctx.out.event({ type: 'summary', operation: 'prune', ...r });
+  // What was deleted first, then what is left: read the other way round, "0 remain"
+  // followed by "deleted 2" looked like a contradiction.
+  if (!r.dryRun && r.swept) {
+    ctx.out.result(
+      `deleted ${r.deletedTrees} tree nodes and ${r.deletedData} data blobs (${formatBytes(r.deletedBytes)})`,
+    );
+  }
   ctx.out.result(
-    `${r.snapshots} snapshots reference ${r.referencedBlobs} blobs; ${r.unreferencedBlobs} unreferenced blobs (${formatBytes(r.unreferencedBytes)}) remain`,
+    `${r.snapshots} snapshots reference ${r.referencedBlobs} blobs; ${r.unreferencedBlobs} unreferenced blobs (${formatBytes(r.unreferencedBytes)}) ${r.dryRun ? 'are there' : 'remain'}`,
   );
   if (r.dryRun) {
     ctx.out.result('dry run: nothing marked or deleted');
     return;
-  }
-  if (r.swept) {
-    ctx.out.result(
-      `deleted ${r.deletedTrees} tree nodes and ${r.deletedData} data blobs (${formatBytes(r.deletedBytes)})`,
-    );
   }
   if (r.postponed) ctx.out.result(`deletion postponed: ${r.postponed}`);
   if (r.marked > 0 && r.sweepAfter) {
