@@ -227,12 +227,21 @@ describe('cairn CLI (in-process)', () => {
     const r = await cli('--json', 'chunk', file, '--min', '1K', '--avg', '4K', '--max', '16K');
     expect(r.code).toBe(0);
     let offset = 0;
-    for (const c of r.json) {
+    const chunks = r.json.filter((e) => e.type === 'chunk');
+    for (const c of chunks) {
       expect(c.offset).toBe(offset);
       expect(c.id).toMatch(/^[0-9a-f]{64}$/);
       offset += c.length as number;
     }
     expect(offset).toBe(100_000);
+    // Every line has a type; the last is the summary.
+    expect(r.json.at(-1)).toEqual({
+      type: 'summary',
+      operation: 'chunk',
+      chunks: chunks.length,
+      bytes: 100_000,
+    });
+    expect(r.json.length).toBe(chunks.length + 1);
     const bad = await cli('chunk', file, '--min', '8K', '--avg', '4K', '--max', '16K');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/min/);

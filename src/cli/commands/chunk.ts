@@ -66,12 +66,16 @@ async function printChunks(
     if (lines.length > 0) await ctx.out.write(`${lines.join('\n')}\n`);
     lines.length = 0;
   };
+  let chunks = 0;
+  let bytes = 0;
   try {
     for await (const c of chunkStream(stream, params, ctx.signal)) {
       const id = idOf(c.data);
+      chunks++;
+      bytes += c.data.length;
       lines.push(
         ctx.globals.json
-          ? JSON.stringify({ offset: c.offset, length: c.data.length, id })
+          ? JSON.stringify({ type: 'chunk', offset: c.offset, length: c.data.length, id })
           : `${c.offset}\t${c.data.length}\t${id}`,
       );
       if (lines.length >= 1024) await flush();
@@ -82,5 +86,6 @@ async function printChunks(
     throw err;
   }
   await flush();
+  if (ctx.globals.json) ctx.out.event({ type: 'summary', operation: 'chunk', chunks, bytes });
   return EXIT.ok;
 }
