@@ -6,7 +6,7 @@
  */
 import { CHUNKER_LIMITS } from '../chunker/params.js';
 import { UsageError } from '../core/errors.js';
-import { parseInteger, parseSize } from './parse.js';
+import { parseSize } from './parse.js';
 
 /** The chunker options as given on the command line. */
 export interface ChunkerFlags {
@@ -100,14 +100,15 @@ export function chunkerFromFlags(flags: ChunkerFlags, base: ChunkerBase): Chunke
   }
   const choice: ChunkerChoice = { min, avg, max };
   if (flags.level !== undefined) {
-    const level = parseInteger(flags.level, '--level');
-    if (level > 3) {
+    const level = /^\d+$/.test(flags.level) ? Number(flags.level) : Number.NaN;
+    if (!(level <= 3)) {
       throw new UsageError(`--level ${flags.level}: the normalization level must be 0, 1, 2 or 3`);
     }
     choice.level = level;
   }
   if (flags.seed !== undefined) {
-    const seed = flags.seed.trim();
+    // Taken as typed: ` 5` is not a number a user means to type.
+    const seed = flags.seed;
     if (!SEED_STRING.test(seed) || BigInt(seed) > U64_MAX) {
       throw new UsageError(
         `--seed ${flags.seed}: the gear seed must be a whole number from 0 to 2^64-1 (decimal, or hex with 0x)`,

@@ -294,17 +294,22 @@ async function checkSources(
   sources: string[],
   followed: ReadonlySet<string>,
 ): Promise<void> {
-  for (const s of sources) {
+  const problems: string[] = [];
+  let first: unknown;
+  for (const [i, s] of sources.entries()) {
     try {
       const st = await rootStat(s, followed);
       if (followed.has(s) && !st.isDirectory()) {
         throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
       }
     } catch (err) {
-      const shown = followed.has(s) && s !== '/' ? `${s}/` : s;
-      throw new UsageError(`cannot back up ${shown}: ${errorCause(err)}`, { cause: err });
+      first ??= err;
+      // A followed PATH as typed (`link/.`): its ending is what made it followed.
+      problems.push(`cannot back up ${followed.has(s) ? given[i] : s}: ${errorCause(err)}`);
     }
   }
+  // Every PATH that is wrong, not only the first.
+  if (problems.length > 0) throw new UsageError(problems.join('; '), { cause: first });
   const seen = new Map<string, number>();
   sources.forEach((s, i) => {
     const first = seen.get(s);

@@ -112,5 +112,12 @@ describe('backup PATH ending in /', () => {
     const notDir = await cli('--repo', repo, 'backup', `${fileLink}/`);
     expect(notDir.code).toBe(EXIT.usage);
     expect(notDir.stderr).toContain(`cannot back up ${fileLink}/: not a directory (ENOTDIR)`);
+    // Every bad PATH is named, a followed one as typed.
+    const gone = join(src, 'gone');
+    const both2 = await cli('--repo', repo, 'backup', `${fileLink}/.`, gone);
+    expect(both2.code).toBe(EXIT.usage);
+    expect(both2.stderr).toContain(
+      `cannot back up ${fileLink}/.: not a directory (ENOTDIR); cannot back up ${gone}: no such file or directory (ENOENT)`,
+    );
   });
 });

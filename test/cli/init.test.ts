@@ -90,7 +90,12 @@ describe('cairn init', () => {
       [['--min', '64K', '--avg', '64K'], '--min 64K: must be smaller than --avg 64K'],
       [['--avg', '64K', '--max', '32K'], '--avg 64K: must not be larger than --max 32K'],
       [['--level', '7'], '--level 7: the normalization level must be 0, 1, 2 or 3'],
-      [['--level', 'x'], '--level: "x" is not a whole number'],
+      [['--level', 'x'], '--level x: the normalization level must be 0, 1, 2 or 3'],
+      [['--level', '-1'], '--level -1: the normalization level must be 0, 1, 2 or 3'],
+      [
+        ['--seed', ' 5'],
+        '--seed  5: the gear seed must be a whole number from 0 to 2^64-1 (decimal, or hex with 0x)',
+      ],
       [
         ['--seed', 'abc'],
         '--seed abc: the gear seed must be a whole number from 0 to 2^64-1 (decimal, or hex with 0x)',
