@@ -3,6 +3,11 @@ import { formatLocalTime } from '../core/format.js';
 
 export { formatBytes, formatDuration, formatMode, formatRate } from '../core/format.js';
 
+/** `n` and its noun: `1 snapshot`, `2 snapshots` (`many` when not singular + s). */
+export function count(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 /** An ISO time as local "YYYY-MM-DD HH:MM:SS". */
 export function formatTime(iso: string): string {
   return formatLocalTime(new Date(iso), true);

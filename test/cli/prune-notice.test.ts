@@ -43,13 +43,17 @@ describe('cairn prune with a damaged candidate list', () => {
       l.startsWith('the candidate list of the last mark was damaged and is dropped ('),
     );
     const deleted = lines.findIndex((l) =>
-      /^deleted [1-9]\d* tree nodes and [1-9]\d* data/.test(l),
+      /^deleted [1-9]\d* tree nodes? and [1-9]\d* data/.test(l),
     );
     expect(dropped, r.stdout).toBeGreaterThanOrEqual(0);
     expect(deleted, r.stdout).toBeGreaterThan(dropped);
     // What is left comes after what was deleted.
-    const left = lines.findIndex((l) => / unreferenced blobs \(.*\) remain$/.test(l));
+    const left = lines.findIndex((l) => / unreferenced blobs? \(.*\) remains?$/.test(l));
     expect(left, r.stdout).toBeGreaterThan(deleted);
+    // Counts agree with their nouns: one snapshot "references", none "remain".
+    expect(lines[left]).toMatch(
+      /^1 snapshot references \d+ blobs; 0 unreferenced blobs \(0 B\) remain$/,
+    );
     expect(lines.filter((l) => l.includes('candidate list'))).toHaveLength(1);
   });
 

@@ -6,7 +6,7 @@ import { backup } from '../../ops/backup.js';
 import type { BackupEvent } from '../../ops/events.js';
 import { checkExcludePattern, readExcludeFiles } from '../../ops/exclude.js';
 import { type CommandContext, EXIT } from '../context.js';
-import { formatBytes, formatDuration } from '../format.js';
+import { count, formatBytes, formatDuration } from '../format.js';
 import { lockWaitNote } from '../lock-wait.js';
 import { checkHostOption, checkTagOption } from '../parse.js';
 
@@ -94,7 +94,7 @@ export default async function backupCommand(
         // A file that cannot be read is left out; a directory that cannot be listed is
         // saved empty: either way, the snapshot lacks their content.
         ctx.out.error(
-          `${warnings} path(s) could not be read (see the warnings): the snapshot lacks their content`,
+          `${count(warnings, 'path')} could not be read (see the warnings): the snapshot lacks their content`,
         );
         return EXIT.partial;
       }

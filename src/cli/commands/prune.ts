@@ -3,7 +3,7 @@ import { UsageError } from '../../core/errors.js';
 import { type PruneEvent, type PruneReport, prune } from '../../ops/prune.js';
 import { parseDuration, subtractDuration } from '../../ops/retention.js';
 import { type CommandContext, EXIT } from '../context.js';
-import { formatBytes, formatTime } from '../format.js';
+import { count, formatBytes, formatTime } from '../format.js';
 
 export default async function pruneCommand(
   ctx: CommandContext,
@@ -62,11 +62,11 @@ export function printPrune(ctx: CommandContext, r: PruneReport): void {
   // followed by "deleted 2" looked like a contradiction.
   if (!r.dryRun && r.swept) {
     ctx.out.result(
-      `deleted ${r.deletedTrees} tree nodes and ${r.deletedData} data blobs (${formatBytes(r.deletedBytes)})`,
+      `deleted ${count(r.deletedTrees, 'tree node')} and ${count(r.deletedData, 'data blob')} (${formatBytes(r.deletedBytes)})`,
     );
   }
   ctx.out.result(
-    `${r.snapshots} snapshots reference ${r.referencedBlobs} blobs; ${r.unreferencedBlobs} unreferenced blobs (${formatBytes(r.unreferencedBytes)}) ${r.dryRun ? 'are there' : 'remain'}`,
+    `${count(r.snapshots, 'snapshot')} ${r.snapshots === 1 ? 'references' : 'reference'} ${count(r.referencedBlobs, 'blob')}; ${count(r.unreferencedBlobs, 'unreferenced blob')} (${formatBytes(r.unreferencedBytes)}) ${r.dryRun ? (r.unreferencedBlobs === 1 ? 'is there' : 'are there') : r.unreferencedBlobs === 1 ? 'remains' : 'remain'}`,
   );
   if (r.dryRun) {
     ctx.out.result('dry run: nothing marked or deleted');
@@ -75,7 +75,7 @@ export function printPrune(ctx: CommandContext, r: PruneReport): void {
   if (r.postponed) ctx.out.result(`deletion postponed: ${r.postponed}`);
   if (r.marked > 0 && r.sweepAfter) {
     ctx.out.result(
-      `${r.marked} unreferenced blobs are marked; a prune after ${formatTime(r.sweepAfter)} deletes those still unreferenced`,
+      `${count(r.marked, 'unreferenced blob')} ${r.marked === 1 ? 'is' : 'are'} marked; a prune after ${formatTime(r.sweepAfter)} deletes those still unreferenced`,
     );
   }
 }
