@@ -82,6 +82,16 @@ export class DirRef {
     return new DirRef(path, `/proc/self/fd/${fd}`, fd, bytes);
   }
 
+  /**
+   * A short logical path of this directory, valid while it is open: `/proc/self/fd/<fd>`
+   * when it holds a descriptor, else its path. Paths built on it (`join`ed names) are
+   * reached from the descriptor, not from the start of the whole path, in worker
+   * threads too (descriptors belong to the process).
+   */
+  reach(): string {
+    return this.fd === undefined ? this.path : `/proc/self/fd/${this.fd}`;
+  }
+
   /** What to hand to `fs` for child `name` of this directory. */
   child(name: string): string | Buffer {
     if (this.fd === undefined) return fsPath(join(this.path, name));

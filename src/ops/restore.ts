@@ -565,7 +565,7 @@ class RestoreRun {
     let next = 0;
     for (let i = 0; i < files.length; i++) {
       const e = files[i]!;
-      const path = join(into.path, e.name);
+      const path = childPath(into, into.path, e.name);
       if (failed[next]?.index === i) this.warn(path, failed[next++]!.error);
       else this.countFile(e, path, 'write');
     }
@@ -604,14 +604,14 @@ class RestoreRun {
     const isSmallFile = e.kind === 'file' && e.chunks.length === 0 && e.hardlink === undefined;
     if (!isSmallFile && e.kind !== 'symlink') return false;
     throwIfAborted(this.options.signal);
-    const path = join(into.path, e.name);
+    const path = childPath(into, into.path, e.name);
     try {
       if (e.kind === 'file') {
         writeSmallFileSync(e, ref ?? into.at, created, into.staged);
         this.smallWritten++;
         this.countFile(e, path, 'write');
       } else if (e.kind === 'symlink') {
-        writeSymlinkSync(e, into.at, join(into.at, e.name), into.staged);
+        writeSymlinkSync(e, into.at, childPath(into, into.at, e.name), into.staged);
         this.summary.symlinks++;
       }
     } catch (err) {
@@ -658,9 +658,9 @@ class RestoreRun {
   async entry(e: Entry, into: Place): Promise<void> {
     throwIfAborted(this.options.signal);
     const { fresh } = into;
-    const path = join(into.path, e.name);
+    const path = childPath(into, into.path, e.name);
     // Where the entry goes now: `path` unless `into` is staged.
-    const at = join(into.at, e.name);
+    const at = childPath(into, into.at, e.name);
     try {
       switch (e.kind) {
         case 'dir':
@@ -737,7 +737,7 @@ class RestoreRun {
    * name, and its entries go through temporary names.
    */
   private async directory(e: DirEntry, parent: Place): Promise<void> {
-    const path = join(parent.path, e.name);
+    const path = childPath(parent, parent.path, e.name);
     if (!parent.fresh && this.overwrite === 'never') {
       // Something not a directory holds the name: `never` leaves it as it is, like an
       // existing file (with --delete too), and the files below are not restored.
@@ -752,17 +752,31 @@ class RestoreRun {
     }
     if (!parent.fresh || this.dryRun) {
       const created = await this.ensureDirectory(path);
-      await this.directoryContents(e.tree, place(path, created));
+      await this.directoryContents(e.tree, place(path, created, true));
       if (!this.dryRun) await this.applyMetadata(e, path);
       this.summary.dirs++;
       return;
     }
+    // `at` names the staged directory from its parent's `at`, which is kept short: once
+    // the chain of temporary names grows past DIRECT_DIR_BYTES, the directory is held
+    // open and its entries are reached as `/proc/self/fd/<fd>/<name>` (`inner`). No step
+    // below then goes through the whole path from the target: in a chain N deep each
+    // level costs the same, not a walk of N names (see core/deep-path.ts).
     const at = makeStagedDirSync(parent.at);
     this.staged.set(path, at);
+    let held: DirRef | undefined;
     try {
       let failure: { err: unknown } | undefined;
       try {
-        await this.directoryContents(e.tree, { path, at, fresh: true, staged: true });
+        held = DirRef.open(at);
+        const inner = held.reach();
+        await this.directoryContents(e.tree, {
+          path,
+          at: inner,
+          fresh: true,
+          staged: true,
+          joined: true,
+        });
       } catch (err) {
         // The restore stops (aborted, the repository failed): the staged directory stays
         // for the next restore into the target to reuse and remove.
@@ -776,7 +790,7 @@ class RestoreRun {
         failure ??= { err };
       });
       try {
-        publishStagedDirSync(parent.at, at, join(parent.at, e.name));
+        publishStagedDirSync(parent.at, at, childPath(parent, parent.at, e.name));
       } catch (err) {
         // Something took the name meanwhile (only this restore should write here): the
         // staged copy is not left behind.
@@ -787,6 +801,7 @@ class RestoreRun {
     } finally {
       // Synchronously after the rename (see `whereNow`).
       this.staged.delete(path);
+      held?.close();
     }
     this.summary.dirs++;
   }
@@ -807,7 +822,7 @@ class RestoreRun {
 
   private async file(e: FileEntry, into: Place, path: string): Promise<void> {
     const { fresh } = into;
-    const at = join(into.at, e.name);
+    const at = childPath(into, into.at, e.name);
     // In a new directory nothing is there (see restoreNewSync); else one lstat serves both checks.
     const existing = { st: fresh ? undefined : lstatOrUndefined(path) };
     if (existing.st && (await this.alreadyThere(e, path, existing.st))) {
@@ -913,7 +928,7 @@ class RestoreRun {
       await this.writeFileOnPool(e, into);
       return;
     }
-    const at = join(into.at, e.name);
+    const at = childPath(into, into.at, e.name);
     await replaceWith(
       into.at,
       at,
@@ -1105,7 +1120,9 @@ class RestoreRun {
 /**
  * A directory being restored into. `path`: its path in the target, which events and
  * warnings name. `at`: where it is now, a temporary name while it is staged (then its
- * entries are written at their final names; see RestoreRun.directory). `fresh`: this
+ * entries are written at their final names; see RestoreRun.directory), and then a path
+ * kept short: from its parent's `at`, or `/proc/self/fd/<fd>` of a descriptor held while
+ * its entries are restored, once that would be over 2 KB. `fresh`: this
  * restore created it (or found the target empty), so nothing is in the way of any name
  * and nothing needs deleting; see `restoreNewSync`.
  */
@@ -1114,11 +1131,24 @@ interface Place {
   at: string;
   fresh: boolean;
   staged: boolean;
+  /** `path` and `at` are as `join` gives them (normalized): see `childPath`. */
+  joined: boolean;
 }
 
 /** Directory `path`, at its own name (not staged). */
-function place(path: string, fresh = false): Place {
-  return { path, at: path, fresh, staged: false };
+function place(path: string, fresh = false, joined = false): Place {
+  return { path, at: path, fresh, staged: false, joined };
+}
+
+/**
+ * `join(dir, name)`, for `dir` the `path` or `at` of `into` and `name` one of its entries
+ * (names are validated: no `/`, `.`, `..`). When `dir` is already normalized, `name` is
+ * appended: `join` would rebuild the whole path segment by segment, and in a chain of
+ * directories N deep, where every level keeps its path while the levels below it are
+ * restored, the strings of N segments each would add up in the square of N.
+ */
+function childPath(into: Place, dir: string, name: string): string {
+  return into.joined ? `${dir}/${name}` : join(dir, name);
 }
 
 /** True for errors that stop the whole restore; others are warnings about one path. */
