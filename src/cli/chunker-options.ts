@@ -108,10 +108,10 @@ export function chunkerFromFlags(flags: ChunkerFlags, base: ChunkerBase): Chunke
   }
   if (flags.seed !== undefined) {
     // Taken as typed: ` 5` is not a number a user means to type.
-    const seed = flags.seed;
+    const { seed } = flags;
     if (!SEED_STRING.test(seed) || BigInt(seed) > U64_MAX) {
       throw new UsageError(
-        `--seed ${flags.seed}: the gear seed must be a whole number from 0 to 2^64-1 (decimal, or hex with 0x)`,
+        `--seed ${seed}: the gear seed must be a whole number from 0 to 2^64-1 (decimal, or hex with 0x)`,
       );
     }
     choice.seed = seed;

@@ -23,9 +23,8 @@ export class ExcludeMatcher {
 
   constructor(patterns: readonly string[]) {
     for (const raw of patterns) {
-      const p = raw;
-      if (p === '') continue;
-      const trimmed = p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p;
+      if (raw === '') continue;
+      const trimmed = raw.length > 1 && raw.endsWith('/') ? raw.slice(0, -1) : raw;
       refuseUnmatchable(trimmed, raw);
       if (trimmed.startsWith('/')) this.byPath.push(globToRegExp(trimmed, raw));
       else if (trimmed.includes('/')) this.byPath.push(globToRegExp(`**/${trimmed}`, raw));

@@ -6,7 +6,7 @@
 import { UsageError } from '../core/errors.js';
 import { forEachConcurrent } from '../core/limit.js';
 import { snapshotKey } from '../repo/layout.js';
-import { Lock, releaseAfterFailure } from '../repo/locks.js';
+import { Lock, underLock } from '../repo/locks.js';
 import type { Repository } from '../repo/repository.js';
 import { idByPrefix, type SnapshotFilter } from '../repo/snapshots.js';
 import { type PruneOptions, type PruneReport, prune } from './prune.js';
@@ -73,7 +73,7 @@ export async function forget(repo: Repository, options: ForgetOptions): Promise<
         operation: 'forget',
         ...(signal ? { signal } : {}),
       });
-  const run = async (): Promise<ForgetReport> => {
+  return underLock(lock, async (): Promise<ForgetReport> => {
     let groups: RetentionGroup[] = [];
     let removed: string[] = [];
     let kept = 0;
@@ -113,13 +113,5 @@ export async function forget(repo: Repository, options: ForgetOptions): Promise<
       });
     }
     return report;
-  };
-  let report: ForgetReport;
-  try {
-    report = await run();
-  } catch (err) {
-    return releaseAfterFailure(lock, err);
-  }
-  await lock?.release();
-  return report;
+  });
 }

@@ -8,7 +8,7 @@
  * wait is bounded by the sweep's own duration (a sweep that dies leaves a lock that goes
  * stale). See docs/design.md, "Prune".
  */
-import { Lock, type LockInfo, releaseAfterFailure, waitForSweep } from '../repo/locks.js';
+import { Lock, type LockInfo, underLock, waitForSweep } from '../repo/locks.js';
 import { readPruneEpoch } from '../repo/prune-state.js';
 import type { Repository } from '../repo/repository.js';
 
@@ -33,17 +33,12 @@ export async function withSharedLock<T>(
     operation,
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  let result: T;
-  try {
+  return underLock(lock, async () => {
     await waitForSweep(repo.backend, options);
     if (repo.inventory) {
       const epoch = await readPruneEpoch(repo.backend, { signal: options.signal });
       if (epoch !== repo.inventory.epoch) await repo.inventory.invalidate();
     }
-    result = await fn();
-  } catch (err) {
-    return releaseAfterFailure(lock, err);
-  }
-  await lock.release();
-  return result;
+    return fn();
+  });
 }

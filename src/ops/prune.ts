@@ -42,7 +42,7 @@ import { BlobStore } from '../repo/blob-store.js';
 import { closeAll, DiskSet, type DiskSetOptions, SortedCursor } from '../repo/disk-set.js';
 import { ExternalSortSet } from '../repo/external-sort-set.js';
 import { blobIdOfKey, blobKey, blobPrefix, idOfKey } from '../repo/layout.js';
-import { describeLock, Lock, listLocks, releaseAfterFailure } from '../repo/locks.js';
+import { describeLock, Lock, listLocks, underLock } from '../repo/locks.js';
 import {
   bumpPruneEpoch,
   CandidateWriter,
@@ -162,7 +162,8 @@ export async function prune(repo: Repository, options: PruneOptions = {}): Promi
       operation: 'prune',
       ...(signal ? { signal } : {}),
     }));
-  try {
+  // A lock given by the caller (forget --prune) is the caller's to release.
+  return underLock(options.lock ? undefined : lock, async () => {
     const previous = await readOrDrop(repo, report, options);
     const due = previous !== undefined && now() - Date.parse(previous.time) >= graceMs;
     if (previous && due) await sweep(repo, lock, previous, report, options);
@@ -179,12 +180,8 @@ export async function prune(repo: Repository, options: PruneOptions = {}): Promi
       report.marked = waiting.count;
       report.sweepAfter = new Date(Date.parse(waiting.time) + graceMs).toISOString();
     }
-  } catch (err) {
-    // A lock given by the caller (forget --prune) is the caller's to release.
-    return releaseAfterFailure(options.lock ? undefined : lock, err);
-  }
-  if (!options.lock) await lock.release();
-  return report;
+    return report;
+  });
 }
 
 /**

@@ -65,7 +65,8 @@ export interface NewSlotOptions {
   logN?: number;
 }
 
-function keyOf(slotId: string): string {
+/** The object of key slot `slotId`. */
+export function slotKey(slotId: string): string {
   return `${KEYS_PREFIX}${slotId}`;
 }
 
@@ -113,7 +114,7 @@ export async function addKeySlot(
     cipher: 'aes-256-gcm',
     data: data.toString('base64'),
   };
-  await backend.put(keyOf(id), Buffer.from(`${JSON.stringify(json, null, 2)}\n`), {
+  await backend.put(slotKey(id), Buffer.from(`${JSON.stringify(json, null, 2)}\n`), {
     ifNotExists: true,
   });
   await writeKeysIndex(backend);
@@ -134,7 +135,7 @@ export async function removeKeySlot(backend: Backend, slotId: string): Promise<v
 
 /** Deletes slot `slotId` and rewrites the index, with no last-slot check (init's cleanup). */
 export async function discardKeySlot(backend: Backend, slotId: string): Promise<void> {
-  await backend.delete(keyOf(slotId));
+  await backend.delete(slotKey(slotId));
   await writeKeysIndex(backend);
 }
 
@@ -171,7 +172,7 @@ export async function removeLeftoverKeySlots(backend: Backend, now = Date.now())
       },
     );
     if (created === undefined || now - created < LEFTOVER_SLOT_AGE_MS) continue;
-    await backend.delete(keyOf(id));
+    await backend.delete(slotKey(id));
     removed++;
   }
   if (removed > 0) await writeKeysIndex(backend);
@@ -269,11 +270,11 @@ export async function unlockKeys(
     } catch (err) {
       // Parameters scrypt refuses: the next slot.
       if (hasCode(err, 'aborted')) throw err;
-      skip(id, err, `${keyOf(id)}: scrypt refuses its parameters (${(err as Error).message})`);
+      skip(id, err, `${slotKey(id)}: scrypt refuses its parameters (${(err as Error).message})`);
       continue;
     }
     const plain = aeadOpen(wrapping, read.value.data, aadFor(repoId));
-    if (plain) opened = { keys: decodeMasterKeys(plain, keyOf(id)), slotId: id };
+    if (plain) opened = { keys: decodeMasterKeys(plain, slotKey(id)), slotId: id };
   }
   if (opened) {
     damaged.sort((a, b) => a.id.localeCompare(b.id));
@@ -283,7 +284,7 @@ export async function unlockKeys(
   if (skipped.length === ids.length) throw firstProblem;
   const note =
     skipped.length > 0
-      ? ` (${skipped.length} damaged slot(s) could not be tried: ${skipped.map(keyOf).join(', ')})`
+      ? ` (${skipped.length} damaged slot(s) could not be tried: ${skipped.map(slotKey).join(', ')})`
       : '';
   throw new AuthError(`wrong password: no key slot opens with it${note}`);
 }
@@ -333,7 +334,7 @@ async function readSlot(
   id: string,
   signal?: AbortSignal,
 ): Promise<{ info: KeySlotInfo; data: Buffer }> {
-  const source = keyOf(id);
+  const source = slotKey(id);
   let o: Record<string, unknown>;
   try {
     o = JSON.parse(Buffer.from(await backend.get(source, { signal })).toString('utf8'));

@@ -336,6 +336,21 @@ export async function releaseAfterFailure(lock: Lock | undefined, err: unknown):
 }
 
 /**
+ * Runs `fn` under `lock` (none: nothing to release), then releases it; when `fn` fails,
+ * as `releaseAfterFailure` does, so the error reported is `fn`'s.
+ */
+export async function underLock<T>(lock: Lock | undefined, fn: () => Promise<T>): Promise<T> {
+  let result: T;
+  try {
+    result = await fn();
+  } catch (err) {
+    return releaseAfterFailure(lock, err);
+  }
+  await lock?.release();
+  return result;
+}
+
+/**
  * Waits while a live lock has its `sweeping` flag set (a prune deleting blobs), polling
  * every `pollMs`. Backups call this after taking their shared lock: from then on a
  * prune that starts sweeping sees their lock and postpones.

@@ -28,6 +28,7 @@ import {
   type DamagedKeySlot,
   discardKeySlot,
   removeLeftoverKeySlots,
+  slotKey,
   unlockKeys,
 } from './key-slots.js';
 import { CONFIG_KEY } from './layout.js';
@@ -299,7 +300,7 @@ function damagedSlotNotice(backend: Backend, slot: DamagedKeySlot): RepoNotice {
       `see 'cairn key list', and remove it with 'cairn key remove ${short}'`,
     repository: backend.location,
     slot: slot.id,
-    path: `keys/${slot.id}`,
+    path: slotKey(slot.id),
   };
 }
 

@@ -65,8 +65,11 @@ export function printPrune(ctx: CommandContext, r: PruneReport): void {
       `deleted ${count(r.deletedTrees, 'tree node')} and ${count(r.deletedData, 'data blob')} (${formatBytes(r.deletedBytes)})`,
     );
   }
+  const one = r.unreferencedBlobs === 1;
+  const left = r.dryRun ? (one ? 'is there' : 'are there') : one ? 'remains' : 'remain';
+  const references = r.snapshots === 1 ? 'references' : 'reference';
   ctx.out.result(
-    `${count(r.snapshots, 'snapshot')} ${r.snapshots === 1 ? 'references' : 'reference'} ${count(r.referencedBlobs, 'blob')}; ${count(r.unreferencedBlobs, 'unreferenced blob')} (${formatBytes(r.unreferencedBytes)}) ${r.dryRun ? (r.unreferencedBlobs === 1 ? 'is there' : 'are there') : r.unreferencedBlobs === 1 ? 'remains' : 'remain'}`,
+    `${count(r.snapshots, 'snapshot')} ${references} ${count(r.referencedBlobs, 'blob')}; ${count(r.unreferencedBlobs, 'unreferenced blob')} (${formatBytes(r.unreferencedBytes)}) ${left}`,
   );
   if (r.dryRun) {
     ctx.out.result('dry run: nothing marked or deleted');
