@@ -29,6 +29,7 @@ import { errnoCode, fsError } from './fs-errors.js';
 import { checkKey } from './keys.js';
 import { NO_HARD_LINKS, parentsToSync, TEMP_PREFIX } from './local.js';
 import { syncFileSystem } from './syncfs.js';
+import { UncachedObjectWrites } from './uncached-objects.js';
 
 /** What a worker needs to write into a local repository directly (structured-cloneable). */
 export interface LocalDirectSetup {
@@ -49,6 +50,8 @@ interface OpenItem {
   fd: number;
   /** Folders `writeTemps` created for it, whose entries need an fsync where `syncfs` fails. */
   newDirs?: string[];
+  /** Its bytes being written uncached (`writeTemps`); settles once they are, fd closed. */
+  writing?: Promise<void>;
 }
 
 /** Synchronous-path writer for one local repository root; see the module comment. */
@@ -68,6 +71,8 @@ export class LocalDirectWriter {
   private syncfsWorks = process.platform === 'linux';
   private nextSync: Promise<boolean> | undefined;
   private runningSync: Promise<void> | undefined;
+  /** Large objects of `writeTemps` are written around the page cache (uncached-objects.ts). */
+  private readonly uncached = new UncachedObjectWrites();
 
   constructor(private readonly setup: LocalDirectSetup) {}
 
@@ -98,7 +103,7 @@ export class LocalDirectWriter {
     const opened: OpenItem[] = [];
     const syncDirs = new Set<string>();
     try {
-      for (const item of items) opened.push(this.writeTemp(item, syncDirs, false));
+      for (const item of items) opened.push(this.writeTemp(item, syncDirs, 'open'));
     } catch (err) {
       removeTemps(opened);
       return Promise.reject(err);
@@ -144,12 +149,16 @@ export class LocalDirectWriter {
     return this.setup.fsync && this.syncfsWorks;
   }
 
-  /** Writes and closes temporary files for `items` (nothing fsynced, nothing named yet). */
-  writeTemps(items: DirectItem[]): PendingObject[] {
+  /**
+   * Writes and closes temporary files for `items` (nothing fsynced, nothing named yet).
+   * Large objects may still be being written when this returns: `publishAll` waits for
+   * them, and fails with their errors.
+   */
+  writeTemps(items: DirectItem[], uncached = false): PendingObject[] {
     const opened: OpenItem[] = [];
     try {
       for (const item of items) {
-        const o = this.writeTemp(item, undefined, true);
+        const o = this.writeTemp(item, undefined, uncached ? 'uncached' : 'close');
         opened.push(o);
       }
       return opened;
@@ -168,6 +177,7 @@ export class LocalDirectWriter {
     const opened = pending as OpenItem[];
     try {
       if (opened.length === 0) return [];
+      await writesOf(opened);
       if (this.setup.fsync) await this.barrier(opened);
       const written = opened.map((o) => this.publish(o));
       if (!this.setup.fsync) return written;
@@ -194,8 +204,20 @@ export class LocalDirectWriter {
     removeTemps(pending as OpenItem[]);
   }
 
-  /** Writes one temporary file; `close` closes it (its fd is -1 then). */
-  private writeTemp(item: DirectItem, syncDirs: Set<string> | undefined, close: boolean): OpenItem {
+  /** Resolves once no write `writeTemps` started is still running (before a thread stops). */
+  settled(): Promise<void> {
+    return this.uncached.settled();
+  }
+
+  /**
+   * Writes one temporary file and leaves it `open`, or closes it (its fd is -1 then),
+   * or has it written `uncached` (see writeTemps), which closes it when done.
+   */
+  private writeTemp(
+    item: DirectItem,
+    syncDirs: Set<string> | undefined,
+    then: 'open' | 'close' | 'uncached',
+  ): OpenItem {
     const file = this.fileOf(item.key);
     const dir = path.dirname(file);
     const temp = path.join(dir, `${this.tempStem}-${this.counter++}`);
@@ -226,6 +248,7 @@ export class LocalDirectWriter {
     // Folders made for an object of `writeTemps` go with it (see publishAll's fallback).
     if (!syncDirs && dirs.size > 0) o.newDirs = [...dirs];
     try {
+      if (then === 'uncached' && this.writeUncached(o, item)) return o;
       writeAll(fd, item.parts, item.key, temp);
     } catch (err) {
       closeSync(fd);
@@ -233,11 +256,33 @@ export class LocalDirectWriter {
       removeTemps([o]);
       throw err;
     }
-    if (close) {
+    if (then !== 'open') {
       closeSync(fd);
       o.fd = -1;
     }
     return o;
+  }
+
+  /**
+   * Starts writing `item` into `o`'s temporary file uncached (see uncached-objects.ts),
+   * which takes over its descriptor; false when it goes through the cache instead.
+   */
+  private writeUncached(o: OpenItem, item: DirectItem): boolean {
+    let total = 0;
+    for (const part of item.parts) total += part.length;
+    let writing: Promise<void> | undefined;
+    try {
+      writing = this.uncached.start(o.temp, o.fd, item.parts, total);
+    } catch (err) {
+      throw fsError(err, 'put', item.key, o.temp);
+    }
+    if (!writing) return false;
+    o.fd = -1;
+    o.writing = writing.catch((err) => {
+      throw fsError(err, 'put', item.key, o.temp);
+    });
+    o.writing.catch(() => {}); // awaited by publishAll; a discarded object's failure is moot
+    return true;
   }
 
   /**
@@ -321,6 +366,15 @@ export class LocalDirectWriter {
 /** A temporary file written by `writeTemps`, to be given to `publishAll`. */
 export interface PendingObject {
   readonly key: string;
+}
+
+/** Waits for the uncached writes of `opened` to finish; the first failure is thrown. */
+async function writesOf(opened: OpenItem[]): Promise<void> {
+  const writes = opened.flatMap((o) => (o.writing ? [o.writing] : []));
+  if (writes.length === 0) return;
+  for (const result of await Promise.allSettled(writes)) {
+    if (result.status === 'rejected') throw result.reason;
+  }
 }
 
 function removeTemps(opened: OpenItem[]): void {

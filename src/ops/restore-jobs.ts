@@ -25,6 +25,7 @@ import { errnoCode, fsError } from '../backends/fs-errors.js';
 import { LocalBackend } from '../backends/local.js';
 import { DirRef } from '../core/deep-path.js';
 import { AbortedError, IntegrityError, NotFoundError } from '../core/errors.js';
+import { newStage, UNCACHED_MIN_BYTES, UncachedFileWriter } from '../core/uncached-file.js';
 import { MAX_OBJECT_BYTES, type ObjectCodec } from '../repo/codec.js';
 import { codecFromSetup } from '../repo/codec-setup.js';
 import { blobKey } from '../repo/layout.js';
@@ -65,6 +66,8 @@ export class RestoreJobRunner {
   /** See ARENA_BYTES (allocated on the first chunked file); `arenaAt`: the next free byte. */
   private arena: Buffer | undefined;
   private arenaAt = 0;
+  /** The aligned stage of uncached writes (uncached-file.ts), made for the first large file. */
+  private stage: Uint8Array | undefined;
 
   constructor(setup: RestoreWorkerSetup) {
     this.codec = codecFromSetup(setup);
@@ -153,16 +156,23 @@ export class RestoreJobRunner {
       const tmp = job.staged ? final : tempChild(d);
       let fd: number | undefined = openSync(tmp, 'wx', 0o600);
       let wroteAny = false;
+      let uncached: UncachedFileWriter | undefined;
       try {
+        if (job.size >= UNCACHED_MIN_BYTES) {
+          this.stage ??= newStage();
+          uncached = UncachedFileWriter.open(tmp, fd, this.stage);
+        }
         let offset = 0;
         let batch: Uint8Array[] = [];
         let batchAt = 0;
         let batchBytes = 0;
         const flush = (): void => {
-          // Nothing in the batch refers to the arena any more once it is written.
+          // Nothing in the batch refers to the arena any more once it is written (or
+          // copied into the stage).
           this.arenaAt = 0;
           if (batchBytes === 0) return;
-          writevAllSync(fd!, batch, batchAt);
+          if (uncached) uncached.write(batch, batchAt);
+          else writevAllSync(fd!, batch, batchAt);
           wroteAny = true;
           batch = [];
           batchBytes = 0;
@@ -195,6 +205,7 @@ export class RestoreJobRunner {
           offset += size;
         }
         flush();
+        uncached?.flush();
         // Extends the file over trailing holes to its size.
         ftruncateSync(fd, job.size);
         // chown before chmod: a chown clears set-user-ID and set-group-ID bits.
@@ -206,12 +217,16 @@ export class RestoreJobRunner {
         fd = undefined;
         if (!job.staged) renameSync(tmp, final);
       } catch (err) {
+        const keep = err instanceof AbortedError && wroteAny;
+        if (keep) flushQuietly(uncached);
         if (fd !== undefined) closeSync(fd);
         // Stopped (Ctrl-C) with chunks written: the file stays under its temporary name,
         // and the next restore into this target reuses them, as after a kill. Any other
         // failure removes it.
-        if (!(err instanceof AbortedError && wroteAny)) removeQuietly(tmp);
+        if (!keep) removeQuietly(tmp);
         throw err;
+      } finally {
+        uncached?.close();
       }
     } finally {
       d.close();
@@ -287,5 +302,14 @@ export class RestoreJobRunner {
     } finally {
       closeSync(fd);
     }
+  }
+}
+
+/** Writes what `writer` holds, if it can: a stopped restore keeps what it got. */
+function flushQuietly(writer: UncachedFileWriter | undefined): void {
+  try {
+    writer?.flush();
+  } catch {
+    // the partial file stays as it is; the next restore checks every chunk of it
   }
 }

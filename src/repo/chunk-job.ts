@@ -211,7 +211,7 @@ export async function runDirectChunkJob(
       if (commits) {
         let pending: PendingObject[];
         try {
-          pending = writer.writeTemps(items);
+          pending = writer.writeTemps(items, true);
         } catch (err) {
           forget(err);
         }

@@ -144,6 +144,7 @@ export function serveChunkJobs(
     await running;
     await commits?.abandon(new Error('chunk pool is closed'));
     await Promise.allSettled([...publishing]);
+    await writer?.settled();
     post({ type: 'closed' }, []);
   }
 
