@@ -204,6 +204,14 @@ export class LocalDirectWriter {
     removeTemps(pending as OpenItem[]);
   }
 
+  /**
+   * Undefined, or a promise to wait for before the next `writeTemps(items, true)`: many
+   * uncached writes are under way (see UncachedObjectWrites.room).
+   */
+  uncachedRoom(): Promise<void> | undefined {
+    return this.uncached.room();
+  }
+
   /** Resolves once no write `writeTemps` started is still running (before a thread stops). */
   settled(): Promise<void> {
     return this.uncached.settled();

@@ -8,8 +8,9 @@
  * written synchronously, one object after another, a chunk worker of the fresh 2 GiB
  * backup spent 3.6 s of its 5.6 s waiting (docs/performance.md). In the thread pool
  * the waits overlap each other and the worker's next window. The ring bounds the bytes
- * in flight: an object that does not fit goes through the cache instead, so no caller
- * ever waits for room.
+ * in flight: a producer waits for `room` before a batch while it is more than half full
+ * (the device is behind), and an object that still finds no room goes through the
+ * cache, so `start` itself never waits.
  */
 import { closeSync, write } from 'node:fs';
 import {
@@ -40,6 +41,10 @@ export class UncachedObjectWrites {
   private readonly slots: Slot[] = [];
   private tail = 0;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Bytes of the ring taken by writes under way. */
+  private ringBytes = 0;
+  /** Callers of `room` waiting for the ring to drain to half. */
+  private waiting: (() => void)[] = [];
   /** Objects whose whole blocks went uncached (for tests and diagnostics). */
   uncachedObjects = 0;
 
@@ -91,6 +96,16 @@ export class UncachedObjectWrites {
       () => this.inFlight.delete(written),
     );
     return written;
+  }
+
+  /**
+   * Undefined when the ring is at most half full, else a promise that resolves once it
+   * is: a producer that waits here before its next batch keeps its objects uncached
+   * instead of sending them through the cache for want of room.
+   */
+  room(): Promise<void> | undefined {
+    if (!this.ring || this.ringBytes <= this.ring.length / 2) return undefined;
+    return new Promise((resolve) => this.waiting.push(resolve));
   }
 
   /** Resolves once every write started so far has finished (or failed). */
@@ -162,6 +177,7 @@ export class UncachedObjectWrites {
     }
     if (start === undefined) return undefined;
     const slot = { start, end: start + bytes, done: false };
+    this.ringBytes += bytes;
     this.slots.push(slot);
     this.tail = slot.end;
     return slot;
@@ -169,6 +185,10 @@ export class UncachedObjectWrites {
 
   private release(slot: Slot): void {
     slot.done = true;
+    this.ringBytes -= slot.end - slot.start;
     while (this.slots[0]?.done) this.slots.shift();
+    if (this.waiting.length > 0 && this.room() === undefined) {
+      for (const wake of this.waiting.splice(0)) wake();
+    }
   }
 }

@@ -210,6 +210,8 @@ export async function runDirectChunkJob(
       };
       if (commits) {
         let pending: PendingObject[];
+        // Uncached writes still under way (the device is behind) hold up the next ones.
+        for (let wait = writer.uncachedRoom(); wait; wait = writer.uncachedRoom()) await wait;
         try {
           pending = writer.writeTemps(items, true);
         } catch (err) {

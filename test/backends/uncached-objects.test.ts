@@ -101,6 +101,31 @@ describe('UncachedObjectWrites', () => {
       expect(readFileSync(file).equals(data)).toBe(true);
     }
   });
+
+  it('asks producers to wait while the ring is more than half full, and wakes them', async () => {
+    const dir = await tempDir();
+    if (!takesDirect(dir)) return;
+    const writes = new UncachedObjectWrites();
+    expect(writes.room()).toBeUndefined();
+    const started: Promise<void>[] = [];
+    for (let i = 0; i < 3; i++) {
+      const file = join(dir, `o${i}`);
+      const writing = writes.start(
+        file,
+        openSync(file, 'wx'),
+        [pattern(1024 * 1024, i)],
+        1024 * 1024,
+      );
+      if (writing) started.push(writing);
+    }
+    // 3 MiB of the 4 MiB ring under way.
+    expect(started).toHaveLength(3);
+    const wait = writes.room();
+    expect(wait).toBeDefined();
+    await Promise.all(started);
+    await wait;
+    expect(writes.room()).toBeUndefined();
+  });
 });
 
 describe('LocalDirectWriter with uncached writes', () => {
