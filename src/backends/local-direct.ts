@@ -276,18 +276,21 @@ export class LocalDirectWriter {
    * which takes over its descriptor; false when it goes through the cache instead.
    */
   private writeUncached(o: OpenItem, item: DirectItem): boolean {
+    const { key, temp } = o;
     let total = 0;
     for (const part of item.parts) total += part.length;
     let writing: Promise<void> | undefined;
     try {
-      writing = this.uncached.start(o.temp, o.fd, item.parts, total);
+      writing = this.uncached.start(temp, o.fd, item.parts, total);
     } catch (err) {
-      throw fsError(err, 'put', item.key, o.temp);
+      throw fsError(err, 'put', key, temp);
     }
     if (!writing) return false;
     o.fd = -1;
+    // Names only: a closure holding `item` would keep its bytes (a sealed chunk's own
+    // buffer) alive until the write is done, long enough to be promoted.
     o.writing = writing.catch((err) => {
-      throw fsError(err, 'put', item.key, o.temp);
+      throw fsError(err, 'put', key, temp);
     });
     o.writing.catch(() => {}); // awaited by publishAll; a discarded object's failure is moot
     return true;
