@@ -5,7 +5,7 @@
  * reused once writes finish; publishAll waits for the writes, and discarded objects
  * leave nothing behind.
  */
-import { closeSync, constants, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LocalDirectWriter } from '../../src/backends/local-direct.js';
@@ -13,24 +13,7 @@ import {
   UNCACHED_OBJECT_MIN_BYTES,
   UncachedObjectWrites,
 } from '../../src/backends/uncached-objects.js';
-import { tempDir } from '../helpers/fs.js';
-
-function takesDirect(dir: string): boolean {
-  const probe = join(dir, 'probe');
-  closeSync(openSync(probe, 'w'));
-  try {
-    closeSync(openSync(probe, constants.O_WRONLY | constants.O_DIRECT));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function pattern(length: number, seed: number): Buffer {
-  const b = Buffer.alloc(length);
-  for (let i = 0; i < length; i++) b[i] = (i * 131 + seed * 17 + (i >> 11)) & 255;
-  return b;
-}
+import { patternBytes, takesDirectIo, tempDir } from '../helpers/fs.js';
 
 /** Splits `data` into a header and a body, as sealed objects come. */
 const asParts = (data: Buffer) => [data.subarray(0, 37), data.subarray(37)];
@@ -42,14 +25,14 @@ function openFds(): number {
 describe('UncachedObjectWrites', () => {
   it('writes objects in the background and reads them back exactly', async () => {
     const dir = await tempDir();
-    if (!takesDirect(dir)) return;
+    if (!takesDirectIo(dir)) return;
     const writes = new UncachedObjectWrites();
     const fdsBefore = openFds();
     const sizes = [65_536, 65_537, 80_000, 200_003, 1_048_576, 300_000];
     const started = sizes.map((size, i) => {
       const file = join(dir, `o${i}`);
       const fd = openSync(file, 'wx');
-      const data = pattern(size, i);
+      const data = patternBytes(size, i);
       const writing = writes.start(file, fd, asParts(data), size);
       expect(writing).toBeDefined();
       return { file, data, writing };
@@ -63,11 +46,11 @@ describe('UncachedObjectWrites', () => {
 
   it('leaves small objects and objects that find the ring full to the caller, untouched', async () => {
     const dir = await tempDir();
-    if (!takesDirect(dir)) return;
+    if (!takesDirectIo(dir)) return;
     const writes = new UncachedObjectWrites();
     const small = join(dir, 'small');
     const smallFd = openSync(small, 'wx');
-    expect(writes.start(small, smallFd, [pattern(100, 1)], 100)).toBeUndefined();
+    expect(writes.start(small, smallFd, [patternBytes(100, 1)], 100)).toBeUndefined();
     expect(statSync(small).size).toBe(0);
     closeSync(smallFd);
 
@@ -78,7 +61,7 @@ describe('UncachedObjectWrites', () => {
     for (let i = 0; i < 16 && refusedFd === undefined; i++) {
       const file = join(dir, `big${i}`);
       const fd = openSync(file, 'wx');
-      const writing = writes.start(file, fd, [pattern(1024 * 1024, i)], 1024 * 1024);
+      const writing = writes.start(file, fd, [patternBytes(1024 * 1024, i)], 1024 * 1024);
       if (writing) started.push(writing);
       else {
         refusedFd = fd;
@@ -94,7 +77,7 @@ describe('UncachedObjectWrites', () => {
     await writes.settled();
     for (let i = 0; i < 3; i++) {
       const file = join(dir, `again${i}`);
-      const data = pattern(UNCACHED_OBJECT_MIN_BYTES + 4096 * i + 1, 50 + i);
+      const data = patternBytes(UNCACHED_OBJECT_MIN_BYTES + 4096 * i + 1, 50 + i);
       const writing = writes.start(file, openSync(file, 'wx'), asParts(data), data.length);
       expect(writing).toBeDefined();
       await writing;
@@ -104,7 +87,7 @@ describe('UncachedObjectWrites', () => {
 
   it('asks producers to wait while the ring is more than half full, and wakes them', async () => {
     const dir = await tempDir();
-    if (!takesDirect(dir)) return;
+    if (!takesDirectIo(dir)) return;
     const writes = new UncachedObjectWrites();
     expect(writes.room()).toBeUndefined();
     const started: Promise<void>[] = [];
@@ -113,7 +96,7 @@ describe('UncachedObjectWrites', () => {
       const writing = writes.start(
         file,
         openSync(file, 'wx'),
-        [pattern(1024 * 1024, i)],
+        [patternBytes(1024 * 1024, i)],
         1024 * 1024,
       );
       if (writing) started.push(writing);
@@ -136,7 +119,7 @@ describe('LocalDirectWriter with uncached writes', () => {
     const writer = new LocalDirectWriter({ root, fsync: true });
     const items = [0, 1, 2, 3].map((i) => ({
       key: key(i),
-      parts: asParts(pattern(150_000 + i, i)),
+      parts: asParts(patternBytes(150_000 + i, i)),
     }));
     const written = await writer.publishAll(writer.writeTemps(items, true));
     expect(written).toEqual([true, true, true, true]);
@@ -151,7 +134,7 @@ describe('LocalDirectWriter with uncached writes', () => {
   it('leaves nothing of discarded objects once their writes are done', async () => {
     const root = await tempDir();
     const writer = new LocalDirectWriter({ root, fsync: true });
-    const items = [0, 1, 2].map((i) => ({ key: key(i), parts: asParts(pattern(500_000, i)) }));
+    const items = [0, 1, 2].map((i) => ({ key: key(i), parts: asParts(patternBytes(500_000, i)) }));
     writer.discard(writer.writeTemps(items, true));
     await writer.settled();
     const files = readdirSync(root, { recursive: true, withFileTypes: true }).filter((e) =>

@@ -4,7 +4,7 @@
  * O_DIRECT, as this machine's do), the partial blocks at its ends through the caller's
  * descriptor; a refusal sends everything through the cache.
  */
-import { closeSync, constants, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -14,25 +14,7 @@ import {
   refuseUncached,
   UncachedFileWriter,
 } from '../../src/core/uncached-file.js';
-import { tempDir } from '../helpers/fs.js';
-
-/** True where the test's folder takes O_DIRECT (else the uncached counts are not checked). */
-function takesDirect(dir: string): boolean {
-  const probe = join(dir, 'probe');
-  closeSync(openSync(probe, 'w'));
-  try {
-    closeSync(openSync(probe, constants.O_WRONLY | constants.O_DIRECT));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function pattern(length: number, seed: number): Buffer {
-  const b = Buffer.alloc(length);
-  for (let i = 0; i < length; i++) b[i] = (i * 31 + seed * 7 + (i >> 9)) & 255;
-  return b;
-}
+import { patternBytes, takesDirectIo, tempDir } from '../helpers/fs.js';
 
 /** Writes `runs` (each a position and its parts) through a writer; the file's bytes. */
 function writeRuns(
@@ -64,8 +46,8 @@ function expected(runs: { position: number; parts: Buffer[] }[]): Buffer {
 describe('UncachedFileWriter', () => {
   it('writes a run at an unaligned position: whole blocks uncached, the ends cached', async () => {
     const dir = await tempDir();
-    const direct = takesDirect(dir);
-    const data = pattern(3 * 1024 * 1024 + 123, 1);
+    const direct = takesDirectIo(dir);
+    const data = patternBytes(3 * 1024 * 1024 + 123, 1);
     // Split unevenly, as chunks come.
     const parts = [
       data.subarray(0, 70_001),
@@ -84,9 +66,9 @@ describe('UncachedFileWriter', () => {
 
   it('leaves holes between runs that do not follow each other', async () => {
     const dir = await tempDir();
-    const a = pattern(2 * 1024 * 1024, 2);
-    const b = pattern(1024 * 1024 + 5, 3);
-    const c = pattern(100, 4);
+    const a = patternBytes(2 * 1024 * 1024, 2);
+    const b = patternBytes(1024 * 1024 + 5, 3);
+    const c = patternBytes(100, 4);
     const runs = [
       { position: 0, parts: [a] },
       { position: a.length + 65_536 + 17, parts: [b] },
@@ -114,7 +96,7 @@ describe('UncachedFileWriter', () => {
           let position = 0;
           const runs = spec.map((r, i) => {
             position += r.gap;
-            const parts = r.sizes.map((s, j) => pattern(s, i * 10 + j));
+            const parts = r.sizes.map((s, j) => patternBytes(s, i * 10 + j));
             const run = { position, parts };
             position += r.sizes.reduce((x, y) => x + y, 0);
             return run;

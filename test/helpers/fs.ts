@@ -1,5 +1,6 @@
 /** Test helpers for real files on disk: temp dirs, tree writing and comparison. */
 import { createHash } from 'node:crypto';
+import { closeSync, constants, openSync, unlinkSync } from 'node:fs';
 import {
   chmod,
   lstat,
@@ -108,4 +109,28 @@ export async function describeTree(
 /** Sets a fixed mtime on a path (so comparisons are meaningful). */
 export async function setMtime(path: string, sec: number): Promise<void> {
   await utimes(path, sec, sec);
+}
+
+/**
+ * True where `dir`'s file system takes `O_DIRECT` (tests of uncached writes check their
+ * counts only there).
+ */
+export function takesDirectIo(dir: string): boolean {
+  const probe = join(dir, '.direct-io-probe');
+  closeSync(openSync(probe, 'w'));
+  try {
+    closeSync(openSync(probe, constants.O_WRONLY | constants.O_DIRECT));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    unlinkSync(probe);
+  }
+}
+
+/** `length` bytes of a repeatable pattern that differs with `seed`. */
+export function patternBytes(length: number, seed: number): Buffer {
+  const b = Buffer.alloc(length);
+  for (let i = 0; i < length; i++) b[i] = (i * 131 + seed * 17 + (i >> 11)) & 255;
+  return b;
 }
