@@ -67,24 +67,24 @@ export class UncachedObjectWrites {
     const room = Math.ceil(total / ALIGN) * ALIGN;
     const slot = this.reserve(room);
     if (!slot) return undefined;
+    const ring = this.ring;
+    const whole = total - (total % ALIGN);
     let fd: number | undefined;
     try {
       fd = openUncached(path);
-    } finally {
-      if (fd === undefined) this.release(slot);
-    }
-    if (fd === undefined) return undefined;
-    const ring = this.ring;
-    let at = slot.start;
-    for (const part of parts) {
-      ring.set(part, at);
-      at += part.length;
-    }
-    const whole = total - (total % ALIGN);
-    try {
+      if (fd === undefined) {
+        this.release(slot);
+        return undefined;
+      }
+      let at = slot.start;
+      for (const part of parts) {
+        ring.set(part, at);
+        at += part.length;
+      }
+      // The partial last block, cached (file offsets are ring offsets less slot.start).
       writeAllSync(cachedFd, ring, slot.start + whole, slot.start + total, -slot.start);
     } catch (err) {
-      closeSync(fd);
+      if (fd !== undefined) closeSync(fd);
       this.release(slot);
       throw err;
     }
@@ -104,8 +104,13 @@ export class UncachedObjectWrites {
    * instead of sending them through the cache for want of room.
    */
   room(): Promise<void> | undefined {
-    if (!this.ring || this.ringBytes <= this.ring.length / 2) return undefined;
+    if (this.halfFree) return undefined;
     return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  /** True while at most half the ring is taken (or there is no ring yet). */
+  private get halfFree(): boolean {
+    return !this.ring || this.ringBytes <= this.ring.length / 2;
   }
 
   /** Resolves once every write started so far has finished (or failed). */
@@ -187,7 +192,8 @@ export class UncachedObjectWrites {
     slot.done = true;
     this.ringBytes -= slot.end - slot.start;
     while (this.slots[0]?.done) this.slots.shift();
-    if (this.waiting.length > 0 && this.room() === undefined) {
+    // Not through `room`, which would queue a waiter of its own.
+    if (this.waiting.length > 0 && this.halfFree) {
       for (const wake of this.waiting.splice(0)) wake();
     }
   }
