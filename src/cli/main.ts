@@ -262,8 +262,9 @@ export function buildProgram(
     .option('--min <size>', 'smallest chunk')
     .option('--avg <size>', 'average chunk size')
     .option('--max <size>', 'largest chunk')
-    .option('--level <n>', 'normalization level 0-3', '1')
-    .option('--seed <n>', 'gear seed (64-bit integer)', '0')
+    // No commander defaults: an option typed at its default value still counts as given.
+    .option('--level <n>', 'normalization level 0-3 (default: 1)')
+    .option('--seed <n>', 'gear seed, a 64-bit integer (default: 0)')
     .action(act('chunk'));
 
   program

@@ -79,12 +79,21 @@ describe('cairn chunk --repo', () => {
       const own = await cli('--json', 'chunk', file, '--avg', '64K');
       expect(own.code, own.stderr).toBe(0);
       expect(own.json.filter((e) => e.type === 'chunk').length).toBeLessThan(stored.length);
+      // So do the level and seed typed at their default values: the default cut.
+      const typed = await cli('--json', 'chunk', file, '--level', '1', '--seed', '0');
       delete process.env.CAIRN_REPO;
+      const plain = await cli('--json', 'chunk', file);
+      expect(typed.code, typed.stderr).toBe(0);
+      expect(typed.json).toEqual(plain.json);
+      expect(plain.json.map((e) => e.id)).not.toContain(stored[0]!.id);
 
       // Sizes that are not the repository's would not be its chunks: refused.
       const both = await cli('--repo', repo, 'chunk', file, '--avg', '16K');
       expect(both.code).toBe(2);
       expect(both.stderr).toContain('--repo cannot be combined with --avg');
+      const atDefault = await cli('--repo', repo, 'chunk', file, '--level', '1');
+      expect(atDefault.code).toBe(2);
+      expect(atDefault.stderr).toContain('--repo cannot be combined with --level');
     });
   }
 

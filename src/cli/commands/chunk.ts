@@ -17,8 +17,8 @@ interface ChunkOptions {
   min?: string;
   avg?: string;
   max?: string;
-  level: string;
-  seed: string;
+  level?: string;
+  seed?: string;
 }
 
 export default async function chunk(
@@ -26,14 +26,14 @@ export default async function chunk(
   file: string,
   opts: ChunkOptions,
 ): Promise<number> {
-  // --level and --seed always have a value (commander fills in 1 and 0): at those
-  // defaults they count as not given.
+  // Any chunker option typed counts as given, even at its default value (`--level 1`):
+  // it asks for those parameters, not the repository's.
   const flags = {
     min: opts.min,
     avg: opts.avg,
     max: opts.max,
-    level: opts.level === '1' ? undefined : opts.level,
-    seed: opts.seed === '0' ? undefined : opts.seed,
+    level: opts.level,
+    seed: opts.seed,
   };
   const given = Object.entries(flags)
     .filter(([, v]) => v !== undefined)
