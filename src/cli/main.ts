@@ -122,7 +122,7 @@ export function buildProgram(
     .option('--exclude-file <file>', 'read exclude globs from a file (repeatable)', collect)
     .option('-x, --one-file-system', 'do not cross file-system boundaries')
     .option('-n, --dry-run', 'read everything, store nothing')
-    .option('-f, --force', 're-read every file, ignoring the stat cache')
+    .option('-f, --force', 'read every file, whatever the stat cache says')
     .option('--host <name>', 'hostname to record (default: this machine)')
     .option('--parent <snapshot>', 'record this snapshot as the parent')
     .option('-v, --verbose', 'list every file')

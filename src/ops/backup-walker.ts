@@ -241,11 +241,14 @@ export class BackupWalker {
       this.warn(path, err);
       listing = { names: [], scan: undefined, slots: undefined };
     }
-    const cached = this.ctx.force ? undefined : await this.ctx.cache?.getDir(cacheKey(path));
+    const record = await this.ctx.cache?.getDir(cacheKey(path));
+    // With `force` the record only says which files are new, changed or unchanged: the
+    // files are read and the directory written out all the same.
+    const cached = this.ctx.force ? undefined : record;
     const out = new DirectoryOutput(this, cached, listing.names.length);
     let result: DirResult;
     try {
-      await this.children(path, listing, cached, ref, out);
+      await this.children(path, listing, record, ref, out);
       // Reused files may be read in finish(): the directory stays open until then.
       result = await out.finish();
     } finally {
@@ -344,7 +347,7 @@ export class BackupWalker {
   private async children(
     path: string,
     listing: Listing,
-    cached: CachedDir | undefined,
+    record: CachedDir | undefined,
     ref: DirRef | undefined,
     out: DirectoryOutput,
   ): Promise<void> {
@@ -377,7 +380,7 @@ export class BackupWalker {
           // Names never hold '/', '.' or '..': plain concatenation is what join would give.
           absolute ? prefix + name : join(path, name),
           name,
-          cached?.children.get(key),
+          record?.children.get(key),
           ref,
           scanned,
         );
@@ -544,11 +547,13 @@ export class BackupWalker {
     if (kind === 'file') {
       const fp = fingerprint(st);
       const signature = tooRecentToCache(st, this.ctx.startedNs) ? '' : fp;
-      if (cachedSignature !== undefined && cachedSignature === fp && fp === signature) {
+      const matches = cachedSignature !== undefined && cachedSignature === fp;
+      if (matches && fp === signature && !this.ctx.force) {
         const bytes = Number(st.size);
         return { name, path, at, signature, entry: undefined, reuse: true, files: 1, bytes };
       }
-      const status = cachedSignature === undefined ? 'new' : 'changed';
+      // Read again under `force` though its fingerprint matches: counted unchanged.
+      const status = cachedSignature === undefined ? 'new' : matches ? 'unchanged' : 'changed';
       // The common case, a small file with one link inside a directory: read and encoded
       // here, synchronously, straight from the read buffer.
       if (
@@ -562,7 +567,8 @@ export class BackupWalker {
           this.counts.files++;
           this.counts.bytes += encoded.size;
           if (status === 'new') this.counts.filesNew++;
-          else this.counts.filesChanged++;
+          else if (status === 'changed') this.counts.filesChanged++;
+          else this.counts.filesUnchanged++;
           if (this.ctx.verbose) this.ctx.emit({ type: 'file', path, status, size: encoded.size });
           this.emitProgress();
           return {

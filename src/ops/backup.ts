@@ -49,7 +49,7 @@ export interface BackupOptions {
   oneFileSystem?: boolean;
   /** Read and chunk everything, store nothing, write no snapshot. */
   dryRun?: boolean;
-  /** Ignore the stat cache: read every file. */
+  /** Read every file, whatever the stat cache says (it still classifies them in the counts). */
   force?: boolean;
   hostname?: string;
   username?: string;

@@ -57,9 +57,32 @@ describe('incremental backup', () => {
     expect(third.bytesRead).toBe(3000 + 3 + 4); // only the changed file: f3 plus 'more'
     expect(third.snapshot.tree).not.toBe(first.snapshot.tree);
 
+    // --force reads every file, and still says which ones changed.
     const forced = await backup(repo, { paths: [src], statCacheDir: cacheDir, force: true });
-    expect(forced.snapshot.summary.filesUnchanged).toBe(0);
+    expect(forced.snapshot.summary).toMatchObject({
+      filesNew: 0,
+      filesChanged: 0,
+      filesUnchanged: 20,
+    });
+    expect(forced.bytesRead).toBe(third.snapshot.summary.bytes);
     expect(forced.snapshot.tree).toBe(third.snapshot.tree);
+
+    // A changed small file, a changed chunked one, a new one.
+    const big = join(src, 'big');
+    await writeFile(big, pseudoRandomBytes(100_000, 50));
+    await age([big]);
+    await backup(repo, { paths: [src], statCacheDir: cacheDir });
+    await appendFile(files[5]!, 'x');
+    await appendFile(big, 'y');
+    await writeFile(join(src, 'new'), 'n');
+    await age([files[5]!, big, join(src, 'new')]);
+    const again = await backup(repo, { paths: [src], statCacheDir: cacheDir, force: true });
+    expect(again.snapshot.summary).toMatchObject({
+      files: 22,
+      filesNew: 1,
+      filesChanged: 2,
+      filesUnchanged: 19,
+    });
   });
 
   it('counts bytes read: zero when nothing changed', async () => {
@@ -171,7 +194,9 @@ describe('repairing after data loss', () => {
     const { openRepositoryIn } = await import('../../src/repo/repository.js');
     const fresh = await openRepositoryIn(repo.backend);
     const b = await backup(fresh, { paths: [src], statCacheDir: cacheDir, force: true });
-    expect(b.snapshot.summary.filesChanged + b.snapshot.summary.filesNew).toBe(1);
+    // Read again, but unchanged since the last backup.
+    expect(b.snapshot.summary.filesUnchanged).toBe(1);
+    expect(b.bytesRead).toBe(50_000);
     expect(b.snapshot.summary.blobsAdded).toBeGreaterThan(10);
     const { check } = await import('../../src/ops/check.js');
     const report = await check(fresh, { readData: true });
