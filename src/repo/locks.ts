@@ -25,7 +25,7 @@
 import { hostname as osHostname, userInfo } from 'node:os';
 import type { Backend } from '../backends/backend.js';
 import { sleep } from '../core/abort.js';
-import { AbortedError, hasCode, LockedError } from '../core/errors.js';
+import { AbortedError, BackendError, hasCode, LockedError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
 import { processAlive } from '../core/process.js';
 import { idOfKey, LOCKS_PREFIX } from './layout.js';
@@ -276,13 +276,14 @@ export class Lock {
 
   /**
    * Stops refreshing and deletes the record. After the operation was aborted (its
-   * signal fired, or `afterAbort`), this and any write still in flight get
-   * `cleanupMs` in all, and it rejects with an `aborted` error when that passes.
+   * signal fired) or with `deadline` (it failed: see releaseAfterFailure), this and any
+   * write still in flight get `cleanupMs` in all, and it rejects with an `aborted` error
+   * when that passes.
    */
-  async release(options: { afterAbort?: boolean } = {}): Promise<void> {
+  async release(options: { deadline?: boolean } = {}): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    const signal = this.cleanupSignal(options.afterAbort);
+    const signal = this.cleanupSignal(options.deadline);
     try {
       await (signal ? beforeDeadline(this.writing, signal) : this.writing);
       this.released = true;
@@ -297,8 +298,8 @@ export class Lock {
    * The deadline of the lock's own requests once the operation was aborted (started by
    * the first request after the abort, shared by all); undefined while it runs.
    */
-  private cleanupSignal(afterAbort = false): AbortSignal | undefined {
-    if (!this.cleanup && (afterAbort || this.signal?.aborted)) {
+  private cleanupSignal(deadline = false): AbortSignal | undefined {
+    if (!this.cleanup && (deadline || this.signal?.aborted)) {
       this.cleanup = AbortSignal.timeout(this.cleanupMs);
     }
     return this.cleanup;
@@ -323,16 +324,24 @@ function beforeDeadline(p: Promise<unknown>, deadline: AbortSignal): Promise<unk
  * went wrong in the first place rather than the lock's DELETE. `lockLeftBy(err)` then
  * tells which lock was left, and why. After an abort the release has a deadline
  * (LOCK_CLEANUP_MS): a server that stopped answering does not hold up the interruption.
+ * So does it after a backend failure that its retries did not get past: that server is
+ * most likely not answering the release either, whose own retries would double the wait
+ * for the error.
  */
 export async function releaseAfterFailure(lock: Lock | undefined, err: unknown): Promise<never> {
   try {
-    await lock?.release({ afterAbort: hasCode(err, 'aborted') });
+    await lock?.release({ deadline: hasCode(err, 'aborted') || gaveUpRetrying(err) });
   } catch (cause) {
     if (lock && typeof err === 'object' && err !== null && !locksLeft.has(err)) {
       locksLeft.set(err, { id: lock.id, record: lock.info, cause });
     }
   }
   throw err;
+}
+
+/** True for a backend failure that could pass on a retry: so its retries ran out. */
+function gaveUpRetrying(err: unknown): boolean {
+  return err instanceof BackendError && err.retryable;
 }
 
 /**

@@ -212,6 +212,41 @@ describe('locks', () => {
     expect(lockLeftBy(err)?.id).toBe(lock.id);
   });
 
+  it('after a backend failure its retries did not get past, the release has the deadline too', async () => {
+    const { ForwardingBackend } = await import('../../src/backends/forwarding.js');
+    const { AbortedError, BackendError } = await import('../../src/core/errors.js');
+    const { releaseAfterFailure, lockLeftBy } = await import('../../src/repo/locks.js');
+    /** Deletes never answer; a fired signal ends them, as the real backends do. */
+    class Unanswered extends ForwardingBackend {
+      signals: boolean[] = [];
+      override delete(_key: string, o?: { signal?: AbortSignal }) {
+        this.signals.push(o?.signal !== undefined);
+        return new Promise<void>((_, reject) =>
+          o?.signal?.addEventListener('abort', () => reject(new AbortedError()), { once: true }),
+        );
+      }
+    }
+    const backend = new Unanswered(new MemoryBackend());
+    const lock = await Lock.acquire(backend, {
+      exclusive: false,
+      operation: 'backup',
+      cleanupMs: 300,
+    });
+    const err = new BackendError('PUT data/ab/...: ECONNREFUSED', { retryable: true });
+    const started = Date.now();
+    await expect(releaseAfterFailure(lock, err)).rejects.toBe(err);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(backend.signals).toEqual([true]);
+    expect(String(lockLeftBy(err)?.cause)).toContain('no answer within');
+
+    // Any other failure (the source, a refused request) leaves the backend its retries.
+    const other = await Lock.acquire(backend, { exclusive: false, operation: 'backup' });
+    const refused = new BackendError('PUT data/ab/...: 403 Forbidden', { retryable: false });
+    void releaseAfterFailure(other, refused).catch(() => {});
+    await new Promise((r) => setTimeout(r, 50));
+    expect(backend.signals).toEqual([true, false]);
+  });
+
   it('refreshes a held lock on a timer', async () => {
     const b = new MemoryBackend();
     const l = await Lock.acquire(b, { exclusive: false, operation: 'backup', refreshMs: 20 });
