@@ -14,7 +14,7 @@ import { lstat, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type ChunkerParams, chunkStream } from '../chunker/index.js';
 import { throwIfAborted } from '../core/abort.js';
-import { withFsPath } from '../core/deep-path.js';
+import { DirRef, withFsPath } from '../core/deep-path.js';
 import { readdirNames } from '../core/fs-names.js';
 import { type ObjectId, sha256Hex } from '../core/ids.js';
 import { RESTORE_TEMP_PREFIX } from './restore-fs.js';
@@ -52,41 +52,72 @@ export class LocalChunkIndex {
     for (const dir of dirs) await this.addTree(dir, signal);
   }
 
-  /** `temporary`: `dir` is (inside) a staged directory an interrupted restore left. */
-  private async addTree(dir: string, signal?: AbortSignal, temporary = false): Promise<void> {
+  /**
+   * Indexes the files under `dir`. `temporary`: `dir` is (inside) a staged directory an
+   * interrupted restore left. `at`: how to reach `dir`, from its parent's short form:
+   * `dir` is held open once that grows past 2 KB, so a tree N deep costs N steps, not N
+   * walks of up to N names from the top (core/deep-path.ts). `normalized`: `dir` and
+   * `at` are as `join` gives them, so a name is appended to them as it is: `join` would
+   * rebuild the whole path, a string of N pieces at every level of a chain N deep.
+   */
+  private async addTree(
+    dir: string,
+    signal?: AbortSignal,
+    temporary = false,
+    at: string = dir,
+    normalized = false,
+  ): Promise<void> {
     throwIfAborted(signal);
+    let held: DirRef;
     let names: string[];
     try {
-      names = await withFsPath(dir, readdirNames);
+      held = DirRef.open(at);
     } catch {
       return;
     }
-    for (const name of names) {
-      const path = join(dir, name);
-      const st = await withFsPath(path, (at) => lstat(at)).catch(() => undefined);
-      if (!st) continue;
-      // Temporary files and staged directories an interrupted restore left (restore-fs.ts)
-      // count too: a file it was stopped in holds the chunks it had written (a part cut
-      // off mid-chunk just yields one id nothing asks for), and any chunk read from them
-      // is verified again, so a half-written one is fetched instead.
-      const temp = temporary || name.startsWith(RESTORE_TEMP_PREFIX);
-      if (st.isDirectory()) await this.addTree(path, signal, temp);
-      else if (st.isFile()) await this.addFile(path, signal, temp);
+    try {
+      const here = held.reach();
+      try {
+        names = await withFsPath(here, readdirNames);
+      } catch {
+        return;
+      }
+      for (const name of names) {
+        const path = normalized ? `${dir}/${name}` : join(dir, name);
+        const childAt = normalized ? `${here}/${name}` : join(here, name);
+        const st = await withFsPath(childAt, (where) => lstat(where)).catch(() => undefined);
+        if (!st) continue;
+        // Temporary files and staged directories an interrupted restore left (restore-fs.ts)
+        // count too: a file it was stopped in holds the chunks it had written (a part cut
+        // off mid-chunk just yields one id nothing asks for), and any chunk read from them
+        // is verified again, so a half-written one is fetched instead.
+        const temp = temporary || name.startsWith(RESTORE_TEMP_PREFIX);
+        if (st.isDirectory()) await this.addTree(path, signal, temp, childAt, true);
+        else if (st.isFile()) await this.addFile(path, signal, temp, childAt);
+      }
+    } finally {
+      held.close();
     }
   }
 
   /**
    * Chunks one file and records its chunks. Unreadable files are skipped. A chunk found
    * in a `temporary` file (a restore's leftover, removed as the restore moves on) is
-   * read from a lasting file instead whenever one holds it too.
+   * read from a lasting file instead whenever one holds it too. `at`: where to read it
+   * now, if not at `path` (see addTree).
    */
-  async addFile(path: string, signal?: AbortSignal, temporary = false): Promise<void> {
+  async addFile(
+    path: string,
+    signal?: AbortSignal,
+    temporary = false,
+    at: string = path,
+  ): Promise<void> {
     const ids: ObjectId[] = [];
     let size = 0;
     try {
       // The path stays reachable (a deep one holds descriptors) until the stream is read.
-      await withFsPath(path, async (at) => {
-        const stream = createReadStream(at, { highWaterMark: 1024 * 1024, signal });
+      await withFsPath(at, async (where) => {
+        const stream = createReadStream(where, { highWaterMark: 1024 * 1024, signal });
         for await (const c of chunkStream(stream, this.params, signal)) {
           const id = this.idOf(c.data);
           ids.push(id);

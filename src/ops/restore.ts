@@ -445,9 +445,9 @@ class RestoreRun {
    * Makes `path` a real directory; refuses to go through a symlink. True when this call
    * created it (so it starts empty).
    */
-  private async ensureDirectory(path: string): Promise<boolean> {
+  private async ensureDirectory(path: string, where: string = path): Promise<boolean> {
     if (this.dryRun) return false;
-    return withFsPath(path, async (at) => {
+    return withFsPath(where, async (at) => {
       try {
         await mkdir(at, { mode: 0o700 });
         return true;
@@ -542,8 +542,8 @@ class RestoreRun {
       ref?.close();
     }
     if (fatal) throw fatal.err;
-    if (names) await this.deleteExtras(dir, names);
-    else if (this.local && !this.dryRun && !fresh) await this.removeLeftoverTemps(dir);
+    if (names) await this.deleteExtras(dir, into.at, names);
+    else if (this.local && !this.dryRun && !fresh) await this.removeLeftoverTemps(dir, into.at);
   }
 
   /** True once small files of new directories go to the worker pool. */
@@ -625,28 +625,28 @@ class RestoreRun {
    * left in `dir`, before the directory gets its metadata (so its mtime is kept). Every
    * temporary name of this run in `dir` is gone by now, and the prefix is reserved.
    */
-  private async removeLeftoverTemps(dir: string): Promise<void> {
-    const present = await listNames(dir);
+  private async removeLeftoverTemps(dir: string, at: string): Promise<void> {
+    const present = await listNames(at);
     for (const name of present) {
       if (!name.startsWith(RESTORE_TEMP_PREFIX)) continue;
       const path = join(dir, name);
-      await removeTemporaryTree(path).catch((err: unknown) => this.warn(path, err));
+      await removeTemporaryTree(join(at, name)).catch((err: unknown) => this.warn(path, err));
     }
   }
 
-  /** Removes what `dir` holds beyond `keep` (the snapshot's names). */
-  private async deleteExtras(dir: string, keep: Set<string>): Promise<void> {
-    const present = await listNames(dir);
+  /** Removes what `dir` (reached as `at`) holds beyond `keep` (the snapshot's names). */
+  private async deleteExtras(dir: string, at: string, keep: Set<string>): Promise<void> {
+    const present = await listNames(at);
     for (const name of present) {
       if (keep.has(name)) continue;
       if (name.startsWith(RESTORE_TEMP_PREFIX)) {
         // left by an interrupted earlier restore: not user data, not reported
-        if (!this.dryRun) await removeTemporaryTree(join(dir, name)).catch(() => {});
+        if (!this.dryRun) await removeTemporaryTree(join(at, name)).catch(() => {});
         continue;
       }
       const path = join(dir, name);
       try {
-        if (!this.dryRun) await removeTree(path);
+        if (!this.dryRun) await removeTree(join(at, name));
         this.deleted(path);
       } catch (err) {
         this.warn(path, err);
@@ -670,13 +670,13 @@ class RestoreRun {
           await this.file(e, into, path);
           break;
         case 'symlink':
-          if (fresh || (await this.clearWay(path, false))) {
+          if (fresh || (await this.clearWay(path, at, false))) {
             if (!this.dryRun) writeSymlinkSync(e, into.at, at, into.staged);
             this.summary.symlinks++;
           }
           break;
         case 'fifo':
-          if (fresh || (await this.clearWay(path, false))) {
+          if (fresh || (await this.clearWay(path, at, false))) {
             if (!this.dryRun) {
               await makeFifo(into.at, at);
               await this.applyMetadata(e, at);
@@ -704,15 +704,17 @@ class RestoreRun {
   }
 
   /**
-   * Before replacing `path` with a non-directory: true when the way is clear. An existing
-   * directory there is removed only with `delete`; `overwrite: never` keeps what exists.
+   * Before replacing `path` (reached as `at`) with a non-directory: true when the way is
+   * clear. An existing directory there is removed only with `delete`; `overwrite: never`
+   * keeps what exists.
    */
   private async clearWay(
     path: string,
+    at: string,
     isFile: boolean,
     known?: { st: Stats | undefined },
   ): Promise<boolean> {
-    const st = known ? known.st : lstatOrUndefined(path);
+    const st = known ? known.st : lstatOrUndefined(at);
     if (!st) return true;
     if (this.overwrite === 'never') {
       if (isFile) this.summary.filesSkipped++;
@@ -724,7 +726,7 @@ class RestoreRun {
         `cannot restore ${path}: a directory is in the way (use --delete to replace it)`,
       );
     }
-    if (!this.dryRun) await removeTree(path);
+    if (!this.dryRun) await removeTree(at);
     this.deleted(path);
     return true;
   }
@@ -741,7 +743,7 @@ class RestoreRun {
     if (!parent.fresh && this.overwrite === 'never') {
       // Something not a directory holds the name: `never` leaves it as it is, like an
       // existing file (with --delete too), and the files below are not restored.
-      const st = lstatOrUndefined(path);
+      const st = lstatOrUndefined(childPath(parent, parent.at, e.name));
       if (st && !st.isDirectory() && !st.isSymbolicLink()) {
         this.summary.files += e.files;
         this.summary.bytes += e.bytes;
@@ -751,9 +753,7 @@ class RestoreRun {
       }
     }
     if (!parent.fresh || this.dryRun) {
-      const created = await this.ensureDirectory(path);
-      await this.directoryContents(e.tree, place(path, created, true));
-      if (!this.dryRun) await this.applyMetadata(e, path);
+      await this.existingDirectory(e, parent, path);
       this.summary.dirs++;
       return;
     }
@@ -807,6 +807,39 @@ class RestoreRun {
   }
 
   /**
+   * Directory `e` at `path` in `parent`, made there unless it exists (`directory` for a
+   * parent this restore did not create). As for a staged directory, it is reached from
+   * its parent's `at`, and held open while its entries are restored once that path would
+   * be over 2 KB: an existing tree N deep then costs N steps, not N walks of up to N
+   * names from the target (each of them a few hops through /proc/self/fd past PATH_MAX).
+   */
+  private async existingDirectory(e: DirEntry, parent: Place, path: string): Promise<void> {
+    const at = childPath(parent, parent.at, e.name);
+    const created = await this.ensureDirectory(path, at);
+    let held: DirRef | undefined;
+    if (!this.dryRun) {
+      try {
+        held = DirRef.open(at);
+      } catch {
+        // each entry then reports the problem itself
+      }
+    }
+    try {
+      const inner = held?.reach() ?? at;
+      await this.directoryContents(e.tree, {
+        path,
+        at: inner,
+        fresh: created,
+        staged: false,
+        joined: true,
+      });
+    } finally {
+      held?.close();
+    }
+    if (!this.dryRun) await this.applyMetadata(e, at);
+  }
+
+  /**
    * Where the file restored at `path` is now: below a staged directory not yet renamed
    * into place, or at `path`. Valid until this thread next yields (only this thread
    * renames staged directories, synchronously).
@@ -824,12 +857,12 @@ class RestoreRun {
     const { fresh } = into;
     const at = childPath(into, into.at, e.name);
     // In a new directory nothing is there (see restoreNewSync); else one lstat serves both checks.
-    const existing = { st: fresh ? undefined : lstatOrUndefined(path) };
-    if (existing.st && (await this.alreadyThere(e, path, existing.st))) {
+    const existing = { st: fresh ? undefined : lstatOrUndefined(at) };
+    if (existing.st && (await this.alreadyThere(e, path, at, existing.st))) {
       this.countFile(e, path, 'unchanged');
       return;
     }
-    if (!(await this.clearWay(path, true, existing))) {
+    if (!(await this.clearWay(path, at, true, existing))) {
       this.countFile(e, path, 'skipped');
       return;
     }
@@ -873,10 +906,11 @@ class RestoreRun {
   }
 
   /**
-   * True when `path` already holds this file's content (with `overwrite: changed`);
-   * its metadata is brought up to date and the file is otherwise left alone.
+   * True when `path` (reached as `at`) already holds this file's content (with
+   * `overwrite: changed`); its metadata is brought up to date and the file is otherwise
+   * left alone.
    */
-  private async alreadyThere(e: FileEntry, path: string, st: Stats): Promise<boolean> {
+  private async alreadyThere(e: FileEntry, path: string, at: string, st: Stats): Promise<boolean> {
     if (this.overwrite !== 'changed') return false;
     if (!st.isFile() || st.size !== e.size) return false;
     if (e.hardlink !== undefined && this.hardlinks.has(e.hardlink)) {
@@ -887,7 +921,7 @@ class RestoreRun {
     }
     let same: boolean;
     if (e.inline)
-      same = Buffer.from(e.inline).equals(withFsPathSync(path, (at) => readFileSync(at)));
+      same = Buffer.from(e.inline).equals(withFsPathSync(at, (where) => readFileSync(where)));
     else if (e.chunks.length === 0) same = true;
     else
       same =
@@ -902,7 +936,7 @@ class RestoreRun {
       (st.mode & 0o7777) === e.mode &&
       mtimeMatches &&
       (!isRoot || (st.uid === e.uid && st.gid === e.gid));
-    if (!metaMatches && !this.dryRun) await this.applyMetadata(e, path);
+    if (!metaMatches && !this.dryRun) await this.applyMetadata(e, at);
     if (e.hardlink !== undefined) {
       // The group's first file is in place: the others link to it, or already do.
       this.hardlinkInodes.set(e.hardlink, { dev: st.dev, ino: st.ino });
