@@ -6,7 +6,7 @@
  * (terminal only), so elapsed time, rate and ETA keep moving while an operation is busy
  * with something it reports only when done. Rate and ETA are recent ones (rate-window.ts).
  */
-import { formatBytes, formatDuration, formatRate } from './format.js';
+import { formatBytes, formatDuration, formatRate, visibleText } from './format.js';
 import { RateWindow } from './rate-window.js';
 
 /** What the progress line shows; only what is given is shown. */
@@ -69,14 +69,14 @@ export class Output {
   line(text = ''): void {
     if (this.json || this.quiet) return;
     this.eraseProgress();
-    this.stdout.write(`${text}\n`);
+    this.stdout.write(`${visibleText(text)}\n`);
   }
 
   /** Text that is the command's result (suppressed only with --json). */
   result(text: string): void {
     if (this.json) return;
     this.eraseProgress();
-    this.stdout.write(`${text}\n`);
+    this.stdout.write(`${visibleText(text)}\n`);
   }
 
   /** One NDJSON object (only with --json). */
@@ -92,20 +92,20 @@ export class Output {
       return;
     }
     this.eraseProgress();
-    this.stderr.write(`warning: ${text}\n`);
+    this.stderr.write(`warning: ${visibleText(text)}\n`);
   }
 
   /** A note on stderr in text mode, even with --quiet (not a warning: exit code unchanged). */
   note(text: string): void {
     if (this.json) return;
     this.eraseProgress();
-    this.stderr.write(`note: ${text}\n`);
+    this.stderr.write(`note: ${visibleText(text)}\n`);
   }
 
   /** An error message on stderr (always). */
   error(text: string): void {
     this.clearProgress();
-    this.stderr.write(`cairn: ${text}\n`);
+    this.stderr.write(`cairn: ${visibleText(text)}\n`);
   }
 
   /** Whether a live progress line makes sense. */

@@ -6,7 +6,7 @@ import { backup } from '../../ops/backup.js';
 import type { BackupEvent } from '../../ops/events.js';
 import { checkExcludePattern, readExcludeFiles } from '../../ops/exclude.js';
 import { type CommandContext, EXIT } from '../context.js';
-import { count, formatBytes, formatDuration } from '../format.js';
+import { count, formatBytes, formatDuration, visiblePath } from '../format.js';
 import { lockWaitNote } from '../lock-wait.js';
 import { checkHostOption, checkTagOption } from '../parse.js';
 
@@ -36,13 +36,13 @@ export default async function backupCommand(
       const onEvent = (e: BackupEvent) => {
         if (e.type === 'warning') {
           warnings++;
-          ctx.out.warn(`${e.path}: ${e.message}`, e);
+          ctx.out.warn(`${visiblePath(e.path)}: ${e.message}`, e);
         } else if (e.type === 'progress') {
           ctx.out.progress({ ...e, extra: `+${formatBytes(e.bytesAdded)}` });
           if (ctx.out.json) ctx.out.event(e);
         } else if (e.type === 'file') {
           if (ctx.out.json) ctx.out.event(e);
-          else ctx.out.line(`${e.status.padEnd(9)} ${e.path}`);
+          else ctx.out.line(`${e.status.padEnd(9)} ${visiblePath(e.path)}`);
         } else if (e.type === 'notice') {
           // Not a warning: nothing is missing from the snapshot (exit code unchanged).
           if (ctx.out.json) ctx.out.event(e);

@@ -4,7 +4,7 @@ import { check } from '../../ops/check.js';
 import type { CheckEvent } from '../../ops/events.js';
 import type { Repository } from '../../repo/repository.js';
 import { type CommandContext, EXIT } from '../context.js';
-import { formatBytes } from '../format.js';
+import { formatBytes, visiblePath } from '../format.js';
 import { ignoreNotice } from '../key-slot-notice.js';
 
 export default async function checkCommand(
@@ -68,7 +68,7 @@ async function checkRepository(
     ctx.out.result(`error: ${p.message}`);
     if (p.snapshots.length > 0)
       ctx.out.result(`  affects snapshots: ${p.snapshots.map((s) => s.slice(0, 8)).join(', ')}`);
-    for (const path of p.paths.slice(0, 20)) ctx.out.result(`  affects: ${path}`);
+    for (const path of p.paths.slice(0, 20)) ctx.out.result(`  affects: ${visiblePath(path)}`);
     if (p.paths.length > 20) ctx.out.result(`  ... and ${p.paths.length - 20} more paths`);
   }
   ctx.out.result(

@@ -1,7 +1,7 @@
 /** `cairn diff A B`: changes between two snapshots. */
 import { addToSummary, diffTrees, emptyDiffSummary } from '../../ops/diff.js';
 import { type CommandContext, EXIT } from '../context.js';
-import { formatBytes } from '../format.js';
+import { formatBytes, visiblePath } from '../format.js';
 
 const MARK = { added: '+', removed: '-', modified: 'M', metadata: 'U' } as const;
 
@@ -32,7 +32,7 @@ export default async function diff(
             ? `  (${formatBytes(d.sizeBefore ?? 0)} -> ${formatBytes(d.sizeAfter ?? 0)}, ${formatBytes(d.changedBytes ?? 0)} changed)`
             : `  (${formatBytes(d.sizeAfter ?? d.sizeBefore ?? 0)})`
           : '';
-      ctx.out.result(`${MARK[d.change]} ${d.path}${slash}${sizes}`);
+      ctx.out.result(`${MARK[d.change]} ${visiblePath(d.path)}${slash}${sizes}`);
     }
     ctx.out.event({ type: 'summary', operation: 'diff', from: left.id, to: right.id, ...summary });
     ctx.out.result(

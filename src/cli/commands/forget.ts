@@ -10,7 +10,7 @@ import {
   type RetentionPolicy,
 } from '../../ops/retention.js';
 import { type CommandContext, EXIT } from '../context.js';
-import { formatTime, table } from '../format.js';
+import { formatTime, table, visiblePath } from '../format.js';
 import { checkHostOption } from '../parse.js';
 import { parseGrace, printPrune, pruneEvent } from './prune.js';
 
@@ -78,8 +78,8 @@ export default async function forgetCommand(
       }
       if (!ctx.out.json) {
         const key = [
-          g.key.host !== undefined ? `host ${g.key.host}` : '',
-          g.key.paths ? `paths ${g.key.paths.join(' ')}` : '',
+          g.key.host !== undefined ? `host ${visiblePath(g.key.host)}` : '',
+          g.key.paths ? `paths ${g.key.paths.map(visiblePath).join(' ')}` : '',
           g.key.tags ? `tags [${g.key.tags.join(',')}]` : '',
         ]
           .filter((s) => s !== '')

@@ -5,7 +5,7 @@ import type { Entry } from '../../manifest/types.js';
 import { findEntry, splitSnapshotPath } from '../../ops/snapshot-path.js';
 import { walkTree } from '../../ops/walk.js';
 import { type CommandContext, EXIT } from '../context.js';
-import { formatMode } from '../format.js';
+import { formatMode, visiblePath } from '../format.js';
 
 export default async function ls(
   ctx: CommandContext,
@@ -23,7 +23,13 @@ export default async function ls(
         ctx.out.event({ type: 'entry', path: p, ...describe(e) });
         return;
       }
-      const name = e.kind === 'dir' ? `${p}/` : e.kind === 'symlink' ? `${p} -> ${e.target}` : p;
+      const shown = visiblePath(p);
+      const name =
+        e.kind === 'dir'
+          ? `${shown}/`
+          : e.kind === 'symlink'
+            ? `${shown} -> ${visiblePath(e.target)}`
+            : shown;
       if (!opts.long) ctx.out.result(name);
       else {
         const size = e.kind === 'file' ? e.size : e.kind === 'dir' ? e.bytes : 0;

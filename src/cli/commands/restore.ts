@@ -4,7 +4,7 @@ import { shortId } from '../../core/ids.js';
 import type { RestoreEvent } from '../../ops/events.js';
 import { type OverwriteMode, restore } from '../../ops/restore.js';
 import { type CommandContext, EXIT } from '../context.js';
-import { formatBytes, formatDuration } from '../format.js';
+import { formatBytes, formatDuration, visiblePath } from '../format.js';
 
 interface RestoreCliOptions {
   target: string;
@@ -34,7 +34,7 @@ export default async function restoreCommand(
     const onEvent = (e: RestoreEvent) => {
       if (e.type === 'warning') {
         warnings++;
-        ctx.out.warn(`${e.path}: ${e.message}`, e);
+        ctx.out.warn(`${visiblePath(e.path)}: ${e.message}`, e);
       } else if (e.type === 'progress') {
         ctx.out.progress(e);
         ctx.out.event(e);
@@ -42,11 +42,11 @@ export default async function restoreCommand(
         if (ctx.out.json) ctx.out.event(e);
         else
           ctx.out.line(
-            `${e.action === 'write' ? (opts.dryRun ? 'would write' : 'wrote') : e.action} ${e.path}`,
+            `${e.action === 'write' ? (opts.dryRun ? 'would write' : 'wrote') : e.action} ${visiblePath(e.path)}`,
           );
       } else if (e.type === 'delete') {
         if (ctx.out.json) ctx.out.event(e);
-        else ctx.out.line(`${opts.dryRun ? 'would delete' : 'deleted'} ${e.path}`);
+        else ctx.out.line(`${opts.dryRun ? 'would delete' : 'deleted'} ${visiblePath(e.path)}`);
       } else ctx.out.event(e);
     };
     let s: Awaited<ReturnType<typeof restore>>;

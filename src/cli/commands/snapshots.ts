@@ -1,7 +1,7 @@
 /** `cairn snapshots`: list snapshots, oldest first. */
 import { shortId } from '../../core/ids.js';
 import { type CommandContext, EXIT } from '../context.js';
-import { formatBytes, formatTime, table } from '../format.js';
+import { formatBytes, formatTime, table, visiblePath } from '../format.js';
 import { checkHostOption } from '../parse.js';
 
 export default async function snapshots(
@@ -41,11 +41,11 @@ export default async function snapshots(
         rows.push([
           shortId(id),
           formatTime(s.time),
-          s.hostname,
+          visiblePath(s.hostname),
           s.tags.join(','),
           String(s.summary.files),
           formatBytes(s.summary.bytes),
-          s.paths.join(' '),
+          s.paths.map(visiblePath).join(' '),
         ]);
       }
       ctx.out.result(table(rows));
