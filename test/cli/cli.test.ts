@@ -89,6 +89,9 @@ describe('cairn CLI (in-process)', () => {
     const check = await cli('--repo', repo, 'check', '--read-data');
     expect(check.code).toBe(0);
     expect(check.stdout).toContain('no problems found');
+    expect(check.stdout).toMatch(
+      /^checked 2 snapshots, \d+ tree nodes, \d+ data blobs \(read \d+ blobs, .*\); 0 unreferenced data blobs$/m,
+    );
 
     const stats = await cli('--repo', repo, '--json', 'stats');
     expect(stats.json[0]).toMatchObject({ snapshots: 2 });

@@ -4,7 +4,7 @@ import { check } from '../../ops/check.js';
 import type { CheckEvent } from '../../ops/events.js';
 import type { Repository } from '../../repo/repository.js';
 import { type CommandContext, EXIT } from '../context.js';
-import { formatBytes, visiblePath } from '../format.js';
+import { count, formatBytes, visiblePath } from '../format.js';
 import { ignoreNotice } from '../key-slot-notice.js';
 
 export default async function checkCommand(
@@ -72,7 +72,7 @@ async function checkRepository(
     if (p.paths.length > 20) ctx.out.result(`  ... and ${p.paths.length - 20} more paths`);
   }
   ctx.out.result(
-    `checked ${report.snapshots} snapshots, ${report.trees} tree nodes, ${report.dataBlobs} data blobs${opts.readData || opts.readDataSubset !== undefined ? ` (read ${report.dataBlobsRead} blobs, ${formatBytes(report.bytesRead)})` : ''}; ${report.unreferencedBlobs} unreferenced blobs`,
+    `checked ${count(report.snapshots, 'snapshot')}, ${count(report.trees, 'tree node')}, ${count(report.dataBlobs, 'data blob')}${opts.readData || opts.readDataSubset !== undefined ? ` (read ${count(report.dataBlobsRead, 'blob')}, ${formatBytes(report.bytesRead)})` : ''}; ${count(report.unreferencedBlobs, 'unreferenced data blob')}`,
   );
   if (report.problems.length > 0) {
     ctx.out.error(`${report.problems.length} problem(s) found`);

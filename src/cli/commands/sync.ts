@@ -5,7 +5,7 @@ import type { SyncEvent } from '../../ops/events.js';
 import { sync } from '../../ops/sync.js';
 import type { Repository } from '../../repo/repository.js';
 import { type CommandContext, EXIT } from '../context.js';
-import { formatBytes, formatDuration, formatTime } from '../format.js';
+import { count, formatBytes, formatDuration, formatTime, visiblePath } from '../format.js';
 import { lockWaitNote } from '../lock-wait.js';
 
 interface SyncCliOptions {
@@ -42,7 +42,7 @@ export default async function syncCommand(
         );
       } else if (e.type === 'snapshot') {
         ctx.out.line(
-          `${dryRun ? 'would copy' : 'copied'} snapshot ${shortId(e.id)} of ${formatTime(e.time)} (${e.paths.join(' ')})`,
+          `${dryRun ? 'would copy' : 'copied'} snapshot ${shortId(e.id)} of ${formatTime(e.time)} (${e.paths.map(visiblePath).join(' ')})`,
         );
       }
       ctx.out.event(e);
@@ -64,7 +64,7 @@ export default async function syncCommand(
       `${dryRun ? 'would copy' : 'copied'} ${report.copied.length} snapshot${report.copied.length === 1 ? '' : 's'}, skipped ${report.skipped.length} already in ${dst.location}`,
     );
     ctx.out.line(
-      `${verb} ${report.blobsSent} blobs (${report.dataBlobsSent} data, ${report.treeBlobsSent} tree), ${formatBytes(report.bytesSent)}; ${report.blobsSkipped} blobs (${formatBytes(report.bytesSkipped)} of content) already there`,
+      `${verb} ${count(report.blobsSent, 'blob')} (${report.dataBlobsSent} data, ${report.treeBlobsSent} tree), ${formatBytes(report.bytesSent)}; ${count(report.blobsSkipped, 'blob')} (${formatBytes(report.bytesSkipped)} of content) already there`,
     );
     ctx.out.line(
       `requests: source ${describeCounts(report.requests.source)}; destination ${describeCounts(report.requests.destination)}; ${formatDuration(report.durationMs)}`,
