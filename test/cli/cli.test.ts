@@ -75,6 +75,13 @@ describe('cairn CLI (in-process)', () => {
     );
     expect(r2.code).toBe(0);
     expect(await describeTree(partial, { mtimes: false })).toHaveLength(2);
+    expect(r2.stdout).toMatch(
+      /^restored snapshot \w{8}: 1 file \(0 already up to date\), 1 directory, /,
+    );
+    const dry = await cli('--repo', repo, 'restore', 'latest', '--target', partial, '--dry-run');
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/^would restore snapshot \w{8}: 2 files \(1 already up to date\)/);
+    expect(dry.stdout).toMatch(/^would fetch .*, would reuse .* from local files$/m);
 
     const config = await cli('--repo', repo, 'cat', 'config');
     expect(JSON.parse(config.stdout)).toMatchObject({ cairn: 'repository', version: 1 });

@@ -4,7 +4,7 @@ import { shortId } from '../../core/ids.js';
 import type { RestoreEvent } from '../../ops/events.js';
 import { type OverwriteMode, restore } from '../../ops/restore.js';
 import { type CommandContext, EXIT } from '../context.js';
-import { formatBytes, formatDuration, visiblePath } from '../format.js';
+import { count, formatBytes, formatDuration, visiblePath } from '../format.js';
 
 interface RestoreCliOptions {
   target: string;
@@ -83,7 +83,7 @@ export default async function restoreCommand(
     ctx.out.clearProgress();
     const verb = opts.dryRun ? 'would restore' : 'restored';
     ctx.out.result(
-      `${verb} snapshot ${shortId(id)}: ${s.files} files (${s.filesUnchanged} already up to date), ${s.dirs} directories, ${formatBytes(s.bytes)} to ${opts.target} in ${formatDuration(s.durationMs)}`,
+      `${verb} snapshot ${shortId(id)}: ${count(s.files, 'file')} (${s.filesUnchanged} already up to date), ${count(s.dirs, 'directory', 'directories')}, ${formatBytes(s.bytes)} to ${opts.target} in ${formatDuration(s.durationMs)}`,
     );
     if (s.filesSkipped > 0) {
       ctx.out.result(
@@ -91,7 +91,7 @@ export default async function restoreCommand(
       );
     }
     ctx.out.line(
-      `${opts.dryRun ? 'would fetch' : 'fetched'} ${formatBytes(s.bytesFetched)}, reused ${formatBytes(s.bytesReused)} from local files` +
+      `${opts.dryRun ? 'would fetch' : 'fetched'} ${formatBytes(s.bytesFetched)}, ${opts.dryRun ? 'would reuse' : 'reused'} ${formatBytes(s.bytesReused)} from local files` +
         (s.deleted > 0 ? `, ${opts.dryRun ? 'would delete' : 'deleted'} ${s.deleted}` : ''),
     );
     if (warnings > 0) {
