@@ -24,8 +24,9 @@
 
 import { hostname as osHostname, userInfo } from 'node:os';
 import type { Backend } from '../backends/backend.js';
+import { isRetryable } from '../backends/retry.js';
 import { sleep } from '../core/abort.js';
-import { AbortedError, BackendError, hasCode, LockedError } from '../core/errors.js';
+import { AbortedError, hasCode, LockedError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
 import { processAlive } from '../core/process.js';
 import { idOfKey, LOCKS_PREFIX } from './layout.js';
@@ -295,8 +296,9 @@ export class Lock {
   }
 
   /**
-   * The deadline of the lock's own requests once the operation was aborted (started by
-   * the first request after the abort, shared by all); undefined while it runs.
+   * The deadline of the lock's own requests once the operation was aborted or failed
+   * (`deadline`; started by the first request after that, shared by all); undefined
+   * while it runs.
    */
   private cleanupSignal(deadline = false): AbortSignal | undefined {
     if (!this.cleanup && (deadline || this.signal?.aborted)) {
@@ -330,18 +332,13 @@ function beforeDeadline(p: Promise<unknown>, deadline: AbortSignal): Promise<unk
  */
 export async function releaseAfterFailure(lock: Lock | undefined, err: unknown): Promise<never> {
   try {
-    await lock?.release({ deadline: hasCode(err, 'aborted') || gaveUpRetrying(err) });
+    await lock?.release({ deadline: hasCode(err, 'aborted') || isRetryable(err) });
   } catch (cause) {
     if (lock && typeof err === 'object' && err !== null && !locksLeft.has(err)) {
       locksLeft.set(err, { id: lock.id, record: lock.info, cause });
     }
   }
   throw err;
-}
-
-/** True for a backend failure that could pass on a retry: so its retries ran out. */
-function gaveUpRetrying(err: unknown): boolean {
-  return err instanceof BackendError && err.retryable;
 }
 
 /**
