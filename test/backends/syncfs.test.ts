@@ -9,6 +9,12 @@ import { tempDir } from '../helpers/fs.js';
 const run = promisify(execFile);
 const linux = process.platform === 'linux';
 
+/** True where the perl helper can be used: perl is installed and knows syncfs's number. */
+const perlSyncs = await run('perl', ['-MConfig', '-e', 'print $Config{archname}']).then(
+  ({ stdout }) => /^(x86_64-linux(?!.*x32)|aarch64-linux)/.test(stdout),
+  () => false,
+);
+
 /** Pids of this process's children running the helper shell. */
 async function helpers(): Promise<number[]> {
   const { stdout } = await run('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)]);
@@ -28,9 +34,22 @@ describe.runIf(linux)('syncfs through a kept helper', () => {
     expect(await syncFileSystem(await tempDir())).toBe(true);
   });
 
-  it('answers false for a folder that does not exist (callers then fsync)', async () => {
-    const syncer = new FileSystemSyncer(join(await tempDir(), 'missing'));
-    expect(await syncer.sync()).toBe(false);
+  it.each(['perl', 'shell'] as const)(
+    'answers false for a folder that does not exist (callers then fsync): %s',
+    async (helper) => {
+      if (helper === 'perl' && !perlSyncs) return;
+      const syncer = new FileSystemSyncer(join(await tempDir(), 'missing'), helper);
+      expect(await syncer.sync()).toBe(false);
+      expect(syncer.program).toBe(helper);
+    },
+  );
+
+  it('makes the call through perl where perl knows its number, else through sync -f', async () => {
+    const syncer = new FileSystemSyncer(await tempDir());
+    expect(await syncer.sync()).toBe(true);
+    expect(syncer.program).toBe(perlSyncs ? 'perl' : 'shell');
+    const shell = new FileSystemSyncer(await tempDir(), 'shell');
+    expect(await Promise.all([shell.sync(), shell.sync()])).toEqual([true, true]);
   });
 
   it('ends an idle helper after a second and starts another when needed', async () => {
