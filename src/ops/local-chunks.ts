@@ -17,7 +17,7 @@ import { throwIfAborted } from '../core/abort.js';
 import { DirRef, withFsPath } from '../core/deep-path.js';
 import { readdirNames } from '../core/fs-names.js';
 import { type ObjectId, sha256Hex } from '../core/ids.js';
-import { RESTORE_TEMP_PREFIX } from './restore-fs.js';
+import { isRestoreTempName } from './restore-fs.js';
 
 /** Computes a chunk's id the way the repository does (SHA-256, or HMAC when encrypted). */
 export type IdFunction = (data: Uint8Array) => ObjectId;
@@ -91,7 +91,7 @@ export class LocalChunkIndex {
         // count too: a file it was stopped in holds the chunks it had written (a part cut
         // off mid-chunk just yields one id nothing asks for), and any chunk read from them
         // is verified again, so a half-written one is fetched instead.
-        const temp = temporary || name.startsWith(RESTORE_TEMP_PREFIX);
+        const temp = temporary || isRestoreTempName(name);
         if (st.isDirectory()) await this.addTree(path, signal, temp, childAt, true);
         else if (st.isFile()) await this.addFile(path, signal, temp, childAt);
       }

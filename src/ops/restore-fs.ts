@@ -40,8 +40,20 @@ import { hasCode } from '../core/errors.js';
 import { fsPath, readdirNamesSync } from '../core/fs-names.js';
 import type { FileEntry, SymlinkEntry, Timestamp } from '../manifest/types.js';
 
-/** Prefix of every temporary name a restore creates (and skips when scanning). */
+/** Prefix of every temporary name a restore creates. */
 export const RESTORE_TEMP_PREFIX = '.cairn-tmp-';
+
+/** The exact shape of a restore's temporary names (see tempBase). */
+const RESTORE_TEMP_NAME = /^\.cairn-tmp-[0-9a-f]{16}$/;
+
+/**
+ * True for a name of the exact shape a restore gives its temporary files and staged
+ * directories: what an interrupted restore may have left. Other names with the prefix
+ * are ordinary names (a snapshot may hold them, a user may keep them).
+ */
+export function isRestoreTempName(name: string): boolean {
+  return RESTORE_TEMP_NAME.test(name);
+}
 
 /** Running as root: ownership is restored too. */
 export const isRoot = process.getuid?.() === 0;

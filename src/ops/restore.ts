@@ -45,13 +45,13 @@ import { LocalChunkIndex } from './local-chunks.js';
 import {
   hardLinkSync,
   isAllZero,
+  isRestoreTempName,
   isRoot,
   makeFifo,
   makeStagedDirSync,
   newFileOwner,
   type Owner,
   publishStagedDirSync,
-  RESTORE_TEMP_PREFIX,
   removeTemporaryTree,
   replaceWith,
   type SmallFile,
@@ -479,6 +479,8 @@ class RestoreRun {
   async directoryContents(tree: ObjectId, into: Place): Promise<void> {
     const { path: dir, at, fresh } = into;
     const names = this.options.delete && !fresh ? new Set<string>() : undefined;
+    // Without `names`: the snapshot's names here that a leftover could have (kept).
+    const tempShaped = new Set<string>();
     const entries = this.repo.trees.entries(tree, this.options.signal);
     // Up to ENTRIES_IN_FLIGHT entries (files with chunks, subdirectories) at once, in no
     // particular order; small files of a new directory are written on the spot.
@@ -513,6 +515,7 @@ class RestoreRun {
       for await (const e of entries) {
         if (fatal) break;
         names?.add(e.name);
+        if (!names && isRestoreTempName(e.name)) tempShaped.add(e.name);
         if (fresh && this.pool && this.poolTakesSmall() && isSmallFile(e)) {
           throwIfAborted(this.options.signal);
           small.push(e);
@@ -543,7 +546,8 @@ class RestoreRun {
     }
     if (fatal) throw fatal.err;
     if (names) await this.deleteExtras(dir, into.at, names);
-    else if (this.local && !this.dryRun && !fresh) await this.removeLeftoverTemps(dir, into.at);
+    else if (this.local && !this.dryRun && !fresh)
+      await this.removeLeftoverTemps(dir, into.at, tempShaped);
   }
 
   /** True once small files of new directories go to the worker pool. */
@@ -622,13 +626,14 @@ class RestoreRun {
 
   /**
    * Removes the temporary files and staged directories an interrupted earlier restore
-   * left in `dir`, before the directory gets its metadata (so its mtime is kept). Every
-   * temporary name of this run in `dir` is gone by now, and the prefix is reserved.
+   * left in `dir`, before the directory gets its metadata (so its mtime is kept): names
+   * of a temporary's exact shape, unless the snapshot has that name here (`keep`). Every
+   * temporary name of this run in `dir` is gone by now.
    */
-  private async removeLeftoverTemps(dir: string, at: string): Promise<void> {
+  private async removeLeftoverTemps(dir: string, at: string, keep: Set<string>): Promise<void> {
     const present = await listNames(at);
     for (const name of present) {
-      if (!name.startsWith(RESTORE_TEMP_PREFIX)) continue;
+      if (!isRestoreTempName(name) || keep.has(name)) continue;
       const path = join(dir, name);
       await removeTemporaryTree(join(at, name)).catch((err: unknown) => this.warn(path, err));
     }
@@ -639,7 +644,7 @@ class RestoreRun {
     const present = await listNames(at);
     for (const name of present) {
       if (keep.has(name)) continue;
-      if (name.startsWith(RESTORE_TEMP_PREFIX)) {
+      if (isRestoreTempName(name)) {
         // left by an interrupted earlier restore: not user data, not reported
         if (!this.dryRun) await removeTemporaryTree(join(at, name)).catch(() => {});
         continue;

@@ -21,9 +21,9 @@ describe('LocalChunkIndex', () => {
     const shared = pseudoRandomBytes(200_000, 1);
     const onlyInTemp = pseudoRandomBytes(200_000, 2);
     // Names sort the leftovers first: before, the first file seen kept the location.
-    await writeFile(join(dir, '.cairn-tmp-0001'), Buffer.concat([shared, onlyInTemp]));
-    await mkdir(join(dir, '.cairn-tmp-0002'));
-    await writeFile(join(dir, '.cairn-tmp-0002', 'x'), shared);
+    await writeFile(join(dir, '.cairn-tmp-0000000000000001'), Buffer.concat([shared, onlyInTemp]));
+    await mkdir(join(dir, '.cairn-tmp-0000000000000002'));
+    await writeFile(join(dir, '.cairn-tmp-0000000000000002', 'x'), shared);
     await writeFile(join(dir, 'real'), shared);
     const index = new LocalChunkIndex(PARAMS);
     await index.addTrees([dir]);
@@ -35,8 +35,8 @@ describe('LocalChunkIndex', () => {
     );
     for (const id of ids) expect(index.has(id)).toBe(true);
     expect(ids.length).toBeGreaterThan(5);
-    await rm(join(dir, '.cairn-tmp-0001'));
-    await rm(join(dir, '.cairn-tmp-0002'), { recursive: true });
+    await rm(join(dir, '.cairn-tmp-0000000000000001'));
+    await rm(join(dir, '.cairn-tmp-0000000000000002'), { recursive: true });
     for (const id of ids) {
       const bytes = await index.read(id);
       expect(bytes && sha256Hex(bytes)).toBe(id);

@@ -156,6 +156,38 @@ describe('leftovers of an interrupted restore', () => {
       false,
     );
   });
+
+  it("leaves alone names that only look like a restore's: the snapshot's own and the user's", async () => {
+    const { repo } = await localRepo({ chunker: CHUNKS, inlineMax: 256 });
+    const src = await tempDir();
+    // In the snapshot: a folder and a file with the prefix, one of them of a
+    // temporary's exact shape.
+    await mkdir(join(src, '.cairn-tmp-data'));
+    await writeFile(join(src, '.cairn-tmp-data', 'file'), 'precious');
+    await writeFile(join(src, '.cairn-tmp-00000000000000aa'), 'kept too');
+    await writeFile(join(src, 'normal'), 'x');
+    const { snapshotId, snapshot } = await backup(repo, { paths: [src], statCacheDir: false });
+    const want = await describeTree(src);
+    for (const deleting of [false, true]) {
+      const target = await tempDir();
+      await mkdir(join(target, '.cairn-tmp-my-notes'));
+      await writeFile(join(target, '.cairn-tmp-my-notes', 'todo'), 'mine');
+      await writeFile(join(target, '.cairn-tmp-0123456789abcdef'), 'half a file');
+      // Over a target holding other things, then again over the restored tree.
+      for (let round = 0; round < 2; round++) {
+        const s = await restore(repo, snapshotId!, snapshot, { target, delete: deleting });
+        expect(s.errors).toBe(0);
+        const names = await readdir(target);
+        expect(names).toContain('.cairn-tmp-data');
+        expect(names).toContain('.cairn-tmp-00000000000000aa');
+        // A leftover of a restore's exact shape goes; the user's folder goes only with delete.
+        expect(names).not.toContain('.cairn-tmp-0123456789abcdef');
+        expect(names.includes('.cairn-tmp-my-notes')).toBe(!deleting);
+      }
+      await rm(join(target, '.cairn-tmp-my-notes'), { recursive: true, force: true });
+      expect(await describeTree(target)).toEqual(want);
+    }
+  });
 });
 
 describe('a dry run of a sparse file', () => {
