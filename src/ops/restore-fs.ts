@@ -278,12 +278,14 @@ export function makeStagedDirSync(dir: string): string {
 }
 
 /**
- * Removes a temporary file or staged directory of a restore, with everything below it.
- * When the quick way is refused — read-only folders inside (a staged directory gets its
- * modes before it is renamed; root is not refused) or a tree deeper than PATH_MAX — it
- * goes step by step below open directories, making each folder writable first.
+ * Removes a file or a directory with everything below it: a temporary file or staged
+ * directory of a restore, or an extra that `--delete` removes. When the quick way is
+ * refused — read-only folders inside (a staged directory gets its modes before it is
+ * renamed; a restored tree has the snapshot's; root is not refused) or a tree deeper
+ * than PATH_MAX — it goes step by step below open directories, making each folder
+ * writable first.
  */
-export async function removeTemporaryTree(path: string): Promise<void> {
+export async function removeWholeTree(path: string): Promise<void> {
   try {
     await withFsPath(path, (at) => rm(at, { recursive: true, force: true }));
   } catch (err) {
@@ -293,7 +295,7 @@ export async function removeTemporaryTree(path: string): Promise<void> {
   }
 }
 
-/** Removes entry `name` of `dir` and everything below it (see removeTemporaryTree). */
+/** Removes entry `name` of `dir` and everything below it (see removeWholeTree). */
 function removeBelowSync(dir: DirRef, name: string): void {
   const at = dir.child(name);
   const st = lstatSync(at, { throwIfNoEntry: false });

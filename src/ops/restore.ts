@@ -19,7 +19,7 @@
  * directory should be, so nothing is ever written outside the target.
  */
 import { lstatSync, readFileSync, type Stats } from 'node:fs';
-import { chmod, lchown, lstat, mkdir, open, rm, stat, unlink, utimes } from 'node:fs/promises';
+import { chmod, lchown, lstat, mkdir, open, stat, unlink, utimes } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { errnoCode } from '../backends/fs-errors.js';
 import { LocalBackend } from '../backends/local.js';
@@ -52,7 +52,7 @@ import {
   newFileOwner,
   type Owner,
   publishStagedDirSync,
-  removeTemporaryTree,
+  removeWholeTree,
   replaceWith,
   type SmallFile,
   toSeconds,
@@ -457,7 +457,10 @@ class RestoreRun {
       const st = await lstat(at);
       if (st.isSymbolicLink())
         throw new UsageError(`refusing to restore into ${path}: it is a symbolic link`);
-      if (st.isDirectory()) return false;
+      if (st.isDirectory()) {
+        await writableForOwner(at, st);
+        return false;
+      }
       if (!this.options.delete) {
         throw new UsageError(
           `cannot restore directory ${path}: a file is in the way (use --delete to replace it)`,
@@ -635,7 +638,7 @@ class RestoreRun {
     for (const name of present) {
       if (!isRestoreTempName(name) || keep.has(name)) continue;
       const path = join(dir, name);
-      await removeTemporaryTree(join(at, name)).catch((err: unknown) => this.warn(path, err));
+      await removeWholeTree(join(at, name)).catch((err: unknown) => this.warn(path, err));
     }
   }
 
@@ -646,12 +649,12 @@ class RestoreRun {
       if (keep.has(name)) continue;
       if (isRestoreTempName(name)) {
         // left by an interrupted earlier restore: not user data, not reported
-        if (!this.dryRun) await removeTemporaryTree(join(at, name)).catch(() => {});
+        if (!this.dryRun) await removeWholeTree(join(at, name)).catch(() => {});
         continue;
       }
       const path = join(dir, name);
       try {
-        if (!this.dryRun) await removeTree(join(at, name));
+        if (!this.dryRun) await removeWholeTree(join(at, name));
         this.deleted(path);
       } catch (err) {
         this.warn(path, err);
@@ -731,7 +734,7 @@ class RestoreRun {
         `cannot restore ${path}: a directory is in the way (use --delete to replace it)`,
       );
     }
-    if (!this.dryRun) await removeTree(at);
+    if (!this.dryRun) await removeWholeTree(at);
     this.deleted(path);
     return true;
   }
@@ -799,7 +802,7 @@ class RestoreRun {
       } catch (err) {
         // Something took the name meanwhile (only this restore should write here): the
         // staged copy is not left behind.
-        await removeTemporaryTree(at).catch(() => {});
+        await removeWholeTree(at).catch(() => {});
         throw err;
       }
       if (failure) throw failure.err;
@@ -1209,12 +1212,19 @@ function lstatOrUndefined(path: string): Stats | undefined {
   }
 }
 
+/**
+ * Lets this process write into the existing directory `at` (`st`: its lstat) when it is
+ * not root and owns it: a read-only directory (a restored `555` one, say) gets `u+wx`
+ * until the snapshot's metadata is applied to it after its entries, as rsync does. Else
+ * a restore could not be run again over its own output. Not ours (or refused): left as
+ * it is, and each entry reports what it cannot do.
+ */
+async function writableForOwner(at: string | Buffer, st: Stats): Promise<void> {
+  if (isRoot || (st.mode & 0o300) === 0o300 || st.uid !== process.getuid?.()) return;
+  await chmod(at, (st.mode & 0o7777) | 0o300).catch(() => {});
+}
+
 /** The names in `dir` (byte-exact; none if it cannot be read). */
 function listNames(dir: string): Promise<string[]> {
   return withFsPath(dir, (at) => readdirNames(at)).catch(() => [] as string[]);
-}
-
-/** Removes `path` and everything below it, if present. */
-function removeTree(path: string): Promise<void> {
-  return withFsPath(path, (at) => rm(at, { recursive: true, force: true }));
 }

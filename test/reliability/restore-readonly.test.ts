@@ -1,0 +1,84 @@
+// A non-root user restoring again over a restored tree whose directories are read-only
+// (mode 555, say, as the snapshot recorded them): rsync makes such a directory writable
+// for the time it changes it, and so does restore. Runs the CLI as `nobody` (from root).
+import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/fs.js';
+import { cairnBin, requireBinary } from '../helpers/reliability.js';
+
+const isRoot = process.getuid?.() === 0;
+const nobody = { uid: 65534, gid: 65534 };
+
+/** Makes `dir` and everything below it `nobody`'s. */
+function giveToNobody(dir: string): void {
+  chownSync(dir, nobody.uid, nobody.gid);
+  for (const name of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, name.name);
+    if (name.isDirectory()) giveToNobody(path);
+    else chownSync(path, nobody.uid, nobody.gid);
+  }
+}
+
+describe('restore over read-only directories, not as root', () => {
+  it.skipIf(!isRoot)(
+    'replaces changed files and deletes extras in them, and gives them their modes back',
+    async () => {
+      requireBinary();
+      const base = await tempDir();
+      await chmod(base, 0o755);
+      const src = join(base, 'src');
+      await mkdir(join(src, 'ro', 'deeper'), { recursive: true });
+      await writeFile(join(src, 'ro', 'f'), 'snapshot content\n');
+      await writeFile(join(src, 'ro', 'deeper', 'g'), 'deeper\n');
+      for (const d of ['repo', 'cache', 'target']) mkdirSync(join(base, d));
+      giveToNobody(base);
+      chmodSync(join(src, 'ro', 'deeper'), 0o555);
+      chmodSync(join(src, 'ro'), 0o555);
+      const env = { CAIRN_REPO: join(base, 'repo'), CAIRN_CACHE_DIR: join(base, 'cache') };
+      const run = async (...args: string[]) => {
+        const r = await cairnBin(args, env, nobody);
+        expect(r.code, r.stderr).toBe(0);
+        return r;
+      };
+      const target = join(base, 'target');
+      await run('init', '--no-encryption');
+      await run('backup', src);
+      await run('restore', 'latest', '--target', target);
+      expect(lstatSync(join(target, 'ro')).mode & 0o777).toBe(0o555);
+
+      // Local edits in the read-only folders, made as their owner would.
+      chmodSync(join(target, 'ro'), 0o755);
+      chmodSync(join(target, 'ro', 'deeper'), 0o755);
+      await writeFile(join(target, 'ro', 'f'), 'local edit\n');
+      await writeFile(join(target, 'ro', 'extra'), 'extra\n');
+      await mkdir(join(target, 'ro', 'extra-dir', 'inner'), { recursive: true });
+      await writeFile(join(target, 'ro', 'extra-dir', 'inner', 'x'), 'x\n');
+      giveToNobody(target);
+      chmodSync(join(target, 'ro', 'extra-dir', 'inner'), 0o555);
+      chmodSync(join(target, 'ro', 'extra-dir'), 0o555);
+      chmodSync(join(target, 'ro', 'deeper'), 0o555);
+      chmodSync(join(target, 'ro'), 0o555);
+
+      // A dry run changes nothing, modes included.
+      await run('restore', 'latest', '--target', target, '--delete', '--dry-run');
+      expect(lstatSync(join(target, 'ro')).mode & 0o777).toBe(0o555);
+      expect(readFileSync(join(target, 'ro', 'f'), 'utf8')).toBe('local edit\n');
+
+      const r = await run('restore', 'latest', '--target', target, '--delete');
+      expect(r.stderr).toBe('');
+      expect(readFileSync(join(target, 'ro', 'f'), 'utf8')).toBe('snapshot content\n');
+      expect(readdirSync(join(target, 'ro')).sort()).toEqual(['deeper', 'f']);
+      expect(readFileSync(join(target, 'ro', 'deeper', 'g'), 'utf8')).toBe('deeper\n');
+      expect(lstatSync(join(target, 'ro')).mode & 0o777).toBe(0o555);
+      expect(lstatSync(join(target, 'ro', 'deeper')).mode & 0o777).toBe(0o555);
+      // And once more over its own output, nothing to change.
+      const again = await run('restore', 'latest', '--target', target);
+      expect(again.stderr).toBe('');
+      chmodSync(join(src, 'ro', 'deeper'), 0o755);
+      chmodSync(join(src, 'ro'), 0o755);
+      for (const d of [join(target, 'ro'), join(target, 'ro', 'deeper')]) chmodSync(d, 0o755);
+    },
+  );
+});
