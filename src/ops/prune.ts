@@ -173,6 +173,10 @@ export async function prune(repo: Repository, options: PruneOptions = {}): Promi
     } else if (report.postponed === undefined) {
       const marked = await mark(repo, report, now, signal);
       if (graceMs === 0 && marked) await sweep(repo, lock, marked, report, options);
+    } else {
+      // The due sweep was postponed before it counted anything: the report's counts
+      // come from a scan, as for a mark not yet due (else they would read 0).
+      await withScan(repo, signal, (scan) => summarize(report, scan));
     }
     report.tempFilesRemoved = await removeStaleTempFiles(repo.backend);
     const waiting = await readCandidates(repo.backend, { signal });

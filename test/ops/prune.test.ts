@@ -211,6 +211,16 @@ describe('forget + prune', () => {
     expect(r.swept).toBe(false);
     expect(r.postponed).toMatch(/1 backup\(s\) in progress/);
     expect(await blobKeys(repo.backend)).toEqual(before);
+    // Postponed again, now with a due mark from the run before: the counts are still
+    // the repository's (they read 0 when the postponed sweep was the first step).
+    const due = await prune(repo, { graceMs: 0 });
+    expect(due.postponed).toBeDefined();
+    expect(due.snapshots).toBe(r.snapshots);
+    expect(due.snapshots).toBeGreaterThan(0);
+    expect(due.referencedBlobs).toBe(r.referencedBlobs);
+    expect(due.unreferencedBlobs).toBe(r.unreferencedBlobs);
+    expect(due.unreferencedBlobs).toBeGreaterThan(0);
+    expect(due.marked).toBe(r.marked);
     await held.release();
     const again = await prune(repo, { graceMs: 0 });
     expect(again.swept).toBe(true);
