@@ -7,7 +7,8 @@
  * for input it cannot get.
  *
  * Roles: `repo` is the password of the repository a command works on (`CAIRN_PASSWORD`,
- * `--password-file`, `--password-command`); `from` the password of a second repository a
+ * `--password-file`, `--password-command`); `create` the same for a repository `init`
+ * creates, asked twice when prompted; `from` the password of a second repository a
  * command reads (sync's source, `init --copy-params-from`: `CAIRN_FROM_PASSWORD`,
  * `--from-password-file`, falling back to the `repo` sources); `new` a password being
  * set (`key add`, `key passwd`: `CAIRN_NEW_PASSWORD`, `--new-password-file`, else a
@@ -17,8 +18,12 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { AbortedError, UsageError } from '../core/errors.js';
 
-/** Which password is wanted. */
-export type PasswordRole = 'repo' | 'from' | 'new';
+/**
+ * Which password is wanted: `repo` to open the repository, `create` for one being
+ * created (the same sources; typed on a terminal, it is asked twice), `from` for the
+ * source repository, `new` for a new key slot.
+ */
+export type PasswordRole = 'repo' | 'create' | 'from' | 'new';
 
 /** The password options given on the command line. */
 export interface PasswordSources {
@@ -92,6 +97,8 @@ export async function getPassword(
         `(create unencrypted repositories with 'cairn init --no-encryption')`,
     );
   }
+  // A mistyped password for a new repository would be its only one: asked twice.
+  if (role === 'create') return promptTwice('repository password: ');
   return prompt(role === 'from' ? 'password of the source repository: ' : 'repository password: ');
 }
 
@@ -101,8 +108,13 @@ async function promptNew(): Promise<string> {
       'no new password given: set CAIRN_NEW_PASSWORD, use --new-password-file FILE, or run on a terminal',
     );
   }
-  const first = await prompt('new password: ');
-  const second = await prompt('new password again: ');
+  return promptTwice('new password: ');
+}
+
+/** Asks for a password to set, then for it again; they must match. */
+async function promptTwice(question: string): Promise<string> {
+  const first = await prompt(question);
+  const second = await prompt(`${question.replace(/: $/, '')} again: `);
   if (first !== second) throw new UsageError('the two passwords differ');
   return first;
 }

@@ -8,8 +8,7 @@
  * newer than their build, the build is run here so the test never checks stale code.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,12 +16,12 @@ import { promisify } from 'node:util';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { shortId } from '../../src/core/ids.js';
 import { tempDir } from '../helpers/fs.js';
+import { requireTmux, Terminal } from '../helpers/terminal.js';
 import { buildFixture } from '../tui/fixtures.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'dist/cli/bin.js');
 const BUILT = [join(ROOT, 'dist/tui/index.js'), join(ROOT, 'dist/cli/commands/tui.js'), BIN];
-const TMUX = process.env.TMUX_BIN ?? 'tmux';
 
 /** Newest modification time (ms) of the files below `dir`. */
 function newest(dir: string): number {
@@ -35,11 +34,7 @@ function newest(dir: string): number {
 }
 
 beforeAll(async () => {
-  try {
-    execFileSync(TMUX, ['-V']);
-  } catch {
-    throw new Error(`the TUI end-to-end tests need tmux (looked for ${TMUX}; set TMUX_BIN)`);
-  }
+  requireTmux();
   const sources = Math.max(newest(join(ROOT, 'src/tui')), newest(join(ROOT, 'src/cli')));
   const stale = BUILT.some((f) => !existsSync(f) || statSync(f).mtimeMs < sources);
   if (!stale) return;
@@ -61,83 +56,6 @@ beforeAll(async () => {
     );
   }
 }, 180_000);
-
-/** A tmux server of our own, with one session running one command. */
-class Terminal {
-  readonly socket = `cairn-e2e-${process.pid}-${randomBytes(4).toString('hex')}`;
-  private socketPath: string | undefined;
-
-  tmux(...args: string[]): string {
-    return execFileSync(TMUX, ['-L', this.socket, '-f', '/dev/null', ...args], {
-      encoding: 'utf8',
-    });
-  }
-
-  /** Starts `command` in a `width`×`height` terminal in directory `cwd`. */
-  start(command: string, cwd: string, width: number, height: number): void {
-    this.tmux(
-      '-u',
-      'new-session',
-      '-d',
-      '-s',
-      'e2e',
-      '-x',
-      `${width}`,
-      '-y',
-      `${height}`,
-      '-c',
-      cwd,
-      command,
-    );
-    this.socketPath = this.tmux('display-message', '-p', '#{socket_path}').trim();
-  }
-
-  screen(): string {
-    return this.tmux('capture-pane', '-p', '-t', 'e2e');
-  }
-
-  /** Sends tmux key names (`Enter`, `Space`, `BSpace`, `Escape`, `j`...). */
-  keys(...names: string[]): void {
-    this.tmux('send-keys', '-t', 'e2e', ...names);
-  }
-
-  /** Types text literally. */
-  type(text: string): void {
-    this.tmux('send-keys', '-t', 'e2e', '-l', text);
-  }
-
-  /** Polls the screen until `test` passes; fails showing the last screen. */
-  async waitFor(
-    test: string | RegExp | ((s: string) => boolean),
-    timeoutMs = 20_000,
-  ): Promise<string> {
-    const ok =
-      typeof test === 'string'
-        ? (s: string) => s.includes(test)
-        : test instanceof RegExp
-          ? (s: string) => test.test(s)
-          : test;
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const s = this.screen();
-      if (ok(s)) return s;
-      if (Date.now() > deadline) {
-        throw new Error(`timed out waiting for ${String(test)}; the screen was:\n${s}`);
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-
-  /** Stops the server and removes its socket file (tmux leaves it behind). */
-  kill(): void {
-    try {
-      this.tmux('kill-server');
-    } catch {
-      // already gone
-    }
-    if (this.socketPath) rmSync(this.socketPath, { force: true });
-  }
-}
 
 let term: Terminal | undefined;
 afterEach(() => {

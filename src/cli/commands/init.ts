@@ -44,7 +44,7 @@ export default async function init(ctx: CommandContext, opts: InitOptions): Prom
     ctx.out.line(`${opts.copyParamsFrom} is not encrypted: neither is the new repository`);
   } else if (opts.encryption !== false) {
     config.encryption = {
-      password: await ctx.password('repo'),
+      password: await ctx.password('create'),
       ...(config.encryption?.shareWith ? { shareWith: config.encryption.shareWith } : {}),
     };
   } else if (config.encryption?.shareWith) {
