@@ -16,7 +16,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { AbortedError, UsageError } from '../core/errors.js';
+import { AbortedError, AuthError, UsageError } from '../core/errors.js';
 
 /**
  * Which password is wanted: `repo` to open the repository, `create` for one being
@@ -59,7 +59,16 @@ function fromCommand(command: string): string {
       }),
     );
   } catch (err) {
-    throw new UsageError(`--password-command failed: ${(err as Error).message}`);
+    // The command ran and failed (its stderr went to ours): no password, not a usage
+    // error (exit 1, as restic's).
+    const { status, signal } = err as { status?: number | null; signal?: string | null };
+    const how =
+      typeof status === 'number'
+        ? `exited with status ${status}`
+        : signal
+          ? `was killed by ${signal}`
+          : (err as Error).message;
+    throw new AuthError(`--password-command failed: ${JSON.stringify(command)} ${how}`);
   }
   if (text === '') throw new UsageError('--password-command printed no password');
   return text;

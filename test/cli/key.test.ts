@@ -211,6 +211,10 @@ describe('cairn with encryption', () => {
     const silent = await cli('--repo', repo, '--password-command', 'true', 'snapshots');
     expect(silent.code).toBe(2);
     expect(silent.stderr).toContain('--password-command printed no password');
+    // A command that fails is no usage error: exit 1, with its exit status.
+    const failing = await cli('--repo', repo, '--password-command', 'exit 3', 'snapshots');
+    expect(failing.code).toBe(1);
+    expect(failing.stderr).toContain('--password-command failed: "exit 3" exited with status 3');
   });
 
   it('init --copy-params-from an encrypted repository lets sync deduplicate', async () => {
