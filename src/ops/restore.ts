@@ -481,9 +481,9 @@ class RestoreRun {
   /** Restores every entry of tree `tree` into the existing directory `into`. */
   async directoryContents(tree: ObjectId, into: Place): Promise<void> {
     const { path: dir, at, fresh } = into;
-    const names = this.options.delete && !fresh ? new Set<string>() : undefined;
-    // Without `names`: the snapshot's names here that a leftover could have (kept).
-    const tempShaped = new Set<string>();
+    // The snapshot's names here, kept in an existing directory: all of them for
+    // --delete, else those a leftover of an interrupted restore could have.
+    const keep = fresh ? undefined : new Set<string>();
     const entries = this.repo.trees.entries(tree, this.options.signal);
     // Up to ENTRIES_IN_FLIGHT entries (files with chunks, subdirectories) at once, in no
     // particular order; small files of a new directory are written on the spot.
@@ -517,8 +517,7 @@ class RestoreRun {
     try {
       for await (const e of entries) {
         if (fatal) break;
-        names?.add(e.name);
-        if (!names && isRestoreTempName(e.name)) tempShaped.add(e.name);
+        if (keep && (this.options.delete || isRestoreTempName(e.name))) keep.add(e.name);
         if (fresh && this.pool && this.poolTakesSmall() && isSmallFile(e)) {
           throwIfAborted(this.options.signal);
           small.push(e);
@@ -548,9 +547,8 @@ class RestoreRun {
       ref?.close();
     }
     if (fatal) throw fatal.err;
-    if (names) await this.deleteExtras(dir, into.at, names);
-    else if (this.local && !this.dryRun && !fresh)
-      await this.removeLeftoverTemps(dir, into.at, tempShaped);
+    if (keep && this.options.delete) await this.deleteExtras(dir, into.at, keep);
+    else if (keep && this.local && !this.dryRun) await this.removeLeftoverTemps(dir, into.at, keep);
   }
 
   /** True once small files of new directories go to the worker pool. */

@@ -30,15 +30,20 @@ async function initAtTerminal(repo: string): Promise<Terminal> {
   return t;
 }
 
+/** Types the password and, at the second prompt, its confirmation. */
+async function typeTwice(t: Terminal, first: string, second: string): Promise<void> {
+  t.type(first);
+  t.keys('Enter');
+  await t.waitFor('repository password again:');
+  t.type(second);
+  t.keys('Enter');
+}
+
 describe('init at a terminal', () => {
   it('asks for the password twice and refuses two that differ, creating nothing', async () => {
     const repo = join(await tempDir(), 'repo');
     const t = await initAtTerminal(repo);
-    t.type('first-try');
-    t.keys('Enter');
-    await t.waitFor('repository password again:');
-    t.type('frist-try');
-    t.keys('Enter');
+    await typeTwice(t, 'first-try', 'frist-try');
     const screen = await t.waitFor('exit=');
     expect(screen).toContain('the two passwords differ');
     expect(screen).toContain('exit=2');
@@ -49,11 +54,7 @@ describe('init at a terminal', () => {
   it('creates the repository with the password typed twice', async () => {
     const repo = join(await tempDir(), 'repo');
     const t = await initAtTerminal(repo);
-    t.type('correct horse');
-    t.keys('Enter');
-    await t.waitFor('repository password again:');
-    t.type('correct horse');
-    t.keys('Enter');
+    await typeTwice(t, 'correct horse', 'correct horse');
     expect(await t.waitFor('exit=')).toContain('exit=0');
     const opened = await cairnBin(['snapshots', '--repo', repo], {
       CAIRN_PASSWORD: 'correct horse',
