@@ -253,7 +253,6 @@ async function restoreWith(
   targets: Array<{ entry: Entry | undefined; dir: string; parts: string[] }>,
   totals: { files: number; bytes: number },
 ): Promise<RestoreSummary> {
-  const includes = options.include?.length ? options.include : undefined;
   run.emit({
     type: 'start',
     operation: 'restore',
@@ -266,8 +265,43 @@ async function restoreWith(
   let created = false;
   if (!options.dryRun)
     created = (await withFsPath(options.target, (p) => makeDirectories(p))) !== undefined;
+  const targetMode = created || options.dryRun ? undefined : await openTarget(options.target);
+  try {
+    await restoreEntries(run, snapshot, options, targets, created || targetEmpty);
+  } finally {
+    if (targetMode !== undefined) {
+      await withFsPath(options.target, (p) => chmod(p, targetMode)).catch(() => {});
+    }
+  }
+  run.progress(true);
+  return { ...run.summary, durationMs: Date.now() - run.started };
+}
+
+/**
+ * Lets this process write into an existing target it owns but made read-only, as for
+ * the directories below it (`writableForOwner`). The snapshot holds no metadata for the
+ * target itself, so the mode returned is put back afterwards; undefined when nothing
+ * was changed.
+ */
+async function openTarget(target: string): Promise<number | undefined> {
+  const st = await withFsPath(target, (p) => stat(p));
+  const before = st.mode & 0o7777;
+  await withFsPath(target, (p) => writableForOwner(p, st));
+  const after = (await withFsPath(target, (p) => stat(p))).mode & 0o7777;
+  return after === before ? undefined : before;
+}
+
+/** The snapshot's entries (or the included ones) into the target. */
+async function restoreEntries(
+  run: RestoreRun,
+  snapshot: Snapshot,
+  options: RestoreOptions,
+  targets: Array<{ entry: Entry | undefined; dir: string; parts: string[] }>,
+  fresh: boolean,
+): Promise<void> {
+  const includes = options.include?.length ? options.include : undefined;
   if (!includes) {
-    await run.directoryContents(snapshot.tree, place(options.target, created || targetEmpty));
+    await run.directoryContents(snapshot.tree, place(options.target, fresh));
   } else {
     for (const t of targets) {
       if (!t.entry) await run.directoryContents(snapshot.tree, place(options.target));
@@ -287,8 +321,6 @@ async function restoreWith(
     const deepestFirst = [...parents.values()].sort((a, b) => b.length - a.length);
     await run.parentMetadata(snapshot.tree, options.target, deepestFirst);
   }
-  run.progress(true);
-  return { ...run.summary, durationMs: Date.now() - run.started };
 }
 
 class RestoreRun {

@@ -81,4 +81,43 @@ describe('restore over read-only directories, not as root', () => {
       for (const d of [join(target, 'ro'), join(target, 'ro', 'deeper')]) chmodSync(d, 0o755);
     },
   );
+
+  it.skipIf(!isRoot)(
+    'restores into a target it owns but made read-only, and puts its mode back',
+    async () => {
+      requireBinary();
+      const base = await tempDir();
+      await chmod(base, 0o755);
+      const src = join(base, 'src');
+      await mkdir(join(src, 'sub'), { recursive: true });
+      await writeFile(join(src, 'f'), 'top\n');
+      await writeFile(join(src, 'sub', 'g'), 'below\n');
+      for (const d of ['repo', 'cache', 'target']) mkdirSync(join(base, d));
+      const target = join(base, 'target');
+      await writeFile(join(target, 'f'), 'stale\n');
+      await writeFile(join(target, 'extra'), 'extra\n');
+      giveToNobody(base);
+      chmodSync(target, 0o550);
+      const env = { CAIRN_REPO: join(base, 'repo'), CAIRN_CACHE_DIR: join(base, 'cache') };
+      const run = async (...args: string[]) => {
+        const r = await cairnBin(args, env, nobody);
+        expect(r.code, r.stderr).toBe(0);
+        return r;
+      };
+      await run('init', '--no-encryption');
+      await run('backup', src);
+
+      await run('restore', 'latest', '--target', target, '--delete', '--dry-run');
+      expect(lstatSync(target).mode & 0o777).toBe(0o550);
+      expect(readFileSync(join(target, 'f'), 'utf8')).toBe('stale\n');
+
+      const r = await run('restore', 'latest', '--target', target, '--delete');
+      expect(r.stderr).toBe('');
+      expect(readdirSync(target).sort()).toEqual(['f', 'sub']);
+      expect(readFileSync(join(target, 'f'), 'utf8')).toBe('top\n');
+      expect(readFileSync(join(target, 'sub', 'g'), 'utf8')).toBe('below\n');
+      expect(lstatSync(target).mode & 0o777).toBe(0o550);
+      chmodSync(target, 0o755);
+    },
+  );
 });
