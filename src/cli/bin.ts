@@ -13,6 +13,8 @@ process.env.UV_THREADPOOL_SIZE ??= '16';
 applyHeapSettings();
 
 main(process.argv.slice(2)).then((code) => {
+  // A stderr that failed late has nothing more to say; the exit code below stands.
+  process.stderr.on('error', () => {});
   // stdout failing after the command finished (its reader gone, a full disk): the
   // output was lost, which the exit code must say.
   process.stdout.write('', (err) => {

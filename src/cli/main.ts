@@ -314,12 +314,20 @@ export async function main(argv: string[], io: CliIo = {}): Promise<number> {
   // fails writes to a file: stop the command as SIGPIPE would stop other tools, but
   // through the abort path, so locks and temporary files are cleaned up, and without
   // the unhandled 'error' crash. Ctrl-C stays an interruption (it closes `head` too).
+  // The same for stderr (`cairn backup 2>&1 | head -1`): its warnings and progress
+  // cannot be shown any more, and an unhandled 'error' would crash with the lock held.
   let stdoutError: NodeJS.ErrnoException | undefined;
+  let stderrError: NodeJS.ErrnoException | undefined;
   const onStdoutError = (err: NodeJS.ErrnoException) => {
     stdoutError ??= err;
     controller.abort(err);
   };
+  const onStderrError = (err: NodeJS.ErrnoException) => {
+    stderrError ??= err;
+    controller.abort(err);
+  };
   stdout.on('error', onStdoutError);
+  stderr.on('error', onStderrError);
   let out = new Output(false, false, stdout, stderr);
   const program = buildProgram(
     async (module, args, globals) => {
@@ -339,15 +347,20 @@ export async function main(argv: string[], io: CliIo = {}): Promise<number> {
     // The command never ran on a usage error, so `out` is not in JSON mode yet.
     if (err instanceof CommanderError && wantsJson(argv))
       out = new Output(true, false, stdout, stderr);
-    if (!stdoutError || interrupted) code = exitCodeFor(err, out, controller.signal);
+    if ((!stdoutError && !stderrError) || interrupted) {
+      code = exitCodeFor(err, out, controller.signal);
+    }
   } finally {
     out.clearProgress();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    // Once stdout has failed, writes still queued fail too: keep handling them.
+    // Once a stream has failed, writes still queued fail too: keep handling them.
     if (!stdoutError) stdout.off('error', onStdoutError);
+    if (!stderrError) stderr.off('error', onStderrError);
   }
-  if (stdoutError && !interrupted) return stdoutFailure(stdoutError, out);
+  if (interrupted) return code;
+  if (stdoutError) return stdoutFailure(stdoutError, out);
+  if (stderrError) return stderrError.code === 'EPIPE' ? EXIT.brokenPipe : EXIT.failure;
   return code;
 }
 

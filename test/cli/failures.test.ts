@@ -193,6 +193,42 @@ describe('a reader that closes the pipe', () => {
     });
   }
 
+  /** Runs the built CLI and closes its stderr after the first line there. */
+  function runAndCloseStderr(args: string[]): Promise<{ code: number | null; stderr: string }> {
+    return new Promise((done) => {
+      const child = spawn(process.execPath, [BIN, ...args], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.once('data', (d) => {
+        stderr += d;
+        child.stderr.destroy();
+      });
+      child.on('close', (code) => done({ code, stderr }));
+    });
+  }
+
+  it('a closed stderr stops a restore with 141 too, leaving no lock or temporary file', async () => {
+    // Every directory of the snapshot meets a file in the way: a warning each, on stderr.
+    process.env.CAIRN_CACHE_DIR = await tempDir();
+    const repo = join(await tempDir(), 'repo');
+    const src = await tempDir();
+    const target = await tempDir();
+    for (let i = 0; i < 1500; i++) {
+      mkdirSync(join(src, `d-${i}`));
+      writeFileSync(join(src, `d-${i}`, 'f'), `content ${i}\n`);
+      writeFileSync(join(target, `d-${i}`), 'in the way\n');
+    }
+    writeFileSync(join(src, 'z-last'), 'last\n');
+    expect((await cli('--repo', repo, 'init', '--no-encryption')).code).toBe(0);
+    expect((await cli('--repo', repo, 'backup', src)).code).toBe(0);
+    const r = await runAndCloseStderr(['--repo', repo, 'restore', 'latest', '--target', target]);
+    expect(r.stderr).toMatch(/^warning: /);
+    expect(r.code).toBe(EXIT.brokenPipe);
+    expect(readdirSync(join(repo, 'locks')).filter((n) => !n.startsWith('.'))).toEqual([]);
+    expect(readdirSync(target).filter((n) => n.startsWith('.cairn-tmp'))).toEqual([]);
+  }, 60_000);
+
   it.runIf(existsSync('/dev/full'))(
     'a stdout that cannot be written (a full disk) is an error, exit 1',
     async () => {
