@@ -11,7 +11,7 @@ import { sortNames } from '../manifest/names.js';
 import type { SourceStat } from './source-stat.js';
 
 /** Int64 fields per child in `DirScan.stats`, in this order. */
-const FIELDS = 10;
+const FIELDS = 12;
 const MODE = 0;
 const NLINK = 1;
 const UID = 2;
@@ -20,8 +20,24 @@ const RDEV = 4;
 const SIZE = 5;
 const DEV = 6;
 const INO = 7;
-const MTIME_NS = 8;
-const CTIME_NS = 9;
+// Times as seconds and nanoseconds: in nanoseconds alone, int64 ends in April 2262.
+const MTIME_SEC = 8;
+const MTIME_NSEC = 9;
+const CTIME_SEC = 10;
+const CTIME_NSEC = 11;
+const NS_PER_SEC = 1_000_000_000n;
+
+/** Stores `ns` nanoseconds since the epoch at `at` and `at + 1` (seconds, nanoseconds). */
+function putTime(stats: BigInt64Array, at: number, ns: bigint): void {
+  let sec = ns / NS_PER_SEC;
+  let nsec = ns % NS_PER_SEC;
+  if (nsec < 0n) {
+    sec -= 1n;
+    nsec += NS_PER_SEC;
+  }
+  stats[at] = sec;
+  stats[at + 1] = nsec;
+}
 
 /** A directory's children as `scanDirectory` found them. */
 export interface DirScan {
@@ -70,8 +86,8 @@ export function scanDirectory(at: string): DirScan {
     // Device and inode numbers are unsigned 64-bit: stored modulo 2^64, read back unsigned.
     stats[o + DEV] = BigInt.asIntN(64, st.dev);
     stats[o + INO] = BigInt.asIntN(64, st.ino);
-    stats[o + MTIME_NS] = st.mtimeNs;
-    stats[o + CTIME_NS] = st.ctimeNs;
+    putTime(stats, o + MTIME_SEC, st.mtimeNs);
+    putTime(stats, o + CTIME_SEC, st.ctimeNs);
     ok[i] = 1;
   }
   return { names, stats, ok };
@@ -122,10 +138,10 @@ export class PackedStat implements SourceStat {
     return BigInt.asUintN(64, this.s[this.o + INO]!);
   }
   get mtimeNs(): bigint {
-    return this.s[this.o + MTIME_NS]!;
+    return this.s[this.o + MTIME_SEC]! * NS_PER_SEC + this.s[this.o + MTIME_NSEC]!;
   }
   get ctimeNs(): bigint {
-    return this.s[this.o + CTIME_NS]!;
+    return this.s[this.o + CTIME_SEC]! * NS_PER_SEC + this.s[this.o + CTIME_NSEC]!;
   }
   private type(): number {
     return Number(this.s[this.o + MODE]!) & S_IFMT;

@@ -112,13 +112,25 @@ export function removeQuietly(path: string | Buffer): void {
   }
 }
 
-/** A timestamp as the seconds value utimes takes (microsecond precision). */
+/** A timestamp as seconds, as utimes takes them (microsecond precision). */
 export function toSeconds(t: Timestamp): number {
-  // Node hands times to libuv as a double of seconds, and libuv truncates them to whole
-  // microseconds. A double near 1.7e9 s is only good to about 0.24 µs, so `sec + nsec /
-  // 1e9` could land above the next microsecond and restore a time later than the
-  // recorded one. The middle of the recorded time's microsecond truncates to its start.
-  return t.sec + (Math.floor(t.nsec / 1000) + 0.5) / 1e6;
+  // Node hands times to libuv as a double of seconds, and libuv truncates them toward
+  // zero to whole microseconds. A double near 1.7e9 s is only good to about 0.24 µs, so
+  // `sec + nsec / 1e9` could land above the next microsecond and restore a time later
+  // than the recorded one. The middle of the recorded microsecond truncates to its start:
+  // the half above it for times after 1970, the half below it for times before.
+  const micros = Math.floor(t.nsec / 1000);
+  return t.sec + (t.sec < 0 ? micros - 0.5 : micros + 0.5) / 1e6;
+}
+
+/**
+ * A timestamp as the argument of utimes, futimes and lutimes. Node replaces a negative
+ * number with the current time, but passes a numeric string through as it is, so times
+ * before 1970 go as strings.
+ */
+export function utimeArg(t: Timestamp): number | string {
+  const seconds = toSeconds(t);
+  return seconds < 0 ? String(seconds) : seconds;
 }
 
 /**
@@ -201,7 +213,7 @@ export function writeSmallFileSync(
     if (isRoot && (created?.uid !== e.uid || created.gid !== e.gid)) fchownSync(fd, e.uid, e.gid);
     // After chown, which clears set-user-ID and set-group-ID bits.
     if (!direct) fchmodSync(fd, e.mode);
-    const t = toSeconds(e.mtime);
+    const t = utimeArg(e.mtime);
     futimesSync(fd, t, t);
     closeSync(fd);
     fd = undefined;
@@ -232,7 +244,7 @@ export function writeSymlinkSync(e: SymlinkEntry, dir: string, path: string, sta
       symlinkSync(fsPath(e.target), tmp);
       made = true;
       if (isRoot) lchownSync(tmp, e.uid, e.gid);
-      const t = toSeconds(e.mtime);
+      const t = utimeArg(e.mtime);
       lutimesSync(tmp, t, t);
       if (!staged) renameSync(tmp, final);
     } catch (err) {

@@ -34,7 +34,7 @@ import {
   isRoot,
   removeQuietly,
   tempChild,
-  toSeconds,
+  utimeArg,
   writeSmallFileSync,
   writevAllSync,
 } from './restore-fs.js';
@@ -211,7 +211,7 @@ export class RestoreJobRunner {
         // chown before chmod: a chown clears set-user-ID and set-group-ID bits.
         if (isRoot) fchownSync(fd, job.uid, job.gid);
         fchmodSync(fd, job.mode);
-        const t = toSeconds(job.mtime);
+        const t = utimeArg(job.mtime);
         futimesSync(fd, t, t);
         closeSync(fd);
         fd = undefined;

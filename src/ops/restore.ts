@@ -56,6 +56,7 @@ import {
   replaceWith,
   type SmallFile,
   toSeconds,
+  utimeArg,
   writeSmallFileSync,
   writeSymlinkSync,
   writevAll,
@@ -1048,7 +1049,7 @@ class RestoreRun {
           // chown before chmod: a chown clears set-user-ID and set-group-ID bits.
           if (isRoot) await fh.chown(e.uid, e.gid);
           await fh.chmod(e.mode);
-          await fh.utimes(toSeconds(e.mtime), toSeconds(e.mtime));
+          await fh.utimes(utimeArg(e.mtime), utimeArg(e.mtime));
         } finally {
           await fh.close();
         }
@@ -1183,7 +1184,7 @@ class RestoreRun {
     await withFsPath(path, async (at) => {
       if (isRoot) await lchown(at, e.uid, e.gid);
       await chmod(at, e.mode);
-      const t = toSeconds(e.mtime);
+      const t = utimeArg(e.mtime);
       await utimes(at, t, t);
     });
   }
