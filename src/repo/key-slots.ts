@@ -211,6 +211,18 @@ export async function listKeySlots(backend: Backend): Promise<Array<KeySlotInfo 
   return [...readable, ...damaged];
 }
 
+/**
+ * True when a listable repository holds at least one key slot (one short listing).
+ * An unencrypted repository never has one: its config saying otherwise is a downgrade.
+ */
+export async function holdsKeySlots(backend: Backend, signal?: AbortSignal): Promise<boolean> {
+  if (!backend.capabilities.listable) return false;
+  for await (const info of backend.list(KEYS_PREFIX, { signal })) {
+    if (isObjectId(info.key.slice(KEYS_PREFIX.length))) return true;
+  }
+  return false;
+}
+
 /** Resolves a slot id or unique prefix (at least 4 hex digits). */
 export async function resolveKeySlot(backend: Backend, prefix: string): Promise<string> {
   if (!/^[0-9a-f]{4,64}$/.test(prefix)) {

@@ -10,7 +10,7 @@ import { LocalBackend } from '../backends/local.js';
 import { MemoryBackend } from '../backends/memory.js';
 import { openBackend } from '../backends/open.js';
 import { chunkerParams } from '../chunker/index.js';
-import { ExistsError, hasCode, NotFoundError, UsageError } from '../core/errors.js';
+import { ExistsError, FormatError, hasCode, NotFoundError, UsageError } from '../core/errors.js';
 import { BlobStore } from './blob-store.js';
 import { repoCacheDir } from './cache-dir.js';
 import { ObjectCodec } from './codec.js';
@@ -27,6 +27,8 @@ import {
   addKeySlot,
   type DamagedKeySlot,
   discardKeySlot,
+  holdsKeySlots,
+  KEYS_PREFIX,
   removeLeftoverKeySlots,
   slotKey,
   unlockKeys,
@@ -264,6 +266,7 @@ export async function openRepositoryIn(
     throw err;
   }
   const config = decodeConfig(bytes, `${backend.location}/${CONFIG_KEY}`);
+  if (config.encryption === 'none') await refuseDowngrade(backend, options.signal);
   // The inventory is only kept for listable remotes; others need not pay for the read.
   const epoch =
     options.epoch ??
@@ -288,6 +291,24 @@ export async function openRepositoryIn(
     ...(epoch ? { epoch } : {}),
     ...(unlocked ? { keys: unlocked.keys, keySlot: unlocked.slotId } : {}),
   });
+}
+
+/**
+ * The config is the one object that is not sealed, so someone who can write to the
+ * storage could rewrite an encrypted repository's config to say `none`, and every
+ * later backup would be written in the clear. Key slots exist only in encrypted
+ * repositories: a config that says `none` beside them is refused (writers write
+ * through listable backends; a read-only HTTP one cannot be listed, and is only read).
+ */
+async function refuseDowngrade(backend: Backend, signal?: AbortSignal): Promise<void> {
+  if (!(await holdsKeySlots(backend, signal))) return;
+  throw new FormatError(
+    `${backend.location}/${CONFIG_KEY}`,
+    `says the repository is not encrypted, but it holds key slots (${KEYS_PREFIX}): ` +
+      'the config was replaced or tampered with, and backups would be written unencrypted; ' +
+      'refusing to open it (restore the original config, or remove keys/ if they are ' +
+      "leftovers of an encrypted 'cairn init' that failed)",
+  );
 }
 
 function damagedSlotNotice(backend: Backend, slot: DamagedKeySlot): RepoNotice {
