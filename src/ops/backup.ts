@@ -27,6 +27,7 @@ import type { Snapshot, SnapshotSummary } from '../manifest/types.js';
 import type { BlobStore } from '../repo/blob-store.js';
 import { repoCacheDir } from '../repo/cache-dir.js';
 import { ChunkPool } from '../repo/chunk-pool.js';
+import type { Lock } from '../repo/locks.js';
 import type { Repository } from '../repo/repository.js';
 import { StatCache } from '../repo/stat-cache.js';
 import { DirectoryWriter } from '../repo/tree-store.js';
@@ -104,13 +105,17 @@ export async function backup(repo: Repository, options: BackupOptions): Promise<
   }
   const locked = options.lock !== false && !options.dryRun;
   if (!locked) return backupUnlocked(repo, options);
-  return withSharedLock(repo, 'backup', () => backupUnlocked(repo, options), {
+  return withSharedLock(repo, 'backup', (lock) => backupUnlocked(repo, options, lock), {
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.onLockWait ? { onWait: () => options.onLockWait?.() } : {}),
   });
 }
 
-async function backupUnlocked(repo: Repository, options: BackupOptions): Promise<BackupResult> {
+async function backupUnlocked(
+  repo: Repository,
+  options: BackupOptions,
+  lock?: Lock,
+): Promise<BackupResult> {
   const started = Date.now();
   const startedNs = BigInt(started) * 1_000_000n;
   const emit = options.onEvent ?? (() => {});
@@ -221,6 +226,7 @@ async function backupUnlocked(repo: Repository, options: BackupOptions): Promise
   // Objects written by the workers' group commit got their names after a syncfs; one
   // more makes those names durable before the snapshot record refers to them.
   if (direct?.fsync && !options.dryRun) await syncFileSystem(direct.root);
+  await lock?.confirm(options.signal);
   const snapshotId = options.dryRun ? undefined : await repo.snapshots.save(snapshot);
   return { snapshotId, snapshot, bytesRead: walker.counts.bytesRead };
 }

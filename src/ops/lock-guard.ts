@@ -21,11 +21,14 @@ export interface SharedLockOptions {
   signal?: AbortSignal;
 }
 
-/** Runs `fn` holding a shared lock of `operation` on `repo`. */
+/**
+ * Runs `fn` holding a shared lock of `operation` on `repo`; `fn` calls `lock.confirm()`
+ * right before its commit point.
+ */
 export async function withSharedLock<T>(
   repo: Repository,
   operation: string,
-  fn: () => Promise<T>,
+  fn: (lock: Lock) => Promise<T>,
   options: SharedLockOptions = {},
 ): Promise<T> {
   const lock = await Lock.acquire(repo.backend, {
@@ -39,6 +42,6 @@ export async function withSharedLock<T>(
       const epoch = await readPruneEpoch(repo.backend, { signal: options.signal });
       if (epoch !== repo.inventory.epoch) await repo.inventory.invalidate();
     }
-    return fn();
+    return fn(lock);
   });
 }

@@ -32,6 +32,7 @@ import type { Snapshot } from '../manifest/types.js';
 import { BlobStore } from '../repo/blob-store.js';
 import { type RepoConfig, sameChunking } from '../repo/config.js';
 import { snapshotKey } from '../repo/layout.js';
+import type { Lock } from '../repo/locks.js';
 import type { Repository } from '../repo/repository.js';
 import { SnapshotStore } from '../repo/snapshots.js';
 import { type SyncEvent, Throttle } from './events.js';
@@ -100,7 +101,7 @@ export async function sync(
   shareSignal(options.signal);
   const locked = options.lock !== false && !options.dryRun && dst.backend.capabilities.writable;
   if (!locked) return syncUnlocked(src, dst, options);
-  return withSharedLock(dst, 'sync', () => syncUnlocked(src, dst, options), {
+  return withSharedLock(dst, 'sync', (lock) => syncUnlocked(src, dst, options, lock), {
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.onLockWait ? { onWait: () => options.onLockWait?.() } : {}),
   });
@@ -110,6 +111,7 @@ async function syncUnlocked(
   src: Repository,
   dst: Repository,
   options: SyncOptions,
+  lock?: Lock,
 ): Promise<SyncReport> {
   const started = Date.now();
   const { signal } = options;
@@ -194,7 +196,10 @@ async function syncUnlocked(
     bytesDone += current.size;
     current = { from: copier.contentBytes, size: 0 };
     // The commit point: the record is written only once its whole tree is stored.
-    if (!dryRun) await saveRecord(dstSnapshots, dstBackend, id, plaintext, snapshot, signal);
+    if (!dryRun) {
+      await lock?.confirm(signal);
+      await saveRecord(dstSnapshots, dstBackend, id, plaintext, snapshot, signal);
+    }
     recordBytes += (await dst.codec.seal(plaintext)).length;
     copied.push(id);
     done++;

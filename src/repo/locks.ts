@@ -169,6 +169,8 @@ export function describeLock(lock: LockInfo, now = Date.now()): string {
 export class Lock {
   private timer: NodeJS.Timeout | undefined;
   private released = false;
+  /** Set once a refresh found the record removed by someone else. */
+  private lost = false;
   private writing: Promise<unknown> = Promise.resolve();
   /** The deadline of the clean-up, once started. */
   private cleanup: AbortSignal | undefined;
@@ -232,8 +234,7 @@ export class Lock {
         const stale = others.filter((l) => l.stale !== undefined).length;
         throw new LockedError(
           `repository ${backend.location} is locked: ${describeLock(live, now())}. ` +
-            `If that process is gone, remove its lock with 'cairn unlock --remove-all' ` +
-            `(a lock is ignored once not refreshed for ${formatAge(options.staleMs ?? LOCK_STALE_MS)})` +
+            lockedAdvice(live, host, options.staleMs ?? LOCK_STALE_MS) +
             (stale > 0
               ? `; ${stale} stale lock(s) also present ('cairn unlock' removes them)`
               : ''),
@@ -245,6 +246,29 @@ export class Lock {
     return lock;
   }
 
+  /**
+   * Throws LockedError when this lock's record is no longer in the repository. Removed
+   * while held (`unlock --remove-all` from elsewhere), it no longer kept a prune from
+   * deleting what the operation stored or reuses, so a writer calls this right before
+   * its commit point (the snapshot record) and commits nothing when it throws.
+   */
+  async confirm(signal?: AbortSignal): Promise<void> {
+    await this.writing;
+    if (!this.lost) {
+      try {
+        await this.backend.stat(lockKey(this.id), signal && { signal });
+        return;
+      } catch (err) {
+        if (!hasCode(err, 'not-found')) throw err;
+      }
+    }
+    throw new LockedError(
+      `the ${this.record.operation}'s lock ${this.id.slice(0, 8)} on ${this.backend.location} ` +
+        "was removed while it ran (by 'cairn unlock --remove-all'?): a prune may have deleted " +
+        'data it stored or reuses since, so nothing is committed; run it again',
+    );
+  }
+
   /** The record as last written. */
   get info(): LockRecord {
     return { ...this.record };
@@ -254,7 +278,7 @@ export class Lock {
   refresh(): Promise<void> {
     // Nothing to keep alive then: the release follows, and should have the deadline to itself.
     if (this.signal?.aborted) return Promise.resolve();
-    return this.write({ refreshedAt: new Date(this.now()).toISOString() });
+    return this.write({ refreshedAt: new Date(this.now()).toISOString() }, true);
   }
 
   /** Sets or clears the `sweeping` flag (prune). */
@@ -262,13 +286,27 @@ export class Lock {
     return this.write({ sweeping, refreshedAt: new Date(this.now()).toISOString() });
   }
 
-  private write(change: Partial<LockRecord>): Promise<void> {
+  /**
+   * Rewrites the record with `change`. A refresh (`onlyIfPresent`) first makes sure the
+   * record is still there: one removed meanwhile is not written again, which would hide
+   * the removal from `confirm`.
+   */
+  private write(change: Partial<LockRecord>, onlyIfPresent = false): Promise<void> {
     const next = this.writing.then(async () => {
-      if (this.released) return;
+      if (this.released || this.lost) return;
       this.record = { ...this.record, ...change };
       if (this.record.sweeping === false) delete this.record.sweeping;
       // Part of the operation (a refresh, the sweeping flag) until it is aborted, clean-up after.
       const signal = this.cleanupSignal() ?? this.signal;
+      if (onlyIfPresent) {
+        try {
+          await this.backend.stat(lockKey(this.id), signal && { signal });
+        } catch (err) {
+          if (!hasCode(err, 'not-found')) throw err;
+          this.lost = true;
+          return;
+        }
+      }
       await this.backend.put(lockKey(this.id), encodeLock(this.record), signal && { signal });
     });
     this.writing = next.catch(() => {});
@@ -383,18 +421,47 @@ export async function waitForSweep(
   }
 }
 
-/** Removes stale locks, or all locks with `all`. Returns the removed ones. */
+/**
+ * The advice of a LockedError about the live lock `live`: a process of this host that
+ * still runs is waited for, never unlocked; one elsewhere may have died with its machine.
+ */
+function lockedAdvice(live: LockInfo, host: string, staleMs: number): string {
+  if (runsHere(live, host)) return 'Wait for it to finish';
+  return (
+    `It is ignored once not refreshed for ${formatAge(staleMs)}; to go on sooner, make sure ` +
+    "no cairn process uses the repository any more, then run 'cairn unlock --remove-all'"
+  );
+}
+
+/** True when `lock` was taken on `host` by another process that is still running. */
+function runsHere(lock: LockInfo, host: string): boolean {
+  const r = lock.record;
+  return r.host === host && r.pid !== process.pid && processAlive(r.pid);
+}
+
+/**
+ * Removes stale locks, or with `all` every lock but those of processes still running on
+ * this host (`kept`): removing one of those would let a prune delete what that backup is
+ * storing, and they go away by themselves.
+ */
 export async function removeLocks(
   backend: Backend,
-  options: { all?: boolean; staleMs?: number; signal?: AbortSignal } = {},
-): Promise<LockInfo[]> {
+  options: { all?: boolean; staleMs?: number; signal?: AbortSignal; host?: string } = {},
+): Promise<{ removed: LockInfo[]; kept: LockInfo[] }> {
+  const host = options.host ?? osHostname();
   const locks = await listLocks(backend, {
+    host,
     ...(options.staleMs !== undefined ? { staleMs: options.staleMs } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  const removed = locks.filter((l) => options.all || l.stale !== undefined);
+  const removed: LockInfo[] = [];
+  const kept: LockInfo[] = [];
+  for (const l of locks) {
+    if (l.stale !== undefined || (options.all && !runsHere(l, host))) removed.push(l);
+    else kept.push(l);
+  }
   for (const l of removed) await backend.delete(lockKey(l.id), { signal: options.signal });
-  return removed;
+  return { removed, kept };
 }
 
 function encodeLock(r: LockRecord): Uint8Array {

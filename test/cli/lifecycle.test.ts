@@ -181,4 +181,20 @@ describe('cairn forget / prune / unlock / check --read-data-subset', () => {
     const prune = await cli('--repo', repo, 'prune', '--grace', '0');
     expect(prune.code).toBe(0);
   });
+
+  it('a lock of a process running on this host: prune says to wait, --remove-all keeps it', async () => {
+    const { repo } = await setup();
+    // The test runner's parent stands for a backup running here.
+    const running = lockRecord({ host: hostname(), pid: process.ppid, exclusive: true });
+    await writeFile(join(repo, lockKey('c'.repeat(64))), running);
+    const blocked = await cli('--repo', repo, 'prune', '--grace', '0');
+    expect(blocked.code).toBe(1);
+    expect(blocked.stderr).toContain(`pid ${process.ppid}`);
+    expect(blocked.stderr).toContain('Wait for it to finish');
+    expect(blocked.stderr).not.toContain('--remove-all');
+    const all = await cli('--repo', repo, 'unlock', '--remove-all');
+    expect(all.code).toBe(0);
+    expect(all.stderr).toContain('that process is still running on this host');
+    expect(all.stdout).toContain('removed 0 lock(s); 1 live lock(s) left');
+  });
 });

@@ -88,11 +88,27 @@ describe('locks', () => {
     expect(err).toBeInstanceOf(LockedError);
     expect(err.message).toMatch(/ann@elsewhere pid 4242, taken 10m\d*s? ago/);
     expect(err.message).toContain('1 stale lock(s) also present');
-    const removed = await removeLocks(b);
+    const { removed } = await removeLocks(b);
     expect(removed.map((l) => l.id)).toEqual(['d'.repeat(64)]);
     expect((await listLocks(b)).map((l) => l.id)).toEqual(['c'.repeat(64)]);
     await removeLocks(b, { all: true });
     expect(await listLocks(b)).toEqual([]);
+  });
+
+  it('a lock removed while held is not written back by its refresh, and confirm says so', async () => {
+    const b = new MemoryBackend();
+    const kept = await Lock.acquire(b, { exclusive: false, operation: 'backup' });
+    await kept.refresh();
+    await expect(kept.confirm()).resolves.toBeUndefined();
+    const lost = await Lock.acquire(b, { exclusive: false, operation: 'backup' });
+    await b.delete(lockKey(lost.id));
+    await lost.refresh();
+    expect((await listLocks(b)).map((l) => l.id)).toEqual([kept.id]);
+    const err = await lost.confirm().catch((e) => e);
+    expect(err).toBeInstanceOf(LockedError);
+    expect(err.message).toMatch(/the backup's lock \w{8} on .* was removed while it ran/);
+    await lost.release();
+    await kept.release();
   });
 
   it('an unreadable lock record is stale and described as unreadable, with no made-up age', async () => {

@@ -1,4 +1,7 @@
-/** `cairn unlock [--remove-all]`: remove stale locks (or every lock). */
+/**
+ * `cairn unlock [--remove-all]`: remove stale locks (or every lock but those of processes
+ * still running on this host).
+ */
 import { describeLock, listLocks, removeLocks } from '../../repo/locks.js';
 import { type CommandContext, EXIT } from '../context.js';
 
@@ -7,13 +10,17 @@ export default async function unlockCommand(
   opts: { removeAll?: boolean },
 ): Promise<number> {
   return ctx.withRepo(async (repo) => {
-    const removed = await removeLocks(repo.backend, {
-      all: opts.removeAll ?? false,
-      signal: ctx.signal,
-    });
+    const all = opts.removeAll ?? false;
+    const { removed, kept } = await removeLocks(repo.backend, { all, signal: ctx.signal });
     for (const l of removed) {
       ctx.out.event({ type: 'unlocked', id: l.id, ...l.record, stale: l.stale ?? null });
       ctx.out.line(`removed ${describeLock(l)}`);
+    }
+    if (all && kept.length > 0) {
+      const running = kept.filter((k) => k.stale === undefined);
+      for (const l of running) {
+        ctx.out.note(`kept ${describeLock(l)}: that process is still running on this host`);
+      }
     }
     const left = await listLocks(repo.backend, { signal: ctx.signal });
     for (const l of left) ctx.out.line(`still held: ${describeLock(l)}`);
