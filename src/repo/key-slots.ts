@@ -130,7 +130,18 @@ export async function removeKeySlot(backend: Backend, slotId: string): Promise<v
       `key slot ${slotId.slice(0, 8)} is the last one: removing it would make the repository unreadable`,
     );
   }
+  const bytes = await backend.get(slotKey(slotId));
   await discardKeySlot(backend, slotId);
+  // A process that took no lock (an older cairn) may have removed the others meanwhile:
+  // never leave none.
+  if ((await slotIds(backend)).length === 0) {
+    await backend.put(slotKey(slotId), bytes);
+    await writeKeysIndex(backend);
+    throw new UsageError(
+      `key slot ${slotId.slice(0, 8)} was put back: the other slots were removed meanwhile, ` +
+        'and removing it too would have made the repository unreadable',
+    );
+  }
 }
 
 /** Deletes slot `slotId` and rewrites the index, with no last-slot check (init's cleanup). */

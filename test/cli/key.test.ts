@@ -115,6 +115,40 @@ describe('cairn with encryption', () => {
     expect((await cli('--repo', plain, 'key', 'list')).stderr).toMatch(/not encrypted/);
   });
 
+  it('two key removes at once, each of the slot the other opens with, leave a slot', async () => {
+    const { repo } = await setup();
+    const dir = await tempDir();
+    const files = { a: join(dir, 'a'), b: join(dir, 'b') };
+    await writeFile(files.a, 'password a\n');
+    await writeFile(files.b, 'password b\n');
+    delete process.env.CAIRN_PASSWORD;
+    expect((await cli('--repo', repo, '--password-file', files.a, 'init')).code).toBe(0);
+    process.env.CAIRN_NEW_PASSWORD = 'password b';
+    expect((await cli('--repo', repo, '--password-file', files.a, 'key', 'add')).code).toBe(0);
+    const current = async (file: string) =>
+      (await cli('--repo', repo, '--password-file', file, '--json', 'key', 'list')).json.find(
+        (e) => e.type === 'key' && e.current,
+      )?.id as string;
+    const slotA = await current(files.a);
+    const slotB = await current(files.b);
+    const [byA, byB] = await Promise.all([
+      cli('--repo', repo, '--password-file', files.a, 'key', 'remove', slotB),
+      cli('--repo', repo, '--password-file', files.b, 'key', 'remove', slotA),
+    ]);
+    // At most one goes ahead; the other is refused while the first holds the lock.
+    expect([byA.code, byB.code].filter((c) => c === 0).length).toBeLessThanOrEqual(1);
+    for (const r of [byA, byB])
+      if (r.code !== 0) expect(r.stderr).toMatch(/locked|removed meanwhile/);
+    const left = await readdir(join(repo, 'keys'));
+    expect(left.length).toBeGreaterThanOrEqual(1);
+    const opens = await Promise.all(
+      [files.a, files.b].map(
+        async (f) => (await cli('--repo', repo, '--password-file', f, 'snapshots')).code,
+      ),
+    );
+    expect(opens).toContain(0);
+  });
+
   it('a damaged key slot locks nobody out; key list shows it and key remove takes it away', async () => {
     const { repo } = await setup();
     process.env.CAIRN_PASSWORD = 'first';
