@@ -9,6 +9,7 @@ import type { Backend } from '../backends/backend.js';
 import { ForwardingBackend } from '../backends/forwarding.js';
 import { AuthError, UsageError } from '../core/errors.js';
 import type { OpenOptions, Repository } from '../repo/repository.js';
+import type { SnapshotRef } from '../repo/snapshots.js';
 import type { Output } from './output.js';
 import { parseInteger, parseSize } from './parse.js';
 import { getPassword, type PasswordRole } from './password.js';
@@ -162,6 +163,20 @@ export class CommandContext {
   /** Opens the repository (the caller closes it). */
   openRepo(options: OpenOptions = {}): Promise<Repository> {
     return this.openRepoAt(this.repoLocation, options);
+  }
+
+  /**
+   * The snapshot `selector` names in `repo`. For `latest` and `tag:NAME`, a record that
+   * cannot be read is passed over with a note (the newest readable one is meant).
+   */
+  resolveSnapshot(repo: Repository, selector: string): Promise<SnapshotRef> {
+    return repo.snapshots.resolve(selector, {}, this.signal, (id, err) => {
+      const path = `snapshots/${id}`;
+      const message = `${path} cannot be read (${err.message}): ${selector} is the newest snapshot that can`;
+      if (this.out.json) {
+        this.out.event({ type: 'notice', code: 'snapshot-unreadable', path, message });
+      } else this.out.note(message);
+    });
   }
 
   /** Runs `fn` with the open repository and closes it afterwards. */

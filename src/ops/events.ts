@@ -109,6 +109,8 @@ export interface SyncCounts {
 
 /** Sync events. */
 export type SyncEvent =
+  | WarningEvent
+  | { type: 'notice'; code: string; message: string; path?: string }
   | {
       type: 'start';
       operation: 'sync';

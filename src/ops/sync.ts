@@ -19,6 +19,7 @@ import type { BackendCounts } from '../backends/counting.js';
 import { CountingBackend } from '../backends/counting.js';
 import { shareSignal, throwIfAborted } from '../core/abort.js';
 import {
+  type CairnError,
   hasCode,
   IntegrityError,
   MismatchError,
@@ -75,6 +76,11 @@ export interface SyncReport {
   copied: ObjectId[];
   /** Selected snapshots the destination already had. */
   skipped: ObjectId[];
+  /**
+   * Selected snapshots not copied because the source cannot give them whole (a record
+   * or blob damaged or missing there), each with why; the others are copied all the same.
+   */
+  failed: Array<{ id: ObjectId; code: string; message: string }>;
   /** Data and tree blobs written to the destination. */
   blobsSent: number;
   dataBlobsSent: number;
@@ -129,16 +135,37 @@ async function syncUnlocked(
   const srcSnapshots = new SnapshotStore(srcBackend, src.codec);
   const dstSnapshots = new SnapshotStore(dstBackend, dst.codec);
 
-  const selected = await selectSnapshots(srcSnapshots, options.snapshots, signal);
+  const selected = await selectSnapshots(srcSnapshots, options.snapshots, signal, (id, err) =>
+    emit({
+      type: 'notice',
+      code: 'snapshot-unreadable',
+      path: `snapshots/${id}`,
+      message: `snapshots/${id} cannot be read (${err.message}): passed over for latest and tag:`,
+    }),
+  );
   const present = new Set(await dstSnapshots.ids(signal));
   const skipped = selected.filter((id) => present.has(id));
   const missing = selected.filter((id) => !present.has(id));
   const records: Array<{ id: ObjectId; plaintext: Uint8Array; snapshot: Snapshot }> = [];
-  const read = async (id: ObjectId) => ({
-    id,
-    ...(await readRecord(srcSnapshots, srcBackend, id, signal)),
-  });
-  for await (const r of mapConcurrent(missing, checkers, read)) records.push(r);
+  const failed: SyncReport['failed'] = [];
+  // One damaged snapshot in the source must not keep the others from their copy (a
+  // second copy is what a damaged repository needs most): it is named and passed over.
+  const fail = (id: ObjectId, err: unknown, what: string) => {
+    const code = (err as CairnError).code;
+    const message = `snapshot ${id} ${what}: ${(err as Error).message}`;
+    failed.push({ id, code, message });
+    emit({ type: 'warning', path: `snapshots/${id}`, code, message });
+  };
+  const read = async (id: ObjectId) => {
+    try {
+      return { id, ...(await readRecord(srcSnapshots, srcBackend, id, signal)) };
+    } catch (err) {
+      if (!sourceDamage(err, signal)) throw err;
+      fail(id, err, 'cannot be read in the source');
+      return undefined;
+    }
+  };
+  for await (const r of mapConcurrent(missing, checkers, read)) if (r) records.push(r);
   records.sort(
     (a, b) => a.snapshot.time.localeCompare(b.snapshot.time) || a.id.localeCompare(b.id),
   );
@@ -192,7 +219,15 @@ async function syncUnlocked(
   for (const { id, plaintext, snapshot } of records) {
     throwIfAborted(signal);
     current = { from: copier.contentBytes, size: contentOf(snapshot) };
-    await copier.ensureTree(snapshot.tree, snapshot.summary.bytes);
+    try {
+      await copier.ensureTree(snapshot.tree, snapshot.summary.bytes);
+    } catch (err) {
+      if (!sourceDamage(err, signal)) throw err;
+      fail(id, err, `of ${snapshot.time} (${snapshot.paths.join(' ')}) is not copied`);
+      bytesDone += current.size;
+      current = { from: copier.contentBytes, size: 0 };
+      continue;
+    }
     bytesDone += current.size;
     current = { from: copier.contentBytes, size: 0 };
     // The commit point: the record is written only once its whole tree is stored.
@@ -220,6 +255,7 @@ async function syncUnlocked(
     dryRun,
     copied,
     skipped,
+    failed,
     blobsSent: c.blobsSent,
     dataBlobsSent: c.dataBlobsSent,
     treeBlobsSent: c.treeBlobsSent,
@@ -229,6 +265,16 @@ async function syncUnlocked(
     requests: { source, destination, total: requestTotal(source) + requestTotal(destination) },
     durationMs: Date.now() - started,
   };
+}
+
+/**
+ * True for what the source's own objects can be wrong about (one missing, damaged or
+ * not following the format): that snapshot is passed over. Anything else (the storage
+ * failing, the destination refusing, an abort) stops the sync.
+ */
+function sourceDamage(err: unknown, signal: AbortSignal | undefined): boolean {
+  if (signal?.aborted) return false;
+  return hasCode(err, 'not-found') || hasCode(err, 'integrity') || hasCode(err, 'format');
 }
 
 /** A snapshot's file content in bytes, as recorded (0 if the record lacks it). */
@@ -268,13 +314,16 @@ async function selectSnapshots(
   store: SnapshotStore,
   selectors: string[] | undefined,
   signal: AbortSignal | undefined,
+  onUnreadable: (id: ObjectId, err: CairnError) => void,
 ): Promise<ObjectId[]> {
   if (!selectors || selectors.length === 0) return store.ids(signal);
   const ids: ObjectId[] = [];
   for (const selector of selectors) {
     // A full id needs no listing (so a source that cannot list, HTTP, still works);
     // its record is read and verified when copied.
-    const id = isObjectId(selector) ? selector : (await store.resolve(selector, {}, signal)).id;
+    const id = isObjectId(selector)
+      ? selector
+      : (await store.resolve(selector, {}, signal, onUnreadable)).id;
     if (!ids.includes(id)) ids.push(id);
   }
   return ids;

@@ -242,17 +242,22 @@ export class SnapshotStore {
     );
   }
 
-  /** Resolves a selector (id, id prefix, `latest`, `tag:NAME`) to one snapshot. */
+  /**
+   * Resolves a selector (id, id prefix, `latest`, `tag:NAME`) to one snapshot. With
+   * `onUnreadable`, `latest` and `tag:` are the newest of the records that can be read,
+   * the others reported there (see `list`): one damaged record must not stop a restore.
+   */
   async resolve(
     selector: string,
     filter: SnapshotFilter = {},
     signal?: AbortSignal,
+    onUnreadable?: (id: ObjectId, err: CairnError) => void,
   ): Promise<SnapshotRef> {
     if (selector === 'latest' || selector.startsWith('tag:')) {
       if (selector === 'tag:') throw new UsageError('tag: needs a tag name');
       const tags =
         selector === 'latest' ? filter.tags : [...(filter.tags ?? []), selector.slice(4)];
-      const all = await this.list({ ...filter, tags }, signal);
+      const all = await this.list({ ...filter, tags }, signal, onUnreadable);
       const newest = all.at(-1);
       if (!newest) throw new NotFoundError(selector, `no snapshot matches ${selector}`);
       return newest;

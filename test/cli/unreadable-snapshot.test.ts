@@ -35,6 +35,41 @@ async function repoWithUnreadableRecord() {
 }
 
 describe('an unreadable snapshot record', () => {
+  it('does not stop latest and tag: from naming the newest readable snapshot', async () => {
+    const { repoDir, badId } = await repoWithUnreadableRecord();
+    const target = await tempDir();
+    const restore = await cli('--repo', repoDir, 'restore', 'latest', '--target', target);
+    expect(restore.code, restore.stderr).toBe(EXIT.ok);
+    expect(restore.stderr).toContain(`note: snapshots/${badId} cannot be read (snapshot ${badId}:`);
+    expect(restore.stderr).toContain('latest is the newest snapshot that can');
+    const ls = await cli('--repo', repoDir, '--json', 'ls', 'latest');
+    expect(ls.code).toBe(EXIT.ok);
+    expect(ls.json.find((e) => e.type === 'notice')).toMatchObject({
+      code: 'snapshot-unreadable',
+      path: `snapshots/${badId}`,
+    });
+    expect(ls.json.some((e) => e.type === 'entry' || e.path === 'a')).toBe(true);
+    // An id names that record and nothing else: still the error it was.
+    const direct = await cli('--repo', repoDir, 'ls', badId.slice(0, 8));
+    expect(direct.code).toBe(EXIT.failure);
+  });
+
+  it('is named and passed over by sync, which copies the others (exit 3)', async () => {
+    const { repoDir, badId } = await repoWithUnreadableRecord();
+    const dst = join(await tempDir(), 'dst');
+    const init = await cli('--repo', dst, 'init', '--copy-params-from', repoDir);
+    expect(init.code).toBe(EXIT.ok);
+    const latest = await cli('sync', repoDir, dst, 'latest');
+    expect(latest.code, latest.stderr).toBe(EXIT.ok);
+    expect(latest.stderr).toContain(`note: snapshots/${badId} cannot be read`);
+    const all = await cli('sync', repoDir, dst);
+    expect(all.code).toBe(EXIT.partial);
+    expect(all.stderr).toContain(`warning: snapshot ${badId} cannot be read in the source`);
+    expect(all.stderr).toContain('1 snapshot could not be copied');
+    const listed = await cli('--repo', dst, '--json', 'snapshots');
+    expect(listed.json.filter((e) => e.type === 'snapshot')).toHaveLength(1);
+  });
+
   it('is named and left out by snapshots and backup; forget refuses', async () => {
     const { repoDir, src, badId } = await repoWithUnreadableRecord();
 

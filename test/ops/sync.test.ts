@@ -88,6 +88,40 @@ describe('sync', () => {
     expect(recorder.written.filter((k) => !k.startsWith('locks/'))).toEqual([]);
   });
 
+  it('passes over snapshots the source cannot give whole, naming them, and copies the rest', async () => {
+    const source = await memoryRepo();
+    const dataKeys = async () => {
+      const keys: string[] = [];
+      for await (const info of source.backend.list('data/')) keys.push(info.key);
+      return new Set(keys);
+    };
+    const one = await tempDir();
+    await writeTree(one, { 'a.txt': 'the first snapshot alone has this\n'.repeat(40) });
+    const damaged = await backup(source, { paths: [one], statCacheDir: false });
+    const firstKeys = await dataKeys();
+    const two = await tempDir();
+    await writeTree(two, { 'b.txt': 'the second snapshot has other content\n'.repeat(40) });
+    const healthy = await backup(source, { paths: [two], statCacheDir: false });
+    await source.backend.delete([...firstKeys][0]!);
+    const garbage = new TextEncoder().encode('not a snapshot record');
+    const garbageId = source.codec.idOf(garbage);
+    await source.backend.put(`snapshots/${garbageId}`, await source.codec.seal(garbage));
+    const dest = await initRepository(new MemoryBackend(), paramsOf(source.config));
+    const events: SyncEvent[] = [];
+    const report = await sync(source, dest, { onEvent: (e) => events.push(e) });
+    expect(report.copied).toEqual([healthy.snapshotId]);
+    expect(report.failed.map((f) => f.id).sort()).toEqual([damaged.snapshotId!, garbageId].sort());
+    const byId = new Map(report.failed.map((f) => [f.id, f]));
+    expect(byId.get(damaged.snapshotId!)).toMatchObject({ code: 'not-found' });
+    expect(byId.get(damaged.snapshotId!)!.message).toMatch(
+      /is not copied: data blob \w+ is missing/,
+    );
+    expect(byId.get(garbageId)).toMatchObject({ code: 'format' });
+    expect(events.filter((e) => e.type === 'warning')).toHaveLength(2);
+    expect(await dest.snapshots.ids()).toEqual([healthy.snapshotId]);
+    expect((await check(dest, {})).problems).toEqual([]);
+  });
+
   it('sends only the changed chunks, the changed tree path and the record', async () => {
     const { src, source, dest, recorder, first } = await setup();
     await sync(source, dest);

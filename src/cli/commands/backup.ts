@@ -31,7 +31,7 @@ export default async function backupCommand(
   const excludes = [...(opts.exclude ?? []), ...(await readExcludeFiles(opts.excludeFile ?? []))];
   return ctx.withRepo(
     async (repo) => {
-      const parent = opts.parent ? (await repo.snapshots.resolve(opts.parent)).id : undefined;
+      const parent = opts.parent ? (await ctx.resolveSnapshot(repo, opts.parent)).id : undefined;
       let warnings = 0;
       const onEvent = (e: BackupEvent) => {
         if (e.type === 'warning') {

@@ -26,7 +26,7 @@ export default async function cat(
     }
     if (!id) throw new UsageError(`cat ${kind} needs an id`);
     if (kind === 'snapshot') {
-      const ref = await repo.snapshots.resolve(id, {}, ctx.signal);
+      const ref = await ctx.resolveSnapshot(repo, id);
       await print(ctx, { type: 'snapshot', id: ref.id, ...ref.snapshot });
       return EXIT.ok;
     }

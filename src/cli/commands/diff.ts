@@ -12,8 +12,8 @@ export default async function diff(
   opts: { metadata?: boolean },
 ): Promise<number> {
   return ctx.withRepo(async (repo) => {
-    const left = await repo.snapshots.resolve(a, {}, ctx.signal);
-    const right = await repo.snapshots.resolve(b, {}, ctx.signal);
+    const left = await ctx.resolveSnapshot(repo, a);
+    const right = await ctx.resolveSnapshot(repo, b);
     const summary = emptyDiffSummary();
     for await (const d of diffTrees(
       repo,

@@ -14,7 +14,7 @@ export default async function ls(
   opts: { long?: boolean },
 ): Promise<number> {
   return ctx.withRepo(async (repo) => {
-    const { id, snapshot } = await repo.snapshots.resolve(selector, {}, ctx.signal);
+    const { id, snapshot } = await ctx.resolveSnapshot(repo, selector);
     const parts = splitSnapshotPath(path);
     let entries = 0;
     const print = (p: string, e: Entry) => {

@@ -29,7 +29,7 @@ export default async function restoreCommand(
     );
   }
   return ctx.withRepo(async (repo) => {
-    const { id, snapshot } = await repo.snapshots.resolve(selector, {}, ctx.signal);
+    const { id, snapshot } = await ctx.resolveSnapshot(repo, selector);
     let warnings = 0;
     const onEvent = (e: RestoreEvent) => {
       if (e.type === 'warning') {

@@ -40,6 +40,11 @@ export default async function syncCommand(
           `${e.snapshots.length} snapshot${e.snapshots.length === 1 ? '' : 's'} to copy from ${e.source} to ${e.destination}` +
             (e.skipped.length > 0 ? `, ${e.skipped.length} already there` : ''),
         );
+      } else if (e.type === 'notice') {
+        ctx.out.note(e.message);
+      } else if (e.type === 'warning') {
+        ctx.out.warn(e.message, e); // with --json, the event itself
+        return;
       } else if (e.type === 'snapshot') {
         ctx.out.line(
           `${dryRun ? 'would copy' : 'copied'} snapshot ${shortId(e.id)} of ${formatTime(e.time)} (${e.paths.map(visiblePath).join(' ')})`,
@@ -69,6 +74,12 @@ export default async function syncCommand(
     ctx.out.line(
       `requests: source ${describeCounts(report.requests.source)}; destination ${describeCounts(report.requests.destination)}; ${formatDuration(report.durationMs)}`,
     );
+    if (report.failed.length > 0) {
+      ctx.out.error(
+        `${count(report.failed.length, 'snapshot')} could not be copied: the source cannot give ${report.failed.length === 1 ? 'it' : 'them'} whole ('cairn check' on it names what is damaged)`,
+      );
+      return EXIT.partial;
+    }
     return EXIT.ok;
   } finally {
     await src.close();
