@@ -528,6 +528,8 @@ export class BackupWalker {
 
   /** A child that failed: repository failures are fatal, source failures warnings. */
   private childFailed(path: string, err: unknown): undefined {
+    // Once stopped, what failed meanwhile is not the source's fault.
+    throwIfAborted(this.ctx.signal);
     if (hasCode(err, 'aborted') || hasCode(err, 'backend') || hasCode(err, 'integrity')) {
       throw err;
     }
@@ -687,6 +689,7 @@ export class BackupWalker {
       );
     } catch (err) {
       this.doneReading(reading);
+      throwIfAborted(this.ctx.signal);
       if (
         hasCode(err, 'aborted') ||
         hasCode(err, 'backend') ||

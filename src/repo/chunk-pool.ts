@@ -321,7 +321,7 @@ export class ChunkPool {
     blobs: BlobStore,
     options: StoreFileOptions = {},
   ): Promise<ChunkRef[]> {
-    if (this.closed) throw new Error('chunk pool is closed');
+    if (this.closed) throw new AbortedError('chunk pool is closed');
     throwIfAborted(options.signal);
     const server = await this.acquire(options.size);
     const task = new FileTask(this.nextTask++, server, blobs, options);
@@ -402,7 +402,7 @@ export class ChunkPool {
 
   private async stop(): Promise<void> {
     this.closed = true;
-    const closed = new Error('chunk pool is closed');
+    const closed = new AbortedError('chunk pool is closed');
     for (const task of this.tasks.values()) task.fail(closed);
     for (const put of this.puts.values()) put.reject(closed);
     this.puts.clear();
@@ -455,7 +455,7 @@ export class ChunkPool {
    * threads started so far (maybe none yet). Throws once every worker started has failed.
    */
   private liveServers(): Server[] {
-    if (this.closed) throw new Error('chunk pool is closed');
+    if (this.closed) throw new AbortedError('chunk pool is closed');
     this.servers ??= this.workers > 0 ? [] : [this.inlineServer()];
     if (this.started > 0 && this.servers.length === 0) {
       throw new BackendError('chunk pool: every worker thread failed');

@@ -6,7 +6,8 @@
  * completes and check finds nothing wrong.
  */
 import { spawn } from 'node:child_process';
-import { readdir, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TEMP_PREFIX } from '../../src/backends/local.js';
@@ -14,6 +15,39 @@ import { pseudoRandomBytes, tempDir } from '../helpers/fs.js';
 import { BASE_ENV, BIN, cairnBin, requireBinary } from '../helpers/reliability.js';
 
 describe('cairn backup interrupted', () => {
+  it('says it was interrupted, and nothing about the files it was reading', async () => {
+    requireBinary();
+    const repo = join(await tempDir(), 'repo');
+    const src = await tempDir();
+    for (let i = 0; i < 8; i++) await writeFile(join(src, `f${i}`), randomBytes(16 << 20));
+    const env = { CAIRN_REPO: repo, CAIRN_CACHE_DIR: await tempDir() };
+    expect((await cairnBin(['init', '--no-encryption', '--compression', 'off'], env)).code).toBe(0);
+    expect((await cairnBin(['backup', src], env)).code).toBe(0);
+    // What a forget and prune of every snapshot leave: the stat cache calls the files
+    // unchanged, their chunks are gone, so all eight are read again, most of them
+    // waiting for a chunk thread when the signal comes.
+    await rm(join(repo, 'data'), { recursive: true });
+    await rm(join(repo, 'tree'), { recursive: true });
+    const child = spawn(process.execPath, [BIN, '--json', 'backup', '-v', src], {
+      env: { ...process.env, ...BASE_ENV, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    // Stopped once the first file is done: the others are being read, or waiting.
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      if (stdout.includes('"type":"file"')) child.kill('SIGINT');
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(130);
+    expect(stdout).not.toContain('"type":"warning"');
+    expect(stderr).toBe('cairn: interrupted\n');
+  });
+
   it('leaves no temporary file in the repository, and saves no snapshot', async () => {
     requireBinary();
     const repo = join(await tempDir(), 'repo');
