@@ -959,8 +959,7 @@ class RestoreRun {
       return first !== undefined && first.dev === st.dev && first.ino === st.ino;
     }
     let same: boolean;
-    if (e.inline)
-      same = Buffer.from(e.inline).equals(withFsPathSync(at, (where) => readFileSync(where)));
+    if (e.inline) same = inlineMatches(e.inline, at);
     else if (e.chunks.length === 0) same = true;
     else
       same =
@@ -975,6 +974,10 @@ class RestoreRun {
       (st.mode & 0o7777) === e.mode &&
       mtimeMatches &&
       (!isRoot || (st.uid === e.uid && st.gid === e.gid));
+    // Other names share this inode (a `cp -al` copy, or names the snapshot holds as
+    // separate files): changing its metadata in place would change theirs too. It is
+    // written again as a file of its own instead.
+    if (!metaMatches && st.nlink > 1 && e.hardlink === undefined) return false;
     if (!metaMatches && !this.dryRun) await this.applyMetadata(e, at);
     if (e.hardlink !== undefined) {
       // The group's first file is in place: the others link to it, or already do.
@@ -1253,6 +1256,18 @@ function lstatOrUndefined(path: string): Stats | undefined {
 async function writableForOwner(at: string | Buffer, st: Stats): Promise<void> {
   if (isRoot || (st.mode & 0o300) === 0o300 || st.uid !== process.getuid?.()) return;
   await chmod(at, (st.mode & 0o7777) | 0o300).catch(() => {});
+}
+
+/**
+ * True when the file at `at` holds exactly `inline`. One that cannot be read (a mode
+ * `000` file its owner restored) does not match, and is written again.
+ */
+function inlineMatches(inline: Uint8Array, at: string): boolean {
+  try {
+    return Buffer.from(inline).equals(withFsPathSync(at, (where) => readFileSync(where)));
+  } catch {
+    return false;
+  }
 }
 
 /** The names in `dir` (byte-exact; none if it cannot be read). */

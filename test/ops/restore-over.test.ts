@@ -1,4 +1,4 @@
-import { link, lstat, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CountingBackend } from '../../src/backends/counting.js';
@@ -239,6 +239,39 @@ describe('hard links restored over themselves', () => {
     const relinked = await restore(repo, b.snapshotId!, b.snapshot, { target });
     expect(relinked.filesUnchanged).toBe(3);
     expect(await ino('big2')).toBe(await ino('big'));
+    expect(await describeTree(target)).toEqual(await describeTree(src));
+  });
+});
+
+describe('files in the target that share an inode the snapshot does not share', () => {
+  it('get their own inode when their metadata differs, and other names keep theirs', async () => {
+    const { repo } = await localRepo({ chunker: CHUNKS, inlineMax: 256 });
+    const src = await tempDir();
+    await writeFile(join(src, 'a'), 'same content\n'); // inline
+    await writeFile(join(src, 'b'), 'same content\n');
+    await writeFile(join(src, 'big'), Buffer.alloc(100_000, 3)); // chunked
+    await chmod(join(src, 'a'), 0o644);
+    await chmod(join(src, 'b'), 0o600);
+    await chmod(join(src, 'big'), 0o640);
+    const b = await backup(repo, { paths: [src], statCacheDir: false });
+    // The target holds a and b as one inode; big is linked from outside (a `cp -al`).
+    const target = await tempDir();
+    const outside = await tempDir();
+    await writeFile(join(target, 'a'), 'same content\n');
+    await chmod(join(target, 'a'), 0o644);
+    await link(join(target, 'a'), join(target, 'b'));
+    await writeFile(join(outside, 'big'), Buffer.alloc(100_000, 3));
+    await chmod(join(outside, 'big'), 0o644);
+    await link(join(outside, 'big'), join(target, 'big'));
+    for (let round = 0; round < 2; round++) {
+      await restore(repo, b.snapshotId!, b.snapshot, { target });
+      const mode = async (p: string) => (await stat(p)).mode & 0o777;
+      expect(await mode(join(target, 'a'))).toBe(0o644);
+      expect(await mode(join(target, 'b'))).toBe(0o600);
+      expect(await mode(join(target, 'big'))).toBe(0o640);
+      expect(await mode(join(outside, 'big'))).toBe(0o644);
+      expect((await stat(join(target, 'a'))).ino).not.toBe((await stat(join(target, 'b'))).ino);
+    }
     expect(await describeTree(target)).toEqual(await describeTree(src));
   });
 });

@@ -82,6 +82,38 @@ describe('restore over read-only directories, not as root', () => {
     },
   );
 
+  it.skipIf(!isRoot)('restores again over a file of mode 000 it restored (exit 0)', async () => {
+    requireBinary();
+    const base = await tempDir();
+    await chmod(base, 0o755);
+    const src = join(base, 'src');
+    mkdirSync(src);
+    await writeFile(join(src, 'closed'), 'no one may read this\n');
+    for (const d of ['repo', 'cache', 'target']) mkdirSync(join(base, d));
+    giveToNobody(base);
+    chmodSync(join(src, 'closed'), 0o000);
+    const env = { CAIRN_REPO: join(base, 'repo'), CAIRN_CACHE_DIR: join(base, 'cache') };
+    const run = async (...args: string[]) => {
+      const r = await cairnBin(args, env, nobody);
+      expect(r.code, r.stderr).toBe(0);
+      return r;
+    };
+    await run('init', '--no-encryption');
+    // Backed up as root reads it; the user restores it as its owner.
+    const asRoot = await cairnBin(['backup', src], env);
+    expect(asRoot.code, asRoot.stderr).toBe(0);
+    giveToNobody(join(base, 'repo'));
+    giveToNobody(join(base, 'cache'));
+    const target = join(base, 'target');
+    await run('restore', 'latest', '--target', target);
+    expect(lstatSync(join(target, 'closed')).mode & 0o777).toBe(0o000);
+    const again = await run('restore', 'latest', '--target', target);
+    expect(again.stderr).toBe('');
+    expect(lstatSync(join(target, 'closed')).mode & 0o777).toBe(0o000);
+    chmodSync(join(target, 'closed'), 0o600);
+    expect(readFileSync(join(target, 'closed'), 'utf8')).toBe('no one may read this\n');
+  });
+
   it.skipIf(!isRoot)(
     'restores into a target it owns but made read-only, and puts its mode back',
     async () => {
