@@ -3,6 +3,7 @@
 import { applyHeapSettings } from './heap.js';
 import { main, stdoutFailure } from './main.js';
 import { Output } from './output.js';
+import { rawArguments } from './raw-args.js';
 
 // File writes with fsync and parallel reads wait in libuv's thread pool (4 threads by
 // default). libuv reads this variable when the pool starts, on first use, which is
@@ -12,7 +13,7 @@ process.env.UV_THREADPOOL_SIZE ??= '16';
 // one, same speed (heap.ts).
 applyHeapSettings();
 
-main(process.argv.slice(2)).then((code) => {
+main(rawArguments()).then((code) => {
   // A stderr that failed late has nothing more to say; the exit code below stands.
   process.stderr.on('error', () => {});
   // stdout failing after the command finished (its reader gone, a full disk): the

@@ -110,6 +110,16 @@ export function isCanonicalName(name: string): boolean {
 }
 
 /**
+ * `path` as plain text: each byte escape (a byte that is not UTF-8) written as `\xHH`.
+ * For fields that hold text, not names (a snapshot record's `paths`): a lone surrogate
+ * has no UTF-8 form, and the record's encoder would turn it into U+FFFD.
+ */
+export function textOfPath(path: string): string {
+  if (isWellFormedName(path)) return path;
+  return path.replace(/[\udc80-\udcff]/g, (ch) => `\\x${(ch.charCodeAt(0) - 0xdc00).toString(16)}`);
+}
+
+/**
  * A path (or name) as Node's file-system calls take it: the string itself when it holds
  * no byte escapes, else a Buffer of its exact bytes.
  */

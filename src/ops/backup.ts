@@ -20,6 +20,7 @@ import { wasmScanEnabled } from '../chunker/scan-wasm.js';
 import { shareSignal, throwIfAborted } from '../core/abort.js';
 import { errorCause } from '../core/errno.js';
 import { CairnError, UsageError } from '../core/errors.js';
+import { fsPath, textOfPath } from '../core/fs-names.js';
 import type { ObjectId } from '../core/ids.js';
 import { compareNames } from '../manifest/names.js';
 import { checkPaths, checkTags, checkText, refuseField } from '../manifest/snapshot-fields.js';
@@ -125,7 +126,7 @@ async function backupUnlocked(
   await checkSources(options.paths, sources, followed);
   // Recorded with the `/` that made it followed: `link/` (the directory) and `link` (the
   // link itself) are different backups, each the other's parent or retention group never.
-  const recorded = sources.map((s) => (followed.has(s) && s !== '/' ? `${s}/` : s));
+  const recorded = sources.map((s) => textOfPath(followed.has(s) && s !== '/' ? `${s}/` : s));
 
   const hostname = options.hostname ?? osHostname();
   // The parent only names where this backup came from: a damaged record is passed over.
@@ -288,7 +289,8 @@ function namesDirectory(given: string): boolean {
 
 /** The stat of source root `path`: lstat, or stat of one that `followed` names. */
 function rootStat(path: string, followed: ReadonlySet<string>): Promise<BigIntStats> {
-  return followed.has(path) ? stat(path, { bigint: true }) : lstat(path, { bigint: true });
+  const at = fsPath(path); // a name that is not UTF-8 comes as escapes (core/fs-names.ts)
+  return followed.has(path) ? stat(at, { bigint: true }) : lstat(at, { bigint: true });
 }
 
 /**
