@@ -21,7 +21,7 @@
  * encoding or hashing anything.
  */
 import type { BigIntStats } from 'node:fs';
-import { closeSync, constants, lstatSync, openSync, readlinkSync, readSync } from 'node:fs';
+import { closeSync, constants, lstatSync, readlinkSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { throwIfAborted } from '../core/abort.js';
 import { CAN_HOP, DIRECT_DIR_BYTES, DirRef } from '../core/deep-path.js';
@@ -36,6 +36,7 @@ import {
 } from '../core/fs-names.js';
 import type { ObjectId } from '../core/ids.js';
 import { Semaphore, settleAll } from '../core/limit.js';
+import { openSourceSync } from '../core/source-open.js';
 import { compareNames, sortNames } from '../manifest/names.js';
 import { encodeEntryView } from '../manifest/tree-codec.js';
 import type { ChunkRef, Entry, FileEntry } from '../manifest/types.js';
@@ -639,7 +640,7 @@ export class BackupWalker {
     st: SourceStat,
   ): { bytes: Uint8Array; size: number } | undefined {
     const inlineMax = this.ctx.repo.config.inlineMax;
-    const fd = openSync(at, 'r');
+    const fd = openSourceSync(at);
     let n: number;
     try {
       n = readSync(fd, this.smallBuffer, 0, inlineMax + 1, 0);
@@ -806,7 +807,7 @@ export class BackupWalker {
 
   /** Reads at most `limit` bytes of a file synchronously (a copy the caller keeps). */
   private readSmall(path: string, limit: number): Uint8Array {
-    const fd = openSync(path, 'r');
+    const fd = openSourceSync(path);
     try {
       // One read: a regular file returns fewer bytes than asked only at its end.
       const n = readSync(fd, this.smallBuffer, 0, limit, 0);
@@ -866,7 +867,7 @@ async function withStringPath<T>(
   if (typeof at === 'string') return fn(at);
   if (!CAN_HOP) throw new Error('file names that are not UTF-8 are read on Linux only');
   // NONBLOCK: should a FIFO have replaced the file since lstat, opening must not hang.
-  const fd = openSync(at, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  const fd = openSourceSync(at, constants.O_NOFOLLOW | constants.O_NONBLOCK);
   try {
     return await fn(`/proc/self/fd/${fd}`);
   } finally {

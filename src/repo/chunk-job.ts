@@ -9,7 +9,7 @@
  * and hashes the next window, so the thread stays busy; at most two windows of
  * plaintext are held at once.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, readSync } from 'node:fs';
 import type { GroupCommit } from '../backends/group-commit.js';
 import type { DirectItem, LocalDirectWriter, PendingObject } from '../backends/local-direct.js';
 import type { FastCDC } from '../chunker/fastcdc.js';
@@ -17,6 +17,7 @@ import { wordView } from '../chunker/scan.js';
 import { dropKeptScanBuffers, giveBackScanBuffer, takeScanBuffer } from '../chunker/scan-wasm.js';
 import { StreamChunker } from '../chunker/stream.js';
 import type { ObjectId } from '../core/ids.js';
+import { openSourceSync } from '../core/source-open.js';
 import type { ObjectCodec } from './codec.js';
 import { blobKey } from './layout.js';
 
@@ -73,7 +74,7 @@ export async function runChunkJob(
   codec: ObjectCodec,
   sink: ChunkJobSink,
 ): Promise<void> {
-  const fd = openSync(path, 'r');
+  const fd = openSourceSync(path);
   let reader: WindowReader | undefined;
   try {
     reader = new WindowReader(fd, cdc, WINDOW_BYTES);
@@ -167,7 +168,7 @@ export async function runDirectChunkJob(
   seen: Set<string>,
   sink: DirectJobSink,
 ): Promise<ReadDirectJob> {
-  const fd = openSync(path, 'r');
+  const fd = openSourceSync(path);
   let reported: Promise<void> = Promise.resolve();
   let reader: SpanReader | undefined;
   try {
