@@ -86,3 +86,33 @@ export function formatMode(kind: string, mode: number): string {
     special(0o001, 0o1000, 't', 'T', 'x')
   );
 }
+
+/**
+ * Characters a terminal acts on rather than shows: C0 controls, DEL, C1 controls, and
+ * the byte escapes of names that are not UTF-8 (lone surrogates U+DC80-U+DCFF, see
+ * core/fs-names.ts). With the `u` flag a valid surrogate pair is one character and
+ * never matches.
+ */
+export const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\udc80-\udcff]/u;
+const UNPRINTABLE_ALL = /[\u0000-\u001f\u007f-\u009f\udc80-\udcff]/gu;
+const SHORT_ESCAPES: Record<string, string> = { '\n': '\\n', '\t': '\\t', '\r': '\\r' };
+
+/** One unprintable character as its escape: `\n`, `\t`, `\r` or `\xHH`. */
+export function escapeChar(ch: string): string {
+  const code = ch.charCodeAt(0);
+  // A byte escape stands for the byte code - 0xdc00.
+  const byte = code >= 0xdc80 ? code - 0xdc00 : code;
+  return SHORT_ESCAPES[ch] ?? `\\x${byte.toString(16).padStart(2, '0')}`;
+}
+
+/**
+ * A path or name from a repository or a file system, as text output shows it: control
+ * characters as `\n`, `\t`, `\r` or `\xHH`, bytes that are not UTF-8 as `\xHH`, and a
+ * backslash as `\\`, as `ls -b` does. A name can hold any byte but `/` and NUL, and one
+ * read from a repository is untrusted: printed raw, an escape sequence in it would drive
+ * the terminal, and a newline would forge a line of output. `--json` keeps names exact.
+ */
+export function visiblePath(path: string): string {
+  if (!UNPRINTABLE.test(path) && !path.includes('\\')) return path;
+  return path.replace(/\\/g, '\\\\').replace(UNPRINTABLE_ALL, escapeChar);
+}

@@ -33,6 +33,7 @@ import {
   NotFoundError,
   UsageError,
 } from '../core/errors.js';
+import { visiblePath } from '../core/format.js';
 import { readdirNames } from '../core/fs-names.js';
 import type { ObjectId } from '../core/ids.js';
 import { mapConcurrent, Semaphore } from '../core/limit.js';
@@ -164,7 +165,7 @@ export async function restore(
           ? undefined
           : await findEntry(repo, snapshot.tree, parts, options.signal);
       if (parts.length > 0 && !entry)
-        throw new NotFoundError(inc, `${inc} is not in snapshot ${snapshotId}`);
+        throw new NotFoundError(inc, `${visiblePath(inc)} is not in snapshot ${snapshotId}`);
       // One inside another is restored (and counted) as part of it.
       if (!kept.has(i)) continue;
       if (!entry) totals = { files: snapshot.summary.files, bytes: snapshot.summary.bytes };

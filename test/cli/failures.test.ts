@@ -39,6 +39,19 @@ async function repoWithSnapshot(files = 3) {
 const noStack = (text: string) => expect(text).not.toMatch(/\n\s+at /);
 
 describe('failures on the command line', () => {
+  it('a path that is not in the snapshot is quoted escaped, on one line', async () => {
+    const { repo } = await repoWithSnapshot();
+    const target = await tempDir();
+    for (const args of [
+      ['ls', 'latest', 'no\nsuch'],
+      ['restore', 'latest', '--target', target, '--include', 'no\nsuch'],
+    ]) {
+      const r = await cli('--repo', repo, ...args);
+      expect(r.code).toBe(EXIT.failure);
+      expect(r.stderr).toMatch(/^cairn: no\\nsuch is not in snapshot \w+\n$/);
+    }
+  });
+
   it('a restore target that is a file: a usage error naming it, dry run or not', async () => {
     const { repo } = await repoWithSnapshot();
     const file = join(await tempDir(), 'a-file');

@@ -49,7 +49,8 @@ export default async function ls(
       return done();
     }
     const entry = await findEntry(repo, snapshot.tree, parts, ctx.signal);
-    if (!entry) throw new NotFoundError(path, `${path} is not in snapshot ${id.slice(0, 8)}`);
+    if (!entry)
+      throw new NotFoundError(path, `${visiblePath(path)} is not in snapshot ${id.slice(0, 8)}`);
     const prefix = parts.join('/');
     print(prefix, entry);
     if (entry.kind === 'dir') {
