@@ -1,5 +1,5 @@
 /** Text output helpers: the shared formatters, plus time stamps and tables. */
-import { escapeChar, formatLocalTime, UNPRINTABLE, visiblePath } from '../core/format.js';
+import { escapeChar, formatLocalTime, UNPRINTABLE } from '../core/format.js';
 
 export {
   formatBytes,
