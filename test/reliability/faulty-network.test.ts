@@ -11,7 +11,6 @@ import { FaultyBackend } from '../../src/backends/faulty.js';
 import { ForwardingBackend } from '../../src/backends/forwarding.js';
 import { LocalBackend } from '../../src/backends/local.js';
 import { RetryBackend } from '../../src/backends/retry.js';
-import { CairnError } from '../../src/core/errors.js';
 import { backup } from '../../src/ops/backup.js';
 import { check } from '../../src/ops/check.js';
 import type { RestoreEvent } from '../../src/ops/events.js';
