@@ -404,7 +404,8 @@ async function readSlot(
 }
 
 /** Whether anything but key slots is stored: snapshots, data or tree objects. */
-async function holdsContent(backend: Backend): Promise<boolean> {
+/** True when `backend` holds snapshots, data or trees (a repository, config or not). */
+export async function holdsContent(backend: Backend): Promise<boolean> {
   for (const prefix of ['snapshots/', 'data/', 'tree/']) {
     for await (const _ of backend.list(prefix)) return true;
   }

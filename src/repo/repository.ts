@@ -27,6 +27,7 @@ import {
   addKeySlot,
   type DamagedKeySlot,
   discardKeySlot,
+  holdsContent,
   holdsKeySlots,
   KEYS_PREFIX,
   removeLeftoverKeySlots,
@@ -212,6 +213,16 @@ export async function initRepository(
   // The config marks the repository as existing, so it is written last: an init that
   // fails before it leaves no repository, and running init again succeeds.
   if (await hasConfig(backend)) throw existsError(backend);
+  if (backend.capabilities.listable && (await holdsContent(backend))) {
+    // A repository whose config is missing: a new one there would mix with it, and the
+    // old data of an encrypted one could never be read again (its slots are bound to
+    // the lost config's id).
+    throw new ExistsError(
+      `${backend.location} holds snapshots, data or trees but no config: a repository ` +
+        'whose config is missing. Put its config back (from a copy, or from a repository ' +
+        'synced from it), or create the new repository somewhere else',
+    );
+  }
   await removeLeftoverKeySlots(backend);
   let keySlot: string | undefined;
   if (enc && keys) {

@@ -91,7 +91,7 @@ describe('init writes the config last', () => {
     expect((await openRepositoryIn(memory, { password })).keySlot).toBe(repo.keySlot);
   });
 
-  it('never removes the slots of a repository whose config is missing', async () => {
+  it('refuses a location holding a repository whose config is missing, and keeps its slots', async () => {
     const memory = new MemoryBackend();
     const first = await initRepository(memory, encrypted);
     await memory.put('data/ab/abcdef', new Uint8Array([1, 2, 3]));
@@ -103,8 +103,11 @@ describe('init writes the config last', () => {
     await memory.delete(key);
     await memory.put(key, Buffer.from(JSON.stringify(record)));
     await memory.delete(CONFIG_KEY);
-    await initRepository(memory, encrypted);
-    expect((await listKeySlots(memory)).map((s) => s.id)).toContain(slot);
+    await expect(initRepository(memory, encrypted)).rejects.toThrow(
+      /holds snapshots, data or trees but no config: a repository whose config is missing/,
+    );
+    expect((await listKeySlots(memory)).map((s) => s.id)).toEqual([slot]);
+    expect(await exists(memory, CONFIG_KEY)).toBe(false);
   });
 
   it('a failing key-slot write leaves no config; a second init succeeds', async () => {
