@@ -28,7 +28,7 @@ import type { Snapshot, SnapshotSummary } from '../manifest/types.js';
 import type { BlobStore } from '../repo/blob-store.js';
 import { repoCacheDir } from '../repo/cache-dir.js';
 import { ChunkPool } from '../repo/chunk-pool.js';
-import type { Lock } from '../repo/locks.js';
+import type { Lock, LockInfo } from '../repo/locks.js';
 import type { Repository } from '../repo/repository.js';
 import { StatCache } from '../repo/stat-cache.js';
 import { DirectoryWriter } from '../repo/tree-store.js';
@@ -80,7 +80,7 @@ export interface BackupOptions {
    */
   lock?: boolean;
   /** Called when the backup has to wait for a prune that is deleting. */
-  onLockWait?: () => void;
+  onLockWait?: (sweep: LockInfo) => void;
   signal?: AbortSignal;
   onEvent?: (event: BackupEvent) => void;
 }
@@ -108,7 +108,7 @@ export async function backup(repo: Repository, options: BackupOptions): Promise<
   if (!locked) return backupUnlocked(repo, options);
   return withSharedLock(repo, 'backup', (lock) => backupUnlocked(repo, options, lock), {
     ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.onLockWait ? { onWait: () => options.onLockWait?.() } : {}),
+    ...(options.onLockWait ? { onWait: (sweep) => options.onLockWait?.(sweep) } : {}),
   });
 }
 

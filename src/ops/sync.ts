@@ -33,7 +33,7 @@ import type { Snapshot } from '../manifest/types.js';
 import { BlobStore } from '../repo/blob-store.js';
 import { type RepoConfig, sameChunking } from '../repo/config.js';
 import { snapshotKey } from '../repo/layout.js';
-import type { Lock } from '../repo/locks.js';
+import type { Lock, LockInfo } from '../repo/locks.js';
 import type { Repository } from '../repo/repository.js';
 import { SnapshotStore } from '../repo/snapshots.js';
 import { type SyncEvent, Throttle } from './events.js';
@@ -58,7 +58,7 @@ export interface SyncOptions {
    */
   lock?: boolean;
   /** Called when the lock has to wait for a prune that is deleting. */
-  onLockWait?: () => void;
+  onLockWait?: (sweep: LockInfo) => void;
 }
 
 /** Requests made to each side, by verb (failed attempts and listings included). */
@@ -109,7 +109,7 @@ export async function sync(
   if (!locked) return syncUnlocked(src, dst, options);
   return withSharedLock(dst, 'sync', (lock) => syncUnlocked(src, dst, options, lock), {
     ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.onLockWait ? { onWait: () => options.onLockWait?.() } : {}),
+    ...(options.onLockWait ? { onWait: (sweep) => options.onLockWait?.(sweep) } : {}),
   });
 }
 

@@ -124,6 +124,8 @@ export function staleReason(
   if (!Number.isFinite(refreshed)) return 'its refresh time is unreadable';
   const age = now - refreshed;
   if (age > staleMs) return `not refreshed for ${formatAge(age)}`;
+  // A clock far ahead would otherwise keep its lock live for as long as it is ahead.
+  if (-age > staleMs) return `its refresh time is ${formatAge(-age)} in the future`;
   if (record.host === host && record.pid !== process.pid && !processAlive(record.pid)) {
     return `process ${record.pid} on this host no longer exists`;
   }
@@ -161,8 +163,13 @@ export function describeLock(lock: LockInfo, now = Date.now()): string {
   if (r.operation === '?' && Date.parse(r.time) === 0) {
     return `lock ${lock.id.slice(0, 8)} (unreadable record)${lock.stale ? `, stale: ${lock.stale}` : ''}`;
   }
-  const age = formatAge(now - Date.parse(r.time));
-  return `${r.exclusive ? 'exclusive' : 'shared'} lock ${lock.id.slice(0, 8)} (${r.operation}) held by ${r.user}@${r.host} pid ${r.pid}, taken ${age} ago${lock.stale ? `, stale: ${lock.stale}` : ''}`;
+  const ago = now - Date.parse(r.time);
+  // Taken on a host whose clock is ahead of this one's: said so, not "0s ago".
+  const age =
+    ago < -60_000
+      ? `${formatAge(-ago)} in the future (a clock ahead of this one)`
+      : `${formatAge(ago)} ago`;
+  return `${r.exclusive ? 'exclusive' : 'shared'} lock ${lock.id.slice(0, 8)} (${r.operation}) held by ${r.user}@${r.host} pid ${r.pid}, taken ${age}${lock.stale ? `, stale: ${lock.stale}` : ''}`;
 }
 
 /** A held lock: refreshed until released. */

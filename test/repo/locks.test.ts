@@ -111,6 +111,19 @@ describe('locks', () => {
     await kept.release();
   });
 
+  it('a lock from a clock ahead says so, and is stale once further ahead than the stale age', () => {
+    const now = Date.now();
+    const ahead = (ms: number) => new Date(now + ms).toISOString();
+    const twoHours = record({ time: ahead(2 * 3600_000), refreshedAt: ahead(2 * 3600_000) });
+    expect(staleReason(twoHours, now)).toBe('its refresh time is 2h0m in the future');
+    const tenMinutes = record({ time: ahead(600_000), refreshedAt: ahead(600_000) });
+    expect(staleReason(tenMinutes, now)).toBeUndefined();
+    const info = { id: 'a'.repeat(64), record: tenMinutes, stale: undefined };
+    expect(describeLock(info, now)).toContain(
+      'taken 10m in the future (a clock ahead of this one)',
+    );
+  });
+
   it('an unreadable lock record is stale and described as unreadable, with no made-up age', async () => {
     const b = new MemoryBackend();
     await b.put(lockKey('e'.repeat(64)), new TextEncoder().encode('garbage'));
