@@ -218,9 +218,10 @@ export class LocalBackend implements Backend {
 
   /**
    * Removes temporary files of interrupted writes older than `olderThanMs` (default one
-   * hour, so writes in progress are left alone). Resolves to the number removed.
+   * hour, so writes in progress are left alone). Resolves to the number removed (with
+   * `dryRun`, the number that would be, none removed).
    */
-  async cleanupTemp(olderThanMs = 60 * 60 * 1000): Promise<number> {
+  async cleanupTemp(olderThanMs = 60 * 60 * 1000, dryRun = false): Promise<number> {
     const cutoff = Date.now() - olderThanMs;
     let removed = 0;
     const visit = async (dir: string): Promise<void> => {
@@ -238,7 +239,7 @@ export class LocalBackend implements Backend {
         } else if (entry.name.startsWith(TEMP_PREFIX)) {
           const st = await fs.stat(full).catch(() => undefined);
           if (st && st.mtimeMs < cutoff) {
-            await fs.unlink(full).catch(() => {});
+            if (!dryRun) await fs.unlink(full).catch(() => {});
             removed++;
           }
         }

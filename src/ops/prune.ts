@@ -152,6 +152,7 @@ export async function prune(repo: Repository, options: PruneOptions = {}): Promi
 
   if (options.dryRun) {
     await withScan(repo, signal, (scan) => summarize(report, scan));
+    report.tempFilesRemoved = await removeStaleTempFiles(repo.backend, true);
     return report;
   }
 
@@ -229,10 +230,10 @@ async function dropCandidates(
  * Removes temporary files that writers killed mid-put left in a local repository. A file
  * an hour old belongs to no live writer: a put writes its temporary file in one go.
  */
-async function removeStaleTempFiles(backend: Backend): Promise<number> {
+async function removeStaleTempFiles(backend: Backend, dryRun = false): Promise<number> {
   let base = backend;
   while (base instanceof ForwardingBackend) base = base.inner;
-  return base instanceof LocalBackend ? base.cleanupTemp(60 * 60 * 1000) : 0;
+  return base instanceof LocalBackend ? base.cleanupTemp(60 * 60 * 1000, dryRun) : 0;
 }
 
 /** Records the currently unreferenced blobs as candidates (or removes an empty list). */

@@ -1,5 +1,5 @@
 /** forget, prune, unlock and check --read-data-subset through the CLI, text and --json. */
-import { readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -180,6 +180,23 @@ describe('cairn forget / prune / unlock / check --read-data-subset', () => {
     expect(all.stdout).toContain('removed 1 lock(s); 0 live lock(s) left');
     const prune = await cli('--repo', repo, 'prune', '--grace', '0');
     expect(prune.code).toBe(0);
+  });
+
+  it('prune says how many temporary files of killed writers it removes (dry run: would)', async () => {
+    const { repo } = await setup();
+    const left = join(repo, 'data', '.tmp~0123456789abcdef');
+    await mkdir(join(repo, 'data'), { recursive: true });
+    await writeFile(left, 'half a blob');
+    await utimes(left, Date.now() / 1000 - 7200, Date.now() / 1000 - 7200);
+    const dry = await cli('--repo', repo, 'prune', '--dry-run');
+    expect(dry.stdout).toContain(
+      'would remove 1 temporary file that killed writers left over an hour ago',
+    );
+    const real = await cli('--repo', repo, 'prune');
+    expect(real.stdout).toContain(
+      'removed 1 temporary file that killed writers left over an hour ago',
+    );
+    expect((await readdir(join(repo, 'data'))).filter((n) => n.startsWith('.tmp~'))).toEqual([]);
   });
 
   it('a lock of a process running on this host: prune says to wait, --remove-all keeps it', async () => {

@@ -237,6 +237,13 @@ describe('forget + prune', () => {
     await writeFile(old, 'half a blob');
     await writeFile(fresh, 'a put in progress');
     await utimes(old, Date.now() / 1000 - 7200, Date.now() / 1000 - 7200);
+    // A dry run counts what it would remove, and removes nothing.
+    const dry = await prune(repo, { graceMs: 0, dryRun: true });
+    expect(dry.tempFilesRemoved).toBe(1);
+    expect((await readdir(join(dir, 'data', 'ab'))).sort()).toEqual([
+      '.tmp~0123456789abcdef',
+      '.tmp~fedcba9876543210',
+    ]);
     const report = await prune(repo, { graceMs: 0 });
     expect(report.tempFilesRemoved).toBe(1);
     expect(await readdir(join(dir, 'data', 'ab'))).toEqual(['.tmp~fedcba9876543210']);

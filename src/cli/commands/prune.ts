@@ -71,6 +71,11 @@ export function printPrune(ctx: CommandContext, r: PruneReport): void {
   ctx.out.result(
     `${count(r.snapshots, 'snapshot')} ${references} ${count(r.referencedBlobs, 'blob')}; ${count(r.unreferencedBlobs, 'unreferenced blob')} (${formatBytes(r.unreferencedBytes)}) ${left}`,
   );
+  if (r.tempFilesRemoved > 0) {
+    ctx.out.result(
+      `${r.dryRun ? 'would remove' : 'removed'} ${count(r.tempFilesRemoved, 'temporary file')} that killed writers left over an hour ago`,
+    );
+  }
   if (r.dryRun) {
     ctx.out.result('dry run: nothing marked or deleted');
     return;
