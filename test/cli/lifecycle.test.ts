@@ -74,6 +74,10 @@ describe('cairn forget / prune / unlock / check --read-data-subset', () => {
     ]);
     const text = await cli('--repo', repo, 'forget', '--keep-last', '1', '--dry-run');
     expect(text.stdout).toMatch(/keep\s+last snapshot/);
+    // Times in UTC, as the calendar rules judge them, whatever TZ says.
+    const newest = verdicts.find((e) => e.keep && (e.tags as string[])[0] === 'v3')!;
+    expect(text.stdout).toContain('Time (UTC)');
+    expect(text.stdout).toContain((newest.time as string).slice(0, 19).replace('T', ' '));
     expect(text.stdout).toContain('would keep 1, would remove 2 snapshot(s)');
 
     const none = await cli('--repo', repo, 'forget');

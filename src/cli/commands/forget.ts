@@ -10,7 +10,7 @@ import {
   type RetentionPolicy,
 } from '../../ops/retention.js';
 import { type CommandContext, EXIT } from '../context.js';
-import { formatTime, table, visiblePath } from '../format.js';
+import { table, visiblePath } from '../format.js';
 import { checkHostOption } from '../parse.js';
 import { parseGrace, printPrune, pruneEvent } from './prune.js';
 
@@ -85,11 +85,13 @@ export default async function forgetCommand(
           .filter((s) => s !== '')
           .join(', ');
         ctx.out.result(`snapshots of ${key || 'all hosts and paths'}:`);
-        const rows = [['ID', 'Time', 'Tags', 'Action', 'Reasons']];
+        // In UTC, as the calendar rules judge them: in local time a "daily snapshot"
+        // kept over a later one of the same local day looked like a wrong decision.
+        const rows = [['ID', 'Time (UTC)', 'Tags', 'Action', 'Reasons']];
         for (const d of g.decisions) {
           rows.push([
             shortId(d.id),
-            formatTime(d.snapshot.time),
+            utcTime(d.snapshot.time),
             d.snapshot.tags.join(','),
             d.keep ? 'keep' : 'remove',
             d.reasons.join(', '),
@@ -185,4 +187,10 @@ function parseGroupBy(text: string): GroupField[] {
     }
   }
   return fields as GroupField[];
+}
+
+/** An ISO time as UTC "YYYY-MM-DD HH:MM:SS". */
+function utcTime(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toISOString().slice(0, 19).replace('T', ' ');
 }
