@@ -19,7 +19,9 @@ import { CairnError, UsageError } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
 import { forEachConcurrent } from '../core/limit.js';
 import type { Snapshot } from '../manifest/types.js';
+import { HEADER_BYTES } from '../repo/blob-format.js';
 import { BlobStore } from '../repo/blob-store.js';
+import { NONCE_BYTES, TAG_BYTES } from '../repo/crypto.js';
 import { closeAll, DiskSet, SortedCursor } from '../repo/disk-set.js';
 import { ExternalSortSet } from '../repo/external-sort-set.js';
 import { isDamagedSlot, listKeySlots } from '../repo/key-slots.js';
@@ -173,10 +175,16 @@ export async function check(repo: Repository, options: CheckOptions = {}): Promi
     // a merge-join of the two sorted sets.
     phase = 'list';
     progress(true);
+    // An object too short to be any blob (truncated) is damage a listing can show.
+    const shortest =
+      HEADER_BYTES + 1 + (repo.config.encryption === 'none' ? 0 : NONCE_BYTES + TAG_BYTES);
+    const tooShort = new Map<ObjectId, number>();
     for await (const info of repo.backend.list(blobPrefix('data'), { signal })) {
       // A copy under the wrong shard is not the blob (readers look under its own).
       const id = blobIdOfKey('data', info.key);
-      if (id) await stored.add(id);
+      if (!id) continue;
+      await stored.add(id);
+      if (info.size < shortest) tooShort.set(id, info.size);
     }
     let present = 0;
     // The blobs and bytes readData will read (a bucket's counted here, on the way).
@@ -187,6 +195,13 @@ export async function check(repo: Repository, options: CheckOptions = {}): Promi
         report.dataBlobs++;
         if (await storedCursor.has(id)) {
           present++;
+          const length = tooShort.get(id);
+          if (length !== undefined) {
+            bad.set(`data ${id}`, {
+              code: 'format',
+              message: `data blob ${id} is ${length} bytes, shorter than any blob can be (${shortest}): truncated`,
+            });
+          }
           if (subset?.kind !== 'bucket' || inBucket(id, subset.n, subset.m)) {
             reading.blobs++;
             reading.bytes += size;

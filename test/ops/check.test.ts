@@ -54,6 +54,21 @@ describe('check', () => {
     expect(p.paths).toEqual(['victim']);
   });
 
+  it('finds a data blob truncated below any blob size without reading data', async () => {
+    const src = await tempDir();
+    await writeFile(join(src, 'cut'), pseudoRandomBytes(5000, 4));
+    const { repo, dir } = await localRepo();
+    const { snapshotId } = await backup(repo, { paths: [src], statCacheDir: false });
+    const blob = await firstBlobFile(dir, 'data');
+    await writeFile(blob.path, (await readFile(blob.path)).subarray(0, 4));
+    const report = await check(repo);
+    expect(report.problems.map((p) => [p.code, p.object])).toEqual([['format', `data ${blob.id}`]]);
+    expect(report.problems[0]!.message).toMatch(
+      /is 4 bytes, shorter than any blob can be \(5\): truncated/,
+    );
+    expect(report.problems[0]!.snapshots).toEqual([snapshotId]);
+  });
+
   it('finds a missing data blob without reading data, and a corrupt tree node', async () => {
     const src = await tempDir();
     await writeFile(join(src, 'f'), pseudoRandomBytes(5000, 3));
