@@ -110,7 +110,10 @@ export interface RestoreSummary {
   filesUnchanged: number;
   /** Existing files left as they were because of `overwrite: 'never'`. */
   filesSkipped: number;
-  /** Bytes of chunks copied from local files instead of fetched. */
+  /**
+   * Bytes of chunks not fetched: copied from local files, repeats of a chunk this restore
+   * already has, and all-zero chunks left as holes.
+   */
   bytesReused: number;
   /** Bytes of chunks read from the repository. */
   bytesFetched: number;

@@ -81,7 +81,9 @@ describe('cairn CLI (in-process)', () => {
     const dry = await cli('--repo', repo, 'restore', 'latest', '--target', partial, '--dry-run');
     expect(dry.code).toBe(0);
     expect(dry.stdout).toMatch(/^would restore snapshot \w{8}: 2 files \(1 already up to date\)/);
-    expect(dry.stdout).toMatch(/^would fetch .*, would reuse .* from local files$/m);
+    expect(dry.stdout).toMatch(
+      /^would fetch .*, would reuse .* without fetching \(local files, repeated chunks, holes\)$/m,
+    );
 
     const config = await cli('--repo', repo, 'cat', 'config');
     expect(JSON.parse(config.stdout)).toMatchObject({ cairn: 'repository', version: 1 });

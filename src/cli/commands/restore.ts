@@ -91,7 +91,7 @@ export default async function restoreCommand(
       );
     }
     ctx.out.line(
-      `${opts.dryRun ? 'would fetch' : 'fetched'} ${formatBytes(s.bytesFetched)}, ${opts.dryRun ? 'would reuse' : 'reused'} ${formatBytes(s.bytesReused)} from local files` +
+      `${opts.dryRun ? 'would fetch' : 'fetched'} ${formatBytes(s.bytesFetched)}, ${opts.dryRun ? 'would reuse' : 'reused'} ${formatBytes(s.bytesReused)} without fetching (local files, repeated chunks, holes)` +
         (s.deleted > 0 ? `, ${opts.dryRun ? 'would delete' : 'deleted'} ${s.deleted}` : ''),
     );
     if (warnings > 0) {
