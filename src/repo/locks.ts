@@ -28,7 +28,7 @@ import { isRetryable } from '../backends/retry.js';
 import { sleep } from '../core/abort.js';
 import { AbortedError, hasCode, LockedError } from '../core/errors.js';
 import { randomId } from '../core/ids.js';
-import { processAlive } from '../core/process.js';
+import { writerAlive } from '../core/process.js';
 import { idOfKey, LOCKS_PREFIX } from './layout.js';
 
 /** What a lock record holds (JSON in `locks/<id>`). */
@@ -124,9 +124,13 @@ export function staleReason(
   if (!Number.isFinite(refreshed)) return 'its refresh time is unreadable';
   const age = now - refreshed;
   if (age > staleMs) return `not refreshed for ${formatAge(age)}`;
-  // A clock far ahead would otherwise keep its lock live for as long as it is ahead.
-  if (-age > staleMs) return `its refresh time is ${formatAge(-age)} in the future`;
-  if (record.host === host && record.pid !== process.pid && !processAlive(record.pid)) {
+  // A lock from a clock ahead of this one stays live (describeLock says so): calling it
+  // stale would let a prune delete what that host's running backup is storing.
+  if (
+    record.host === host &&
+    record.pid !== process.pid &&
+    !writerAlive(record.pid, Date.parse(record.time))
+  ) {
     return `process ${record.pid} on this host no longer exists`;
   }
   return undefined;
@@ -178,6 +182,8 @@ export class Lock {
   private released = false;
   /** Set once a refresh found the record removed by someone else. */
   private lost = false;
+  /** When the record was last written (by this process's clock). */
+  private refreshedAt: number;
   private writing: Promise<unknown> = Promise.resolve();
   /** The deadline of the clean-up, once started. */
   private cleanup: AbortSignal | undefined;
@@ -190,7 +196,9 @@ export class Lock {
     refreshMs: number,
     private readonly signal: AbortSignal | undefined,
     private readonly cleanupMs: number,
+    private readonly staleMs: number,
   ) {
+    this.refreshedAt = Date.parse(record.refreshedAt);
     this.timer = setInterval(() => {
       this.refresh().catch(() => {}); // a failed refresh is retried at the next tick
     }, refreshMs);
@@ -225,6 +233,7 @@ export class Lock {
       options.refreshMs ?? LOCK_REFRESH_MS,
       options.signal,
       options.cleanupMs ?? LOCK_CLEANUP_MS,
+      options.staleMs ?? LOCK_STALE_MS,
     );
     if (!options.exclusive) return lock;
     try {
@@ -261,6 +270,16 @@ export class Lock {
    */
   async confirm(signal?: AbortSignal): Promise<void> {
     await this.writing;
+    // Not refreshed for the stale age (the machine slept, the storage was out of reach):
+    // others have seen this lock as stale, and a prune may have swept meanwhile.
+    const quiet = this.now() - this.refreshedAt;
+    if (quiet > this.staleMs) {
+      throw new LockedError(
+        `the ${this.record.operation}'s lock ${this.id.slice(0, 8)} on ${this.backend.location} ` +
+          `was not refreshed for ${formatAge(quiet)}, so others took it as stale: a prune may ` +
+          'have deleted data it stored or reuses since, so nothing is committed; run it again',
+      );
+    }
     if (!this.lost) {
       try {
         await this.backend.stat(lockKey(this.id), signal && { signal });
@@ -314,7 +333,9 @@ export class Lock {
           return;
         }
       }
+      const at = this.now();
       await this.backend.put(lockKey(this.id), encodeLock(this.record), signal && { signal });
+      this.refreshedAt = at;
     });
     this.writing = next.catch(() => {});
     return next;
@@ -443,7 +464,7 @@ function lockedAdvice(live: LockInfo, host: string, staleMs: number): string {
 /** True when `lock` was taken on `host` by another process that is still running. */
 function runsHere(lock: LockInfo, host: string): boolean {
   const r = lock.record;
-  return r.host === host && r.pid !== process.pid && processAlive(r.pid);
+  return r.host === host && r.pid !== process.pid && writerAlive(r.pid, Date.parse(r.time));
 }
 
 /**

@@ -111,17 +111,51 @@ describe('locks', () => {
     await kept.release();
   });
 
-  it('a lock from a clock ahead says so, and is stale once further ahead than the stale age', () => {
+  it('a lock from a clock ahead stays live (a running backup there), and says so', () => {
     const now = Date.now();
     const ahead = (ms: number) => new Date(now + ms).toISOString();
     const twoHours = record({ time: ahead(2 * 3600_000), refreshedAt: ahead(2 * 3600_000) });
-    expect(staleReason(twoHours, now)).toBe('its refresh time is 2h0m in the future');
-    const tenMinutes = record({ time: ahead(600_000), refreshedAt: ahead(600_000) });
-    expect(staleReason(tenMinutes, now)).toBeUndefined();
-    const info = { id: 'a'.repeat(64), record: tenMinutes, stale: undefined };
+    expect(staleReason(twoHours, now)).toBeUndefined();
+    const info = { id: 'a'.repeat(64), record: twoHours, stale: undefined };
     expect(describeLock(info, now)).toContain(
-      'taken 10m in the future (a clock ahead of this one)',
+      'taken 2h0m in the future (a clock ahead of this one)',
     );
+  });
+
+  it('a pid of this host that started after the lock was taken is not its holder', () => {
+    // The test runner's parent runs, but started long after a lock of a day ago.
+    const dayAgo = new Date(Date.now() - 86400_000).toISOString();
+    const reused = record({
+      host: 'me',
+      pid: process.ppid,
+      time: dayAgo,
+      refreshedAt: new Date().toISOString(),
+    });
+    expect(staleReason(reused, Date.now(), undefined, 'me')).toBe(
+      `process ${process.ppid} on this host no longer exists`,
+    );
+    const ours = record({ host: 'me', pid: process.ppid });
+    expect(staleReason(ours, Date.now(), undefined, 'me')).toBeUndefined();
+  });
+
+  it('confirm refuses a lock not refreshed for the stale age: others took it as stale', async () => {
+    const b = new MemoryBackend();
+    let t = Date.now();
+    const lock = await Lock.acquire(b, {
+      exclusive: false,
+      operation: 'backup',
+      now: () => t,
+      staleMs: 60_000,
+      refreshMs: 3600_000,
+    });
+    await expect(lock.confirm()).resolves.toBeUndefined();
+    t += 61_000; // the machine slept through its refreshes
+    await expect(lock.confirm()).rejects.toThrow(
+      /was not refreshed for 1m1s, so others took it as stale/,
+    );
+    await lock.refresh();
+    await expect(lock.confirm()).resolves.toBeUndefined();
+    await lock.release();
   });
 
   it('an unreadable lock record is stale and described as unreadable, with no made-up age', async () => {
