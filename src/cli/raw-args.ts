@@ -23,7 +23,11 @@ export function rawArguments(argv: readonly string[] = process.argv): string[] {
   const parts = splitNul(cmdline);
   // The user's arguments are the last ones (node's own options come before the script).
   const raw = parts.slice(parts.length - given.length);
-  if (raw.length !== given.length) return given;
+  // Only where the kernel's copy is the very one Node decoded: `process.title` (or node
+  // --title) rewrites /proc/self/cmdline, and then it says nothing about the arguments.
+  if (raw.length !== given.length || raw.some((r, i) => r.toString('utf8') !== given[i])) {
+    return given;
+  }
   return given.map((arg, i) => (arg.includes('\ufffd') ? nameFromBytes(raw[i]!) : arg));
 }
 

@@ -9,10 +9,17 @@ import { constants, openSync } from 'node:fs';
 
 const NOATIME = constants.O_NOATIME ?? 0;
 
-/** A read-only descriptor of `path` (with `flags` added), without updating its atime where allowed. */
-export function openSourceSync(path: string | Buffer, flags = 0): number {
+const uid = process.getuid?.();
+
+/**
+ * A read-only descriptor of `path` (with `flags` added), without updating its atime where
+ * allowed. `owner`, the file's uid when the caller knows it, saves the refused attempt
+ * for files of other users.
+ */
+export function openSourceSync(path: string | Buffer, flags = 0, owner?: number | bigint): number {
   const plain = constants.O_RDONLY | flags;
   if (NOATIME === 0) return openSync(path, plain);
+  if (owner !== undefined && uid !== 0 && Number(owner) !== uid) return openSync(path, plain);
   try {
     return openSync(path, plain | NOATIME);
   } catch (err) {

@@ -640,7 +640,7 @@ export class BackupWalker {
     st: SourceStat,
   ): { bytes: Uint8Array; size: number } | undefined {
     const inlineMax = this.ctx.repo.config.inlineMax;
-    const fd = openSourceSync(at);
+    const fd = openSourceSync(at, 0, st.uid);
     let n: number;
     try {
       n = readSync(fd, this.smallBuffer, 0, inlineMax + 1, 0);

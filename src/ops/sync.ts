@@ -26,6 +26,7 @@ import {
   NotFoundError,
   UsageError,
 } from '../core/errors.js';
+import { visiblePath } from '../core/format.js';
 import { isObjectId, type ObjectId } from '../core/ids.js';
 import { mapConcurrent } from '../core/limit.js';
 import { decodeSnapshot, encodeSnapshot } from '../manifest/snapshot-codec.js';
@@ -156,10 +157,17 @@ async function syncUnlocked(
     failed.push({ id, code, message });
     emit({ type: 'warning', path: `snapshots/${id}`, code, message });
   };
+  // Full ids are taken without a listing (a source that cannot list): one that is not
+  // there is a wrong id, not damage.
+  const named = new Set((options.snapshots ?? []).filter((s) => isObjectId(s)));
   const read = async (id: ObjectId) => {
     try {
       return { id, ...(await readRecord(srcSnapshots, srcBackend, id, signal)) };
     } catch (err) {
+      if (hasCode(err, 'not-found') && !signal?.aborted) {
+        if (named.has(id)) throw new NotFoundError(id, `no snapshot ${id} in ${src.location}`);
+        return undefined; // forgotten in the source since it was listed
+      }
       if (!sourceDamage(err, signal)) throw err;
       fail(id, err, 'cannot be read in the source');
       return undefined;
@@ -223,7 +231,12 @@ async function syncUnlocked(
       await copier.ensureTree(snapshot.tree, snapshot.summary.bytes);
     } catch (err) {
       if (!sourceDamage(err, signal)) throw err;
-      fail(id, err, `of ${snapshot.time} (${snapshot.paths.join(' ')}) is not copied`);
+      // The paths come from the repository: escaped, as everywhere they are shown.
+      fail(
+        id,
+        err,
+        `of ${snapshot.time} (${snapshot.paths.map(visiblePath).join(' ')}) is not copied`,
+      );
       bytesDone += current.size;
       current = { from: copier.contentBytes, size: 0 };
       continue;

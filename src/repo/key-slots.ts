@@ -14,7 +14,14 @@
 import { randomBytes, scrypt } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Backend } from '../backends/backend.js';
-import { AuthError, FormatError, hasCode, NotFoundError, UsageError } from '../core/errors.js';
+import {
+  AuthError,
+  FormatError,
+  hasCode,
+  LockedError,
+  NotFoundError,
+  UsageError,
+} from '../core/errors.js';
 import { isObjectId, randomId } from '../core/ids.js';
 import {
   aeadOpen,
@@ -23,6 +30,7 @@ import {
   encodeMasterKeys,
   type MasterKeys,
 } from './crypto.js';
+import { blobIdOfKey, idOfKey, snapshotKey } from './layout.js';
 
 /** Folder of key slots. */
 export const KEYS_PREFIX = 'keys/';
@@ -137,7 +145,7 @@ export async function removeKeySlot(backend: Backend, slotId: string): Promise<v
   if ((await slotIds(backend)).length === 0) {
     await backend.put(slotKey(slotId), bytes);
     await writeKeysIndex(backend);
-    throw new UsageError(
+    throw new LockedError(
       `key slot ${slotId.slice(0, 8)} was put back: the other slots were removed meanwhile, ` +
         'and removing it too would have made the repository unreadable',
     );
@@ -406,8 +414,15 @@ async function readSlot(
 /** Whether anything but key slots is stored: snapshots, data or tree objects. */
 /** True when `backend` holds snapshots, data or trees (a repository, config or not). */
 export async function holdsContent(backend: Backend): Promise<boolean> {
-  for (const prefix of ['snapshots/', 'data/', 'tree/']) {
-    for await (const _ of backend.list(prefix)) return true;
+  // Only objects named as a repository names them: an unrelated `data/` folder that
+  // happens to be where a repository is made is not one.
+  const named = {
+    'snapshots/': (key: string) => key === snapshotKey(idOfKey(key) ?? ''),
+    'data/': (key: string) => blobIdOfKey('data', key) !== undefined,
+    'tree/': (key: string) => blobIdOfKey('tree', key) !== undefined,
+  };
+  for (const [prefix, isOurs] of Object.entries(named)) {
+    for await (const info of backend.list(prefix)) if (isOurs(info.key)) return true;
   }
   return false;
 }

@@ -224,6 +224,15 @@ export async function initRepository(
     );
   }
   await removeLeftoverKeySlots(backend);
+  // Slots younger than the leftover age may be a failed encrypted init's (or a running
+  // one's): an unencrypted config beside them would be refused at every open.
+  if (!enc && (await holdsKeySlots(backend))) {
+    throw new ExistsError(
+      `${backend.location} holds key slots (${KEYS_PREFIX}) of another init, less than ` +
+        '10 minutes old: wait for it to finish, or remove keys/ there if it failed, then run ' +
+        'init again',
+    );
+  }
   let keySlot: string | undefined;
   if (enc && keys) {
     keySlot = await addKeySlot(backend, config.id, keys, enc.password, {

@@ -265,6 +265,12 @@ describe('sync', () => {
     // A full id is used as it is: no listing, and its record is read and verified.
     expect(report.requests.source.list).toBe(0);
     expect((await check(dest)).problems).toEqual([]);
+    // A full id that is not there is a wrong id (exit 1), not a damaged source.
+    const wrong = 'f'.repeat(64);
+    await expect(sync(http, dest, { snapshots: [wrong] })).rejects.toMatchObject({
+      code: 'not-found',
+      message: `no snapshot ${wrong} in ${http.location}`,
+    });
     // A read-only destination is refused before anything happens.
     await expect(sync(dest, http)).rejects.toThrow(/read-only/);
   });

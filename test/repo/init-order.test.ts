@@ -94,7 +94,7 @@ describe('init writes the config last', () => {
   it('refuses a location holding a repository whose config is missing, and keeps its slots', async () => {
     const memory = new MemoryBackend();
     const first = await initRepository(memory, encrypted);
-    await memory.put('data/ab/abcdef', new Uint8Array([1, 2, 3]));
+    await memory.put(`data/ab/ab${'0'.repeat(62)}`, new Uint8Array([1, 2, 3]));
     const slot = first.keySlot!;
     // Aged, and the config lost: init there must keep the only wrapped master keys.
     const key = `keys/${slot}`;
@@ -108,6 +108,24 @@ describe('init writes the config last', () => {
     );
     expect((await listKeySlots(memory)).map((s) => s.id)).toEqual([slot]);
     expect(await exists(memory, CONFIG_KEY)).toBe(false);
+  });
+
+  it('is not stopped by objects a repository would not name (an unrelated data/ folder)', async () => {
+    const memory = new MemoryBackend();
+    await memory.put('data/readme.txt', new Uint8Array([1]));
+    await memory.put('snapshots/holiday.jpg', new Uint8Array([2]));
+    await (await initRepository(memory, {})).close();
+    expect(await exists(memory, CONFIG_KEY)).toBe(true);
+  });
+
+  it('an unencrypted init beside a young key slot refuses (every open would refuse it)', async () => {
+    const memory = new MemoryBackend();
+    const slot = await addKeySlot(memory, 'b'.repeat(64), newMasterKeys(), 'pw', { logN: 10 });
+    await expect(initRepository(memory, {})).rejects.toThrow(
+      /holds key slots \(keys\/\) of another init, less than 10 minutes old/,
+    );
+    expect(await exists(memory, CONFIG_KEY)).toBe(false);
+    expect((await listKeySlots(memory)).map((s) => s.id)).toEqual([slot]);
   });
 
   it('a failing key-slot write leaves no config; a second init succeeds', async () => {
