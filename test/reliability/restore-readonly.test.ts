@@ -21,6 +21,29 @@ function giveToNobody(dir: string): void {
   }
 }
 
+/**
+ * A folder of `nobody`'s holding `src`, `repo`, `cache` and `target`, and `run`, which
+ * runs the CLI as `nobody` there and expects exit 0. `prepare` fills `src` and `target`
+ * (as root) before they are given away.
+ */
+async function nobodysFolders(prepare: (src: string, target: string) => Promise<void>) {
+  requireBinary();
+  const base = await tempDir();
+  await chmod(base, 0o755);
+  const src = join(base, 'src');
+  const target = join(base, 'target');
+  for (const d of ['src', 'repo', 'cache', 'target']) mkdirSync(join(base, d));
+  await prepare(src, target);
+  giveToNobody(base);
+  const env = { CAIRN_REPO: join(base, 'repo'), CAIRN_CACHE_DIR: join(base, 'cache') };
+  const run = async (...args: string[]) => {
+    const r = await cairnBin(args, env, nobody);
+    expect(r.code, r.stderr).toBe(0);
+    return r;
+  };
+  return { base, src, target, env, run };
+}
+
 describe('restore over read-only directories, not as root', () => {
   it.skipIf(!isRoot)(
     'replaces changed files and deletes extras in them, and gives them their modes back',
@@ -83,28 +106,16 @@ describe('restore over read-only directories, not as root', () => {
   );
 
   it.skipIf(!isRoot)('restores again over a file of mode 000 it restored (exit 0)', async () => {
-    requireBinary();
-    const base = await tempDir();
-    await chmod(base, 0o755);
-    const src = join(base, 'src');
-    mkdirSync(src);
-    await writeFile(join(src, 'closed'), 'no one may read this\n');
-    for (const d of ['repo', 'cache', 'target']) mkdirSync(join(base, d));
-    giveToNobody(base);
+    const { base, src, target, env, run } = await nobodysFolders(async (from) => {
+      await writeFile(join(from, 'closed'), 'no one may read this\n');
+    });
     chmodSync(join(src, 'closed'), 0o000);
-    const env = { CAIRN_REPO: join(base, 'repo'), CAIRN_CACHE_DIR: join(base, 'cache') };
-    const run = async (...args: string[]) => {
-      const r = await cairnBin(args, env, nobody);
-      expect(r.code, r.stderr).toBe(0);
-      return r;
-    };
     await run('init', '--no-encryption');
     // Backed up as root reads it; the user restores it as its owner.
     const asRoot = await cairnBin(['backup', src], env);
     expect(asRoot.code, asRoot.stderr).toBe(0);
     giveToNobody(join(base, 'repo'));
     giveToNobody(join(base, 'cache'));
-    const target = join(base, 'target');
     await run('restore', 'latest', '--target', target);
     expect(lstatSync(join(target, 'closed')).mode & 0o777).toBe(0o000);
     const again = await run('restore', 'latest', '--target', target);
@@ -117,25 +128,14 @@ describe('restore over read-only directories, not as root', () => {
   it.skipIf(!isRoot)(
     'restores into a target it owns but made read-only, and puts its mode back',
     async () => {
-      requireBinary();
-      const base = await tempDir();
-      await chmod(base, 0o755);
-      const src = join(base, 'src');
-      await mkdir(join(src, 'sub'), { recursive: true });
-      await writeFile(join(src, 'f'), 'top\n');
-      await writeFile(join(src, 'sub', 'g'), 'below\n');
-      for (const d of ['repo', 'cache', 'target']) mkdirSync(join(base, d));
-      const target = join(base, 'target');
-      await writeFile(join(target, 'f'), 'stale\n');
-      await writeFile(join(target, 'extra'), 'extra\n');
-      giveToNobody(base);
+      const { src, target, run } = await nobodysFolders(async (from, to) => {
+        await mkdir(join(from, 'sub'));
+        await writeFile(join(from, 'f'), 'top\n');
+        await writeFile(join(from, 'sub', 'g'), 'below\n');
+        await writeFile(join(to, 'f'), 'stale\n');
+        await writeFile(join(to, 'extra'), 'extra\n');
+      });
       chmodSync(target, 0o550);
-      const env = { CAIRN_REPO: join(base, 'repo'), CAIRN_CACHE_DIR: join(base, 'cache') };
-      const run = async (...args: string[]) => {
-        const r = await cairnBin(args, env, nobody);
-        expect(r.code, r.stderr).toBe(0);
-        return r;
-      };
       await run('init', '--no-encryption');
       await run('backup', src);
 
