@@ -290,10 +290,8 @@ async function restoreWith(
  */
 async function openTarget(target: string): Promise<number | undefined> {
   const st = await withFsPath(target, (p) => stat(p));
-  const before = st.mode & 0o7777;
-  await withFsPath(target, (p) => writableForOwner(p, st));
-  const after = (await withFsPath(target, (p) => stat(p))).mode & 0o7777;
-  return after === before ? undefined : before;
+  const changed = await withFsPath(target, (p) => writableForOwner(p, st));
+  return changed ? st.mode & 0o7777 : undefined;
 }
 
 /** The snapshot's entries (or the included ones) into the target. */
@@ -1255,11 +1253,14 @@ function lstatOrUndefined(path: string): Stats | undefined {
  * not root and owns it: a read-only directory (a restored `555` one, say) gets `u+wx`
  * until the snapshot's metadata is applied to it after its entries, as rsync does. Else
  * a restore could not be run again over its own output. Not ours (or refused): left as
- * it is, and each entry reports what it cannot do.
+ * it is, and each entry reports what it cannot do. True when its mode was changed.
  */
-async function writableForOwner(at: string | Buffer, st: Stats): Promise<void> {
-  if (isRoot || (st.mode & 0o300) === 0o300 || st.uid !== process.getuid?.()) return;
-  await chmod(at, (st.mode & 0o7777) | 0o300).catch(() => {});
+async function writableForOwner(at: string | Buffer, st: Stats): Promise<boolean> {
+  if (isRoot || (st.mode & 0o300) === 0o300 || st.uid !== process.getuid?.()) return false;
+  return chmod(at, (st.mode & 0o7777) | 0o300).then(
+    () => true,
+    () => false,
+  );
 }
 
 /**

@@ -227,22 +227,19 @@ async function syncUnlocked(
   for (const { id, plaintext, snapshot } of records) {
     throwIfAborted(signal);
     current = { from: copier.contentBytes, size: contentOf(snapshot) };
+    let whole = true;
     try {
       await copier.ensureTree(snapshot.tree, snapshot.summary.bytes);
     } catch (err) {
       if (!sourceDamage(err, signal)) throw err;
       // The paths come from the repository: escaped, as everywhere they are shown.
-      fail(
-        id,
-        err,
-        `of ${snapshot.time} (${snapshot.paths.map(visiblePath).join(' ')}) is not copied`,
-      );
-      bytesDone += current.size;
-      current = { from: copier.contentBytes, size: 0 };
-      continue;
+      const paths = snapshot.paths.map(visiblePath).join(' ');
+      fail(id, err, `of ${snapshot.time} (${paths}) is not copied`);
+      whole = false;
     }
     bytesDone += current.size;
     current = { from: copier.contentBytes, size: 0 };
+    if (!whole) continue;
     // The commit point: the record is written only once its whole tree is stored.
     if (!dryRun) {
       await lock?.confirm(signal);

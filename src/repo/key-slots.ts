@@ -411,7 +411,6 @@ async function readSlot(
   };
 }
 
-/** Whether anything but key slots is stored: snapshots, data or tree objects. */
 /** True when `backend` holds snapshots, data or trees (a repository, config or not). */
 export async function holdsContent(backend: Backend): Promise<boolean> {
   // Only objects named as a repository names them: an unrelated `data/` folder that

@@ -5,14 +5,13 @@
  * prune an hour later (17 of them in a user's run of this shape). The next backup
  * completes and check finds nothing wrong.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TEMP_PREFIX } from '../../src/backends/local.js';
 import { pseudoRandomBytes, tempDir } from '../helpers/fs.js';
-import { BASE_ENV, BIN, cairnBin, requireBinary } from '../helpers/reliability.js';
+import { cairnBin, interruptCairn, requireBinary } from '../helpers/reliability.js';
 
 describe('cairn backup interrupted', () => {
   it('says it was interrupted, and nothing about the files it was reading', async () => {
@@ -28,26 +27,12 @@ describe('cairn backup interrupted', () => {
     // waiting for a chunk thread when the signal comes.
     await rm(join(repo, 'data'), { recursive: true });
     await rm(join(repo, 'tree'), { recursive: true });
-    const child = spawn(process.execPath, [BIN, '--json', 'backup', '-v', src], {
-      env: { ...process.env, ...BASE_ENV, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    let signalled = false;
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    // Stopped once the first file is done: the others are being read, or waiting. Once:
-    // a second Ctrl-C stops at once, as if cairn had no handler.
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      if (!signalled && stdout.includes('"type":"file"')) {
-        signalled = true;
-        child.kill('SIGINT');
-      }
-    });
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    // Stopped once the first file is done: the others are being read, or waiting.
+    const { code, stdout, stderr } = await interruptCairn(
+      ['--json', 'backup', '-v', src],
+      env,
+      (out) => out.includes('"type":"file"'),
+    );
     expect(code).toBe(130);
     expect(stdout).not.toContain('"type":"warning"');
     expect(stderr).toBe('cairn: interrupted\n');
@@ -63,22 +48,13 @@ describe('cairn backup interrupted', () => {
     const env = { CAIRN_REPO: repo, CAIRN_CACHE_DIR: await tempDir() };
     expect((await cairnBin(['init', '--no-encryption', '--compression', 'off'], env)).code).toBe(0);
 
-    const child = spawn(process.execPath, [BIN, '--json', 'backup', '-v', src], {
-      env: { ...process.env, ...BASE_ENV, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let signalled = false;
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      // Stopped a fifth of the way through (one event per file, not throttled like
-      // progress, so however fast the machine): batches are being written and committed.
-      if (!signalled && (stdout.match(/"type":"file"/g)?.length ?? 0) >= 200) {
-        signalled = true;
-        child.kill('SIGINT');
-      }
-    });
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    // Stopped a fifth of the way through (one event per file, not throttled like
+    // progress, so however fast the machine): batches are being written and committed.
+    const { code, signalled } = await interruptCairn(
+      ['--json', 'backup', '-v', src],
+      env,
+      (out) => (out.match(/"type":"file"/g)?.length ?? 0) >= 200,
+    );
     expect(signalled).toBe(true);
     expect(code).toBe(130);
 

@@ -3,7 +3,6 @@
  * target: whole files only under real names, unfinished new directories kept staged,
  * a hint to rerun, and the rerun finishes reusing what was written.
  */
-import { spawn } from 'node:child_process';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -11,8 +10,8 @@ import { cli } from '../helpers/cli.js';
 import { describeTree, pseudoRandomBytes, tempDir } from '../helpers/fs.js';
 import {
   BASE_ENV,
-  BIN,
   halfWrittenFiles,
+  interruptCairn,
   readFiles,
   requireBinary,
 } from '../helpers/reliability.js';
@@ -42,26 +41,12 @@ describe('cairn restore interrupted', () => {
     expect((await cli('--repo', repo, 'backup', src)).code).toBe(0);
 
     const target = join(await tempDir(), 'restored');
-    const child = spawn(
-      process.execPath,
-      [BIN, '--repo', repo, '--json', 'restore', 'latest', '--target', target, '-v'],
-      { env, stdio: ['ignore', 'pipe', 'pipe'] },
+    // Once the first chunked file below a new directory is written: stop there.
+    const { code, stdout, stderr, signalled } = await interruptCairn(
+      ['--repo', repo, '--json', 'restore', 'latest', '--target', target, '-v'],
+      env,
+      (out) => /"type":"file","path":"[^"]*\/d\d\/a-chunked\.bin"/.test(out),
     );
-    let stdout = '';
-    let stderr = '';
-    let signalled = false;
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-      // Once the first chunked file below a new directory is written: stop there.
-      if (!signalled && /"type":"file","path":"[^"]*\/d\d\/a-chunked\.bin"/.test(stdout)) {
-        signalled = true;
-        child.kill('SIGINT');
-      }
-    });
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
     expect(signalled).toBe(true);
     expect(code, stderr).toBe(130);
     expect(stderr).toContain('interrupted');

@@ -108,6 +108,48 @@ export function startCairn(
   return { child, done };
 }
 
+/** What `interruptCairn` saw. */
+export interface Interrupted {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** Whether `when` held before the process ended (so the SIGINT was sent). */
+  signalled: boolean;
+}
+
+/**
+ * Runs `cairn ...args` with its output piped and sends it one SIGINT as soon as
+ * `when(stdout so far)` holds (once: a second Ctrl-C stops cairn at once, as if it had
+ * no handler); resolves when it has exited.
+ */
+export function interruptCairn(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  when: (stdout: string) => boolean,
+): Promise<Interrupted> {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, ...BASE_ENV, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const seen: Interrupted = { code: null, stdout: '', stderr: '', signalled: false };
+  child.stderr.on('data', (d: Buffer) => {
+    seen.stderr += d.toString();
+  });
+  child.stdout.on('data', (d: Buffer) => {
+    seen.stdout += d.toString();
+    if (!seen.signalled && when(seen.stdout)) {
+      seen.signalled = true;
+      child.kill('SIGINT');
+    }
+  });
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      seen.code = code;
+      resolve(seen);
+    }),
+  );
+}
+
 /** Waits `ms` milliseconds. */
 export function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));

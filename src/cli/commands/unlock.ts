@@ -2,7 +2,7 @@
  * `cairn unlock [--remove-all]`: remove stale locks (or every lock but those of processes
  * still running on this host).
  */
-import { describeLock, listLocks, removeLocks } from '../../repo/locks.js';
+import { describeLock, removeLocks } from '../../repo/locks.js';
 import { type CommandContext, EXIT } from '../context.js';
 
 export default async function unlockCommand(
@@ -16,21 +16,19 @@ export default async function unlockCommand(
       ctx.out.event({ type: 'unlocked', id: l.id, ...l.record, stale: l.stale ?? null });
       ctx.out.line(`removed ${describeLock(l)}`);
     }
-    if (all && kept.length > 0) {
-      const running = kept.filter((k) => k.stale === undefined);
-      for (const l of running) {
-        ctx.out.note(`kept ${describeLock(l)}: that process is still running on this host`);
-      }
+    // What was kept is what is left: live locks (with --remove-all, those of processes
+    // still running on this host).
+    for (const l of kept) {
+      if (all) ctx.out.note(`kept ${describeLock(l)}: that process is still running on this host`);
+      ctx.out.line(`still held: ${describeLock(l)}`);
     }
-    const left = await listLocks(repo.backend, { signal: ctx.signal });
-    for (const l of left) ctx.out.line(`still held: ${describeLock(l)}`);
     ctx.out.event({
       type: 'summary',
       operation: 'unlock',
       removed: removed.length,
-      left: left.length,
+      left: kept.length,
     });
-    ctx.out.result(`removed ${removed.length} lock(s); ${left.length} live lock(s) left`);
+    ctx.out.result(`removed ${removed.length} lock(s); ${kept.length} live lock(s) left`);
     return EXIT.ok;
   });
 }
