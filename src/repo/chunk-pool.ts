@@ -214,6 +214,10 @@ class FileTask {
         if (claimed.size > 0) throw new Error(`chunk worker skipped ${claimed.size} chunks`);
         this.ids.delete(window);
         written.resolve();
+        // Every write is done with the slab: it goes back for a later window. Only
+        // then: a failed write may still be sending (retries, an aborted request).
+        const slab = chunks[0]?.sealed.buffer as ArrayBuffer | undefined;
+        if (slab) this.server.post({ type: 'spare', buffer: slab }, [slab]);
       },
       (err) => {
         written.reject(err);

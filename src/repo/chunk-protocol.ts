@@ -1,6 +1,7 @@
 /**
  * Messages between the chunk pool (chunk-pool.ts) and its worker threads
- * (chunk-worker.ts). Structured-cloned; sealed chunk buffers are transferred.
+ * (chunk-worker.ts). Structured-cloned; the slab holding a window's sealed chunks is
+ * transferred, and comes back once they are written.
  */
 
 import type { LocalDirectSetup } from '../backends/local-direct.js';
@@ -21,6 +22,11 @@ export type ToWorker =
   | { type: 'task'; task: number; path: string | Uint8Array; direct: boolean }
   | { type: 'need'; task: number; window: number; need: Uint8Array }
   | { type: 'cancel'; task: number }
+  /**
+   * The slab of a `sealed` window whose chunks are all written, handed back to the
+   * thread that sealed it for a later window (see chunk-serve.ts SlabRing).
+   */
+  | { type: 'spare'; buffer: ArrayBuffer }
   /** Seal and write one object directly (local repositories): see ChunkPool.putDirect. */
   | { type: 'put'; task: number; key: string; data: Uint8Array }
   /**

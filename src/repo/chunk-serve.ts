@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { GroupCommit } from '../backends/group-commit.js';
 import { LocalDirectWriter, type PendingObject } from '../backends/local-direct.js';
 import { FastCDC } from '../chunker/fastcdc.js';
-import { runChunkJob, runDirectChunkJob } from './chunk-job.js';
+import { runChunkJob, runDirectChunkJob, WINDOW_BYTES } from './chunk-job.js';
 import type { ChunkWorkerSetup, FromWorker, ToWorker } from './chunk-protocol.js';
 import { toWireError } from './chunk-protocol.js';
 import { plaintextKindOf } from './codec.js';
@@ -72,6 +72,7 @@ export function serveChunkJobs(
   // Objects are published in batches (group-commit.ts) where the file system allows.
   const commits = writer?.groupSync ? new GroupCommit(writer) : undefined;
   const seen = new Set<string>();
+  const slabs = new SlabRing(WINDOW_BYTES + setup.chunker.max + SLAB_SLACK_BYTES);
   // Single objects go into the group commit unless one of its commits was slow lately
   // (see SLOW_PAGE_COMMIT_MS): until this time they have their own fsyncs.
   let ownFsyncsUntil = 0;
@@ -99,7 +100,12 @@ export function serveChunkJobs(
         ids: (w) => post({ type: 'ids', task, ...w }, []),
         need: (window) =>
           new Promise<Uint8Array>((resolve) => waiting.set(`${task}:${window}`, resolve)),
-        sealed: (window, chunks) => post({ type: 'sealed', task, window, chunks }, movable(chunks)),
+        slab: (bytes) => slabs.take(bytes),
+        sealed: (window, chunks) =>
+          post(
+            { type: 'sealed', task, window, chunks },
+            chunks.length > 0 ? [chunks[0]!.sealed.buffer as ArrayBuffer] : [],
+          ),
         cancelled: () => closing || cancelled.has(task),
       });
       post({ type: 'done', task }, []);
@@ -218,6 +224,8 @@ export function serveChunkJobs(
       if (closing) return;
       queue.push(message);
       drain();
+    } else if (message.type === 'spare') {
+      slabs.giveBack(message.buffer);
     } else if (message.type === 'close') {
       void close();
     } else if (message.type === 'need') {
@@ -248,9 +256,36 @@ function commitNow(
   return done;
 }
 
-/** The buffers of sealed chunks that can be moved rather than copied (they own their memory). */
-function movable(chunks: { sealed: Uint8Array }[]): ArrayBuffer[] {
-  return chunks
-    .filter((c) => c.sealed.byteOffset === 0 && c.sealed.byteLength === c.sealed.buffer.byteLength)
-    .map((c) => c.sealed.buffer as ArrayBuffer);
+/** Room a slab has beyond a window's plaintext, for the envelopes' headers and tags. */
+const SLAB_SLACK_BYTES = 64 * 1024;
+/** Slabs kept for reuse (a file has about three windows under way at once). */
+const MAX_SPARE_SLABS = 4;
+
+/**
+ * The buffers a thread seals windows into, moved to the pool with the sealed chunks and
+ * handed back once they are written. A buffer per sealed chunk, allocated on this
+ * thread and freed on the pool's after its upload, left each thread's malloc arena
+ * holding tens of MiB it could not give back: a backup into a remote repository peaked
+ * about 40 MiB higher per thread (docs/performance.md › Memory).
+ */
+class SlabRing {
+  private readonly spares: ArrayBuffer[] = [];
+
+  /**
+   * @param minBytes the smallest slab made: a window's chunks sealed (a window holds up
+   * to its size plus one chunk), so that one slab handed back fits any later window
+   */
+  constructor(private readonly minBytes: number) {}
+
+  /** A slab of at least `bytes`: a spare one when one is large enough. */
+  take(bytes: number): Uint8Array {
+    const i = this.spares.findIndex((b) => b.byteLength >= bytes);
+    const buffer =
+      i >= 0 ? this.spares.splice(i, 1)[0]! : new ArrayBuffer(Math.max(bytes, this.minBytes));
+    return new Uint8Array(buffer);
+  }
+
+  giveBack(buffer: ArrayBuffer): void {
+    if (this.spares.length < MAX_SPARE_SLABS) this.spares.push(buffer);
+  }
 }

@@ -7,7 +7,8 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import type { Backend } from '../../src/backends/backend.js';
+import type { Backend, PutOptions } from '../../src/backends/backend.js';
+import { ForwardingBackend } from '../../src/backends/forwarding.js';
 import { LocalBackend, TEMP_PREFIX } from '../../src/backends/local.js';
 import { MemoryBackend } from '../../src/backends/memory.js';
 import { cutPoints } from '../../src/chunker/fastcdc.js';
@@ -35,6 +36,14 @@ function expectedRefs(data: Uint8Array, codec: ObjectCodec) {
     id: codec.idOf(data.subarray(offset, offset + length)),
     size: length,
   }));
+}
+
+/** A remote-like backend whose uploads take a while, reading their bytes at the end. */
+class LateUploads extends ForwardingBackend {
+  override async put(key: string, data: Uint8Array, options?: PutOptions): Promise<boolean> {
+    await new Promise((resolve) => setTimeout(resolve, 2 + (data[0]! % 5)));
+    return this.inner.put(key, data, options);
+  }
 }
 
 /** Where a direct put runs: on the calling thread while no worker is ready, or on one. */
@@ -353,5 +362,36 @@ describe.each([
         await pool.close();
       }
     });
+  });
+
+  it('stores files whose uploads finish late, several files at once', async () => {
+    // Sealed chunks travel in slabs that go back to the thread for later windows
+    // (chunk-serve.ts): uploads still holding theirs must see their own bytes.
+    const dir = await tempDir();
+    const codec = new ObjectCodec(newMasterKeys(), 'auto');
+    const blobs = new BlobStore(new LateUploads(new MemoryBackend()), { codec });
+    const pool = await makePool(codec, blobs);
+    try {
+      const files = [0, 1, 2].map((i) =>
+        Buffer.concat([
+          pseudoRandomBytes(5 << 20, 20 + i),
+          Buffer.from(`text of file ${i} `.repeat(200_000)),
+        ]),
+      );
+      await Promise.all(files.map((data, i) => writeFile(join(dir, `file${i}`), data)));
+      const refs = await Promise.all(
+        files.map((_d, i) => pool.storeFile(join(dir, `file${i}`), blobs)),
+      );
+      const reader = new BlobStore(blobs.backend, { codec });
+      for (const [i, data] of files.entries()) {
+        expect(refs[i]).toEqual(expectedRefs(data, codec));
+        const back = Buffer.concat(
+          await Promise.all(refs[i]!.map((r) => reader.get('data', r.id))),
+        );
+        expect(back.equals(data)).toBe(true);
+      }
+    } finally {
+      await pool.close();
+    }
   });
 });
