@@ -12,6 +12,7 @@
  */
 export * from './entry-codec.js';
 export * from './names.js';
+export * from './page-buffers.js';
 export * from './paging.js';
 export * from './snapshot-codec.js';
 export * from './snapshot-fields.js';

@@ -12,6 +12,7 @@ import { encodeSimpleFileEntry, encodeSimpleFileEntryView } from './fast-entry.j
 import { isPlainObject } from './fields.js';
 import { pack, unpack } from './msgpack.js';
 import { checkName, compareNames, textFromWire, textToWire } from './names.js';
+import { givePageBuffer, takePageBuffer } from './page-buffers.js';
 import type { Entry, PageRef, TreeNode } from './types.js';
 
 /** Current tree node format version. */
@@ -61,7 +62,7 @@ export class LeafBuilder {
 
   /** `capacity`: entry bytes to make room for at first (it grows as needed). */
   constructor(capacity = 16 * 1024) {
-    this.buffer = Buffer.allocUnsafeSlow(LEAF_HEAD + capacity);
+    this.buffer = takePageBuffer(LEAF_HEAD + capacity);
   }
 
   /** Entries added so far. */
@@ -78,8 +79,9 @@ export class LeafBuilder {
   add(bytes: Uint8Array): void {
     const need = this.used + bytes.length;
     if (need > this.buffer.length) {
-      const grown = Buffer.allocUnsafeSlow(Math.max(need, this.buffer.length * 2));
+      const grown = takePageBuffer(Math.max(need, this.buffer.length * 2));
       this.buffer.copy(grown, LEAF_HEAD, LEAF_HEAD, this.used);
+      givePageBuffer(this.buffer.buffer as ArrayBuffer);
       this.buffer = grown;
     }
     this.buffer.set(bytes, this.used);

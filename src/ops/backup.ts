@@ -23,6 +23,7 @@ import { CairnError, UsageError } from '../core/errors.js';
 import { fsPath, textOfPath } from '../core/fs-names.js';
 import type { ObjectId } from '../core/ids.js';
 import { compareNames } from '../manifest/names.js';
+import { dropPageBuffers, givePageBuffer } from '../manifest/page-buffers.js';
 import { checkPaths, checkTags, checkText, refuseField } from '../manifest/snapshot-fields.js';
 import type { Snapshot, SnapshotSummary } from '../manifest/types.js';
 import type { BlobStore } from '../repo/blob-store.js';
@@ -156,6 +157,8 @@ async function backupUnlocked(
   const pool = new ChunkPool(repo.config.chunker, repo.codec, {
     ...(options.workers !== undefined ? { workers: options.workers } : {}),
     direct,
+    // Tree pages written on the workers come back to hold later pages.
+    onSpareBuffer: givePageBuffer,
   });
   // Tree pages, too, are sealed and written on the workers when the repository is local.
   if (pool.canPutDirect)
@@ -201,6 +204,7 @@ async function backupUnlocked(
     await settled.catch(() => {});
     blobs.writeThrough(undefined);
     await Promise.all([cache?.close(), pool.close(), scanner?.close()]);
+    dropPageBuffers();
     await settled;
   }
   throwIfAborted(options.signal);

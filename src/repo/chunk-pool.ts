@@ -53,6 +53,11 @@ export interface ChunkPoolOptions {
    * new chunks never pass through the calling thread.
    */
   direct?: LocalDirectSetup | undefined;
+  /**
+   * Receives the buffer of each `putDirect` object once it is written: the pool has no
+   * use for it, the caller may fill it again (tree pages: manifest/page-buffers.ts).
+   */
+  onSpareBuffer?: (buffer: ArrayBuffer) => void;
 }
 
 /** Options of one file. */
@@ -300,7 +305,10 @@ export class ChunkPool {
   filesRunWhileStarting = 0;
   putsRunWhileStarting = 0;
 
+  private readonly onSpareBuffer: ((buffer: ArrayBuffer) => void) | undefined;
+
   constructor(chunker: ChunkerParams, codec: ObjectCodec, options: ChunkPoolOptions = {}) {
+    this.onSpareBuffer = options.onSpareBuffer;
     const env = Number.parseInt(process.env.CAIRN_WORKERS ?? '', 10);
     this.size = options.workers ?? (Number.isInteger(env) && env >= 0 ? env : defaultWorkers());
     this.setup = {
@@ -542,6 +550,10 @@ export class ChunkPool {
   }
 
   private onMessage(server: Server, message: FromWorker): void {
+    if (message.type === 'put-buffer') {
+      if (!this.closed) this.onSpareBuffer?.(message.buffer);
+      return;
+    }
     if (message.type === 'closed') {
       server.onClosed?.();
       return;

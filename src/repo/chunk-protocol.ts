@@ -59,6 +59,8 @@ export type FromWorker =
   | { type: 'read'; task: number }
   | { type: 'done'; task: number }
   | { type: 'put-done'; task: number; written: boolean; storedBytes: number }
+  /** The buffer of a `put`, written: handed back for reuse (see ChunkPoolOptions). */
+  | { type: 'put-buffer'; buffer: ArrayBuffer }
   | { type: 'error'; task: number; error: WireError }
   /** The answer to `close`: nothing of this thread is left in the repository's folders. */
   | { type: 'closed' };

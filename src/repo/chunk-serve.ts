@@ -154,6 +154,16 @@ export function serveChunkJobs(
     post({ type: 'closed' }, []);
   }
 
+  /**
+   * Hands the buffer of a put's plaintext back to the pool once it is written, for a
+   * later page (manifest/page-buffers.ts). The whole buffer moves: `data` owns it (a
+   * page builder's buffer, or the pool's exact copy).
+   */
+  function handBack(data: Uint8Array): void {
+    const buffer = data.buffer as ArrayBuffer;
+    if (buffer.byteLength > 0) post({ type: 'put-buffer', buffer }, [buffer]);
+  }
+
   /** Reports a put once written and durable (it takes no bytes: see `writePut`). */
   async function reportPut(
     task: number,
@@ -189,6 +199,7 @@ export function serveChunkJobs(
         ? commitNow(commits, [], 0).then(() => false)
         : Promise.resolve(false);
       durable.catch(() => {}); // handled by reportPut's await, a moment later
+      handBack(data);
       return { storedBytes: size, durable };
     }
     const parts = await codec.sealParts(data, plaintextKindOf(key));
@@ -209,6 +220,8 @@ export function serveChunkJobs(
       // putMany writes before it returns and keeps no bytes while its fsyncs run.
       durable = writer.putMany([item]);
     }
+    // Written (writeTemps and putMany write before they return): the buffer goes back.
+    handBack(data);
     const reported = durable.then(([written]) => written!);
     reported.catch(() => {}); // handled by reportPut's await, a moment later
     return { storedBytes, durable: reported };

@@ -246,6 +246,45 @@ describe.each([
     );
 
     it.runIf(workers > 0).each(PUT_PATHS)(
+      "hands a put's buffer back once written; filling it again leaves the object intact (%s)",
+      async (_path, onWorker) => {
+        const dir = await tempDir();
+        const codec = new ObjectCodec();
+        const blobs = new BlobStore(makeBackend(dir), { codec });
+        const spares: ArrayBuffer[] = [];
+        const Pool = await compiledPool();
+        const pool = new Pool(CHUNKER, codec, {
+          workers,
+          direct: blobs.directSetup(),
+          onSpareBuffer: (buffer) => spares.push(buffer),
+        });
+        try {
+          if (!pool.canPutDirect) return; // the memory backend cannot be written directly
+          await putPath(pool, blobs, dir, onWorker);
+          const own = Buffer.allocUnsafeSlow(300_000);
+          own.set(pseudoRandomBytes(250_000, 12), 1000);
+          const page = own.subarray(1000, 251_000);
+          const want = Buffer.from(page);
+          const id = codec.idOf(page);
+          const key = `tree/${id.slice(0, 2)}/${id}`;
+          expect((await pool.putDirect(key, page, true)).written).toBe(true);
+          // The same memory comes back whole, and is filled with something else.
+          await expect.poll(() => spares.length).toBe(1);
+          expect(spares[0]!.byteLength).toBe(300_000);
+          new Uint8Array(spares[0]!).fill(0xee);
+          expect(Buffer.from(await blobs.get('tree', id)).equals(want)).toBe(true);
+          // An object already stored gives its buffer back too.
+          const again = Buffer.from(want);
+          expect((await pool.putDirect(key, again, true)).written).toBe(false);
+          await expect.poll(() => spares.length).toBe(2);
+          expect(Buffer.from(await blobs.get('tree', id)).equals(want)).toBe(true);
+        } finally {
+          await pool.close();
+        }
+      },
+    );
+
+    it.runIf(workers > 0).each(PUT_PATHS)(
       'seals direct puts of data blobs as file content (auto skips random-looking ones) (%s)',
       async (_path, onWorker) => {
         const dir = await tempDir();
