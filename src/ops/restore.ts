@@ -126,39 +126,12 @@ export interface RestoreSummary {
   durationMs: number;
 }
 
-/**
- * Takes a place in `places` until the returned function is called (once or more; the
- * place is given up the first time).
- */
-function takePlace(places: Set<Promise<void>>): () => void {
-  let done!: () => void;
-  const place = new Promise<void>((resolve) => {
-    done = resolve;
-  });
-  places.add(place);
-  return () => {
-    places.delete(place);
-    done();
-  };
-}
-
 /** Chunks of one file fetched at once (they are written in order). */
 const CHUNK_FETCHES_PER_FILE = 8;
 /** Bytes of consecutive chunks written with one call. */
 const WRITE_BATCH_BYTES = 1024 * 1024;
 /** Entries of one directory restored at once (files with chunks, subdirectories). */
 const ENTRIES_IN_FLIGHT = 16;
-/**
- * Subdirectories of one directory being listed at once while the worker pool writes
- * small files (a local repository: reading a tree page costs microseconds, so more
- * listings at once buy no speed). A listing holds its current pages while its batches
- * wait for room in the pool: with 16 at once the restore of 100,000 small files in 100
- * folders peaked at 147-156 MiB against 125-129 with 4 (docs/performance.md › Memory).
- * A directory gives its place up once listed, not once its files are written, so many
- * small directories still keep the pool busy. From a remote repository 16 at once hide
- * the latency of reading their pages.
- */
-const LISTINGS_IN_FLIGHT_LOCAL = 4;
 /**
  * Small files written on the calling thread before the worker pool takes over (a small
  * restore does not pay for starting workers), and chunked files at least this large
@@ -540,11 +513,8 @@ class RestoreRun {
     this.emit({ type: 'delete', path });
   }
 
-  /**
-   * Restores every entry of tree `tree` into the existing directory `into`. `listed` is
-   * called once every entry has been read (the files may still be being written).
-   */
-  async directoryContents(tree: ObjectId, into: Place, listed?: () => void): Promise<void> {
+  /** Restores every entry of tree `tree` into the existing directory `into`. */
+  async directoryContents(tree: ObjectId, into: Place): Promise<void> {
     const { path: dir, at, fresh } = into;
     // The snapshot's names here, kept in an existing directory: all of them for
     // --delete, else those a leftover of an interrupted restore could have.
@@ -553,8 +523,6 @@ class RestoreRun {
     // Up to ENTRIES_IN_FLIGHT entries (files with chunks, subdirectories) at once, in no
     // particular order; small files of a new directory are written on the spot.
     const inFlight = new Set<Promise<void>>();
-    // Subdirectories still being listed (see LISTINGS_IN_FLIGHT_LOCAL).
-    const listings = new Set<Promise<void>>();
     const created = fresh && !this.dryRun ? newFileOwner(at) : undefined;
     // Held open for the small files written on the spot (one path resolution per
     // directory, not per file); closed only after everything below has settled.
@@ -594,19 +562,12 @@ class RestoreRun {
           continue;
         }
         if (fresh && this.restoreNewSync(e, into, ref, created)) continue;
-        let listed: (() => void) | undefined;
-        if (e.kind === 'dir' && this.pool) {
-          while (listings.size >= LISTINGS_IN_FLIGHT_LOCAL) await Promise.race(listings);
-          listed = takePlace(listings);
-        }
-        const p: Promise<void> = this.entry(e, into, listed).then(
+        const p: Promise<void> = this.entry(e, into).then(
           () => {
             inFlight.delete(p);
-            listed?.();
           },
           (err: unknown) => {
             inFlight.delete(p);
-            listed?.();
             fatal ??= { err };
           },
         );
@@ -615,7 +576,6 @@ class RestoreRun {
       }
       if (!fatal) await sendSmall();
     } finally {
-      listed?.();
       // Nothing keeps writing after this returns, even when the listing failed.
       await Promise.all(inFlight);
       await Promise.all(batches);
@@ -736,7 +696,7 @@ class RestoreRun {
   }
 
   /** Restores one entry into directory `into`. */
-  async entry(e: Entry, into: Place, listed?: () => void): Promise<void> {
+  async entry(e: Entry, into: Place): Promise<void> {
     throwIfAborted(this.options.signal);
     const { fresh } = into;
     const path = childPath(into, into.path, e.name);
@@ -745,7 +705,7 @@ class RestoreRun {
     try {
       switch (e.kind) {
         case 'dir':
-          await this.directory(e, into, listed);
+          await this.directory(e, into);
           break;
         case 'file':
           await this.file(e, into, path);
@@ -819,7 +779,7 @@ class RestoreRun {
    * instead of one per file; see restore-fs.ts). Elsewhere it is made (or found) at its
    * name, and its entries go through temporary names.
    */
-  private async directory(e: DirEntry, parent: Place, listed?: () => void): Promise<void> {
+  private async directory(e: DirEntry, parent: Place): Promise<void> {
     const path = childPath(parent, parent.path, e.name);
     if (!parent.fresh && this.overwrite === 'never') {
       // Something not a directory holds the name: `never` leaves it as it is, like an
@@ -834,7 +794,7 @@ class RestoreRun {
       }
     }
     if (!parent.fresh || this.dryRun) {
-      await this.existingDirectory(e, parent, path, listed);
+      await this.existingDirectory(e, parent, path);
       this.summary.dirs++;
       return;
     }
@@ -851,11 +811,13 @@ class RestoreRun {
       try {
         held = DirRef.open(at);
         const inner = held.reach();
-        await this.directoryContents(
-          e.tree,
-          { path, at: inner, fresh: true, staged: true, joined: true },
-          listed,
-        );
+        await this.directoryContents(e.tree, {
+          path,
+          at: inner,
+          fresh: true,
+          staged: true,
+          joined: true,
+        });
       } catch (err) {
         // The restore stops (aborted, the repository failed): the staged directory stays
         // for the next restore into the target to reuse and remove.
@@ -892,12 +854,7 @@ class RestoreRun {
    * be over 2 KB: an existing tree N deep then costs N steps, not N walks of up to N
    * names from the target (each of them a few hops through /proc/self/fd past PATH_MAX).
    */
-  private async existingDirectory(
-    e: DirEntry,
-    parent: Place,
-    path: string,
-    listed?: () => void,
-  ): Promise<void> {
+  private async existingDirectory(e: DirEntry, parent: Place, path: string): Promise<void> {
     const at = childPath(parent, parent.at, e.name);
     const created = await this.ensureDirectory(path, at);
     let held: DirRef | undefined;
@@ -910,11 +867,13 @@ class RestoreRun {
     }
     try {
       const inner = held?.reach() ?? at;
-      await this.directoryContents(
-        e.tree,
-        { path, at: inner, fresh: created, staged: false, joined: true },
-        listed,
-      );
+      await this.directoryContents(e.tree, {
+        path,
+        at: inner,
+        fresh: created,
+        staged: false,
+        joined: true,
+      });
     } finally {
       held?.close();
     }
