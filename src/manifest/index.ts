@@ -12,7 +12,6 @@
  */
 export * from './entry-codec.js';
 export * from './names.js';
-export * from './page-buffers.js';
 export * from './paging.js';
 export * from './snapshot-codec.js';
 export * from './snapshot-fields.js';

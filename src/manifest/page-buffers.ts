@@ -1,17 +1,19 @@
 /**
- * Buffers for tree pages (LeafBuilder), reused: a page built on the main thread moves
- * to a chunk worker to be sealed and written, and its buffer comes back afterwards
- * (ChunkPool's `onSpareBuffer`) to hold a later page. A new buffer per page, freed on
- * the worker, left the main thread's malloc arena holding memory it could not give back
- * (pages are 64 KiB-1 MiB, under glibc's raised mmap threshold).
+ * Buffers for tree pages (LeafBuilder), reused during a backup: a page built on the
+ * main thread moves to a chunk worker to be sealed and written, and its buffer comes
+ * back afterwards (ChunkPool's `onSpareBuffer`, wired by ops/backup.ts) to hold a later
+ * page. A new buffer per page, freed on the worker, left the main thread's malloc
+ * arena holding memory it could not give back (pages are 64 KiB-1 MiB with the default
+ * paging, under glibc's raised mmap threshold). Only buffers nothing else uses may be
+ * given: ones handed back by the thread they were moved to.
  */
 
 /** Buffers kept at most, and their bytes at most. */
 const MAX_SPARES = 16;
 const MAX_SPARE_BYTES = 16 * 1024 * 1024;
 /**
- * Smaller buffers are not kept (nor rounded): malloc serves them from its bins, and
- * they would take the places of the large ones.
+ * Smaller requests get a new buffer, and smaller buffers are not kept: malloc serves
+ * them from its bins, and they would take the places of the large ones.
  */
 const MIN_SPARE_BYTES = 64 * 1024;
 /**
@@ -23,43 +25,54 @@ const SIZE_STEP = 128 * 1024;
 const spares: ArrayBuffer[] = [];
 let spareBytes = 0;
 
-/** A buffer of at least `size` bytes (contents undefined): a spare one if one fits. */
+/**
+ * A buffer of at least `size` bytes (contents undefined): the smallest spare that fits
+ * and is at most twice the size, else a new one.
+ */
 export function takePageBuffer(size: number): Buffer {
+  if (size < MIN_SPARE_BYTES) return Buffer.allocUnsafeSlow(size);
+  const rounded = Math.ceil(size / SIZE_STEP) * SIZE_STEP;
   let best = -1;
   for (let i = 0; i < spares.length; i++) {
     const length = spares[i]!.byteLength;
-    if (length >= size && (best < 0 || length < spares[best]!.byteLength)) best = i;
+    if (length < size || length > 2 * rounded) continue;
+    if (best < 0 || length < spares[best]!.byteLength) best = i;
   }
-  if (best < 0) {
-    const rounded = size < MIN_SPARE_BYTES ? size : Math.ceil(size / SIZE_STEP) * SIZE_STEP;
-    return Buffer.allocUnsafeSlow(rounded);
-  }
+  if (best < 0) return Buffer.allocUnsafeSlow(rounded);
   const [buffer] = spares.splice(best, 1);
   spareBytes -= buffer!.byteLength;
   return Buffer.from(buffer!);
 }
 
 /**
- * Keeps `buffer` for a later page. Only for a buffer nothing else uses any more: one
- * handed back by the thread it was moved to, or a builder's own that it outgrew.
+ * Keeps `buffer` for a later page; when full, in place of smaller ones if that makes
+ * room. Only for a buffer nothing else uses any more.
  */
 export function givePageBuffer(buffer: ArrayBuffer): void {
-  if (buffer.byteLength < MIN_SPARE_BYTES) return;
-  // When full, a larger buffer takes the place of the smallest.
-  while (spares.length >= MAX_SPARES || spareBytes + buffer.byteLength > MAX_SPARE_BYTES) {
-    let smallest = -1;
-    for (let i = 0; i < spares.length; i++) {
-      if (smallest < 0 || spares[i]!.byteLength < spares[smallest]!.byteLength) smallest = i;
-    }
-    if (smallest < 0 || spares[smallest]!.byteLength >= buffer.byteLength) return;
-    spareBytes -= spares[smallest]!.byteLength;
-    spares.splice(smallest, 1);
+  const size = buffer.byteLength;
+  if (size < MIN_SPARE_BYTES || size > MAX_SPARE_BYTES) return;
+  // The smaller spares, smallest first, that would have to go to make room.
+  const smaller = spares
+    .map((b, i) => ({ b, i }))
+    .filter(({ b }) => b.byteLength < size)
+    .sort((x, y) => x.b.byteLength - y.b.byteLength);
+  let count = spares.length;
+  let bytes = spareBytes;
+  let evict = 0;
+  while (count >= MAX_SPARES || bytes + size > MAX_SPARE_BYTES) {
+    const next = smaller[evict];
+    if (!next) return; // no room even without every smaller one: not kept
+    count--;
+    bytes -= next.b.byteLength;
+    evict++;
   }
+  const gone = new Set(smaller.slice(0, evict).map(({ b }) => b));
+  for (let i = spares.length - 1; i >= 0; i--) if (gone.has(spares[i]!)) spares.splice(i, 1);
   spares.push(buffer);
-  spareBytes += buffer.byteLength;
+  spareBytes = bytes + size;
 }
 
-/** Drops the spare buffers (tests; the end of a backup). */
+/** Drops the spare buffers (the end of a backup). */
 export function dropPageBuffers(): void {
   spares.length = 0;
   spareBytes = 0;

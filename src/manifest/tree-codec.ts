@@ -12,7 +12,7 @@ import { encodeSimpleFileEntry, encodeSimpleFileEntryView } from './fast-entry.j
 import { isPlainObject } from './fields.js';
 import { pack, unpack } from './msgpack.js';
 import { checkName, compareNames, textFromWire, textToWire } from './names.js';
-import { givePageBuffer, takePageBuffer } from './page-buffers.js';
+import { takePageBuffer } from './page-buffers.js';
 import type { Entry, PageRef, TreeNode } from './types.js';
 
 /** Current tree node format version. */
@@ -81,7 +81,6 @@ export class LeafBuilder {
     if (need > this.buffer.length) {
       const grown = takePageBuffer(Math.max(need, this.buffer.length * 2));
       this.buffer.copy(grown, LEAF_HEAD, LEAF_HEAD, this.used);
-      givePageBuffer(this.buffer.buffer as ArrayBuffer);
       this.buffer = grown;
     }
     this.buffer.set(bytes, this.used);

@@ -203,8 +203,11 @@ async function backupUnlocked(
     const settled = walker.settle();
     await settled.catch(() => {});
     blobs.writeThrough(undefined);
-    await Promise.all([cache?.close(), pool.close(), scanner?.close()]);
-    dropPageBuffers();
+    try {
+      await Promise.all([cache?.close(), pool.close(), scanner?.close()]);
+    } finally {
+      dropPageBuffers();
+    }
     await settled;
   }
   throwIfAborted(options.signal);

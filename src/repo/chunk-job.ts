@@ -121,31 +121,30 @@ export async function runChunkJob(
 }
 
 /**
- * Waits for the decision on `w`, then seals the chunks asked for into one slab and
- * reports them.
+ * Waits for the decision on `w`, then seals the chunks asked for into one slab, each
+ * copied in as it is sealed, and reports them. The slab is sized beforehand from the
+ * codec's bound on a sealed chunk (compression is kept only when it makes a chunk
+ * smaller), so no chunk's envelope outlives its own copy.
  */
 async function sealWindow(w: Window, codec: ObjectCodec, sink: ChunkJobSink): Promise<void> {
   const need = await sink.need(w.window);
   if (sink.cancelled()) return;
-  const parts: { index: number; header: Uint8Array; body: Uint8Array }[] = [];
-  let bytes = 0;
-  for (let i = 0; i < w.chunks.length; i++) {
-    if (!need[i]) continue;
-    const [header, body] = await codec.sealParts(w.chunks[i]!, 'content');
-    parts.push({ index: i, header, body });
-    bytes += header.length + body.length;
-  }
+  let bound = 0;
+  for (let i = 0; i < w.chunks.length; i++)
+    if (need[i]) bound += codec.storedSize(w.chunks[i]!.length);
   const out: SealedChunk[] = [];
-  if (parts.length > 0) {
-    const slab = sink.slab(bytes);
+  if (bound > 0) {
+    const slab = sink.slab(bound);
     let at = 0;
-    for (const { index, header, body } of parts) {
+    for (let i = 0; i < w.chunks.length; i++) {
+      if (!need[i]) continue;
+      const [header, body] = await codec.sealParts(w.chunks[i]!, 'content');
       const start = at;
       slab.set(header, at);
       at += header.length;
       slab.set(body, at);
       at += body.length;
-      out.push({ index, sealed: slab.subarray(start, at) });
+      out.push({ index: i, sealed: slab.subarray(start, at) });
     }
   }
   sink.sealed(w.window, out);

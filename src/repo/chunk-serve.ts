@@ -72,7 +72,13 @@ export function serveChunkJobs(
   // Objects are published in batches (group-commit.ts) where the file system allows.
   const commits = writer?.groupSync ? new GroupCommit(writer) : undefined;
   const seen = new Set<string>();
-  const slabs = new SlabRing(WINDOW_BYTES + setup.chunker.max + SLAB_SLACK_BYTES);
+  // A window holds less than WINDOW_BYTES + max bytes, in at most one chunk per `min`
+  // bytes and one more, each sealed at most `storedSize(0)` bytes larger.
+  const windowMost = WINDOW_BYTES + setup.chunker.max;
+  const slabs = new SlabRing(
+    codec.storedSize(windowMost) +
+      (Math.ceil(windowMost / setup.chunker.min) + 1) * codec.storedSize(0),
+  );
   // Single objects go into the group commit unless one of its commits was slow lately
   // (see SLOW_PAGE_COMMIT_MS): until this time they have their own fsyncs.
   let ownFsyncsUntil = 0;
@@ -269,24 +275,27 @@ function commitNow(
   return done;
 }
 
-/** Room a slab has beyond a window's plaintext, for the envelopes' headers and tags. */
-const SLAB_SLACK_BYTES = 64 * 1024;
-/** Slabs kept for reuse (a file has about three windows under way at once). */
-const MAX_SPARE_SLABS = 4;
+/**
+ * Slabs kept for reuse per thread. One is enough in the steady state: a window's slab
+ * comes back once its chunks are written, before the decision on the next window that
+ * lets that one be sealed.
+ */
+const MAX_SPARE_SLABS = 2;
 
 /**
  * The buffers a thread seals windows into, moved to the pool with the sealed chunks and
- * handed back once they are written. A buffer per sealed chunk, allocated on this
- * thread and freed on the pool's after its upload, left each thread's malloc arena
- * holding tens of MiB it could not give back: a backup into a remote repository peaked
- * about 40 MiB higher per thread (docs/performance.md › Memory).
+ * handed back once they are written. With the windows cut as views (chunk-job.ts
+ * WindowReader), a thread then makes no buffer per chunk: copies per chunk, allocated
+ * on the thread (and the sealed ones freed on the pool's thread after their upload),
+ * left each thread's malloc arena tens of MiB larger than its live data
+ * (docs/performance.md › Memory).
  */
 class SlabRing {
   private readonly spares: ArrayBuffer[] = [];
 
   /**
-   * @param minBytes the smallest slab made: a window's chunks sealed (a window holds up
-   * to its size plus one chunk), so that one slab handed back fits any later window
+   * @param minBytes the smallest slab made: the bound on a whole window sealed, so that
+   * one slab handed back fits any later window
    */
   constructor(private readonly minBytes: number) {}
 
@@ -298,7 +307,16 @@ class SlabRing {
     return new Uint8Array(buffer);
   }
 
+  /** Keeps `buffer` for a later window; when full, in place of a smaller one. */
   giveBack(buffer: ArrayBuffer): void {
-    if (this.spares.length < MAX_SPARE_SLABS) this.spares.push(buffer);
+    if (this.spares.length >= MAX_SPARE_SLABS) {
+      let smallest = 0;
+      for (let i = 1; i < this.spares.length; i++) {
+        if (this.spares[i]!.byteLength < this.spares[smallest]!.byteLength) smallest = i;
+      }
+      if (this.spares[smallest]!.byteLength >= buffer.byteLength) return;
+      this.spares.splice(smallest, 1);
+    }
+    this.spares.push(buffer);
   }
 }
