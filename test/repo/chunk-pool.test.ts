@@ -38,6 +38,17 @@ function expectedRefs(data: Uint8Array, codec: ObjectCodec) {
   }));
 }
 
+/**
+ * A page as a page builder gives it: `length` bytes at `at` of a buffer of its own of
+ * `capacity`; with a copy of its bytes and its id.
+ */
+function ownPage(codec: ObjectCodec, capacity: number, at: number, length: number, seed: number) {
+  const own = Buffer.allocUnsafeSlow(capacity);
+  own.set(pseudoRandomBytes(length, seed), at);
+  const page = own.subarray(at, at + length);
+  return { page, want: Buffer.from(page), id: codec.idOf(page) };
+}
+
 /** A remote-like backend whose uploads take a while, reading their bytes at the end. */
 class LateUploads extends ForwardingBackend {
   override async put(key: string, data: Uint8Array, options?: PutOptions): Promise<boolean> {
@@ -212,11 +223,7 @@ describe.each([
           if (!pool.canPutDirect) return; // the memory backend cannot be written directly
           await putPath(pool, blobs, dir, onWorker);
           // A view into a larger buffer of its own (as a page builder gives): moved whole.
-          const own = Buffer.allocUnsafeSlow(10_000);
-          own.set(pseudoRandomBytes(9_000, 11), 500);
-          const page = own.subarray(500, 9_500);
-          const want = Buffer.from(page);
-          const id = codec.idOf(page);
+          const { page, want, id } = ownPage(codec, 10_000, 500, 9_000, 11);
           expect((await pool.putDirect(`tree/${id.slice(0, 2)}/${id}`, page, true)).written).toBe(
             true,
           );
@@ -261,11 +268,7 @@ describe.each([
         try {
           if (!pool.canPutDirect) return; // the memory backend cannot be written directly
           await putPath(pool, blobs, dir, onWorker);
-          const own = Buffer.allocUnsafeSlow(300_000);
-          own.set(pseudoRandomBytes(250_000, 12), 1000);
-          const page = own.subarray(1000, 251_000);
-          const want = Buffer.from(page);
-          const id = codec.idOf(page);
+          const { page, want, id } = ownPage(codec, 300_000, 1000, 250_000, 12);
           const key = `tree/${id.slice(0, 2)}/${id}`;
           expect((await pool.putDirect(key, page, true)).written).toBe(true);
           // The same memory comes back whole, and is filled with something else.
