@@ -7,6 +7,7 @@
  * paging, under glibc's raised mmap threshold). Only buffers nothing else uses may be
  * given: ones handed back by the thread they were moved to.
  */
+import { SpareBuffers } from '../core/spare-buffers.js';
 
 /** Buffers kept at most, and their bytes at most. */
 const MAX_SPARES = 16;
@@ -22,8 +23,7 @@ const MIN_SPARE_BYTES = 64 * 1024;
  */
 const SIZE_STEP = 128 * 1024;
 
-const spares: ArrayBuffer[] = [];
-let spareBytes = 0;
+const spares = new SpareBuffers(MAX_SPARES, MAX_SPARE_BYTES);
 
 /**
  * A buffer of at least `size` bytes (contents undefined): the smallest spare that fits
@@ -32,16 +32,8 @@ let spareBytes = 0;
 export function takePageBuffer(size: number): Buffer {
   if (size < MIN_SPARE_BYTES) return Buffer.allocUnsafeSlow(size);
   const rounded = Math.ceil(size / SIZE_STEP) * SIZE_STEP;
-  let best = -1;
-  for (let i = 0; i < spares.length; i++) {
-    const length = spares[i]!.byteLength;
-    if (length < size || length > 2 * rounded) continue;
-    if (best < 0 || length < spares[best]!.byteLength) best = i;
-  }
-  if (best < 0) return Buffer.allocUnsafeSlow(rounded);
-  const [buffer] = spares.splice(best, 1);
-  spareBytes -= buffer!.byteLength;
-  return Buffer.from(buffer!);
+  const spare = spares.take(size, 2 * rounded);
+  return spare ? Buffer.from(spare) : Buffer.allocUnsafeSlow(rounded);
 }
 
 /**
@@ -49,31 +41,10 @@ export function takePageBuffer(size: number): Buffer {
  * room. Only for a buffer nothing else uses any more.
  */
 export function givePageBuffer(buffer: ArrayBuffer): void {
-  const size = buffer.byteLength;
-  if (size < MIN_SPARE_BYTES || size > MAX_SPARE_BYTES) return;
-  // The smaller spares, smallest first, that would have to go to make room.
-  const smaller = spares
-    .map((b, i) => ({ b, i }))
-    .filter(({ b }) => b.byteLength < size)
-    .sort((x, y) => x.b.byteLength - y.b.byteLength);
-  let count = spares.length;
-  let bytes = spareBytes;
-  let evict = 0;
-  while (count >= MAX_SPARES || bytes + size > MAX_SPARE_BYTES) {
-    const next = smaller[evict];
-    if (!next) return; // no room even without every smaller one: not kept
-    count--;
-    bytes -= next.b.byteLength;
-    evict++;
-  }
-  const gone = new Set(smaller.slice(0, evict).map(({ b }) => b));
-  for (let i = spares.length - 1; i >= 0; i--) if (gone.has(spares[i]!)) spares.splice(i, 1);
-  spares.push(buffer);
-  spareBytes = bytes + size;
+  if (buffer.byteLength >= MIN_SPARE_BYTES) spares.keep(buffer);
 }
 
 /** Drops the spare buffers (the end of a backup). */
 export function dropPageBuffers(): void {
-  spares.length = 0;
-  spareBytes = 0;
+  spares.clear();
 }

@@ -77,16 +77,18 @@ export async function runChunkJob(
   sink: ChunkJobSink,
 ): Promise<void> {
   const fd = openSourceSync(path);
-  let reader: WindowReader | undefined;
+  let reader: SpanReader | undefined;
   try {
-    reader = new WindowReader(fd, cdc, WINDOW_BYTES);
+    // Two buffers in turn: window k's chunks wait for the decision on them (and are
+    // sealed) while window k+1 is read.
+    reader = new SpanReader(fd, cdc, WINDOW_BYTES, 2);
     let pending: Window | undefined;
     let windowNo = 0;
     for (;;) {
       if (sink.cancelled()) return;
       let next: Window | undefined;
       try {
-        next = reader.done ? undefined : reader.read(windowNo);
+        next = reader.done ? undefined : { window: windowNo, chunks: reader.next() };
       } catch (err) {
         // The caller may have promised the pending window's new chunks to other files
         // (BlobStore.claim): write them before reporting the read error.
@@ -193,7 +195,7 @@ export async function runDirectChunkJob(
   let reported: Promise<void> = Promise.resolve();
   let reader: SpanReader | undefined;
   try {
-    reader = new SpanReader(fd, cdc);
+    reader = new SpanReader(fd, cdc, DIRECT_WINDOW_BYTES, 1);
     for (let windowNo = 0; ; windowNo++) {
       if (sink.cancelled()) break;
       const chunks = reader.next();
@@ -288,83 +290,20 @@ export function releaseSpareReadBuffer(): void {
 }
 
 /**
- * Reads a file into one buffer and cuts it in place: `next` returns the chunks of about
- * DIRECT_WINDOW_BYTES as views into the buffer, valid until the following call (or
- * `release`, which hands the buffer to the next reader of this thread). The cut points
- * are those of the streaming chunker: a cut is made only once `max` bytes from the chunk
- * start are available, or at the end of the file.
+ * Reads a file and cuts it where it was read, into windows of whole chunks: `next`
+ * returns the chunks of about `windowBytes` as views into its buffers, and no chunk is
+ * copied on its own (per-chunk copies, some 2 GiB of allocations of 16-256 KiB in a
+ * 2 GiB backup, left each thread's malloc arena larger than its live data). With one
+ * buffer a window is valid until the following call; with two, used in turn, until the
+ * call after that. `release` hands the buffers to the next reader of this thread. The
+ * cut points are those of the streaming chunker: a cut is made only once `max` bytes
+ * from the chunk start are available, or at the end of the file.
  */
 class SpanReader {
   done = false;
   private readonly max: number;
-  private readonly buf: Uint8Array;
-  private readonly words: Int32Array | null;
-  /** Undecided bytes are buf[head .. tail). */
-  private head = 0;
-  private tail = 0;
-  private eof = false;
-  private bytesRead = 0;
-
-  constructor(
-    private readonly fd: number,
-    private readonly cdc: FastCDC,
-  ) {
-    this.max = cdc.params.max;
-    this.buf = takeScanBuffer(DIRECT_WINDOW_BYTES + this.max);
-    this.words = wordView(this.buf);
-  }
-
-  /** Done with the buffer (no chunk view of it is used after this). */
-  release(): void {
-    giveBackScanBuffer(this.buf);
-  }
-
-  takeBytesRead(): number {
-    const n = this.bytesRead;
-    this.bytesRead = 0;
-    return n;
-  }
-
-  next(): Uint8Array[] {
-    // Keep the undecided bytes (fewer than max) and fill up behind them.
-    if (this.head > 0) {
-      this.buf.copyWithin(0, this.head, this.tail);
-      this.tail -= this.head;
-      this.head = 0;
-    }
-    while (!this.eof && this.tail < this.buf.length) {
-      const n = readSync(this.fd, this.buf, this.tail, this.buf.length - this.tail, null);
-      if (n === 0) this.eof = true;
-      this.tail += n;
-      this.bytesRead += n;
-    }
-    const chunks: Uint8Array[] = [];
-    while (this.head < this.tail && (this.eof || this.tail - this.head >= this.max)) {
-      const n = this.cdc.cutWith(this.buf, this.words, this.head, this.tail);
-      chunks.push(this.buf.subarray(this.head, this.head + n));
-      this.head += n;
-    }
-    if (this.eof && this.head === this.tail) this.done = true;
-    return chunks;
-  }
-}
-
-/** Keys a direct job remembers before starting over (about 10 MiB). */
-const SEEN_LIMIT = 100_000;
-
-/**
- * Reads a file and cuts it into windows of whole chunks, as views into two buffers used
- * in turn: a window's chunks stay valid while the next window is read (the job seals
- * one while it reads the other), and no chunk is copied on its own. Per-chunk copies
- * were about 2 GiB of allocations of 16-256 KiB in a 2 GiB backup, which left each
- * thread's malloc arena larger than its live data. The cut points are those of the
- * streaming chunker, as in SpanReader.
- */
-class WindowReader {
-  done = false;
-  private readonly max: number;
-  private readonly bufs: [Uint8Array, Uint8Array];
-  private readonly words: [Int32Array | null, Int32Array | null];
+  private readonly bufs: Uint8Array[];
+  private readonly words: (Int32Array | null)[];
   /** The buffer holding the undecided bytes, buf[head .. tail). */
   private current = 0;
   private head = 0;
@@ -376,11 +315,16 @@ class WindowReader {
     private readonly fd: number,
     private readonly cdc: FastCDC,
     windowBytes: number,
+    buffers: 1 | 2,
   ) {
     this.max = cdc.params.max;
-    const size = windowBytes + this.max;
-    this.bufs = [takeScanBuffer(size), takeScanBuffer(size)];
-    this.words = [wordView(this.bufs[0]), wordView(this.bufs[1])];
+    this.bufs = Array.from({ length: buffers }, () => takeScanBuffer(windowBytes + this.max));
+    this.words = this.bufs.map(wordView);
+  }
+
+  /** Done with the buffers (no chunk view of them is used after this). */
+  release(): void {
+    for (const buf of this.bufs) giveBackScanBuffer(buf);
   }
 
   /** Bytes read since the last call. */
@@ -390,23 +334,15 @@ class WindowReader {
     return n;
   }
 
-  /** Done with the buffers (no chunk view of them is used after this). */
-  release(): void {
-    giveBackScanBuffer(this.bufs[0]);
-    giveBackScanBuffer(this.bufs[1]);
-  }
-
-  /**
-   * The next window (whole chunks, about the window's size), valid until the call after
-   * next; sets `done` at the end.
-   */
-  read(window: number): Window {
+  /** The next window's chunks (none once `done`). */
+  next(): Uint8Array[] {
     const from = this.bufs[this.current]!;
-    this.current ^= 1;
+    this.current = (this.current + 1) % this.bufs.length;
     const buf = this.bufs[this.current]!;
-    // The undecided bytes (fewer than max) move to the other buffer, which is filled
-    // up behind them: the previous window's chunks in `from` are left as they are.
-    buf.set(from.subarray(this.head, this.tail), 0);
+    // The undecided bytes (fewer than max) go to the front of the next buffer, which is
+    // filled up behind them; with two, the previous window's chunks are left as they are.
+    if (buf !== from) buf.set(from.subarray(this.head, this.tail), 0);
+    else if (this.head > 0) buf.copyWithin(0, this.head, this.tail);
     this.tail -= this.head;
     this.head = 0;
     while (!this.eof && this.tail < buf.length) {
@@ -423,6 +359,9 @@ class WindowReader {
       this.head += n;
     }
     if (this.eof && this.head === this.tail) this.done = true;
-    return { window, chunks };
+    return chunks;
   }
 }
+
+/** Keys a direct job remembers before starting over (about 10 MiB). */
+const SEEN_LIMIT = 100_000;

@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { GroupCommit } from '../backends/group-commit.js';
 import { LocalDirectWriter, type PendingObject } from '../backends/local-direct.js';
 import { FastCDC } from '../chunker/fastcdc.js';
+import { SpareBuffers } from '../core/spare-buffers.js';
 import { runChunkJob, runDirectChunkJob, WINDOW_BYTES } from './chunk-job.js';
 import type { ChunkWorkerSetup, FromWorker, ToWorker } from './chunk-protocol.js';
 import { toWireError } from './chunk-protocol.js';
@@ -285,13 +286,13 @@ const MAX_SPARE_SLABS = 2;
 /**
  * The buffers a thread seals windows into, moved to the pool with the sealed chunks and
  * handed back once they are written. With the windows cut as views (chunk-job.ts
- * WindowReader), a thread then makes no buffer per chunk: copies per chunk, allocated
+ * SpanReader), a thread then makes no buffer per chunk: copies per chunk, allocated
  * on the thread (and the sealed ones freed on the pool's thread after their upload),
  * left each thread's malloc arena tens of MiB larger than its live data
  * (docs/performance.md › Memory).
  */
 class SlabRing {
-  private readonly spares: ArrayBuffer[] = [];
+  private readonly spares = new SpareBuffers(MAX_SPARE_SLABS);
 
   /**
    * @param minBytes the smallest slab made: the bound on a whole window sealed, so that
@@ -301,22 +302,13 @@ class SlabRing {
 
   /** A slab of at least `bytes`: a spare one when one is large enough. */
   take(bytes: number): Uint8Array {
-    const i = this.spares.findIndex((b) => b.byteLength >= bytes);
-    const buffer =
-      i >= 0 ? this.spares.splice(i, 1)[0]! : new ArrayBuffer(Math.max(bytes, this.minBytes));
-    return new Uint8Array(buffer);
+    return new Uint8Array(
+      this.spares.take(bytes) ?? new ArrayBuffer(Math.max(bytes, this.minBytes)),
+    );
   }
 
   /** Keeps `buffer` for a later window; when full, in place of a smaller one. */
   giveBack(buffer: ArrayBuffer): void {
-    if (this.spares.length >= MAX_SPARE_SLABS) {
-      let smallest = 0;
-      for (let i = 1; i < this.spares.length; i++) {
-        if (this.spares[i]!.byteLength < this.spares[smallest]!.byteLength) smallest = i;
-      }
-      if (this.spares[smallest]!.byteLength >= buffer.byteLength) return;
-      this.spares.splice(smallest, 1);
-    }
-    this.spares.push(buffer);
+    this.spares.keep(buffer);
   }
 }
