@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -9,5 +12,8 @@ export default defineConfig({
     // Vitest's default is one worker fewer than the cores: on a 2-core machine, one file
     // at a time, though most of the suite waits on child processes, servers and disks.
     maxWorkers: 2,
+    // The CLI's record of encrypted repositories (src/repo/known-repos.ts) goes to a
+    // folder of this run, not the user's ~/.local/state; child processes inherit it.
+    env: { CAIRN_STATE_DIR: mkdtempSync(join(tmpdir(), 'cairn-test-state-')) },
   },
 });

@@ -8,6 +8,7 @@
 import type { Backend } from '../backends/backend.js';
 import { ForwardingBackend } from '../backends/forwarding.js';
 import { AuthError, UsageError } from '../core/errors.js';
+import type { KnownRepositories } from '../repo/known-repos.js';
 import type { OpenOptions, Repository } from '../repo/repository.js';
 import type { SnapshotRef } from '../repo/snapshots.js';
 import type { Output } from './output.js';
@@ -134,23 +135,57 @@ export class CommandContext {
   }
 
   /**
-   * Opens the repository at `location` (the caller closes it). An encrypted one is
-   * unlocked with the `repo` password unless `options.password` says otherwise; a
-   * damaged key slot is a warning (key-slot-notice.ts) unless `options.onNotice` says
-   * otherwise. Ctrl-C stops the reads of opening too.
+   * Where a password for `role` was given explicitly for this run, if it was: the
+   * option or variable of that role itself (not the `repo` sources a `from` password
+   * falls back to). Nothing is read or asked.
    */
-  async openRepoAt(location: string, options: OpenOptions = {}): Promise<Repository> {
+  givenPasswordSource(role: 'repo' | 'from'): string | undefined {
+    const set = (name: string) => (process.env[name] ? name : undefined);
+    if (role === 'from') {
+      return this.globals.fromPasswordFile ? '--from-password-file' : set('CAIRN_FROM_PASSWORD');
+    }
+    if (this.globals.passwordFile) return '--password-file';
+    if (this.globals.passwordCommand) return '--password-command';
+    return set('CAIRN_PASSWORD');
+  }
+
+  /** This machine's record of encrypted repositories (repo/known-repos.ts). */
+  async knownRepositories(): Promise<KnownRepositories> {
+    const { KnownRepositories } = await import('../repo/known-repos.js');
+    return new KnownRepositories();
+  }
+
+  /**
+   * Opens the repository at `location` (the caller closes it). An encrypted one is
+   * unlocked with the `passwordRole` password (default `repo`); a damaged key slot is a
+   * warning (key-slot-notice.ts) unless `options.onNotice` says otherwise. Ctrl-C stops
+   * the reads of opening too.
+   *
+   * One whose config says it is not encrypted is refused when this machine knows it
+   * as encrypted, or when a password of that role was given explicitly (unless
+   * `passwordCheck` is false: sync's destination, when the source took the `repo`
+   * password): see repo/known-repos.ts and docs/security.md.
+   */
+  async openRepoAt(
+    location: string,
+    options: OpenOptions & { passwordRole?: 'repo' | 'from'; passwordCheck?: boolean } = {},
+  ): Promise<Repository> {
+    const { passwordRole = 'repo', passwordCheck = true, ...open } = options;
     const backend = await this.openBackend(location);
     try {
-      const [{ openRepositoryIn }, { reportNotice }] = await Promise.all([
+      const [{ openRepositoryIn }, { reportNotice }, known] = await Promise.all([
         import('../repo/repository.js'),
         import('./key-slot-notice.js'),
+        this.knownRepositories(),
       ]);
+      const given = passwordCheck ? this.givenPasswordSource(passwordRole) : undefined;
       return await openRepositoryIn(backend, {
-        password: () => this.password('repo'),
+        password: () => this.password(passwordRole),
         onNotice: (notice) => reportNotice(this.out, notice),
         signal: this.signal,
-        ...options,
+        known,
+        ...(given ? { expectEncrypted: `a password was given for it (${given})` } : {}),
+        ...open,
       });
     } catch (err) {
       await backend.close();

@@ -22,6 +22,7 @@ export * from './disk-set.js';
 export * from './external-sort-set.js';
 export * from './inventory.js';
 export * from './key-slots.js';
+export * from './known-repos.js';
 export * from './layout.js';
 export * from './locks.js';
 export * from './lru.js';

@@ -34,6 +34,7 @@ import {
   slotKey,
   unlockKeys,
 } from './key-slots.js';
+import type { KnownRepositories } from './known-repos.js';
 import { CONFIG_KEY } from './layout.js';
 import { readPruneEpoch } from './prune-state.js';
 import { SnapshotStore } from './snapshots.js';
@@ -74,6 +75,18 @@ export interface OpenOptions {
   onNotice?: (notice: RepoNotice) => void;
   /** Stops the reads of opening (config, prune epoch, key slots). */
   signal?: AbortSignal | undefined;
+  /**
+   * This machine's record of encrypted repositories (known-repos.ts): a repository it
+   * lists is refused when its config says it is not encrypted, and an encrypted one
+   * opened with its password is added to it.
+   */
+  known?: KnownRepositories;
+  /**
+   * Why the caller expects the repository to be encrypted, e.g. "a password was given
+   * for it (CAIRN_PASSWORD)": one whose config says it is not is then refused with
+   * that reason (a FormatError naming the config).
+   */
+  expectEncrypted?: string;
 }
 
 /** Something worth telling whoever opens a repository; nothing failed. */
@@ -286,7 +299,10 @@ export async function openRepositoryIn(
     throw err;
   }
   const config = decodeConfig(bytes, `${backend.location}/${CONFIG_KEY}`);
-  if (config.encryption === 'none') await refuseDowngrade(backend, options.signal);
+  if (config.encryption === 'none') {
+    await refuseDowngrade(backend, options.signal);
+    refuseUnexpectedlyPlain(backend, config.id, options);
+  }
   // The inventory is only kept for listable remotes; others need not pay for the read.
   const epoch =
     options.epoch ??
@@ -305,6 +321,7 @@ export async function openRepositoryIn(
     const password = typeof given === 'string' ? given : await given();
     unlocked = await unlockKeys(backend, config.id, password, options.signal);
     for (const slot of unlocked.damaged) options.onNotice?.(damagedSlotNotice(backend, slot));
+    options.known?.rememberEncrypted(backend.location, config.id);
   }
   return new Repository(backend, config, {
     ...options,
@@ -329,6 +346,23 @@ async function refuseDowngrade(backend: Backend, signal?: AbortSignal): Promise<
       'refusing to open it (restore the original config, or remove keys/ if they are ' +
       "leftovers of an encrypted 'cairn init' that failed)",
   );
+}
+
+/**
+ * Key slots can be deleted along with the config's rewrite. What then tells an
+ * unencrypted repository from a downgraded one is outside the storage: the caller's
+ * expectation (a password given for it) and this machine's record of it.
+ */
+function refuseUnexpectedlyPlain(backend: Backend, id: string, options: OpenOptions): void {
+  if (options.expectEncrypted) {
+    throw new FormatError(
+      `${backend.location}/${CONFIG_KEY}`,
+      `says the repository is not encrypted, but ${options.expectEncrypted}: an encrypted ` +
+        'repository whose config and key slots were replaced would look the same, and backups ' +
+        'would be written unencrypted; refusing to open it',
+    );
+  }
+  options.known?.refuseIfEncryptedBefore(backend.location, id);
 }
 
 function damagedSlotNotice(backend: Backend, slot: DamagedKeySlot): RepoNotice {

@@ -19,7 +19,8 @@ describe('cairn backup interrupted', () => {
     const repo = join(await tempDir(), 'repo');
     const src = await tempDir();
     for (let i = 0; i < 8; i++) await writeFile(join(src, `f${i}`), randomBytes(16 << 20));
-    const env = { CAIRN_REPO: repo, CAIRN_CACHE_DIR: await tempDir() };
+    // No password: it is given for encrypted repositories only (empty counts as unset).
+    const env = { CAIRN_REPO: repo, CAIRN_CACHE_DIR: await tempDir(), CAIRN_PASSWORD: '' };
     expect((await cairnBin(['init', '--no-encryption', '--compression', 'off'], env)).code).toBe(0);
     expect((await cairnBin(['backup', src], env)).code).toBe(0);
     // What a forget and prune of every snapshot leave: the stat cache calls the files
@@ -45,7 +46,8 @@ describe('cairn backup interrupted', () => {
     for (let i = 0; i < 1000; i++) {
       await writeFile(join(src, `f${i}`), pseudoRandomBytes(30_000, i));
     }
-    const env = { CAIRN_REPO: repo, CAIRN_CACHE_DIR: await tempDir() };
+    // No password: it is given for encrypted repositories only (empty counts as unset).
+    const env = { CAIRN_REPO: repo, CAIRN_CACHE_DIR: await tempDir(), CAIRN_PASSWORD: '' };
     expect((await cairnBin(['init', '--no-encryption', '--compression', 'off'], env)).code).toBe(0);
 
     // Stopped a fifth of the way through (one event per file, not throttled like

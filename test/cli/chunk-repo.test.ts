@@ -30,7 +30,9 @@ describe('cairn chunk --repo', () => {
   for (const encrypted of [false, true]) {
     it(`cuts with the repository's parameters and prints its ids (${encrypted ? 'encrypted' : 'unencrypted'})`, async () => {
       process.env.CAIRN_CACHE_DIR = await tempDir();
-      process.env.CAIRN_PASSWORD = 'pw';
+      // A password is given for encrypted repositories only.
+      if (encrypted) process.env.CAIRN_PASSWORD = 'pw';
+      else delete process.env.CAIRN_PASSWORD;
       const repo = join(await tempDir(), 'repo');
       const src = await tempDir();
       const file = join(src, 'f');

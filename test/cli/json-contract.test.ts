@@ -76,6 +76,7 @@ describe('--json output', () => {
 
   it('ls -l shows modification times in local time, as snapshots does', async () => {
     process.env.CAIRN_CACHE_DIR = await tempDir();
+    delete process.env.CAIRN_PASSWORD; // the repository is unencrypted
     const repo = join(await tempDir(), 'repo');
     expect((await cli('--repo', repo, 'init', '--no-encryption')).code).toBe(0);
     const src = await tempDir();

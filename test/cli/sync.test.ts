@@ -183,10 +183,18 @@ describe('init --copy-params-from an unencrypted repository', () => {
       expect(init.stdout).toContain('is not encrypted: neither is the new repository');
       const config = JSON.parse(await readFile(join(dst, 'config'), 'utf8'));
       expect(config.encryption).toBe('none');
-      const run = await cli('sync', src, dst);
-      expect(run.code, run.stderr).toBe(0);
+      expect(init.stderr).toContain('CAIRN_PASSWORD is set, and commands refuse an unencrypted');
+      // The password is not the source's (it is not encrypted), so it is the copy's: and
+      // a password given for an unencrypted repository is refused.
+      const refused = await cli('sync', src, dst);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(
+        `${dst}/config: says the repository is not encrypted, but a password was given for it (CAIRN_PASSWORD)`,
+      );
     } finally {
       delete process.env.CAIRN_PASSWORD;
     }
+    const run = await cli('sync', src, dst);
+    expect(run.code, run.stderr).toBe(0);
   });
 });

@@ -10,7 +10,7 @@ import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/fs.js';
-import { cairnBin, requireBinary } from '../helpers/reliability.js';
+import { cairnBin, requireBinary, UNENCRYPTED_ENV } from '../helpers/reliability.js';
 
 const OLD = new Date('2000-01-01T00:00:00Z');
 
@@ -34,7 +34,11 @@ describe('backup and access times', () => {
       writeFileSync(join(src, name), bytes);
       execFileSync('touch', ['-a', '-d', OLD.toISOString(), join(src, name)]);
     }
-    const env = { CAIRN_REPO: join(base, 'repo'), CAIRN_CACHE_DIR: join(base, 'cache') };
+    const env = {
+      CAIRN_REPO: join(base, 'repo'),
+      CAIRN_CACHE_DIR: join(base, 'cache'),
+      ...UNENCRYPTED_ENV,
+    };
     expect((await cairnBin(['init', '--no-encryption'], env)).code).toBe(0);
     const r = await cairnBin(['backup', src], env);
     expect(r.code, r.stderr).toBe(0);

@@ -9,7 +9,7 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/fs.js';
-import { BASE_ENV, BIN, requireBinary } from '../helpers/reliability.js';
+import { BASE_ENV, BIN, requireBinary, UNENCRYPTED_ENV } from '../helpers/reliability.js';
 
 describe('command-line arguments that are not UTF-8', () => {
   it('name the files they name: backup, ls, restore --include and --target', async () => {
@@ -37,6 +37,7 @@ describe('command-line arguments that are not UTF-8', () => {
       env: {
         ...process.env,
         ...BASE_ENV,
+        ...UNENCRYPTED_ENV,
         CAIRN_REPO: join(base, 'repo'),
         CAIRN_CACHE_DIR: join(base, 'cache'),
       },

@@ -65,6 +65,12 @@ const execFileP = promisify(execFile);
  */
 export const BASE_ENV: NodeJS.ProcessEnv = { CAIRN_PASSWORD: 'reliability-tests' };
 
+/**
+ * What runs on an unencrypted repository add to BASE_ENV: no password, since one given
+ * for an unencrypted repository is refused (docs/security.md › No silent downgrade).
+ */
+export const UNENCRYPTED_ENV: NodeJS.ProcessEnv = { CAIRN_PASSWORD: '' };
+
 /** Runs `cairn ...args` to completion in a child process. */
 export async function cairnBin(
   args: string[],

@@ -14,7 +14,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/fs.js';
-import { BASE_ENV } from '../helpers/reliability.js';
+import { BASE_ENV, UNENCRYPTED_ENV } from '../helpers/reliability.js';
 
 const BIN = resolve(process.env.CAIRN_DIST ?? 'dist', 'cli/bin.js');
 const DEPTH = 3000;
@@ -117,7 +117,7 @@ function walk(root: string): Array<Record<string, unknown>> {
 
 function cairn(args: string[], extraNode: string[] = [], env: NodeJS.ProcessEnv = {}): void {
   execFileSync(process.execPath, [...extraNode, BIN, ...args], {
-    env: { ...process.env, ...BASE_ENV, ...env },
+    env: { ...process.env, ...BASE_ENV, ...UNENCRYPTED_ENV, ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
 }

@@ -6,7 +6,7 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/fs.js';
-import { cairnBin, requireBinary } from '../helpers/reliability.js';
+import { cairnBin, requireBinary, UNENCRYPTED_ENV } from '../helpers/reliability.js';
 
 const isRoot = process.getuid?.() === 0;
 const nobody = { uid: 65534, gid: 65534 };
@@ -35,7 +35,11 @@ async function nobodysFolders(prepare: (src: string, target: string) => Promise<
   for (const d of ['src', 'repo', 'cache', 'target']) mkdirSync(join(base, d));
   await prepare(src, target);
   giveToNobody(base);
-  const env = { CAIRN_REPO: join(base, 'repo'), CAIRN_CACHE_DIR: join(base, 'cache') };
+  const env = {
+    CAIRN_REPO: join(base, 'repo'),
+    CAIRN_CACHE_DIR: join(base, 'cache'),
+    ...UNENCRYPTED_ENV,
+  };
   const run = async (...args: string[]) => {
     const r = await cairnBin(args, env, nobody);
     expect(r.code, r.stderr).toBe(0);
@@ -59,7 +63,11 @@ describe('restore over read-only directories, not as root', () => {
       giveToNobody(base);
       chmodSync(join(src, 'ro', 'deeper'), 0o555);
       chmodSync(join(src, 'ro'), 0o555);
-      const env = { CAIRN_REPO: join(base, 'repo'), CAIRN_CACHE_DIR: join(base, 'cache') };
+      const env = {
+        CAIRN_REPO: join(base, 'repo'),
+        CAIRN_CACHE_DIR: join(base, 'cache'),
+        ...UNENCRYPTED_ENV,
+      };
       const run = async (...args: string[]) => {
         const r = await cairnBin(args, env, nobody);
         expect(r.code, r.stderr).toBe(0);

@@ -73,7 +73,7 @@ describe('Ctrl-C with the S3 server stalled', () => {
         AWS_SECRET_ACCESS_KEY: rgw.server.secretKey,
         AWS_REGION: rgw.server.region,
         CAIRN_CACHE_DIR: await tempDir(),
-        CAIRN_PASSWORD: 'stalled',
+        CAIRN_PASSWORD: '', // the repository is unencrypted
       };
       const run = (args: string[]) => {
         const child = spawn(process.execPath, [BIN, '--repo', repo, ...args], {

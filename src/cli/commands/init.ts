@@ -72,6 +72,10 @@ export default async function init(ctx: CommandContext, opts: InitOptions): Prom
   });
   try {
     const c = repo.config;
+    // What this machine knows of the location now: this new repository.
+    const known = await ctx.knownRepositories();
+    if (c.encryption === 'none') known.forgetLocation(repo.location);
+    else known.rememberEncrypted(repo.location, c.id);
     ctx.out.event({
       type: 'summary',
       operation: 'init',
@@ -92,6 +96,12 @@ export default async function init(ctx: CommandContext, opts: InitOptions): Prom
     ctx.out.result(
       `created ${c.encryption === 'none' ? 'unencrypted' : 'encrypted'} cairn repository ${c.id.slice(0, 8)} at ${repo.location}`,
     );
+    const given = c.encryption === 'none' ? ctx.givenPasswordSource('repo') : undefined;
+    if (given) {
+      ctx.out.note(
+        `${given} is set, and commands refuse an unencrypted repository a password is given for: leave it out for this one`,
+      );
+    }
     ctx.out.line(
       `chunks: min ${formatBytes(c.chunker.min)}, avg ${formatBytes(c.chunker.avg)}, max ${formatBytes(c.chunker.max)}, level ${c.chunker.level}; inline files up to ${formatBytes(c.inlineMax)}; compression ${c.compression}` +
         (opts.copyParamsFrom
@@ -115,7 +125,7 @@ async function configOptions(ctx: CommandContext, opts: InitOptions): Promise<Co
       throw new UsageError(`--copy-params-from cannot be combined with ${flags.join(', ')}`);
     }
     const other = await ctx.openRepoAt(opts.copyParamsFrom, {
-      password: () => ctx.password('from'),
+      passwordRole: 'from',
     });
     try {
       // An encrypted source also gives its id key and secret seed (its encryption key

@@ -21,10 +21,14 @@ export default async function syncCommand(
 ): Promise<number> {
   const dryRun = opts.dryRun ?? false;
   const { transfers, checkers } = ctx.tuning;
-  const src = await ctx.openRepoAt(from, { password: () => ctx.password('from') });
+  const src = await ctx.openRepoAt(from, { passwordRole: 'from' });
   let dst: Repository | undefined;
   try {
-    dst = await ctx.openRepoAt(to, { dryRun });
+    // An encrypted source opened without a password of its own took the `repo` one: that
+    // password then says nothing about the destination.
+    const srcTookRepoPassword =
+      src.config.encryption !== 'none' && ctx.givenPasswordSource('from') === undefined;
+    dst = await ctx.openRepoAt(to, { dryRun, passwordCheck: !srcTookRepoPassword });
     const onEvent = (e: SyncEvent) => {
       if (e.type === 'progress') {
         // Percent, rate and ETA in file content (sent or found present); what was
