@@ -274,6 +274,7 @@ async function restoreWith(
   try {
     await restoreEntries(run, snapshot, options, targets, created || targetEmpty);
   } finally {
+    await run.putBackWritableModes();
     if (targetMode !== undefined) {
       await withFsPath(options.target, (p) => chmod(p, targetMode)).catch(() => {});
     }
@@ -353,6 +354,8 @@ class RestoreRun {
   private readonly hardlinkInodes = new Map<string, { dev: number; ino: number }>();
   /** Where each staged directory not yet renamed into place is now, by its path. */
   private readonly staged = new Map<string, string>();
+  /** Existing directories made writable, by path, with their own modes (see putBackWritableModes). */
+  private readonly madeWritable = new Map<string, number>();
   private local: LocalChunkIndex | undefined;
   private readonly overwrite: OverwriteMode;
   private readonly dryRun: boolean;
@@ -470,6 +473,7 @@ class RestoreRun {
       const path = join(target, ...parts);
       try {
         await this.applyMetadata(entry, path);
+        this.madeWritable.delete(path);
       } catch (err) {
         this.warn(path, err);
       }
@@ -493,7 +497,7 @@ class RestoreRun {
       if (st.isSymbolicLink())
         throw new UsageError(`refusing to restore into ${path}: it is a symbolic link`);
       if (st.isDirectory()) {
-        await writableForOwner(at, st);
+        if (await writableForOwner(at, st)) this.madeWritable.set(path, st.mode & 0o7777);
         return false;
       }
       if (!this.options.delete) {
@@ -877,7 +881,24 @@ class RestoreRun {
     } finally {
       held?.close();
     }
-    if (!this.dryRun) await this.applyMetadata(e, at);
+    if (!this.dryRun) {
+      await this.applyMetadata(e, at);
+      this.madeWritable.delete(path);
+    }
+  }
+
+  /**
+   * Existing directories given `u+wx` (`writableForOwner`) whose snapshot metadata has
+   * not been applied yet: a restore that stops early (Ctrl-C, an error) gives them
+   * their own modes back instead of leaving them writable. Best effort, deepest first
+   * (a directory's own mode may deny reaching those below it).
+   */
+  async putBackWritableModes(): Promise<void> {
+    const left = [...this.madeWritable].reverse();
+    this.madeWritable.clear();
+    for (const [path, mode] of left) {
+      await withFsPath(path, (at) => chmod(at, mode)).catch(() => {});
+    }
   }
 
   /**

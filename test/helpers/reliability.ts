@@ -132,10 +132,12 @@ export function interruptCairn(
   args: string[],
   env: NodeJS.ProcessEnv,
   when: (stdout: string) => boolean,
+  as: { uid?: number; gid?: number } = {},
 ): Promise<Interrupted> {
   const child = spawn(process.execPath, [BIN, ...args], {
     env: { ...process.env, ...BASE_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...as,
   });
   const seen: Interrupted = { code: null, stdout: '', stderr: '', signalled: false };
   child.stderr.on('data', (d: Buffer) => {

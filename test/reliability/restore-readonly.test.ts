@@ -5,8 +5,13 @@ import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync }
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { tempDir } from '../helpers/fs.js';
-import { cairnBin, requireBinary, UNENCRYPTED_ENV } from '../helpers/reliability.js';
+import { pseudoRandomBytes, tempDir } from '../helpers/fs.js';
+import {
+  cairnBin,
+  interruptCairn,
+  requireBinary,
+  UNENCRYPTED_ENV,
+} from '../helpers/reliability.js';
 
 const isRoot = process.getuid?.() === 0;
 const nobody = { uid: 65534, gid: 65534 };
@@ -158,6 +163,38 @@ describe('restore over read-only directories, not as root', () => {
       expect(readFileSync(join(target, 'sub', 'g'), 'utf8')).toBe('below\n');
       expect(lstatSync(target).mode & 0o777).toBe(0o550);
       chmodSync(target, 0o755);
+    },
+  );
+
+  it.skipIf(!isRoot)(
+    'an interrupted restore gives the read-only directories it opened their modes back',
+    async () => {
+      const { src, target, env, run } = await nobodysFolders(async (from) => {
+        await mkdir(join(from, 'ro'));
+        for (let i = 0; i < 400; i++) {
+          await writeFile(join(from, 'ro', `f${i}`), pseudoRandomBytes(40_000, i));
+        }
+      });
+      chmodSync(join(src, 'ro'), 0o555);
+      await run('init', '--no-encryption', '--compression', 'off');
+      await run('backup', src);
+      await run('restore', 'latest', '--target', target);
+      expect(lstatSync(join(target, 'ro')).mode & 0o777).toBe(0o555);
+      // Every file edited in place (its owner and mode stay), so all are written again.
+      for (let i = 0; i < 400; i++) await writeFile(join(target, 'ro', `f${i}`), 'local edit');
+
+      const stopped = await interruptCairn(
+        ['--json', 'restore', 'latest', '--target', target, '-v'],
+        env,
+        (out) => out.includes('"type":"file"'),
+        nobody,
+      );
+      expect(stopped.signalled).toBe(true);
+      expect(stopped.code, stopped.stderr).toBe(130);
+      // Stopped before the directory's metadata: its mode is its own again, not u+w.
+      expect(lstatSync(join(target, 'ro')).mode & 0o777).toBe(0o555);
+      chmodSync(join(src, 'ro'), 0o755);
+      chmodSync(join(target, 'ro'), 0o755);
     },
   );
 });
