@@ -38,6 +38,13 @@ import { readdirNames } from '../core/fs-names.js';
 import type { ObjectId } from '../core/ids.js';
 import { mapConcurrent, Semaphore } from '../core/limit.js';
 import { makeDirectories } from '../core/mkdirs.js';
+import { UNCACHED_MIN_BYTES } from '../core/uncached-file.js';
+import {
+  closeUncachedRuns,
+  openUncachedRuns,
+  type UncachedRunTarget,
+  writeRun,
+} from '../core/uncached-runs.js';
 import type { DirEntry, Entry, FileEntry, Snapshot } from '../manifest/types.js';
 import { codecSetup } from '../repo/codec-setup.js';
 import type { Repository } from '../repo/repository.js';
@@ -1033,7 +1040,10 @@ class RestoreRun {
       at,
       async (tmp) => {
         const fh = await open(tmp, 'wx', 0o600);
+        // Large files' whole blocks are written around the page cache (uncached-runs.ts).
+        let direct: UncachedRunTarget | undefined;
         try {
+          if (e.size >= UNCACHED_MIN_BYTES) direct = await openUncachedRuns(tmp);
           let offset = 0;
           // Chunks are fetched several at once and written in order, consecutive ones
           // together (one positional writev per WRITE_BATCH_BYTES instead of one call per
@@ -1043,7 +1053,8 @@ class RestoreRun {
           let batchBytes = 0;
           const flush = async (): Promise<void> => {
             if (batchBytes === 0) return;
-            await writevAll(fh, batch, batchAt);
+            if (direct) await writeRun(fh, direct, batch, batchAt);
+            else await writevAll(fh, batch, batchAt);
             batch = [];
             batchBytes = 0;
           };
@@ -1077,6 +1088,7 @@ class RestoreRun {
           await fh.chmod(e.mode);
           await fh.utimes(utimeArg(e.mtime), utimeArg(e.mtime));
         } finally {
+          if (direct) await closeUncachedRuns(direct);
           await fh.close();
         }
       },
