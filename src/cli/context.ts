@@ -149,10 +149,21 @@ export class CommandContext {
     return set('CAIRN_PASSWORD');
   }
 
-  /** This machine's record of encrypted repositories (repo/known-repos.ts). */
+  /**
+   * This machine's record of encrypted repositories (repo/known-repos.ts). A mark that
+   * cannot be written is a note (text) or a `state-unwritable` notice event (--json).
+   */
   async knownRepositories(): Promise<KnownRepositories> {
-    const { KnownRepositories } = await import('../repo/known-repos.js');
-    return new KnownRepositories();
+    const { KnownRepositories, stateRoot } = await import('../repo/known-repos.js');
+    const root = stateRoot();
+    return new KnownRepositories(root, (location, err) => {
+      const message =
+        `cannot record in ${root} that ${location} is encrypted (${err.message}): ` +
+        'should its config and key slots be replaced, this machine would not notice; ' +
+        'make that folder writable or point CAIRN_STATE_DIR at one';
+      this.out.note(message);
+      this.out.event({ type: 'notice', code: 'state-unwritable', message, repository: location });
+    });
   }
 
   /**
@@ -179,12 +190,17 @@ export class CommandContext {
         this.knownRepositories(),
       ]);
       const given = passwordCheck ? this.givenPasswordSource(passwordRole) : undefined;
+      const without = given?.startsWith('--') ? `leave out ${given}` : `${given}= cairn ...`;
       return await openRepositoryIn(backend, {
         password: () => this.password(passwordRole),
         onNotice: (notice) => reportNotice(this.out, notice),
         signal: this.signal,
         known,
-        ...(given ? { expectEncrypted: `a password was given for it (${given})` } : {}),
+        ...(given
+          ? {
+              expectEncrypted: `a password was given for it (${given}; an unencrypted repository is used without one: ${without})`,
+            }
+          : {}),
         ...open,
       });
     } catch (err) {

@@ -78,7 +78,7 @@ export interface OpenOptions {
   /**
    * This machine's record of encrypted repositories (known-repos.ts): a repository it
    * lists is refused when its config says it is not encrypted, and an encrypted one
-   * opened with its password is added to it.
+   * opened with its password is added to it. Not kept unless given (the CLI gives it).
    */
   known?: KnownRepositories;
   /**
@@ -354,15 +354,16 @@ async function refuseDowngrade(backend: Backend, signal?: AbortSignal): Promise<
  * expectation (a password given for it) and this machine's record of it.
  */
 function refuseUnexpectedlyPlain(backend: Backend, id: string, options: OpenOptions): void {
+  // The record first: it is the stronger evidence, and its message says more.
+  options.known?.refuseIfEncryptedBefore(backend.location, id);
   if (options.expectEncrypted) {
     throw new FormatError(
       `${backend.location}/${CONFIG_KEY}`,
       `says the repository is not encrypted, but ${options.expectEncrypted}: an encrypted ` +
-        'repository whose config and key slots were replaced would look the same, and backups ' +
-        'would be written unencrypted; refusing to open it',
+        'repository whose config and key slots were replaced would look the same, and whatever ' +
+        'is written to it would be unencrypted; refusing to open it',
     );
   }
-  options.known?.refuseIfEncryptedBefore(backend.location, id);
 }
 
 function damagedSlotNotice(backend: Backend, slot: DamagedKeySlot): RepoNotice {

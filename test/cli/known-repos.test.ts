@@ -5,9 +5,11 @@
  * machine opened it encrypted before, and when a password is given for it; and only
  * then: unencrypted repositories work as ever without a password.
  */
+
+import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { cp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { cp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KnownRepositories } from '../../src/repo/known-repos.js';
 import { cli } from '../helpers/cli.js';
@@ -43,10 +45,14 @@ async function encryptedRepo(): Promise<{ repo: string; id: string }> {
   return { repo, id: config.id };
 }
 
-/** What someone with write access and no password can do: say `none`, drop the slots. */
-async function downgrade(repo: string): Promise<void> {
+/**
+ * What someone with write access and no password can do: say `none`, drop the slots
+ * (and give the config another id, if `newId`).
+ */
+async function downgrade(repo: string, newId?: string): Promise<void> {
   const file = join(repo, 'config');
   const config = JSON.parse(await readFile(file, 'utf8'));
+  if (newId) config.id = newId;
   config.encryption = 'none';
   config.ids = 'sha256';
   await writeFile(file, JSON.stringify(config));
@@ -59,12 +65,12 @@ describe('a downgraded repository (config says none, key slots deleted)', () => 
     await downgrade(repo);
     const src = await tempDir();
     await writeFile(join(src, 'more.txt'), 'more plans');
-    const mark = new KnownRepositories(process.env.CAIRN_STATE_DIR).markOfId(id);
+    const mark = new KnownRepositories(process.env.CAIRN_STATE_DIR).markOfLocation(repo);
     for (const args of [['backup', src], ['snapshots']]) {
       const run = await cli('--repo', repo, ...args);
       expect(run.code).toBe(1);
       expect(run.stderr).toContain(
-        `${repo}/config: says the repository is not encrypted, but this machine opened repository ${id} encrypted before at ${repo}`,
+        `${repo}/config: says the repository (${id}) is not encrypted, but this location held an encrypted repository (${id}) when this machine opened it at ${repo}`,
       );
       expect(run.stderr).toContain(`remove ${mark}`);
     }
@@ -85,13 +91,15 @@ describe('a downgraded repository (config says none, key slots deleted)', () => 
       const run = await cli('--repo', repo, ...args);
       expect(run.code).toBe(1);
       expect(run.stderr).toContain(
-        `${repo}/config: says the repository is not encrypted, but a password was given for it (${given})`,
+        `${repo}/config: says the repository is not encrypted, but a password was given for it (${given}; an unencrypted repository is used without one: leave out ${given})`,
       );
     }
     process.env.CAIRN_PASSWORD = 'pw';
     const run = await cli('--repo', repo, 'snapshots');
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain('a password was given for it (CAIRN_PASSWORD)');
+    expect(run.stderr).toContain(
+      'a password was given for it (CAIRN_PASSWORD; an unencrypted repository is used without one: CAIRN_PASSWORD= cairn ...)',
+    );
     // An empty variable is no password: then nothing tells it apart (docs/security.md),
     // and it opens; its sealed snapshot records cannot be read (exit 3, warnings).
     process.env.CAIRN_PASSWORD = '';
@@ -113,6 +121,52 @@ describe('a downgraded repository (config says none, key slots deleted)', () => 
     const run = await cli('--repo', repo, 'snapshots');
     expect(run.code).toBe(1);
     expect(run.stderr).toContain(`this location held an encrypted repository (${id})`);
+  });
+});
+
+describe('the record of this machine', () => {
+  it('is made by opening with the password too, not only by init', async () => {
+    const stateHere = process.env.CAIRN_STATE_DIR;
+    process.env.CAIRN_STATE_DIR = await tempDir(); // init ran on another machine
+    const { repo, id } = await encryptedRepo();
+    process.env.CAIRN_STATE_DIR = stateHere;
+    process.env.CAIRN_PASSWORD = 'pw';
+    expect((await cli('--repo', repo, 'snapshots')).code).toBe(0);
+    delete process.env.CAIRN_PASSWORD;
+    await downgrade(repo);
+    const run = await cli('--repo', repo, 'snapshots');
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`this location held an encrypted repository (${id})`);
+  });
+
+  it('knows a local repository reached through a symlink, whatever id the config claims', async () => {
+    const { repo, id } = await encryptedRepo();
+    const link = join(await tempDir(), 'link');
+    await symlink(dirname(repo), link);
+    await downgrade(repo, randomBytes(32).toString('hex'));
+    const run = await cli('--repo', join(link, 'repo'), 'snapshots');
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`this location held an encrypted repository (${id})`);
+  });
+
+  it('that cannot be written is said; one that cannot be read refuses', async () => {
+    const notAFolder = join(await tempDir(), 'state');
+    await writeFile(notAFolder, 'a file where the folder goes');
+    process.env.CAIRN_STATE_DIR = notAFolder;
+    const { repo } = await encryptedRepo();
+    process.env.CAIRN_PASSWORD = 'pw';
+    const opened = await cli('--repo', repo, 'snapshots');
+    expect(opened.code).toBe(0);
+    expect(opened.stderr).toContain(
+      `note: cannot record in ${notAFolder} that ${repo} is encrypted (ENOTDIR`,
+    );
+    delete process.env.CAIRN_PASSWORD;
+    await downgrade(repo);
+    const refused = await cli('--repo', repo, 'snapshots');
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(
+      "this machine's record of encrypted repositories cannot be read to tell whether it was",
+    );
   });
 });
 
@@ -153,14 +207,14 @@ describe('unencrypted repositories', () => {
     const refused = await cli('sync', src, dst);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain(
-      `${dst}/config: says the repository is not encrypted, but a password was given for it (CAIRN_PASSWORD)`,
+      `${dst}/config: says the repository is not encrypted, but a password was given for it (CAIRN_PASSWORD; an unencrypted repository is used without one: CAIRN_PASSWORD= cairn ...)`,
     );
     // A source password given for an unencrypted source is refused the same way.
     delete process.env.CAIRN_PASSWORD;
     const back = await cli('sync', dst, src);
     expect(back.code).toBe(1);
     expect(back.stderr).toContain(
-      `${dst}/config: says the repository is not encrypted, but a password was given for it (CAIRN_FROM_PASSWORD)`,
+      `${dst}/config: says the repository is not encrypted, but a password was given for it (CAIRN_FROM_PASSWORD; an unencrypted repository is used without one: CAIRN_FROM_PASSWORD= cairn ...)`,
     );
   });
 });

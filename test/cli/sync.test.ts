@@ -189,7 +189,7 @@ describe('init --copy-params-from an unencrypted repository', () => {
       const refused = await cli('sync', src, dst);
       expect(refused.code).toBe(1);
       expect(refused.stderr).toContain(
-        `${dst}/config: says the repository is not encrypted, but a password was given for it (CAIRN_PASSWORD)`,
+        `${dst}/config: says the repository is not encrypted, but a password was given for it (CAIRN_PASSWORD; an unencrypted repository is used without one: CAIRN_PASSWORD= cairn ...)`,
       );
     } finally {
       delete process.env.CAIRN_PASSWORD;

@@ -214,11 +214,12 @@ describe('permission denied', () => {
       chmodSync(join(src, 'locked-dir'), 0o000);
       const repo = join(base, 'repo');
       const cache = join(base, 'cache');
-      for (const d of [repo, cache]) {
+      const state = join(base, 'state');
+      for (const d of [repo, cache, state]) {
         mkdirSync(d);
         chownSync(d, 65534, 65534);
       }
-      const env = { CAIRN_REPO: repo, CAIRN_CACHE_DIR: cache, HOME: base };
+      const env = { CAIRN_REPO: repo, CAIRN_CACHE_DIR: cache, CAIRN_STATE_DIR: state, HOME: base };
       const nobody = { uid: 65534, gid: 65534 };
       expect((await cairnBin(['init', '--inline-max', '1K'], env, nobody)).code).toBe(0);
       const b = await cairnBin(['backup', src], env, nobody);

@@ -43,6 +43,7 @@ async function nobodysFolders(prepare: (src: string, target: string) => Promise<
   const env = {
     CAIRN_REPO: join(base, 'repo'),
     CAIRN_CACHE_DIR: join(base, 'cache'),
+    CAIRN_STATE_DIR: join(base, 'state'), // nobody's own
     ...UNENCRYPTED_ENV,
   };
   const run = async (...args: string[]) => {
@@ -71,6 +72,7 @@ describe('restore over read-only directories, not as root', () => {
       const env = {
         CAIRN_REPO: join(base, 'repo'),
         CAIRN_CACHE_DIR: join(base, 'cache'),
+        CAIRN_STATE_DIR: join(base, 'state'), // nobody's own
         ...UNENCRYPTED_ENV,
       };
       const run = async (...args: string[]) => {

@@ -101,7 +101,19 @@ describe('a config rewritten to none with the key slots deleted too', () => {
     await downgradedWithoutSlots(backend);
     const opening = openRepositoryIn(backend, { known });
     await expect(opening).rejects.toMatchObject({ code: 'format' });
-    await expect(opening).rejects.toThrow(`this machine opened repository ${id} encrypted before`);
+    await expect(opening).rejects.toThrow(`this location held an encrypted repository (${id})`);
+    // The same repository reached at another location: its id gives it away.
+    const moved = new MemoryBackend('memory:moved');
+    for await (const info of backend.list('')) {
+      await moved.put(info.key, await backend.get(info.key));
+    }
+    await expect(openRepositoryIn(moved, { known })).rejects.toThrow(
+      `this machine opened repository ${id} encrypted before at memory:first`,
+    );
+    // Expecting encryption too: the record's message, which says more, comes first.
+    await expect(
+      openRepositoryIn(backend, { known, expectEncrypted: 'a password was given' }),
+    ).rejects.toThrow('this location held an encrypted repository');
 
     // A new unencrypted repository in its place (a new id): the location gives it away.
     const replaced = new MemoryBackend(backend.location);

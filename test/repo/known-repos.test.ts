@@ -47,8 +47,12 @@ describe('KnownRepositories', () => {
   it('reports a record it cannot write instead of throwing', async () => {
     const state = await tempDir();
     writeFileSync(join(state, 'encrypted'), 'a file where the folder goes');
-    const known = new KnownRepositories(state);
+    const failures: string[] = [];
+    const known = new KnownRepositories(state, (location, err) =>
+      failures.push(`${location}: ${(err as NodeJS.ErrnoException).code}`),
+    );
     expect(known.rememberEncrypted('/r', ID)).toBe(false);
+    expect(failures).toEqual(['/r: EEXIST']); // mkdir of a folder where a file is
     const readOnly = await tempDir();
     chmodSync(readOnly, 0o500);
     // (root writes anyway: then the record is simply made.)
@@ -60,5 +64,9 @@ describe('KnownRepositories', () => {
     expect(stateRoot({ CAIRN_STATE_DIR: '/s', XDG_STATE_HOME: '/x' })).toBe('/s');
     expect(stateRoot({ XDG_STATE_HOME: '/x' })).toBe('/x/cairn');
     expect(stateRoot({})).toMatch(/\/\.local\/state\/cairn$/);
+    // Relative: CAIRN_STATE_DIR is made absolute (not read anew in each folder), a
+    // relative XDG_STATE_HOME is ignored, as the XDG spec says.
+    expect(stateRoot({ CAIRN_STATE_DIR: 'st' })).toBe(join(process.cwd(), 'st'));
+    expect(stateRoot({ XDG_STATE_HOME: 'x' })).toMatch(/\/\.local\/state\/cairn$/);
   });
 });

@@ -74,8 +74,8 @@ export default async function init(ctx: CommandContext, opts: InitOptions): Prom
     const c = repo.config;
     // What this machine knows of the location now: this new repository.
     const known = await ctx.knownRepositories();
-    if (c.encryption === 'none') known.forgetLocation(repo.location);
-    else known.rememberEncrypted(repo.location, c.id);
+    known.forgetLocation(repo.location);
+    if (c.encryption !== 'none') known.rememberEncrypted(repo.location, c.id);
     ctx.out.event({
       type: 'summary',
       operation: 'init',
