@@ -17,7 +17,7 @@ import {
   ALIGN,
   alignedBuffer,
   isUncachedRefusal,
-  openUncached,
+  openUncachedTwin,
   refuseUncached,
   uncachedWritesOn,
   writeAllSync,
@@ -71,7 +71,7 @@ export class UncachedObjectWrites {
     const whole = total - (total % ALIGN);
     let fd: number | undefined;
     try {
-      fd = openUncached(path);
+      fd = openUncachedTwin(path, cachedFd);
       if (fd === undefined) {
         this.release(slot);
         return undefined;

@@ -20,7 +20,7 @@
  * or an aligned write, everything goes through the cache from then on, on this thread
  * (`refuseUncached`). `CAIRN_DIRECT_IO=0` turns uncached writes off.
  */
-import { closeSync, constants, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, writeSync } from 'node:fs';
 
 /** Alignment of uncached writes: file offset, length and memory address. */
 export const ALIGN = 4096;
@@ -47,12 +47,28 @@ export function isUncachedRefusal(err: unknown): boolean {
 }
 
 /**
- * Opens `path` for uncached writes; undefined where the file system refuses (then
- * `refuseUncached` is in effect). Other errors are thrown.
+ * Opens the file that `cachedFd` is open on (at `path`) a second time, for uncached
+ * writes; undefined where the file system refuses (then `refuseUncached` is in effect)
+ * or where the second open would not reach the same file. Other errors are thrown.
+ *
+ * Not by `path` alone: someone who can write to the folder could replace the file by a
+ * symlink between the two opens, and its bytes would go where the link points. Linux
+ * reopens the descriptor itself through `/proc/self/fd`; elsewhere the path is opened
+ * with `O_NOFOLLOW` and must be the same file (device and inode) as `cachedFd`.
  */
-export function openUncached(path: string | Buffer): number | undefined {
+export function openUncachedTwin(path: string | Buffer, cachedFd: number): number | undefined {
+  const flags = constants.O_WRONLY | constants.O_DIRECT;
   try {
-    return openSync(path, constants.O_WRONLY | constants.O_DIRECT);
+    try {
+      return openSync(`/proc/self/fd/${cachedFd}`, flags);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    const fd = openSync(path, flags | constants.O_NOFOLLOW);
+    const [a, b] = [fstatSync(fd), fstatSync(cachedFd)];
+    if (a.dev === b.dev && a.ino === b.ino) return fd;
+    closeSync(fd);
+    return undefined;
   } catch (err) {
     if (!isUncachedRefusal(err)) throw err;
     refuseUncached();
@@ -69,7 +85,11 @@ type WasmMemoryApi = { Memory: new (d: { initial: number }) => { buffer: ArrayBu
  */
 export function alignedBuffer(pages: number): Uint8Array | undefined {
   const wasm = (globalThis as { WebAssembly?: WasmMemoryApi }).WebAssembly;
-  return wasm && new Uint8Array(new wasm.Memory({ initial: pages }).buffer);
+  try {
+    return wasm && new Uint8Array(new wasm.Memory({ initial: pages }).buffer);
+  } catch {
+    return undefined; // no memory for it (a `ulimit -v`, say): the writes go cached
+  }
 }
 
 /** A stage for `UncachedFileWriter` (see alignedBuffer). */
@@ -108,7 +128,7 @@ export class UncachedFileWriter {
     stage: Uint8Array | undefined,
   ): UncachedFileWriter | undefined {
     if (refused || !stage) return undefined;
-    const fd = openUncached(path);
+    const fd = openUncachedTwin(path, cachedFd);
     return fd === undefined ? undefined : new UncachedFileWriter(cachedFd, fd, stage);
   }
 

@@ -4,17 +4,24 @@
  * bytes is written on its own: its whole blocks are copied into an aligned stage piece
  * by piece and written with `O_DIRECT` in the thread pool, and a block the run covers
  * only in part (at either end) goes through the cache. Two runs that meet mid-block
- * both write that block through the cache, so no block is ever written both ways.
+ * both write that block through the cache, so a block is written one way only (but
+ * for a short uncached write that ends mid-block, which the kernel does not make in
+ * practice: the rest of that block then goes cached).
  */
-import { constants } from 'node:fs';
-import { type FileHandle, open } from 'node:fs/promises';
+import { close, write } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import {
   ALIGN,
   alignedBuffer,
   isUncachedRefusal,
+  openUncachedTwin,
   refuseUncached,
   uncachedWritesOn,
 } from './uncached-file.js';
+
+const writeAt = promisify(write);
+const closeFd = promisify(close);
 
 /** WebAssembly pages (64 KiB) of one stage: 256 KiB, a whole number of blocks. */
 const STAGE_PAGES = 4;
@@ -25,38 +32,40 @@ const spareStages: Uint8Array[] = [];
 
 /** Where a file's whole blocks go uncached: its second descriptor and a stage. */
 export interface UncachedRunTarget {
-  direct: FileHandle;
+  /** The uncached descriptor. */
+  fd: number;
   stage: Uint8Array;
-  /** Bytes written uncached so far (for tests and diagnostics). */
+  /** Bytes written uncached, and through the cache, so far (tests and diagnostics). */
   uncachedBytes: number;
+  cachedBytes: number;
 }
 
 /**
- * Opens `path` (already open as the caller's cached descriptor) a second time for
- * uncached writes, with a stage; undefined when uncached writes are off or refused
- * here. The caller gives it back with `closeUncachedRuns`.
+ * Opens the file at `path`, open as `cached`, a second time for uncached writes (the
+ * same file, never what a symlink put in its place: `openUncachedTwin`), with a stage;
+ * undefined when uncached writes are off or refused here. The caller gives it back
+ * with `closeUncachedRuns`.
  */
-export async function openUncachedRuns(
+export function openUncachedRuns(
   path: string | Buffer,
-): Promise<UncachedRunTarget | undefined> {
+  cached: FileHandle,
+): UncachedRunTarget | undefined {
   if (!uncachedWritesOn()) return undefined;
   const stage = spareStages.pop() ?? alignedBuffer(STAGE_PAGES);
   if (!stage) return undefined;
+  let fd: number | undefined;
   try {
-    const direct = await open(path, constants.O_WRONLY | constants.O_DIRECT);
-    return { direct, stage, uncachedBytes: 0 };
-  } catch (err) {
-    giveBackStage(stage);
-    if (!isUncachedRefusal(err)) throw err;
-    refuseUncached();
-    return undefined;
+    fd = openUncachedTwin(path, cached.fd);
+  } finally {
+    if (fd === undefined) giveBackStage(stage);
   }
+  return fd === undefined ? undefined : { fd, stage, uncachedBytes: 0, cachedBytes: 0 };
 }
 
 /** Closes the uncached descriptor and keeps the stage for the next file. */
 export async function closeUncachedRuns(target: UncachedRunTarget): Promise<void> {
   giveBackStage(target.stage);
-  await target.direct.close();
+  await closeFd(target.fd);
 }
 
 function giveBackStage(stage: Uint8Array): void {
@@ -79,7 +88,7 @@ export async function writeRun(
   const headEnd = Math.min(end, Math.ceil(position / ALIGN) * ALIGN);
   const wholeEnd = Math.max(headEnd, end - (end % ALIGN));
   const run = new RunCursor(parts);
-  await writeCached(cached, run, position, position, headEnd);
+  await writeCached(cached, target, run, position, position, headEnd);
   let at = headEnd;
   while (target && at < wholeEnd && at % ALIGN === 0 && uncachedWritesOn()) {
     const n = Math.min(target.stage.length, wholeEnd - at);
@@ -88,7 +97,7 @@ export async function writeRun(
     if (written === 0) break; // refused: the rest goes through the cache
     at += written;
   }
-  await writeCached(cached, run, position, at, end);
+  await writeCached(cached, target, run, position, at, end);
 }
 
 /**
@@ -103,7 +112,8 @@ async function writeUncached(
   let done = 0;
   try {
     while (done < n) {
-      const { bytesWritten } = await target.direct.write(
+      const { bytesWritten } = await writeAt(
+        target.fd,
         target.stage,
         done,
         n - done,
@@ -124,6 +134,7 @@ async function writeUncached(
 /** Writes the bytes of `run` (which starts at file offset `runStart`) at [from, to). */
 async function writeCached(
   fh: FileHandle,
+  target: UncachedRunTarget | undefined,
   run: RunCursor,
   runStart: number,
   from: number,
@@ -140,6 +151,7 @@ async function writeCached(
       );
       done += bytesWritten;
     }
+    if (target) target.cachedBytes += piece.bytes.length;
   }
 }
 

@@ -1043,7 +1043,7 @@ class RestoreRun {
         // Large files' whole blocks are written around the page cache (uncached-runs.ts).
         let direct: UncachedRunTarget | undefined;
         try {
-          if (e.size >= UNCACHED_MIN_BYTES) direct = await openUncachedRuns(tmp);
+          if (e.size >= UNCACHED_MIN_BYTES) direct = openUncachedRuns(tmp, fh);
           let offset = 0;
           // Chunks are fetched several at once and written in order, consecutive ones
           // together (one positional writev per WRITE_BATCH_BYTES instead of one call per
@@ -1088,8 +1088,11 @@ class RestoreRun {
           await fh.chmod(e.mode);
           await fh.utimes(utimeArg(e.mtime), utimeArg(e.mtime));
         } finally {
-          if (direct) await closeUncachedRuns(direct);
-          await fh.close();
+          try {
+            if (direct) await closeUncachedRuns(direct);
+          } finally {
+            await fh.close();
+          }
         }
       },
       into.staged,

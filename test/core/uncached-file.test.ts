@@ -4,7 +4,7 @@
  * O_DIRECT, as this machine's do), the partial blocks at its ends through the caller's
  * descriptor; a refusal sends everything through the cache.
  */
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -107,6 +107,27 @@ describe('UncachedFileWriter', () => {
       ),
       { numRuns: 40 },
     );
+  });
+
+  it('writes into the file it was given, not what a symlink put in its place', async () => {
+    const dir = await tempDir();
+    const victim = join(dir, 'victim');
+    writeFileSync(victim, Buffer.alloc(3 * 1024 * 1024, 7));
+    const file = join(dir, 'f');
+    const fd = openSync(file, 'wx', 0o600);
+    // Swapped between the file's open and the uncached one.
+    renameSync(file, join(dir, 'moved'));
+    symlinkSync(victim, file);
+    const writer = UncachedFileWriter.open(file, fd, newStage());
+    try {
+      writer?.write([patternBytes(2 * 1024 * 1024, 9)], 0);
+      writer?.flush();
+    } finally {
+      writer?.close();
+      closeSync(fd);
+    }
+    expect(readFileSync(victim).equals(Buffer.alloc(3 * 1024 * 1024, 7))).toBe(true);
+    expect(readFileSync(join(dir, 'moved')).equals(patternBytes(2 * 1024 * 1024, 9))).toBe(true);
   });
 
   it('is not used once uncached writes are refused: the caller writes through the cache', async () => {
