@@ -12,8 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { ALIGN } from '../../src/core/uncached-file.js';
 import { closeUncachedRuns, openUncachedRuns, writeRun } from '../../src/core/uncached-runs.js';
 import { patternBytes, takesDirectIo, tempDir } from '../helpers/fs.js';
-
-type Run = { position: number; parts: Buffer[] };
+import { expectedBytes, type Run, runLength, runsArbitrary } from '../helpers/runs.js';
 
 /**
  * Writes `runs` in order into a new file: its bytes, the bytes written uncached and
@@ -47,25 +46,20 @@ async function writeRuns(
   };
 }
 
-/** The runs' bytes, all told. */
-function runBytes(runs: Run[]): number {
-  return runs.reduce((n, r) => n + Buffer.concat(r.parts).length, 0);
-}
-
 /** The file's expected bytes, and the whole blocks strictly inside each run. */
 function expected(runs: Run[]): { bytes: Buffer; wholeBlocks: number } {
-  let size = 0;
   let wholeBlocks = 0;
   for (const r of runs) {
-    const length = Buffer.concat(r.parts).length;
-    size = Math.max(size, r.position + length);
     const first = Math.ceil(r.position / ALIGN);
-    const last = Math.floor((r.position + length) / ALIGN);
+    const last = Math.floor((r.position + runLength(r)) / ALIGN);
     wholeBlocks += Math.max(0, last - first);
   }
-  const bytes = Buffer.alloc(size);
-  for (const r of runs) Buffer.concat(r.parts).copy(bytes, r.position);
-  return { bytes, wholeBlocks };
+  return { bytes: expectedBytes(runs), wholeBlocks };
+}
+
+/** The runs' bytes, all told. */
+function runBytes(runs: Run[]): number {
+  return runs.reduce((n, r) => n + runLength(r), 0);
 }
 
 describe('writeRun', () => {
@@ -113,31 +107,15 @@ describe('writeRun', () => {
   it('reads back whatever runs it is given (property)', async () => {
     const dir = await tempDir();
     let n = 0;
+    const runs = runsArbitrary({ maxGap: 3 * ALIGN, minPart: 1, maxParts: 4, maxRuns: 5 });
     await fc.assert(
-      fc.asyncProperty(
-        fc.array(
-          fc.record({
-            gap: fc.nat({ max: 3 * ALIGN }),
-            sizes: fc.array(fc.integer({ min: 1, max: 400_000 }), { minLength: 1, maxLength: 4 }),
-          }),
-          { minLength: 1, maxLength: 5 },
-        ),
-        async (spec) => {
-          let position = 0;
-          const runs: Run[] = spec.map(({ gap, sizes }, i) => {
-            position += gap;
-            const parts = sizes.map((s, k) => patternBytes(s, i * 7 + k));
-            const run = { position, parts };
-            for (const p of parts) position += p.length;
-            return run;
-          });
-          const { bytes, uncached, cached } = await writeRuns(join(dir, `f${n++}`), runs);
-          const want = expected(runs);
-          expect(bytes.equals(want.bytes)).toBe(true);
-          if (takesDirectIo(dir)) expect(uncached).toBe(want.wholeBlocks * ALIGN);
-          expect(uncached + cached).toBe(runBytes(runs));
-        },
-      ),
+      fc.asyncProperty(runs, async (runs) => {
+        const { bytes, uncached, cached } = await writeRuns(join(dir, `f${n++}`), runs);
+        const want = expected(runs);
+        expect(bytes.equals(want.bytes)).toBe(true);
+        if (takesDirectIo(dir)) expect(uncached).toBe(want.wholeBlocks * ALIGN);
+        expect(uncached + cached).toBe(runBytes(runs));
+      }),
       { numRuns: 40 },
     );
   });
