@@ -312,6 +312,8 @@ async function restoreEntries(
 ): Promise<void> {
   const includes = options.include?.length ? options.include : undefined;
   if (!includes) {
+    // The target is the snapshot's root directory, which backup counted too.
+    run.summary.dirs++;
     await run.directoryContents(snapshot.tree, place(options.target, fresh));
   } else {
     for (const t of targets) {

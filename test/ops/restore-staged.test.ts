@@ -189,3 +189,23 @@ describe('restore into a new directory stages its subdirectories', () => {
     expect(await readdir(target)).toEqual(['a.txt']);
   });
 });
+
+describe('directory counts', () => {
+  it('restore counts the directories backup counted: the root (the target) too', async () => {
+    const { repo } = await localRepo({ chunker: CHUNKS, inlineMax: 1024 });
+    const src = await sourceTree();
+    const saved = await backup(repo, { paths: [src], statCacheDir: false });
+    const target = join(await tempDir(), 'new');
+    const s = await restore(repo, saved.snapshotId!, saved.snapshot, { target });
+    expect(saved.snapshot.summary.dirs).toBe(6); // the root, a, a/b, a/b/c, ro, links
+    expect(s.dirs).toBe(saved.snapshot.summary.dirs);
+    // Again over the same target (existing directories), and as a dry run.
+    const again = await restore(repo, saved.snapshotId!, saved.snapshot, { target });
+    expect(again.dirs).toBe(saved.snapshot.summary.dirs);
+    const dry = await restore(repo, saved.snapshotId!, saved.snapshot, {
+      target: join(await tempDir(), 'dry'),
+      dryRun: true,
+    });
+    expect(dry.dirs).toBe(saved.snapshot.summary.dirs);
+  });
+});
