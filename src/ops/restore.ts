@@ -38,13 +38,6 @@ import { readdirNames } from '../core/fs-names.js';
 import type { ObjectId } from '../core/ids.js';
 import { mapConcurrent, Semaphore } from '../core/limit.js';
 import { makeDirectories } from '../core/mkdirs.js';
-import { UNCACHED_MIN_BYTES } from '../core/uncached-file.js';
-import {
-  closeUncachedRuns,
-  openUncachedRuns,
-  type UncachedRunTarget,
-  writeRun,
-} from '../core/uncached-runs.js';
 import type { DirEntry, Entry, FileEntry, Snapshot } from '../manifest/types.js';
 import { codecSetup } from '../repo/codec-setup.js';
 import type { Repository } from '../repo/repository.js';
@@ -1042,10 +1035,7 @@ class RestoreRun {
       at,
       async (tmp) => {
         const fh = await open(tmp, 'wx', 0o600);
-        // Large files' whole blocks are written around the page cache (uncached-runs.ts).
-        let direct: UncachedRunTarget | undefined;
         try {
-          if (e.size >= UNCACHED_MIN_BYTES) direct = openUncachedRuns(tmp, fh);
           let offset = 0;
           // Chunks are fetched several at once and written in order, consecutive ones
           // together (one positional writev per WRITE_BATCH_BYTES instead of one call per
@@ -1055,8 +1045,7 @@ class RestoreRun {
           let batchBytes = 0;
           const flush = async (): Promise<void> => {
             if (batchBytes === 0) return;
-            if (direct) await writeRun(fh, direct, batch, batchAt);
-            else await writevAll(fh, batch, batchAt);
+            await writevAll(fh, batch, batchAt);
             batch = [];
             batchBytes = 0;
           };
@@ -1090,11 +1079,7 @@ class RestoreRun {
           await fh.chmod(e.mode);
           await fh.utimes(utimeArg(e.mtime), utimeArg(e.mtime));
         } finally {
-          try {
-            if (direct) await closeUncachedRuns(direct);
-          } finally {
-            await fh.close();
-          }
+          await fh.close();
         }
       },
       into.staged,

@@ -1,5 +1,5 @@
 /**
- * Runs of bytes for the tests of uncached writes (uncached-file.ts, uncached-runs.ts):
+ * Runs of bytes for the tests of uncached writes (uncached-file.ts):
  * each run a file position and its parts, one after another with gaps (holes) between,
  * as restore writes batches of chunks.
  */
@@ -38,7 +38,7 @@ export function runsArbitrary(o: {
 }
 
 /** The bytes of a run, all told. */
-export function runLength(run: Run): number {
+function runLength(run: Run): number {
   return run.parts.reduce((n, p) => n + p.length, 0);
 }
 
