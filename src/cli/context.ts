@@ -190,17 +190,12 @@ export class CommandContext {
         this.knownRepositories(),
       ]);
       const given = passwordCheck ? this.givenPasswordSource(passwordRole) : undefined;
-      const without = given?.startsWith('--') ? `leave out ${given}` : `${given}= cairn ...`;
       return await openRepositoryIn(backend, {
         password: () => this.password(passwordRole),
         onNotice: (notice) => reportNotice(this.out, notice),
         signal: this.signal,
         known,
-        ...(given
-          ? {
-              expectEncrypted: `a password was given for it (${given}; an unencrypted repository is used without one: ${without})`,
-            }
-          : {}),
+        ...(given ? { expectEncrypted: passwordGivenReason(given) } : {}),
         ...open,
       });
     } catch (err) {
@@ -239,6 +234,12 @@ export class CommandContext {
       await repo.close();
     }
   }
+}
+
+/** Why a repository is expected to be encrypted when a password was given at `source`. */
+function passwordGivenReason(source: string): string {
+  const without = source.startsWith('--') ? `leave out ${source}` : `${source}= cairn ...`;
+  return `a password was given for it (${source}; an unencrypted repository is used without one: ${without})`;
 }
 
 /** The innermost backend below any wrappers (to reach backend-specific methods). */

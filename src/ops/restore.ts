@@ -270,29 +270,14 @@ async function restoreWith(
   let created = false;
   if (!options.dryRun)
     created = (await withFsPath(options.target, (p) => makeDirectories(p))) !== undefined;
-  const targetMode = created || options.dryRun ? undefined : await openTarget(options.target);
+  if (!created && !options.dryRun) await run.openTarget(options.target);
   try {
     await restoreEntries(run, snapshot, options, targets, created || targetEmpty);
   } finally {
     await run.putBackWritableModes();
-    if (targetMode !== undefined) {
-      await withFsPath(options.target, (p) => chmod(p, targetMode)).catch(() => {});
-    }
   }
   run.progress(true);
   return { ...run.summary, durationMs: Date.now() - run.started };
-}
-
-/**
- * Lets this process write into an existing target it owns but made read-only, as for
- * the directories below it (`writableForOwner`). The snapshot holds no metadata for the
- * target itself, so the mode returned is put back afterwards; undefined when nothing
- * was changed.
- */
-async function openTarget(target: string): Promise<number | undefined> {
-  const st = await withFsPath(target, (p) => stat(p));
-  const changed = await withFsPath(target, (p) => writableForOwner(p, st));
-  return changed ? st.mode & 0o7777 : undefined;
 }
 
 /** The snapshot's entries (or the included ones) into the target. */
@@ -890,10 +875,24 @@ class RestoreRun {
   }
 
   /**
+   * Lets this process write into an existing target it owns but made read-only, as for
+   * the directories below it (`writableForOwner`). The snapshot holds no metadata for
+   * the target itself, so no metadata takes it off `madeWritable`: its own mode comes
+   * back at the end, with `putBackWritableModes`, however the restore ends.
+   */
+  async openTarget(target: string): Promise<void> {
+    const st = await withFsPath(target, (p) => stat(p));
+    if (await withFsPath(target, (p) => writableForOwner(p, st))) {
+      this.madeWritable.set(target, st.mode & 0o7777);
+    }
+  }
+
+  /**
    * Existing directories given `u+wx` (`writableForOwner`) whose snapshot metadata has
-   * not been applied yet: a restore that stops early (Ctrl-C, an error) gives them
-   * their own modes back instead of leaving them writable. Best effort, deepest first
-   * (a directory's own mode may deny reaching those below it).
+   * not been applied yet (the target's never is): a restore that stops early (Ctrl-C, an
+   * error) gives them their own modes back instead of leaving them writable, and one
+   * that ends gives the target its own. Best effort, deepest first (a directory's own
+   * mode may deny reaching those below it; the target was opened first).
    */
   async putBackWritableModes(): Promise<void> {
     const left = [...this.madeWritable].reverse();
