@@ -116,10 +116,22 @@ export function buildProgram(
   program
     .command('backup')
     .description('back up files and directories into a new snapshot')
-    .argument('<path...>', 'files or directories')
+    .argument('[path...]', 'files or directories')
     .option('-t, --tag <tag>', 'tag the snapshot (repeatable, or comma-separated)', collectList)
     .option('-e, --exclude <glob>', 'exclude matching files and directories (repeatable)', collect)
     .option('--exclude-file <file>', 'read exclude globs from a file (repeatable)', collect)
+    .option(
+      '--exclude-if-present <name[:header]>',
+      'leave out the content of directories holding this file, if it starts with header (repeatable)',
+      collect,
+    )
+    .option('--exclude-caches', 'leave out the content of directories with a valid CACHEDIR.TAG')
+    .option('--stdin', 'back up what is read from standard input, as one file')
+    .option(
+      '--stdin-from-command',
+      'run the command given as the arguments (after --) and back up its output as one file; nothing is saved if it fails',
+    )
+    .option('--stdin-filename <name>', 'the name of that file in the snapshot (default: stdin)')
     .option('-x, --one-file-system', 'do not cross file-system boundaries')
     .option('-n, --dry-run', 'read everything, store nothing')
     .option('-f, --force', 'read every file, whatever the stat cache says')

@@ -36,3 +36,60 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 export function shareSignal(signal: AbortSignal | undefined): void {
   if (signal) setMaxListeners(0, signal);
 }
+
+/**
+ * `source`, ending with AbortedError as soon as `signal` fires, even while it waits for
+ * its next item (a pipe whose writer has stalled would otherwise hold the operation until
+ * it writes again). Stopped before its end, the source is ended (`return`) and, if it is
+ * a stream, destroyed: a stream's `return` waits for a pending read, and its open handle
+ * would keep the process alive.
+ */
+export async function* abortable<T>(
+  source: AsyncIterable<T>,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<T> {
+  const items = source[Symbol.asyncIterator]();
+  let ended = false;
+  try {
+    for (;;) {
+      throwIfAborted(signal);
+      const next = signal ? await nextOrAbort(items, signal) : await items.next();
+      if (next.done) {
+        ended = true;
+        return;
+      }
+      yield next.value;
+    }
+  } finally {
+    if (!ended) {
+      const stream = source as { destroy?: unknown };
+      if (typeof stream.destroy === 'function') stream.destroy();
+      // Not awaited, and whatever it returns or throws: the operation is over.
+      Promise.resolve()
+        .then(() => items.return?.())
+        .catch(() => {});
+    }
+  }
+}
+
+/**
+ * The next item, or AbortedError when `signal` fires first. A listener of its own per
+ * item, removed once it settles: racing every item against one long-lived "aborted"
+ * promise would leave a reaction on it per item, each holding that item until the end.
+ */
+function nextOrAbort<T>(items: AsyncIterator<T>, signal: AbortSignal): Promise<IteratorResult<T>> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(new AbortedError(undefined, { cause: signal.reason }));
+    signal.addEventListener('abort', onAbort, { once: true });
+    items.next().then(
+      (next) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(next);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}

@@ -23,9 +23,11 @@
 import type { BigIntStats } from 'node:fs';
 import { closeSync, constants, lstatSync, readlinkSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { throwIfAborted } from '../core/abort.js';
+import { chunkStream, type StreamChunk } from '../chunker/stream.js';
+import { abortable, throwIfAborted } from '../core/abort.js';
 import { CAN_HOP, DIRECT_DIR_BYTES, DirRef } from '../core/deep-path.js';
-import { describeError, hasCode } from '../core/errors.js';
+import { errorCause } from '../core/errno.js';
+import { CairnError, describeError, hasCode } from '../core/errors.js';
 import {
   fsPath,
   isWellFormedName,
@@ -35,7 +37,7 @@ import {
   readdirNamesSync,
 } from '../core/fs-names.js';
 import type { ObjectId } from '../core/ids.js';
-import { Semaphore, settleAll } from '../core/limit.js';
+import { mapConcurrent, Semaphore, settleAll } from '../core/limit.js';
 import { openSourceSync } from '../core/source-open.js';
 import { compareNames, sortNames } from '../manifest/names.js';
 import { encodeEntryView } from '../manifest/tree-codec.js';
@@ -49,11 +51,14 @@ import { type DirScan, scanDirectory, scannedIsDirectory, scannedStat } from './
 import type { DirScanner } from './dir-scanner.js';
 import { type BackupEvent, Throttle } from './events.js';
 import type { ExcludeMatcher } from './exclude.js';
+import type { TagExcluder } from './exclude-tags.js';
+import { keptEntries, type SourceFilters } from './source-filters.js';
 import {
   baseFields,
   fingerprint,
   kindOf,
   type SourceStat,
+  timestampOf,
   tooRecentToCache,
 } from './source-stat.js';
 
@@ -68,6 +73,7 @@ export interface WalkerContext {
   cache: StatCache | undefined;
   force: boolean;
   excludes: ExcludeMatcher;
+  tags: TagExcluder;
   oneFileSystem: boolean;
   verbose: boolean;
   fileConcurrency: number;
@@ -131,6 +137,8 @@ const CHILD_QUEUE = 64;
  * about 25 MiB higher, and no faster.
  */
 const SUBDIRS_IN_FLIGHT = 4;
+/** Chunks of a stream being stored at once (each at most the chunker's `max` bytes). */
+const STREAM_PUTS = 8;
 
 /** A child's result: at once when it was handled synchronously, else a promise. */
 type Child = ChildResult | undefined | Promise<ChildResult | undefined>;
@@ -174,12 +182,9 @@ export class BackupWalker {
     this.smallBuffer = Buffer.allocUnsafe(ctx.repo.config.inlineMax + 1);
   }
 
-  get excludes(): ExcludeMatcher {
-    return this.ctx.excludes;
-  }
-
-  get oneFileSystem(): boolean {
-    return this.ctx.oneFileSystem;
+  /** What the walk leaves out (the pre-scan of totals leaves out the same). */
+  get filters(): SourceFilters {
+    return this.ctx;
   }
 
   setTotals(files: number, bytes: number): void {
@@ -281,17 +286,23 @@ export class BackupWalker {
     let scan: DirScan | undefined;
     if (typeof ref.at === 'string') {
       // Without a scan from the scan thread, scanned here (which reports a failure).
-      scan = (await this.ctx.scanner?.take(ref.at)) ?? scanDirectory(ref.at);
+      scan = (await this.ctx.scanner?.take(ref.at)) ?? scanDirectory(ref.at, this.ctx.tags);
     }
     let names = scan ? scan.names : sortNames(readdirNamesSync(ref.at));
-    let slots: number[] | undefined;
-    if (!this.ctx.excludes.empty) {
-      slots = [];
-      for (let i = 0; i < names.length; i++) {
-        if (!this.ctx.excludes.excludes(join(path, names[i]!), names[i]!)) slots.push(i);
-      }
+    // A scan decided on the tags when it listed the directory (and lstat-ed no more).
+    const tagged = scan ? scan.tagged : this.ctx.tags.tagsIn(names, (name) => ref.child(name));
+    const slots = keptEntries(this.ctx, path, names, tagged);
+    if (slots) {
       const all = names;
       names = slots.map((i) => all[i]!);
+    }
+    if (tagged && this.ctx.verbose) {
+      this.ctx.emit({
+        type: 'notice',
+        code: 'excluded-by-tag',
+        path,
+        message: `${path}: content left out, tagged by ${tagged.join(', ')}`,
+      });
     }
     const listing = { names, scan, slots };
     if (scan) this.scanAhead(path, listing, scan);
@@ -476,6 +487,72 @@ export class BackupWalker {
     else this.counts.filesUnchanged++;
     if (this.ctx.verbose) this.ctx.emit({ type: 'file', path, status, size: entry.size });
     this.emitProgress();
+  }
+
+  /**
+   * The entry of a file named `name` holding what `source` yields until its end
+   * (standard input; `label` names it in errors). Cut on this thread as it arrives, each
+   * chunk hashed here and sealed and written like any other (on the workers when the
+   * repository is local), a few at a time, so memory stays bounded however long the
+   * stream. A stream has no metadata of its own: the entry gets mode 0644, this
+   * process's user and group, and the backup's start time. A read failure rejects: the
+   * one file is the whole snapshot.
+   */
+  async stream(source: AsyncIterable<Uint8Array>, name: string, label: string): Promise<FileEntry> {
+    const signal = this.ctx.signal;
+    // Stops the reading when the caller aborts or a write fails: nothing else reaches a
+    // read that waits for a stalled writer (a generator's `return` waits for it).
+    const stop = new AbortController();
+    const onAbort = () => stop.abort(signal?.reason);
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    let failure: unknown;
+    const reading: Reading = { bytes: 0, done: false };
+    const chunks: ChunkRef[] = [];
+    const params = this.ctx.repo.config.chunker;
+    const pieces = chunkStream(abortable(source, stop.signal), params, stop.signal);
+    const store = async ({ data }: StreamChunk): Promise<ChunkRef> => {
+      const size = data.length;
+      this.counts.bytesRead += size;
+      try {
+        // The chunk is a fresh copy: the put may move it to a worker thread.
+        const { id } = await this.ctx.blobs.put('data', data, {
+          movable: true,
+          ...(signal ? { signal } : {}),
+        });
+        reading.bytes += size;
+        this.bytesInFlight += size;
+        this.emitProgress();
+        return { id, size };
+      } catch (err) {
+        failure ??= err;
+        stop.abort();
+        throw err;
+      }
+    };
+    try {
+      for await (const ref of mapConcurrent(pieces, STREAM_PUTS, store)) chunks.push(ref);
+    } catch (err) {
+      throwIfAborted(signal);
+      const cause = failure ?? err;
+      if (cause instanceof CairnError) throw cause;
+      throw new CairnError('io', `cannot read ${label}: ${errorCause(cause)}`, { cause });
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      this.doneReading(reading);
+    }
+    const entry: FileEntry = {
+      name,
+      mode: 0o644,
+      uid: process.getuid?.() ?? 0,
+      gid: process.getgid?.() ?? 0,
+      mtime: timestampOf(this.ctx.startedNs),
+      kind: 'file',
+      size: chunks.reduce((n, c) => n + c.size, 0),
+      chunks,
+    };
+    this.countFile(name, entry, 'new');
+    return entry;
   }
 
   /** Records in `rootFailures` why any of `paths` cannot be read or listed. */

@@ -22,7 +22,7 @@ import { errorCause } from '../core/errno.js';
 import { CairnError, UsageError } from '../core/errors.js';
 import { fsPath, textOfPath } from '../core/fs-names.js';
 import type { ObjectId } from '../core/ids.js';
-import { compareNames } from '../manifest/names.js';
+import { compareNames, nameProblem } from '../manifest/names.js';
 import { dropPageBuffers, givePageBuffer } from '../manifest/page-buffers.js';
 import { checkPaths, checkTags, checkText, refuseField } from '../manifest/snapshot-fields.js';
 import type { Snapshot, SnapshotSummary } from '../manifest/types.js';
@@ -37,9 +37,13 @@ import { BackupWalker } from './backup-walker.js';
 import { DirScanner } from './dir-scanner.js';
 import type { BackupEvent } from './events.js';
 import { ExcludeMatcher } from './exclude.js';
+import { CACHEDIR_EXCLUDE_TAG, parseExcludeTag, TagExcluder } from './exclude-tags.js';
 import { withSharedLock } from './lock-guard.js';
 import { PROGRAM } from './program.js';
 import { scanTotals } from './scan.js';
+
+/** How a snapshot of standard input records its path: `stdin:` and the file's name. */
+export const STDIN_PATH_PREFIX = 'stdin:';
 
 /** Options for `backup`. */
 export interface BackupOptions {
@@ -48,6 +52,19 @@ export interface BackupOptions {
   tags?: string[];
   /** Exclude globs (see exclude.ts). */
   excludes?: string[];
+  /**
+   * Exclude the content of directories holding one of these tag files, each `NAME` or
+   * `NAME:HEADER` (see exclude-tags.ts); the directory and its tag file are kept.
+   */
+  excludeIfPresent?: string[];
+  /** Exclude the content of cache directories (a valid `CACHEDIR.TAG`). */
+  excludeCaches?: boolean;
+  /**
+   * Instead of `paths` (which must be empty): one file named `filename` at the
+   * snapshot's root, holding what `source` yields until its end (default:
+   * `process.stdin`). The snapshot records its path as `stdin:FILENAME`.
+   */
+  stdin?: { filename: string; source?: AsyncIterable<Uint8Array> };
   /** Do not descend into directories on other file systems. */
   oneFileSystem?: boolean;
   /** Read and chunk everything, store nothing, write no snapshot. */
@@ -98,7 +115,7 @@ export interface BackupResult {
 /** Backs up `options.paths` into `repo`. */
 export async function backup(repo: Repository, options: BackupOptions): Promise<BackupResult> {
   shareSignal(options.signal);
-  checkOptions(options);
+  checkBackupOptions(options);
   // Refused before any file is read: every write would fail, one warning per file.
   if (!options.dryRun && !repo.backend.capabilities.writable) {
     throw new UsageError(
@@ -127,7 +144,9 @@ async function backupUnlocked(
   await checkSources(options.paths, sources, followed);
   // Recorded with the `/` that made it followed: `link/` (the directory) and `link` (the
   // link itself) are different backups, each the other's parent or retention group never.
-  const recorded = sources.map((s) => textOfPath(followed.has(s) && s !== '/' ? `${s}/` : s));
+  const recorded = options.stdin
+    ? [`${STDIN_PATH_PREFIX}${textOfPath(options.stdin.filename)}`]
+    : sources.map((s) => textOfPath(followed.has(s) && s !== '/' ? `${s}/` : s));
 
   const hostname = options.hostname ?? osHostname();
   // The parent only names where this backup came from: a damaged record is passed over.
@@ -145,8 +164,9 @@ async function backupUnlocked(
   emit({ type: 'start', operation: 'backup', paths: recorded, ...(parent ? { parent } : {}) });
 
   const blobs = repo.blobStore({ dryRun: options.dryRun ?? false });
+  // A stream has no stat to compare: nothing to cache.
   const cache =
-    options.statCacheDir === false
+    options.statCacheDir === false || options.stdin
       ? undefined
       : await openStatCache(
           options.statCacheDir ?? repoCacheDir(repo.config.id),
@@ -165,7 +185,8 @@ async function backupUnlocked(
     blobs.writeThrough((key, data, movable) => pool.putDirect(key, data, movable));
   // Directories are listed and lstat-ed ahead of the walk on a thread of their own,
   // unless worker threads are off.
-  const scanner = pool.workers > 0 ? DirScanner.start() : undefined;
+  const tags = excludeTags(options);
+  const scanner = pool.workers > 0 && !options.stdin ? DirScanner.start(tags) : undefined;
   const walker = new BackupWalker({
     repo,
     blobs,
@@ -174,6 +195,7 @@ async function backupUnlocked(
     cache,
     force: options.force ?? false,
     excludes: new ExcludeMatcher(options.excludes ?? []),
+    tags,
     oneFileSystem: options.oneFileSystem ?? false,
     verbose: options.verbose ?? false,
     fileConcurrency: options.fileConcurrency ?? (direct && pool.canPutDirect ? 16 : 4),
@@ -182,8 +204,8 @@ async function backupUnlocked(
     signal: options.signal,
     emit,
   });
-  if (options.scan) {
-    scanTotals(sources, walker.excludes, walker.oneFileSystem, followed, options.signal)
+  if (options.scan && !options.stdin) {
+    scanTotals(sources, walker.filters, followed, options.signal)
       .then((t) => {
         walker.setTotals(t.files, t.bytes);
         emit({ type: 'scan-done', totalFiles: t.files, totalBytes: t.bytes });
@@ -193,7 +215,9 @@ async function backupUnlocked(
 
   let tree: ObjectId;
   try {
-    const root = await backupRoot(walker, sources, followed, blobs, repo);
+    const root = options.stdin
+      ? await streamRoot(walker, options.stdin, blobs, repo)
+      : await backupRoot(walker, sources, followed, blobs, repo);
     tree = root.tree;
     // Tree nodes are stored in batches after their ids are known: every one must be
     // before the snapshot record names the root.
@@ -244,11 +268,12 @@ async function backupUnlocked(
  * the snapshot record could not hold: the record is written last, and one the decoder
  * refuses would make every later command on the repository fail.
  */
-function checkOptions(options: BackupOptions): void {
+export function checkBackupOptions(options: BackupOptions): void {
   // A bad CAIRN_CHUNKER is refused here, not at the first large file (where a worker's
   // failure is a per-file warning and the file would be left out).
   wasmScanEnabled();
-  if (options.paths.length === 0) throw new UsageError('backup needs at least one path');
+  if (options.stdin) checkStdinOptions(options, options.stdin);
+  else if (options.paths.length === 0) throw new UsageError('backup needs at least one path');
   // resolve('') is the working directory: an empty argument (often an unset shell
   // variable) must not back that up.
   if (options.paths.includes('')) throw new UsageError('cannot back up an empty path');
@@ -257,8 +282,16 @@ function checkOptions(options: BackupOptions): void {
     refuseField,
   );
   checkTags(options.tags ?? [], refuseField);
+  excludeTags(options);
   if (options.hostname !== undefined) checkText('host', options.hostname, refuseField);
   if (options.username !== undefined) checkText('user', options.username, refuseField);
+}
+
+/** The tag files of `--exclude-if-present` and `--exclude-caches`; UsageError for a bad one. */
+function excludeTags(options: BackupOptions): TagExcluder {
+  const tags = (options.excludeIfPresent ?? []).map(parseExcludeTag);
+  if (options.excludeCaches) tags.push(CACHEDIR_EXCLUDE_TAG);
+  return new TagExcluder(tags);
 }
 
 /**
@@ -390,6 +423,46 @@ async function backupRoot(
   walker.counts.dirs++;
   // The root's nodes wait for the subtrees they name: its `stored` covers everything.
   return writer.finishDeferred();
+}
+
+/** The snapshot of a stream: one file, named `stdin.filename`, at the root. */
+async function streamRoot(
+  walker: BackupWalker,
+  stdin: NonNullable<BackupOptions['stdin']>,
+  blobs: BlobStore,
+  repo: Repository,
+): Promise<{ tree: ObjectId; stored: Promise<void> }> {
+  const entry = stdin.source
+    ? await walker.stream(stdin.source, stdin.filename, 'the stream')
+    : await walker.stream(process.stdin, stdin.filename, 'standard input');
+  const writer = new DirectoryWriter(blobs, repo.config.paging);
+  await writer.add(entry);
+  walker.counts.dirs++;
+  return writer.finishDeferred();
+}
+
+/** Refuses what a backup of a stream cannot take: paths, filters, a bad file name. */
+function checkStdinOptions(
+  options: BackupOptions,
+  stdin: NonNullable<BackupOptions['stdin']>,
+): void {
+  if (options.paths.length > 0) {
+    throw new UsageError('a backup of standard input takes no paths: back them up separately');
+  }
+  const problem = nameProblem(stdin.filename);
+  if (problem) {
+    throw new UsageError(`--stdin-filename ${JSON.stringify(stdin.filename)}: ${problem}`);
+  }
+  const filters = [
+    ['--exclude', (options.excludes ?? []).length > 0],
+    ['--exclude-if-present', (options.excludeIfPresent ?? []).length > 0],
+    ['--exclude-caches', options.excludeCaches === true],
+    ['--one-file-system', options.oneFileSystem === true],
+  ] as const;
+  for (const [option, given] of filters) {
+    if (given)
+      throw new UsageError(`${option} has nothing to filter in a backup of standard input`);
+  }
 }
 
 function safeUsername(): string {

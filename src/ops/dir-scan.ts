@@ -8,6 +8,7 @@
 import { type BigIntStats, constants, lstatSync } from 'node:fs';
 import { isWellFormedName, nameToBytes, readdirNamesSync } from '../core/fs-names.js';
 import { sortNames } from '../manifest/names.js';
+import type { TagExcluder } from './exclude-tags.js';
 import type { SourceStat } from './source-stat.js';
 
 /** Int64 fields per child in `DirScan.stats`, in this order. */
@@ -50,29 +51,29 @@ export interface DirScan {
    * permission): the walk then calls lstat itself, which reports the cause.
    */
   ok: Uint8Array;
+  /**
+   * Set when the directory is tagged for exclusion (exclude-tags.ts): the tag files that
+   * tagged it, which are then the only `names` (nothing else of it is lstat-ed).
+   */
+  tagged?: string[];
 }
 
 /**
  * Lists directory `at` (a path as `fs` takes it) and lstats every child. Throws what
  * `readdir` throws; a child's failed lstat only clears its `ok`.
  */
-export function scanDirectory(at: string): DirScan {
-  const names = sortNames(readdirNamesSync(at));
+export function scanDirectory(at: string, tags?: TagExcluder): DirScan {
+  const listed = sortNames(readdirNamesSync(at));
+  const prefix = at.endsWith('/') ? at : `${at}/`;
+  // A tagged directory keeps its tag files only: the rest is not even lstat-ed.
+  const tagged = tags?.tagsIn(listed, (name) => childPath(prefix, name));
+  const names = tagged ?? listed;
   const stats = new BigInt64Array(names.length * FIELDS);
   const ok = new Uint8Array(names.length);
-  const prefix = at.endsWith('/') ? at : `${at}/`;
-  let prefixBytes: Buffer | undefined;
   for (let i = 0; i < names.length; i++) {
-    const name = names[i]!;
-    let child: string | Buffer;
-    if (isWellFormedName(name)) child = prefix + name;
-    else {
-      prefixBytes ??= Buffer.from(prefix);
-      child = Buffer.concat([prefixBytes, nameToBytes(name)]);
-    }
     let st: BigIntStats;
     try {
-      st = lstatSync(child, { bigint: true });
+      st = lstatSync(childPath(prefix, names[i]!), { bigint: true });
     } catch {
       continue;
     }
@@ -90,7 +91,13 @@ export function scanDirectory(at: string): DirScan {
     putTime(stats, o + CTIME_SEC, st.ctimeNs);
     ok[i] = 1;
   }
-  return { names, stats, ok };
+  return tagged ? { names, stats, ok, tagged } : { names, stats, ok };
+}
+
+/** Child `name` of the directory at `prefix` (ending in `/`), as `fs` takes it. */
+function childPath(prefix: string, name: string): string | Buffer {
+  if (isWellFormedName(name)) return prefix + name;
+  return Buffer.concat([Buffer.from(prefix), nameToBytes(name)]);
 }
 
 /** Child `i`'s lstat from `scan`, or undefined where it failed. */

@@ -24,6 +24,12 @@
 import type { Worker } from 'node:worker_threads';
 import { compiledWorker, startWorker } from '../core/worker-thread.js';
 import type { DirScan } from './dir-scan.js';
+import type { ExcludeTag, TagExcluder } from './exclude-tags.js';
+
+/** What the scan thread starts with: the tags that exclude a directory's content. */
+export interface ScanWorkerSetup {
+  tags: readonly ExcludeTag[];
+}
 
 /** A request to the scan thread. */
 export interface ToScanWorker {
@@ -69,16 +75,20 @@ export class DirScanner {
    * A scanner (its thread starts on the first `prefetch`), or undefined where the
    * compiled worker script is missing.
    */
-  static start(): DirScanner | undefined {
+  /** The scanner, unless worker threads cannot run here; `tags` as scanDirectory takes them. */
+  static start(tags?: TagExcluder): DirScanner | undefined {
     const script = workerScript();
-    return script ? new DirScanner(script) : undefined;
+    return script ? new DirScanner(script, { tags: tags?.list ?? [] }) : undefined;
   }
 
-  private constructor(private readonly script: URL) {}
+  private constructor(
+    private readonly script: URL,
+    private readonly setup: ScanWorkerSetup,
+  ) {}
 
   private startThread(): Worker {
     const worker = startWorker(this.script, {
-      workerData: null,
+      workerData: this.setup,
       youngGenerationMb: 4,
       label: 'scan worker thread',
       closing: () => this.closing,

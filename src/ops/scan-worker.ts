@@ -2,15 +2,22 @@
  * The scan thread of a backup (dir-scanner.ts): scans the directories it is sent, one
  * at a time, in order, and posts each scan back with its buffers transferred.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { scanDirectory } from './dir-scan.js';
-import type { FromScanWorker, ToScanWorker } from './dir-scanner.js';
+import type { FromScanWorker, ScanWorkerSetup, ToScanWorker } from './dir-scanner.js';
+import { type ExcludeTag, TagExcluder } from './exclude-tags.js';
 
 const port = parentPort!;
+// Headers arrive as Uint8Arrays (structured clone): Buffers again for `equals`.
+const tags = new TagExcluder(
+  ((workerData as ScanWorkerSetup | null)?.tags ?? []).map(
+    (t): ExcludeTag => (t.header ? { name: t.name, header: Buffer.from(t.header) } : t),
+  ),
+);
 port.on('message', (m: ToScanWorker) => {
   let reply: FromScanWorker;
   try {
-    reply = { id: m.id, scan: scanDirectory(m.at) };
+    reply = { id: m.id, scan: scanDirectory(m.at, tags) };
   } catch {
     // The walk lists the directory itself and reports why it cannot.
     reply = { id: m.id };

@@ -6,13 +6,15 @@
 import { lstat, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { throwIfAborted } from '../core/abort.js';
-import type { ExcludeMatcher } from './exclude.js';
+import { keptEntries, type SourceFilters } from './source-filters.js';
 
-/** Counts regular files and their bytes under `paths` (`followed`: see backup.ts). */
+/**
+ * Counts regular files and their bytes under `paths`, left out what `filters` leave out
+ * (`followed`: see backup.ts).
+ */
 export async function scanTotals(
   paths: string[],
-  excludes: ExcludeMatcher,
-  oneFileSystem: boolean,
+  filters: SourceFilters,
   followed: ReadonlySet<string>,
   signal?: AbortSignal,
 ): Promise<{ files: number; bytes: number }> {
@@ -30,12 +32,11 @@ export async function scanTotals(
       return;
     }
     if (!st.isDirectory()) return;
-    if (oneFileSystem && rootDev !== undefined && st.dev !== rootDev) return;
+    if (filters.oneFileSystem && rootDev !== undefined && st.dev !== rootDev) return;
     const names = await readdir(path).catch(() => [] as string[]);
-    for (const n of names) {
-      const child = join(path, n);
-      if (!excludes.excludes(child, n)) await visit(child, rootDev ?? st.dev);
-    }
+    const tagged = filters.tags.tagsIn(names, (n) => join(path, n));
+    const slots = keptEntries(filters, path, names, tagged);
+    for (const i of slots ?? names.keys()) await visit(join(path, names[i]!), rootDev ?? st.dev);
   };
   for (const p of paths) await visit(p, undefined);
   return totals;

@@ -74,6 +74,58 @@ describe('backup options', () => {
   });
 });
 
+describe('backup --exclude-caches, --exclude-if-present', () => {
+  it('leaves out the content of tagged directories and says so with -v', async () => {
+    const { repo, src } = await setup();
+    await mkdir(join(src, 'cache'));
+    await writeFile(
+      join(src, 'cache', 'CACHEDIR.TAG'),
+      'Signature: 8a477f597d28d172789f06886806bc55\n',
+    );
+    await writeFile(join(src, 'cache', 'blob'), 'b');
+    await mkdir(join(src, 'scratch'));
+    await writeFile(join(src, 'scratch', 'NOBACKUP'), 'skip me please');
+    await writeFile(join(src, 'scratch', 'tmp'), 't');
+    const r = await cli(
+      '--repo',
+      repo,
+      'backup',
+      src,
+      '-v',
+      '--exclude-caches',
+      '--exclude-if-present',
+      'NOBACKUP:skip me',
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`${join(src, 'cache')}: content left out, tagged by CACHEDIR.TAG`);
+    const ls = await cli('--repo', repo, '--json', 'ls', 'latest');
+    const paths = ls.json.filter((e) => e.type === 'entry').map((e) => String(e.path));
+    expect(paths).toContain('cache/CACHEDIR.TAG');
+    expect(paths).toContain('scratch/NOBACKUP');
+    expect(paths).not.toContain('cache/blob');
+    expect(paths).not.toContain('scratch/tmp');
+    // A header that does not match tags nothing.
+    const other = await cli('--repo', repo, 'backup', src, '--exclude-if-present', 'NOBACKUP:keep');
+    expect(other.code, other.stderr).toBe(0);
+    const again = await cli('--repo', repo, '--json', 'ls', 'latest');
+    expect(again.json.map((e) => String(e.path))).toContain('scratch/tmp');
+  });
+
+  it('refuses a tag that is not a file name before opening the repository', async () => {
+    const src = await tempDir();
+    const noRepo = join(src, 'no-repo');
+    for (const [spec, message] of [
+      ['', 'no file name'],
+      [':Signature', "no file name before the ':'"],
+      ['a/b', 'the name must be a file name, not a path'],
+    ]) {
+      const r = await cli('--repo', noRepo, 'backup', src, '--exclude-if-present', spec!);
+      expect(r.code, spec).toBe(EXIT.usage);
+      expect(r.stderr).toContain(`--exclude-if-present ${JSON.stringify(spec)}: ${message}`);
+    }
+  });
+});
+
 describe('backup PATH ending in /', () => {
   it('follows a symbolic link to a directory named `link/`, as the kernel does', async () => {
     const { repo, src } = await setup();

@@ -103,7 +103,7 @@ describe('the cairn binary', () => {
   it('reports usage errors with exit code 2 and a missing repository with 1', async () => {
     const u = await cairn(['backup']);
     expect(u.code).toBe(2);
-    expect(u.stderr).toMatch(/missing required argument/);
+    expect(u.stderr).toMatch(/backup needs at least one path/);
     const m = await cairn(['--repo', join(await tempDir(), 'nothing'), 'snapshots']);
     expect(m.code).toBe(1);
     expect(m.stderr).toMatch(/no cairn repository at/);

@@ -1,10 +1,13 @@
 /** `cairn backup PATH...`: create a snapshot. */
 
+import { isatty } from 'node:tty';
 import { UsageError } from '../../core/errors.js';
 import { shortId } from '../../core/ids.js';
-import { backup } from '../../ops/backup.js';
+import { backup, checkBackupOptions } from '../../ops/backup.js';
 import type { BackupEvent } from '../../ops/events.js';
 import { checkExcludePattern, readExcludeFiles } from '../../ops/exclude.js';
+import { parseExcludeTag } from '../../ops/exclude-tags.js';
+import { commandOutput } from '../command-output.js';
 import { type CommandContext, EXIT } from '../context.js';
 import { count, formatBytes, formatDuration, visiblePath } from '../format.js';
 import { lockWaitNote } from '../lock-wait.js';
@@ -14,6 +17,11 @@ interface BackupCliOptions {
   tag?: string[];
   exclude?: string[];
   excludeFile?: string[];
+  excludeIfPresent?: string[];
+  excludeCaches?: boolean;
+  stdin?: boolean;
+  stdinFromCommand?: boolean;
+  stdinFilename?: string;
   oneFileSystem?: boolean;
   dryRun?: boolean;
   force?: boolean;
@@ -28,7 +36,20 @@ export default async function backupCommand(
   opts: BackupCliOptions,
 ): Promise<number> {
   checkSnapshotOptions(opts);
+  const stdin = stdinOption(opts, paths);
   const excludes = [...(opts.exclude ?? []), ...(await readExcludeFiles(opts.excludeFile ?? []))];
+  // The arguments of --stdin-from-command are its command, not paths.
+  const sources = opts.stdinFromCommand ? [] : paths;
+  // What backup() would refuse, refused before the repository is opened.
+  checkBackupOptions({
+    paths: sources,
+    tags: opts.tag ?? [],
+    excludes,
+    excludeIfPresent: opts.excludeIfPresent ?? [],
+    excludeCaches: opts.excludeCaches ?? false,
+    oneFileSystem: opts.oneFileSystem ?? false,
+    ...(stdin ? { stdin } : {}),
+  });
   return ctx.withRepo(
     async (repo) => {
       const parent = opts.parent ? (await ctx.resolveSnapshot(repo, opts.parent)).id : undefined;
@@ -50,9 +71,12 @@ export default async function backupCommand(
         } else ctx.out.event(e);
       };
       const options = {
-        paths,
+        paths: sources,
         tags: opts.tag ?? [],
         excludes,
+        excludeIfPresent: opts.excludeIfPresent ?? [],
+        excludeCaches: opts.excludeCaches ?? false,
+        ...(stdin ? { stdin } : {}),
         oneFileSystem: opts.oneFileSystem ?? false,
         dryRun: opts.dryRun ?? false,
         force: opts.force ?? false,
@@ -105,6 +129,49 @@ export default async function backupCommand(
 }
 
 /**
+ * `--stdin`, `--stdin-from-command` and `--stdin-filename` as backup() takes them.
+ * Standard input must not be a terminal (the backup would wait for typing); it is read
+ * as `process.stdin`, which nothing else in the CLI opens. A command comes as the
+ * arguments (after `--`) and is started only when the backup starts reading.
+ */
+function stdinOption(
+  opts: BackupCliOptions,
+  args: readonly string[],
+): { filename: string; source?: AsyncIterable<Uint8Array> } | undefined {
+  if (opts.stdin && opts.stdinFromCommand) {
+    throw new UsageError('--stdin and --stdin-from-command: choose one');
+  }
+  if (!opts.stdin && !opts.stdinFromCommand) {
+    if (opts.stdinFilename !== undefined) {
+      throw new UsageError(
+        '--stdin-filename is for --stdin or --stdin-from-command: it names the file they store',
+      );
+    }
+    return undefined;
+  }
+  // Named here: backup() sees the file's patterns as --exclude ones (and an empty file
+  // as none).
+  if ((opts.excludeFile ?? []).length > 0) {
+    throw new UsageError('--exclude-file has nothing to filter in a backup of standard input');
+  }
+  const filename = opts.stdinFilename ?? 'stdin';
+  if (opts.stdinFromCommand) {
+    if (args.length === 0) {
+      throw new UsageError(
+        '--stdin-from-command needs a command: cairn backup --stdin-from-command -- CMD [ARG...]',
+      );
+    }
+    return { filename, source: commandOutput(args) };
+  }
+  if (isatty(0)) {
+    throw new UsageError(
+      '--stdin: standard input is a terminal; pipe or redirect the data to back up',
+    );
+  }
+  return { filename };
+}
+
+/**
  * Refuses a tag or host the snapshot record could not hold, and empty values (an unset
  * shell variable: `--parent ''` would quietly mean the automatic parent), before the
  * repository is opened.
@@ -123,4 +190,5 @@ function checkSnapshotOptions(opts: BackupCliOptions): void {
     }
   }
   if (opts.excludeFile?.includes('')) throw new UsageError('--exclude-file "": the path is empty');
+  for (const spec of opts.excludeIfPresent ?? []) parseExcludeTag(spec);
 }
