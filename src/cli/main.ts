@@ -24,6 +24,8 @@ const COMMANDS: Record<string, () => Promise<{ default: Handler }>> = {
   restore: () => import('./commands/restore.js'),
   diff: () => import('./commands/diff.js'),
   cat: () => import('./commands/cat.js'),
+  dump: () => import('./commands/dump.js'),
+  find: () => import('./commands/find.js'),
   check: () => import('./commands/check.js'),
   stats: () => import('./commands/stats.js'),
   chunk: () => import('./commands/chunk.js'),
@@ -154,6 +156,25 @@ export function buildProgram(
     .argument('[path]', 'directory or file inside the snapshot', '')
     .option('-l, --long', 'show mode, owner, size and time')
     .action(act('ls'));
+
+  program
+    .command('find')
+    .description('find files and directories by name or path in snapshots')
+    .argument('<pattern...>', 'globs: a name (*.sql), or a path with / (/etc/*.conf)')
+    .option('-s, --snapshot <snapshot>', 'search this snapshot only (repeatable)', collect)
+    .option('-t, --tag <tag>', 'only snapshots with this tag (repeatable)', collectList)
+    .option('--host <name>', 'only snapshots from this host')
+    .option('-i, --ignore-case', 'match names and paths in any case')
+    .option('-l, --long', 'show mode, owner, size and time')
+    .action(act('find'));
+
+  program
+    .command('dump')
+    .description('write a file of a snapshot to stdout, or a directory (or /) as a tar archive')
+    .argument('<snapshot>', 'snapshot id, id prefix, latest or tag:NAME')
+    .argument('<path>', 'file or directory inside the snapshot; / for all of it')
+    .option('--tar', 'write a tar archive even when PATH is a file')
+    .action(act('dump'));
 
   program
     .command('restore')

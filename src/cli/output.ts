@@ -58,6 +58,11 @@ export class Output {
     this.refreshMs = options.refreshMs ?? 250;
   }
 
+  /** True when stdout is a terminal (where binary data does not belong). */
+  get stdoutIsTerminal(): boolean {
+    return this.stdout.isTTY === true;
+  }
+
   /** Raw bytes or text to stdout (cat), waiting until written. */
   write(data: Uint8Array | string): Promise<void> {
     return new Promise((resolve, reject) =>

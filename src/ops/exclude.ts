@@ -21,15 +21,22 @@ export class ExcludeMatcher {
   private readonly byName: RegExp[] = [];
   private readonly byPath: RegExp[] = [];
 
-  constructor(patterns: readonly string[]) {
+  /** `ignoreCase`: match in any case (`find -i`). */
+  constructor(patterns: readonly string[], options: { ignoreCase?: boolean } = {}) {
+    const flags = options.ignoreCase ? 'sui' : 'su';
     for (const raw of patterns) {
       if (raw === '') continue;
       const trimmed = raw.length > 1 && raw.endsWith('/') ? raw.slice(0, -1) : raw;
       refuseUnmatchable(trimmed, raw);
-      if (trimmed.startsWith('/')) this.byPath.push(globToRegExp(trimmed, raw));
-      else if (trimmed.includes('/')) this.byPath.push(globToRegExp(`**/${trimmed}`, raw));
-      else this.byName.push(globToRegExp(trimmed, raw));
+      if (trimmed.startsWith('/')) this.byPath.push(globToRegExp(trimmed, raw, flags));
+      else if (trimmed.includes('/')) this.byPath.push(globToRegExp(`**/${trimmed}`, raw, flags));
+      else this.byName.push(globToRegExp(trimmed, raw, flags));
     }
+  }
+
+  /** True when some pattern matches paths, not names (its matches depend on where). */
+  get matchesPaths(): boolean {
+    return this.byPath.length > 0;
   }
 
   /** True when nothing is excluded. */
@@ -109,7 +116,7 @@ function refuseUnmatchable(pattern: string, original: string): void {
 }
 
 /** Compiles one glob to an anchored RegExp. */
-export function globToRegExp(glob: string, original = glob): RegExp {
+export function globToRegExp(glob: string, original = glob, flags = 'su'): RegExp {
   let re = '';
   for (let i = 0; i < glob.length; i++) {
     const c = glob[i]!;
@@ -136,7 +143,7 @@ export function globToRegExp(glob: string, original = glob): RegExp {
   }
   try {
     // `u`: `?` and classes take a whole character, an emoji in a name included.
-    return new RegExp(`^${re}$`, 'su');
+    return new RegExp(`^${re}$`, flags);
   } catch (err) {
     throw new UsageError(`bad exclude pattern ${original}`, { cause: err });
   }

@@ -1,0 +1,110 @@
+/**
+ * `cairn find PATTERN...`: the entries of snapshots matching glob patterns, snapshot by
+ * snapshot, oldest first (ops/find.ts).
+ */
+import { UsageError } from '../../core/errors.js';
+import { formatLocalTime } from '../../core/format.js';
+import { shortId } from '../../core/ids.js';
+import type { Entry } from '../../manifest/types.js';
+import { FindPatterns, findInTree } from '../../ops/find.js';
+import type { SnapshotRef } from '../../repo/snapshots.js';
+import { type CommandContext, EXIT } from '../context.js';
+import { formatMode, formatTime, visiblePath } from '../format.js';
+import { checkHostOption, checkTagOption } from '../parse.js';
+import { describe } from './ls.js';
+
+interface FindOptions {
+  snapshot?: string[];
+  tag?: string[];
+  host?: string;
+  long?: boolean;
+  ignoreCase?: boolean;
+}
+
+export default async function find(
+  ctx: CommandContext,
+  patterns: string[],
+  opts: FindOptions,
+): Promise<number> {
+  if (patterns.includes('')) throw new UsageError('find: an empty pattern matches nothing');
+  if (opts.host !== undefined) checkHostOption(opts.host, '--host');
+  checkTagOption(opts.tag ?? [], '--tag');
+  if (opts.snapshot?.includes('')) throw new UsageError('--snapshot "": the snapshot is empty');
+  if (opts.snapshot && (opts.tag || opts.host !== undefined)) {
+    throw new UsageError('--snapshot names the snapshots to search: leave out --tag and --host');
+  }
+  // Before the repository is opened, as for any other bad option.
+  const compiled = new FindPatterns(patterns, { ignoreCase: opts.ignoreCase ?? false });
+  return ctx.withRepo(async (repo) => {
+    // A snapshot record that cannot be read is not searched: said, and exit 3, since
+    // "no match" could then be wrong.
+    let unreadable = 0;
+    const refs = opts.snapshot
+      ? await Promise.all(opts.snapshot.map((s) => ctx.resolveSnapshot(repo, s)))
+      : await repo.snapshots.list(
+          {
+            ...(opts.tag ? { tags: opts.tag } : {}),
+            ...(opts.host ? { hostname: opts.host } : {}),
+          },
+          ctx.signal,
+          (id, err) => {
+            unreadable++;
+            const path = `snapshots/${id}`;
+            ctx.out.warn(`${path}: ${err.message}`, {
+              type: 'warning',
+              path,
+              code: err.code,
+              message: err.message,
+            });
+          },
+        );
+    const seen = new Set<string>();
+    let matches = 0;
+    let searched = 0;
+    for (const ref of refs) {
+      if (seen.has(ref.id)) continue;
+      seen.add(ref.id);
+      searched++;
+      let first = true;
+      for await (const m of findInTree(repo, ref.snapshot.tree, compiled, ctx.signal)) {
+        matches++;
+        if (ctx.out.json) {
+          ctx.out.event({ type: 'match', snapshot: ref.id, path: m.path, ...describe(m.entry) });
+          continue;
+        }
+        if (first) {
+          first = false;
+          ctx.out.result(heading(ref));
+        }
+        ctx.out.result(`  ${opts.long ? long(m.path, m.entry) : shown(m.path, m.entry)}`);
+      }
+    }
+    ctx.out.event({
+      type: 'summary',
+      operation: 'find',
+      snapshots: searched,
+      matches,
+      ...(unreadable > 0 ? { unreadable } : {}),
+    });
+    if (!ctx.out.json && matches === 0) {
+      ctx.out.line(`no match in ${searched} snapshot${searched === 1 ? '' : 's'}`);
+    }
+    return unreadable > 0 ? EXIT.partial : EXIT.ok;
+  });
+}
+
+function heading(ref: SnapshotRef): string {
+  const s = ref.snapshot;
+  return `snapshot ${shortId(ref.id)} of ${formatTime(s.time)} (${visiblePath(s.hostname)}: ${s.paths.map(visiblePath).join(' ')})`;
+}
+
+function shown(path: string, e: Entry): string {
+  const p = visiblePath(path);
+  return e.kind === 'dir' ? `${p}/` : e.kind === 'symlink' ? `${p} -> ${visiblePath(e.target)}` : p;
+}
+
+function long(path: string, e: Entry): string {
+  const size = e.kind === 'file' ? e.size : e.kind === 'dir' ? e.bytes : 0;
+  const time = formatLocalTime(new Date(e.mtime.sec * 1000), true);
+  return `${formatMode(e.kind, e.mode)} ${String(e.uid).padStart(5)} ${String(e.gid).padStart(5)} ${String(size).padStart(12)} ${time} ${shown(path, e)}`;
+}
