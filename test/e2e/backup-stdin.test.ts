@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/cli/context.js';
 import { pseudoRandomBytes, tempDir } from '../helpers/fs.js';
 import {
@@ -18,13 +18,8 @@ import {
   requireBinary,
   UNENCRYPTED_ENV,
 } from '../helpers/reliability.js';
-import { requireTmux, Terminal } from '../helpers/terminal.js';
+import { runAtTerminal } from '../helpers/terminal.js';
 
-let terminal: Terminal | undefined;
-afterEach(() => {
-  terminal?.kill();
-  terminal = undefined;
-});
 beforeAll(() => {
   requireBinary();
 });
@@ -110,13 +105,10 @@ describe('cairn backup --stdin', () => {
   });
 
   it('refuses a terminal on standard input instead of waiting for typing', async () => {
-    requireTmux();
     const repo = await newRepo();
-    const t = new Terminal();
-    terminal = t;
-    const command = `env CAIRN_PASSWORD= ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} backup --stdin --repo ${JSON.stringify(repo)}; echo "exit=$?"; sleep 600`;
-    t.start(command, await tempDir(), 120, 20);
-    const screen = await t.waitFor('exit=');
+    const screen = await runAtTerminal(
+      `env CAIRN_PASSWORD= ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} backup --stdin --repo ${JSON.stringify(repo)}`,
+    );
     expect(screen).toContain('--stdin: standard input is a terminal');
     expect(screen).toContain(`exit=${EXIT.usage}`);
   });

@@ -10,19 +10,14 @@ import { readdirSync, readlinkSync, statSync } from 'node:fs';
 import { chmod, link, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/cli/context.js';
 import { describeTree, pseudoRandomBytes, tempDir } from '../helpers/fs.js';
 import { BASE_ENV, BIN, cairnBin, requireBinary, UNENCRYPTED_ENV } from '../helpers/reliability.js';
-import { requireTmux, Terminal } from '../helpers/terminal.js';
+import { runAtTerminal } from '../helpers/terminal.js';
 
 const execFileP = promisify(execFile);
 
-let terminal: Terminal | undefined;
-afterEach(() => {
-  terminal?.kill();
-  terminal = undefined;
-});
 beforeAll(() => {
   requireBinary();
 });
@@ -210,14 +205,11 @@ describe('cairn dump', () => {
   });
 
   it('refuses a terminal on standard output', async () => {
-    requireTmux();
     const src = await sourceTree();
     const repo = await backedUp(src);
-    const t = new Terminal();
-    terminal = t;
-    const command = `env CAIRN_PASSWORD= ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} dump latest big.bin --repo ${JSON.stringify(repo)}; echo "exit=$?"; sleep 600`;
-    t.start(command, await tempDir(), 120, 20);
-    const screen = await t.waitFor('exit=');
+    const screen = await runAtTerminal(
+      `env CAIRN_PASSWORD= ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} dump latest big.bin --repo ${JSON.stringify(repo)}`,
+    );
     expect(screen).toContain('dump writes binary data');
     expect(screen).toContain(`exit=${EXIT.usage}`);
   });

@@ -5,7 +5,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export const TMUX = process.env.TMUX_BIN ?? 'tmux';
 
@@ -92,5 +94,25 @@ export class Terminal {
       // already gone
     }
     if (this.socketPath) rmSync(this.socketPath, { force: true });
+  }
+}
+
+/**
+ * Runs shell `command` in a terminal of its own, in a new temporary folder, and gives
+ * the screen once it has ended: it shows `exit=N`, the command's exit status.
+ */
+export async function runAtTerminal(command: string): Promise<string> {
+  requireTmux();
+  const t = new Terminal();
+  try {
+    t.start(
+      `${command}; echo "exit=$?"; sleep 600`,
+      mkdtempSync(join(tmpdir(), 'cairn-tty-')),
+      120,
+      20,
+    );
+    return await t.waitFor('exit=');
+  } finally {
+    t.kill();
   }
 }

@@ -14,6 +14,7 @@ import { FormatError, IntegrityError } from '../../src/core/errors.js';
 import type { FileEntry } from '../../src/manifest/types.js';
 import { fileBytes, tarOf } from '../../src/ops/dump.js';
 import { type TarHeader, tarEnd, tarHeaderBlocks } from '../../src/ops/tar.js';
+import { fileEntry } from '../helpers/entries.js';
 import { tempDir } from '../helpers/fs.js';
 import { memoryRepo } from '../helpers/repo.js';
 
@@ -91,20 +92,16 @@ describe('tar headers', () => {
   });
 });
 
+/** A file entry of `size` bytes made of `chunks` (which may disagree with it). */
+function withChunks(size: number, chunks: FileEntry['chunks']): FileEntry {
+  return { ...(fileEntry('f') as FileEntry), size, chunks };
+}
+
 describe('dump checks', () => {
   it('refuses a file whose chunks do not add up to its size, before writing', async () => {
     const repo = await memoryRepo();
     const { id } = await repo.blobs.put('data', Buffer.from('0123456789'));
-    const entry: FileEntry = {
-      kind: 'file',
-      name: 'f',
-      mode: 0o644,
-      uid: 0,
-      gid: 0,
-      mtime: { sec: 0, nsec: 0 },
-      size: 11,
-      chunks: [{ id, size: 10 }],
-    };
+    const entry = withChunks(11, [{ id, size: 10 }]);
     const written: Uint8Array[] = [];
     const tar = async () => {
       for await (const piece of tarOf(repo, { entry, path: 'f' })) written.push(piece);
@@ -117,16 +114,7 @@ describe('dump checks', () => {
   it('refuses a chunk of another length than its tree says', async () => {
     const repo = await memoryRepo();
     const { id } = await repo.blobs.put('data', Buffer.from('0123456789'));
-    const entry: FileEntry = {
-      kind: 'file',
-      name: 'f',
-      mode: 0o644,
-      uid: 0,
-      gid: 0,
-      mtime: { sec: 0, nsec: 0 },
-      size: 12,
-      chunks: [{ id, size: 12 }],
-    };
+    const entry = withChunks(12, [{ id, size: 12 }]);
     const read = async () => {
       for await (const _ of fileBytes(repo, entry, 'dir/f')) {
         // nothing is yielded before the check fails

@@ -11,6 +11,7 @@ import type { SnapshotRef } from '../../repo/snapshots.js';
 import { type CommandContext, EXIT } from '../context.js';
 import { formatMode, formatTime, visiblePath } from '../format.js';
 import { checkHostOption, checkTagOption } from '../parse.js';
+import { unreadableSnapshots } from '../unreadable-snapshots.js';
 import { describe } from './ls.js';
 
 interface FindOptions {
@@ -38,7 +39,7 @@ export default async function find(
   return ctx.withRepo(async (repo) => {
     // A snapshot record that cannot be read is not searched: said, and exit 3, since
     // "no match" could then be wrong.
-    let unreadable = 0;
+    const unreadable = unreadableSnapshots(ctx.out);
     const refs = opts.snapshot
       ? await Promise.all(opts.snapshot.map((s) => ctx.resolveSnapshot(repo, s)))
       : await repo.snapshots.list(
@@ -47,16 +48,7 @@ export default async function find(
             ...(opts.host ? { hostname: opts.host } : {}),
           },
           ctx.signal,
-          (id, err) => {
-            unreadable++;
-            const path = `snapshots/${id}`;
-            ctx.out.warn(`${path}: ${err.message}`, {
-              type: 'warning',
-              path,
-              code: err.code,
-              message: err.message,
-            });
-          },
+          unreadable.onUnreadable,
         );
     const seen = new Set<string>();
     let matches = 0;
@@ -84,12 +76,12 @@ export default async function find(
       operation: 'find',
       snapshots: searched,
       matches,
-      ...(unreadable > 0 ? { unreadable } : {}),
+      ...(unreadable.count > 0 ? { unreadable: unreadable.count } : {}),
     });
     if (!ctx.out.json && matches === 0) {
       ctx.out.line(`no match in ${searched} snapshot${searched === 1 ? '' : 's'}`);
     }
-    return unreadable > 0 ? EXIT.partial : EXIT.ok;
+    return unreadable.count > 0 ? EXIT.partial : EXIT.ok;
   });
 }
 

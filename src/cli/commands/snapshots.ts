@@ -3,6 +3,7 @@ import { shortId } from '../../core/ids.js';
 import { type CommandContext, EXIT } from '../context.js';
 import { formatBytes, formatTime, table, visiblePath } from '../format.js';
 import { checkHostOption } from '../parse.js';
+import { unreadableSnapshots } from '../unreadable-snapshots.js';
 
 export default async function snapshots(
   ctx: CommandContext,
@@ -11,20 +12,11 @@ export default async function snapshots(
   // An empty filter would be read as none: every host's snapshots.
   if (opts.host !== undefined) checkHostOption(opts.host, '--host');
   return ctx.withRepo(async (repo) => {
-    let unreadable = 0;
+    const unreadable = unreadableSnapshots(ctx.out);
     const refs = await repo.snapshots.list(
       { ...(opts.tag ? { tags: opts.tag } : {}), ...(opts.host ? { hostname: opts.host } : {}) },
       ctx.signal,
-      (id, err) => {
-        unreadable++;
-        const path = `snapshots/${id}`;
-        ctx.out.warn(`${path}: ${err.message}`, {
-          type: 'warning',
-          path,
-          code: err.code,
-          message: err.message,
-        });
-      },
+      unreadable.onUnreadable,
     );
     for (const { id, snapshot: s } of refs) {
       ctx.out.event({ type: 'snapshot', id, ...s });
@@ -33,7 +25,7 @@ export default async function snapshots(
       type: 'summary',
       operation: 'snapshots',
       snapshots: refs.length,
-      ...(unreadable > 0 ? { unreadable } : {}),
+      ...(unreadable.count > 0 ? { unreadable: unreadable.count } : {}),
     });
     if (!ctx.out.json) {
       const rows = [['ID', 'Time', 'Host', 'Tags', 'Files', 'Size', 'Paths']];
@@ -51,9 +43,9 @@ export default async function snapshots(
       ctx.out.result(table(rows));
       ctx.out.result(`${refs.length} snapshot${refs.length === 1 ? '' : 's'}`);
     }
-    if (unreadable > 0) {
+    if (unreadable.count > 0) {
       ctx.out.error(
-        `${unreadable} snapshot record(s) cannot be read and are not listed; forget and prune refuse to run until they are removed`,
+        `${unreadable.count} snapshot record(s) cannot be read and are not listed; forget and prune refuse to run until they are removed`,
       );
       return EXIT.partial;
     }
