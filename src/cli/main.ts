@@ -128,6 +128,7 @@ export function buildProgram(
       collect,
     )
     .option('--exclude-caches', 'leave out the content of directories with a valid CACHEDIR.TAG')
+    .option('--exclude-larger-than <size>', 'leave out files larger than this (e.g. 1G, 500M)')
     .option('--stdin', 'back up what is read from standard input, as one file')
     .option(
       '--stdin-from-command',

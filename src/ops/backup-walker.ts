@@ -75,6 +75,7 @@ export interface WalkerContext {
   excludes: ExcludeMatcher;
   tags: TagExcluder;
   oneFileSystem: boolean;
+  maxFileSize?: number | undefined;
   verbose: boolean;
   fileConcurrency: number;
   started: number;
@@ -291,7 +292,22 @@ export class BackupWalker {
     let names = scan ? scan.names : sortNames(readdirNamesSync(ref.at));
     // A scan decided on the tags when it listed the directory (and lstat-ed no more).
     const tagged = scan ? scan.tagged : this.ctx.tags.tagsIn(names, (name) => ref.child(name));
-    const slots = keptEntries(this.ctx, path, names, tagged);
+    const listed = names;
+    // A regular file's size, for --exclude-larger-than: from the scan, else lstat-ed.
+    const fileSize = (i: number): bigint | undefined => {
+      const st = scan ? scannedStat(scan, i) : lstatOrUndefined(ref.child(listed[i]!));
+      return st?.isFile() ? st.size : undefined;
+    };
+    const tooLarge = (name: string, size: bigint) => {
+      if (!this.ctx.verbose) return;
+      this.ctx.emit({
+        type: 'notice',
+        code: 'excluded-by-size',
+        path: join(path, name),
+        message: `${join(path, name)}: left out, ${size} bytes is more than --exclude-larger-than`,
+      });
+    };
+    const slots = keptEntries(this.ctx, path, names, tagged, fileSize, tooLarge);
     if (slots) {
       const all = names;
       names = slots.map((i) => all[i]!);
@@ -911,6 +927,15 @@ export class BackupWalker {
         this.emitProgress();
       },
     });
+  }
+}
+
+/** The lstat of `at`, or undefined when it cannot be taken (the walk reports why later). */
+function lstatOrUndefined(at: string | Buffer): BigIntStats | undefined {
+  try {
+    return lstatSync(at, { bigint: true });
+  } catch {
+    return undefined;
   }
 }
 

@@ -60,6 +60,11 @@ export interface BackupOptions {
   /** Exclude the content of cache directories (a valid `CACHEDIR.TAG`). */
   excludeCaches?: boolean;
   /**
+   * Leave out regular files larger than this many bytes (as listed: one that grows
+   * past it while it is read is read whole).
+   */
+  excludeLargerThan?: number;
+  /**
    * Instead of `paths` (which must be empty): one file named `filename` at the
    * snapshot's root, holding what `source` yields until its end (default:
    * `process.stdin`). The snapshot records its path as `stdin:FILENAME`.
@@ -197,6 +202,7 @@ async function backupUnlocked(
     excludes: new ExcludeMatcher(options.excludes ?? []),
     tags,
     oneFileSystem: options.oneFileSystem ?? false,
+    maxFileSize: options.excludeLargerThan,
     verbose: options.verbose ?? false,
     fileConcurrency: options.fileConcurrency ?? (direct && pool.canPutDirect ? 16 : 4),
     startedNs,
@@ -274,6 +280,10 @@ export function checkBackupOptions(options: BackupOptions): void {
   wasmScanEnabled();
   if (options.stdin) checkStdinOptions(options, options.stdin);
   else if (options.paths.length === 0) throw new UsageError('backup needs at least one path');
+  const max = options.excludeLargerThan;
+  if (max !== undefined && !(Number.isSafeInteger(max) && max >= 0)) {
+    throw new UsageError(`--exclude-larger-than must be a whole number of bytes >= 0, got ${max}`);
+  }
   // resolve('') is the working directory: an empty argument (often an unset shell
   // variable) must not back that up.
   if (options.paths.includes('')) throw new UsageError('cannot back up an empty path');
@@ -458,6 +468,7 @@ function checkStdinOptions(
     ['--exclude-if-present', (options.excludeIfPresent ?? []).length > 0],
     ['--exclude-caches', options.excludeCaches === true],
     ['--one-file-system', options.oneFileSystem === true],
+    ['--exclude-larger-than', options.excludeLargerThan !== undefined],
   ] as const;
   for (const [option, given] of filters) {
     if (given)

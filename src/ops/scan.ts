@@ -27,6 +27,7 @@ export async function scanTotals(
     );
     if (!st) return;
     if (st.isFile()) {
+      if (filters.maxFileSize !== undefined && st.size > filters.maxFileSize) return;
       totals.files++;
       totals.bytes += st.size;
       return;

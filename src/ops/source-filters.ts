@@ -1,8 +1,8 @@
 /**
  * What a backup leaves out of a directory it lists: entries matching an exclude glob
- * (exclude.ts), and all but the tag files of a directory tagged for exclusion
- * (exclude-tags.ts). Shared by the walk and the pre-scan that counts totals, so the
- * two agree.
+ * (exclude.ts), all but the tag files of a directory tagged for exclusion
+ * (exclude-tags.ts), and regular files larger than `maxFileSize`. Shared by the walk
+ * and the pre-scan that counts totals, so the two agree.
  */
 import { join } from 'node:path';
 import type { ExcludeMatcher } from './exclude.js';
@@ -14,6 +14,8 @@ export interface SourceFilters {
   tags: TagExcluder;
   /** Do not descend into directories on other file systems. */
   oneFileSystem: boolean;
+  /** Leave out regular files of more bytes than this (`--exclude-larger-than`). */
+  maxFileSize?: number | undefined;
 }
 
 /**
@@ -21,20 +23,33 @@ export interface SourceFilters {
  * keeps, or undefined when it keeps them all. `tagged` is what `filters.tags` found in
  * the directory (TagExcluder.tagsIn): then only those tag files are candidates. A tag
  * file counts wherever it is listed, even when a glob excludes the tag file itself (it
- * is then not kept either).
+ * is then not kept either). `fileSize(i)` is entry i's size if it is a regular file
+ * (asked only with `maxFileSize`); `onTooLarge` hears of each file left out for it.
  */
 export function keptEntries(
   filters: SourceFilters,
   path: string,
   names: readonly string[],
   tagged: readonly string[] | undefined,
+  fileSize?: (i: number) => bigint | undefined,
+  onTooLarge?: (name: string, size: bigint) => void,
 ): number[] | undefined {
-  if (filters.excludes.empty && !tagged) return undefined;
+  const max = filters.maxFileSize;
+  const bySize = max !== undefined && fileSize !== undefined;
+  if (filters.excludes.empty && !tagged && !bySize) return undefined;
   const slots: number[] = [];
   for (let i = 0; i < names.length; i++) {
     const name = names[i]!;
     if (tagged && !tagged.includes(name)) continue;
-    if (!filters.excludes.excludes(join(path, name), name)) slots.push(i);
+    if (filters.excludes.excludes(join(path, name), name)) continue;
+    if (bySize) {
+      const size = fileSize(i);
+      if (size !== undefined && size > BigInt(max)) {
+        onTooLarge?.(name, size);
+        continue;
+      }
+    }
+    slots.push(i);
   }
   return slots;
 }

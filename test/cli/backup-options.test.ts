@@ -111,6 +111,20 @@ describe('backup --exclude-caches, --exclude-if-present', () => {
     expect(again.json.map((e) => String(e.path))).toContain('scratch/tmp');
   });
 
+  it('takes --exclude-larger-than as a size, and refuses one that is not', async () => {
+    const { repo, src } = await setup();
+    await writeFile(join(src, 'big.bin'), Buffer.alloc(3 * 1024));
+    const r = await cli('--repo', repo, 'backup', src, '--exclude-larger-than', '2K');
+    expect(r.code, r.stderr).toBe(0);
+    const ls = await cli('--repo', repo, '--json', 'ls', 'latest');
+    const paths = ls.json.filter((e) => e.type === 'entry').map((e) => String(e.path));
+    expect(paths).toContain('keep');
+    expect(paths).not.toContain('big.bin');
+    const bad = await cli('--repo', repo, 'backup', src, '--exclude-larger-than', 'big');
+    expect(bad.code).toBe(EXIT.usage);
+    expect(bad.stderr).toContain('--exclude-larger-than: "big" is not a size');
+  });
+
   it('refuses a tag that is not a file name before opening the repository', async () => {
     const src = await tempDir();
     const noRepo = join(src, 'no-repo');

@@ -11,7 +11,7 @@ import { commandOutput } from '../command-output.js';
 import { type CommandContext, EXIT } from '../context.js';
 import { count, formatBytes, formatDuration, visiblePath } from '../format.js';
 import { lockWaitNote } from '../lock-wait.js';
-import { checkHostOption, checkTagOption } from '../parse.js';
+import { checkHostOption, checkTagOption, parseSize } from '../parse.js';
 
 interface BackupCliOptions {
   tag?: string[];
@@ -19,6 +19,7 @@ interface BackupCliOptions {
   excludeFile?: string[];
   excludeIfPresent?: string[];
   excludeCaches?: boolean;
+  excludeLargerThan?: string;
   stdin?: boolean;
   stdinFromCommand?: boolean;
   stdinFilename?: string;
@@ -37,6 +38,10 @@ export default async function backupCommand(
 ): Promise<number> {
   checkSnapshotOptions(opts);
   const stdin = stdinOption(opts, paths);
+  const excludeLargerThan =
+    opts.excludeLargerThan === undefined
+      ? undefined
+      : parseSize(opts.excludeLargerThan, '--exclude-larger-than');
   const excludes = [...(opts.exclude ?? []), ...(await readExcludeFiles(opts.excludeFile ?? []))];
   // The arguments of --stdin-from-command are its command, not paths.
   const sources = opts.stdinFromCommand ? [] : paths;
@@ -47,6 +52,7 @@ export default async function backupCommand(
     excludes,
     excludeIfPresent: opts.excludeIfPresent ?? [],
     excludeCaches: opts.excludeCaches ?? false,
+    ...(excludeLargerThan !== undefined ? { excludeLargerThan } : {}),
     oneFileSystem: opts.oneFileSystem ?? false,
     ...(stdin ? { stdin } : {}),
   });
@@ -76,6 +82,7 @@ export default async function backupCommand(
         excludes,
         excludeIfPresent: opts.excludeIfPresent ?? [],
         excludeCaches: opts.excludeCaches ?? false,
+        ...(excludeLargerThan !== undefined ? { excludeLargerThan } : {}),
         ...(stdin ? { stdin } : {}),
         oneFileSystem: opts.oneFileSystem ?? false,
         dryRun: opts.dryRun ?? false,
