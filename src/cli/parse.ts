@@ -4,7 +4,7 @@ import { UsageError } from '../core/errors.js';
 // The field rules alone, not the codec: parsing must not load msgpack (see context.ts).
 import { checkTags, checkText, type FieldFail } from '../manifest/snapshot-fields.js';
 
-const SIZE = /^(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i;
+const SIZE = /^(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib|t|tb|tib)?$/i;
 const FACTORS: Record<string, number> = {
   b: 1,
   k: 1024,
@@ -16,6 +16,9 @@ const FACTORS: Record<string, number> = {
   g: 1024 ** 3,
   gb: 1024 ** 3,
   gib: 1024 ** 3,
+  t: 1024 ** 4,
+  tb: 1024 ** 4,
+  tib: 1024 ** 4,
 };
 
 /** "64K", "1MiB", "4096" -> bytes (binary units). */
@@ -25,7 +28,11 @@ export function parseSize(value: string, option: string): number {
     throw new UsageError(
       `${option}: ${JSON.stringify(value)} is not a size (examples: 4096, 64K, 1M)`,
     );
-  return Number(m[1]) * FACTORS[(m[2] ?? 'b').toLowerCase()]!;
+  const bytes = Number(m[1]) * FACTORS[(m[2] ?? 'b').toLowerCase()]!;
+  if (!Number.isSafeInteger(bytes)) {
+    throw new UsageError(`${option}: ${JSON.stringify(value)} is too large (at most 8 PiB)`);
+  }
+  return bytes;
 }
 
 /** A non-negative integer. */

@@ -27,7 +27,9 @@ export async function scanTotals(
     );
     if (!st) return;
     if (st.isFile()) {
-      if (filters.maxFileSize !== undefined && st.size > filters.maxFileSize) return;
+      // As in the walk: a file named as a PATH is backed up whatever its size.
+      const below = rootDev !== undefined;
+      if (below && filters.maxFileSize !== undefined && st.size > filters.maxFileSize) return;
       totals.files++;
       totals.bytes += st.size;
       return;

@@ -24,7 +24,8 @@ export interface SourceFilters {
  * the directory (TagExcluder.tagsIn): then only those tag files are candidates. A tag
  * file counts wherever it is listed, even when a glob excludes the tag file itself (it
  * is then not kept either). `fileSize(i)` is entry i's size if it is a regular file
- * (asked only with `maxFileSize`); `onTooLarge` hears of each file left out for it.
+ * (asked only with `maxFileSize`, and not of tag files); `onTooLarge` hears of each
+ * file left out for it.
  */
 export function keptEntries(
   filters: SourceFilters,
@@ -42,7 +43,8 @@ export function keptEntries(
     const name = names[i]!;
     if (tagged && !tagged.includes(name)) continue;
     if (filters.excludes.excludes(join(path, name), name)) continue;
-    if (bySize) {
+    // A tag file stays, whatever its size: the directory it tags is kept marked.
+    if (bySize && !tagged) {
       const size = fileSize(i);
       if (size !== undefined && size > BigInt(max)) {
         onTooLarge?.(name, size);

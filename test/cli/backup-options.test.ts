@@ -123,6 +123,11 @@ describe('backup --exclude-caches, --exclude-if-present', () => {
     const bad = await cli('--repo', repo, 'backup', src, '--exclude-larger-than', 'big');
     expect(bad.code).toBe(EXIT.usage);
     expect(bad.stderr).toContain('--exclude-larger-than: "big" is not a size');
+    const tera = await cli('--repo', repo, 'backup', src, '--exclude-larger-than', '1T');
+    expect(tera.code, tera.stderr).toBe(0);
+    const huge = await cli('--repo', repo, 'backup', src, '--exclude-larger-than', '9000000T');
+    expect(huge.code).toBe(EXIT.usage);
+    expect(huge.stderr).toContain('--exclude-larger-than: "9000000T" is too large (at most 8 PiB)');
   });
 
   it('refuses a tag that is not a file name before opening the repository', async () => {

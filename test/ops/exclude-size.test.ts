@@ -4,12 +4,13 @@
  * pre-scan's totals agree, `-v` names each one, and the stat cache follows a file that
  * shrinks under the limit or grows past it.
  */
-import { mkdir, symlink, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
 import { backup } from '../../src/ops/backup.js';
 import type { BackupEvent } from '../../src/ops/events.js';
+import { CACHEDIR_SIGNATURE, CACHEDIR_TAG } from '../../src/ops/exclude-tags.js';
 import type { Repository } from '../../src/repo/repository.js';
 import { tempDir, writeTree } from '../helpers/fs.js';
 import { localRepo } from '../helpers/repo.js';
@@ -91,16 +92,68 @@ describe('exclude larger than', () => {
   it('follows a file that shrinks under the limit or grows past it, stat cache and all', async () => {
     const src = await tempDir();
     await writeTree(src, { 'log.txt': 'l'.repeat(5000), 'keep.txt': 'k' });
+    const old = new Date('2026-01-01T00:00:00Z');
+    const settle = async (files = ['log.txt', 'keep.txt']) => {
+      // Times well in the past, and a pause, so the stat cache trusts them (a change
+      // within 100 ms of a backup's start, ctime included, is too recent to cache).
+      for (const f of files) await utimes(join(src, f), old, old);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    };
+    await settle();
     const { repo } = await localRepo();
     const options = { paths: [src], excludeLargerThan: 4096, statCacheDir: await tempDir() };
     const first = await backup(repo, options);
     expect(await names(repo, first.snapshot.tree)).toEqual(['keep.txt']);
+    const again = await backup(repo, options);
+    expect(again.snapshot.summary).toMatchObject({ filesUnchanged: 1, filesNew: 0 });
+    expect(again.snapshot.tree).toBe(first.snapshot.tree);
     await truncate(join(src, 'log.txt'), 10);
+    await settle(['log.txt']);
     const shrunk = await backup(repo, options);
     expect(await names(repo, shrunk.snapshot.tree)).toEqual(['keep.txt', 'log.txt']);
+    expect(shrunk.snapshot.summary).toMatchObject({ filesUnchanged: 1, filesNew: 1 });
     await writeFile(join(src, 'log.txt'), 'l'.repeat(9000));
+    await settle(['log.txt']);
     const grown = await backup(repo, options);
     expect(await names(repo, grown.snapshot.tree)).toEqual(['keep.txt']);
+    expect(grown.snapshot.tree).toBe(first.snapshot.tree);
+  });
+
+  it('backs up a file given as a PATH whatever its size, and counts it in the totals', async () => {
+    const dir = await tempDir();
+    await writeFile(join(dir, 'big.bin'), 'b'.repeat(5000));
+    await writeFile(join(dir, 'small.txt'), 's');
+    const { repo } = await localRepo();
+    for (const paths of [[join(dir, 'big.bin')], [join(dir, 'big.bin'), join(dir, 'small.txt')]]) {
+      const events: BackupEvent[] = [];
+      const { snapshot } = await backup(repo, {
+        paths,
+        excludeLargerThan: 1000,
+        statCacheDir: false,
+        scan: true,
+        onEvent: (e) => events.push(e),
+      });
+      expect(snapshot.summary.files).toBe(paths.length);
+      await vi.waitFor(() => expect(events.some((e) => e.type === 'scan-done')).toBe(true));
+      expect(events.find((e) => e.type === 'scan-done')).toMatchObject({
+        totalFiles: snapshot.summary.files,
+        totalBytes: snapshot.summary.bytes,
+      });
+    }
+  });
+
+  it('keeps a tag file whatever its size, so the directory stays marked', async () => {
+    const src = await tempDir();
+    const tag = `${CACHEDIR_SIGNATURE}\n${'#'.repeat(200)}\n`;
+    await writeTree(src, { cache: { [CACHEDIR_TAG]: tag, 'blob.bin': 'x'.repeat(5000) } });
+    const { repo } = await localRepo();
+    const { snapshot } = await backup(repo, {
+      paths: [src],
+      excludeCaches: true,
+      excludeLargerThan: 10,
+      statCacheDir: false,
+    });
+    expect(await names(repo, snapshot.tree)).toEqual(['cache', `cache/${CACHEDIR_TAG}`]);
   });
 
   it('refuses a limit that is not a whole number of bytes', async () => {
