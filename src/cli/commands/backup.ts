@@ -45,8 +45,9 @@ export default async function backupCommand(
   const excludes = [...(opts.exclude ?? []), ...(await readExcludeFiles(opts.excludeFile ?? []))];
   // The arguments of --stdin-from-command are its command, not paths.
   const sources = opts.stdinFromCommand ? [] : paths;
-  // What backup() would refuse, refused before the repository is opened.
-  checkBackupOptions({
+  // What to back up and leave out; what backup() would refuse of it is refused before
+  // the repository is opened.
+  const selection = {
     paths: sources,
     tags: opts.tag ?? [],
     excludes,
@@ -55,7 +56,8 @@ export default async function backupCommand(
     ...(excludeLargerThan !== undefined ? { excludeLargerThan } : {}),
     oneFileSystem: opts.oneFileSystem ?? false,
     ...(stdin ? { stdin } : {}),
-  });
+  };
+  checkBackupOptions(selection);
   return ctx.withRepo(
     async (repo) => {
       const parent = opts.parent ? (await ctx.resolveSnapshot(repo, opts.parent)).id : undefined;
@@ -77,14 +79,7 @@ export default async function backupCommand(
         } else ctx.out.event(e);
       };
       const options = {
-        paths: sources,
-        tags: opts.tag ?? [],
-        excludes,
-        excludeIfPresent: opts.excludeIfPresent ?? [],
-        excludeCaches: opts.excludeCaches ?? false,
-        ...(excludeLargerThan !== undefined ? { excludeLargerThan } : {}),
-        ...(stdin ? { stdin } : {}),
-        oneFileSystem: opts.oneFileSystem ?? false,
+        ...selection,
         dryRun: opts.dryRun ?? false,
         force: opts.force ?? false,
         ...(opts.host !== undefined ? { hostname: opts.host } : {}),
