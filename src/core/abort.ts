@@ -53,7 +53,7 @@ export async function* abortable<T>(
   try {
     for (;;) {
       throwIfAborted(signal);
-      const next = signal ? await nextOrAbort(items, signal) : await items.next();
+      const next = signal ? await orAborted(items.next(), signal) : await items.next();
       if (next.done) {
         ended = true;
         return;
@@ -73,22 +73,25 @@ export async function* abortable<T>(
 }
 
 /**
- * The next item, or AbortedError when `signal` fires first. A listener of its own per
- * item, removed once it settles: racing every item against one long-lived "aborted"
- * promise would leave a reaction on it per item, each holding that item until the end.
+ * `work`, or AbortedError as soon as `signal` fires, without waiting for `work` (a read
+ * or write that waits on a stalled pipe). A failure of `work` once the signal has fired
+ * is the stop too. The listener is its own and removed once `work` settles: racing many
+ * operations against one long-lived "aborted" promise would leave a reaction on it per
+ * operation, each holding its result until the end.
  */
-function nextOrAbort<T>(items: AsyncIterator<T>, signal: AbortSignal): Promise<IteratorResult<T>> {
+export function orAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   return new Promise((resolve, reject) => {
     const onAbort = () => reject(new AbortedError(undefined, { cause: signal.reason }));
-    signal.addEventListener('abort', onAbort, { once: true });
-    items.next().then(
-      (next) => {
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
         signal.removeEventListener('abort', onAbort);
-        resolve(next);
+        resolve(value);
       },
       (err: unknown) => {
         signal.removeEventListener('abort', onAbort);
-        reject(err);
+        reject(signal.aborted ? new AbortedError(undefined, { cause: err }) : err);
       },
     );
   });

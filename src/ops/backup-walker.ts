@@ -294,10 +294,13 @@ export class BackupWalker {
     const tagged = scan ? scan.tagged : this.ctx.tags.tagsIn(names, (name) => ref.child(name));
     const listed = names;
     // A regular file's size, for --exclude-larger-than: from the scan, else lstat-ed.
-    const fileSize = (i: number): bigint | undefined => {
-      const st = scan ? scannedStat(scan, i) : lstatOrUndefined(ref.child(listed[i]!));
-      return st?.isFile() ? st.size : undefined;
-    };
+    const fileSize =
+      this.ctx.maxFileSize === undefined
+        ? undefined
+        : (i: number): bigint | undefined => {
+            const st = scan ? scannedStat(scan, i) : lstatOrUndefined(ref.child(listed[i]!));
+            return st?.isFile() ? st.size : undefined;
+          };
     const tooLarge = (name: string, size: bigint) => {
       if (!this.ctx.verbose) return;
       this.ctx.emit({

@@ -11,7 +11,7 @@
  */
 import { throwIfAborted } from '../core/abort.js';
 import { FormatError, IntegrityError } from '../core/errors.js';
-import { fsPath } from '../core/fs-names.js';
+import { nameToBytes } from '../core/fs-names.js';
 import type { ObjectId } from '../core/ids.js';
 import { mapConcurrent } from '../core/limit.js';
 import type { Entry, FileEntry } from '../manifest/types.js';
@@ -34,6 +34,7 @@ export function fileBytes(
   path: string,
   signal?: AbortSignal,
 ): AsyncGenerator<Uint8Array> {
+  checkSizes(entry, path);
   return fetchInOrder(filePieces(repo, entry, path, signal), signal);
 }
 
@@ -90,7 +91,7 @@ function* entryPieces(
     options.onSkip?.({ path, reason: 'a socket (tar has no type for one)' });
     return;
   }
-  const pathBytes = bytesOf(path);
+  const pathBytes = nameToBytes(path);
   const base = {
     path: pathBytes,
     mode: entry.mode,
@@ -104,7 +105,7 @@ function* entryPieces(
     case 'file': {
       const first = entry.hardlink === undefined ? undefined : linked.get(entry.hardlink);
       if (first) {
-        yield tarHeaderBlocks({ ...base, kind: 'hardlink', linkpath: bytesOf(first) });
+        yield tarHeaderBlocks({ ...base, kind: 'hardlink', linkpath: nameToBytes(first) });
         return;
       }
       if (entry.hardlink !== undefined) linked.set(entry.hardlink, path);
@@ -116,7 +117,7 @@ function* entryPieces(
       return;
     }
     case 'symlink':
-      header = { ...base, kind: 'symlink', linkpath: bytesOf(entry.target) };
+      header = { ...base, kind: 'symlink', linkpath: nameToBytes(entry.target) };
       break;
     case 'chardev':
     case 'blockdev': {
@@ -134,14 +135,13 @@ function* entryPieces(
   yield tarHeaderBlocks(header);
 }
 
-/** The pieces of a file's content: its inline bytes, or its chunks to fetch. */
+/** The pieces of a file's content (sizes checked): its inline bytes, or chunks to fetch. */
 function* filePieces(
   repo: Repository,
   entry: FileEntry,
   path: string,
   signal?: AbortSignal,
 ): Generator<Piece> {
-  checkSizes(entry, path);
   if (entry.inline) {
     yield entry.inline;
     return;
@@ -179,12 +179,6 @@ async function* fetchInOrder(
     throwIfAborted(signal);
     yield bytes;
   }
-}
-
-/** A snapshot path (names may hold escapes of bytes that are not UTF-8) as bytes. */
-function bytesOf(path: string): Uint8Array {
-  const p = fsPath(path);
-  return typeof p === 'string' ? Buffer.from(p) : p;
 }
 
 /** Linux's major and minor numbers of a device number. */

@@ -15,6 +15,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { UsageError } from '../core/errors.js';
 import { nameToBytes } from '../core/fs-names.js';
+import { nameProblem } from '../manifest/names.js';
 
 /** The tag file of the Cache Directory Tagging Specification. */
 export const CACHEDIR_TAG = 'CACHEDIR.TAG';
@@ -46,7 +47,7 @@ export function parseExcludeTag(spec: string): ExcludeTag {
       colon < 0 ? `${what}: no file name` : `${what}: no file name before the ':'`,
     );
   }
-  if (name.includes('/') || name === '.' || name === '..' || name.includes('\0')) {
+  if (nameProblem(name)) {
     throw new UsageError(`${what}: the name must be a file name, not a path`);
   }
   if (colon < 0) return { name };

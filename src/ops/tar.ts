@@ -12,6 +12,7 @@
  * anything that reads pax. (bsdtar reads a negative time with a fraction as its integer
  * part plus the fraction, -1.75 s as -0.25: no encoding suits it and GNU tar both.)
  */
+import { isUtf8 } from 'node:buffer';
 
 /** The size of a tar block. */
 export const BLOCK = 512;
@@ -162,14 +163,4 @@ function ascii(s: string): Uint8Array {
 
 function concat(parts: Uint8Array[]): Uint8Array {
   return Buffer.concat(parts);
-}
-
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-function isUtf8(bytes: Uint8Array): boolean {
-  try {
-    strictUtf8.decode(bytes);
-    return true;
-  } catch {
-    return false;
-  }
 }

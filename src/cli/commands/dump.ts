@@ -4,7 +4,8 @@
  * whole snapshot (`/`) as a tar archive (`cairn dump latest src | tar -x`). See
  * ops/dump.ts.
  */
-import { AbortedError, NotFoundError, UsageError } from '../../core/errors.js';
+import { orAborted, throwIfAborted } from '../../core/abort.js';
+import { NotFoundError, UsageError } from '../../core/errors.js';
 import { fileBytes, tarOf } from '../../ops/dump.js';
 import { findEntry, splitSnapshotPath } from '../../ops/snapshot-path.js';
 import { type CommandContext, EXIT } from '../context.js';
@@ -78,29 +79,10 @@ async function writeGathered(
 }
 
 /**
- * One write, given up when `signal` fires: a reader that has stalled (a full pipe)
- * would otherwise hold Ctrl-C or SIGTERM until it reads again. A write that fails once
- * the signal has fired (the reader was stopped with us) is the stop, not an error.
+ * One write, given up when `signal` fires: a reader that has stopped reading (a full
+ * pipe) would otherwise hold Ctrl-C or SIGTERM until it reads again.
  */
 function writeUnlessStopped(out: Output, data: Uint8Array, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const stopped = (cause?: unknown) =>
-      new AbortedError(undefined, { cause: cause ?? signal.reason });
-    if (signal.aborted) {
-      reject(stopped());
-      return;
-    }
-    const onAbort = () => reject(stopped());
-    signal.addEventListener('abort', onAbort, { once: true });
-    out.write(data).then(
-      () => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(signal.aborted ? stopped(err) : err);
-      },
-    );
-  });
+  throwIfAborted(signal);
+  return orAborted(out.write(data), signal);
 }

@@ -3,16 +3,14 @@
  * snapshot, oldest first (ops/find.ts).
  */
 import { UsageError } from '../../core/errors.js';
-import { formatLocalTime } from '../../core/format.js';
 import { shortId } from '../../core/ids.js';
-import type { Entry } from '../../manifest/types.js';
 import { FindPatterns, findInTree } from '../../ops/find.js';
 import type { SnapshotRef } from '../../repo/snapshots.js';
 import { type CommandContext, EXIT } from '../context.js';
-import { formatMode, formatTime, visiblePath } from '../format.js';
+import { formatTime, visiblePath } from '../format.js';
 import { checkHostOption, checkTagOption } from '../parse.js';
 import { unreadableSnapshots } from '../unreadable-snapshots.js';
-import { describe } from './ls.js';
+import { describe, entryLine } from './ls.js';
 
 interface FindOptions {
   snapshot?: string[];
@@ -68,7 +66,7 @@ export default async function find(
           first = false;
           ctx.out.result(heading(ref));
         }
-        ctx.out.result(`  ${opts.long ? long(m.path, m.entry) : shown(m.path, m.entry)}`);
+        ctx.out.result(`  ${entryLine(m.path, m.entry, opts.long ?? false)}`);
       }
     }
     ctx.out.event({
@@ -88,15 +86,4 @@ export default async function find(
 function heading(ref: SnapshotRef): string {
   const s = ref.snapshot;
   return `snapshot ${shortId(ref.id)} of ${formatTime(s.time)} (${visiblePath(s.hostname)}: ${s.paths.map(visiblePath).join(' ')})`;
-}
-
-function shown(path: string, e: Entry): string {
-  const p = visiblePath(path);
-  return e.kind === 'dir' ? `${p}/` : e.kind === 'symlink' ? `${p} -> ${visiblePath(e.target)}` : p;
-}
-
-function long(path: string, e: Entry): string {
-  const size = e.kind === 'file' ? e.size : e.kind === 'dir' ? e.bytes : 0;
-  const time = formatLocalTime(new Date(e.mtime.sec * 1000), true);
-  return `${formatMode(e.kind, e.mode)} ${String(e.uid).padStart(5)} ${String(e.gid).padStart(5)} ${String(size).padStart(12)} ${time} ${shown(path, e)}`;
 }

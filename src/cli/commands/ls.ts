@@ -23,22 +23,7 @@ export default async function ls(
         ctx.out.event({ type: 'entry', path: p, ...describe(e) });
         return;
       }
-      const shown = visiblePath(p);
-      const name =
-        e.kind === 'dir'
-          ? `${shown}/`
-          : e.kind === 'symlink'
-            ? `${shown} -> ${visiblePath(e.target)}`
-            : shown;
-      if (!opts.long) ctx.out.result(name);
-      else {
-        const size = e.kind === 'file' ? e.size : e.kind === 'dir' ? e.bytes : 0;
-        // Local time, as `snapshots` shows it.
-        const time = formatLocalTime(new Date(e.mtime.sec * 1000), true);
-        ctx.out.result(
-          `${formatMode(e.kind, e.mode)} ${String(e.uid).padStart(5)} ${String(e.gid).padStart(5)} ${String(size).padStart(12)} ${time} ${name}`,
-        );
-      }
+      ctx.out.result(entryLine(p, e, opts.long ?? false));
     };
     const done = () => {
       ctx.out.event({ type: 'summary', operation: 'ls', snapshot: id, entries });
@@ -58,6 +43,25 @@ export default async function ls(
     }
     return done();
   });
+}
+
+/**
+ * How `ls` (and `find`) show an entry at snapshot path `path`: a directory with a `/`, a
+ * symlink with its target; `long` adds mode, owner, size and mtime.
+ */
+export function entryLine(path: string, e: Entry, long: boolean): string {
+  const shown = visiblePath(path);
+  const name =
+    e.kind === 'dir'
+      ? `${shown}/`
+      : e.kind === 'symlink'
+        ? `${shown} -> ${visiblePath(e.target)}`
+        : shown;
+  if (!long) return name;
+  const size = e.kind === 'file' ? e.size : e.kind === 'dir' ? e.bytes : 0;
+  // Local time, as `snapshots` shows it.
+  const time = formatLocalTime(new Date(e.mtime.sec * 1000), true);
+  return `${formatMode(e.kind, e.mode)} ${String(e.uid).padStart(5)} ${String(e.gid).padStart(5)} ${String(size).padStart(12)} ${time} ${name}`;
 }
 
 /** An entry as a JSON-friendly object (ids as hex, inline bytes as a length). */
