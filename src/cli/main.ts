@@ -10,7 +10,7 @@ import { CommandContext, EXIT, type GlobalOptions } from './context.js';
 import { describeFailure, failureText } from './failure.js';
 import { warnLockLeft } from './lock-left.js';
 import { Output } from './output.js';
-import { collect, collectList } from './parse.js';
+import { collect, collectList, collectSetTags } from './parse.js';
 
 type Handler = (ctx: CommandContext, ...args: never[]) => Promise<number>;
 
@@ -32,6 +32,8 @@ const COMMANDS: Record<string, () => Promise<{ default: Handler }>> = {
   tui: () => import('./commands/tui.js'),
   sync: () => import('./commands/sync.js'),
   forget: () => import('./commands/forget.js'),
+  tag: () => import('./commands/tag.js'),
+  rewrite: () => import('./commands/rewrite.js'),
   prune: () => import('./commands/prune.js'),
   unlock: () => import('./commands/unlock.js'),
   version: () => import('./commands/version.js'),
@@ -136,6 +138,14 @@ export function buildProgram(
     )
     .option('--stdin-filename <name>', 'the name of that file in the snapshot (default: stdin)')
     .option('-x, --one-file-system', 'do not cross file-system boundaries')
+    .option(
+      '--ignore-inode',
+      'a file whose inode or device number alone changed is unchanged (FUSE, network file systems)',
+    )
+    .option(
+      '--ignore-ctime',
+      'a file whose ctime alone changed is unchanged (mode and owner are still compared)',
+    )
     .option('-n, --dry-run', 'read everything, store nothing')
     .option('-f, --force', 'read every file, whatever the stat cache says')
     .option('--host <name>', 'hostname to record (default: this machine)')
@@ -183,6 +193,12 @@ export function buildProgram(
     .argument('<snapshot>', 'snapshot id, id prefix, latest or tag:NAME')
     .requiredOption('--target <dir>', 'directory to restore into')
     .option('-i, --include <path>', 'restore only this path of the snapshot (repeatable)', collect)
+    .option(
+      '-e, --exclude <glob>',
+      'leave out matching files and directories (repeatable; paths as in the snapshot)',
+      collect,
+    )
+    .option('--exclude-file <file>', 'read exclude globs from FILE (repeatable)', collect)
     .option('--seed <dir>', 'also reuse chunks found in this directory (repeatable)', collect)
     .option('--delete', 'remove files and directories the snapshot does not have')
     .addOption(
@@ -257,6 +273,42 @@ export function buildProgram(
     .option('--prune', 'run prune afterwards')
     .option('--grace <duration>', 'prune grace period (with --prune; default 1h)')
     .action(act('forget'));
+
+  program
+    .command('tag')
+    .description('change the tags of snapshots (each changed record is replaced by a new one)')
+    .argument(
+      '[snapshot...]',
+      'snapshots to change: id, id prefix, latest, tag:NAME (default: all, or those --tag/--host choose)',
+    )
+    .option('--add <tag>', 'add this tag (repeatable, or comma-separated)', collectList)
+    .option('--remove <tag>', 'remove this tag (repeatable, or comma-separated)', collectList)
+    .option(
+      '--set <tag>',
+      'replace all tags with these (repeatable, or comma-separated)',
+      collectSetTags,
+    )
+    .option('--clear', 'remove every tag')
+    .option('-t, --tag <tag>', 'only snapshots with this tag (repeatable)', collectList)
+    .option('--host <name>', 'only snapshots from this host')
+    .option('-n, --dry-run', 'show what would change; write nothing')
+    .action(act('tag'));
+
+  program
+    .command('rewrite')
+    .description('remove files from existing snapshots (each changed snapshot gets a new record)')
+    .argument(
+      '[snapshot...]',
+      'snapshots to rewrite: id, id prefix, latest, tag:NAME (default: all, or those --tag/--host choose)',
+    )
+    .option('-e, --exclude <glob>', 'remove matching files and directories (repeatable)', collect)
+    .option('--exclude-file <file>', 'read exclude globs from FILE (repeatable)', collect)
+    .option('--forget', "remove each rewritten snapshot's original record")
+    .option('-t, --tag <tag>', 'only snapshots with this tag (repeatable)', collectList)
+    .option('--host <name>', 'only snapshots from this host')
+    .option('-n, --dry-run', 'show what would be removed; write nothing')
+    .option('-v, --verbose', 'list every removed path')
+    .action(act('rewrite'));
 
   program
     .command('prune')

@@ -58,6 +58,15 @@ export function collectList(value: string, previous: string[] = []): string[] {
   return [...previous, ...values];
 }
 
+/** `collectList` for `tag --set`, whose empty value would mean "no tags": that is `--clear`. */
+export function collectSetTags(value: string, previous: string[] = []): string[] {
+  try {
+    return collectList(value, previous);
+  } catch (err) {
+    throw new InvalidArgumentError(`${(err as Error).message} (to remove every tag: --clear)`);
+  }
+}
+
 /** Collects a repeatable option as is. */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];

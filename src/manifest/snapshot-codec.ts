@@ -1,8 +1,9 @@
 /**
  * Snapshot records on the wire: one msgpack map, keys in this order:
- *   v 1, time (ISO 8601), host, user, paths [str], tags [str], tree (32-byte id),
- *   parent (32-byte id, optional), summary {files, dirs, bytes, new, changed,
- *   unchanged, blobs, added, errors, ms}, program.
+ *   v (1, or 2 when `original` is present), time (ISO 8601), host, user, paths [str],
+ *   tags [str], tree (32-byte id), parent (32-byte id, optional), original (32-byte id,
+ *   optional), summary {files, dirs, bytes, new, changed, unchanged, blobs, added,
+ *   errors, ms}, program.
  *
  * Both directions check the fields with `checkSnapshotFields` (snapshot-fields.ts), so
  * the encoder refuses exactly the records the decoder would refuse.
@@ -14,8 +15,14 @@ import { pack, unpack } from './msgpack.js';
 import { checkSnapshotFields, refuseField, SNAPSHOT_LIMITS } from './snapshot-fields.js';
 import type { Snapshot, SnapshotSummary } from './types.js';
 
-/** Current snapshot format version. */
+/** Snapshot format version of records without `original`. */
 export const SNAPSHOT_VERSION = 1;
+/**
+ * Version of records with `original` (written by `tag` and `rewrite`): version 1 plus
+ * that field. Readers that do not know the field then refuse the record by its version,
+ * as the format asks, and every other record stays readable by them.
+ */
+export const SNAPSHOT_VERSION_ORIGINAL = 2;
 
 const SNAPSHOT_FIELDS = [
   'v',
@@ -26,6 +33,7 @@ const SNAPSHOT_FIELDS = [
   'tags',
   'tree',
   'parent',
+  'original',
   'summary',
   'program',
 ];
@@ -55,7 +63,7 @@ export function encodeSnapshot(s: Snapshot): Uint8Array {
  */
 export function packSnapshotUnchecked(s: Snapshot): Uint8Array {
   const w: Record<string, unknown> = {
-    v: SNAPSHOT_VERSION,
+    v: s.original === undefined ? SNAPSHOT_VERSION : SNAPSHOT_VERSION_ORIGINAL,
     time: s.time,
     host: s.hostname,
     user: s.username,
@@ -64,6 +72,7 @@ export function packSnapshotUnchecked(s: Snapshot): Uint8Array {
     tree: idToBytes(s.tree),
   };
   if (s.parent !== undefined) w.parent = idToBytes(s.parent);
+  if (s.original !== undefined) w.original = idToBytes(s.original);
   const m = s.summary;
   w.summary = {
     files: m.files,
@@ -85,7 +94,9 @@ export function packSnapshotUnchecked(s: Snapshot): Uint8Array {
 export function decodeSnapshot(bytes: Uint8Array, source: string): Snapshot {
   const f = new FieldReader(unpack(bytes, source), source, SNAPSHOT_FIELDS);
   const v = f.int('v');
-  if (v !== SNAPSHOT_VERSION) throw new FormatError(source, `unsupported snapshot version ${v}`);
+  if (v !== SNAPSHOT_VERSION && v !== SNAPSHOT_VERSION_ORIGINAL) {
+    throw new FormatError(source, `unsupported snapshot version ${v}`);
+  }
   // The reader checks types (with the limits bounding what is examined); the shared
   // checks decide what a valid record is.
   const L = SNAPSHOT_LIMITS;
@@ -100,6 +111,10 @@ export function decodeSnapshot(bytes: Uint8Array, source: string): Snapshot {
     program: f.str('program', L.program),
   };
   if (f.has('parent')) snapshot.parent = f.id('parent');
+  if (f.has('original')) {
+    if (v !== SNAPSHOT_VERSION_ORIGINAL) f.fail('original', `not part of version ${v} records`);
+    snapshot.original = f.id('original');
+  } else if (v === SNAPSHOT_VERSION_ORIGINAL) f.fail('original', 'missing');
   checkSnapshotFields(snapshot, (field, problem) => f.fail(field, problem));
   return snapshot;
 }

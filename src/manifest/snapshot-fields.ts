@@ -68,6 +68,7 @@ export function checkSnapshotFields(s: Snapshot, fail: FieldFail): void {
   checkTags(s.tags, fail);
   checkId('tree', s.tree, fail);
   if (s.parent !== undefined) checkId('parent', s.parent, fail);
+  if (s.original !== undefined) checkId('original', s.original, fail);
   checkSummary(s.summary, fail);
   checkText('program', s.program, fail);
 }

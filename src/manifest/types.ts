@@ -118,6 +118,12 @@ export interface Snapshot {
   tree: ObjectId;
   /** The snapshot this one was compared against, if any. */
   parent?: ObjectId;
+  /**
+   * Set on a record that replaces another (`tag`, `rewrite`): the id of the record it
+   * replaces, which has the same time. Records of one time are ordered by it
+   * (`orderSnapshots`): the replacement is the newer.
+   */
+  original?: ObjectId;
   summary: SnapshotSummary;
   /** The program that wrote it, e.g. `cairn 0.1.0`. */
   program: string;

@@ -55,6 +55,7 @@ import type { TagExcluder } from './exclude-tags.js';
 import { keptEntries, type SourceFilters } from './source-filters.js';
 import {
   baseFields,
+  type FingerprintRules,
   fingerprint,
   kindOf,
   type SourceStat,
@@ -75,6 +76,8 @@ export interface WalkerContext {
   excludes: ExcludeMatcher;
   tags: TagExcluder;
   oneFileSystem: boolean;
+  /** What the stat cache's fingerprints leave out. */
+  fingerprintRules: FingerprintRules;
   maxFileSize?: number | undefined;
   verbose: boolean;
   fileConcurrency: number;
@@ -484,7 +487,8 @@ export class BackupWalker {
     }
     // Unchanged if its fingerprint is still the one the cache matched: it is read only
     // because its stored copy is gone.
-    const status = fingerprint(st) === r.signature ? 'unchanged' : 'changed';
+    const status =
+      fingerprint(st, this.ctx.fingerprintRules) === r.signature ? 'unchanged' : 'changed';
     return this.readAndCount(r.path, r.at, r.name, st, status);
   }
 
@@ -644,7 +648,7 @@ export class BackupWalker {
   ): Child {
     const kind = kindOf(st);
     if (kind === 'file') {
-      const fp = fingerprint(st);
+      const fp = fingerprint(st, this.ctx.fingerprintRules);
       const signature = tooRecentToCache(st, this.ctx.startedNs) ? '' : fp;
       const matches = cachedSignature !== undefined && cachedSignature === fp;
       if (matches && fp === signature && !this.ctx.force) {

@@ -72,6 +72,10 @@ export interface BackupOptions {
   stdin?: { filename: string; source?: AsyncIterable<Uint8Array> };
   /** Do not descend into directories on other file systems. */
   oneFileSystem?: boolean;
+  /** The stat cache ignores inode and device numbers (see FingerprintRules). */
+  ignoreInode?: boolean;
+  /** The stat cache ignores ctime, comparing mode and owner instead (see FingerprintRules). */
+  ignoreCtime?: boolean;
   /** Read and chunk everything, store nothing, write no snapshot. */
   dryRun?: boolean;
   /** Read every file, whatever the stat cache says (it still classifies them in the counts). */
@@ -202,6 +206,10 @@ async function backupUnlocked(
     excludes: new ExcludeMatcher(options.excludes ?? []),
     tags,
     oneFileSystem: options.oneFileSystem ?? false,
+    fingerprintRules: {
+      ignoreInode: options.ignoreInode ?? false,
+      ignoreCtime: options.ignoreCtime ?? false,
+    },
     maxFileSize: options.excludeLargerThan,
     verbose: options.verbose ?? false,
     fileConcurrency: options.fileConcurrency ?? (direct && pool.canPutDirect ? 16 : 4),

@@ -38,10 +38,18 @@ export async function withSharedLock<T>(
   });
   return underLock(lock, async () => {
     await waitForSweep(repo.backend, options);
-    if (repo.inventory) {
-      const epoch = await readPruneEpoch(repo.backend, { signal: options.signal });
-      if (epoch !== repo.inventory.epoch) await repo.inventory.invalidate();
-    }
+    await dropStaleInventory(repo, options.signal);
     return fn(lock);
   });
+}
+
+/**
+ * Drops `repo`'s blob inventory if a prune published a new epoch since it was filled:
+ * blobs it lists may be gone. A writer calls this once its lock is held, before it
+ * looks at what is stored.
+ */
+export async function dropStaleInventory(repo: Repository, signal?: AbortSignal): Promise<void> {
+  if (!repo.inventory) return;
+  const epoch = await readPruneEpoch(repo.backend, { signal });
+  if (epoch !== repo.inventory.epoch) await repo.inventory.invalidate();
 }

@@ -20,7 +20,7 @@
  */
 import { lstatSync, readFileSync, type Stats } from 'node:fs';
 import { chmod, lchown, lstat, mkdir, open, stat, unlink, utimes } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { errnoCode } from '../backends/fs-errors.js';
 import { LocalBackend } from '../backends/local.js';
 import { wasmScanEnabled } from '../chunker/scan-wasm.js';
@@ -42,6 +42,7 @@ import type { DirEntry, Entry, FileEntry, Snapshot } from '../manifest/types.js'
 import { codecSetup } from '../repo/codec-setup.js';
 import type { Repository } from '../repo/repository.js';
 import { type RestoreEvent, Throttle } from './events.js';
+import { ExcludeMatcher } from './exclude.js';
 import { LocalChunkIndex } from './local-chunks.js';
 import {
   hardLinkSync,
@@ -74,6 +75,12 @@ export interface RestoreOptions {
   target: string;
   /** Restore only these snapshot paths (and everything below them). */
   include?: string[];
+  /**
+   * Exclude globs (exclude.ts), matched against paths inside the snapshot as `find` and
+   * `rewrite` match them (`/a/b` for the snapshot's `a/b`), below the included paths:
+   * what they match is neither restored nor, with `delete`, deleted from the target.
+   */
+  exclude?: string[];
   /**
    * Existing files: `changed` (default) keeps files whose content already matches and
    * rebuilds the others; `always` rewrites every file; `never` leaves every existing
@@ -121,6 +128,8 @@ export interface RestoreSummary {
   bytesIndexed: number;
   /** Files and directories removed by `delete`. */
   deleted: number;
+  /** Entries left out by `exclude` (a directory counts once, with everything in it). */
+  excluded: number;
   /** Entries that could not be restored (each was reported as a warning). */
   errors: number;
   durationMs: number;
@@ -328,9 +337,14 @@ class RestoreRun {
     bytesFetched: 0,
     bytesIndexed: 0,
     deleted: 0,
+    excluded: 0,
     errors: 0,
   };
   private readonly fileSlots: Semaphore;
+  /** The `exclude` patterns, when there are any. */
+  private readonly excluder: ExcludeMatcher | undefined;
+  /** The target as the paths of places below it start (for path patterns). */
+  private readonly root: string;
   private readonly throttle = new Throttle(200);
   /** First restored path of each hard-link group, once that file is complete. */
   private readonly hardlinks = new Map<string, Promise<string | undefined>>();
@@ -374,6 +388,9 @@ class RestoreRun {
     if (!['changed', 'always', 'never'].includes(this.overwrite)) {
       throw new UsageError(`overwrite must be changed, always or never, got ${this.overwrite}`);
     }
+    const exclude = options.exclude?.filter((p) => p !== '') ?? [];
+    this.excluder = exclude.length > 0 ? new ExcludeMatcher(exclude) : undefined;
+    this.root = join(options.target, '.');
     this.poolSize = restoreWorkers(options.workers);
     const backend = repo.backend;
     if (this.poolSize > 0 && !this.dryRun && backend instanceof LocalBackend) {
@@ -510,6 +527,8 @@ class RestoreRun {
     // The snapshot's names here, kept in an existing directory: all of them for
     // --delete, else those a leftover of an interrupted restore could have.
     const keep = fresh ? undefined : new Set<string>();
+    // This directory's path in the snapshot, for path patterns (`/a/b`; '' at the root).
+    const inSnapshot = this.excluder?.matchesPaths ? this.snapshotPathOf(dir) : '';
     const entries = this.repo.trees.entries(tree, this.options.signal);
     // Up to ENTRIES_IN_FLIGHT entries (files with chunks, subdirectories) at once, in no
     // particular order; small files of a new directory are written on the spot.
@@ -544,6 +563,9 @@ class RestoreRun {
       for await (const e of entries) {
         if (fatal) break;
         if (keep && (this.options.delete || isRestoreTempName(e.name))) keep.add(e.name);
+        // Kept in `keep` first: what is excluded is not deleted from the target either
+        // (nor is an extra that a pattern matches: see deleteExtras).
+        if (this.excluder && this.leftOut(`${inSnapshot}/${e.name}`, e)) continue;
         if (fresh && this.pool && this.poolTakesSmall() && isSmallFile(e)) {
           throwIfAborted(this.options.signal);
           small.push(e);
@@ -575,6 +597,29 @@ class RestoreRun {
     if (fatal) throw fatal.err;
     if (keep && this.options.delete) await this.deleteExtras(dir, into.at, keep);
     else if (keep && this.local && !this.dryRun) await this.removeLeftoverTemps(dir, into.at, keep);
+  }
+
+  /**
+   * True when `e`, at `path` in the snapshot, is excluded: it is counted, and taken off
+   * the totals progress shows.
+   */
+  private leftOut(path: string, e: Entry): boolean {
+    if (!this.excluder!.excludes(path, e.name)) return false;
+    this.summary.excluded++;
+    if (e.kind === 'file') {
+      this.totals.files--;
+      this.totals.bytes -= e.size;
+    } else if (e.kind === 'dir') {
+      this.totals.files -= e.files;
+      this.totals.bytes -= e.bytes;
+    }
+    return true;
+  }
+
+  /** The snapshot path (`/a/b`, '' for the root) restored at target path `dir`. */
+  private snapshotPathOf(dir: string): string {
+    const rel = relative(this.root, dir);
+    return rel === '' ? '' : `/${rel}`;
   }
 
   /** True once small files of new directories go to the worker pool. */
@@ -669,8 +714,11 @@ class RestoreRun {
   /** Removes what `dir` (reached as `at`) holds beyond `keep` (the snapshot's names). */
   private async deleteExtras(dir: string, at: string, keep: Set<string>): Promise<void> {
     const present = await listNames(at);
+    const inSnapshot = this.excluder?.matchesPaths ? this.snapshotPathOf(dir) : '';
     for (const name of present) {
       if (keep.has(name)) continue;
+      // What the patterns exclude is out of the restore's reach, as rsync leaves it.
+      if (this.excluder?.excludes(`${inSnapshot}/${name}`, name)) continue;
       if (isRestoreTempName(name)) {
         // left by an interrupted earlier restore: not user data, not reported
         if (!this.dryRun) await removeWholeTree(join(at, name)).catch(() => {});

@@ -13,6 +13,7 @@
 import { UsageError } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
 import type { Snapshot } from '../manifest/types.js';
+import { orderSnapshots } from '../repo/snapshots.js';
 
 /** A calendar duration, as given to `--keep-within`. */
 export interface Duration {
@@ -175,11 +176,12 @@ function groupKey(s: Snapshot, by: readonly GroupField[]): string {
   ]);
 }
 
-/** Newest first; equal times by id, so the order (and the verdict) is deterministic. */
-function newestFirst(a: RetentionInput, b: RetentionInput): number {
-  const ta = Date.parse(a.snapshot.time);
-  const tb = Date.parse(b.snapshot.time);
-  return tb - ta || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+/**
+ * Newest first, the reverse of `orderSnapshots`: equal times put a replacement before
+ * the record it replaces, then go by id, so the order (and the verdict) is deterministic.
+ */
+function newestFirst(members: RetentionInput[]): RetentionInput[] {
+  return orderSnapshots([...members]).reverse();
 }
 
 /** Applies `policy` to `snapshots`, grouped by `groupBy` (default host and paths). */
@@ -198,7 +200,7 @@ export function applyRetention(
   }
   const result: RetentionGroup[] = [];
   for (const [k, members] of [...groups].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
-    const sorted = [...members].sort(newestFirst);
+    const sorted = newestFirst(members);
     result.push({ key: keyObject(k, groupBy), decisions: judgeGroup(sorted, policy) });
   }
   return result;

@@ -59,13 +59,33 @@ export function timestampOf(ns: bigint): Timestamp {
   return { sec: Number(sec), nsec: Number(nsec) };
 }
 
+/** What a fingerprint leaves out (`backup --ignore-inode`, `--ignore-ctime`). */
+export interface FingerprintRules {
+  /**
+   * Leave out the device and inode numbers: file systems that give a file other numbers
+   * at every mount (FUSE, some network file systems) would make every file look new.
+   */
+  ignoreInode?: boolean;
+  /**
+   * Leave out ctime, for file systems or tools that change it without changing the file
+   * (a restore of the whole tree, some sync tools). Mode and owner are compared instead,
+   * so a chmod or chown alone is still seen; a content change that keeps size and mtime
+   * (a tool resetting mtime) is not.
+   */
+  ignoreCtime?: boolean;
+}
+
 /**
  * The stat-cache fingerprint: a file whose fingerprint is unchanged is taken as
  * unchanged. ctime is included because it changes on every write and chmod, even when
- * a tool resets mtime.
+ * a tool resets mtime. Fingerprints made under different rules never equal each other
+ * (their fields differ in number or kind), so changing the rules costs one read of each
+ * file, never a wrong match.
  */
-export function fingerprint(st: SourceStat): string {
-  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+export function fingerprint(st: SourceStat, rules: FingerprintRules = {}): string {
+  const where = rules.ignoreInode ? '-' : `${st.dev}:${st.ino}`;
+  const change = rules.ignoreCtime ? `m${st.mode}:${st.uid}:${st.gid}` : String(st.ctimeNs);
+  return `${where}:${st.size}:${st.mtimeNs}:${change}`;
 }
 
 /**

@@ -36,7 +36,7 @@ import { type RepoConfig, sameChunking } from '../repo/config.js';
 import { snapshotKey } from '../repo/layout.js';
 import type { Lock, LockInfo } from '../repo/locks.js';
 import type { Repository } from '../repo/repository.js';
-import { SnapshotStore } from '../repo/snapshots.js';
+import { orderSnapshots, SnapshotStore } from '../repo/snapshots.js';
 import { type SyncEvent, Throttle } from './events.js';
 import { withSharedLock } from './lock-guard.js';
 import { TreeCopier } from './sync-copier.js';
@@ -174,9 +174,7 @@ async function syncUnlocked(
     }
   };
   for await (const r of mapConcurrent(missing, checkers, read)) if (r) records.push(r);
-  records.sort(
-    (a, b) => a.snapshot.time.localeCompare(b.snapshot.time) || a.id.localeCompare(b.id),
-  );
+  orderSnapshots(records);
   emit({
     type: 'start',
     operation: 'sync',

@@ -182,9 +182,12 @@ export class Repository {
     });
   }
 
-  /** A writer for one directory node, using this repository's paging parameters. */
-  directoryWriter(): DirectoryWriter {
-    return new DirectoryWriter(this.blobs, this.config.paging);
+  /**
+   * A writer for one directory node, using this repository's paging parameters, storing
+   * through `blobs` (default: this repository's own store).
+   */
+  directoryWriter(blobs: BlobStore = this.blobs): DirectoryWriter {
+    return new DirectoryWriter(blobs, this.config.paging);
   }
 
   async close(): Promise<void> {

@@ -63,12 +63,27 @@ export class SnapshotStore {
    * a backup; the index is brought up to date afterwards.
    */
   async save(snapshot: Snapshot): Promise<ObjectId> {
+    const id = await this.write(snapshot);
+    await this.rebuildIndex();
+    return id;
+  }
+
+  /** The id `snapshot` has (or would have) once stored. */
+  idOfRecord(snapshot: Snapshot): ObjectId {
+    return this.codec.idOf(encodeSnapshot(snapshot));
+  }
+
+  /**
+   * Stores a record and returns its id, leaving the index to the caller (`rebuildIndex`
+   * once after writing several). Storing a record that is already there changes nothing.
+   */
+  async write(snapshot: Snapshot, signal?: AbortSignal): Promise<ObjectId> {
     const plaintext = encodeSnapshot(snapshot);
     const id = this.codec.idOf(plaintext);
     await this.backend.put(snapshotKey(id), await this.codec.seal(plaintext), {
       ifNotExists: true,
+      ...(signal ? { signal } : {}),
     });
-    await this.rebuildIndex();
     return id;
   }
 
@@ -237,9 +252,7 @@ export class SnapshotStore {
       }
       if (matches(snapshot, filter)) refs.push({ id, snapshot });
     });
-    return refs.sort(
-      (a, b) => a.snapshot.time.localeCompare(b.snapshot.time) || a.id.localeCompare(b.id),
-    );
+    return orderSnapshots(refs);
   }
 
   /**
@@ -272,6 +285,42 @@ export class SnapshotStore {
     const id = idByPrefix(selector, await this.ids(signal));
     return { id, snapshot: await this.load(id, signal) };
   }
+}
+
+/**
+ * Sorts `refs` oldest first, in place, and returns them. Records of the same time are
+ * ordered so that a record replacing another (`original`, written by `tag` or `rewrite`
+ * with the time of the record it replaces) comes after it, then by id: `latest`, the
+ * newest of a retention group and the parent of the next backup are then the
+ * replacement, not the record it replaced (kept by `rewrite` without `--forget`, or
+ * left by an interrupted `tag`).
+ */
+export function orderSnapshots<T extends SnapshotRef>(refs: T[]): T[] {
+  refs.sort((a, b) => a.snapshot.time.localeCompare(b.snapshot.time) || a.id.localeCompare(b.id));
+  for (let start = 0; start < refs.length; ) {
+    let end = start + 1;
+    while (end < refs.length && refs[end]!.snapshot.time === refs[start]!.snapshot.time) end++;
+    if (end - start > 1) refs.splice(start, end - start, ...byReplacement(refs.slice(start, end)));
+    start = end;
+  }
+  return refs;
+}
+
+/** Records of one time: each after those it replaces (by the length of its chain), then by id. */
+function byReplacement<T extends SnapshotRef>(group: T[]): T[] {
+  const byId = new Map(group.map((r) => [r.id, r]));
+  const depth = (r: T): number => {
+    let steps = 0;
+    // Bounded by the group's size: ids are hashes, but records are untrusted.
+    for (let at = r; at.snapshot.original !== undefined && steps < group.length; steps++) {
+      const replaced = byId.get(at.snapshot.original);
+      if (!replaced) break;
+      at = replaced;
+    }
+    return steps;
+  };
+  const depths = new Map(group.map((r) => [r.id, depth(r)]));
+  return group.sort((a, b) => depths.get(a.id)! - depths.get(b.id)! || a.id.localeCompare(b.id));
 }
 
 /**

@@ -5,10 +5,10 @@ import { UsageError } from '../../core/errors.js';
 import { shortId } from '../../core/ids.js';
 import { backup, checkBackupOptions } from '../../ops/backup.js';
 import type { BackupEvent } from '../../ops/events.js';
-import { checkExcludePattern, readExcludeFiles } from '../../ops/exclude.js';
 import { parseExcludeTag } from '../../ops/exclude-tags.js';
 import { commandOutput } from '../command-output.js';
 import { type CommandContext, EXIT } from '../context.js';
+import { checkExcludeOptions, excludePatterns } from '../exclude-options.js';
 import { count, formatBytes, formatDuration, visiblePath } from '../format.js';
 import { lockWaitNote } from '../lock-wait.js';
 import { checkHostOption, checkTagOption, parseSize } from '../parse.js';
@@ -24,6 +24,8 @@ interface BackupCliOptions {
   stdinFromCommand?: boolean;
   stdinFilename?: string;
   oneFileSystem?: boolean;
+  ignoreInode?: boolean;
+  ignoreCtime?: boolean;
   dryRun?: boolean;
   force?: boolean;
   host?: string;
@@ -42,7 +44,7 @@ export default async function backupCommand(
     opts.excludeLargerThan === undefined
       ? undefined
       : parseSize(opts.excludeLargerThan, '--exclude-larger-than');
-  const excludes = [...(opts.exclude ?? []), ...(await readExcludeFiles(opts.excludeFile ?? []))];
+  const excludes = await excludePatterns(opts);
   // The arguments of --stdin-from-command are its command, not paths.
   const sources = opts.stdinFromCommand ? [] : paths;
   // What to back up and leave out; what backup() would refuse of it is refused before
@@ -82,6 +84,8 @@ export default async function backupCommand(
         ...selection,
         dryRun: opts.dryRun ?? false,
         force: opts.force ?? false,
+        ignoreInode: opts.ignoreInode ?? false,
+        ignoreCtime: opts.ignoreCtime ?? false,
         ...(opts.host !== undefined ? { hostname: opts.host } : {}),
         ...(parent ? { parent } : {}),
         scan: ctx.out.showProgress || ctx.out.json,
@@ -182,15 +186,7 @@ function checkSnapshotOptions(opts: BackupCliOptions): void {
   checkTagOption(opts.tag ?? [], '--tag');
   if (opts.host !== undefined) checkHostOption(opts.host, '--host');
   if (opts.parent === '') throw new UsageError('--parent "": the snapshot is empty');
-  if (opts.exclude?.includes('')) throw new UsageError('--exclude "": the pattern is empty');
   // Before the repository is opened, as for any other bad option.
-  for (const p of opts.exclude ?? []) {
-    try {
-      checkExcludePattern(p);
-    } catch (err) {
-      throw new UsageError(`--exclude: ${(err as Error).message}`, { cause: err });
-    }
-  }
-  if (opts.excludeFile?.includes('')) throw new UsageError('--exclude-file "": the path is empty');
+  checkExcludeOptions(opts);
   for (const spec of opts.excludeIfPresent ?? []) parseExcludeTag(spec);
 }

@@ -4,11 +4,14 @@ import { shortId } from '../../core/ids.js';
 import type { RestoreEvent } from '../../ops/events.js';
 import { type OverwriteMode, restore } from '../../ops/restore.js';
 import { type CommandContext, EXIT } from '../context.js';
+import { excludePatterns } from '../exclude-options.js';
 import { count, formatBytes, formatDuration, visiblePath } from '../format.js';
 
 interface RestoreCliOptions {
   target: string;
   include?: string[];
+  exclude?: string[];
+  excludeFile?: string[];
   seed?: string[];
   delete?: boolean;
   overwrite: OverwriteMode;
@@ -28,6 +31,7 @@ export default async function restoreCommand(
       '--include "": the path is empty; give / to mean the whole snapshot explicitly',
     );
   }
+  const exclude = await excludePatterns(opts);
   return ctx.withRepo(async (repo) => {
     const { id, snapshot } = await ctx.resolveSnapshot(repo, selector);
     let warnings = 0;
@@ -54,6 +58,7 @@ export default async function restoreCommand(
       s = await restore(repo, id, snapshot, {
         target: opts.target,
         include: opts.include ?? [],
+        exclude,
         seeds: opts.seed ?? [],
         delete: opts.delete ?? false,
         overwrite: opts.overwrite,
@@ -88,6 +93,11 @@ export default async function restoreCommand(
     if (s.filesSkipped > 0) {
       ctx.out.result(
         `${s.filesSkipped} existing file${s.filesSkipped === 1 ? '' : 's'} ${opts.dryRun ? 'would be' : s.filesSkipped === 1 ? 'was' : 'were'} left as ${s.filesSkipped === 1 ? 'it was' : 'they were'} (--overwrite never)`,
+      );
+    }
+    if (s.excluded > 0) {
+      ctx.out.result(
+        `${count(s.excluded, 'entry', 'entries')} left out (--exclude); ${opts.delete ? 'what the target holds there stays' : 'not restored'}`,
       );
     }
     ctx.out.line(

@@ -3,7 +3,7 @@
  * `host:NAME`, or plain text found in the id, host, user, tags or paths. Matching is
  * case-insensitive and by substring, so a few letters are enough.
  */
-import type { SnapshotRef } from '../../repo/snapshots.js';
+import { orderSnapshots, type SnapshotRef } from '../../repo/snapshots.js';
 
 /** True when `ref` matches every word of `filter`. */
 export function matchesSnapshot(ref: SnapshotRef, filter: string): boolean {
@@ -23,7 +23,5 @@ export function matchesSnapshot(ref: SnapshotRef, filter: string): boolean {
 
 /** The snapshots matching `filter`, newest first. */
 export function filterSnapshots(refs: readonly SnapshotRef[], filter: string): SnapshotRef[] {
-  return refs
-    .filter((r) => matchesSnapshot(r, filter))
-    .sort((a, b) => b.snapshot.time.localeCompare(a.snapshot.time) || a.id.localeCompare(b.id));
+  return orderSnapshots(refs.filter((r) => matchesSnapshot(r, filter))).reverse();
 }

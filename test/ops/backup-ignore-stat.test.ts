@@ -1,0 +1,92 @@
+/**
+ * `ignoreInode` and `ignoreCtime`: the stat cache's fingerprint leaves out what the
+ * options say, and only that. A file given another inode and ctime with the same
+ * content, size and mtime (as a network file system remounted, or a copy that keeps
+ * mtimes, gives it) is not read again with both; a chmod back to the same mode is not
+ * a change with `ignoreCtime`, a chmod to another mode still is.
+ */
+import { chmodSync, copyFileSync, renameSync, statSync, utimesSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { backup } from '../../src/ops/backup.js';
+import { fingerprint } from '../../src/ops/source-stat.js';
+import { tempDir, writeTree } from '../helpers/fs.js';
+import { localRepo } from '../helpers/repo.js';
+
+/** Files changed in the last 100 ms are never trusted to the cache (source-stat.ts). */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 250));
+
+async function source(): Promise<string> {
+  const src = await tempDir();
+  await writeTree(src, { a: 'a'.repeat(3000), b: 'b'.repeat(3000), c: 'c'.repeat(3000) });
+  const t = Date.now() / 1000 - 3600;
+  for (const n of ['a', 'b', 'c']) utimesSync(join(src, n), t, t);
+  return src;
+}
+
+/** Gives `path` a new inode and ctime, with the same content, mode and mtime. */
+function newInode(path: string): void {
+  const st = statSync(path);
+  copyFileSync(path, `${path}.copy`);
+  utimesSync(`${path}.copy`, st.atime, st.mtime);
+  renameSync(`${path}.copy`, path);
+}
+
+describe('stat cache fingerprints that leave out inodes or ctime', () => {
+  it('differ only in the fields left out, and never across rules', () => {
+    const st = statSync(process.execPath, { bigint: true });
+    const moved = {
+      ...st,
+      ino: st.ino + 1n,
+      dev: st.dev + 1n,
+      ctimeNs: st.ctimeNs + 5n,
+    } as typeof st;
+    expect(fingerprint(moved)).not.toBe(fingerprint(st));
+    expect(fingerprint(moved, { ignoreInode: true })).not.toBe(
+      fingerprint(st, { ignoreInode: true }),
+    );
+    const both = { ignoreInode: true, ignoreCtime: true };
+    expect(fingerprint(moved, both)).toBe(fingerprint(st, both));
+    const chmodded = { ...st, mode: st.mode ^ 0o1n } as typeof st;
+    expect(fingerprint(chmodded, both)).not.toBe(fingerprint(st, both));
+    const rules = [{}, { ignoreInode: true }, { ignoreCtime: true }, both];
+    const prints = new Set(rules.map((r) => fingerprint(st, r)));
+    expect(prints.size).toBe(4);
+  });
+
+  it('takes files with new inodes and ctimes as unchanged with both options', async () => {
+    const { repo } = await localRepo();
+    const src = await source();
+    const statCacheDir = await tempDir();
+    const options = { paths: [src], statCacheDir, ignoreInode: true, ignoreCtime: true };
+    await settle();
+    await backup(repo, options);
+    for (const n of ['a', 'b']) newInode(join(src, n));
+    await settle();
+    const again = await backup(repo, options);
+    expect(again.snapshot.summary).toMatchObject({ filesUnchanged: 3, filesChanged: 0 });
+    expect(again.bytesRead).toBe(0);
+    // Without the options the same files are read again (and the cache then learns them).
+    newInode(join(src, 'a'));
+    await settle();
+    const plain = await backup(repo, { paths: [src], statCacheDir });
+    expect(plain.snapshot.summary.filesChanged + plain.snapshot.summary.filesNew).toBe(3);
+  });
+
+  it('with ignoreCtime still sees a chmod to another mode, and records it', async () => {
+    const { repo } = await localRepo();
+    const src = await source();
+    const statCacheDir = await tempDir();
+    const options = { paths: [src], statCacheDir, ignoreCtime: true };
+    await settle();
+    await backup(repo, options);
+    chmodSync(join(src, 'a'), 0o600);
+    chmodSync(join(src, 'a'), 0o644);
+    chmodSync(join(src, 'b'), 0o600);
+    await settle();
+    const again = await backup(repo, options);
+    expect(again.snapshot.summary).toMatchObject({ filesUnchanged: 2, filesChanged: 1 });
+    const b = await repo.trees.lookup(again.snapshot.tree, 'b');
+    expect(b?.mode).toBe(0o600);
+  });
+});
