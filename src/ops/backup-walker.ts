@@ -125,6 +125,11 @@ export interface ChildResult {
    * thousands of retained stat objects made garbage collection a quarter of the work.
    */
   reuse: true | undefined;
+  /**
+   * A file read again only to key its link group afresh (`ignoreInode`): its directory
+   * is written again even when every signature matches the cache.
+   */
+  rekeyed?: true;
   files: number;
   bytes: number;
   /** A subdirectory's: settles once its tree is stored (see DirResult). */
@@ -651,7 +656,12 @@ export class BackupWalker {
       const fp = fingerprint(st, this.ctx.fingerprintRules);
       const signature = tooRecentToCache(st, this.ctx.startedNs) ? '' : fp;
       const matches = cachedSignature !== undefined && cachedSignature === fp;
-      if (matches && fp === signature && !this.ctx.force) {
+      // Without inode numbers a hard-linked file is never taken from the cache: its entry
+      // names its link group by device and inode, which may now belong to another group
+      // (restore would link unrelated files), so it is read and keyed afresh, and its
+      // directory written again (the same tree when the numbers did not change).
+      const rekeyed = this.ctx.fingerprintRules.ignoreInode === true && st.nlink > 1n;
+      if (matches && fp === signature && !this.ctx.force && !rekeyed) {
         const bytes = Number(st.size);
         return { name, path, at, signature, entry: undefined, reuse: true, files: 1, bytes };
       }
@@ -691,7 +701,17 @@ export class BackupWalker {
       }
       return this.readAndCount(path, at, name, st, status).then((entry) =>
         entry
-          ? { name, path, at, signature, entry, reuse: undefined, files: 1, bytes: entry.size }
+          ? {
+              name,
+              path,
+              at,
+              signature,
+              entry,
+              reuse: undefined,
+              files: 1,
+              bytes: entry.size,
+              ...(rekeyed ? { rekeyed } : {}),
+            }
           : undefined,
       );
     }
@@ -1076,7 +1096,10 @@ export class DirectoryOutput {
     if (r.stored) this.childStored.push(r.stored);
     this.files += r.files;
     this.bytes += r.bytes;
-    if (!this.changed && (r.signature === '' || this.cached!.children.get(key) !== r.signature)) {
+    const differs =
+      !this.changed &&
+      (r.signature === '' || r.rekeyed || this.cached!.children.get(key) !== r.signature);
+    if (differs) {
       keep(r);
       return this.markChanged().then(() => this.write(r));
     }

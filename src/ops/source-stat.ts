@@ -64,6 +64,7 @@ export interface FingerprintRules {
   /**
    * Leave out the device and inode numbers: file systems that give a file other numbers
    * at every mount (FUSE, some network file systems) would make every file look new.
+   * (Files with several links are read again all the same: see the walk.)
    */
   ignoreInode?: boolean;
   /**

@@ -5,7 +5,7 @@
  * mtimes, gives it) is not read again with both; a chmod back to the same mode is not
  * a change with `ignoreCtime`, a chmod to another mode still is.
  */
-import { chmodSync, copyFileSync, renameSync, statSync, utimesSync } from 'node:fs';
+import { chmodSync, copyFileSync, linkSync, renameSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backup } from '../../src/ops/backup.js';
@@ -88,5 +88,24 @@ describe('stat cache fingerprints that leave out inodes or ctime', () => {
     expect(again.snapshot.summary).toMatchObject({ filesUnchanged: 2, filesChanged: 1 });
     const b = await repo.trees.lookup(again.snapshot.tree, 'b');
     expect(b?.mode).toBe(0o600);
+  });
+});
+
+describe('ignoreInode and hard links', () => {
+  it('reads hard-linked files again, so their link group is keyed by the current inode', async () => {
+    const { repo } = await localRepo();
+    const src = await source();
+    linkSync(join(src, 'a'), join(src, 'a2'));
+    const statCacheDir = await tempDir();
+    const options = { paths: [src], statCacheDir, ignoreInode: true };
+    await settle();
+    await backup(repo, options);
+    const again = await backup(repo, options);
+    // b and c come from the cache; a and a2 are read (one read for the group).
+    expect(again.snapshot.summary.filesUnchanged).toBe(4);
+    expect(again.bytesRead).toBe(3000);
+    const a = await repo.trees.lookup(again.snapshot.tree, 'a');
+    const st = statSync(join(src, 'a'));
+    expect(a).toMatchObject({ hardlink: `${st.dev}:${st.ino}` });
   });
 });
