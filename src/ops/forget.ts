@@ -6,9 +6,9 @@
 import { UsageError } from '../core/errors.js';
 import { forEachConcurrent } from '../core/limit.js';
 import { snapshotKey } from '../repo/layout.js';
-import { Lock, underLock } from '../repo/locks.js';
 import type { Repository } from '../repo/repository.js';
 import { idByPrefix, type SnapshotFilter } from '../repo/snapshots.js';
+import { withExclusiveLock } from './lock-guard.js';
 import { type PruneOptions, type PruneReport, prune } from './prune.js';
 import {
   applyRetention,
@@ -66,14 +66,7 @@ export async function forget(repo: Repository, options: ForgetOptions): Promise<
     );
   }
   const dryRun = options.dryRun ?? false;
-  const lock = dryRun
-    ? undefined
-    : await Lock.acquire(repo.backend, {
-        exclusive: true,
-        operation: 'forget',
-        ...(signal ? { signal } : {}),
-      });
-  return underLock(lock, async (): Promise<ForgetReport> => {
+  return withExclusiveLock(repo, 'forget', { dryRun, signal }, async (lock) => {
     let groups: RetentionGroup[] = [];
     let removed: string[] = [];
     let kept = 0;

@@ -44,6 +44,28 @@ export async function withSharedLock<T>(
 }
 
 /**
+ * Runs `fn` holding an exclusive lock of `operation` on `repo` (forget, tag, rewrite:
+ * one at a time, and no prune meanwhile), released afterwards; a dry run, which changes
+ * nothing, takes none (`fn` gets undefined).
+ */
+export async function withExclusiveLock<T>(
+  repo: Repository,
+  operation: string,
+  options: { dryRun: boolean; signal?: AbortSignal | undefined },
+  fn: (lock: Lock | undefined) => Promise<T>,
+): Promise<T> {
+  const { signal } = options;
+  const lock = options.dryRun
+    ? undefined
+    : await Lock.acquire(repo.backend, {
+        exclusive: true,
+        operation,
+        ...(signal ? { signal } : {}),
+      });
+  return underLock(lock, () => fn(lock));
+}
+
+/**
  * Drops `repo`'s blob inventory if a prune published a new epoch since it was filled:
  * blobs it lists may be gone. A writer calls this once its lock is held, before it
  * looks at what is stored.

@@ -24,12 +24,11 @@ import { forEachConcurrent } from '../core/limit.js';
 import type { Entry, Snapshot } from '../manifest/types.js';
 import type { BlobStore } from '../repo/blob-store.js';
 import { snapshotKey } from '../repo/layout.js';
-import { Lock, underLock } from '../repo/locks.js';
 import { LruMap } from '../repo/lru.js';
 import type { Repository } from '../repo/repository.js';
 import type { SnapshotFilter } from '../repo/snapshots.js';
 import { ExcludeMatcher } from './exclude.js';
-import { dropStaleInventory } from './lock-guard.js';
+import { dropStaleInventory, withExclusiveLock } from './lock-guard.js';
 import { checkSelection, selectSnapshots } from './tag.js';
 
 /** Subtrees whose outcome is remembered across snapshots (ids and counts, ~300 bytes each). */
@@ -113,14 +112,7 @@ export async function rewrite(repo: Repository, options: RewriteOptions): Promis
   const matcher = checkRewriteOptions(options);
   const { signal } = options;
   const dryRun = options.dryRun ?? false;
-  const lock = dryRun
-    ? undefined
-    : await Lock.acquire(repo.backend, {
-        exclusive: true,
-        operation: 'rewrite',
-        ...(signal ? { signal } : {}),
-      });
-  return underLock(lock, async (): Promise<RewriteReport> => {
+  return withExclusiveLock(repo, 'rewrite', { dryRun, signal }, async (lock) => {
     // What this handle knows to be stored may predate a sweep: a fresh store, and an
     // inventory dropped if a prune published a new epoch, before anything is written.
     if (lock) await dropStaleInventory(repo, signal);

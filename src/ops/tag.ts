@@ -13,9 +13,9 @@ import { forEachConcurrent } from '../core/limit.js';
 import { checkTags, refuseField } from '../manifest/snapshot-fields.js';
 import type { Snapshot } from '../manifest/types.js';
 import { snapshotKey } from '../repo/layout.js';
-import { Lock, underLock } from '../repo/locks.js';
 import type { Repository } from '../repo/repository.js';
 import { orderSnapshots, type SnapshotFilter, type SnapshotRef } from '../repo/snapshots.js';
+import { withExclusiveLock } from './lock-guard.js';
 
 /** How to change the tags: `set` replaces them all; `add` and `remove` edit them. */
 export interface TagChange {
@@ -90,14 +90,7 @@ export async function tagSnapshots(repo: Repository, options: TagOptions): Promi
   checkSelection(options.snapshots ?? [], options.filter);
   const { signal } = options;
   const dryRun = options.dryRun ?? false;
-  const lock = dryRun
-    ? undefined
-    : await Lock.acquire(repo.backend, {
-        exclusive: true,
-        operation: 'tag',
-        ...(signal ? { signal } : {}),
-      });
-  return underLock(lock, async (): Promise<TagReport> => {
+  return withExclusiveLock(repo, 'tag', { dryRun, signal }, async (lock) => {
     const selected = await selectSnapshots(repo, options.snapshots ?? [], options.filter, signal);
     const report: TagReport = { changed: [], unchanged: 0, leftovers: [], dryRun };
     const doomed = new Set<ObjectId>();

@@ -6,10 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { LocalBackend } from '../../src/backends/local.js';
 import type { ObjectId } from '../../src/core/ids.js';
-import type { Entry } from '../../src/manifest/types.js';
 import { initRepository, type Repository } from '../../src/repo/repository.js';
 import { cli } from '../helpers/cli.js';
-import { fileEntry, sampleSnapshot } from '../helpers/entries.js';
+import { dirEntry, fileEntry, sampleSnapshot } from '../helpers/entries.js';
 import { tempDir } from '../helpers/fs.js';
 import { TINY_CHUNKS } from '../helpers/repo.js';
 
@@ -26,17 +25,7 @@ async function deepTree(repo: Repository, content: string): Promise<ObjectId> {
     const w = repo.directoryWriter();
     if (level === DEPTH) await w.add(fileEntry('leaf', 0, text(content)));
     else {
-      const e: Entry = {
-        kind: 'dir',
-        name: 'd',
-        mode: 0o755,
-        uid: 1,
-        gid: 1,
-        mtime: { sec: 1, nsec: 0 },
-        tree: below.tree,
-        files: 1,
-        bytes: content.length,
-      };
+      const e = dirEntry('d', below.tree, 1, content.length);
       await w.add(e, below.stored);
     }
     below = await w.finishDeferred();

@@ -19,6 +19,21 @@ export function fileEntry(name: string, size = 0, inline?: Uint8Array): Entry {
     : { ...base, size, chunks: size ? [{ id: 'ab'.repeat(32), size }] : [] };
 }
 
+/** A directory entry called `name` for tree `tree`, with its counts of files and bytes. */
+export function dirEntry(name: string, tree: string, files: number, bytes: number): Entry {
+  return {
+    kind: 'dir',
+    name,
+    mode: 0o755,
+    uid: 1,
+    gid: 1,
+    mtime: { sec: 1, nsec: 0 },
+    tree,
+    files,
+    bytes,
+  };
+}
+
 /** A valid snapshot record of tree `tree`, every field set (codec and field tests). */
 export function sampleSnapshot(tree: string): Snapshot {
   return {

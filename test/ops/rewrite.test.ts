@@ -22,7 +22,7 @@ import { walkTree } from '../../src/ops/walk.js';
 import { blobKey, LOCKS_PREFIX } from '../../src/repo/layout.js';
 import { openRepositoryIn, type Repository } from '../../src/repo/repository.js';
 import { SnapshotStore } from '../../src/repo/snapshots.js';
-import { fileEntry } from '../helpers/entries.js';
+import { dirEntry, fileEntry } from '../helpers/entries.js';
 import { tempDir, writeTree } from '../helpers/fs.js';
 import { localRepo, memoryRepo } from '../helpers/repo.js';
 
@@ -306,17 +306,7 @@ describe('rewrite', () => {
       for (const e of entries) await w.add(e);
       return (await w.finish()).tree;
     };
-    const dir = (tree: ObjectId, files: number, bytes: number): Entry => ({
-      kind: 'dir',
-      name: 'd',
-      mode: 0o755,
-      uid: 1,
-      gid: 1,
-      mtime: { sec: 1, nsec: 0 },
-      tree,
-      files,
-      bytes,
-    });
+    const dir = (tree: ObjectId, files: number, bytes: number) => dirEntry('d', tree, files, bytes);
     const bytes = (s: string) => new TextEncoder().encode(s);
     let tree = await write([fileEntry('keep', 0, bytes('k')), fileEntry('secret', 0, bytes('ss'))]);
     let expected = await write([fileEntry('keep', 0, bytes('k'))]);
