@@ -21,27 +21,14 @@ import { type RewriteEvent, rewrite } from '../../src/ops/rewrite.js';
 import { walkTree } from '../../src/ops/walk.js';
 import { blobKey, LOCKS_PREFIX } from '../../src/repo/layout.js';
 import { openRepositoryIn, type Repository } from '../../src/repo/repository.js';
-import { SnapshotStore } from '../../src/repo/snapshots.js';
 import { dirEntry, fileEntry } from '../helpers/entries.js';
 import { tempDir, writeTree } from '../helpers/fs.js';
-import { localRepo, memoryRepo } from '../helpers/repo.js';
+import { indexedIds, localRepo, memoryRepo } from '../helpers/repo.js';
 
 async function objectCount(repo: Repository): Promise<number> {
   let n = 0;
   for await (const _ of repo.backend.list('')) n++;
   return n;
-}
-
-/** A view of a backend that cannot list: snapshots are found through the index. */
-class Unlistable extends ForwardingBackend {
-  override get capabilities() {
-    return { ...this.inner.capabilities, listable: false };
-  }
-}
-
-/** The ids in `index/snapshots`, as a reader that cannot list finds them. */
-async function indexedIds(repo: Repository): Promise<string[]> {
-  return (await new SnapshotStore(new Unlistable(repo.backend), repo.codec).ids()).sort();
 }
 
 /** Removes every lock at its first read of a tree node. */

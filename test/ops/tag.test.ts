@@ -12,10 +12,10 @@ import { decodeSnapshot, encodeSnapshot } from '../../src/manifest/snapshot-code
 import { backup } from '../../src/ops/backup.js';
 import { changedTags, tagSnapshots } from '../../src/ops/tag.js';
 import { openRepositoryIn, type Repository } from '../../src/repo/repository.js';
-import { orderSnapshots, SnapshotStore } from '../../src/repo/snapshots.js';
+import { orderSnapshots } from '../../src/repo/snapshots.js';
 import { sampleSnapshot } from '../helpers/entries.js';
 import { tempDir, writeTree } from '../helpers/fs.js';
-import { localRepo } from '../helpers/repo.js';
+import { indexedIds, localRepo } from '../helpers/repo.js';
 
 async function twoSnapshots(): Promise<{ repo: Repository; ids: string[]; dir: string }> {
   const src = await tempDir();
@@ -34,18 +34,6 @@ async function twoSnapshots(): Promise<{ repo: Repository; ids: string[]; dir: s
 
 async function storedIds(repo: Repository): Promise<string[]> {
   return (await repo.snapshots.ids()).sort();
-}
-
-/** A view of a backend that cannot list: snapshots are found through the index. */
-class Unlistable extends ForwardingBackend {
-  override get capabilities() {
-    return { ...this.inner.capabilities, listable: false };
-  }
-}
-
-/** The ids in `index/snapshots`, as a reader that cannot list finds them. */
-async function indexedIds(repo: Repository): Promise<string[]> {
-  return (await new SnapshotStore(new Unlistable(repo.backend), repo.codec).ids()).sort();
 }
 
 /** Refuses to store snapshot records. */
