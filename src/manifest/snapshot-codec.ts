@@ -2,8 +2,8 @@
  * Snapshot records on the wire: one msgpack map, keys in this order:
  *   v (1, or 2 when `original` is present), time (ISO 8601), host, user, paths [str],
  *   tags [str], tree (32-byte id), parent (32-byte id, optional), original (32-byte id,
- *   optional), summary {files, dirs, bytes, new, changed, unchanged, blobs, added,
- *   errors, ms}, program.
+ *   optional), generation (uint >= 1, optional, only with original), summary {files,
+ *   dirs, bytes, new, changed, unchanged, blobs, added, errors, ms}, program.
  *
  * Both directions check the fields with `checkSnapshotFields` (snapshot-fields.ts), so
  * the encoder refuses exactly the records the decoder would refuse.
@@ -34,6 +34,7 @@ const SNAPSHOT_FIELDS = [
   'tree',
   'parent',
   'original',
+  'generation',
   'summary',
   'program',
 ];
@@ -73,6 +74,7 @@ export function packSnapshotUnchecked(s: Snapshot): Uint8Array {
   };
   if (s.parent !== undefined) w.parent = idToBytes(s.parent);
   if (s.original !== undefined) w.original = idToBytes(s.original);
+  if (s.generation !== undefined) w.generation = s.generation;
   const m = s.summary;
   w.summary = {
     files: m.files,
@@ -115,6 +117,7 @@ export function decodeSnapshot(bytes: Uint8Array, source: string): Snapshot {
     if (v !== SNAPSHOT_VERSION_ORIGINAL) f.fail('original', `not part of version ${v} records`);
     snapshot.original = f.id('original');
   } else if (v === SNAPSHOT_VERSION_ORIGINAL) f.fail('original', 'missing');
+  if (f.has('generation')) snapshot.generation = f.uint('generation');
   checkSnapshotFields(snapshot, (field, problem) => f.fail(field, problem));
   return snapshot;
 }

@@ -69,8 +69,18 @@ export function checkSnapshotFields(s: Snapshot, fail: FieldFail): void {
   checkId('tree', s.tree, fail);
   if (s.parent !== undefined) checkId('parent', s.parent, fail);
   if (s.original !== undefined) checkId('original', s.original, fail);
+  if (s.generation !== undefined) checkGeneration(s, fail);
   checkSummary(s.summary, fail);
   checkText('program', s.program, fail);
+}
+
+/** A replacement's generation: a whole number from 1, only beside `original`. */
+function checkGeneration(s: Snapshot, fail: FieldFail): void {
+  const g = s.generation;
+  if (s.original === undefined) fail('generation', 'present without original');
+  else if (typeof g !== 'number' || !Number.isSafeInteger(g) || g < 1) {
+    fail('generation', `must be a whole number from 1, got ${String(g)}`);
+  }
 }
 
 /** Tags: at most SNAPSHOT_LIMITS.tags of them, each matching TAG_PATTERN. */

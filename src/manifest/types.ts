@@ -120,10 +120,16 @@ export interface Snapshot {
   parent?: ObjectId;
   /**
    * Set on a record that replaces another (`tag`, `rewrite`): the id of the record it
-   * replaces, which has the same time. Records of one time are ordered by it
-   * (`orderSnapshots`): the replacement is the newer.
+   * replaces, which has the same time.
    */
   original?: ObjectId;
+  /**
+   * With `original`: how many replacements lie between this record and the backup that
+   * wrote the first of its line (1 for a replacement of a backup's record; absent means
+   * 1). Records of one time are ordered by it (`orderSnapshots`): the replacement is the
+   * newer, also once the records between them are gone.
+   */
+  generation?: number;
   summary: SnapshotSummary;
   /** The program that wrote it, e.g. `cairn 0.1.0`. */
   program: string;

@@ -54,6 +54,8 @@ export type RestoreEvent =
   | { type: 'file'; path: string; size: number; action: 'write' | 'unchanged' | 'skipped' }
   /** Removed because the snapshot does not have it (restore --delete). */
   | { type: 'delete'; path: string }
+  /** `kept-excluded`: not deleted, since it holds what the exclude patterns match. */
+  | { type: 'notice'; code: string; message: string; path?: string }
   | WarningEvent;
 
 /**

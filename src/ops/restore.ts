@@ -618,7 +618,14 @@ class RestoreRun {
 
   /** The snapshot path (`/a/b`, '' for the root) restored at target path `dir`. */
   private snapshotPathOf(dir: string): string {
-    const rel = relative(this.root, dir);
+    // Target paths are normalized (childPath), so the root is a prefix; `relative` would
+    // rebuild the whole path at every level of a deep tree (quadratic in its depth).
+    const root = this.root;
+    if (dir === root) return '';
+    if (root === '.') return `/${dir}`;
+    const prefix = root.endsWith('/') ? root : `${root}/`;
+    if (dir.startsWith(prefix)) return `/${dir.slice(prefix.length)}`;
+    const rel = relative(root, dir);
     return rel === '' ? '' : `/${rel}`;
   }
 
@@ -717,21 +724,64 @@ class RestoreRun {
     const inSnapshot = this.excluder?.matchesPaths ? this.snapshotPathOf(dir) : '';
     for (const name of present) {
       if (keep.has(name)) continue;
-      // What the patterns exclude is out of the restore's reach, as rsync leaves it.
-      if (this.excluder?.excludes(`${inSnapshot}/${name}`, name)) continue;
       if (isRestoreTempName(name)) {
-        // left by an interrupted earlier restore: not user data, not reported
+        // left by an interrupted earlier restore: not user data, not reported (whatever
+        // the patterns say: it is none of the user's)
         if (!this.dryRun) await removeWholeTree(join(at, name)).catch(() => {});
         continue;
       }
+      // What the patterns exclude is out of the restore's reach, as rsync leaves it.
+      const below = `${inSnapshot}/${name}`;
+      if (this.excluder?.excludes(below, name)) continue;
       const path = join(dir, name);
       try {
-        if (!this.dryRun) await removeWholeTree(join(at, name));
-        this.deleted(path);
+        if (!(await this.removeExtra(path, join(at, name), below))) {
+          this.emit({
+            type: 'notice',
+            code: 'kept-excluded',
+            path,
+            message: 'not deleted: it holds entries the exclude patterns match',
+          });
+        }
       } catch (err) {
         this.warn(path, err);
       }
     }
+  }
+
+  /**
+   * Removes `path` (reached as `at`), which the snapshot does not have; `inSnapshot` is
+   * where it would be in the snapshot. What the exclude patterns match below it stays,
+   * with the directories holding it, as rsync keeps them (the rest of each such
+   * directory is removed). True when it is gone.
+   */
+  private async removeExtra(path: string, at: string, inSnapshot: string): Promise<boolean> {
+    if (!this.excluder || !(await this.holdsExcluded(at, inSnapshot))) {
+      if (!this.dryRun) await removeWholeTree(at);
+      this.deleted(path);
+      return true;
+    }
+    for (const name of await listNames(at)) {
+      const below = `${inSnapshot}/${name}`;
+      if (this.excluder.excludes(below, name)) continue;
+      try {
+        await this.removeExtra(join(path, name), join(at, name), below);
+      } catch (err) {
+        this.warn(join(path, name), err);
+      }
+    }
+    return false;
+  }
+
+  /** True when `at` is a directory holding, at any depth, an entry the patterns match. */
+  private async holdsExcluded(at: string, inSnapshot: string): Promise<boolean> {
+    if (!lstatOrUndefined(at)?.isDirectory()) return false;
+    for (const name of await listNames(at)) {
+      const below = `${inSnapshot}/${name}`;
+      if (this.excluder!.excludes(below, name)) return true;
+      if (await this.holdsExcluded(join(at, name), below)) return true;
+    }
+    return false;
   }
 
   /** Restores one entry into directory `into`. */
@@ -806,8 +856,13 @@ class RestoreRun {
         `cannot restore ${path}: a directory is in the way (use --delete to replace it)`,
       );
     }
-    if (!this.dryRun) await removeWholeTree(at);
-    this.deleted(path);
+    const inSnapshot = this.excluder ? this.snapshotPathOf(path) : '';
+    if (!(await this.removeExtra(path, at, inSnapshot))) {
+      throw new CairnError(
+        'exists',
+        'not restored: a directory is in the way that holds entries the exclude patterns match',
+      );
+    }
     return true;
   }
 

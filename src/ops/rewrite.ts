@@ -26,7 +26,7 @@ import type { BlobStore } from '../repo/blob-store.js';
 import { snapshotKey } from '../repo/layout.js';
 import { LruMap } from '../repo/lru.js';
 import type { Repository } from '../repo/repository.js';
-import type { SnapshotFilter } from '../repo/snapshots.js';
+import { replacing, type SnapshotFilter } from '../repo/snapshots.js';
 import { ExcludeMatcher } from './exclude.js';
 import { dropStaleInventory, withExclusiveLock } from './lock-guard.js';
 import { checkSelection, selectSnapshots } from './tag.js';
@@ -202,7 +202,7 @@ function rewrittenRecord(id: ObjectId, snapshot: Snapshot, result: RewrittenDir)
       bytes: result.bytes,
       dirs: Math.max(0, snapshot.summary.dirs - result.removed.dirs),
     },
-    original: id,
+    ...replacing(id, snapshot),
   };
 }
 

@@ -82,11 +82,17 @@ export interface FingerprintRules {
  * a tool resets mtime. Fingerprints made under different rules never equal each other
  * (their fields differ in number or kind), so changing the rules costs one read of each
  * file, never a wrong match.
+ *
+ * Under either rule the link count is part of it: a link made or removed changes ctime,
+ * and without ctime (or without the inode number the cached entry's link group is named
+ * by) a file that joined or left a group of hard links would keep its cached entry, with
+ * no group key or with a stale one that a new group can come to share.
  */
 export function fingerprint(st: SourceStat, rules: FingerprintRules = {}): string {
   const where = rules.ignoreInode ? '-' : `${st.dev}:${st.ino}`;
   const change = rules.ignoreCtime ? `m${st.mode}:${st.uid}:${st.gid}` : String(st.ctimeNs);
-  return `${where}:${st.size}:${st.mtimeNs}:${change}`;
+  const links = rules.ignoreInode || rules.ignoreCtime ? `:l${st.nlink}` : '';
+  return `${where}:${st.size}:${st.mtimeNs}:${change}${links}`;
 }
 
 /**

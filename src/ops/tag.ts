@@ -14,7 +14,12 @@ import { checkTags, refuseField } from '../manifest/snapshot-fields.js';
 import type { Snapshot } from '../manifest/types.js';
 import { snapshotKey } from '../repo/layout.js';
 import type { Repository } from '../repo/repository.js';
-import { orderSnapshots, type SnapshotFilter, type SnapshotRef } from '../repo/snapshots.js';
+import {
+  orderSnapshots,
+  replacing,
+  type SnapshotFilter,
+  type SnapshotRef,
+} from '../repo/snapshots.js';
 import { withExclusiveLock } from './lock-guard.js';
 
 /** How to change the tags: `set` replaces them all; `add` and `remove` edit them. */
@@ -106,7 +111,7 @@ export async function tagSnapshots(repo: Repository, options: TagOptions): Promi
           }
           continue;
         }
-        const next: Snapshot = { ...snapshot, tags, original: id };
+        const next: Snapshot = { ...snapshot, tags, ...replacing(id, snapshot) };
         let nextId: ObjectId;
         if (dryRun) nextId = repo.snapshots.idOfRecord(next);
         else {
@@ -150,7 +155,7 @@ async function replacedByTags(
     if (hasCode(err, 'not-found')) return undefined;
     throw err;
   }
-  const retagged = { ...old, tags: snapshot.tags, original: replaced };
+  const retagged = { ...old, tags: snapshot.tags, ...replacing(replaced, old) };
   return repo.snapshots.idOfRecord(retagged) === id ? replaced : undefined;
 }
 

@@ -289,38 +289,33 @@ export class SnapshotStore {
 
 /**
  * Sorts `refs` oldest first, in place, and returns them. Records of the same time are
- * ordered so that a record replacing another (`original`, written by `tag` or `rewrite`
- * with the time of the record it replaces) comes after it, then by id: `latest`, the
- * newest of a retention group and the parent of the next backup are then the
- * replacement, not the record it replaced (kept by `rewrite` without `--forget`, or
- * left by an interrupted `tag`).
+ * ordered by generation (a record replacing another, written by `tag` or `rewrite` with
+ * the time of the record it replaces, is one generation after it), then by id:
+ * `latest`, the newest of a retention group and the parent of the next backup are then
+ * the replacement, not the record it replaced (kept by `rewrite` without `--forget`, or
+ * left by an interrupted `tag`), also when the records between the two are gone.
  */
 export function orderSnapshots<T extends SnapshotRef>(refs: T[]): T[] {
-  refs.sort((a, b) => a.snapshot.time.localeCompare(b.snapshot.time) || a.id.localeCompare(b.id));
-  for (let start = 0; start < refs.length; ) {
-    let end = start + 1;
-    while (end < refs.length && refs[end]!.snapshot.time === refs[start]!.snapshot.time) end++;
-    if (end - start > 1) refs.splice(start, end - start, ...byReplacement(refs.slice(start, end)));
-    start = end;
-  }
-  return refs;
+  return refs.sort(
+    (a, b) =>
+      a.snapshot.time.localeCompare(b.snapshot.time) ||
+      generationOf(a.snapshot) - generationOf(b.snapshot) ||
+      a.id.localeCompare(b.id),
+  );
 }
 
-/** Records of one time: each after those it replaces (by the length of its chain), then by id. */
-function byReplacement<T extends SnapshotRef>(group: T[]): T[] {
-  const byId = new Map(group.map((r) => [r.id, r]));
-  const depth = (r: T): number => {
-    let steps = 0;
-    // Bounded by the group's size: ids are hashes, but records are untrusted.
-    for (let at = r; at.snapshot.original !== undefined && steps < group.length; steps++) {
-      const replaced = byId.get(at.snapshot.original);
-      if (!replaced) break;
-      at = replaced;
-    }
-    return steps;
-  };
-  const depths = new Map(group.map((r) => [r.id, depth(r)]));
-  return group.sort((a, b) => depths.get(a.id)! - depths.get(b.id)! || a.id.localeCompare(b.id));
+/** How many replacements lie between `s` and the backup that began its line (0: none). */
+export function generationOf(s: Snapshot): number {
+  if (s.original === undefined) return 0;
+  return s.generation ?? 1;
+}
+
+/** The fields that make a copy of `replaced` (stored as `id`) its replacement. */
+export function replacing(
+  id: ObjectId,
+  replaced: Snapshot,
+): Pick<Snapshot, 'original' | 'generation'> {
+  return { original: id, generation: generationOf(replaced) + 1 };
 }
 
 /**

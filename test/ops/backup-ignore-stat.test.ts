@@ -5,7 +5,15 @@
  * mtimes, gives it) is not read again with both; a chmod back to the same mode is not
  * a change with `ignoreCtime`, a chmod to another mode still is.
  */
-import { chmodSync, copyFileSync, linkSync, renameSync, statSync, utimesSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  linkSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { backup } from '../../src/ops/backup.js';
@@ -107,5 +115,57 @@ describe('ignoreInode and hard links', () => {
     const a = await repo.trees.lookup(again.snapshot.tree, 'a');
     const st = statSync(join(src, 'a'));
     expect(a).toMatchObject({ hardlink: `${st.dev}:${st.ino}` });
+  });
+});
+
+describe('ignored fields and a link count that changed', () => {
+  const both = { ignoreInode: true, ignoreCtime: true };
+
+  it('the fingerprint holds the link count under either option, and not without them', () => {
+    const st = statSync(process.execPath, { bigint: true });
+    const linked = { ...st, nlink: st.nlink + 1n } as typeof st;
+    for (const rules of [{ ignoreInode: true }, { ignoreCtime: true }, both]) {
+      expect(fingerprint(linked, rules)).not.toBe(fingerprint(st, rules));
+    }
+    // By default ctime, which every link made or removed changes, stands for it.
+    expect(fingerprint(linked)).toBe(fingerprint(st));
+  });
+
+  it('a file that left its link group is read again and keyed no more (both options)', async () => {
+    // Its old key names an inode that a new group can be given (a remount, a reused
+    // number): kept from the cache, restore would link that group's files to it.
+    const { repo } = await localRepo();
+    const src = await source();
+    linkSync(join(src, 'a'), join(src, 'a2'));
+    const statCacheDir = await tempDir();
+    const options = { paths: [src], statCacheDir, ...both };
+    await settle();
+    const first = await backup(repo, options);
+    expect(await repo.trees.lookup(first.snapshot.tree, 'a')).toHaveProperty('hardlink');
+    unlinkSync(join(src, 'a2'));
+    await settle();
+    const again = await backup(repo, options);
+    const a = await repo.trees.lookup(again.snapshot.tree, 'a');
+    expect(a).toBeDefined();
+    expect(a).not.toHaveProperty('hardlink');
+    expect(again.bytesRead).toBe(3000);
+  });
+
+  it('a link made to a cached file keys both names (ignoreCtime)', async () => {
+    const { repo } = await localRepo();
+    const src = await source();
+    const statCacheDir = await tempDir();
+    const options = { paths: [src], statCacheDir, ignoreCtime: true };
+    await settle();
+    await backup(repo, options);
+    linkSync(join(src, 'a'), join(src, 'a2'));
+    await settle();
+    const again = await backup(repo, options);
+    const st = statSync(join(src, 'a'));
+    for (const name of ['a', 'a2']) {
+      expect(await repo.trees.lookup(again.snapshot.tree, name)).toMatchObject({
+        hardlink: `${st.dev}:${st.ino}`,
+      });
+    }
   });
 });

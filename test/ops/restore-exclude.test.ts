@@ -6,7 +6,7 @@
  * nothing.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
 import { backup } from '../../src/ops/backup.js';
@@ -90,6 +90,74 @@ describe('restore with exclude patterns', () => {
     expect(await readFile(join(target, 'conf', 'mine.conf'), 'utf8')).toBe('only here');
     await expect(stat(join(target, 'extra.txt'))).rejects.toThrow(/ENOENT/);
     expect(s).toMatchObject({ excluded: 1, deleted: 1 });
+  });
+
+  it('with delete, keeps what the patterns match inside extras and in the way, as rsync', async () => {
+    const { repo, id, snapshot } = await snapshotOf({
+      app: { 'main.js': 'm' },
+      etc: 'a file in the snapshot, a directory in the target',
+    });
+    const target = await tempDir();
+    await writeTree(target, {
+      local: { 'site.conf': 'mine', 'junk.txt': 'j', deep: { 'd.conf': 'kept', 'x.txt': 'x' } },
+      gone: { 'a.txt': 'a', sub: { 'b.txt': 'b' } },
+      etc: { 'db.conf': 'mine too', 'old.txt': 'o' },
+    });
+    const events: RestoreEvent[] = [];
+    const s = await restore(repo, id, snapshot, {
+      target,
+      delete: true,
+      exclude: ['*.conf'],
+      onEvent: (e) => events.push(e),
+    });
+    expect(await pathsIn(target)).toEqual([
+      'f app/main.js',
+      'd app',
+      'f etc/db.conf',
+      'd etc',
+      'f local/deep/d.conf',
+      'd local/deep',
+      'f local/site.conf',
+      'd local',
+    ]);
+    expect(await readFile(join(target, 'local', 'site.conf'), 'utf8')).toBe('mine');
+    const deleted = events.flatMap((e) => (e.type === 'delete' ? [e.path] : [])).sort();
+    expect(deleted).toEqual(
+      ['etc/old.txt', 'gone', 'local/deep/x.txt', 'local/junk.txt'].map((p) => join(target, p)),
+    );
+    // The kept directory is said; the file the snapshot has at etc is not restored.
+    const notices = events.flatMap((e) => (e.type === 'notice' ? [e.path] : []));
+    expect(notices).toEqual([join(target, 'local')]);
+    const warnings = events.flatMap((e) => (e.type === 'warning' ? [e.path] : []));
+    expect(warnings).toEqual([join(target, 'etc')]);
+    expect(s).toMatchObject({ deleted: 4, errors: 1 });
+  });
+
+  it('with delete, removes what an interrupted restore left, whatever the patterns match', async () => {
+    const { repo, id, snapshot } = await snapshotOf({ 'a.txt': 'a' });
+    const target = await tempDir();
+    await restore(repo, id, snapshot, { target });
+    const leftover = join(target, '.cairn-tmp-0123456789abcdef');
+    await writeTree(target, { '.cairn-tmp-0123456789abcdef': 'half a file' });
+    await restore(repo, id, snapshot, { target, delete: true, exclude: ['.*'] });
+    await expect(stat(leftover)).rejects.toThrow(/ENOENT/);
+  });
+
+  it('matches path patterns whatever the spelling of the target', async () => {
+    const { repo, id, snapshot } = await snapshotOf({
+      app: { cache: { 'c.bin': 'c' }, deep: { cache: { 'd.bin': 'd' } } },
+    });
+    const base = await tempDir();
+    for (const spelled of ['out1', 'out2/', './out3/.', 'x/../out4']) {
+      const target = `${relative(process.cwd(), base)}/${spelled}`;
+      await restore(repo, id, snapshot, { target, exclude: ['/app/cache'] });
+      expect(await pathsIn(join(base, spelled))).toEqual([
+        'f app/deep/cache/d.bin',
+        'd app/deep/cache',
+        'd app/deep',
+        'd app',
+      ]);
+    }
   });
 
   it('applies below included paths, not to them', async () => {

@@ -18,6 +18,7 @@ import { forget } from '../../src/ops/forget.js';
 import { prune } from '../../src/ops/prune.js';
 import { restore } from '../../src/ops/restore.js';
 import { type RewriteEvent, rewrite } from '../../src/ops/rewrite.js';
+import { tagSnapshots } from '../../src/ops/tag.js';
 import { walkTree } from '../../src/ops/walk.js';
 import { blobKey, LOCKS_PREFIX } from '../../src/repo/layout.js';
 import { openRepositoryIn, type Repository } from '../../src/repo/repository.js';
@@ -116,8 +117,28 @@ describe('rewrite', () => {
       tree: rewritten.tree,
       summary: { ...original.summary, files, dirs, bytes },
       original: full.snapshotId,
+      generation: 1,
     });
     expect(events.filter((e) => e.type === 'rewritten')).toHaveLength(1);
+  });
+
+  it('stays the newer when both records are tagged afterwards (their originals gone)', async () => {
+    // tag replaces the kept original A by A' and the rewrite B by B', deleting A and B:
+    // nothing links B' to A' any more, and their ids alone would order them by chance.
+    const src = await tempDir();
+    await writeTree(src, SOURCE);
+    const repo = await memoryRepo();
+    await backup(repo, { paths: [src], statCacheDir: false });
+    const report = await rewrite(repo, { exclude: ['.env'] });
+    const cleanTree = (await repo.snapshots.load(report.rewritten[0]!.id!)).tree;
+    for (const name of ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']) {
+      await tagSnapshots(repo, { add: [name] });
+      const latest = await repo.snapshots.resolve('latest');
+      expect(latest.snapshot.tree).toBe(cleanTree);
+      expect(latest.snapshot.tags).toContain(name);
+      const kept = await forget(repo, { policy: { last: 1 }, dryRun: true });
+      expect(kept.removed).not.toContain(latest.id);
+    }
   });
 
   it('gives the same tree as a backup for paged directories, hard links and byte names', async () => {

@@ -8,14 +8,18 @@ import type { PutOptions } from '../../src/backends/backend.js';
 import { ForwardingBackend } from '../../src/backends/forwarding.js';
 import { LocalBackend } from '../../src/backends/local.js';
 import { BackendError, UsageError } from '../../src/core/errors.js';
-import { decodeSnapshot, encodeSnapshot } from '../../src/manifest/snapshot-codec.js';
+import {
+  decodeSnapshot,
+  encodeSnapshot,
+  packSnapshotUnchecked,
+} from '../../src/manifest/snapshot-codec.js';
 import { backup } from '../../src/ops/backup.js';
 import { changedTags, tagSnapshots } from '../../src/ops/tag.js';
 import { openRepositoryIn, type Repository } from '../../src/repo/repository.js';
 import { orderSnapshots } from '../../src/repo/snapshots.js';
 import { sampleSnapshot } from '../helpers/entries.js';
 import { tempDir, writeTree } from '../helpers/fs.js';
-import { indexedIds, localRepo } from '../helpers/repo.js';
+import { indexedIds, localRepo, memoryRepo } from '../helpers/repo.js';
 
 async function twoSnapshots(): Promise<{ repo: Repository; ids: string[]; dir: string }> {
   const src = await tempDir();
@@ -57,7 +61,12 @@ describe('tagSnapshots', () => {
     expect(c.from).toBe(ids[0]);
     expect(await storedIds(repo)).toEqual([c.id, ids[1]!].sort());
     const after = await repo.snapshots.load(c.id);
-    expect(after).toEqual({ ...before, tags: ['daily', 'release', 'v1'], original: ids[0] });
+    expect(after).toEqual({
+      ...before,
+      tags: ['daily', 'release', 'v1'],
+      original: ids[0],
+      generation: 1,
+    });
     // The index (what readers that cannot list use) holds the new record, not the old.
     expect(await indexedIds(repo)).toEqual([c.id, ids[1]!].sort());
 
@@ -97,7 +106,12 @@ describe('tagSnapshots', () => {
     const { repo, ids } = await twoSnapshots();
     // As if stopped after writing the new record: both records are there.
     const old = await repo.snapshots.load(ids[0]!);
-    const written = await repo.snapshots.write({ ...old, tags: ['daily', 'r'], original: ids[0] });
+    const written = await repo.snapshots.write({
+      ...old,
+      tags: ['daily', 'r'],
+      original: ids[0],
+      generation: 1,
+    });
     expect(await storedIds(repo)).toContain(ids[0]);
     const report = await tagSnapshots(repo, { snapshots: [ids[0]!], add: ['r'] });
     expect(report.changed[0]!.id).toBe(written);
@@ -106,7 +120,12 @@ describe('tagSnapshots', () => {
     // `latest` names the new record (same time, and it replaces the old one), whose tags
     // are already as asked: the old one it replaced is removed all the same.
     const newest = await repo.snapshots.load(ids[1]!);
-    const retagged = await repo.snapshots.write({ ...newest, tags: ['z'], original: ids[1] });
+    const retagged = await repo.snapshots.write({
+      ...newest,
+      tags: ['z'],
+      original: ids[1],
+      generation: 1,
+    });
     expect((await repo.snapshots.resolve('latest')).id).toBe(retagged);
     const rerun = await tagSnapshots(repo, { snapshots: ['latest'], set: ['z'] });
     expect(rerun).toMatchObject({ changed: [], unchanged: 1, leftovers: [ids[1]] });
@@ -173,24 +192,66 @@ describe('snapshot records with original', () => {
     v2[3] = 0x02;
     expect(() => decodeSnapshot(v2, 'test')).toThrow(/original: missing/);
   });
+
+  it('carry a generation from 1, only beside original', async () => {
+    const repo = await memoryRepo();
+    const src = await tempDir();
+    await backup(repo, { paths: [src], statCacheDir: false });
+    const [id] = await repo.snapshots.ids();
+    const s = await repo.snapshots.load(id!);
+    const replacement = { ...s, original: id!, generation: 3 };
+    expect(decodeSnapshot(encodeSnapshot(replacement), 'test')).toEqual(replacement);
+    for (const bad of [0, -1, 1.5]) {
+      expect(() => encodeSnapshot({ ...replacement, generation: bad })).toThrow(/generation/);
+      const packed = packSnapshotUnchecked({ ...replacement, generation: bad });
+      expect(() => decodeSnapshot(packed, 'test')).toThrow(/generation/);
+    }
+    const alone = packSnapshotUnchecked({ ...s, generation: 2 });
+    expect(() => decodeSnapshot(alone, 'test')).toThrow(/generation: present without original/);
+  });
 });
 
 describe('orderSnapshots', () => {
-  const at = (id: string, time: string, original?: string) => ({
+  const at = (id: string, time: string, original?: string, generation?: number) => ({
     id,
-    snapshot: { ...sampleSnapshot('ab'.repeat(32)), time, ...(original ? { original } : {}) },
+    snapshot: {
+      ...sampleSnapshot('ab'.repeat(32)),
+      time,
+      ...(original ? { original } : {}),
+      ...(generation ? { generation } : {}),
+    },
   });
   const T = '2026-01-01T00:00:00.000Z';
   const U = '2026-01-02T00:00:00.000Z';
+  const ids = (refs: Array<{ id: string }>) => refs.map((r) => r.id);
 
-  it('puts a replacement after what it replaces, through chains, then by id', () => {
-    const ids = (refs: Array<{ id: string }>) => refs.map((r) => r.id);
+  it('puts a replacement after what it replaces, by generation, then by id', () => {
     // f replaces a, c replaces f; b stands alone; all of one time.
-    const refs = [at('c', T, 'f'), at('f', T, 'a'), at('a', T), at('b', T), at('0', U)];
+    const refs = [at('c', T, 'f', 2), at('f', T, 'a', 1), at('a', T), at('b', T), at('0', U)];
     expect(ids(orderSnapshots(refs))).toEqual(['a', 'b', 'f', 'c', '0']);
     // What a record replaces counts only within its time.
-    expect(ids(orderSnapshots([at('z', U, 'a'), at('a', T), at('y', U)]))).toEqual(['a', 'y', 'z']);
-    // Records naming each other (impossible with real ids) still sort, by id.
-    expect(ids(orderSnapshots([at('q', T, 'p'), at('p', T, 'q')]))).toEqual(['p', 'q']);
+    expect(ids(orderSnapshots([at('z', U, 'a', 1), at('a', T), at('y', U)]))).toEqual([
+      'a',
+      'y',
+      'z',
+    ]);
+    // A record with original and no generation (written before the field) is generation 1.
+    expect(ids(orderSnapshots([at('e', T, 'x', 2), at('d', T, 'x'), at('0', T)]))).toEqual([
+      '0',
+      'd',
+      'e',
+    ]);
+  });
+
+  it('keeps the order once the records between are gone', () => {
+    // A kept by rewrite, B (its rewrite) replacing it; then both retagged: A' replaces A
+    // and B' replaces B, A and B deleted. B' is still the newer, whatever the ids.
+    for (const [a, b] of [
+      ['1', '9'],
+      ['9', '1'],
+    ]) {
+      const refs = [at(a!, T, 'A', 1), at(b!, T, 'B', 2)];
+      expect(ids(orderSnapshots(refs)).at(-1)).toBe(b);
+    }
   });
 });

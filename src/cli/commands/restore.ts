@@ -51,6 +51,10 @@ export default async function restoreCommand(
       } else if (e.type === 'delete') {
         if (ctx.out.json) ctx.out.event(e);
         else ctx.out.line(`${opts.dryRun ? 'would delete' : 'deleted'} ${visiblePath(e.path)}`);
+      } else if (e.type === 'notice') {
+        // Not a warning: what is kept there was asked for (exit code unchanged).
+        if (ctx.out.json) ctx.out.event(e);
+        else ctx.out.note(e.path ? `${visiblePath(e.path)}: ${e.message}` : e.message);
       } else ctx.out.event(e);
     };
     let s: Awaited<ReturnType<typeof restore>>;
