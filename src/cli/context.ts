@@ -10,7 +10,7 @@ import { ForwardingBackend } from '../backends/forwarding.js';
 import { AuthError, UsageError } from '../core/errors.js';
 import type { KnownRepositories } from '../repo/known-repos.js';
 import type { OpenOptions, Repository } from '../repo/repository.js';
-import type { SnapshotRef } from '../repo/snapshots.js';
+import type { SnapshotFilter, SnapshotRef } from '../repo/snapshots.js';
 import type { Output } from './output.js';
 import { parseInteger, parseSize } from './parse.js';
 import { getPassword, type PasswordRole } from './password.js';
@@ -212,11 +212,16 @@ export class CommandContext {
   }
 
   /**
-   * The snapshot `selector` names in `repo`. For `latest` and `tag:NAME`, a record that
+   * The snapshot `selector` names in `repo`. For `latest` and `tag:NAME`, the newest of
+   * those `filter` matches (an id is taken whatever the filter says), and a record that
    * cannot be read is passed over with a note (the newest readable one is meant).
    */
-  resolveSnapshot(repo: Repository, selector: string): Promise<SnapshotRef> {
-    return repo.snapshots.resolve(selector, {}, this.signal, (id, err) => {
+  resolveSnapshot(
+    repo: Repository,
+    selector: string,
+    filter: SnapshotFilter = {},
+  ): Promise<SnapshotRef> {
+    return repo.snapshots.resolve(selector, filter, this.signal, (id, err) => {
       const path = `snapshots/${id}`;
       const message = `${path} cannot be read (${err.message}): ${selector} is the newest snapshot that can`;
       if (this.out.json) {

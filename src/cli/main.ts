@@ -10,7 +10,8 @@ import { CommandContext, EXIT, type GlobalOptions } from './context.js';
 import { describeFailure, failureText } from './failure.js';
 import { warnLockLeft } from './lock-left.js';
 import { Output } from './output.js';
-import { collect, collectList, collectSetTags } from './parse.js';
+import { collect, collectList, collectSetTags, parseInteger } from './parse.js';
+import { addFilterOptions } from './snapshot-filter-options.js';
 
 type Handler = (ctx: CommandContext, ...args: never[]) => Promise<number>;
 
@@ -40,6 +41,9 @@ const COMMANDS: Record<string, () => Promise<{ default: Handler }>> = {
 };
 
 /** Builds the program; `run` is called with the command module name and arguments. */
+/** What the filter options narrow for commands that take one snapshot selector. */
+const LATEST_AMONG = 'latest and tag:NAME among snapshots';
+
 export function buildProgram(
   run: (module: string, args: unknown[], globals: GlobalOptions) => Promise<void>,
   io?: Required<CliIo>,
@@ -153,41 +157,44 @@ export function buildProgram(
     .option('-v, --verbose', 'list every file')
     .action(act('backup'));
 
-  program
-    .command('snapshots')
-    .description('list snapshots')
-    .option('-t, --tag <tag>', 'only snapshots with this tag (repeatable)', collectList)
-    .option('--host <name>', 'only snapshots from this host')
+  addFilterOptions(
+    program.command('snapshots').description('list snapshots, oldest first'),
+    'only snapshots',
+  )
+    .option('--latest <n>', 'only the N newest snapshots of each host and set of paths', (v) =>
+      parseInteger(v, '--latest'),
+    )
     .action(act('snapshots'));
 
-  program
+  const ls = program
     .command('ls')
     .description('list files in a snapshot')
     .argument('<snapshot>', 'snapshot id, id prefix, latest or tag:NAME')
     .argument('[path]', 'directory or file inside the snapshot', '')
-    .option('-l, --long', 'show mode, owner, size and time')
-    .action(act('ls'));
+    .option('-l, --long', 'show mode, owner, size and time');
+  addFilterOptions(ls, LATEST_AMONG).action(act('ls'));
 
-  program
+  const find = program
     .command('find')
     .description('find files and directories by name or path in snapshots')
     .argument('<pattern...>', 'globs: a name (*.sql), or a path with / (/etc/*.conf)')
     .option('-s, --snapshot <snapshot>', 'search this snapshot only (repeatable)', collect)
-    .option('-t, --tag <tag>', 'only snapshots with this tag (repeatable)', collectList)
-    .option('--host <name>', 'only snapshots from this host')
     .option('-i, --ignore-case', 'match names and paths in any case')
-    .option('-l, --long', 'show mode, owner, size and time')
-    .action(act('find'));
+    .option('-l, --long', 'show mode, owner, size and time');
+  addFilterOptions(
+    find,
+    'only snapshots (with --snapshot: latest and tag:NAME among snapshots)',
+  ).action(act('find'));
 
-  program
+  const dump = program
     .command('dump')
     .description('write a file of a snapshot to stdout, or a directory (or /) as a tar archive')
     .argument('<snapshot>', 'snapshot id, id prefix, latest or tag:NAME')
     .argument('<path>', 'file or directory inside the snapshot; / for all of it')
-    .option('--tar', 'write a tar archive even when PATH is a file')
-    .action(act('dump'));
+    .option('--tar', 'write a tar archive even when PATH is a file');
+  addFilterOptions(dump, LATEST_AMONG).action(act('dump'));
 
-  program
+  const restore = program
     .command('restore')
     .description('restore a snapshot into a directory')
     .argument('<snapshot>', 'snapshot id, id prefix, latest or tag:NAME')
@@ -210,18 +217,18 @@ export function buildProgram(
         .default('changed'),
     )
     .option('-n, --dry-run', 'show what would be fetched, reused and deleted; change nothing')
-    .option('-v, --verbose', 'list every file')
-    .action(act('restore'));
+    .option('-v, --verbose', 'list every file');
+  addFilterOptions(restore, LATEST_AMONG).action(act('restore'));
 
-  program
+  const diff = program
     .command('diff')
     .description('show what changed between two snapshots')
     .argument('<snapshot1>', 'the older snapshot')
     .argument('<snapshot2>', 'the newer snapshot')
-    .option('--metadata', 'also list entries whose metadata alone changed')
-    .action(act('diff'));
+    .option('--metadata', 'also list entries whose metadata alone changed');
+  addFilterOptions(diff, LATEST_AMONG).action(act('diff'));
 
-  program
+  const cat = program
     .command('cat')
     .description('print a repository object: config, snapshot ID, tree ID, blob ID')
     .addArgument(
@@ -229,8 +236,8 @@ export function buildProgram(
         .createArgument('<kind>', 'what to print')
         .choices(['config', 'snapshot', 'tree', 'blob']),
     )
-    .argument('[id]', 'object id (snapshot selector for snapshot)')
-    .action(act('cat'));
+    .argument('[id]', 'object id (snapshot selector for snapshot)');
+  addFilterOptions(cat, '`cat snapshot`: latest and tag:NAME among snapshots').action(act('cat'));
 
   program
     .command('check')
@@ -242,7 +249,7 @@ export function buildProgram(
     )
     .action(act('check'));
 
-  program
+  const forget = program
     .command('forget')
     .description(
       'remove snapshots by retention policy, or the ones named (prune reclaims their space)',
@@ -267,19 +274,17 @@ export function buildProgram(
       '--group-by <fields>',
       'group by host, paths, tags (comma-separated; default host,paths)',
     )
-    .option('-t, --tag <tag>', 'only consider snapshots with this tag (repeatable)', collectList)
-    .option('--host <name>', 'only consider snapshots from this host')
     .option('-n, --dry-run', 'show what would be kept and removed, and why')
     .option('--prune', 'run prune afterwards')
-    .option('--grace <duration>', 'prune grace period (with --prune; default 1h)')
-    .action(act('forget'));
+    .option('--grace <duration>', 'prune grace period (with --prune; default 1h)');
+  addFilterOptions(forget, 'only consider snapshots').action(act('forget'));
 
-  program
+  const tag = program
     .command('tag')
     .description('change the tags of snapshots (each changed record is replaced by a new one)')
     .argument(
       '[snapshot...]',
-      'snapshots to change: id, id prefix, latest, tag:NAME (default: all, or those --tag/--host choose)',
+      'snapshots to change: id, id prefix, latest, tag:NAME (default: all, or those --tag/--host/--path choose)',
     )
     .option('--add <tag>', 'add this tag (repeatable, or comma-separated)', collectList)
     .option('--remove <tag>', 'remove this tag (repeatable, or comma-separated)', collectList)
@@ -289,26 +294,28 @@ export function buildProgram(
       collectSetTags,
     )
     .option('--clear', 'remove every tag')
-    .option('-t, --tag <tag>', 'only snapshots with this tag (repeatable)', collectList)
-    .option('--host <name>', 'only snapshots from this host')
-    .option('-n, --dry-run', 'show what would change; write nothing')
-    .action(act('tag'));
+    .option('-n, --dry-run', 'show what would change; write nothing');
+  addFilterOptions(
+    tag,
+    'only snapshots (with SNAPSHOTs: latest and tag:NAME among snapshots)',
+  ).action(act('tag'));
 
-  program
+  const rewrite = program
     .command('rewrite')
     .description('remove files from existing snapshots (each changed snapshot gets a new record)')
     .argument(
       '[snapshot...]',
-      'snapshots to rewrite: id, id prefix, latest, tag:NAME (default: all, or those --tag/--host choose)',
+      'snapshots to rewrite: id, id prefix, latest, tag:NAME (default: all, or those --tag/--host/--path choose)',
     )
     .option('-e, --exclude <glob>', 'remove matching files and directories (repeatable)', collect)
     .option('--exclude-file <file>', 'read exclude globs from FILE (repeatable)', collect)
     .option('--forget', "remove each rewritten snapshot's original record")
-    .option('-t, --tag <tag>', 'only snapshots with this tag (repeatable)', collectList)
-    .option('--host <name>', 'only snapshots from this host')
     .option('-n, --dry-run', 'show what would be removed; write nothing')
-    .option('-v, --verbose', 'list every removed path')
-    .action(act('rewrite'));
+    .option('-v, --verbose', 'list every removed path');
+  addFilterOptions(
+    rewrite,
+    'only snapshots (with SNAPSHOTs: latest and tag:NAME among snapshots)',
+  ).action(act('rewrite'));
 
   program
     .command('prune')
@@ -328,18 +335,24 @@ export function buildProgram(
 
   program.command('stats').description('repository size and deduplication').action(act('stats'));
 
-  program
+  const sync = program
     .command('sync')
     .description('copy snapshots missing in DST from SRC, sending only the blobs DST lacks')
     .argument('<src>', 'source repository: a directory, s3:..., or http(s)://...')
     .argument('<dst>', 'destination repository')
-    .argument('[snapshot...]', 'snapshots to copy: id, id prefix, latest, tag:NAME (default: all)')
+    .argument(
+      '[snapshot...]',
+      'snapshots to copy: id, id prefix, latest, tag:NAME (default: all, or those --tag/--host/--path choose)',
+    )
     .option('-n, --dry-run', 'find and count what would be sent; write nothing')
     .option(
       '--from-password-file <file>',
       'password of the source repository (env CAIRN_FROM_PASSWORD; default: the same)',
-    )
-    .action(act('sync'));
+    );
+  addFilterOptions(
+    sync,
+    'only snapshots (with SNAPSHOTs: latest and tag:NAME among snapshots)',
+  ).action(act('sync'));
 
   program
     .command('chunk')

@@ -94,6 +94,9 @@ export function checkTags(tags: readonly string[], fail: FieldFail): void {
   }
 }
 
+/** How a snapshot of standard input records its path: `stdin:` and the file's name. */
+export const STDIN_PATH_PREFIX = 'stdin:';
+
 /** The recorded (absolute) source paths. */
 export function checkPaths(paths: readonly string[], fail: FieldFail): void {
   checkArray('paths', paths, SNAPSHOT_LIMITS.paths, fail);

@@ -24,7 +24,13 @@ import { fsPath, textOfPath } from '../core/fs-names.js';
 import type { ObjectId } from '../core/ids.js';
 import { compareNames, nameProblem } from '../manifest/names.js';
 import { dropPageBuffers, givePageBuffer } from '../manifest/page-buffers.js';
-import { checkPaths, checkTags, checkText, refuseField } from '../manifest/snapshot-fields.js';
+import {
+  checkPaths,
+  checkTags,
+  checkText,
+  refuseField,
+  STDIN_PATH_PREFIX,
+} from '../manifest/snapshot-fields.js';
 import type { Snapshot, SnapshotSummary } from '../manifest/types.js';
 import type { BlobStore } from '../repo/blob-store.js';
 import { repoCacheDir } from '../repo/cache-dir.js';
@@ -41,9 +47,6 @@ import { CACHEDIR_EXCLUDE_TAG, parseExcludeTag, TagExcluder } from './exclude-ta
 import { withSharedLock } from './lock-guard.js';
 import { PROGRAM } from './program.js';
 import { scanTotals } from './scan.js';
-
-/** How a snapshot of standard input records its path: `stdin:` and the file's name. */
-export const STDIN_PATH_PREFIX = 'stdin:';
 
 /** Options for `backup`. */
 export interface BackupOptions {

@@ -29,7 +29,7 @@ import type { Repository } from '../repo/repository.js';
 import { replacing, type SnapshotFilter } from '../repo/snapshots.js';
 import { ExcludeMatcher } from './exclude.js';
 import { dropStaleInventory, withExclusiveLock } from './lock-guard.js';
-import { checkSelection, selectSnapshots } from './tag.js';
+import { selectSnapshots } from './tag.js';
 
 /** Subtrees whose outcome is remembered across snapshots (ids and counts, ~300 bytes each). */
 const MEMO_ENTRIES = 50_000;
@@ -40,7 +40,10 @@ export interface RewriteOptions {
   exclude: string[];
   /** Snapshots by selector (id, id prefix, `latest`, `tag:NAME`); none: every one `filter` matches. */
   snapshots?: string[];
-  /** Without `snapshots`: which snapshots to rewrite (all when empty). */
+  /**
+   * Without `snapshots`: which snapshots to rewrite (all when empty); with them, what
+   * `latest` and `tag:NAME` choose from.
+   */
   filter?: SnapshotFilter;
   /** Delete each rewritten snapshot's old record once the new one is stored. */
   forget?: boolean;
@@ -103,7 +106,6 @@ export function checkRewriteOptions(options: RewriteOptions): ExcludeMatcher {
   if (options.exclude.length === 0 || options.exclude.includes('')) {
     throw new UsageError('rewrite needs patterns of what to remove (--exclude, --exclude-file)');
   }
-  checkSelection(options.snapshots ?? [], options.filter);
   return new ExcludeMatcher(options.exclude);
 }
 

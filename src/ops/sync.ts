@@ -36,7 +36,7 @@ import { type RepoConfig, sameChunking } from '../repo/config.js';
 import { snapshotKey } from '../repo/layout.js';
 import type { Lock, LockInfo } from '../repo/locks.js';
 import type { Repository } from '../repo/repository.js';
-import { orderSnapshots, SnapshotStore } from '../repo/snapshots.js';
+import { orderSnapshots, type SnapshotFilter, SnapshotStore } from '../repo/snapshots.js';
 import { type SyncEvent, Throttle } from './events.js';
 import { withSharedLock } from './lock-guard.js';
 import { TreeCopier } from './sync-copier.js';
@@ -45,6 +45,11 @@ import { TreeCopier } from './sync-copier.js';
 export interface SyncOptions {
   /** Snapshot selectors in the source (id, id prefix, latest, tag:NAME); default: all. */
   snapshots?: string[];
+  /**
+   * Without `snapshots`: copy only the snapshots it matches; with them, what `latest` and
+   * `tag:NAME` choose from (an id is copied whatever it says).
+   */
+  filter?: SnapshotFilter;
   /** Find and count what would be sent; write nothing. */
   dryRun?: boolean;
   /** Blob copies in flight (default 8). */
@@ -136,12 +141,12 @@ async function syncUnlocked(
   const srcSnapshots = new SnapshotStore(srcBackend, src.codec);
   const dstSnapshots = new SnapshotStore(dstBackend, dst.codec);
 
-  const selected = await selectSnapshots(srcSnapshots, options.snapshots, signal, (id, err) =>
+  const selected = await selectSnapshots(srcSnapshots, options, signal, (id, err) =>
     emit({
       type: 'notice',
       code: 'snapshot-unreadable',
       path: `snapshots/${id}`,
-      message: `snapshots/${id} cannot be read (${err.message}): passed over for latest and tag:`,
+      message: `snapshots/${id} cannot be read (${err.message}): passed over in choosing the snapshots to copy`,
     }),
   );
   const present = new Set(await dstSnapshots.ids(signal));
@@ -317,21 +322,28 @@ function checkCompatible(src: Repository, dst: Repository): void {
   );
 }
 
-/** The ids of the selected snapshots (all when no selector is given), without repeats. */
+/**
+ * The ids of the selected snapshots (without selectors, all those the filter matches:
+ * every one when there is none), without repeats.
+ */
 async function selectSnapshots(
   store: SnapshotStore,
-  selectors: string[] | undefined,
+  { snapshots: selectors, filter = {} }: Pick<SyncOptions, 'snapshots' | 'filter'>,
   signal: AbortSignal | undefined,
   onUnreadable: (id: ObjectId, err: CairnError) => void,
 ): Promise<ObjectId[]> {
-  if (!selectors || selectors.length === 0) return store.ids(signal);
+  if (!selectors || selectors.length === 0) {
+    // No record needs reading without a filter (a source that cannot list reads an index).
+    if (Object.keys(filter).length === 0) return store.ids(signal);
+    return (await store.list(filter, signal, onUnreadable)).map((r) => r.id);
+  }
   const ids: ObjectId[] = [];
   for (const selector of selectors) {
     // A full id needs no listing (so a source that cannot list, HTTP, still works);
     // its record is read and verified when copied.
     const id = isObjectId(selector)
       ? selector
-      : (await store.resolve(selector, {}, signal, onUnreadable)).id;
+      : (await store.resolve(selector, filter, signal, onUnreadable)).id;
     if (!ids.includes(id)) ids.push(id);
   }
   return ids;

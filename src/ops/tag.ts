@@ -37,7 +37,10 @@ export interface TagOptions extends TagChange {
    * every snapshot matching `filter` is changed.
    */
   snapshots?: string[];
-  /** Without `snapshots`: which snapshots to change (all when empty). */
+  /**
+   * Without `snapshots`: which snapshots to change (all when empty); with them, what
+   * `latest` and `tag:NAME` choose from.
+   */
   filter?: SnapshotFilter;
   /** Decide and report; write and delete nothing. */
   dryRun?: boolean;
@@ -92,7 +95,6 @@ export function changedTags(tags: readonly string[], change: TagChange): string[
 /** Changes the tags of the selected snapshots of `repo`. */
 export async function tagSnapshots(repo: Repository, options: TagOptions): Promise<TagReport> {
   checkTagChange(options);
-  checkSelection(options.snapshots ?? [], options.filter);
   const { signal } = options;
   const dryRun = options.dryRun ?? false;
   return withExclusiveLock(repo, 'tag', { dryRun, signal }, async (lock) => {
@@ -161,9 +163,10 @@ async function replacedByTags(
 
 /**
  * The snapshots `selectors` name (each once, oldest first), or without selectors every
- * snapshot matching `filter`; a filter with selectors is a UsageError. Records that
- * cannot be read are not passed over: a change must not quietly skip one, nor take an
- * older snapshot for `latest`.
+ * snapshot matching `filter`. With selectors the filter narrows what `latest` and
+ * `tag:NAME` choose from; an id names its snapshot whatever the filter says. Records
+ * that cannot be read are not passed over: a change must not quietly skip one, nor take
+ * an older snapshot for `latest`.
  */
 export async function selectSnapshots(
   repo: Repository,
@@ -171,23 +174,13 @@ export async function selectSnapshots(
   filter: SnapshotFilter = {},
   signal?: AbortSignal,
 ): Promise<SnapshotRef[]> {
-  checkSelection(selectors, filter);
   if (selectors.length === 0) return repo.snapshots.list(filter, signal);
   const byId = new Map<ObjectId, SnapshotRef>();
   for (const s of selectors) {
-    const ref = await repo.snapshots.resolve(s, {}, signal);
+    const ref = await repo.snapshots.resolve(s, filter, signal);
     byId.set(ref.id, ref);
   }
   return orderSnapshots([...byId.values()]);
-}
-
-/** Refuses selectors together with a filter (the filter would apply to some of them only). */
-export function checkSelection(selectors: readonly string[], filter: SnapshotFilter = {}): void {
-  const filtered =
-    filter.tags !== undefined || filter.hostname !== undefined || filter.paths !== undefined;
-  if (selectors.length > 0 && filtered) {
-    throw new UsageError('snapshots are chosen by selector or by filter, not both');
-  }
 }
 
 function sameTags(a: readonly string[], b: readonly string[]): boolean {

@@ -37,6 +37,11 @@ export interface SnapshotFilter {
   hostname?: string;
   /** Keep snapshots whose paths equal these (order-insensitive). */
   paths?: string[];
+  /**
+   * Keep snapshots whose paths include each of these (`--path`); a trailing `/` on
+   * either side does not matter.
+   */
+  withPaths?: string[];
 }
 
 /** The largest snapshot index accepted (it holds every record of the repository). */
@@ -272,7 +277,13 @@ export class SnapshotStore {
         selector === 'latest' ? filter.tags : [...(filter.tags ?? []), selector.slice(4)];
       const all = await this.list({ ...filter, tags }, signal, onUnreadable);
       const newest = all.at(-1);
-      if (!newest) throw new NotFoundError(selector, `no snapshot matches ${selector}`);
+      if (!newest) {
+        const among = describeFilter(filter);
+        throw new NotFoundError(
+          selector,
+          `no snapshot matches ${selector}${among ? ` among those with ${among}` : ''}`,
+        );
+      }
       return newest;
     }
     if (!/^[0-9a-f]{1,64}$/.test(selector)) {
@@ -351,5 +362,24 @@ function matches(s: Snapshot, f: SnapshotFilter): boolean {
     const b = [...f.paths].sort();
     if (a.length !== b.length || a.some((p, i) => p !== b[i])) return false;
   }
+  if (f.withPaths) {
+    const have = new Set(s.paths.map(withoutEndSlash));
+    if (!f.withPaths.every((p) => have.has(withoutEndSlash(p)))) return false;
+  }
   return true;
+}
+
+/** `path` without a trailing `/` (but `/` itself). */
+function withoutEndSlash(path: string): string {
+  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+}
+
+/** What `filter` asks for, for messages: `host web1, tags a,b, paths /srv` ('' for none). */
+export function describeFilter(filter: SnapshotFilter): string {
+  const parts: string[] = [];
+  if (filter.hostname !== undefined) parts.push(`host ${JSON.stringify(filter.hostname)}`);
+  if (filter.tags?.length) parts.push(`tags ${filter.tags.join(',')}`);
+  const paths = [...(filter.paths ?? []), ...(filter.withPaths ?? [])];
+  if (paths.length > 0) parts.push(`paths ${paths.map((p) => JSON.stringify(p)).join(' ')}`);
+  return parts.join(', ');
 }

@@ -74,7 +74,7 @@ describe('cairn find', () => {
       [['find', ''], 'an empty pattern matches nothing'],
       [['find', 'x', '--snapshot', ''], '--snapshot "": the snapshot is empty'],
       [['find', 'x', '--host', ''], '--host'],
-      [['find', 'x', '-s', 'latest', '--tag', 'a'], 'leave out --tag and --host'],
+      [['find', 'x', '--path', ''], '--path "": the path is empty'],
     ] as const) {
       const r = await cli('--repo', noRepo, ...args);
       expect(r.code, args.join(' ')).toBe(EXIT.usage);

@@ -104,7 +104,7 @@ describe('cairn rewrite', () => {
       [['rewrite', '--exclude-file', empty], /needs what to remove/],
       [['rewrite', '-e', ''], /--exclude "": the pattern is empty/],
       [['rewrite', '-e', '[z-a]'], /--exclude: .*z-a/],
-      [['rewrite', 'latest', '--host', 'h', '-e', 'x'], /not with SNAPSHOTs/],
+      [['rewrite', 'latest', '--path', '', '-e', 'x'], /--path "": the path is empty/],
       [['rewrite', '--exclude-file', join(empty, 'nope'), '-e', 'x'], /cannot read exclude file/],
     ];
     for (const [args, message] of cases) {

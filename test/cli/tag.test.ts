@@ -69,7 +69,6 @@ describe('cairn tag', () => {
       [['tag', '--clear', '--set', 'b'], /--clear and --set/],
       [['tag', '--set', ''], /names no tag \(to remove every tag: --clear\)/],
       [['tag', '--add', 'bad\u0001tag'], /--add: bad tag/],
-      [['tag', 'latest', '--tag', 'a', '--add', 'b'], /not with SNAPSHOTs/],
       [['tag', '--host', '', '--add', 'b'], /--host: the name is empty/],
     ];
     for (const [args, message] of cases) {

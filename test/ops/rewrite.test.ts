@@ -346,13 +346,28 @@ describe('rewrite', () => {
     expect(after.summary.files).toBe(1);
   });
 
-  it('refuses no patterns, empty ones and selectors with filters, before taking a lock', async () => {
+  it('refuses no patterns and empty ones before taking a lock', async () => {
     const repo = await memoryRepo();
     await expect(rewrite(repo, { exclude: [] })).rejects.toThrow(/needs patterns/);
     await expect(rewrite(repo, { exclude: [''] })).rejects.toThrow(/needs patterns/);
     await expect(rewrite(repo, { exclude: ['[z-a]'] })).rejects.toThrow(/z-a/);
+  });
+
+  it('with selectors, takes latest among the snapshots the filter matches', async () => {
+    const src = await tempDir();
+    await writeTree(src, SOURCE);
+    const repo = await memoryRepo();
+    const mine = await backup(repo, { paths: [src], statCacheDir: false, hostname: 'mine' });
+    await backup(repo, { paths: [src], statCacheDir: false, hostname: 'other' });
+    const report = await rewrite(repo, {
+      exclude: ['.env'],
+      snapshots: ['latest'],
+      filter: { hostname: 'mine' },
+      forget: true,
+    });
+    expect(report.rewritten.map((r) => r.from)).toEqual([mine.snapshotId]);
     await expect(
-      rewrite(repo, { exclude: ['x'], snapshots: ['latest'], filter: { hostname: 'h' } }),
-    ).rejects.toThrow(/selector or by filter/);
+      rewrite(repo, { exclude: ['x'], snapshots: ['latest'], filter: { hostname: 'none' } }),
+    ).rejects.toThrow(/no snapshot matches latest among those with host "none"/);
   });
 });

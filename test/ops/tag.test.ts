@@ -93,6 +93,16 @@ describe('tagSnapshots', () => {
     expect(cleared.changed[0]!.snapshot.tags).toEqual([]);
   });
 
+  it('with selectors, narrows latest by the filter and takes ids as they are', async () => {
+    const { repo, ids } = await twoSnapshots();
+    const host = (await repo.snapshots.load(ids[0]!)).hostname;
+    const filter = { hostname: host };
+    const scoped = await tagSnapshots(repo, { snapshots: ['latest'], filter, add: ['y'] });
+    expect(scoped.changed.map((c) => c.from)).toEqual([ids[0]]);
+    const byId = await tagSnapshots(repo, { snapshots: [ids[1]!.slice(0, 8)], filter, add: ['y'] });
+    expect(byId.changed.map((c) => c.from)).toEqual([ids[1]]);
+  });
+
   it('writes and deletes nothing in a dry run, and reports the id the record would get', async () => {
     const { repo, ids } = await twoSnapshots();
     const report = await tagSnapshots(repo, { snapshots: ['latest'], add: ['z'], dryRun: true });
@@ -154,14 +164,11 @@ describe('tagSnapshots', () => {
     expect(await storedIds(repo)).toEqual([...ids].sort());
   });
 
-  it('refuses changes that say nothing or contradict, bad tags, and selectors with filters', async () => {
+  it('refuses changes that say nothing or contradict, and bad tags', async () => {
     const { repo, ids } = await twoSnapshots();
     await expect(tagSnapshots(repo, {})).rejects.toThrow(UsageError);
     await expect(tagSnapshots(repo, { set: ['a'], add: ['b'] })).rejects.toThrow(/not with add/);
     await expect(tagSnapshots(repo, { add: ['has space'] })).rejects.toThrow(/bad tag/);
-    await expect(
-      tagSnapshots(repo, { snapshots: [ids[0]!], filter: { tags: ['daily'] }, add: ['x'] }),
-    ).rejects.toThrow(/selector or by filter/);
     // Nothing was changed by the refusals.
     expect(await storedIds(repo)).toEqual([...ids].sort());
   });

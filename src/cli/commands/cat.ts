@@ -7,13 +7,19 @@ import { UsageError } from '../../core/errors.js';
 import { isObjectId } from '../../core/ids.js';
 import { encodeConfig } from '../../repo/config.js';
 import { type CommandContext, EXIT } from '../context.js';
+import { type FilterOptions, hasFilter, snapshotFilter } from '../snapshot-filter-options.js';
 import { describe } from './ls.js';
 
 export default async function cat(
   ctx: CommandContext,
   kind: string,
   id: string | undefined,
+  opts: FilterOptions = {},
 ): Promise<number> {
+  if (kind !== 'snapshot' && hasFilter(opts)) {
+    throw new UsageError(`--tag, --host and --path choose a snapshot: not with cat ${kind}`);
+  }
+  const filter = snapshotFilter(opts);
   if (kind === 'config' && id !== undefined) {
     throw new UsageError(`cat config takes no id (got ${JSON.stringify(id)})`);
   }
@@ -26,7 +32,7 @@ export default async function cat(
     }
     if (!id) throw new UsageError(`cat ${kind} needs an id`);
     if (kind === 'snapshot') {
-      const ref = await ctx.resolveSnapshot(repo, id);
+      const ref = await ctx.resolveSnapshot(repo, id, filter);
       await print(ctx, { type: 'snapshot', id: ref.id, ...ref.snapshot });
       return EXIT.ok;
     }

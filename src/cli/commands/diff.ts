@@ -2,6 +2,7 @@
 import { addToSummary, diffTrees, emptyDiffSummary } from '../../ops/diff.js';
 import { type CommandContext, EXIT } from '../context.js';
 import { formatBytes, visiblePath } from '../format.js';
+import { type FilterOptions, snapshotFilter } from '../snapshot-filter-options.js';
 
 const MARK = { added: '+', removed: '-', modified: 'M', metadata: 'U' } as const;
 
@@ -9,11 +10,12 @@ export default async function diff(
   ctx: CommandContext,
   a: string,
   b: string,
-  opts: { metadata?: boolean },
+  opts: { metadata?: boolean } & FilterOptions,
 ): Promise<number> {
+  const filter = snapshotFilter(opts);
   return ctx.withRepo(async (repo) => {
-    const left = await ctx.resolveSnapshot(repo, a);
-    const right = await ctx.resolveSnapshot(repo, b);
+    const left = await ctx.resolveSnapshot(repo, a, filter);
+    const right = await ctx.resolveSnapshot(repo, b, filter);
     const summary = emptyDiffSummary();
     for await (const d of diffTrees(
       repo,

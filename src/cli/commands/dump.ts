@@ -11,6 +11,7 @@ import { findEntry, splitSnapshotPath } from '../../ops/snapshot-path.js';
 import { type CommandContext, EXIT } from '../context.js';
 import { visiblePath } from '../format.js';
 import type { Output } from '../output.js';
+import { type FilterOptions, snapshotFilter } from '../snapshot-filter-options.js';
 
 /** Pieces are gathered up to this many bytes per write (a tar of small files is many). */
 const WRITE_BYTES = 256 * 1024;
@@ -19,8 +20,9 @@ export default async function dump(
   ctx: CommandContext,
   selector: string,
   path: string,
-  opts: { tar?: boolean },
+  opts: { tar?: boolean } & FilterOptions,
 ): Promise<number> {
+  const filter = snapshotFilter(opts);
   if (ctx.out.json) {
     throw new UsageError('dump writes the data itself to standard output: --json does not apply');
   }
@@ -31,7 +33,7 @@ export default async function dump(
   }
   const parts = splitSnapshotPath(path);
   return ctx.withRepo(async (repo) => {
-    const { id, snapshot } = await ctx.resolveSnapshot(repo, selector);
+    const { id, snapshot } = await ctx.resolveSnapshot(repo, selector, filter);
     let skipped = 0;
     const options = {
       signal: ctx.signal,

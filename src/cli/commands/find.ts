@@ -8,14 +8,12 @@ import { FindPatterns, findInTree } from '../../ops/find.js';
 import type { SnapshotRef } from '../../repo/snapshots.js';
 import { type CommandContext, EXIT } from '../context.js';
 import { formatTime, visiblePath } from '../format.js';
-import { checkHostOption, checkTagOption } from '../parse.js';
+import { type FilterOptions, snapshotFilter } from '../snapshot-filter-options.js';
 import { unreadableSnapshots } from '../unreadable-snapshots.js';
 import { describe, entryLine } from './ls.js';
 
-interface FindOptions {
+interface FindOptions extends FilterOptions {
   snapshot?: string[];
-  tag?: string[];
-  host?: string;
   long?: boolean;
   ignoreCase?: boolean;
 }
@@ -26,12 +24,8 @@ export default async function find(
   opts: FindOptions,
 ): Promise<number> {
   if (patterns.includes('')) throw new UsageError('find: an empty pattern matches nothing');
-  if (opts.host !== undefined) checkHostOption(opts.host, '--host');
-  checkTagOption(opts.tag ?? [], '--tag');
+  const filter = snapshotFilter(opts);
   if (opts.snapshot?.includes('')) throw new UsageError('--snapshot "": the snapshot is empty');
-  if (opts.snapshot && (opts.tag || opts.host !== undefined)) {
-    throw new UsageError('--snapshot names the snapshots to search: leave out --tag and --host');
-  }
   // Before the repository is opened, as for any other bad option.
   const compiled = new FindPatterns(patterns, { ignoreCase: opts.ignoreCase ?? false });
   return ctx.withRepo(async (repo) => {
@@ -39,15 +33,8 @@ export default async function find(
     // "no match" could then be wrong.
     const unreadable = unreadableSnapshots(ctx.out);
     const refs = opts.snapshot
-      ? await Promise.all(opts.snapshot.map((s) => ctx.resolveSnapshot(repo, s)))
-      : await repo.snapshots.list(
-          {
-            ...(opts.tag ? { tags: opts.tag } : {}),
-            ...(opts.host ? { hostname: opts.host } : {}),
-          },
-          ctx.signal,
-          unreadable.onUnreadable,
-        );
+      ? await Promise.all(opts.snapshot.map((s) => ctx.resolveSnapshot(repo, s, filter)))
+      : await repo.snapshots.list(filter, ctx.signal, unreadable.onUnreadable);
     const seen = new Set<string>();
     let matches = 0;
     let searched = 0;

@@ -11,11 +11,11 @@ import {
 } from '../../ops/retention.js';
 import { type CommandContext, EXIT } from '../context.js';
 import { table, visiblePath } from '../format.js';
-import { checkHostOption } from '../parse.js';
+import { type FilterOptions, hasFilter, snapshotFilter } from '../snapshot-filter-options.js';
 import { parseGrace, printPrune, pruneEvent } from './prune.js';
 
 /** Options of `cairn forget`. */
-export interface ForgetCliOptions {
+export interface ForgetCliOptions extends FilterOptions {
   keepLast?: string;
   keepHourly?: string;
   keepDaily?: string;
@@ -25,8 +25,6 @@ export interface ForgetCliOptions {
   keepWithin?: string;
   keepTag?: string[];
   groupBy?: string;
-  tag?: string[];
-  host?: string;
   dryRun?: boolean;
   prune?: boolean;
   grace?: string;
@@ -43,20 +41,18 @@ export default async function forgetCommand(
     throw new UsageError('--grace is the grace period of the prune --prune runs: add --prune');
   }
   const graceMs = opts.grace !== undefined ? parseGrace(opts.grace) : undefined;
-  // An empty filter would be read as none: the policy would judge every host's snapshots.
-  if (opts.host !== undefined) checkHostOption(opts.host, '--host');
-  if (snapshots.length > 0 && (opts.tag || opts.host || opts.groupBy)) {
-    throw new UsageError('--tag, --host and --group-by select for a policy: not with snapshot ids');
+  const filter = snapshotFilter(opts);
+  if (snapshots.length > 0 && (hasFilter(opts) || opts.groupBy)) {
+    throw new UsageError(
+      '--tag, --host, --path and --group-by select for a policy: not with snapshot ids',
+    );
   }
   return ctx.withRepo(async (repo) => {
     const report = await forget(repo, {
       policy,
       snapshots,
       groupBy,
-      filter: {
-        ...(opts.tag ? { tags: opts.tag } : {}),
-        ...(opts.host ? { hostname: opts.host } : {}),
-      },
+      filter,
       dryRun: opts.dryRun ?? false,
       ...(opts.prune
         ? { prune: { ...(graceMs !== undefined ? { graceMs } : {}), onEvent: pruneEvent(ctx) } }

@@ -6,15 +6,17 @@ import { findEntry, splitSnapshotPath } from '../../ops/snapshot-path.js';
 import { walkTree } from '../../ops/walk.js';
 import { type CommandContext, EXIT } from '../context.js';
 import { formatMode, visiblePath } from '../format.js';
+import { type FilterOptions, snapshotFilter } from '../snapshot-filter-options.js';
 
 export default async function ls(
   ctx: CommandContext,
   selector: string,
   path: string,
-  opts: { long?: boolean },
+  opts: { long?: boolean } & FilterOptions,
 ): Promise<number> {
+  const filter = snapshotFilter(opts);
   return ctx.withRepo(async (repo) => {
-    const { id, snapshot } = await ctx.resolveSnapshot(repo, selector);
+    const { id, snapshot } = await ctx.resolveSnapshot(repo, selector, filter);
     const parts = splitSnapshotPath(path);
     let entries = 0;
     const print = (p: string, e: Entry) => {

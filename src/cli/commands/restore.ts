@@ -6,8 +6,9 @@ import { type OverwriteMode, restore } from '../../ops/restore.js';
 import { type CommandContext, EXIT } from '../context.js';
 import { excludePatterns } from '../exclude-options.js';
 import { count, formatBytes, formatDuration, visiblePath } from '../format.js';
+import { type FilterOptions, snapshotFilter } from '../snapshot-filter-options.js';
 
-interface RestoreCliOptions {
+interface RestoreCliOptions extends FilterOptions {
   target: string;
   include?: string[];
   exclude?: string[];
@@ -32,8 +33,9 @@ export default async function restoreCommand(
     );
   }
   const exclude = await excludePatterns(opts);
+  const filter = snapshotFilter(opts);
   return ctx.withRepo(async (repo) => {
-    const { id, snapshot } = await ctx.resolveSnapshot(repo, selector);
+    const { id, snapshot } = await ctx.resolveSnapshot(repo, selector, filter);
     let warnings = 0;
     const onEvent = (e: RestoreEvent) => {
       if (e.type === 'warning') {

@@ -5,13 +5,11 @@ import { type RemovedCounts, rewrite } from '../../ops/rewrite.js';
 import { type CommandContext, EXIT } from '../context.js';
 import { excludePatterns } from '../exclude-options.js';
 import { count, formatBytes, formatTime, visiblePath } from '../format.js';
-import { checkHostOption } from '../parse.js';
+import { type FilterOptions, snapshotFilter } from '../snapshot-filter-options.js';
 
-interface RewriteCliOptions {
+interface RewriteCliOptions extends FilterOptions {
   exclude?: string[];
   excludeFile?: string[];
-  tag?: string[];
-  host?: string;
   forget?: boolean;
   dryRun?: boolean;
   verbose?: boolean;
@@ -22,13 +20,8 @@ export default async function rewriteCommand(
   snapshots: string[],
   opts: RewriteCliOptions,
 ): Promise<number> {
-  if (opts.host !== undefined) checkHostOption(opts.host, '--host');
+  const filter = snapshotFilter(opts);
   if (snapshots.includes('')) throw new UsageError('rewrite: the snapshot "" is empty');
-  if (snapshots.length > 0 && (opts.tag || opts.host !== undefined)) {
-    throw new UsageError(
-      '--tag and --host choose the snapshots when none is named: not with SNAPSHOTs',
-    );
-  }
   const exclude = await excludePatterns(opts);
   if (exclude.length === 0) {
     throw new UsageError('rewrite needs what to remove: --exclude GLOB or --exclude-file FILE');
@@ -37,10 +30,7 @@ export default async function rewriteCommand(
   const options = {
     exclude,
     snapshots,
-    filter: {
-      ...(opts.tag ? { tags: opts.tag } : {}),
-      ...(opts.host !== undefined ? { hostname: opts.host } : {}),
-    },
+    filter,
     forget: opts.forget ?? false,
     dryRun,
     verbose: opts.verbose ?? false,

@@ -7,8 +7,9 @@ import type { Repository } from '../../repo/repository.js';
 import { type CommandContext, EXIT } from '../context.js';
 import { count, formatBytes, formatDuration, formatTime, visiblePath } from '../format.js';
 import { lockWaitNote } from '../lock-wait.js';
+import { type FilterOptions, snapshotFilter } from '../snapshot-filter-options.js';
 
-interface SyncCliOptions {
+interface SyncCliOptions extends FilterOptions {
   dryRun?: boolean;
 }
 
@@ -20,6 +21,7 @@ export default async function syncCommand(
   opts: SyncCliOptions,
 ): Promise<number> {
   const dryRun = opts.dryRun ?? false;
+  const filter = snapshotFilter(opts);
   const { transfers, checkers } = ctx.tuning;
   const src = await ctx.openRepoAt(from, { passwordRole: 'from' });
   let dst: Repository | undefined;
@@ -58,6 +60,7 @@ export default async function syncCommand(
     };
     const options = {
       snapshots: selectors,
+      filter,
       dryRun,
       transfers,
       checkers,

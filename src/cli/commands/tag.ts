@@ -4,15 +4,14 @@ import { shortId } from '../../core/ids.js';
 import { checkTagChange, type TagChange, tagSnapshots } from '../../ops/tag.js';
 import { type CommandContext, EXIT } from '../context.js';
 import { formatTime } from '../format.js';
-import { checkHostOption, checkTagOption } from '../parse.js';
+import { checkTagOption } from '../parse.js';
+import { type FilterOptions, snapshotFilter } from '../snapshot-filter-options.js';
 
-interface TagCliOptions {
+interface TagCliOptions extends FilterOptions {
   add?: string[];
   remove?: string[];
   set?: string[];
   clear?: boolean;
-  tag?: string[];
-  host?: string;
   dryRun?: boolean;
 }
 
@@ -22,17 +21,8 @@ export default async function tag(
   opts: TagCliOptions,
 ): Promise<number> {
   const change = tagChange(opts);
-  if (opts.host !== undefined) checkHostOption(opts.host, '--host');
+  const filter = snapshotFilter(opts);
   if (snapshots.includes('')) throw new UsageError('tag: the snapshot "" is empty');
-  const filter = {
-    ...(opts.tag ? { tags: opts.tag } : {}),
-    ...(opts.host !== undefined ? { hostname: opts.host } : {}),
-  };
-  if (snapshots.length > 0 && (opts.tag || opts.host !== undefined)) {
-    throw new UsageError(
-      '--tag and --host choose the snapshots when none is named: not with SNAPSHOTs',
-    );
-  }
   const dryRun = opts.dryRun ?? false;
   return ctx.withRepo(async (repo) => {
     const report = await tagSnapshots(repo, {
