@@ -40,10 +40,10 @@ const COMMANDS: Record<string, () => Promise<{ default: Handler }>> = {
   version: () => import('./commands/version.js'),
 };
 
-/** Builds the program; `run` is called with the command module name and arguments. */
 /** What the filter options narrow for commands that take one snapshot selector. */
 const LATEST_AMONG = 'latest and tag:NAME among snapshots';
 
+/** Builds the program; `run` is called with the command module name and arguments. */
 export function buildProgram(
   run: (module: string, args: unknown[], globals: GlobalOptions) => Promise<void>,
   io?: Required<CliIo>,
@@ -142,6 +142,21 @@ export function buildProgram(
     )
     .option('--stdin-filename <name>', 'the name of that file in the snapshot (default: stdin)')
     .option('-x, --one-file-system', 'do not cross file-system boundaries')
+    .option(
+      '--files-from <file>',
+      'back up only the paths FILE lists, one a line, and what leads to them (# comments; - reads stdin; repeatable)',
+      collect,
+    )
+    .option(
+      '--files-from-verbatim <file>',
+      'as --files-from, every non-empty line a path as written',
+      collect,
+    )
+    .option(
+      '--files-from-raw <file>',
+      'as --files-from, paths separated by NUL bytes (find -print0, git ls-files -z)',
+      collect,
+    )
     .option(
       '--ignore-inode',
       'a file whose inode or device number alone changed is unchanged (FUSE, network file systems)',

@@ -25,7 +25,11 @@ export interface FilterOptions {
  */
 export function addFilterOptions(command: Command, scope: string): Command {
   return command
-    .option('-t, --tag <tag>', `${scope} with this tag (repeatable: all of them)`, collectList)
+    .option(
+      '-t, --tag <tag>',
+      `${scope} with this tag (repeatable or comma-separated: all of them)`,
+      collectList,
+    )
     .option('--host <name>', `${scope} from this host`)
     .option('--path <path>', `${scope} of this backed-up path (repeatable: all of them)`, collect);
 }

@@ -2,8 +2,8 @@
  * Snapshot records on the wire: one msgpack map, keys in this order:
  *   v (1, or 2 when `original` is present), time (ISO 8601), host, user, paths [str],
  *   tags [str], tree (32-byte id), parent (32-byte id, optional), original (32-byte id,
- *   optional), generation (uint >= 1, optional, only with original), summary {files,
- *   dirs, bytes, new, changed, unchanged, blobs, added, errors, ms}, program.
+ *   optional), rewrites and retags (uint >= 1, optional, only with original), summary
+ *   {files, dirs, bytes, new, changed, unchanged, blobs, added, errors, ms}, program.
  *
  * Both directions check the fields with `checkSnapshotFields` (snapshot-fields.ts), so
  * the encoder refuses exactly the records the decoder would refuse.
@@ -34,7 +34,8 @@ const SNAPSHOT_FIELDS = [
   'tree',
   'parent',
   'original',
-  'generation',
+  'rewrites',
+  'retags',
   'summary',
   'program',
 ];
@@ -74,7 +75,8 @@ export function packSnapshotUnchecked(s: Snapshot): Uint8Array {
   };
   if (s.parent !== undefined) w.parent = idToBytes(s.parent);
   if (s.original !== undefined) w.original = idToBytes(s.original);
-  if (s.generation !== undefined) w.generation = s.generation;
+  if (s.rewrites !== undefined) w.rewrites = s.rewrites;
+  if (s.retags !== undefined) w.retags = s.retags;
   const m = s.summary;
   w.summary = {
     files: m.files,
@@ -117,7 +119,8 @@ export function decodeSnapshot(bytes: Uint8Array, source: string): Snapshot {
     if (v !== SNAPSHOT_VERSION_ORIGINAL) f.fail('original', `not part of version ${v} records`);
     snapshot.original = f.id('original');
   } else if (v === SNAPSHOT_VERSION_ORIGINAL) f.fail('original', 'missing');
-  if (f.has('generation')) snapshot.generation = f.uint('generation');
+  if (f.has('rewrites')) snapshot.rewrites = f.uint('rewrites');
+  if (f.has('retags')) snapshot.retags = f.uint('retags');
   checkSnapshotFields(snapshot, (field, problem) => f.fail(field, problem));
   return snapshot;
 }

@@ -69,17 +69,25 @@ export function checkSnapshotFields(s: Snapshot, fail: FieldFail): void {
   checkId('tree', s.tree, fail);
   if (s.parent !== undefined) checkId('parent', s.parent, fail);
   if (s.original !== undefined) checkId('original', s.original, fail);
-  if (s.generation !== undefined) checkGeneration(s, fail);
+  if (s.rewrites !== undefined) checkRank('rewrites', s.rewrites, s, fail);
+  if (s.retags !== undefined) checkRank('retags', s.retags, s, fail);
   checkSummary(s.summary, fail);
   checkText('program', s.program, fail);
 }
 
-/** A replacement's generation: a whole number from 1, only beside `original`. */
-function checkGeneration(s: Snapshot, fail: FieldFail): void {
-  const g = s.generation;
-  if (s.original === undefined) fail('generation', 'present without original');
-  else if (typeof g !== 'number' || !Number.isSafeInteger(g) || g < 1) {
-    fail('generation', `must be a whole number from 1, got ${String(g)}`);
+/**
+ * A replacement's `rewrites` or `retags`: a whole number from 1 (0 is left out, so a
+ * record has one encoding), only beside `original`.
+ */
+function checkRank(
+  field: 'rewrites' | 'retags',
+  value: number,
+  s: Snapshot,
+  fail: FieldFail,
+): void {
+  if (s.original === undefined) fail(field, 'present without original');
+  else if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    fail(field, `must be a whole number from 1, got ${String(value)}`);
   }
 }
 

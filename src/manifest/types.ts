@@ -124,12 +124,14 @@ export interface Snapshot {
    */
   original?: ObjectId;
   /**
-   * With `original`: how many replacements lie between this record and the backup that
-   * wrote the first of its line (1 for a replacement of a backup's record; absent means
-   * 1). Records of one time are ordered by it (`orderSnapshots`): the replacement is the
-   * newer, also once the records between them are gone.
+   * With `original`, the rank of a replacement among records of its time (absent: 0;
+   * see `orderSnapshots`). `rewrites`: a `rewrite` sets it one above the highest of the
+   * records of that time, so the last rewrite is the newest record whatever was tagged
+   * since; `tag` keeps it. `retags`: `tag` sets it one above the replaced record's,
+   * `rewrite` leaves it out.
    */
-  generation?: number;
+  rewrites?: number;
+  retags?: number;
   summary: SnapshotSummary;
   /** The program that wrote it, e.g. `cairn 0.1.0`. */
   program: string;

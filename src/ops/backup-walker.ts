@@ -27,7 +27,7 @@ import { chunkStream, type StreamChunk } from '../chunker/stream.js';
 import { abortable, throwIfAborted } from '../core/abort.js';
 import { CAN_HOP, DIRECT_DIR_BYTES, DirRef } from '../core/deep-path.js';
 import { errorCause } from '../core/errno.js';
-import { CairnError, describeError, hasCode } from '../core/errors.js';
+import { CairnError, describeError, hasCode, NotFoundError } from '../core/errors.js';
 import {
   fsPath,
   isWellFormedName,
@@ -52,6 +52,7 @@ import type { DirScanner } from './dir-scanner.js';
 import { type BackupEvent, Throttle } from './events.js';
 import type { ExcludeMatcher } from './exclude.js';
 import type { TagExcluder } from './exclude-tags.js';
+import type { PathSelection } from './path-selection.js';
 import { keptEntries, type SourceFilters } from './source-filters.js';
 import {
   baseFields,
@@ -79,6 +80,8 @@ export interface WalkerContext {
   /** What the stat cache's fingerprints leave out. */
   fingerprintRules: FingerprintRules;
   maxFileSize?: number | undefined;
+  /** Only these paths and what leads to them (`--files-from`). */
+  only?: PathSelection | undefined;
   verbose: boolean;
   fileConcurrency: number;
   started: number;
@@ -215,6 +218,17 @@ export class BackupWalker {
       bytesAdded: this.ctx.blobs.stats.bytesAdded,
       elapsedMs: Date.now() - this.ctx.started,
     });
+  }
+
+  /** Warns of a path `--files-from` lists that no directory listing held. */
+  listedNotFound(path: string): void {
+    this.warn(
+      path,
+      new NotFoundError(
+        path,
+        'listed in --files-from, but not found (missing, below a symbolic link, or in a directory left out)',
+      ),
+    );
   }
 
   private warn(path: string, err: unknown): void {

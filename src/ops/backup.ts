@@ -14,7 +14,7 @@
 import type { BigIntStats } from 'node:fs';
 import { lstat, stat } from 'node:fs/promises';
 import { hostname as osHostname, userInfo } from 'node:os';
-import { basename, resolve } from 'node:path';
+import { basename, dirname, resolve, sep } from 'node:path';
 import { syncFileSystem } from '../backends/syncfs.js';
 import { wasmScanEnabled } from '../chunker/scan-wasm.js';
 import { shareSignal, throwIfAborted } from '../core/abort.js';
@@ -45,6 +45,7 @@ import type { BackupEvent } from './events.js';
 import { ExcludeMatcher } from './exclude.js';
 import { CACHEDIR_EXCLUDE_TAG, parseExcludeTag, TagExcluder } from './exclude-tags.js';
 import { withSharedLock } from './lock-guard.js';
+import { PathSelection } from './path-selection.js';
 import { PROGRAM } from './program.js';
 import { scanTotals } from './scan.js';
 
@@ -75,6 +76,14 @@ export interface BackupOptions {
   stdin?: { filename: string; source?: AsyncIterable<Uint8Array> };
   /** Do not descend into directories on other file systems. */
   oneFileSystem?: boolean;
+  /**
+   * Back up only these paths (relative ones from the working directory), a directory
+   * with everything below it, and the directories leading to them (`--files-from`).
+   * Each must be inside one of `paths`, and each of `paths` must hold one; with no
+   * `paths`, the deepest directory holding them all is backed up. One the walk does not
+   * find is a warning.
+   */
+  filesFrom?: string[];
   /** The stat cache ignores inode and device numbers (see FingerprintRules). */
   ignoreInode?: boolean;
   /** The stat cache ignores ctime, comparing mode and owner instead (see FingerprintRules). */
@@ -150,10 +159,13 @@ async function backupUnlocked(
   const started = Date.now();
   const startedNs = BigInt(started) * 1_000_000n;
   const emit = options.onEvent ?? (() => {});
-  const sources = options.paths.map((p) => resolve(p));
+  const only = selectionOf(options);
+  const given = only && options.paths.length === 0 ? [only.commonDirectory()] : options.paths;
+  const sources = given.map((p) => resolve(p));
   // `link/` names the directory a symbolic link points to, as the kernel reads it.
-  const followed = new Set(sources.filter((_, i) => namesDirectory(options.paths[i]!)));
-  await checkSources(options.paths, sources, followed);
+  const followed = new Set(sources.filter((_, i) => namesDirectory(given[i]!)));
+  await checkSources(given, sources, followed);
+  if (only) noteRoots(only, sources);
   // Recorded with the `/` that made it followed: `link/` (the directory) and `link` (the
   // link itself) are different backups, each the other's parent or retention group never.
   const recorded = options.stdin
@@ -209,6 +221,7 @@ async function backupUnlocked(
     excludes: new ExcludeMatcher(options.excludes ?? []),
     tags,
     oneFileSystem: options.oneFileSystem ?? false,
+    only,
     fingerprintRules: {
       ignoreInode: options.ignoreInode ?? false,
       ignoreCtime: options.ignoreCtime ?? false,
@@ -252,6 +265,7 @@ async function backupUnlocked(
     await settled;
   }
   throwIfAborted(options.signal);
+  for (const path of only?.missing() ?? []) walker.listedNotFound(path);
   walker.emitProgress(true);
 
   const summary: SnapshotSummary = {
@@ -290,7 +304,17 @@ export function checkBackupOptions(options: BackupOptions): void {
   // failure is a per-file warning and the file would be left out).
   wasmScanEnabled();
   if (options.stdin) checkStdinOptions(options, options.stdin);
-  else if (options.paths.length === 0) throw new UsageError('backup needs at least one path');
+  else if (options.paths.length === 0 && !options.filesFrom?.length) {
+    throw new UsageError('backup needs at least one path');
+  }
+  if (options.filesFrom?.length === 0) throw new UsageError('--files-from lists no path');
+  if (options.filesFrom?.includes('')) throw new UsageError('--files-from lists an empty path');
+  if (options.filesFrom && !options.stdin && options.paths.length > 0) {
+    checkListedInside(
+      options.filesFrom.map((p) => resolve(p)),
+      options.paths.map((p) => resolve(p)),
+    );
+  }
   const max = options.excludeLargerThan;
   if (max !== undefined && !(Number.isSafeInteger(max) && max >= 0)) {
     throw new UsageError(`--exclude-larger-than must be a whole number of bytes >= 0, got ${max}`);
@@ -306,6 +330,55 @@ export function checkBackupOptions(options: BackupOptions): void {
   excludeTags(options);
   if (options.hostname !== undefined) checkText('host', options.hostname, refuseField);
   if (options.username !== undefined) checkText('user', options.username, refuseField);
+}
+
+/** The paths of `filesFrom`, made absolute from the working directory. */
+function selectionOf(options: BackupOptions): PathSelection | undefined {
+  if (!options.filesFrom || options.stdin) return undefined;
+  return new PathSelection(options.filesFrom.map((p) => resolve(p)));
+}
+
+/**
+ * Every listed path is inside a source (or is one, or holds one), and every source holds
+ * a listed path (or is inside one): a source holding none would be backed up as an
+ * empty directory.
+ */
+function checkListedInside(listed: readonly string[], sources: readonly string[]): void {
+  const holding = new Set<string>();
+  for (const path of listed) {
+    const source = sources.find((s) => isWithin(path, s) || isWithin(s, path));
+    if (source === undefined) {
+      throw new UsageError(
+        `${textOfPath(path)} (listed in --files-from) is not inside any PATH given (${sources.map(textOfPath).join(', ')})`,
+      );
+    }
+    holding.add(source);
+  }
+  for (const s of sources) {
+    if (!holding.has(s)) {
+      throw new UsageError(
+        `${textOfPath(s)} holds no path --files-from lists: nothing to back up there`,
+      );
+    }
+  }
+}
+
+/** True when `path` is `dir` or below it. */
+function isWithin(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir.endsWith(sep) ? dir : `${dir}${sep}`);
+}
+
+/**
+ * The sources, and listed directories above them, are found as the walk starts (no
+ * directory listing the walk makes holds them).
+ */
+function noteRoots(only: PathSelection, sources: readonly string[]): void {
+  for (const s of sources) {
+    for (let at = s; ; at = dirname(at)) {
+      only.noteFound(at);
+      if (dirname(at) === at) break;
+    }
+  }
 }
 
 /** The tag files of `--exclude-if-present` and `--exclude-caches`; UsageError for a bad one. */
@@ -480,6 +553,7 @@ function checkStdinOptions(
     ['--exclude-caches', options.excludeCaches === true],
     ['--one-file-system', options.oneFileSystem === true],
     ['--exclude-larger-than', options.excludeLargerThan !== undefined],
+    ['--files-from', options.filesFrom !== undefined],
   ] as const;
   for (const [option, given] of filters) {
     if (given)

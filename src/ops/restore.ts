@@ -19,7 +19,7 @@
  * directory should be, so nothing is ever written outside the target.
  */
 import { lstatSync, readFileSync, type Stats } from 'node:fs';
-import { chmod, lchown, lstat, mkdir, open, stat, unlink, utimes } from 'node:fs/promises';
+import { chmod, lchown, lstat, mkdir, open, rmdir, stat, unlink, utimes } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { errnoCode } from '../backends/fs-errors.js';
 import { LocalBackend } from '../backends/local.js';
@@ -751,36 +751,69 @@ class RestoreRun {
 
   /**
    * Removes `path` (reached as `at`), which the snapshot does not have; `inSnapshot` is
-   * where it would be in the snapshot. What the exclude patterns match below it stays,
-   * with the directories holding it, as rsync keeps them (the rest of each such
+   * where it would be in the snapshot. With exclude patterns, what they match below it
+   * stays, with the directories holding it, as rsync keeps them (the rest of each such
    * directory is removed). True when it is gone.
    */
   private async removeExtra(path: string, at: string, inSnapshot: string): Promise<boolean> {
-    if (!this.excluder || !(await this.holdsExcluded(at, inSnapshot))) {
+    if (!this.excluder) {
       if (!this.dryRun) await removeWholeTree(at);
       this.deleted(path);
       return true;
     }
-    for (const name of await listNames(at)) {
-      const below = `${inSnapshot}/${name}`;
-      if (this.excluder.excludes(below, name)) continue;
-      try {
-        await this.removeExtra(join(path, name), join(at, name), below);
-      } catch (err) {
-        this.warn(join(path, name), err);
-      }
-    }
-    return false;
+    const removed: string[] = [];
+    const gone = await this.clearExtra(path, at, inSnapshot, removed);
+    if (gone) this.deleted(path);
+    else for (const p of removed) this.deleted(p);
+    return gone;
   }
 
-  /** True when `at` is a directory holding, at any depth, an entry the patterns match. */
-  private async holdsExcluded(at: string, inSnapshot: string): Promise<boolean> {
-    if (!lstatOrUndefined(at)?.isDirectory()) return false;
-    for (const name of await listNames(at)) {
-      const below = `${inSnapshot}/${name}`;
-      if (this.excluder!.excludes(below, name)) return true;
-      if (await this.holdsExcluded(join(at, name), below)) return true;
+  /**
+   * One pass, children first: removes what the patterns spare below `at` and, when
+   * nothing below it was kept, `at` itself (true). Else the removed paths, a wholly
+   * removed directory as one, go to `removed`. What cannot be listed or examined stays,
+   * with a warning: it might hold what the patterns match.
+   */
+  private async clearExtra(
+    path: string,
+    at: string,
+    inSnapshot: string,
+    removed: string[],
+  ): Promise<boolean> {
+    const st = withFsPathSync(at, (where) => lstatSync(where));
+    if (!st.isDirectory()) {
+      if (!this.dryRun) await removeWholeTree(at);
+      return true;
     }
+    const names = await withFsPath(at, (where) => readdirNames(where));
+    let kept = false;
+    const gone: string[] = [];
+    const below: string[] = [];
+    for (const name of names) {
+      const inside = `${inSnapshot}/${name}`;
+      if (this.excluder!.excludes(inside, name)) {
+        kept = true;
+        continue;
+      }
+      const childPath = join(path, name);
+      const sub: string[] = [];
+      try {
+        if (await this.clearExtra(childPath, join(at, name), inside, sub)) gone.push(childPath);
+        else {
+          kept = true;
+          below.push(...sub);
+        }
+      } catch (err) {
+        if (stopsRestore(err)) throw err;
+        this.warn(childPath, err);
+        kept = true;
+      }
+    }
+    if (!kept) {
+      if (!this.dryRun) await withFsPath(at, (where) => rmdir(where));
+      return true;
+    }
+    removed.push(...gone, ...below);
     return false;
   }
 

@@ -26,7 +26,7 @@ import type { BlobStore } from '../repo/blob-store.js';
 import { snapshotKey } from '../repo/layout.js';
 import { LruMap } from '../repo/lru.js';
 import type { Repository } from '../repo/repository.js';
-import { replacing, type SnapshotFilter } from '../repo/snapshots.js';
+import { rewriting, type SnapshotFilter, withoutRank } from '../repo/snapshots.js';
 import { ExcludeMatcher } from './exclude.js';
 import { dropStaleInventory, withExclusiveLock } from './lock-guard.js';
 import { selectSnapshots } from './tag.js';
@@ -119,6 +119,13 @@ export async function rewrite(repo: Repository, options: RewriteOptions): Promis
     // inventory dropped if a prune published a new epoch, before anything is written.
     if (lock) await dropStaleInventory(repo, signal);
     const selected = await selectSnapshots(repo, options.snapshots ?? [], options.filter, signal);
+    // Every record by its time, to rank each new one above those of its time.
+    const byTime = new Map<string, Snapshot[]>();
+    const sameTime = (time: string) => byTime.get(time) ?? byTime.set(time, []).get(time)!;
+    // A record that cannot be read cannot be ranked: passed over.
+    for (const r of await repo.snapshots.list({}, signal, () => {})) {
+      sameTime(r.snapshot.time).push(r.snapshot);
+    }
     const rewriter = new TreeRewriter(repo, repo.blobStore({ dryRun }), matcher, {
       patterns: options.exclude,
       dryRun,
@@ -159,7 +166,8 @@ export async function rewrite(repo: Repository, options: RewriteOptions): Promis
           report.unchanged++;
           continue;
         }
-        const next = rewrittenRecord(id, snapshot, result);
+        const next = rewrittenRecord(id, snapshot, result, sameTime(snapshot.time));
+        sameTime(snapshot.time).push(next);
         let nextId: ObjectId | undefined;
         if (!dryRun) {
           // The new trees reference blobs only the lock kept from a prune: commit nothing
@@ -194,9 +202,14 @@ export async function rewrite(repo: Repository, options: RewriteOptions): Promis
 }
 
 /** The record replacing `snapshot` (`id`) once its tree is `result`. */
-function rewrittenRecord(id: ObjectId, snapshot: Snapshot, result: RewrittenDir): Snapshot {
+function rewrittenRecord(
+  id: ObjectId,
+  snapshot: Snapshot,
+  result: RewrittenDir,
+  sameTime: readonly Snapshot[],
+): Snapshot {
   return {
-    ...snapshot,
+    ...withoutRank(snapshot),
     tree: result.tree,
     summary: {
       ...snapshot.summary,
@@ -204,7 +217,7 @@ function rewrittenRecord(id: ObjectId, snapshot: Snapshot, result: RewrittenDir)
       bytes: result.bytes,
       dirs: Math.max(0, snapshot.summary.dirs - result.removed.dirs),
     },
-    ...replacing(id, snapshot),
+    ...rewriting(id, result.tree, sameTime),
   };
 }
 

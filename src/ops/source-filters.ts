@@ -1,12 +1,14 @@
 /**
  * What a backup leaves out of a directory it lists: entries matching an exclude glob
  * (exclude.ts), all but the tag files of a directory tagged for exclusion
- * (exclude-tags.ts), and regular files larger than `maxFileSize`. Shared by the walk
+ * (exclude-tags.ts), regular files larger than `maxFileSize`, and with a list of paths
+ * (`--files-from`) whatever neither is listed nor leads to what is. Shared by the walk
  * and the pre-scan that counts totals, so the two agree.
  */
 import { join } from 'node:path';
 import type { ExcludeMatcher } from './exclude.js';
 import type { TagExcluder } from './exclude-tags.js';
+import type { PathSelection } from './path-selection.js';
 
 /** The filters of one backup. */
 export interface SourceFilters {
@@ -16,6 +18,8 @@ export interface SourceFilters {
   oneFileSystem: boolean;
   /** Leave out regular files of more bytes than this (`--exclude-larger-than`). */
   maxFileSize?: number | undefined;
+  /** Only these paths, and the directories leading to them (`--files-from`). */
+  only?: PathSelection | undefined;
 }
 
 /**
@@ -37,12 +41,22 @@ export function keptEntries(
 ): number[] | undefined {
   const max = filters.maxFileSize;
   const bySize = max !== undefined && fileSize !== undefined;
-  if (filters.excludes.empty && !tagged && !bySize) return undefined;
+  const only = filters.only;
+  // Below a listed directory everything is kept (the other filters aside).
+  const narrowed = only !== undefined && !only.covers(path);
+  if (filters.excludes.empty && !tagged && !bySize && !only) return undefined;
   const slots: number[] = [];
   for (let i = 0; i < names.length; i++) {
     const name = names[i]!;
+    const full = join(path, name);
+    if (only) {
+      // Found, whatever the other filters decide (a listed path they leave out is not
+      // a missing one).
+      only.noteFound(full);
+      if (narrowed && !only.keeps(full)) continue;
+    }
     if (tagged && !tagged.includes(name)) continue;
-    if (filters.excludes.excludes(join(path, name), name)) continue;
+    if (filters.excludes.excludes(full, name)) continue;
     // A tag file stays, whatever its size: the directory it tags is kept marked.
     if (bySize && !tagged) {
       const size = fileSize(i);

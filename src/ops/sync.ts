@@ -335,7 +335,12 @@ async function selectSnapshots(
   if (!selectors || selectors.length === 0) {
     // No record needs reading without a filter (a source that cannot list reads an index).
     if (Object.keys(filter).length === 0) return store.ids(signal);
-    return (await store.list(filter, signal, onUnreadable)).map((r) => r.id);
+    // A record that cannot be read might match: it is selected, and fails to copy with a
+    // warning as it would without a filter (a second copy matters most when the first is
+    // damaged).
+    const unreadable: ObjectId[] = [];
+    const matched = await store.list(filter, signal, (id) => unreadable.push(id));
+    return [...matched.map((r) => r.id), ...unreadable];
   }
   const ids: ObjectId[] = [];
   for (const selector of selectors) {

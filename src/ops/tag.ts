@@ -16,9 +16,10 @@ import { snapshotKey } from '../repo/layout.js';
 import type { Repository } from '../repo/repository.js';
 import {
   orderSnapshots,
-  replacing,
+  retagging,
   type SnapshotFilter,
   type SnapshotRef,
+  withoutRank,
 } from '../repo/snapshots.js';
 import { withExclusiveLock } from './lock-guard.js';
 
@@ -113,7 +114,7 @@ export async function tagSnapshots(repo: Repository, options: TagOptions): Promi
           }
           continue;
         }
-        const next: Snapshot = { ...snapshot, tags, ...replacing(id, snapshot) };
+        const next: Snapshot = { ...withoutRank(snapshot), tags, ...retagging(id, snapshot) };
         let nextId: ObjectId;
         if (dryRun) nextId = repo.snapshots.idOfRecord(next);
         else {
@@ -157,7 +158,7 @@ async function replacedByTags(
     if (hasCode(err, 'not-found')) return undefined;
     throw err;
   }
-  const retagged = { ...old, tags: snapshot.tags, ...replacing(replaced, old) };
+  const retagged = { ...withoutRank(old), tags: snapshot.tags, ...retagging(replaced, old) };
   return repo.snapshots.idOfRecord(retagged) === id ? replaced : undefined;
 }
 

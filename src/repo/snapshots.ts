@@ -299,34 +299,68 @@ export class SnapshotStore {
 }
 
 /**
- * Sorts `refs` oldest first, in place, and returns them. Records of the same time are
- * ordered by generation (a record replacing another, written by `tag` or `rewrite` with
- * the time of the record it replaces, is one generation after it), then by id:
- * `latest`, the newest of a retention group and the parent of the next backup are then
- * the replacement, not the record it replaced (kept by `rewrite` without `--forget`, or
- * left by an interrupted `tag`), also when the records between the two are gone.
+ * Sorts `refs` oldest first, in place, and returns them. Records of the same time
+ * (`tag` and `rewrite` write a replacement with the time of the record it replaces) are
+ * ordered by `rewrites`, then `retags`, then id: `latest`, the newest of a retention
+ * group and the parent of the next backup are then the last rewrite, whatever was
+ * tagged since (the original `rewrite` kept, tagged twice, stays older), and a tagged
+ * record is newer than the one it replaced (left by an interrupted `tag`), also when
+ * the records between them are gone.
  */
 export function orderSnapshots<T extends SnapshotRef>(refs: T[]): T[] {
   return refs.sort(
     (a, b) =>
       a.snapshot.time.localeCompare(b.snapshot.time) ||
-      generationOf(a.snapshot) - generationOf(b.snapshot) ||
+      rewritesOf(a.snapshot) - rewritesOf(b.snapshot) ||
+      retagsOf(a.snapshot) - retagsOf(b.snapshot) ||
       a.id.localeCompare(b.id),
   );
 }
 
-/** How many replacements lie between `s` and the backup that began its line (0: none). */
-export function generationOf(s: Snapshot): number {
-  if (s.original === undefined) return 0;
-  return s.generation ?? 1;
+function rewritesOf(s: Snapshot): number {
+  return s.rewrites ?? 0;
 }
 
-/** The fields that make a copy of `replaced` (stored as `id`) its replacement. */
-export function replacing(
+function retagsOf(s: Snapshot): number {
+  if (s.original === undefined) return 0;
+  // A replacement written before these fields existed was a tag's.
+  return s.retags ?? (s.rewrites === undefined ? 1 : 0);
+}
+
+/** `s` without the fields that make a record a replacement (`original`, its rank). */
+export function withoutRank(s: Snapshot): Snapshot {
+  const { original: _original, rewrites: _rewrites, retags: _retags, ...rest } = s;
+  return rest;
+}
+
+/** The fields that make a copy of `replaced` (stored as `id`) with other tags replace it. */
+export function retagging(
   id: ObjectId,
   replaced: Snapshot,
-): Pick<Snapshot, 'original' | 'generation'> {
-  return { original: id, generation: generationOf(replaced) + 1 };
+): Pick<Snapshot, 'original' | 'rewrites' | 'retags'> {
+  const rewrites = rewritesOf(replaced);
+  return { original: id, ...(rewrites > 0 ? { rewrites } : {}), retags: retagsOf(replaced) + 1 };
+}
+
+/**
+ * The fields that make a rewritten copy of the record stored as `id`, with root `tree`,
+ * replace it: `rewrites` one above the highest among `sameTime`, the records of its
+ * time. A record there that already is that rewrite (left by a rewrite stopped before
+ * its `--forget`) gives its own, so running the rewrite again writes the same record.
+ */
+export function rewriting(
+  id: ObjectId,
+  tree: ObjectId,
+  sameTime: Iterable<Snapshot>,
+): Pick<Snapshot, 'original' | 'rewrites'> {
+  let highest = 0;
+  for (const s of sameTime) {
+    if (s.original === id && s.tree === tree && s.rewrites !== undefined) {
+      return { original: id, rewrites: s.rewrites };
+    }
+    highest = Math.max(highest, rewritesOf(s));
+  }
+  return { original: id, rewrites: highest + 1 };
 }
 
 /**

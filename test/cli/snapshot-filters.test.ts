@@ -5,7 +5,7 @@
  * each host and set of paths; the table names what a replacement replaces.
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EXIT } from '../../src/cli/context.js';
 import { cli } from '../helpers/cli.js';
@@ -29,14 +29,18 @@ async function setup() {
     [A, '--host', 'h2'],
     [A, B, '--host', 'h2'],
   ];
-  for (const args of runs) {
-    const r = await cli('--repo', repo, 'backup', ...args);
+  // Each backup's own id (the listing's order could tie on a millisecond).
+  const ids: string[] = [];
+  const run = async (args: string[]) => {
+    const r = await cli('--repo', repo, '--json', 'backup', ...args);
     expect(r.code, r.stderr).toBe(EXIT.ok);
-  }
+    ids.push(String(r.json.find((e) => e.type === 'summary')!.snapshot));
+  };
+  for (const args of runs) await run(args);
   await writeTree(base, { a: { 'x.txt': 'second' } });
-  expect((await cli('--repo', repo, 'backup', A, '--host', 'h1')).code).toBe(EXIT.ok);
-  const ids = await listed(repo);
-  expect(ids).toHaveLength(5);
+  await run([A, '--host', 'h1']);
+  // Backups take longer than a millisecond: the listing agrees.
+  expect(await listed(repo)).toEqual(ids);
   return { repo, A, B, ids };
 }
 
@@ -59,6 +63,30 @@ describe('snapshot filters', () => {
     expect(await listed(repo, '--latest', '2', '--host', 'h1')).toEqual([ids[0], ids[1], ids[4]]);
     const zero = await cli('--repo', repo, 'snapshots', '--latest', '0');
     expect(zero.code).toBe(EXIT.usage);
+  });
+
+  it('--path: relative from the working directory, and stdin:NAME for a stream', async () => {
+    const { repo, A, ids } = await setup();
+    expect(await listed(repo, '--path', relative(process.cwd(), A))).toEqual(
+      await listed(repo, '--path', A),
+    );
+    const stream = await cli(
+      '--repo',
+      repo,
+      '--json',
+      'backup',
+      '--stdin-from-command',
+      '--stdin-filename',
+      'out.txt',
+      '--',
+      'echo',
+      'hi',
+    );
+    expect(stream.code, stream.stderr).toBe(EXIT.ok);
+    const streamed = String(stream.json.find((e) => e.type === 'summary')!.snapshot);
+    expect(await listed(repo, '--path', 'stdin:out.txt')).toEqual([streamed]);
+    expect(await listed(repo, '--path', 'stdin:other')).toEqual([]);
+    expect(ids).not.toContain(streamed);
   });
 
   it('restore, ls, dump, diff and cat take latest and tag:NAME among what the filters match', async () => {

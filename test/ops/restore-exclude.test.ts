@@ -5,7 +5,7 @@
  * apply below included paths; progress totals leave it out; a bad pattern writes
  * nothing.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
@@ -131,6 +131,55 @@ describe('restore with exclude patterns', () => {
     const warnings = events.flatMap((e) => (e.type === 'warning' ? [e.path] : []));
     expect(warnings).toEqual([join(target, 'etc')]);
     expect(s).toMatchObject({ deleted: 4, errors: 1 });
+  });
+
+  it.skipIf(process.getuid?.() === 0)(
+    'with delete, keeps an extra directory it cannot list, which might hold a match',
+    async () => {
+      const { repo, id, snapshot } = await snapshotOf({ 'a.txt': 'a' });
+      const target = await tempDir();
+      await writeTree(target, { locked: { 'x.conf': 'mine' }, open: { 'y.txt': 'y' } });
+      await chmod(join(target, 'locked'), 0o000);
+      const events: RestoreEvent[] = [];
+      try {
+        const s = await restore(repo, id, snapshot, {
+          target,
+          delete: true,
+          exclude: ['*.conf'],
+          onEvent: (e) => events.push(e),
+        });
+        expect(s).toMatchObject({ deleted: 1, errors: 1 });
+      } finally {
+        await chmod(join(target, 'locked'), 0o700);
+      }
+      expect(await readFile(join(target, 'locked', 'x.conf'), 'utf8')).toBe('mine');
+      const warnings = events.flatMap((e) => (e.type === 'warning' ? [e.path] : []));
+      expect(warnings).toEqual([join(target, 'locked')]);
+      await expect(stat(join(target, 'open'))).rejects.toThrow(/ENOENT/);
+    },
+  );
+
+  it('with delete, keeps a match at the bottom of a deep extra chain, and removes the rest', async () => {
+    const { repo, id, snapshot } = await snapshotOf({ 'a.txt': 'a' });
+    const target = await tempDir();
+    const parts = Array.from({ length: 300 }, (_, i) => `level-${i}`);
+    const deepest = join(target, ...parts);
+    await mkdir(deepest, { recursive: true });
+    await writeFile(join(deepest, 'k.conf'), 'kept');
+    await writeFile(join(deepest, 'junk.txt'), 'junk');
+    await writeFile(join(target, parts[0]!, 'side.txt'), 'side');
+    const events: RestoreEvent[] = [];
+    await restore(repo, id, snapshot, {
+      target,
+      delete: true,
+      exclude: ['*.conf'],
+      onEvent: (e) => events.push(e),
+    });
+    expect(await readFile(join(deepest, 'k.conf'), 'utf8')).toBe('kept');
+    const deleted = events.flatMap((e) => (e.type === 'delete' ? [e.path] : [])).sort();
+    expect(deleted).toEqual(
+      [join(deepest, 'junk.txt'), join(target, parts[0]!, 'side.txt')].sort(),
+    );
   });
 
   it('with delete, removes what an interrupted restore left, whatever the patterns match', async () => {

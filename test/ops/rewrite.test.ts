@@ -117,7 +117,7 @@ describe('rewrite', () => {
       tree: rewritten.tree,
       summary: { ...original.summary, files, dirs, bytes },
       original: full.snapshotId,
-      generation: 1,
+      rewrites: 1,
     });
     expect(events.filter((e) => e.type === 'rewritten')).toHaveLength(1);
   });
@@ -139,6 +139,26 @@ describe('rewrite', () => {
       const kept = await forget(repo, { policy: { last: 1 }, dryRun: true });
       expect(kept.removed).not.toContain(latest.id);
     }
+  });
+
+  it('stays the newer when only the original it kept is tagged, again and again', async () => {
+    const src = await tempDir();
+    await writeTree(src, SOURCE);
+    const repo = await memoryRepo();
+    const full = await backup(repo, { paths: [src], statCacheDir: false });
+    const report = await rewrite(repo, { exclude: ['.env'] });
+    const clean = report.rewritten[0]!.id!;
+    let original = full.snapshotId!;
+    for (const name of ['a', 'b', 'c']) {
+      const tagged = await tagSnapshots(repo, { snapshots: [original], add: [name] });
+      original = tagged.changed[0]!.id;
+      expect((await repo.snapshots.resolve('latest')).id).toBe(clean);
+      const kept = await forget(repo, { policy: { last: 1 }, dryRun: true });
+      expect(kept.removed).toEqual([original]);
+    }
+    // A second rewrite (of the original, with another pattern) is then the newest.
+    const second = await rewrite(repo, { snapshots: [original], exclude: ['docs'] });
+    expect((await repo.snapshots.resolve('latest')).id).toBe(second.rewritten[0]!.id);
   });
 
   it('gives the same tree as a backup for paged directories, hard links and byte names', async () => {

@@ -120,6 +120,14 @@ describe('sync', () => {
     expect(events.filter((e) => e.type === 'warning')).toHaveLength(2);
     expect(await dest.snapshots.ids()).toEqual([healthy.snapshotId]);
     expect((await check(dest, {})).problems).toEqual([]);
+    // With a filter, a record that cannot be read might match: it fails as it does here.
+    const host = healthy.snapshot.hostname;
+    const filtered = await initRepository(new MemoryBackend(), paramsOf(source.config));
+    const byHost = await sync(source, filtered, { filter: { hostname: host } });
+    expect(byHost.copied).toEqual([healthy.snapshotId]);
+    expect(byHost.failed.map((f) => f.id).sort()).toEqual([damaged.snapshotId!, garbageId].sort());
+    const none = await sync(source, filtered, { filter: { hostname: 'no such host' } });
+    expect(none.failed.map((f) => f.id)).toEqual([garbageId]);
   });
 
   it('sends only the changed chunks, the changed tree path and the record', async () => {

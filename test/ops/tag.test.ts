@@ -65,7 +65,7 @@ describe('tagSnapshots', () => {
       ...before,
       tags: ['daily', 'release', 'v1'],
       original: ids[0],
-      generation: 1,
+      retags: 1,
     });
     // The index (what readers that cannot list use) holds the new record, not the old.
     expect(await indexedIds(repo)).toEqual([c.id, ids[1]!].sort());
@@ -120,7 +120,7 @@ describe('tagSnapshots', () => {
       ...old,
       tags: ['daily', 'r'],
       original: ids[0],
-      generation: 1,
+      retags: 1,
     });
     expect(await storedIds(repo)).toContain(ids[0]);
     const report = await tagSnapshots(repo, { snapshots: [ids[0]!], add: ['r'] });
@@ -134,7 +134,7 @@ describe('tagSnapshots', () => {
       ...newest,
       tags: ['z'],
       original: ids[1],
-      generation: 1,
+      retags: 1,
     });
     expect((await repo.snapshots.resolve('latest')).id).toBe(retagged);
     const rerun = await tagSnapshots(repo, { snapshots: ['latest'], set: ['z'] });
@@ -200,65 +200,82 @@ describe('snapshot records with original', () => {
     expect(() => decodeSnapshot(v2, 'test')).toThrow(/original: missing/);
   });
 
-  it('carry a generation from 1, only beside original', async () => {
+  it('carry rewrites and retags from 1, only beside original', async () => {
     const repo = await memoryRepo();
     const src = await tempDir();
     await backup(repo, { paths: [src], statCacheDir: false });
     const [id] = await repo.snapshots.ids();
     const s = await repo.snapshots.load(id!);
-    const replacement = { ...s, original: id!, generation: 3 };
+    const replacement = { ...s, original: id!, rewrites: 2, retags: 3 };
     expect(decodeSnapshot(encodeSnapshot(replacement), 'test')).toEqual(replacement);
-    for (const bad of [0, -1, 1.5]) {
-      expect(() => encodeSnapshot({ ...replacement, generation: bad })).toThrow(/generation/);
-      const packed = packSnapshotUnchecked({ ...replacement, generation: bad });
-      expect(() => decodeSnapshot(packed, 'test')).toThrow(/generation/);
+    for (const field of ['rewrites', 'retags'] as const) {
+      for (const bad of [0, -1, 1.5]) {
+        const record = { ...replacement, [field]: bad };
+        expect(() => encodeSnapshot(record)).toThrow(new RegExp(field));
+        expect(() => decodeSnapshot(packSnapshotUnchecked(record), 'test')).toThrow(
+          new RegExp(field),
+        );
+      }
+      const alone = packSnapshotUnchecked({ ...s, [field]: 2 });
+      expect(() => decodeSnapshot(alone, 'test')).toThrow(
+        new RegExp(`${field}: present without original`),
+      );
     }
-    const alone = packSnapshotUnchecked({ ...s, generation: 2 });
-    expect(() => decodeSnapshot(alone, 'test')).toThrow(/generation: present without original/);
   });
 });
 
 describe('orderSnapshots', () => {
-  const at = (id: string, time: string, original?: string, generation?: number) => ({
+  type Rank = { original?: string; rewrites?: number; retags?: number };
+  const at = (id: string, time: string, rank: Rank = {}) => ({
     id,
-    snapshot: {
-      ...sampleSnapshot('ab'.repeat(32)),
-      time,
-      ...(original ? { original } : {}),
-      ...(generation ? { generation } : {}),
-    },
+    snapshot: { ...sampleSnapshot('ab'.repeat(32)), time, ...rank },
   });
   const T = '2026-01-01T00:00:00.000Z';
   const U = '2026-01-02T00:00:00.000Z';
   const ids = (refs: Array<{ id: string }>) => refs.map((r) => r.id);
 
-  it('puts a replacement after what it replaces, by generation, then by id', () => {
-    // f replaces a, c replaces f; b stands alone; all of one time.
-    const refs = [at('c', T, 'f', 2), at('f', T, 'a', 1), at('a', T), at('b', T), at('0', U)];
+  it('puts rewrites after tags, tags after what they replace, then orders by id', () => {
+    // a, then f (a tagged), then c (f tagged again); b a backup of the same time.
+    const refs = [
+      at('c', T, { original: 'f', retags: 2 }),
+      at('f', T, { original: 'a', retags: 1 }),
+      at('a', T),
+      at('b', T),
+      at('0', U),
+    ];
     expect(ids(orderSnapshots(refs))).toEqual(['a', 'b', 'f', 'c', '0']);
     // What a record replaces counts only within its time.
-    expect(ids(orderSnapshots([at('z', U, 'a', 1), at('a', T), at('y', U)]))).toEqual([
-      'a',
-      'y',
-      'z',
-    ]);
-    // A record with original and no generation (written before the field) is generation 1.
-    expect(ids(orderSnapshots([at('e', T, 'x', 2), at('d', T, 'x'), at('0', T)]))).toEqual([
-      '0',
-      'd',
-      'e',
-    ]);
+    expect(
+      ids(orderSnapshots([at('z', U, { original: 'a', retags: 1 }), at('a', T), at('y', U)])),
+    ).toEqual(['a', 'y', 'z']);
+    // A replacement without rank fields (written before them) ranks as a tag's.
+    expect(
+      ids(
+        orderSnapshots([
+          at('e', T, { original: 'x', retags: 2 }),
+          at('d', T, { original: 'x' }),
+          at('0', T),
+        ]),
+      ),
+    ).toEqual(['0', 'd', 'e']);
   });
 
-  it('keeps the order once the records between are gone', () => {
-    // A kept by rewrite, B (its rewrite) replacing it; then both retagged: A' replaces A
-    // and B' replaces B, A and B deleted. B' is still the newer, whatever the ids.
+  it('keeps the last rewrite newest, whatever was tagged since', () => {
+    // A kept by rewrite, B its rewrite; A tagged twice (A''), B tagged once (B').
     for (const [a, b] of [
       ['1', '9'],
       ['9', '1'],
     ]) {
-      const refs = [at(a!, T, 'A', 1), at(b!, T, 'B', 2)];
+      const refs = [
+        at(a!, T, { original: 'A', retags: 2 }),
+        at(b!, T, { original: 'B', rewrites: 1, retags: 1 }),
+      ];
       expect(ids(orderSnapshots(refs)).at(-1)).toBe(b);
+      const untagged = [
+        at(a!, T, { original: 'A', retags: 5 }),
+        at(b!, T, { original: 'A', rewrites: 1 }),
+      ];
+      expect(ids(orderSnapshots(untagged)).at(-1)).toBe(b);
     }
   });
 });

@@ -1,5 +1,6 @@
 /** `cairn backup PATH...`: create a snapshot. */
 
+import { buffer } from 'node:stream/consumers';
 import { isatty } from 'node:tty';
 import { UsageError } from '../../core/errors.js';
 import { shortId } from '../../core/ids.js';
@@ -9,11 +10,12 @@ import { parseExcludeTag } from '../../ops/exclude-tags.js';
 import { commandOutput } from '../command-output.js';
 import { type CommandContext, EXIT } from '../context.js';
 import { checkExcludeOptions, excludePatterns } from '../exclude-options.js';
+import { type FilesFromCliOptions, hasFilesFrom, readFilesFrom } from '../files-from.js';
 import { count, formatBytes, formatDuration, visiblePath } from '../format.js';
 import { lockWaitNote } from '../lock-wait.js';
 import { checkHostOption, checkTagOption, parseSize } from '../parse.js';
 
-interface BackupCliOptions {
+interface BackupCliOptions extends FilesFromCliOptions {
   tag?: string[];
   exclude?: string[];
   excludeFile?: string[];
@@ -45,6 +47,7 @@ export default async function backupCommand(
       ? undefined
       : parseSize(opts.excludeLargerThan, '--exclude-larger-than');
   const excludes = await excludePatterns(opts);
+  const filesFrom = await readFilesFrom(opts, () => buffer(process.stdin));
   // The arguments of --stdin-from-command are its command, not paths.
   const sources = opts.stdinFromCommand ? [] : paths;
   // What to back up and leave out; what backup() would refuse of it is refused before
@@ -57,6 +60,7 @@ export default async function backupCommand(
     excludeCaches: opts.excludeCaches ?? false,
     ...(excludeLargerThan !== undefined ? { excludeLargerThan } : {}),
     oneFileSystem: opts.oneFileSystem ?? false,
+    ...(filesFrom ? { filesFrom } : {}),
     ...(stdin ? { stdin } : {}),
   };
   checkBackupOptions(selection);
@@ -159,6 +163,10 @@ function stdinOption(
   // as none).
   if ((opts.excludeFile ?? []).length > 0) {
     throw new UsageError('--exclude-file has nothing to filter in a backup of standard input');
+  }
+  // Before a list is read from standard input, which holds the data here.
+  if (hasFilesFrom(opts)) {
+    throw new UsageError('--files-from has nothing to filter in a backup of standard input');
   }
   const filename = opts.stdinFilename ?? 'stdin';
   if (opts.stdinFromCommand) {
