@@ -169,6 +169,14 @@ export function buildProgram(
     .option('-f, --force', 'read every file, whatever the stat cache says')
     .option('--host <name>', 'hostname to record (default: this machine)')
     .option('--parent <snapshot>', 'record this snapshot as the parent')
+    .option(
+      '--skip-if-unchanged',
+      "save no snapshot when the tree and tags equal the parent snapshot's",
+    )
+    .option(
+      '--time <time>',
+      "the snapshot's time (YYYY-MM-DD[ HH:MM[:SS]], local unless it ends in Z or +HH:MM)",
+    )
     .option('-v, --verbose', 'list every file')
     .action(act('backup'));
 

@@ -67,6 +67,51 @@ export function collectSetTags(value: string, previous: string[] = []): string[]
   }
 }
 
+const TIME =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?)?(Z|[+-]\d{2}:?\d{2})?$/;
+
+/**
+ * A point in time as `backup --time` takes it: `YYYY-MM-DD`, `YYYY-MM-DD HH:MM[:SS[.mmm]]`
+ * (or with `T`), in local time unless it ends with `Z` or an offset (`+02:00`), as
+ * `snapshots` prints local times.
+ */
+export function parseTime(value: string, option: string): Date {
+  const bad = () =>
+    new UsageError(
+      `${option}: ${JSON.stringify(value)} is not a time (examples: 2026-11-24, 2026-11-24 09:30:00, 2026-11-24T09:30:00Z)`,
+    );
+  const m = TIME.exec(value.trim());
+  if (!m) throw bad();
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map((v) => Number(v ?? 0)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const ms = Number((m[7] ?? '0').padEnd(3, '0'));
+  // Set as UTC first: a day that does not exist (2026-02-30) would roll over.
+  const utc = new Date(0);
+  utc.setUTCFullYear(year, month - 1, day);
+  utc.setUTCHours(hour, minute, second, ms);
+  const exists = utc.getUTCMonth() === month - 1 && utc.getUTCDate() === day;
+  if (!exists || hour > 23 || minute > 59 || second > 59) throw bad();
+  const zone = m[8];
+  if (zone === undefined) {
+    const local = new Date(0);
+    local.setFullYear(year, month - 1, day);
+    local.setHours(hour, minute, second, ms);
+    return local;
+  }
+  const offsetMinutes =
+    zone === 'Z'
+      ? 0
+      : (zone.startsWith('-') ? -1 : 1) *
+        (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(zone.length - 2)));
+  return new Date(utc.getTime() - offsetMinutes * 60_000);
+}
+
 /** Collects a repeatable option as is. */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];

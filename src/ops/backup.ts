@@ -37,6 +37,7 @@ import { repoCacheDir } from '../repo/cache-dir.js';
 import { ChunkPool } from '../repo/chunk-pool.js';
 import type { Lock, LockInfo } from '../repo/locks.js';
 import type { Repository } from '../repo/repository.js';
+import type { SnapshotRef } from '../repo/snapshots.js';
 import { StatCache } from '../repo/stat-cache.js';
 import { DirectoryWriter } from '../repo/tree-store.js';
 import { BackupWalker } from './backup-walker.js';
@@ -96,6 +97,17 @@ export interface BackupOptions {
   username?: string;
   /** Snapshot to record as parent; default: the newest with the same host and paths. */
   parent?: ObjectId;
+  /**
+   * Write no record when the tree and tags equal the parent's (restic's
+   * `--skip-if-unchanged`): frequent backups of a tree that rarely changes then add no
+   * snapshot each time. Stored blobs stay (they are the parent's).
+   */
+  skipIfUnchanged?: boolean;
+  /**
+   * The snapshot's time (default: when the backup starts), for a backup of an earlier
+   * state, as when bringing the history of another tool into a repository.
+   */
+  time?: Date;
   /** Stat cache directory; default: the repository's cache dir; `false` for none. */
   statCacheDir?: string | false;
   /** Scan the sources first for totals (gives progress percent and ETA). */
@@ -131,6 +143,20 @@ export interface BackupResult {
   snapshot: Snapshot;
   /** Bytes read from source files (0 when the stat cache showed nothing changed). */
   bytesRead: number;
+  /**
+   * With `skipIfUnchanged`, when no record was written: the parent, whose tree and tags
+   * this backup's equal.
+   */
+  unchangedSince?: ObjectId;
+}
+
+/** True when a backup recording `next` would say nothing `parent` does not: same tree and tags. */
+function sameContent(parent: Snapshot, next: Snapshot): boolean {
+  return (
+    parent.tree === next.tree &&
+    parent.tags.length === next.tags.length &&
+    parent.tags.every((t, i) => t === next.tags[i])
+  );
 }
 
 /** Backs up `options.paths` into `repo`. */
@@ -174,17 +200,24 @@ async function backupUnlocked(
 
   const hostname = options.hostname ?? osHostname();
   // The parent only names where this backup came from: a damaged record is passed over.
-  const parent =
-    options.parent ??
-    (
-      await repo.snapshots.list({ hostname, paths: recorded }, options.signal, (id, err) =>
-        emit({
-          type: 'notice',
-          code: 'snapshot-unreadable',
-          message: `snapshot ${id} cannot be read (${err.message}); not considered as the parent`,
-        }),
-      )
-    ).at(-1)?.id;
+  const parentRef: SnapshotRef | undefined =
+    options.parent !== undefined
+      ? options.skipIfUnchanged
+        ? {
+            id: options.parent,
+            snapshot: await repo.snapshots.load(options.parent, options.signal),
+          }
+        : undefined
+      : (
+          await repo.snapshots.list({ hostname, paths: recorded }, options.signal, (id, err) =>
+            emit({
+              type: 'notice',
+              code: 'snapshot-unreadable',
+              message: `snapshot ${id} cannot be read (${err.message}); not considered as the parent`,
+            }),
+          )
+        ).at(-1);
+  const parent = options.parent ?? parentRef?.id;
   emit({ type: 'start', operation: 'backup', paths: recorded, ...(parent ? { parent } : {}) });
 
   const blobs = repo.blobStore({ dryRun: options.dryRun ?? false });
@@ -276,7 +309,7 @@ async function backupUnlocked(
     durationMs: Math.max(0, Date.now() - started),
   };
   const snapshot: Snapshot = {
-    time: new Date(started).toISOString(),
+    time: (options.time ?? new Date(started)).toISOString(),
     hostname,
     username: options.username ?? safeUsername(),
     paths: recorded,
@@ -286,6 +319,15 @@ async function backupUnlocked(
     summary,
     program: PROGRAM,
   };
+  if (options.skipIfUnchanged && parentRef && sameContent(parentRef.snapshot, snapshot)) {
+    // Everything the tree references is stored (the parent's, reused): nothing to record.
+    return {
+      snapshotId: undefined,
+      snapshot,
+      bytesRead: walker.counts.bytesRead,
+      unchangedSince: parentRef.id,
+    };
+  }
   // Objects written by the workers' group commit got their names after a syncfs; one
   // more makes those names durable before the snapshot record refers to them.
   if (direct?.fsync && !options.dryRun) await syncFileSystem(direct.root);
@@ -308,6 +350,7 @@ export function checkBackupOptions(options: BackupOptions): void {
     throw new UsageError('backup needs at least one path');
   }
   if (options.filesFrom?.length === 0) throw new UsageError('--files-from lists no path');
+  if (options.time !== undefined) checkBackupTime(options.time);
   if (options.filesFrom?.includes('')) throw new UsageError('--files-from lists an empty path');
   if (options.filesFrom && !options.stdin && options.paths.length > 0) {
     checkListedInside(
@@ -330,6 +373,15 @@ export function checkBackupOptions(options: BackupOptions): void {
   excludeTags(options);
   if (options.hostname !== undefined) checkText('host', options.hostname, refuseField);
   if (options.username !== undefined) checkText('user', options.username, refuseField);
+}
+
+/** A time a snapshot record can hold (years 0000 to 9999, UTC). */
+function checkBackupTime(time: Date): void {
+  const ms = time.getTime();
+  if (Number.isNaN(ms)) throw new UsageError('the snapshot time is not a valid date');
+  const iso = time.toISOString();
+  if (!/^\d{4}-/.test(iso))
+    throw new UsageError(`the snapshot time ${iso} is out of range (years 0000-9999)`);
 }
 
 /** The paths of `filesFrom`, made absolute from the working directory. */

@@ -13,7 +13,7 @@ import { checkExcludeOptions, excludePatterns } from '../exclude-options.js';
 import { type FilesFromCliOptions, hasFilesFrom, readFilesFrom } from '../files-from.js';
 import { count, formatBytes, formatDuration, visiblePath } from '../format.js';
 import { lockWaitNote } from '../lock-wait.js';
-import { checkHostOption, checkTagOption, parseSize } from '../parse.js';
+import { checkHostOption, checkTagOption, parseSize, parseTime } from '../parse.js';
 
 interface BackupCliOptions extends FilesFromCliOptions {
   tag?: string[];
@@ -32,6 +32,8 @@ interface BackupCliOptions extends FilesFromCliOptions {
   force?: boolean;
   host?: string;
   parent?: string;
+  skipIfUnchanged?: boolean;
+  time?: string;
   verbose?: boolean;
 }
 
@@ -46,6 +48,7 @@ export default async function backupCommand(
     opts.excludeLargerThan === undefined
       ? undefined
       : parseSize(opts.excludeLargerThan, '--exclude-larger-than');
+  const time = opts.time === undefined ? undefined : parseTime(opts.time, '--time');
   const excludes = await excludePatterns(opts);
   const filesFrom = await readFilesFrom(opts, () => buffer(process.stdin));
   // The arguments of --stdin-from-command are its command, not paths.
@@ -62,6 +65,7 @@ export default async function backupCommand(
     oneFileSystem: opts.oneFileSystem ?? false,
     ...(filesFrom ? { filesFrom } : {}),
     ...(stdin ? { stdin } : {}),
+    ...(time ? { time } : {}),
   };
   checkBackupOptions(selection);
   return ctx.withRepo(
@@ -98,8 +102,9 @@ export default async function backupCommand(
         onEvent,
       };
       // backup() holds a shared lock, so a concurrent prune never deletes what it reuses.
-      const { snapshotId, snapshot, bytesRead } = await backup(repo, {
+      const { snapshotId, snapshot, bytesRead, unchangedSince } = await backup(repo, {
         ...options,
+        skipIfUnchanged: opts.skipIfUnchanged ?? false,
         onLockWait: lockWaitNote(ctx.out),
       });
       const s = snapshot.summary;
@@ -108,6 +113,7 @@ export default async function backupCommand(
         operation: 'backup',
         snapshot: snapshotId ?? null,
         dryRun: opts.dryRun ?? false,
+        ...(unchangedSince ? { unchangedSince } : {}),
         ...s,
         bytesRead,
         tree: snapshot.tree,
@@ -123,7 +129,11 @@ export default async function backupCommand(
         `${opts.dryRun ? 'would add' : 'added'} ${formatBytes(s.bytesAdded)} in ${s.blobsAdded} blobs to the repository`,
       );
       if (snapshotId) ctx.out.result(`snapshot ${shortId(snapshotId)} saved`);
-      else ctx.out.result('dry run: no snapshot saved');
+      else if (unchangedSince) {
+        ctx.out.result(
+          `nothing changed since snapshot ${shortId(unchangedSince)}: no snapshot saved (--skip-if-unchanged)`,
+        );
+      } else ctx.out.result('dry run: no snapshot saved');
       if (warnings > 0) {
         // A file that cannot be read is left out; a directory that cannot be listed is
         // saved empty: either way, the snapshot lacks their content.
