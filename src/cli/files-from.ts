@@ -64,7 +64,7 @@ export async function readFilesFrom(
     } catch (err) {
       throw new UsageError(`${option}: cannot read ${file}: ${errorCause(err)}`, { cause: err });
     }
-    paths.push(...pathsOf(bytes, kind));
+    pathsOf(bytes, kind, paths);
   }
   if (paths.length === 0) {
     throw new UsageError(
@@ -74,9 +74,8 @@ export async function readFilesFrom(
   return paths;
 }
 
-/** The paths in one list's bytes. */
-function pathsOf(bytes: Buffer, kind: ListKind): string[] {
-  const out: string[] = [];
+/** Appends the paths in one list's bytes to `out` (one by one: a list can be millions long). */
+function pathsOf(bytes: Buffer, kind: ListKind, out: string[]): void {
   const separator = kind === 'raw' ? 0 : 0x0a;
   let start = 0;
   while (start <= bytes.length) {
@@ -90,5 +89,4 @@ function pathsOf(bytes: Buffer, kind: ListKind): string[] {
     }
     if (piece.length > 0) out.push(nameFromBytes(piece));
   }
-  return out;
 }

@@ -42,6 +42,8 @@ const COMMANDS: Record<string, () => Promise<{ default: Handler }>> = {
 
 /** What the filter options narrow for commands that take one snapshot selector. */
 const LATEST_AMONG = 'latest and tag:NAME among snapshots';
+/** ...and for those that take many, or every one the filters match. */
+const CHOSEN_OR_LATEST = 'only snapshots (with SNAPSHOTs: latest and tag:NAME among snapshots)';
 
 /** Builds the program; `run` is called with the command module name and arguments. */
 export function buildProgram(
@@ -318,10 +320,7 @@ export function buildProgram(
     )
     .option('--clear', 'remove every tag')
     .option('-n, --dry-run', 'show what would change; write nothing');
-  addFilterOptions(
-    tag,
-    'only snapshots (with SNAPSHOTs: latest and tag:NAME among snapshots)',
-  ).action(act('tag'));
+  addFilterOptions(tag, CHOSEN_OR_LATEST).action(act('tag'));
 
   const rewrite = program
     .command('rewrite')
@@ -335,10 +334,7 @@ export function buildProgram(
     .option('--forget', "remove each rewritten snapshot's original record")
     .option('-n, --dry-run', 'show what would be removed; write nothing')
     .option('-v, --verbose', 'list every removed path');
-  addFilterOptions(
-    rewrite,
-    'only snapshots (with SNAPSHOTs: latest and tag:NAME among snapshots)',
-  ).action(act('rewrite'));
+  addFilterOptions(rewrite, CHOSEN_OR_LATEST).action(act('rewrite'));
 
   program
     .command('prune')
@@ -372,10 +368,7 @@ export function buildProgram(
       '--from-password-file <file>',
       'password of the source repository (env CAIRN_FROM_PASSWORD; default: the same)',
     );
-  addFilterOptions(
-    sync,
-    'only snapshots (with SNAPSHOTs: latest and tag:NAME among snapshots)',
-  ).action(act('sync'));
+  addFilterOptions(sync, CHOSEN_OR_LATEST).action(act('sync'));
 
   program
     .command('chunk')

@@ -27,7 +27,7 @@ import { chunkStream, type StreamChunk } from '../chunker/stream.js';
 import { abortable, throwIfAborted } from '../core/abort.js';
 import { CAN_HOP, DIRECT_DIR_BYTES, DirRef } from '../core/deep-path.js';
 import { errorCause } from '../core/errno.js';
-import { CairnError, describeError, hasCode, NotFoundError } from '../core/errors.js';
+import { CairnError, describeError, hasCode } from '../core/errors.js';
 import {
   fsPath,
   isWellFormedName,
@@ -220,15 +220,40 @@ export class BackupWalker {
     });
   }
 
+  /**
+   * The stat cache's key for directory `path`. A directory `--files-from` narrows (some
+   * of its entries left out) is recorded under a key of its own: recorded under the
+   * directory's, the next full backup would find the kept entries only, and read the
+   * others again as new.
+   */
+  private dirKey(path: string): string {
+    const narrowed = this.ctx.only !== undefined && !this.ctx.only.covers(path);
+    return narrowed ? `\u0001${cacheKey(path)}` : cacheKey(path);
+  }
+
+  /**
+   * The stat cache's record of directory `path`; for a narrowed one, the full record when
+   * it has none of its own (reused whole only if its entries are the same, which the
+   * check of every name ensures).
+   */
+  private async cachedDir(path: string) {
+    const cache = this.ctx.cache;
+    if (!cache) return undefined;
+    const key = this.dirKey(path);
+    const own = await cache.getDir(key);
+    if (own || key === cacheKey(path)) return own;
+    return cache.getDir(cacheKey(path));
+  }
+
   /** Warns of a path `--files-from` lists that no directory listing held. */
   listedNotFound(path: string): void {
-    this.warn(
+    this.counts.errors++;
+    this.ctx.emit({
+      type: 'warning',
       path,
-      new NotFoundError(
-        path,
-        'listed in --files-from, but not found (missing, below a symbolic link, or in a directory left out)',
-      ),
-    );
+      message: 'listed in --files-from, but not found (missing, or below a symbolic link)',
+      code: 'not-found',
+    });
   }
 
   private warn(path: string, err: unknown): void {
@@ -270,7 +295,7 @@ export class BackupWalker {
       this.warn(path, err);
       listing = { names: [], scan: undefined, slots: undefined };
     }
-    const record = await this.ctx.cache?.getDir(cacheKey(path));
+    const record = await this.cachedDir(path);
     // With `force` the record only says which files are new, changed or unchanged: the
     // files are read and the directory written out all the same.
     const cached = this.ctx.force ? undefined : record;
@@ -295,7 +320,7 @@ export class BackupWalker {
         bytes: result.bytes,
         children: out.signatures,
       };
-      this.afterStored(result.stored.then(() => cache.putDir(cacheKey(path), record)));
+      this.afterStored(result.stored.then(() => cache.putDir(this.dirKey(path), record)));
     }
     return result;
   }
@@ -797,6 +822,7 @@ export class BackupWalker {
     this.counts.dirs++;
     if (this.ctx.oneFileSystem && this.rootDev !== undefined && st.dev !== this.rootDev) {
       // Record the mount point itself, empty, as other tools do.
+      this.ctx.only?.noteLeftOut(path);
       const { tree, stored } = await this.newWriter().finishDeferred();
       return { tree, files: 0, bytes: 0, reused: false, stored };
     }

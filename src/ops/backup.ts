@@ -186,7 +186,7 @@ async function backupUnlocked(
   const startedNs = BigInt(started) * 1_000_000n;
   const emit = options.onEvent ?? (() => {});
   const only = selectionOf(options);
-  const given = only && options.paths.length === 0 ? [only.commonDirectory()] : options.paths;
+  const given = only && options.paths.length === 0 ? [await listRoot(only)] : options.paths;
   const sources = given.map((p) => resolve(p));
   // `link/` names the directory a symbolic link points to, as the kernel reads it.
   const followed = new Set(sources.filter((_, i) => namesDirectory(given[i]!)));
@@ -398,13 +398,19 @@ function selectionOf(options: BackupOptions): PathSelection | undefined {
 function checkListedInside(listed: readonly string[], sources: readonly string[]): void {
   const holding = new Set<string>();
   for (const path of listed) {
-    const source = sources.find((s) => isWithin(path, s) || isWithin(s, path));
-    if (source === undefined) {
+    const source = sources.find((s) => isWithin(path, s));
+    if (source !== undefined) {
+      holding.add(source);
+      continue;
+    }
+    // A listed directory holding sources holds each of them.
+    const inside = sources.filter((s) => isWithin(s, path));
+    if (inside.length === 0) {
       throw new UsageError(
         `${textOfPath(path)} (listed in --files-from) is not inside any PATH given (${sources.map(textOfPath).join(', ')})`,
       );
     }
-    holding.add(source);
+    for (const s of inside) holding.add(s);
   }
   for (const s of sources) {
     if (!holding.has(s)) {
@@ -418,6 +424,28 @@ function checkListedInside(listed: readonly string[], sources: readonly string[]
 /** True when `path` is `dir` or below it. */
 function isWithin(path: string, dir: string): boolean {
   return path === dir || path.startsWith(dir.endsWith(sep) ? dir : `${dir}${sep}`);
+}
+
+/**
+ * What a backup given a list and no PATH backs up: the working directory when it holds
+ * every listed path (`git ls-files`, `find .`: the same root whatever the list holds
+ * this time, so parents and retention groups stay the same), else the deepest directory
+ * holding them all; followed (`DIR/`) when it is a symbolic link, since it holds the
+ * listed paths by construction.
+ */
+async function listRoot(only: PathSelection): Promise<string> {
+  const cwd = process.cwd();
+  let inCwd = true;
+  for (const p of only.paths()) {
+    if (!isWithin(p, cwd)) {
+      inCwd = false;
+      break;
+    }
+  }
+  const root = inCwd ? cwd : only.commonDirectory();
+  if (root === '/') return root;
+  const st = await lstat(fsPath(root)).catch(() => undefined);
+  return st?.isSymbolicLink() ? `${root}/` : root;
 }
 
 /**

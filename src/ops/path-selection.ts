@@ -12,6 +12,8 @@ export class PathSelection {
   private readonly leading = new Set<string>();
   /** Listed paths a directory listing (or the roots) held. */
   private readonly found = new Set<string>();
+  /** Entries the other filters left out, when a listed path may lie below them. */
+  private readonly leftOut = new Set<string>();
 
   constructor(paths: Iterable<string>) {
     for (const p of paths) {
@@ -53,9 +55,25 @@ export class PathSelection {
     if (this.listed.has(path)) this.found.add(path);
   }
 
-  /** The listed paths not found by the walk, in the order given. */
+  /**
+   * Notes that the filters (excludes, tag files, `--one-file-system`) left `path` out:
+   * a listed path below it is not missing, it is excluded.
+   */
+  noteLeftOut(path: string): void {
+    if (this.leading.has(path)) this.leftOut.add(path);
+  }
+
+  /** The listed paths the walk neither found nor saw left out, in the order given. */
   missing(): string[] {
-    return [...this.listed].filter((p) => !this.found.has(p));
+    return [...this.listed].filter((p) => !this.found.has(p) && !this.belowLeftOut(p));
+  }
+
+  private belowLeftOut(path: string): boolean {
+    if (this.leftOut.size === 0) return false;
+    for (let at = dirname(path); ; at = dirname(at)) {
+      if (this.leftOut.has(at)) return true;
+      if (dirname(at) === at) return false;
+    }
   }
 
   /**

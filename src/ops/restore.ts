@@ -735,12 +735,15 @@ class RestoreRun {
       if (this.excluder?.excludes(below, name)) continue;
       const path = join(dir, name);
       try {
-        if (!(await this.removeExtra(path, join(at, name), below))) {
+        const why = { excluded: false };
+        if (!(await this.removeExtra(path, join(at, name), below, why))) {
           this.emit({
             type: 'notice',
             code: 'kept-excluded',
             path,
-            message: 'not deleted: it holds entries the exclude patterns match',
+            message: why.excluded
+              ? 'not deleted: it holds entries the exclude patterns match'
+              : 'not deleted: it holds entries that could not be examined',
           });
         }
       } catch (err) {
@@ -755,14 +758,19 @@ class RestoreRun {
    * stays, with the directories holding it, as rsync keeps them (the rest of each such
    * directory is removed). True when it is gone.
    */
-  private async removeExtra(path: string, at: string, inSnapshot: string): Promise<boolean> {
+  private async removeExtra(
+    path: string,
+    at: string,
+    inSnapshot: string,
+    why = { excluded: false },
+  ): Promise<boolean> {
     if (!this.excluder) {
       if (!this.dryRun) await removeWholeTree(at);
       this.deleted(path);
       return true;
     }
     const removed: string[] = [];
-    const gone = await this.clearExtra(path, at, inSnapshot, removed);
+    const gone = await this.clearExtra(path, at, inSnapshot, removed, why);
     if (gone) this.deleted(path);
     else for (const p of removed) this.deleted(p);
     return gone;
@@ -779,6 +787,7 @@ class RestoreRun {
     at: string,
     inSnapshot: string,
     removed: string[],
+    why: { excluded: boolean },
   ): Promise<boolean> {
     const st = withFsPathSync(at, (where) => lstatSync(where));
     if (!st.isDirectory()) {
@@ -793,13 +802,15 @@ class RestoreRun {
       const inside = `${inSnapshot}/${name}`;
       if (this.excluder!.excludes(inside, name)) {
         kept = true;
+        why.excluded = true;
         continue;
       }
       const childPath = join(path, name);
       const sub: string[] = [];
       try {
-        if (await this.clearExtra(childPath, join(at, name), inside, sub)) gone.push(childPath);
-        else {
+        if (await this.clearExtra(childPath, join(at, name), inside, sub, why)) {
+          gone.push(childPath);
+        } else {
           kept = true;
           below.push(...sub);
         }

@@ -26,7 +26,12 @@ import type { BlobStore } from '../repo/blob-store.js';
 import { snapshotKey } from '../repo/layout.js';
 import { LruMap } from '../repo/lru.js';
 import type { Repository } from '../repo/repository.js';
-import { rewriting, type SnapshotFilter, withoutRank } from '../repo/snapshots.js';
+import {
+  rewriting,
+  type SnapshotFilter,
+  type SnapshotRef,
+  withoutRank,
+} from '../repo/snapshots.js';
 import { ExcludeMatcher } from './exclude.js';
 import { dropStaleInventory, withExclusiveLock } from './lock-guard.js';
 import { selectSnapshots } from './tag.js';
@@ -80,13 +85,20 @@ export type RewriteEvent =
       id?: ObjectId;
       snapshot: Snapshot;
       removed: RemovedCounts;
+      /** This rewrite was there already (`id`, perhaps tagged since): nothing was written. */
+      existing?: boolean;
     };
 
 /** What `rewrite` did. */
 export interface RewriteReport {
-  rewritten: Array<{ from: ObjectId; id?: ObjectId; removed: RemovedCounts }>;
+  rewritten: Array<{ from: ObjectId; id?: ObjectId; removed: RemovedCounts; existing?: boolean }>;
   /** Snapshots holding nothing the patterns match. */
   unchanged: number;
+  /**
+   * Snapshots chosen by filter (not named) and left alone: an older version of a backup
+   * that an earlier rewrite replaced. Rewritten again they would outrank that rewrite.
+   */
+  superseded: ObjectId[];
   /** Snapshots left as they are because a tree of theirs cannot be read. */
   failed: Array<{ id: ObjectId; message: string }>;
   /** Old records deleted (`forget`). */
@@ -120,12 +132,12 @@ export async function rewrite(repo: Repository, options: RewriteOptions): Promis
     if (lock) await dropStaleInventory(repo, signal);
     const selected = await selectSnapshots(repo, options.snapshots ?? [], options.filter, signal);
     // Every record by its time, to rank each new one above those of its time.
-    const byTime = new Map<string, Snapshot[]>();
+    const byTime = new Map<string, SnapshotRef[]>();
     const sameTime = (time: string) => byTime.get(time) ?? byTime.set(time, []).get(time)!;
     // A record that cannot be read cannot be ranked: passed over.
-    for (const r of await repo.snapshots.list({}, signal, () => {})) {
-      sameTime(r.snapshot.time).push(r.snapshot);
-    }
+    for (const r of await repo.snapshots.list({}, signal, () => {}))
+      sameTime(r.snapshot.time).push(r);
+    const named = (options.snapshots ?? []).length > 0;
     const rewriter = new TreeRewriter(repo, repo.blobStore({ dryRun }), matcher, {
       patterns: options.exclude,
       dryRun,
@@ -135,6 +147,7 @@ export async function rewrite(repo: Repository, options: RewriteOptions): Promis
     const report: RewriteReport = {
       rewritten: [],
       unchanged: 0,
+      superseded: [],
       failed: [],
       forgotten: 0,
       unmatched: [],
@@ -166,8 +179,36 @@ export async function rewrite(repo: Repository, options: RewriteOptions): Promis
           report.unchanged++;
           continue;
         }
-        const next = rewrittenRecord(id, snapshot, result, sameTime(snapshot.time));
-        sameTime(snapshot.time).push(next);
+        const { removed } = result;
+        // The versions of this backup: records of its time, host and paths.
+        const line = sameTime(snapshot.time).filter((r) => sameBackup(r.snapshot, snapshot));
+        const existing = line.find(
+          (r) => r.snapshot.rewrites !== undefined && r.snapshot.tree === result.tree,
+        );
+        if (existing) {
+          // Written before (a rewrite stopped before --forget, perhaps tagged since).
+          report.rewritten.push({ from: id, id: existing.id, removed, existing: true });
+          options.onEvent?.({
+            type: 'rewritten',
+            from: id,
+            id: existing.id,
+            snapshot: existing.snapshot,
+            removed,
+            existing: true,
+          });
+          continue;
+        }
+        const rank = snapshot.rewrites ?? 0;
+        if (!named && line.some((r) => (r.snapshot.rewrites ?? 0) > rank)) {
+          report.superseded.push(id);
+          continue;
+        }
+        const next = rewrittenRecord(
+          id,
+          snapshot,
+          result,
+          sameTime(snapshot.time).map((r) => r.snapshot),
+        );
         let nextId: ObjectId | undefined;
         if (!dryRun) {
           // The new trees reference blobs only the lock kept from a prune: commit nothing
@@ -175,7 +216,10 @@ export async function rewrite(repo: Repository, options: RewriteOptions): Promis
           await lock?.confirm(signal);
           nextId = await repo.snapshots.write(next, signal);
         }
-        const { removed } = result;
+        sameTime(snapshot.time).push({
+          id: nextId ?? repo.snapshots.idOfRecord(next),
+          snapshot: next,
+        });
         report.rewritten.push({ from: id, ...(nextId ? { id: nextId } : {}), removed });
         options.onEvent?.({
           type: 'rewritten',
@@ -219,6 +263,16 @@ function rewrittenRecord(
     },
     ...rewriting(id, result.tree, sameTime),
   };
+}
+
+/** True when `a` and `b` are versions of one backup: the same time, host and paths. */
+function sameBackup(a: Snapshot, b: Snapshot): boolean {
+  if (a.time !== b.time || a.hostname !== b.hostname || a.paths.length !== b.paths.length) {
+    return false;
+  }
+  const x = [...a.paths].sort();
+  const y = [...b.paths].sort();
+  return x.every((p, i) => p === y[i]);
 }
 
 /** Errors that say a tree of the snapshot cannot be read, not that the run must stop. */

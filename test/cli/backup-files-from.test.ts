@@ -75,6 +75,19 @@ describe('cairn backup --files-from', () => {
     expect(await listing(repo)).toEqual(['a.ts']);
   });
 
+  it('reads a list of 300,000 paths', async () => {
+    const { repo, root, lists } = await setup();
+    const list = join(lists, 'long');
+    // Mostly names that are not there (each a warning), and one that is.
+    const lines = Array.from({ length: 300_000 }, (_, i) => `${root}/src/missing-${i}`);
+    lines.push(`${root}/src/a.ts`);
+    await writeFile(list, `${lines.join('\n')}\n`);
+    const r = await cli('--repo', repo, 'backup', root, '--files-from', list, '--quiet');
+    expect(r.code).toBe(EXIT.partial);
+    expect(r.stderr).toContain('300000 paths listed in --files-from not found');
+    expect(await listing(repo)).toEqual(['src', 'src/a.ts']);
+  }, 60_000);
+
   it('refuses empty lists, paths outside PATH, two lists on stdin and a stream, before opening the repository', async () => {
     const { root, lists } = await setup();
     const noRepo = join(await tempDir(), 'none');

@@ -55,6 +55,7 @@ describe('cairn rewrite', () => {
       operation: 'rewrite',
       rewritten: 1,
       unchanged: 0,
+      superseded: [],
       failed: [],
       forgotten: 0,
       unmatched: [],
@@ -91,6 +92,15 @@ describe('cairn rewrite', () => {
     expect((latest.summary as { files: number }).files).toBe(1);
     const ls = await cli('--repo', repo, 'ls', String(latest.id));
     expect(ls.stdout.trim().split('\n')).toEqual(['app/', 'app/main.js']);
+    // Chosen by filter, the original the first rewrite kept is left alone: a new rewrite
+    // of it would outrank the one that removed id_rsa.
+    const again = await cli('--repo', repo, '--json', 'rewrite', '-e', 'main.js', '-n');
+    expect(again.code, again.stderr).toBe(EXIT.ok);
+    expect(again.json.at(-1)).toMatchObject({ rewritten: 1, superseded: [ids[0]] });
+    const note = await cli('--repo', repo, 'rewrite', '-e', 'main.js', '-n');
+    expect(note.stderr).toContain(
+      `left 1 snapshot alone (${ids[0]!.slice(0, 8)}): a rewrite of each is there already`,
+    );
     const check = await cli('--repo', repo, 'check', '--read-data');
     expect(check.code, check.stdout + check.stderr).toBe(EXIT.ok);
   });

@@ -22,7 +22,7 @@ async function setup() {
   const A = join(base, 'a');
   const B = join(base, 'b');
   await writeTree(base, { a: { 'x.txt': 'first' }, b: { 'y.txt': 'y' } });
-  expect((await cli('--repo', repo, 'init', '--no-encryption')).code).toBe(0);
+  expect((await inRepo(repo)('init', '--no-encryption')).code).toBe(0);
   const runs: string[][] = [
     [A, '--host', 'h1', '--tag', 'daily'],
     [B, '--host', 'h1'],
@@ -32,7 +32,7 @@ async function setup() {
   // Each backup's own id (the listing's order could tie on a millisecond).
   const ids: string[] = [];
   const run = async (args: string[]) => {
-    const r = await cli('--repo', repo, '--json', 'backup', ...args);
+    const r = await inRepo(repo)('--json', 'backup', ...args);
     expect(r.code, r.stderr).toBe(EXIT.ok);
     ids.push(String(r.json.find((e) => e.type === 'summary')!.snapshot));
   };
@@ -44,9 +44,14 @@ async function setup() {
   return { repo, A, B, ids };
 }
 
+/** `cairn --repo REPO ...` */
+function inRepo(repo: string) {
+  return (...args: string[]) => cli('--repo', repo, ...args);
+}
+
 /** The ids `snapshots` lists with `args`, oldest first. */
 async function listed(repo: string, ...args: string[]): Promise<string[]> {
-  const r = await cli('--repo', repo, '--json', 'snapshots', ...args);
+  const r = await inRepo(repo)('--json', 'snapshots', ...args);
   expect(r.code, r.stderr).toBe(EXIT.ok);
   return r.json.filter((e) => e.type === 'snapshot').map((e) => String(e.id));
 }
@@ -61,7 +66,7 @@ describe('snapshot filters', () => {
     // The newest of each host and set of paths.
     expect(await listed(repo, '--latest', '1')).toEqual([ids[1], ids[2], ids[3], ids[4]]);
     expect(await listed(repo, '--latest', '2', '--host', 'h1')).toEqual([ids[0], ids[1], ids[4]]);
-    const zero = await cli('--repo', repo, 'snapshots', '--latest', '0');
+    const zero = await inRepo(repo)('snapshots', '--latest', '0');
     expect(zero.code).toBe(EXIT.usage);
   });
 
@@ -70,9 +75,7 @@ describe('snapshot filters', () => {
     expect(await listed(repo, '--path', relative(process.cwd(), A))).toEqual(
       await listed(repo, '--path', A),
     );
-    const stream = await cli(
-      '--repo',
-      repo,
+    const stream = await inRepo(repo)(
       '--json',
       'backup',
       '--stdin-from-command',
@@ -92,9 +95,7 @@ describe('snapshot filters', () => {
   it('restore, ls, dump, diff and cat take latest and tag:NAME among what the filters match', async () => {
     const { repo, A, B, ids } = await setup();
     const target = await tempDir();
-    const r = await cli(
-      '--repo',
-      repo,
+    const r = await inRepo(repo)(
       'restore',
       'latest',
       '--host',
@@ -107,37 +108,15 @@ describe('snapshot filters', () => {
     expect(r.code, r.stderr).toBe(EXIT.ok);
     expect(await readFile(join(target, 'y.txt'), 'utf8')).toBe('y');
 
-    const ls = await cli('--repo', repo, '--json', 'ls', 'latest', '--host', 'h2');
+    const ls = await inRepo(repo)('--json', 'ls', 'latest', '--host', 'h2');
     expect(ls.json.at(-1)).toMatchObject({ type: 'summary', snapshot: ids[3] });
 
-    const dump = await cli(
-      '--repo',
-      repo,
-      'dump',
-      'latest',
-      'x.txt',
-      '--path',
-      A,
-      '--tag',
-      'daily',
-    );
+    const dump = await inRepo(repo)('dump', 'latest', 'x.txt', '--path', A, '--tag', 'daily');
     expect(dump.stdout).toBe('first');
-    const newest = await cli(
-      '--repo',
-      repo,
-      'dump',
-      'latest',
-      'x.txt',
-      '--host',
-      'h1',
-      '--path',
-      A,
-    );
+    const newest = await inRepo(repo)('dump', 'latest', 'x.txt', '--host', 'h1', '--path', A);
     expect(newest.stdout).toBe('second');
 
-    const diff = await cli(
-      '--repo',
-      repo,
+    const diff = await inRepo(repo)(
       '--json',
       'diff',
       'tag:daily',
@@ -152,9 +131,7 @@ describe('snapshot filters', () => {
       expect.objectContaining({ change: 'modified', path: 'x.txt' }),
     ]);
 
-    const cat = await cli(
-      '--repo',
-      repo,
+    const cat = await inRepo(repo)(
       '--json',
       'cat',
       'snapshot',
@@ -178,37 +155,25 @@ describe('snapshot filters', () => {
     );
     expect(byId.json[0]).toMatchObject({ id: ids[0] });
 
-    const none = await cli('--repo', repo, 'ls', 'latest', '--host', 'h3');
+    const none = await inRepo(repo)('ls', 'latest', '--host', 'h3');
     expect(none.code).toBe(EXIT.failure);
     expect(none.stderr).toContain('no snapshot matches latest among those with host "h3"');
-    const config = await cli('--repo', repo, 'cat', 'config', '--host', 'h1');
+    const config = await inRepo(repo)('cat', 'config', '--host', 'h1');
     expect(config.code).toBe(EXIT.usage);
     expect(config.stderr).toContain('not with cat config');
   });
 
   it('find, forget and sync take the snapshots the filters match', async () => {
     const { repo, A, B, ids } = await setup();
-    const find = await cli('--repo', repo, '--json', 'find', 'x.txt', '--path', A, '--host', 'h2');
+    const find = await inRepo(repo)('--json', 'find', 'x.txt', '--path', A, '--host', 'h2');
     expect(find.json.filter((e) => e.type === 'match').map((e) => e.snapshot)).toEqual([
       ids[2],
       ids[3],
     ]);
-    const one = await cli(
-      '--repo',
-      repo,
-      '--json',
-      'find',
-      'x.txt',
-      '-s',
-      'latest',
-      '--host',
-      'h2',
-    );
+    const one = await inRepo(repo)('--json', 'find', 'x.txt', '-s', 'latest', '--host', 'h2');
     expect(one.json.filter((e) => e.type === 'match').map((e) => e.snapshot)).toEqual([ids[3]]);
 
-    const forget = await cli(
-      '--repo',
-      repo,
+    const forget = await inRepo(repo)(
       '--json',
       'forget',
       '--keep-last',
@@ -221,7 +186,7 @@ describe('snapshot filters', () => {
     );
     expect(forget.code, forget.stderr).toBe(EXIT.ok);
     expect(forget.json.at(-1)).toMatchObject({ removed: [ids[0]] });
-    const byId = await cli('--repo', repo, 'forget', ids[0]!, '--path', A);
+    const byId = await inRepo(repo)('forget', ids[0]!, '--path', A);
     expect(byId.code).toBe(EXIT.usage);
 
     const dst = join(await tempDir(), 'dst');
@@ -236,9 +201,7 @@ describe('snapshot filters', () => {
 
   it('tag and rewrite narrow latest by the filters; the table names what a record replaces', async () => {
     const { repo, A, ids } = await setup();
-    const tag = await cli(
-      '--repo',
-      repo,
+    const tag = await inRepo(repo)(
       '--json',
       'tag',
       'latest',
@@ -251,9 +214,7 @@ describe('snapshot filters', () => {
     );
     expect(tag.code, tag.stderr).toBe(EXIT.ok);
     expect(tag.json.find((e) => e.type === 'snapshot')).toMatchObject({ from: ids[3] });
-    const rewrite = await cli(
-      '--repo',
-      repo,
+    const rewrite = await inRepo(repo)(
       '--json',
       'rewrite',
       'latest',
@@ -265,7 +226,7 @@ describe('snapshot filters', () => {
     expect(rewrite.code, rewrite.stderr).toBe(EXIT.ok);
     expect(rewrite.json.find((e) => e.type === 'snapshot')).toMatchObject({ from: ids[4] });
 
-    const table = await cli('--repo', repo, 'snapshots');
+    const table = await inRepo(repo)('snapshots');
     const lines = table.stdout.split('\n');
     expect(lines[0]).toMatch(/ Replaces /);
     const short = (id: string) => id.slice(0, 8);

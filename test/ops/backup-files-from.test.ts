@@ -136,6 +136,77 @@ describe('backup limited to listed paths', () => {
   });
 });
 
+describe('backup limited to listed paths: what the second review found', () => {
+  it('a listed path the filters leave out is not missing', async () => {
+    const root = await tempDir();
+    await writeTree(root, SOURCE);
+    const repo = await memoryRepo();
+    const events: BackupEvent[] = [];
+    const r = await backup(repo, {
+      paths: [root],
+      statCacheDir: false,
+      filesFrom: [join(root, 'build', 'out.js'), join(root, 'README.md')],
+      excludes: ['build'],
+      onEvent: (e) => events.push(e),
+    });
+    expect(events.filter((e) => e.type === 'warning')).toEqual([]);
+    expect(r.snapshot.summary.errors).toBe(0);
+    expect(await pathsOf(repo, r.snapshot.tree)).toEqual(['README.md']);
+  });
+
+  it('a narrowed backup leaves the stat cache of the full one as it was', async () => {
+    const root = await tempDir();
+    await writeTree(root, SOURCE);
+    const repo = await memoryRepo();
+    const statCacheDir = await tempDir();
+    // Files changed in the last 100 ms are not trusted to the cache (source-stat.ts).
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    await backup(repo, { paths: [root], statCacheDir });
+    await backup(repo, { paths: [root], statCacheDir, filesFrom: [join(root, 'src', 'a.ts')] });
+    const full = await backup(repo, { paths: [root], statCacheDir });
+    expect(full.bytesRead).toBe(0);
+    expect(full.snapshot.summary).toMatchObject({ filesNew: 0, filesChanged: 0 });
+    // And the narrowed one, run again, reads nothing either.
+    const options = { paths: [root], statCacheDir, filesFrom: [join(root, 'src', 'a.ts')] };
+    await backup(repo, options);
+    expect((await backup(repo, options)).bytesRead).toBe(0);
+  });
+
+  it('a listed directory above several PATHs holds each of them', async () => {
+    const root = await tempDir();
+    await writeTree(root, SOURCE);
+    const repo = await memoryRepo();
+    const r = await backup(repo, {
+      paths: [join(root, 'src'), join(root, 'docs')],
+      statCacheDir: false,
+      filesFrom: [root],
+    });
+    expect(r.snapshot.summary.files).toBe(6);
+  });
+
+  it('without PATH: the working directory when it holds the list, a linked directory followed', async () => {
+    const repo = await memoryRepo();
+    const here = await backup(repo, {
+      paths: [],
+      statCacheDir: false,
+      filesFrom: ['README.md', 'docs/cli.md'],
+      dryRun: true,
+    });
+    expect(here.snapshot.paths).toEqual([process.cwd()]);
+    const root = await tempDir();
+    await writeTree(root, SOURCE);
+    await symlink(join(root, 'src'), join(root, 'link'));
+    const linked = await backup(repo, {
+      paths: [],
+      statCacheDir: false,
+      filesFrom: [join(root, 'link', 'a.ts'), join(root, 'link', 'lib', 'c.ts')],
+    });
+    expect(linked.snapshot.paths).toEqual([`${join(root, 'link')}/`]);
+    expect(linked.snapshot.summary.errors).toBe(0);
+    expect(await pathsOf(repo, linked.snapshot.tree)).toEqual(['a.ts', 'lib', 'lib/c.ts']);
+  });
+});
+
 describe('PathSelection', () => {
   it('covers below listed directories, keeps what leads to them, finds the common directory', () => {
     const s = new PathSelection(['/a/b/c', '/a/d', '/e']);

@@ -161,6 +161,29 @@ describe('rewrite', () => {
     expect((await repo.snapshots.resolve('latest')).id).toBe(second.rewritten[0]!.id);
   });
 
+  it('chosen by filter, leaves alone what an earlier rewrite replaced, and finds rewrites made before', async () => {
+    const src = await tempDir();
+    await writeTree(src, { 'a.key': 'a', 'b.key': 'b', data: 'd' });
+    const repo = await memoryRepo();
+    const full = await backup(repo, { paths: [src], statCacheDir: false });
+    const first = await rewrite(repo, { snapshots: ['latest'], exclude: ['*.key'] });
+    const clean = first.rewritten[0]!.id!;
+    // A narrower pattern over every snapshot: the original would become a record holding
+    // b.key that outranks the clean one. It is left alone instead.
+    const narrower = await rewrite(repo, { exclude: ['a.key'] });
+    expect(narrower).toMatchObject({ rewritten: [], unchanged: 1, superseded: [full.snapshotId] });
+    expect((await repo.snapshots.resolve('latest')).id).toBe(clean);
+    // The clean record tagged; then the rewrite again, with --forget, over every snapshot
+    // (as to finish one stopped before its --forget): the rewrite is there already.
+    const tagged = (await tagSnapshots(repo, { snapshots: [clean], add: ['keep'] })).changed[0]!.id;
+    const rerun = await rewrite(repo, { exclude: ['*.key'], forget: true });
+    expect(rerun.rewritten).toEqual([
+      { from: full.snapshotId, id: tagged, removed: expect.anything(), existing: true },
+    ]);
+    expect(rerun.forgotten).toBe(1);
+    expect(await repo.snapshots.ids()).toEqual([tagged]);
+  });
+
   it('gives the same tree as a backup for paged directories, hard links and byte names', async () => {
     const src = await tempDir();
     await mkdir(join(src, 'big'));

@@ -72,9 +72,12 @@ export default async function backupCommand(
     async (repo) => {
       const parent = opts.parent ? (await ctx.resolveSnapshot(repo, opts.parent)).id : undefined;
       let warnings = 0;
+      // Paths --files-from lists that were not there: not read errors.
+      let notFound = 0;
       const onEvent = (e: BackupEvent) => {
         if (e.type === 'warning') {
-          warnings++;
+          if (e.code === 'not-found') notFound++;
+          else warnings++;
           ctx.out.warn(`${visiblePath(e.path)}: ${e.message}`, e);
         } else if (e.type === 'progress') {
           ctx.out.progress({ ...e, extra: `+${formatBytes(e.bytesAdded)}` });
@@ -134,14 +137,19 @@ export default async function backupCommand(
           `nothing changed since snapshot ${shortId(unchangedSince)}: no snapshot saved (--skip-if-unchanged)`,
         );
       } else ctx.out.result('dry run: no snapshot saved');
+      if (notFound > 0) {
+        ctx.out.error(
+          `${count(notFound, 'path')} listed in --files-from not found (see the warnings)`,
+        );
+      }
       if (warnings > 0) {
         // A file that cannot be read is left out; a directory that cannot be listed is
         // saved empty: either way, the snapshot lacks their content.
         ctx.out.error(
           `${count(warnings, 'path')} could not be read (see the warnings): the snapshot lacks their content`,
         );
-        return EXIT.partial;
       }
+      if (warnings + notFound > 0) return EXIT.partial;
       return EXIT.ok;
     },
     { dryRun: opts.dryRun ?? false },

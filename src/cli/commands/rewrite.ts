@@ -56,7 +56,14 @@ export default async function rewriteCommand(
           id: e.id ?? null,
           from: e.from,
           removed: e.removed,
+          ...(e.existing ? { existing: true } : {}),
         });
+        if (e.existing) {
+          ctx.out.line(
+            `${shortId(e.from)} (${formatTime(e.snapshot.time)}) was rewritten before, as ${shortId(e.id!)}: nothing written`,
+          );
+          return;
+        }
         const as = e.id ? ` as ${shortId(e.id)}` : '';
         ctx.out.line(
           `${dryRun ? 'would rewrite' : 'rewrote'} ${shortId(e.from)} (${formatTime(e.snapshot.time)})${as}: ${removedText(e.removed, dryRun)}`,
@@ -68,12 +75,19 @@ export default async function rewriteCommand(
       operation: 'rewrite',
       rewritten: report.rewritten.length,
       unchanged: report.unchanged,
+      superseded: report.superseded,
       failed: report.failed.map((f) => f.id),
       forgotten: report.forgotten,
       unmatched: report.unmatched,
       dryRun,
     });
-    const examined = report.rewritten.length + report.unchanged + report.failed.length;
+    const examined =
+      report.rewritten.length + report.unchanged + report.failed.length + report.superseded.length;
+    if (report.superseded.length > 0) {
+      ctx.out.note(
+        `left ${count(report.superseded.length, 'snapshot')} alone (${report.superseded.map(shortId).join(', ')}): a rewrite of each is there already, and a new one would outrank it; name one to rewrite it, or forget it`,
+      );
+    }
     if (examined === 0) ctx.out.note('no snapshot matches the selection: nothing to rewrite');
     for (const pattern of report.unmatched) {
       ctx.out.note(
