@@ -13,6 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { errorCause } from '../core/errno.js';
 import { UsageError } from '../core/errors.js';
 import { nameFromBytes } from '../core/fs-names.js';
+import { absolutePath } from '../ops/path-selection.js';
 
 /** The options as commander collects them. */
 export interface FilesFromCliOptions {
@@ -33,8 +34,8 @@ export function hasFilesFrom(opts: FilesFromCliOptions): boolean {
 }
 
 /**
- * The paths of every list, in the order given (relative ones as written: the backup
- * resolves them from the working directory); undefined when no list was given. A list
+ * The paths of every list, in the order given, made absolute from the working directory
+ * (once: the backup takes them as they are); undefined when no list was given. A list
  * that names nothing is a usage error: a backup limited to nothing is a mistake (an
  * empty `git ls-files` in the wrong directory), not an empty snapshot.
  */
@@ -87,6 +88,6 @@ function pathsOf(bytes: Buffer, kind: ListKind, out: string[]): void {
       if (piece.at(-1) === 0x0d) piece = piece.subarray(0, -1);
       if (piece[0] === 0x23) continue; // '#'
     }
-    if (piece.length > 0) out.push(nameFromBytes(piece));
+    if (piece.length > 0) out.push(absolutePath(nameFromBytes(piece)));
   }
 }

@@ -352,7 +352,13 @@ export function buildProgram(
     .option('--remove-all', 'remove every lock, live or not')
     .action(act('unlock'));
 
-  program.command('stats').description('repository size and deduplication').action(act('stats'));
+  const stats = program
+    .command('stats')
+    .description(
+      'repository size and deduplication; with SNAPSHOTs or filters, what they reference and what only they do',
+    )
+    .argument('[snapshot...]', 'snapshots to count: id, id prefix, latest, tag:NAME');
+  addFilterOptions(stats, CHOSEN_OR_LATEST).action(act('stats'));
 
   const sync = program
     .command('sync')

@@ -46,7 +46,7 @@ import type { BackupEvent } from './events.js';
 import { ExcludeMatcher } from './exclude.js';
 import { CACHEDIR_EXCLUDE_TAG, parseExcludeTag, TagExcluder } from './exclude-tags.js';
 import { withSharedLock } from './lock-guard.js';
-import { PathSelection } from './path-selection.js';
+import { absolutePath, PathSelection } from './path-selection.js';
 import { PROGRAM } from './program.js';
 import { scanTotals } from './scan.js';
 
@@ -354,7 +354,7 @@ export function checkBackupOptions(options: BackupOptions): void {
   if (options.filesFrom?.includes('')) throw new UsageError('--files-from lists an empty path');
   if (options.filesFrom && !options.stdin && options.paths.length > 0) {
     checkListedInside(
-      options.filesFrom.map((p) => resolve(p)),
+      options.filesFrom.map(absolutePath),
       options.paths.map((p) => resolve(p)),
     );
   }
@@ -387,7 +387,7 @@ function checkBackupTime(time: Date): void {
 /** The paths of `filesFrom`, made absolute from the working directory. */
 function selectionOf(options: BackupOptions): PathSelection | undefined {
   if (!options.filesFrom || options.stdin) return undefined;
-  return new PathSelection(options.filesFrom.map((p) => resolve(p)));
+  return new PathSelection(options.filesFrom.map(absolutePath));
 }
 
 /**

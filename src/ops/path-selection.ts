@@ -4,7 +4,18 @@
  * directories leading to a listed path, holding only what leads on; nothing else is.
  * Paths are absolute and normalized, as the walk joins them.
  */
-import { dirname, sep } from 'node:path';
+import { dirname, resolve, sep } from 'node:path';
+
+/** What `resolve` would change in an absolute path: `//`, `.` or `..` parts, an ending `/`. */
+const UNNORMALIZED = /\/\/|\/\.\.?(\/|$)|.\/$/;
+
+/**
+ * `resolve(path)`, without its work when `path` is already absolute and normalized: a
+ * list of a million paths is resolved once, in the CLI, and checked twice more.
+ */
+export function absolutePath(path: string): string {
+  return path.startsWith('/') && !UNNORMALIZED.test(path) ? path : resolve(path);
+}
 
 export class PathSelection {
   private readonly listed = new Set<string>();

@@ -199,6 +199,27 @@ describe('snapshot filters', () => {
     expect(await listed(dst)).toEqual([ids[0], ids[3], ids[4]]);
   });
 
+  it('stats counts what the chosen snapshots reference', async () => {
+    const { repo, ids } = await setup();
+    const r = await inRepo(repo)('--json', 'stats', '--host', 'h2');
+    expect(r.code, r.stderr).toBe(EXIT.ok);
+    expect(r.json.at(-1)).toMatchObject({
+      type: 'summary',
+      operation: 'stats',
+      selected: [ids[2], ids[3]],
+      snapshots: 2,
+      missingBlobs: 0,
+    });
+    const text = await inRepo(repo)('stats', 'latest', '--host', 'h1');
+    expect(text.stdout).toMatch(/^snapshots\s+1$/m);
+    expect(text.stdout).toMatch(
+      /^only in these\s+\d+ \(.*\): what forget and prune of them would free$/m,
+    );
+    const whole = await inRepo(repo)('--json', 'stats');
+    expect(whole.json.at(-1)).toMatchObject({ snapshots: 5 });
+    expect(whole.json.at(-1)).not.toHaveProperty('selected');
+  });
+
   it('tag and rewrite narrow latest by the filters; the table names what a record replaces', async () => {
     const { repo, A, ids } = await setup();
     const tag = await inRepo(repo)(

@@ -5,12 +5,12 @@
  * that is not found is a warning; paths outside the PATHs are refused.
  */
 import { symlink } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
 import { backup } from '../../src/ops/backup.js';
 import type { BackupEvent } from '../../src/ops/events.js';
-import { PathSelection } from '../../src/ops/path-selection.js';
+import { absolutePath, PathSelection } from '../../src/ops/path-selection.js';
 import { walkTree } from '../../src/ops/walk.js';
 import type { Repository } from '../../src/repo/repository.js';
 import { tempDir, writeTree } from '../helpers/fs.js';
@@ -208,6 +208,30 @@ describe('backup limited to listed paths: what the second review found', () => {
 });
 
 describe('PathSelection', () => {
+  it('absolutePath is resolve, with less work for paths already normalized', () => {
+    for (const p of [
+      '/',
+      '/a',
+      '/a/',
+      '/a//b',
+      '/a/./b',
+      '/a/../b',
+      '/a/.hidden',
+      '/a/..x',
+      '/a/...',
+      '/.',
+      '/..',
+      'rel',
+      './x',
+      '../y',
+      '/a/b/.',
+      '/a/b/..',
+      '//x',
+    ]) {
+      expect(absolutePath(p), p).toBe(resolve(p));
+    }
+  });
+
   it('covers below listed directories, keeps what leads to them, finds the common directory', () => {
     const s = new PathSelection(['/a/b/c', '/a/d', '/e']);
     expect(s.covers('/a/b/c')).toBe(true);
