@@ -13,7 +13,6 @@ import { readFile } from 'node:fs/promises';
 import { errorCause } from '../core/errno.js';
 import { UsageError } from '../core/errors.js';
 import { nameFromBytes } from '../core/fs-names.js';
-import { absolutePath } from '../ops/path-selection.js';
 
 /** The options as commander collects them. */
 export interface FilesFromCliOptions {
@@ -34,8 +33,8 @@ export function hasFilesFrom(opts: FilesFromCliOptions): boolean {
 }
 
 /**
- * The paths of every list, in the order given, made absolute from the working directory
- * (once: the backup takes them as they are); undefined when no list was given. A list
+ * The paths of every list, in the order given, as written (relative ones are taken from
+ * the working directory by the backup); undefined when no list was given. A list
  * that names nothing is a usage error: a backup limited to nothing is a mistake (an
  * empty `git ls-files` in the wrong directory), not an empty snapshot.
  */
@@ -88,6 +87,6 @@ function pathsOf(bytes: Buffer, kind: ListKind, out: string[]): void {
       if (piece.at(-1) === 0x0d) piece = piece.subarray(0, -1);
       if (piece[0] === 0x23) continue; // '#'
     }
-    if (piece.length > 0) out.push(absolutePath(nameFromBytes(piece)));
+    if (piece.length > 0) out.push(nameFromBytes(piece));
   }
 }

@@ -102,13 +102,19 @@ export function parseTime(value: string, option: string): Date {
     const local = new Date(0);
     local.setFullYear(year, month - 1, day);
     local.setHours(hour, minute, second, ms);
+    // A local time skipped when clocks go forward (02:30 on a spring DST night) comes
+    // back as another hour: refused rather than recorded as a time not asked for.
+    if (local.getHours() !== hour || local.getMinutes() !== minute) {
+      throw new UsageError(
+        `${option}: ${JSON.stringify(value)} does not exist in local time (clocks went forward): give an offset or Z`,
+      );
+    }
     return local;
   }
-  const offsetMinutes =
-    zone === 'Z'
-      ? 0
-      : (zone.startsWith('-') ? -1 : 1) *
-        (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(zone.length - 2)));
+  const offsetHours = zone === 'Z' ? 0 : Number(zone.slice(1, 3));
+  const offsetMins = zone === 'Z' ? 0 : Number(zone.slice(zone.length - 2));
+  if (offsetHours > 23 || offsetMins > 59) throw bad();
+  const offsetMinutes = (zone.startsWith('-') ? -1 : 1) * (offsetHours * 60 + offsetMins);
   return new Date(utc.getTime() - offsetMinutes * 60_000);
 }
 

@@ -293,6 +293,8 @@ export class BackupWalker {
         throw err;
       }
       this.warn(path, err);
+      // What --files-from lists below it was not looked for: not "not found" as well.
+      this.ctx.only?.noteLeftOut(path);
       listing = { names: [], scan: undefined, slots: undefined };
     }
     const record = await this.cachedDir(path);

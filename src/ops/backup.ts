@@ -150,12 +150,18 @@ export interface BackupResult {
   unchangedSince?: ObjectId;
 }
 
-/** True when a backup recording `next` would say nothing `parent` does not: same tree and tags. */
+/**
+ * True when a backup recording `next` would say nothing `parent` does not: the same
+ * tree, tags, host and paths (a parent named with --parent may be another host's).
+ */
 function sameContent(parent: Snapshot, next: Snapshot): boolean {
+  const same = (a: readonly string[], b: readonly string[]) =>
+    a.length === b.length && a.every((v, i) => v === b[i]);
   return (
     parent.tree === next.tree &&
-    parent.tags.length === next.tags.length &&
-    parent.tags.every((t, i) => t === next.tags[i])
+    parent.hostname === next.hostname &&
+    same(parent.tags, next.tags) &&
+    same([...parent.paths].sort(), [...next.paths].sort())
   );
 }
 
@@ -186,7 +192,8 @@ async function backupUnlocked(
   const startedNs = BigInt(started) * 1_000_000n;
   const emit = options.onEvent ?? (() => {});
   const only = selectionOf(options);
-  const given = only && options.paths.length === 0 ? [await listRoot(only)] : options.paths;
+  const given =
+    only && options.paths.length === 0 ? [await listRoot(only, options.filesFrom!)] : options.paths;
   const sources = given.map((p) => resolve(p));
   // `link/` names the directory a symbolic link points to, as the kernel reads it.
   const followed = new Set(sources.filter((_, i) => namesDirectory(given[i]!)));
@@ -216,7 +223,12 @@ async function backupUnlocked(
               message: `snapshot ${id} cannot be read (${err.message}); not considered as the parent`,
             }),
           )
-        ).at(-1);
+        )
+          // With --time, the newest at or before it: the version an import comes after.
+          .filter(
+            (r) => options.time === undefined || r.snapshot.time <= options.time.toISOString(),
+          )
+          .at(-1);
   const parent = options.parent ?? parentRef?.id;
   emit({ type: 'start', operation: 'backup', paths: recorded, ...(parent ? { parent } : {}) });
 
@@ -427,18 +439,20 @@ function isWithin(path: string, dir: string): boolean {
 }
 
 /**
- * What a backup given a list and no PATH backs up: the working directory when it holds
- * every listed path (`git ls-files`, `find .`: the same root whatever the list holds
- * this time, so parents and retention groups stay the same), else the deepest directory
- * holding them all; followed (`DIR/`) when it is a symbolic link, since it holds the
- * listed paths by construction.
+ * What a backup given a list and no PATH backs up: the working directory when every
+ * path is written relative to it (`git ls-files`, `find .`: the same root whatever the
+ * list holds this time, so parents and retention groups stay the same), else the
+ * deepest directory holding them all (absolute lists from a job started in `/` or in
+ * `$HOME` keep roots of their own); followed (`DIR/`) when it is a symbolic link, since
+ * it holds the listed paths by construction.
  */
-async function listRoot(only: PathSelection): Promise<string> {
+async function listRoot(only: PathSelection, written: readonly string[]): Promise<string> {
   const cwd = process.cwd();
-  let inCwd = true;
-  for (const p of only.paths()) {
+  const relative = written.every((p) => !p.startsWith('/'));
+  let inCwd = relative;
+  for (const p of relative ? only.paths() : []) {
     if (!isWithin(p, cwd)) {
-      inCwd = false;
+      inCwd = false; // `../elsewhere` lies outside: the common directory then
       break;
     }
   }

@@ -180,10 +180,15 @@ export async function rewrite(repo: Repository, options: RewriteOptions): Promis
           continue;
         }
         const { removed } = result;
-        // The versions of this backup: records of its time, host and paths.
+        // The versions of this backup: records of the same backup run (see sameBackup).
         const line = sameTime(snapshot.time).filter((r) => sameBackup(r.snapshot, snapshot));
+        // This rewrite, written before: same tree, and every tag of this record on it (a
+        // --forget then loses nothing of what this record says).
         const existing = line.find(
-          (r) => r.snapshot.rewrites !== undefined && r.snapshot.tree === result.tree,
+          (r) =>
+            r.snapshot.rewrites !== undefined &&
+            r.snapshot.tree === result.tree &&
+            snapshot.tags.every((t) => r.snapshot.tags.includes(t)),
         );
         if (existing) {
           // Written before (a rewrite stopped before --forget, perhaps tagged since).
@@ -265,14 +270,35 @@ function rewrittenRecord(
   };
 }
 
-/** True when `a` and `b` are versions of one backup: the same time, host and paths. */
+/**
+ * True when `a` and `b` are versions of one backup run: equal in everything `tag` and
+ * `rewrite` keep (time, host, user, paths, parent, program, and the counts of the run:
+ * new, changed and unchanged files, blobs and bytes added, errors, duration). The
+ * records between two versions may be gone (tag deletes the record it replaces), so
+ * `original` links cannot tell; two runs alike in all of these (same time, same parent,
+ * same duration to the millisecond...) are not told apart, and are not met in practice.
+ */
 function sameBackup(a: Snapshot, b: Snapshot): boolean {
-  if (a.time !== b.time || a.hostname !== b.hostname || a.paths.length !== b.paths.length) {
-    return false;
-  }
-  const x = [...a.paths].sort();
-  const y = [...b.paths].sort();
-  return x.every((p, i) => p === y[i]);
+  const x = a.summary;
+  const y = b.summary;
+  const alike =
+    a.time === b.time &&
+    a.hostname === b.hostname &&
+    a.username === b.username &&
+    a.parent === b.parent &&
+    a.program === b.program &&
+    x.filesNew === y.filesNew &&
+    x.filesChanged === y.filesChanged &&
+    x.filesUnchanged === y.filesUnchanged &&
+    x.blobsAdded === y.blobsAdded &&
+    x.bytesAdded === y.bytesAdded &&
+    x.errors === y.errors &&
+    x.durationMs === y.durationMs &&
+    a.paths.length === b.paths.length;
+  if (!alike) return false;
+  const p = [...a.paths].sort();
+  const q = [...b.paths].sort();
+  return p.every((v, i) => v === q[i]);
 }
 
 /** Errors that say a tree of the snapshot cannot be read, not that the run must stop. */

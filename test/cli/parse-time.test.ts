@@ -1,6 +1,7 @@
 /**
  * `parseTime` (`backup --time`): dates, times with or without seconds and milliseconds,
- * local time unless a zone is given; days that do not exist and other text are refused.
+ * local time unless a zone is given; days that do not exist, local times skipped when
+ * clocks go forward, offsets past 23:59 and other text are refused.
  */
 import { describe, expect, it } from 'vitest';
 import { parseTime } from '../../src/cli/parse.js';
@@ -35,10 +36,30 @@ describe('parseTime', () => {
       '2026-11-24 10:60',
       'yesterday',
       '24.11.2026',
+      '2026-11-24 09:30+99:99',
+      '2026-11-24 09:30+24:00',
+      '2026-11-24 09:30+01:60',
       '',
     ]) {
       expect(() => parseTime(bad, '--time'), bad).toThrow(UsageError);
     }
     expect(() => parseTime('2026-02-30', '--time')).toThrow(/--time: "2026-02-30" is not a time/);
+  });
+
+  it('refuses a local time the clocks skipped; an hour lived twice is its first instant', () => {
+    const zone = process.env.TZ;
+    process.env.TZ = 'Europe/Berlin';
+    try {
+      expect(() => parseTime('2026-03-29 02:30', '--time')).toThrow(/does not exist in local time/);
+      expect(parseTime('2026-03-29 03:30', '--time').toISOString()).toBe(
+        '2026-03-29T01:30:00.000Z',
+      );
+      expect(parseTime('2026-10-25 02:30', '--time').toISOString()).toBe(
+        '2026-10-25T00:30:00.000Z',
+      );
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
   });
 });

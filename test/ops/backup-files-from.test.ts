@@ -4,7 +4,7 @@
  * PATHs the deepest directory holding every listed path is backed up; a listed path
  * that is not found is a warning; paths outside the PATHs are refused.
  */
-import { symlink } from 'node:fs/promises';
+import { chmod, symlink } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/core/errors.js';
@@ -90,6 +90,30 @@ describe('backup limited to listed paths', () => {
     // The link itself leads to a listed path: it is kept, as a link.
     expect(await pathsOf(repo, r.snapshot.tree)).toEqual(['src', 'src/a.ts', 'via-link']);
   });
+
+  // root lists every directory: the case cannot be made there.
+  it.skipIf(process.getuid?.() === 0)(
+    "a listed path under a directory it cannot list is that directory's warning only",
+    async () => {
+      const root = await tempDir();
+      await writeTree(root, SOURCE);
+      await chmod(join(root, 'src', 'lib'), 0o000);
+      const repo = await memoryRepo();
+      const events: BackupEvent[] = [];
+      try {
+        await backup(repo, {
+          paths: [root],
+          statCacheDir: false,
+          filesFrom: [join(root, 'src', 'lib', 'c.ts')],
+          onEvent: (e) => events.push(e),
+        });
+      } finally {
+        await chmod(join(root, 'src', 'lib'), 0o755);
+      }
+      const warned = events.flatMap((e) => (e.type === 'warning' ? [e.path] : []));
+      expect(warned).toEqual([join(root, 'src', 'lib')]);
+    },
+  );
 
   it('refuses a listed path outside every PATH, and a PATH holding none', async () => {
     const root = await tempDir();
@@ -193,6 +217,15 @@ describe('backup limited to listed paths: what the second review found', () => {
       dryRun: true,
     });
     expect(here.snapshot.paths).toEqual([process.cwd()]);
+    // Written as absolute paths, the list's own directory: a job started in / or in $HOME
+    // does not give every list that one root.
+    const absolute = await backup(repo, {
+      paths: [],
+      statCacheDir: false,
+      filesFrom: [join(process.cwd(), 'docs', 'cli.md'), join(process.cwd(), 'docs', 'format.md')],
+      dryRun: true,
+    });
+    expect(absolute.snapshot.paths).toEqual([join(process.cwd(), 'docs')]);
     const root = await tempDir();
     await writeTree(root, SOURCE);
     await symlink(join(root, 'src'), join(root, 'link'));

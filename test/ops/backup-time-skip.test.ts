@@ -60,4 +60,33 @@ describe('backup time and skipIfUnchanged', () => {
     expect(again.snapshotId).toBeDefined();
     expect(await repo.snapshots.ids()).toHaveLength(4);
   });
+
+  it('skips only against a parent of the same host and paths', async () => {
+    const src = await tempDir();
+    await writeTree(src, { 'a.txt': 'a', 'b.txt': 'b' });
+    const repo = await memoryRepo();
+    const options = { paths: [src], statCacheDir: false as const, skipIfUnchanged: true };
+    const other = await backup(repo, { ...options, hostname: 'elsewhere' });
+    const here = await backup(repo, { ...options, hostname: 'here', parent: other.snapshotId! });
+    expect(here.snapshotId).toBeDefined();
+    expect(here.unchangedSince).toBeUndefined();
+    const again = await backup(repo, { ...options, hostname: 'here' });
+    expect(again.unchangedSince).toBe(here.snapshotId);
+  });
+
+  it('with a time, takes as parent the newest backup at or before it', async () => {
+    const src = await tempDir();
+    await writeTree(src, { 'a.txt': 'a' });
+    const repo = await memoryRepo();
+    const options = { paths: [src], statCacheDir: false as const };
+    const at = (iso: string) => ({ ...options, time: new Date(iso) });
+    const early = await backup(repo, at('2020-01-01T00:00:00Z'));
+    const late = await backup(repo, at('2022-01-01T00:00:00Z'));
+    const between = await backup(repo, at('2021-01-01T00:00:00Z'));
+    expect(between.snapshot.parent).toBe(early.snapshotId);
+    const after = await backup(repo, at('2023-01-01T00:00:00Z'));
+    expect(after.snapshot.parent).toBe(late.snapshotId);
+    const first = await backup(repo, at('2010-01-01T00:00:00Z'));
+    expect(first.snapshot.parent).toBeUndefined();
+  });
 });

@@ -184,6 +184,35 @@ describe('rewrite', () => {
     expect(await repo.snapshots.ids()).toEqual([tagged]);
   });
 
+  it('tells backups of the same time apart: neither is taken for a version of the other', async () => {
+    const src = await tempDir();
+    await writeTree(src, { 'a.txt': 'a', 'secret.key': 'k' });
+    const repo = await memoryRepo();
+    const time = new Date('2024-01-01T00:00:00Z');
+    const kept = await backup(repo, { paths: [src], statCacheDir: false, time, tags: ['keep'] });
+    const plain = await backup(repo, { paths: [src], statCacheDir: false, time });
+    const both = await rewrite(repo, { exclude: ['*.key'], forget: true });
+    expect(both.rewritten.map((r) => [r.from, r.existing ?? false])).toEqual(
+      expect.arrayContaining([
+        [kept.snapshotId, false],
+        [plain.snapshotId, false],
+      ]),
+    );
+    const left = await repo.snapshots.list();
+    expect(left).toHaveLength(2);
+    expect(left.some((r) => r.snapshot.tags.includes('keep'))).toBe(true);
+
+    // Another backup of the same time, with other content: not superseded by the first's rewrite.
+    await writeTree(src, { 'b.txt': 'b' });
+    const other = await backup(repo, { paths: [src], statCacheDir: false, time });
+    const again = await rewrite(repo, { exclude: ['*.key'], forget: true });
+    expect(again.superseded).toEqual([]);
+    expect(again.rewritten.map((r) => r.from)).toEqual([other.snapshotId]);
+    for (const r of await repo.snapshots.list()) {
+      expect(await repo.trees.lookup(r.snapshot.tree, 'secret.key')).toBeUndefined();
+    }
+  });
+
   it('gives the same tree as a backup for paged directories, hard links and byte names', async () => {
     const src = await tempDir();
     await mkdir(join(src, 'big'));
