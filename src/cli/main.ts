@@ -35,6 +35,7 @@ const COMMANDS: Record<string, () => Promise<{ default: Handler }>> = {
   forget: () => import('./commands/forget.js'),
   tag: () => import('./commands/tag.js'),
   rewrite: () => import('./commands/rewrite.js'),
+  repair: () => import('./commands/repair.js'),
   prune: () => import('./commands/prune.js'),
   unlock: () => import('./commands/unlock.js'),
   version: () => import('./commands/version.js'),
@@ -335,6 +336,24 @@ export function buildProgram(
     .option('-n, --dry-run', 'show what would be removed; write nothing')
     .option('-v, --verbose', 'list every removed path');
   addFilterOptions(rewrite, CHOSEN_OR_LATEST).action(act('rewrite'));
+
+  const repair = program
+    .command('repair')
+    .description('make a damaged repository consistent again (see: repair snapshots)');
+  const repairSnapshots = repair
+    .command('snapshots')
+    .description(
+      'remove what can no longer be restored from snapshots (each repaired snapshot gets a new record)',
+    )
+    .argument(
+      '[snapshot...]',
+      'snapshots to repair: id, id prefix, latest, tag:NAME (default: all, or those --tag/--host/--path choose)',
+    )
+    .option('--read-data', 'also read and verify every data blob the snapshots reference')
+    .option('--forget', "remove each repaired snapshot's original record")
+    .option('-n, --dry-run', 'show what would be removed; write and delete nothing')
+    .option('-v, --verbose', 'name the damage in every snapshot, not only where first found');
+  addFilterOptions(repairSnapshots, CHOSEN_OR_LATEST).action(act('repair'));
 
   program
     .command('prune')

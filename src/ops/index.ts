@@ -1,6 +1,7 @@
 /**
- * Operations: backup, restore, diff, check, stats, sync, forget (retention), prune, tree
- * walking; lock-guard runs writers under a shared lock. Plain async functions
+ * Operations: backup, restore, diff, check, stats, sync, forget (retention), prune, tag,
+ * rewrite and repair (which replace records: replacement.ts), tree walking; lock-guard
+ * runs writers under a shared or exclusive lock. Plain async functions
  * that take a Repository and options, emit typed progress events (events.ts) through
  * `onEvent`, honour an AbortSignal, and never print.
  *
@@ -19,10 +20,14 @@ export * from './local-chunks.js';
 export * from './lock-guard.js';
 export * from './program.js';
 export * from './prune.js';
+export * from './repair.js';
+export * from './replacement.js';
 export * from './restore.js';
 export * from './restore-fs.js';
 export * from './retention.js';
+export * from './rewrite.js';
 export * from './snapshot-path.js';
 export * from './stats.js';
 export * from './sync.js';
+export * from './tag.js';
 export * from './walk.js';

@@ -18,7 +18,7 @@
  * prune sweeps while the new trees reference blobs that only the old records held.
  */
 import { throwIfAborted } from '../core/abort.js';
-import { hasCode, UsageError } from '../core/errors.js';
+import { UsageError } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
 import { forEachConcurrent } from '../core/limit.js';
 import type { Entry, Snapshot } from '../manifest/types.js';
@@ -26,14 +26,10 @@ import type { BlobStore } from '../repo/blob-store.js';
 import { snapshotKey } from '../repo/layout.js';
 import { LruMap } from '../repo/lru.js';
 import type { Repository } from '../repo/repository.js';
-import {
-  rewriting,
-  type SnapshotFilter,
-  type SnapshotRef,
-  withoutRank,
-} from '../repo/snapshots.js';
+import { rewriting, type SnapshotFilter, withoutRank } from '../repo/snapshots.js';
 import { ExcludeMatcher } from './exclude.js';
 import { dropStaleInventory, withExclusiveLock } from './lock-guard.js';
+import { isDamage, ReplacementPlacer } from './replacement.js';
 import { selectSnapshots } from './tag.js';
 
 /** Subtrees whose outcome is remembered across snapshots (ids and counts, ~300 bytes each). */
@@ -131,12 +127,7 @@ export async function rewrite(repo: Repository, options: RewriteOptions): Promis
     // inventory dropped if a prune published a new epoch, before anything is written.
     if (lock) await dropStaleInventory(repo, signal);
     const selected = await selectSnapshots(repo, options.snapshots ?? [], options.filter, signal);
-    // Every record by its time, to rank each new one above those of its time.
-    const byTime = new Map<string, SnapshotRef[]>();
-    const sameTime = (time: string) => byTime.get(time) ?? byTime.set(time, []).get(time)!;
-    // A record that cannot be read cannot be ranked: passed over.
-    for (const r of await repo.snapshots.list({}, signal, () => {}))
-      sameTime(r.snapshot.time).push(r);
+    const placer = await ReplacementPlacer.load(repo, { dryRun, lock, signal });
     const named = (options.snapshots ?? []).length > 0;
     const rewriter = new TreeRewriter(repo, repo.blobStore({ dryRun }), matcher, {
       patterns: options.exclude,
@@ -180,58 +171,31 @@ export async function rewrite(repo: Repository, options: RewriteOptions): Promis
           continue;
         }
         const { removed } = result;
-        // The versions of this backup: records of the same backup run (see sameBackup).
-        const line = sameTime(snapshot.time).filter((r) => sameBackup(r.snapshot, snapshot));
-        // This rewrite, written before: same tree, and every tag of this record on it (a
-        // --forget then loses nothing of what this record says).
-        const existing = line.find(
-          (r) =>
-            r.snapshot.rewrites !== undefined &&
-            r.snapshot.tree === result.tree &&
-            snapshot.tags.every((t) => r.snapshot.tags.includes(t)),
-        );
-        if (existing) {
-          // Written before (a rewrite stopped before --forget, perhaps tagged since).
-          report.rewritten.push({ from: id, id: existing.id, removed, existing: true });
-          options.onEvent?.({
-            type: 'rewritten',
-            from: id,
-            id: existing.id,
-            snapshot: existing.snapshot,
-            removed,
-            existing: true,
-          });
-          continue;
-        }
-        const rank = snapshot.rewrites ?? 0;
-        if (!named && line.some((r) => (r.snapshot.rewrites ?? 0) > rank)) {
+        const placed = await placer.place({
+          id,
+          snapshot,
+          tree: result.tree,
+          named,
+          build: (sameTime) => rewrittenRecord(id, snapshot, result, sameTime),
+        });
+        if (placed.kind === 'superseded') {
           report.superseded.push(id);
           continue;
         }
-        const next = rewrittenRecord(
-          id,
-          snapshot,
-          result,
-          sameTime(snapshot.time).map((r) => r.snapshot),
-        );
-        let nextId: ObjectId | undefined;
-        if (!dryRun) {
-          // The new trees reference blobs only the lock kept from a prune: commit nothing
-          // if it was lost meanwhile.
-          await lock?.confirm(signal);
-          nextId = await repo.snapshots.write(next, signal);
-        }
-        sameTime(snapshot.time).push({
-          id: nextId ?? repo.snapshots.idOfRecord(next),
-          snapshot: next,
+        const existing = placed.kind === 'existing';
+        report.rewritten.push({
+          from: id,
+          ...(placed.id ? { id: placed.id } : {}),
+          removed,
+          ...(existing ? { existing } : {}),
         });
-        report.rewritten.push({ from: id, ...(nextId ? { id: nextId } : {}), removed });
         options.onEvent?.({
           type: 'rewritten',
           from: id,
-          ...(nextId ? { id: nextId } : {}),
-          snapshot: next,
+          ...(placed.id ? { id: placed.id } : {}),
+          snapshot: placed.snapshot,
           removed,
+          ...(existing ? { existing } : {}),
         });
       }
       report.unmatched = rewriter.unmatchedPatterns();
@@ -268,42 +232,6 @@ function rewrittenRecord(
     },
     ...rewriting(id, result.tree, sameTime),
   };
-}
-
-/**
- * True when `a` and `b` are versions of one backup run: equal in everything `tag` and
- * `rewrite` keep (time, host, user, paths, parent, program, and the counts of the run:
- * new, changed and unchanged files, blobs and bytes added, errors, duration). The
- * records between two versions may be gone (tag deletes the record it replaces), so
- * `original` links cannot tell; two runs alike in all of these (same time, same parent,
- * same duration to the millisecond...) are not told apart, and are not met in practice.
- */
-function sameBackup(a: Snapshot, b: Snapshot): boolean {
-  const x = a.summary;
-  const y = b.summary;
-  const alike =
-    a.time === b.time &&
-    a.hostname === b.hostname &&
-    a.username === b.username &&
-    a.parent === b.parent &&
-    a.program === b.program &&
-    x.filesNew === y.filesNew &&
-    x.filesChanged === y.filesChanged &&
-    x.filesUnchanged === y.filesUnchanged &&
-    x.blobsAdded === y.blobsAdded &&
-    x.bytesAdded === y.bytesAdded &&
-    x.errors === y.errors &&
-    x.durationMs === y.durationMs &&
-    a.paths.length === b.paths.length;
-  if (!alike) return false;
-  const p = [...a.paths].sort();
-  const q = [...b.paths].sort();
-  return p.every((v, i) => v === q[i]);
-}
-
-/** Errors that say a tree of the snapshot cannot be read, not that the run must stop. */
-function isDamage(err: unknown): boolean {
-  return hasCode(err, 'format') || hasCode(err, 'integrity') || hasCode(err, 'not-found');
 }
 
 /** A directory written again: its new id and what is in it and was removed below it. */

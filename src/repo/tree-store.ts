@@ -10,7 +10,7 @@
  * directory across its pages in order, and finds one name by binary search over the
  * index nodes. Decoded nodes are kept in a small LRU cache.
  */
-import { FormatError } from '../core/errors.js';
+import { FormatError, hasCode } from '../core/errors.js';
 import { nameByteLength } from '../core/fs-names.js';
 import type { ObjectId } from '../core/ids.js';
 import { compareNames } from '../manifest/names.js';
@@ -354,6 +354,71 @@ export class TreeReader {
     for (const page of node.pages) yield* this.walk(page.tree, depth + 1, page, signal, onNode);
   }
 
+  /**
+   * The entries of directory `id` that can still be read, in name order (`cairn repair
+   * snapshots`). A node that is missing, damaged or does not fit its index (order,
+   * first name, count) is passed over with everything under it, and told to `onLost`
+   * with the number of entries its index gave it (undefined for `id` itself). Errors
+   * other than damage (an aborted signal, a backend that cannot be reached) still throw.
+   */
+  async *salvage(
+    id: ObjectId,
+    onLost: (node: ObjectId, entries: number | undefined, err: Error) => void,
+    signal?: AbortSignal,
+  ): AsyncGenerator<Entry> {
+    const state = { previous: undefined as string | undefined };
+    yield* this.salvageWalk(id, 0, undefined, state, onLost, signal);
+  }
+
+  private async *salvageWalk(
+    id: ObjectId,
+    depth: number,
+    expect: PageRef | undefined,
+    state: { previous: string | undefined },
+    onLost: (node: ObjectId, entries: number | undefined, err: Error) => void,
+    signal?: AbortSignal,
+  ): AsyncGenerator<Entry> {
+    let node: TreeNode;
+    try {
+      if (depth > MAX_INDEX_DEPTH) throw new FormatError(`tree ${id}`, 'index nested too deeply');
+      node = await this.node(id, signal);
+      if (expect && node.kind === 'leaf') {
+        if (node.entries.length !== expect.count || node.entries[0]?.name !== expect.first) {
+          throw new FormatError(`tree ${id}`, 'page does not match its index entry');
+        }
+      }
+      if (
+        expect &&
+        node.kind === 'index' &&
+        (node.pages[0]!.first !== expect.first || sumCounts(node.pages) !== expect.count)
+      ) {
+        throw new FormatError(`tree ${id}`, 'index node does not match its parent');
+      }
+      if (node.kind === 'leaf') {
+        // A page whose names do not follow the last kept one would reorder or repeat.
+        let previous = state.previous;
+        for (const e of node.entries) {
+          if (previous !== undefined && compareNames(previous, e.name) >= 0) {
+            throw new FormatError(`tree ${id}`, `pages overlap at ${JSON.stringify(e.name)}`);
+          }
+          previous = e.name;
+        }
+      }
+    } catch (err) {
+      if (!isDamageCode(err)) throw err;
+      onLost(id, expect?.count, err as Error);
+      return;
+    }
+    if (node.kind === 'leaf') {
+      if (node.entries.length > 0) state.previous = node.entries.at(-1)!.name;
+      yield* node.entries;
+      return;
+    }
+    for (const page of node.pages) {
+      yield* this.salvageWalk(page.tree, depth + 1, page, state, onLost, signal);
+    }
+  }
+
   /** The entry called `name` in directory `id`, or undefined. */
   async lookup(id: ObjectId, name: string, signal?: AbortSignal): Promise<Entry | undefined> {
     let node = await this.node(id, signal);
@@ -384,6 +449,11 @@ export class TreeReader {
     }
     return ids;
   }
+}
+
+/** A node that is missing, fails its hash, or does not decode: damage, not a failed run. */
+function isDamageCode(err: unknown): boolean {
+  return hasCode(err, 'format') || hasCode(err, 'integrity') || hasCode(err, 'not-found');
 }
 
 function sumCounts(pages: PageRef[]): number {

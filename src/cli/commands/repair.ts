@@ -1,0 +1,153 @@
+/**
+ * `cairn repair snapshots [SNAPSHOT...]`: remove what can no longer be restored from
+ * snapshots (ops/repair.ts).
+ */
+import { UsageError } from '../../core/errors.js';
+import { shortId } from '../../core/ids.js';
+import { type LostCounts, repairSnapshots } from '../../ops/repair.js';
+import { type CommandContext, EXIT } from '../context.js';
+import { count, formatBytes, formatTime, visiblePath } from '../format.js';
+import { type FilterOptions, snapshotFilter } from '../snapshot-filter-options.js';
+
+interface RepairCliOptions extends FilterOptions {
+  readData?: boolean;
+  forget?: boolean;
+  dryRun?: boolean;
+  verbose?: boolean;
+}
+
+export default async function repairCommand(
+  ctx: CommandContext,
+  snapshots: string[],
+  opts: RepairCliOptions,
+): Promise<number> {
+  const filter = snapshotFilter(opts);
+  if (snapshots.includes('')) throw new UsageError('repair: the snapshot "" is empty');
+  const dryRun = opts.dryRun ?? false;
+  return ctx.withRepo(async (repo) => {
+    const report = await repairSnapshots(repo, {
+      snapshots,
+      filter,
+      forget: opts.forget ?? false,
+      dryRun,
+      readData: opts.readData ?? false,
+      verbose: opts.verbose ?? false,
+      signal: ctx.signal,
+      onEvent: (e) => {
+        if (e.type === 'progress') {
+          ctx.out.progress(
+            e.phase === 'list'
+              ? { files: e.blobs, unit: 'data blobs listed', elapsedMs: e.elapsedMs }
+              : {
+                  files: e.snapshots,
+                  totalFiles: e.totalSnapshots,
+                  unit: 'snapshots',
+                  elapsedMs: e.elapsedMs,
+                  extra: `${e.trees} trees`,
+                },
+          );
+          ctx.out.event(e);
+          return;
+        }
+        if (e.type === 'damaged') {
+          ctx.out.event(e);
+          const where = e.path === '' ? '/' : visiblePath(e.path);
+          const what = e.kind === 'file' ? 'file' : 'directory';
+          ctx.out.line(`  ${what} ${where} (in ${shortId(e.snapshot)}): ${e.message}`);
+          return;
+        }
+        if (e.type === 'unreadable') {
+          const message = `snapshot ${shortId(e.snapshot)} cannot be read (${e.message}): only cairn forget removes it`;
+          ctx.out.warn(message, { type: 'warning', snapshot: e.snapshot, message });
+          return;
+        }
+        ctx.out.event({
+          type: 'snapshot',
+          ...e.snapshot,
+          id: e.id ?? null,
+          from: e.from,
+          lost: e.lost,
+          ...(e.existing ? { existing: true } : {}),
+        });
+        if (e.existing) {
+          ctx.out.line(
+            `${shortId(e.from)} (${formatTime(e.snapshot.time)}) was repaired before, as ${shortId(e.id!)}: nothing written`,
+          );
+          return;
+        }
+        const as = e.id ? ` as ${shortId(e.id)}` : '';
+        ctx.out.line(
+          `${dryRun ? 'would repair' : 'repaired'} ${shortId(e.from)} (${formatTime(e.snapshot.time)})${as}: ${lostText(e.lost, dryRun)}`,
+        );
+      },
+    });
+    ctx.out.event({
+      type: 'summary',
+      operation: 'repair',
+      repaired: report.repaired.length,
+      intact: report.intact,
+      superseded: report.superseded,
+      unreadable: report.unreadable.map((u) => u.id),
+      missingBlobs: report.missingBlobs,
+      damagedBlobs: report.damagedBlobs,
+      deletedBlobs: report.deletedBlobs,
+      damagedTrees: report.damagedTrees,
+      deletedTrees: report.deletedTrees,
+      complete: report.complete,
+      blobsRead: report.blobsRead,
+      forgotten: report.forgotten,
+      dryRun,
+    });
+    if (report.superseded.length > 0) {
+      ctx.out.note(
+        `left ${count(report.superseded.length, 'snapshot')} alone (${report.superseded.map(shortId).join(', ')}): a later rewrite or repair of each is there, which a new repair would outrank; cairn forget ID removes them`,
+      );
+    }
+    const examined = report.repaired.length + report.intact + report.superseded.length;
+    if (examined === 0 && report.unreadable.length === 0) {
+      ctx.out.note('no snapshot matches the selection: nothing to repair');
+    }
+    if (!report.complete && report.damagedTrees > 0) {
+      ctx.out.note(
+        `kept ${count(report.damagedTrees, 'tree node')} that lead to damage, since snapshots outside the selection may use them; until cairn repair snapshots runs without a selection, backups may reuse them and reference what is lost`,
+      );
+    } else if (report.damagedTrees > 0) {
+      ctx.out.note(
+        dryRun
+          ? `would delete ${count(report.damagedTrees, 'tree node')} that lead to damage`
+          : `deleted ${count(report.deletedTrees, 'tree node')} that led to damage: the next backup of those directories writes them again, and stores again what its sources still hold`,
+      );
+    }
+    if (report.damagedBlobs > 0) {
+      ctx.out.note(
+        dryRun
+          ? `would delete ${count(report.damagedBlobs, 'damaged data blob')}`
+          : `deleted ${count(report.deletedBlobs, 'damaged data blob')}: a backup with --force of sources that still hold their data stores it again`,
+      );
+    }
+    ctx.out.result(
+      `${dryRun ? 'would repair' : 'repaired'} ${report.repaired.length} snapshot(s); ${report.intact} had nothing to repair`,
+    );
+    if (!dryRun && report.repaired.some((r) => !r.existing)) {
+      ctx.out.note(
+        report.forgotten > 0
+          ? `the ${report.forgotten} original record(s) are removed; cairn check should now find nothing`
+          : `the damaged original records are kept (${report.repaired
+              .filter((r) => !r.existing)
+              .map((r) => shortId(r.from))
+              .join(', ')}): cairn forget ID removes them; check reports them until then`,
+      );
+    }
+    // Records that cannot be read are still damage: the run did not make the repository whole.
+    return report.unreadable.length > 0 ? EXIT.partial : EXIT.ok;
+  });
+}
+
+function lostText(lost: LostCounts, dryRun: boolean): string {
+  const parts = [`${count(lost.files, 'file')} (${formatBytes(lost.bytes)})`];
+  if (lost.trees > 0) {
+    parts.push(`${count(lost.trees, 'directory listing')} lost in whole or part`);
+  }
+  if (lost.entries > 0) parts.push(`${count(lost.entries, 'entry', 'entries')} with them`);
+  return `${dryRun ? 'would remove' : 'removed'} ${parts.join(', ')}`;
+}
