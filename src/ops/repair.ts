@@ -508,17 +508,19 @@ class TreeRepairer {
     }
     await this.taint(tree, new Set([...removed, ...changedDirs.keys()]), undefined, 0);
     // Second pass: the directory without what goes (salvage again: the same entries).
-    const writer = this.options.dryRun ? undefined : this.repo.directoryWriter(this.writeStore);
+    // A dry run's store writes nothing but gives the ids a run would write, so a
+    // repair written before is found in a dry run too.
+    const writer = this.repo.directoryWriter(this.writeStore);
     for await (const entry of this.reader.salvage(tree, () => {}, signal)) {
       if (removed.has(entry.name)) continue;
       const sub = entry.kind === 'dir' ? changedDirs.get(entry.name) : undefined;
-      await writer?.add(
+      await writer.add(
         sub && entry.kind === 'dir'
           ? { ...entry, tree: sub.tree, files: sub.files, bytes: sub.bytes }
           : entry,
       );
     }
-    const written = writer ? (await writer.finish()).tree : tree;
+    const written = (await writer.finish()).tree;
     return { tree: written, changed: true, files, bytes, dirs, lost, emptied };
   }
 

@@ -77,6 +77,7 @@ export class ReplacementPlacer {
     // --forget then loses nothing of what this record says).
     const existing = line.find(
       (x) =>
+        x.id !== r.id &&
         x.snapshot.rewrites !== undefined &&
         x.snapshot.tree === r.tree &&
         snapshot.tags.every((t) => x.snapshot.tags.includes(t)),

@@ -131,7 +131,6 @@ export async function rewrite(repo: Repository, options: RewriteOptions): Promis
     const named = (options.snapshots ?? []).length > 0;
     const rewriter = new TreeRewriter(repo, repo.blobStore({ dryRun }), matcher, {
       patterns: options.exclude,
-      dryRun,
       memo: !options.verbose && !matcher.matchesPaths,
       ...(signal ? { signal } : {}),
     });
@@ -252,7 +251,6 @@ class TreeRewriter {
   private readonly belowCounts = new LruMap<ObjectId, { dirs: number; others: number }>(
     MEMO_ENTRIES,
   );
-  private readonly dryRun: boolean;
   private readonly signal: AbortSignal | undefined;
 
   /** Each pattern on its own, while it has matched nothing (see `unmatchedPatterns`). */
@@ -262,9 +260,8 @@ class TreeRewriter {
     private readonly repo: Repository,
     private readonly blobs: BlobStore,
     private readonly matcher: ExcludeMatcher,
-    options: { patterns: string[]; dryRun: boolean; memo: boolean; signal?: AbortSignal },
+    options: { patterns: string[]; memo: boolean; signal?: AbortSignal },
   ) {
-    this.dryRun = options.dryRun;
     this.signal = options.signal;
     this.memo = options.memo ? new LruMap(MEMO_ENTRIES) : undefined;
     this.unmatched = new Map(options.patterns.map((p) => [p, new ExcludeMatcher([p])]));
@@ -319,7 +316,9 @@ class TreeRewriter {
     }
     if (!changed) return undefined;
     // Second pass: the directory without what goes.
-    const writer = this.dryRun ? undefined : this.repo.directoryWriter(this.blobs);
+    // A dry run's store writes nothing but gives the ids a run would write, so a
+    // rewrite written before is found in a dry run too.
+    const writer = this.repo.directoryWriter(this.blobs);
     let files = 0;
     let bytes = 0;
     for await (const entry of this.repo.trees.entries(tree, this.signal)) {
@@ -335,9 +334,9 @@ class TreeRewriter {
         files++;
         bytes += entry.size;
       }
-      await writer?.add(kept);
+      await writer.add(kept);
     }
-    const written = writer ? (await writer.finish()).tree : tree;
+    const written = (await writer.finish()).tree;
     return { tree: written, files, bytes, removed };
   }
 

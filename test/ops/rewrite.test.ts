@@ -176,6 +176,11 @@ describe('rewrite', () => {
     // The clean record tagged; then the rewrite again, with --forget, over every snapshot
     // (as to finish one stopped before its --forget): the rewrite is there already.
     const tagged = (await tagSnapshots(repo, { snapshots: [clean], add: ['keep'] })).changed[0]!.id;
+    // A dry run finds it too (its trees get the ids a run would write).
+    const preview = await rewrite(repo, { exclude: ['*.key'], forget: true, dryRun: true });
+    expect(preview.rewritten).toEqual([
+      { from: full.snapshotId, id: tagged, removed: expect.anything(), existing: true },
+    ]);
     const rerun = await rewrite(repo, { exclude: ['*.key'], forget: true });
     expect(rerun.rewritten).toEqual([
       { from: full.snapshotId, id: tagged, removed: expect.anything(), existing: true },
