@@ -39,8 +39,11 @@ export interface SelectionStatsOptions {
   /** Every snapshot of the repository (the ones not selected are walked for `exclusive`). */
   all: readonly SnapshotRef[];
   signal?: AbortSignal;
-  /** Called now and then with the tree nodes walked so far. */
-  onProgress?: (trees: number) => void;
+  /**
+   * Called now and then with the tree nodes walked so far, then (`list`) the data blobs
+   * listed so far.
+   */
+  onProgress?: (phase: 'trees' | 'list', count: number) => void;
 }
 
 export async function selectionStats(
@@ -75,7 +78,7 @@ export async function selectionStats(
     const visit = async (tree: ObjectId): Promise<void> => {
       if (!(await seen.addNew(tree))) return;
       nodes++;
-      if (++walked % 256 === 0) options.onProgress?.(walked);
+      if (++walked % 256 === 0) options.onProgress?.('trees', walked);
       for await (const e of repo.trees.entries(tree, signal)) {
         if (e.kind === 'file') for (const c of e.chunks) await into.add(c.id, c.size);
         else if (e.kind === 'dir') await visit(e.tree);
@@ -91,9 +94,11 @@ export async function selectionStats(
   try {
     result.trees = await walk(selected, mine);
     await walk(others, theirs);
+    let listed = 0;
     for await (const info of repo.backend.list(blobPrefix('data'), { signal })) {
       const id = blobIdOfKey('data', info.key);
       if (id) await stored.add(id, info.size);
+      if (++listed % 1000 === 0) options.onProgress?.('list', listed);
     }
     const storedCursor = new SortedCursor(stored.entries());
     const theirsCursor = new SortedCursor(theirs.entries());

@@ -24,8 +24,13 @@ export interface RepoStats {
 /**
  * Computes statistics by listing the backend and reading snapshot records. Records that
  * cannot be read are counted in `unreadableSnapshots` (their bytes are unknown).
+ * `onProgress` is told the objects listed so far, now and then (every 1,000).
  */
-export async function stats(repo: Repository, signal?: AbortSignal): Promise<RepoStats> {
+export async function stats(
+  repo: Repository,
+  signal?: AbortSignal,
+  onProgress?: (objects: number) => void,
+): Promise<RepoStats> {
   let unreadable = 0;
   const snapshots = await repo.snapshots.list({}, signal, () => {
     unreadable++;
@@ -44,6 +49,7 @@ export async function stats(repo: Repository, signal?: AbortSignal): Promise<Rep
   };
   for await (const info of repo.backend.list('', { signal })) {
     s.objects++;
+    if (s.objects % 1000 === 0) onProgress?.(s.objects);
     s.storedBytes += info.size;
     if (info.key.startsWith(blobPrefix('data'))) {
       s.dataBlobs++;

@@ -22,7 +22,12 @@ export default async function statsCommand(
     return ctx.withRepo((repo) => selectionCommand(ctx, repo, selectors, filter));
   }
   return ctx.withRepo(async (repo) => {
-    const s = await stats(repo, ctx.signal);
+    const started = Date.now();
+    const s = await stats(repo, ctx.signal, (objects) => {
+      const elapsedMs = Date.now() - started;
+      ctx.out.progress({ files: objects, unit: 'objects listed', elapsedMs });
+      ctx.out.event({ type: 'progress', operation: 'stats', phase: 'list', objects, elapsedMs });
+    });
     ctx.out.event({ type: 'summary', operation: 'stats', repository: repo.location, ...s });
     ctx.out.result(
       table([
@@ -62,7 +67,26 @@ async function selectionCommand(
     }
     selected = [...byId.values()];
   }
-  const s = await selectionStats(repo, selected, { all, signal: ctx.signal });
+  const started = Date.now();
+  const s = await selectionStats(repo, selected, {
+    all,
+    signal: ctx.signal,
+    onProgress: (phase, n) => {
+      const elapsedMs = Date.now() - started;
+      ctx.out.progress({
+        files: n,
+        unit: phase === 'trees' ? 'trees walked' : 'data blobs listed',
+        elapsedMs,
+      });
+      ctx.out.event({
+        type: 'progress',
+        operation: 'stats',
+        phase,
+        ...(phase === 'trees' ? { trees: n } : { blobs: n }),
+        elapsedMs,
+      });
+    },
+  });
   ctx.out.event({
     type: 'summary',
     operation: 'stats',
