@@ -31,6 +31,7 @@
  * each subtree's outcome is remembered across snapshots by id, so shared subtrees are
  * walked once. Runs under an exclusive lock, as `rewrite` does.
  */
+import { join } from 'node:path';
 import { shareSignal, throwIfAborted } from '../core/abort.js';
 import { CairnError, hasCode, UsageError } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
@@ -227,8 +228,10 @@ export async function repairSnapshots(
         elapsedMs: Date.now() - started,
       });
     };
-    const stored = new ExternalSortSet();
-    const verdicts = new DiskSet();
+    // Large sets spill next to the repository's cache, as check's do (not to /tmp).
+    const setOptions = { dir: join(repo.cacheDir, 'tmp') };
+    const stored = new ExternalSortSet(setOptions);
+    const verdicts = new DiskSet(setOptions);
     try {
       const broken = await listStored(repo, stored, () => {
         progress.blobs++;
