@@ -6,7 +6,8 @@ import { UsageError } from '../../core/errors.js';
 import { shortId } from '../../core/ids.js';
 import { type LostCounts, repairSnapshots } from '../../ops/repair.js';
 import { type CommandContext, EXIT } from '../context.js';
-import { count, formatBytes, formatTime, visiblePath } from '../format.js';
+import { count, formatBytes, visiblePath } from '../format.js';
+import { printReplacement } from '../replacement-output.js';
 import { type FilterOptions, snapshotFilter } from '../snapshot-filter-options.js';
 
 interface RepairCliOptions extends FilterOptions {
@@ -61,23 +62,13 @@ export default async function repairCommand(
           ctx.out.warn(message, { type: 'warning', snapshot: e.snapshot, message });
           return;
         }
-        ctx.out.event({
-          type: 'snapshot',
-          ...e.snapshot,
-          id: e.id ?? null,
-          from: e.from,
-          lost: e.lost,
-          ...(e.existing ? { existing: true } : {}),
-        });
-        if (e.existing) {
-          ctx.out.line(
-            `${shortId(e.from)} (${formatTime(e.snapshot.time)}) was repaired before, as ${shortId(e.id!)}: nothing written`,
-          );
-          return;
-        }
-        const as = e.id ? ` as ${shortId(e.id)}` : '';
-        ctx.out.line(
-          `${dryRun ? 'would repair' : 'repaired'} ${shortId(e.from)} (${formatTime(e.snapshot.time)})${as}: ${lostText(e.lost, dryRun)}`,
+        printReplacement(
+          ctx,
+          e,
+          { lost: e.lost },
+          { would: 'would repair', did: 'repaired', done: 'repaired' },
+          dryRun,
+          lostText(e.lost, dryRun),
         );
       },
     });

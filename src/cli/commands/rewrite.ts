@@ -4,7 +4,8 @@ import { shortId } from '../../core/ids.js';
 import { type RemovedCounts, rewrite } from '../../ops/rewrite.js';
 import { type CommandContext, EXIT } from '../context.js';
 import { excludePatterns } from '../exclude-options.js';
-import { count, formatBytes, formatTime, visiblePath } from '../format.js';
+import { count, formatBytes, visiblePath } from '../format.js';
+import { printReplacement } from '../replacement-output.js';
 import { type FilterOptions, snapshotFilter } from '../snapshot-filter-options.js';
 
 interface RewriteCliOptions extends FilterOptions {
@@ -50,23 +51,13 @@ export default async function rewriteCommand(
           ctx.out.warn(message, { type: 'warning', snapshot: e.snapshot, message });
           return;
         }
-        ctx.out.event({
-          type: 'snapshot',
-          ...e.snapshot,
-          id: e.id ?? null,
-          from: e.from,
-          removed: e.removed,
-          ...(e.existing ? { existing: true } : {}),
-        });
-        if (e.existing) {
-          ctx.out.line(
-            `${shortId(e.from)} (${formatTime(e.snapshot.time)}) was rewritten before, as ${shortId(e.id!)}: nothing written`,
-          );
-          return;
-        }
-        const as = e.id ? ` as ${shortId(e.id)}` : '';
-        ctx.out.line(
-          `${dryRun ? 'would rewrite' : 'rewrote'} ${shortId(e.from)} (${formatTime(e.snapshot.time)})${as}: ${removedText(e.removed, dryRun)}`,
+        printReplacement(
+          ctx,
+          e,
+          { removed: e.removed },
+          { would: 'would rewrite', did: 'rewrote', done: 'rewritten' },
+          dryRun,
+          removedText(e.removed, dryRun),
         );
       },
     });
