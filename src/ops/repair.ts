@@ -256,14 +256,15 @@ export async function repairSnapshots(
         repairer.onDamaged = (path, kind, message) =>
           options.onEvent?.({ type: 'damaged', snapshot: id, path, kind, message });
         const outcome = await repairer.directory(snapshot.tree, '');
-        if (outcome.emptied) {
-          // The root's own listing is lost: all its files with it, as the record counted them.
-          outcome.lost = {
-            ...outcome.lost,
-            files: outcome.lost.files + snapshot.summary.files,
-            bytes: outcome.lost.bytes + snapshot.summary.bytes,
-          };
-        }
+        // The root's own listing lost: all its files with it, as the record counted them
+        // (a copy: the outcome is remembered for other snapshots of this root).
+        const lost = outcome.emptied
+          ? {
+              ...outcome.lost,
+              files: outcome.lost.files + snapshot.summary.files,
+              bytes: outcome.lost.bytes + snapshot.summary.bytes,
+            }
+          : outcome.lost;
         progress.snapshots++;
         emitProgress();
         if (!outcome.changed) {
@@ -286,7 +287,7 @@ export async function repairSnapshots(
         const entry = {
           from: id,
           ...(placed.id ? { id: placed.id } : {}),
-          lost: outcome.lost,
+          lost,
           ...(existing ? { existing } : {}),
         };
         report.repaired.push(entry);
@@ -327,7 +328,7 @@ export async function repairSnapshots(
     } finally {
       await closeAll(stored, verdicts);
       // Also after a failure part way: readers that cannot list see what was done.
-      if (!dryRun && report.repaired.some((r) => !r.existing)) {
+      if (!dryRun && report.repaired.length > 0) {
         await repo.snapshots.rebuildIndex(signal);
       }
     }
