@@ -1,30 +1,30 @@
 /**
  * `repair snapshots`: makes snapshots that reference lost or damaged objects whole
- * again, by leaving out what cannot be restored. The last step after data loss, once
- * backups run again (with `--force`) have stored again what the sources still hold.
+ * again, by leaving out what cannot be restored (the tree work is in repair-trees.ts).
  *
  * - A file with a chunk that is missing from `data/`, too short to be a blob, or (with
  *   `readData`) fails its hash or does not decode, is removed from the snapshot.
- * - A directory whose tree node cannot be read (missing, damaged, or not fitting its
+ * - A directory whose tree node cannot be read (missing, corrupt, or not fitting its
  *   index) keeps its entry, empty; a page of a large directory that cannot be read
  *   takes only its own entries with it (TreeReader.salvage).
  * Each snapshot with damage gets a new record, placed as `rewrite` places its own
  * (replacement.ts: same time, ranked above the original, `original` naming it, counts of
- * what is left); the original is kept unless `forget` is set. An original that a later
- * rewrite or repair of the same backup replaced is left alone, named or not: its repair
- * would outrank that one.
+ * what is left); the original is deleted with `forget`, else kept. An original that a
+ * later rewrite or repair of the same backup replaced is left alone, named or not: its
+ * repair would outrank that one.
  *
  * Then the repository's promise is made true again: a stored tree node means that
  * everything below it is stored (backups reuse a directory's tree when its node is
- * there, sync skips a subtree the destination has). So, when every snapshot was
- * examined, the tree nodes that lead to damage are deleted, parents first, as prune
- * deletes (a later backup of those directories writes them again, reading each file
- * whose chunks are gone, and so stores again what its source still holds); and data
- * blobs found corrupt or truncated are deleted (nothing can read them, and while they
- * are there `backup --force` takes them for stored). Before deleting, and whenever data
- * is found missing, a new prune epoch is published: every machine's blob inventory
- * then forgets what it knew. Kept originals reference the deleted nodes: they are
- * damaged records, kept only to be forgotten.
+ * there, sync skips a subtree the destination has). When every snapshot was examined,
+ * every stored tree node that leads to damage is deleted, parents first, as prune
+ * deletes: those the walk met, and, from a listing of `tree/`, those it did not (a
+ * forgotten snapshot's not yet pruned, a killed backup's, those a repair stopped before
+ * deleting). A later backup of those directories writes them again, reading each file
+ * whose chunks are gone, and so stores again what its source still holds. Corrupt tree
+ * nodes and data blobs found truncated or corrupt are deleted whatever was examined:
+ * nothing can read them, and while they are there a backup takes them for stored. Before
+ * deleting, and whenever data is found missing, a new prune epoch is published: every
+ * machine's blob inventory then forgets what it knew.
  *
  * What is stored is learnt from one listing of `data/` (an ExternalSortSet: memory does
  * not grow with the repository); trees are read from the backend, not from caches, and
@@ -32,18 +32,17 @@
  * walked once. Runs under an exclusive lock, as `rewrite` does.
  */
 import { join } from 'node:path';
-import { shareSignal, throwIfAborted } from '../core/abort.js';
-import { CairnError, hasCode, UsageError } from '../core/errors.js';
+import { shareSignal } from '../core/abort.js';
+import { UsageError } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
 import { forEachConcurrent } from '../core/limit.js';
-import type { FileEntry, PageRef, Snapshot, TreeNode } from '../manifest/types.js';
+import type { Snapshot } from '../manifest/types.js';
 import { HEADER_BYTES } from '../repo/blob-format.js';
 import { BlobStore } from '../repo/blob-store.js';
 import { NONCE_BYTES, TAG_BYTES } from '../repo/crypto.js';
 import { closeAll, DiskSet } from '../repo/disk-set.js';
 import { ExternalSortSet } from '../repo/external-sort-set.js';
 import { blobIdOfKey, blobKey, blobPrefix, snapshotKey } from '../repo/layout.js';
-import { LruMap } from '../repo/lru.js';
 import { bumpPruneEpoch } from '../repo/prune-state.js';
 import type { Repository } from '../repo/repository.js';
 import {
@@ -52,15 +51,12 @@ import {
   type SnapshotRef,
   withoutRank,
 } from '../repo/snapshots.js';
-import { MAX_INDEX_DEPTH, TreeReader } from '../repo/tree-store.js';
 import { Throttle } from './events.js';
 import { dropStaleInventory, withExclusiveLock } from './lock-guard.js';
+import { type DirOutcome, type LostCounts, TreeRepairer } from './repair-trees.js';
 import { isDamage, ReplacementPlacer } from './replacement.js';
 
-/** Subtrees whose outcome is remembered across snapshots. */
-const MEMO_ENTRIES = 50_000;
-/** Data blobs read at once with `readData`. */
-const READ_CONCURRENCY = 8;
+export type { LostCounts } from './repair-trees.js';
 
 /** Options for `repairSnapshots`. */
 export interface RepairOptions {
@@ -80,25 +76,16 @@ export interface RepairOptions {
   signal?: AbortSignal;
 }
 
-/** What a snapshot lost in its repair. */
-export interface LostCounts {
-  /** Regular files removed: damaged ones, and those below directories emptied (as their entries counted them). */
-  files: number;
-  /** Their bytes. */
-  bytes: number;
-  /** Tree nodes that could not be read: directories emptied, pages of directories. */
-  trees: number;
-  /** Entries of lost pages (as their index counted them). */
-  entries: number;
-}
-
 /** Progress and findings of a repair. */
 export type RepairEvent =
   | {
       type: 'progress';
       operation: 'repair';
-      /** Listing `data/`, then walking the snapshots' trees. */
-      phase: 'list' | 'walk';
+      /**
+       * Listing `data/`, walking the snapshots' trees, then (every snapshot examined)
+       * listing `tree/` to judge the nodes the walk did not meet.
+       */
+      phase: 'list' | 'walk' | 'unreached';
       blobs: number;
       snapshots: number;
       totalSnapshots: number;
@@ -143,9 +130,14 @@ export interface RepairReport {
   damagedBlobs: number;
   /** Damaged data blobs deleted. */
   deletedBlobs: number;
-  /** Tree nodes that lead to damage (deleted when every snapshot was examined). */
+  /**
+   * Readable tree nodes that lead to damage: those the walk met, and when `complete`,
+   * every other stored one (deleted when `complete`).
+   */
   damagedTrees: number;
-  /** Those deleted. */
+  /** Tree nodes that fail their hash or do not decode (deleted, unless the repair wrote them again). */
+  corruptTrees: number;
+  /** Tree nodes deleted. */
   deletedTrees: number;
   /**
    * False when a selection (SNAPSHOT, filter) left snapshots out: the tree nodes that
@@ -157,20 +149,6 @@ export interface RepairReport {
   /** Old records deleted (`forget`). */
   forgotten: number;
   dryRun: boolean;
-}
-
-/** The outcome for one directory: what is in it once repaired, and what it lost. */
-interface DirOutcome {
-  /** Its tree after the repair (the same id when nothing below it changed). */
-  tree: ObjectId;
-  changed: boolean;
-  /** Regular files, bytes and directories below it, at any depth, after the repair. */
-  files: number;
-  bytes: number;
-  dirs: number;
-  lost: LostCounts;
-  /** Its own node could not be read: it is empty now. */
-  emptied: boolean;
 }
 
 /** Repairs the selected snapshots of `repo` (see the module comment). */
@@ -200,6 +178,7 @@ export async function repairSnapshots(
       damagedBlobs: 0,
       deletedBlobs: 0,
       damagedTrees: 0,
+      corruptTrees: 0,
       deletedTrees: 0,
       complete: false,
       blobsRead: 0,
@@ -208,16 +187,23 @@ export async function repairSnapshots(
     };
     const named = (options.snapshots ?? []).length > 0;
     report.complete = !named && isEmptyFilter(options.filter);
+    const onUnreadable = (id: ObjectId, err: Error) => {
+      if (report.unreadable.some((u) => u.id === id)) return;
+      report.unreadable.push({ id, message: err.message });
+      options.onEvent?.({ type: 'unreadable', snapshot: id, message: err.message });
+    };
     const selected: SnapshotRef[] = named
-      ? await selectNamed(repo, options.snapshots!, options.filter, signal)
-      : await repo.snapshots.list(options.filter ?? {}, signal, (id, err) => {
-          report.unreadable.push({ id, message: err.message });
-          options.onEvent?.({ type: 'unreadable', snapshot: id, message: err.message });
-        });
+      ? await selectNamed(repo, options.snapshots!, options.filter, signal, onUnreadable)
+      : await repo.snapshots.list(options.filter ?? {}, signal, onUnreadable);
     const placer = await ReplacementPlacer.load(repo, { dryRun, lock, signal });
     const started = Date.now();
     const throttle = new Throttle();
-    const progress = { phase: 'list' as 'list' | 'walk', blobs: 0, snapshots: 0, trees: 0 };
+    const progress = {
+      phase: 'list' as 'list' | 'walk' | 'unreached',
+      blobs: 0,
+      snapshots: 0,
+      trees: 0,
+    };
     const emitProgress = (force = false) => {
       if (!force && !throttle.due()) return;
       options.onEvent?.({
@@ -232,6 +218,8 @@ export async function repairSnapshots(
     const setOptions = { dir: join(repo.cacheDir, 'tmp') };
     const stored = new ExternalSortSet(setOptions);
     const verdicts = new DiskSet(setOptions);
+    const visited = new DiskSet(setOptions);
+    const judged = new DiskSet(setOptions);
     try {
       const broken = await listStored(repo, stored, () => {
         progress.blobs++;
@@ -243,6 +231,8 @@ export async function repairSnapshots(
         stored,
         broken,
         verdicts,
+        visited,
+        judged,
         readData: options.readData ?? false,
         dryRun,
         memo: !options.verbose,
@@ -293,13 +283,42 @@ export async function repairSnapshots(
         report.repaired.push(entry);
         options.onEvent?.({ type: 'repaired', ...entry, snapshot: placed.snapshot });
       }
+      if (report.complete) {
+        // The stored nodes the walk did not meet: judged on their own.
+        progress.phase = 'unreached';
+        emitProgress(true);
+        for await (const info of repo.backend.list(blobPrefix('tree'), { signal })) {
+          const tree = blobIdOfKey('tree', info.key);
+          if (!tree) continue;
+          await repairer.judgeUnreached(tree);
+          progress.trees++;
+          emitProgress();
+        }
+      }
       emitProgress(true);
       report.missingBlobs = repairer.missing;
       report.damagedBlobs = broken.size;
       report.blobsRead = repairer.blobsRead;
-      const tainted = report.complete ? repairer.taintedParentsFirst() : [];
       report.damagedTrees = repairer.taintedCount;
-      if (!dryRun && (repairer.missing > 0 || broken.size > 0 || tainted.length > 0)) {
+      report.corruptTrees = repairer.corrupt.size;
+      if (dryRun) return report;
+      if (options.forget) {
+        // Every new record is stored by now: only then does an original go. Before the
+        // deletions below, so a run stopped among them leaves no damaged original that
+        // needs them.
+        shareSignal(signal);
+        await forEachConcurrent(report.repaired, 16, async (r) => {
+          await repo.backend.delete(snapshotKey(r.from), { ...(signal ? { signal } : {}) });
+          report.forgotten++;
+        });
+      }
+      const tainted = report.complete ? repairer.taintedParentsFirst() : [];
+      if (
+        repairer.missing > 0 ||
+        broken.size > 0 ||
+        tainted.length > 0 ||
+        repairer.corrupt.size > 0
+      ) {
         // Inventories (this machine's and, through the epoch, every other's) may list
         // what is gone or is about to be.
         const call = signal ? { signal } : {};
@@ -312,21 +331,22 @@ export async function repairSnapshots(
           await repo.backend.delete(blobKey('tree', tree), call);
           report.deletedTrees++;
         }
+        // A corrupt node whose id a repaired directory has was written again, sound:
+        // it stays.
+        const fresh = new BlobStore(repo.backend, { codec: repo.codec });
+        for (const tree of repairer.corrupt) {
+          if (await readsWell(fresh, tree, signal)) continue;
+          await repo.backend.delete(blobKey('tree', tree), call);
+          report.deletedTrees++;
+        }
         shareSignal(signal);
         await forEachConcurrent(broken.keys(), 16, async (blob) => {
           await repo.backend.delete(blobKey('data', blob), call);
           report.deletedBlobs++;
         });
       }
-      if (!dryRun && options.forget) {
-        // Every new record is stored by now: only then does an original go.
-        await forEachConcurrent(report.repaired, 16, async (r) => {
-          await repo.backend.delete(snapshotKey(r.from), { ...(signal ? { signal } : {}) });
-          report.forgotten++;
-        });
-      }
     } finally {
-      await closeAll(stored, verdicts);
+      await closeAll(stored, verdicts, visited, judged);
       // Also after a failure part way: readers that cannot list see what was done.
       if (!dryRun && report.repaired.length > 0) {
         await repo.snapshots.rebuildIndex(signal);
@@ -353,10 +373,11 @@ async function selectNamed(
   selectors: readonly string[],
   filter: SnapshotFilter | undefined,
   signal: AbortSignal | undefined,
+  onUnreadable: (id: ObjectId, err: Error) => void,
 ): Promise<SnapshotRef[]> {
   const byId = new Map<ObjectId, SnapshotRef>();
   for (const s of selectors) {
-    const ref = await repo.snapshots.resolve(s, filter ?? {}, signal);
+    const ref = await repo.snapshots.resolve(s, filter ?? {}, signal, onUnreadable);
     byId.set(ref.id, ref);
   }
   return [...byId.values()].sort((a, b) => (a.snapshot.time < b.snapshot.time ? -1 : 1));
@@ -408,231 +429,17 @@ function repairedRecord(
   };
 }
 
-interface RepairerOptions {
-  /** Data blobs stored (not counting `broken`). */
-  stored: ExternalSortSet;
-  /** Data blobs found damaged, with why; `readData` adds to it. */
-  broken: Map<ObjectId, string>;
-  /** Data blobs read with `readData`: 1 good, 0 damaged. */
-  verdicts: DiskSet;
-  readData: boolean;
-  dryRun: boolean;
-  memo: boolean;
-  onTree: () => void;
-  signal?: AbortSignal;
-}
-
-/** Writes directories again without what cannot be restored. */
-class TreeRepairer {
-  onDamaged: ((path: string, kind: 'file' | 'tree', message: string) => void) | undefined;
-  /** Referenced data blobs found missing (each counted once). */
-  missing = 0;
-  blobsRead = 0;
-  private readonly missingSeen = new Set<ObjectId>();
-  /**
-   * Readable tree nodes that lead to damage, children before parents (a directory's
-   * nodes are found once its subdirectories' outcomes are known).
-   */
-  private readonly tainted = new Set<ObjectId>();
-  private readonly memo: LruMap<ObjectId, DirOutcome> | undefined;
-  private readonly reader: TreeReader;
-  private readonly writeStore: BlobStore;
-  private readonly readStore: BlobStore;
-
-  constructor(
-    private readonly repo: Repository,
-    private readonly options: RepairerOptions,
-  ) {
-    // Fresh readers: what is damaged must be read from the backend, not from caches.
-    this.readStore = new BlobStore(repo.backend, { codec: repo.codec });
-    this.reader = TreeReader.forSingleWalk(this.readStore);
-    this.writeStore = repo.blobStore({ dryRun: options.dryRun });
-    this.memo = options.memo ? new LruMap(MEMO_ENTRIES) : undefined;
+/** True when tree node `id` reads and verifies now. */
+async function readsWell(
+  blobs: BlobStore,
+  id: ObjectId,
+  signal: AbortSignal | undefined,
+): Promise<boolean> {
+  try {
+    await blobs.get('tree', id, signal ? { signal } : {});
+    return true;
+  } catch (err) {
+    if (isDamage(err)) return false;
+    throw err;
   }
-
-  /** Directory `tree` at `path` (snapshot form, `` for the root), repaired. */
-  async directory(tree: ObjectId, path: string): Promise<DirOutcome> {
-    const known = this.memo?.get(tree);
-    if (known) return known;
-    const outcome = await this.repair(tree, path);
-    this.memo?.set(tree, outcome);
-    return outcome;
-  }
-
-  private async repair(tree: ObjectId, path: string): Promise<DirOutcome> {
-    const { signal } = this.options;
-    const lost: LostCounts = { files: 0, bytes: 0, trees: 0, entries: 0 };
-    let emptied = false;
-    const onLost = (node: ObjectId, entries: number | undefined, err: Error) => {
-      lost.trees++;
-      if (entries === undefined) emptied = true;
-      else lost.entries += entries;
-      const what = entries === undefined ? 'listing lost' : `${entries} entries lost`;
-      this.onDamaged?.(path, 'tree', `${what}: ${describe(err, 'tree', node)}`);
-    };
-    // First pass: what goes, and the subdirectories that change.
-    const removed = new Set<string>();
-    const changedDirs = new Map<string, DirOutcome>();
-    // What is left below it (the second pass writes the same).
-    let dirs = 0;
-    let files = 0;
-    let bytes = 0;
-    this.options.onTree();
-    for await (const entry of this.reader.salvage(tree, onLost, signal)) {
-      throwIfAborted(signal);
-      const at = path === '' ? entry.name : `${path}/${entry.name}`;
-      if (entry.kind === 'file') {
-        const damage = await this.fileDamage(entry);
-        if (damage === undefined) {
-          files++;
-          bytes += entry.size;
-          continue;
-        }
-        removed.add(entry.name);
-        lost.files++;
-        lost.bytes += entry.size;
-        this.onDamaged?.(at, 'file', damage);
-      } else if (entry.kind === 'dir') {
-        const sub = await this.directory(entry.tree, at);
-        dirs += 1 + sub.dirs;
-        files += sub.files;
-        bytes += sub.bytes;
-        if (!sub.changed) continue;
-        changedDirs.set(entry.name, sub);
-        addLost(lost, sub.lost);
-        // An emptied directory's files were counted by its entry, not by its walk.
-        if (sub.emptied) {
-          lost.files += entry.files;
-          lost.bytes += entry.bytes;
-        }
-      }
-    }
-    if (lost.trees === 0 && removed.size === 0 && changedDirs.size === 0) {
-      return { tree, changed: false, files, bytes, dirs, lost, emptied: false };
-    }
-    await this.taint(tree, new Set([...removed, ...changedDirs.keys()]), undefined, 0);
-    // Second pass: the directory without what goes (salvage again: the same entries).
-    // A dry run's store writes nothing but gives the ids a run would write, so a
-    // repair written before is found in a dry run too.
-    const writer = this.repo.directoryWriter(this.writeStore);
-    for await (const entry of this.reader.salvage(tree, () => {}, signal)) {
-      if (removed.has(entry.name)) continue;
-      const sub = entry.kind === 'dir' ? changedDirs.get(entry.name) : undefined;
-      await writer.add(
-        sub && entry.kind === 'dir'
-          ? { ...entry, tree: sub.tree, files: sub.files, bytes: sub.bytes }
-          : entry,
-      );
-    }
-    const written = (await writer.finish()).tree;
-    return { tree: written, changed: true, files, bytes, dirs, lost, emptied };
-  }
-
-  /** How many tree nodes lead to damage. */
-  get taintedCount(): number {
-    return this.tainted.size;
-  }
-
-  /** The tree nodes that lead to damage, each before every one it references. */
-  taintedParentsFirst(): ObjectId[] {
-    return [...this.tainted].reverse();
-  }
-
-  /**
-   * Notes the nodes of directory node `id` that lead to damage: a page holding one of
-   * `damaged` (names of entries removed, or of subdirectories that changed), an index
-   * node above such a page or above a node that cannot be read or does not fit it.
-   * True when `id` leads to damage or is lost itself. A node that does not fit its index
-   * entry may be another directory's sound node: it is not noted, its index is.
-   */
-  private async taint(
-    id: ObjectId,
-    damaged: ReadonlySet<string>,
-    expect: PageRef | undefined,
-    depth: number,
-  ): Promise<boolean> {
-    let node: TreeNode;
-    try {
-      if (depth > MAX_INDEX_DEPTH) return true;
-      node = await this.reader.node(id, this.options.signal);
-    } catch (err) {
-      if (isDamage(err)) return true;
-      throw err;
-    }
-    const fits =
-      expect === undefined ||
-      (node.kind === 'leaf'
-        ? node.entries.length === expect.count && node.entries[0]?.name === expect.first
-        : node.pages[0]?.first === expect.first &&
-          node.pages.reduce((n, p) => n + p.count, 0) === expect.count);
-    if (!fits) return true;
-    let leads = false;
-    if (node.kind === 'leaf') leads = node.entries.some((e) => damaged.has(e.name));
-    else {
-      for (const page of node.pages) {
-        if (await this.taint(page.tree, damaged, page, depth + 1)) leads = true;
-      }
-    }
-    if (leads) this.tainted.add(id);
-    return leads;
-  }
-
-  /** Why `entry` cannot be restored, or undefined when every chunk of it is there (and sound). */
-  private async fileDamage(entry: FileEntry): Promise<string | undefined> {
-    const { stored, broken, verdicts, readData, signal } = this.options;
-    let damage: string | undefined;
-    for (const { id } of entry.chunks) {
-      const why = broken.get(id);
-      if (why !== undefined) {
-        damage ??= why;
-        continue;
-      }
-      if (!(await stored.has(id))) {
-        if (!this.missingSeen.has(id)) {
-          this.missingSeen.add(id);
-          this.missing++;
-        }
-        damage ??= `data blob ${id} is missing`;
-      }
-    }
-    if (damage !== undefined || !readData) return damage;
-    const unread: ObjectId[] = [];
-    for (const { id } of entry.chunks) {
-      const verdict = await verdicts.get(id);
-      if (verdict === 0) return broken.get(id);
-      if (verdict === undefined && !unread.includes(id)) unread.push(id);
-    }
-    await forEachConcurrent(unread, READ_CONCURRENCY, async (id) => {
-      try {
-        await this.readStore.get('data', id, { ...(signal ? { signal } : {}) });
-        this.blobsRead++;
-        await verdicts.add(id, 1);
-      } catch (err) {
-        if (!(err instanceof CairnError) || err.code === 'aborted' || err.code === 'backend') {
-          throw err;
-        }
-        this.blobsRead++;
-        broken.set(id, describe(err, 'data blob', id));
-        await verdicts.add(id, 0);
-      }
-    });
-    for (const { id } of entry.chunks) {
-      const why = broken.get(id);
-      if (why !== undefined) return why;
-    }
-    return undefined;
-  }
-}
-
-/** Why the object `kind id` cannot be read, naming it. */
-function describe(err: Error, kind: string, id: ObjectId): string {
-  if (hasCode(err, 'not-found')) return `${kind} ${id} is missing`;
-  return err.message.includes(id) ? err.message : `${kind} ${id}: ${err.message}`;
-}
-
-function addLost(into: LostCounts, more: LostCounts): void {
-  into.files += more.files;
-  into.bytes += more.bytes;
-  into.trees += more.trees;
-  into.entries += more.entries;
 }

@@ -50,6 +50,12 @@ export interface BlobStoreOptions {
   knownEntries?: number;
   /** Ids, sealing and opening (default: plain SHA-256 ids, no compression). */
   codec?: ObjectCodec;
+  /**
+   * Write every blob put (once per store), replacing what is stored under its key: for
+   * `repair snapshots`, where what is stored may be corrupt and an inventory may list
+   * what was lost.
+   */
+  overwrite?: boolean;
 }
 
 /** Options for `put`. */
@@ -93,6 +99,7 @@ export class BlobStore {
   /** How ids are computed and objects sealed. */
   readonly codec: ObjectCodec;
   private readonly dryRun: boolean;
+  private readonly overwrite: boolean;
   /** Keys known to exist, with their stored size. Bounded, whatever the repository size. */
   private readonly known: LruMap<string, number>;
   /** Puts in flight, so two equal chunks in one backup are written once. */
@@ -119,6 +126,7 @@ export class BlobStore {
   ) {
     const o = typeof options === 'boolean' ? { dryRun: options } : options;
     this.dryRun = o.dryRun ?? false;
+    this.overwrite = o.overwrite ?? false;
     this.inventory = o.inventory;
     this.codec = o.codec ?? PLAIN_CODEC;
     this.known = new LruMap(o.knownEntries ?? DEFAULT_KNOWN);
@@ -209,7 +217,7 @@ export class BlobStore {
   ): Promise<PutResult> {
     const call = options?.signal ? { signal: options.signal } : {};
     // A direct writer checks presence itself, without a round trip through this thread.
-    if (!options?.knownMissing && !this.directPut) {
+    if (!options?.knownMissing && !this.directPut && !this.overwrite) {
       // With a fresh inventory a miss is almost surely new data: skip the round trip and
       // let ifNotExists catch the rare blob another client wrote since the listing.
       const trustMiss = (await this.prepareInventory(options?.signal)) && this.inventory!.fresh;
@@ -222,7 +230,10 @@ export class BlobStore {
       return this.directStored(key, id, this.directPut(key, plaintext, options?.movable === true));
     const sealed = await this.codec.seal(plaintext, plaintextKindOf(key));
     if (!this.dryRun) {
-      const written = await this.backend.put(key, sealed, { ...call, ifNotExists: true });
+      const written = await this.backend.put(key, sealed, {
+        ...call,
+        ifNotExists: !this.overwrite,
+      });
       await this.remember(key, sealed.length);
       if (!written) return { id, added: false, storedBytes: 0 };
     }

@@ -356,18 +356,21 @@ export class TreeReader {
 
   /**
    * The entries of directory `id` that can still be read, in name order (`cairn repair
-   * snapshots`). A node that is missing, damaged or does not fit its index (order,
-   * first name, count) is passed over with everything under it, and told to `onLost`
-   * with the number of entries its index gave it (undefined for `id` itself). Errors
-   * other than damage (an aborted signal, a backend that cannot be reached) still throw.
+   * snapshots`). A node that is missing, corrupt (fails its hash or does not decode) or
+   * does not fit its index (order, first name, count: `misfit`, which may be another
+   * directory's sound node) is passed over with everything under it, and told to
+   * `onLost` with the number of entries its index gave it (undefined for `id` itself).
+   * `onNode` is told every node read and kept. Errors other than damage (an aborted
+   * signal, a backend that cannot be reached) still throw.
    */
   async *salvage(
     id: ObjectId,
-    onLost: (node: ObjectId, entries: number | undefined, err: Error) => void,
+    onLost: (node: ObjectId, entries: number | undefined, how: LostNode, err: Error) => void,
     signal?: AbortSignal,
+    onNode?: (node: ObjectId) => void,
   ): AsyncGenerator<Entry> {
     const state = { previous: undefined as string | undefined };
-    yield* this.salvageWalk(id, 0, undefined, state, onLost, signal);
+    yield* this.salvageWalk(id, 0, undefined, state, { onLost, onNode, signal });
   }
 
   private async *salvageWalk(
@@ -375,47 +378,33 @@ export class TreeReader {
     depth: number,
     expect: PageRef | undefined,
     state: { previous: string | undefined },
-    onLost: (node: ObjectId, entries: number | undefined, err: Error) => void,
-    signal?: AbortSignal,
+    on: {
+      onLost: (node: ObjectId, entries: number | undefined, how: LostNode, err: Error) => void;
+      onNode: ((node: ObjectId) => void) | undefined;
+      signal: AbortSignal | undefined;
+    },
   ): AsyncGenerator<Entry> {
     let node: TreeNode;
     try {
-      if (depth > MAX_INDEX_DEPTH) throw new FormatError(`tree ${id}`, 'index nested too deeply');
-      node = await this.node(id, signal);
-      if (expect && node.kind === 'leaf') {
-        if (node.entries.length !== expect.count || node.entries[0]?.name !== expect.first) {
-          throw new FormatError(`tree ${id}`, 'page does not match its index entry');
-        }
-      }
-      if (
-        expect &&
-        node.kind === 'index' &&
-        (node.pages[0]!.first !== expect.first || sumCounts(node.pages) !== expect.count)
-      ) {
-        throw new FormatError(`tree ${id}`, 'index node does not match its parent');
-      }
-      if (node.kind === 'leaf') {
-        // A page whose names do not follow the last kept one would reorder or repeat.
-        let previous = state.previous;
-        for (const e of node.entries) {
-          if (previous !== undefined && compareNames(previous, e.name) >= 0) {
-            throw new FormatError(`tree ${id}`, `pages overlap at ${JSON.stringify(e.name)}`);
-          }
-          previous = e.name;
-        }
-      }
+      node = await this.node(id, on.signal);
     } catch (err) {
       if (!isDamageCode(err)) throw err;
-      onLost(id, expect?.count, err as Error);
+      on.onLost(id, expect?.count, hasCode(err, 'not-found') ? 'missing' : 'corrupt', err as Error);
       return;
     }
+    const misfit = misfitOf(id, node, depth, expect, state.previous);
+    if (misfit) {
+      on.onLost(id, expect?.count, 'misfit', misfit);
+      return;
+    }
+    on.onNode?.(id);
     if (node.kind === 'leaf') {
       if (node.entries.length > 0) state.previous = node.entries.at(-1)!.name;
       yield* node.entries;
       return;
     }
     for (const page of node.pages) {
-      yield* this.salvageWalk(page.tree, depth + 1, page, state, onLost, signal);
+      yield* this.salvageWalk(page.tree, depth + 1, page, state, on);
     }
   }
 
@@ -449,6 +438,45 @@ export class TreeReader {
     }
     return ids;
   }
+}
+
+/** How `salvage` lost a node (see there). */
+export type LostNode = 'missing' | 'corrupt' | 'misfit';
+
+/**
+ * Why `node` (read as `id`) cannot stand where it is read: nested too deeply, not the
+ * page or index its parent's entry describes, or names that do not follow `previous`
+ * (the last name kept before it); undefined when it fits.
+ */
+export function misfitOf(
+  id: ObjectId,
+  node: TreeNode,
+  depth: number,
+  expect: PageRef | undefined,
+  previous: string | undefined,
+): FormatError | undefined {
+  if (depth > MAX_INDEX_DEPTH) return new FormatError(`tree ${id}`, 'index nested too deeply');
+  if (expect && node.kind === 'leaf') {
+    if (node.entries.length !== expect.count || node.entries[0]?.name !== expect.first) {
+      return new FormatError(`tree ${id}`, 'page does not match its index entry');
+    }
+  }
+  if (
+    expect &&
+    node.kind === 'index' &&
+    (node.pages[0]?.first !== expect.first || sumCounts(node.pages) !== expect.count)
+  ) {
+    return new FormatError(`tree ${id}`, 'index node does not match its parent');
+  }
+  if (node.kind === 'leaf') {
+    for (const e of node.entries) {
+      if (previous !== undefined && compareNames(previous, e.name) >= 0) {
+        return new FormatError(`tree ${id}`, `pages overlap at ${JSON.stringify(e.name)}`);
+      }
+      previous = e.name;
+    }
+  }
+  return undefined;
 }
 
 /** A node that is missing, fails its hash, or does not decode: damage, not a failed run. */

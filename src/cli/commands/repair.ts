@@ -39,13 +39,15 @@ export default async function repairCommand(
           ctx.out.progress(
             e.phase === 'list'
               ? { files: e.blobs, unit: 'data blobs listed', elapsedMs: e.elapsedMs }
-              : {
-                  files: e.snapshots,
-                  totalFiles: e.totalSnapshots,
-                  unit: 'snapshots',
-                  elapsedMs: e.elapsedMs,
-                  extra: `${e.trees} trees`,
-                },
+              : e.phase === 'unreached'
+                ? { files: e.trees, unit: 'tree nodes judged', elapsedMs: e.elapsedMs }
+                : {
+                    files: e.snapshots,
+                    totalFiles: e.totalSnapshots,
+                    unit: 'snapshots',
+                    elapsedMs: e.elapsedMs,
+                    extra: `${e.trees} trees`,
+                  },
           );
           ctx.out.event(e);
           return;
@@ -83,6 +85,7 @@ export default async function repairCommand(
       damagedBlobs: report.damagedBlobs,
       deletedBlobs: report.deletedBlobs,
       damagedTrees: report.damagedTrees,
+      corruptTrees: report.corruptTrees,
       deletedTrees: report.deletedTrees,
       complete: report.complete,
       blobsRead: report.blobsRead,
@@ -107,6 +110,11 @@ export default async function repairCommand(
         dryRun
           ? `would delete ${count(report.damagedTrees, 'tree node')} that lead to damage`
           : `deleted ${count(report.deletedTrees, 'tree node')} that led to damage: the next backup of those directories writes them again, and stores again what its sources still hold`,
+      );
+    }
+    if (report.corruptTrees > 0) {
+      ctx.out.note(
+        `${dryRun ? 'would delete' : 'deleted'} the corrupt tree nodes found (${report.corruptTrees}) that the repair did not write again`,
       );
     }
     if (report.damagedBlobs > 0) {

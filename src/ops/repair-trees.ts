@@ -1,0 +1,368 @@
+/**
+ * The tree work of `repair snapshots` (repair.ts runs it): writing directories again
+ * without what cannot be restored, and finding every stored tree node that leads to
+ * damage, so that it can be deleted.
+ *
+ * A node leads to damage when something below it cannot be read: a file with a chunk
+ * missing or damaged, a node missing or corrupt. That is a fact of its content (its id),
+ * whoever references it, so a node that leads to damage is damaged for every record;
+ * nodes that do not are never counted, whatever happened around them.
+ */
+import { throwIfAborted } from '../core/abort.js';
+import { hasCode } from '../core/errors.js';
+import type { ObjectId } from '../core/ids.js';
+import { forEachConcurrent } from '../core/limit.js';
+import type { FileEntry, PageRef, TreeNode } from '../manifest/types.js';
+import { BlobStore } from '../repo/blob-store.js';
+import type { DiskSet } from '../repo/disk-set.js';
+import type { ExternalSortSet } from '../repo/external-sort-set.js';
+import { LruMap } from '../repo/lru.js';
+import type { Repository } from '../repo/repository.js';
+import { type LostNode, MAX_INDEX_DEPTH, misfitOf, TreeReader } from '../repo/tree-store.js';
+import { isDamage } from './replacement.js';
+
+/** Subtrees whose outcome is remembered across snapshots. */
+const MEMO_ENTRIES = 50_000;
+/** Data blobs read at once with `readData`. */
+const READ_CONCURRENCY = 8;
+
+/** What a snapshot lost in its repair. */
+export interface LostCounts {
+  /** Regular files removed: damaged ones, and those below directories emptied (as their entries counted them). */
+  files: number;
+  /** Their bytes. */
+  bytes: number;
+  /** Tree nodes that could not be read: directories emptied, pages of directories. */
+  trees: number;
+  /** Entries of lost pages (as their index counted them). */
+  entries: number;
+}
+
+/** The outcome for one directory: what is in it once repaired, and what it lost. */
+export interface DirOutcome {
+  /** Its tree after the repair (the same id when nothing below it changed). */
+  tree: ObjectId;
+  changed: boolean;
+  /** Regular files, bytes and directories below it, at any depth, after the repair. */
+  files: number;
+  bytes: number;
+  dirs: number;
+  lost: LostCounts;
+  /** Its own node could not be read: it is empty now. */
+  emptied: boolean;
+}
+
+export interface RepairerOptions {
+  /** Data blobs stored (not counting `broken`). */
+  stored: ExternalSortSet;
+  /** Data blobs found damaged, with why; `readData` adds to it. */
+  broken: Map<ObjectId, string>;
+  /** Data blobs read with `readData`: 1 good, 0 damaged. */
+  verdicts: DiskSet;
+  /** Tree nodes the walk read and kept (a misfit is not: it is judged on its own). */
+  visited: DiskSet;
+  /** Verdicts of `leads` on nodes the walk did not keep: 1 leads to damage, 0 not. */
+  judged: DiskSet;
+  readData: boolean;
+  dryRun: boolean;
+  memo: boolean;
+  onTree: () => void;
+  signal?: AbortSignal;
+}
+
+/** Writes directories again without what cannot be restored; notes the nodes that lead to damage. */
+export class TreeRepairer {
+  onDamaged: ((path: string, kind: 'file' | 'tree', message: string) => void) | undefined;
+  /** Referenced data blobs found missing (each counted once). */
+  missing = 0;
+  blobsRead = 0;
+  private readonly missingSeen = new Set<ObjectId>();
+  /**
+   * Readable tree nodes that lead to damage, children before parents (a node is noted
+   * once the nodes below it are judged).
+   */
+  private readonly tainted = new Set<ObjectId>();
+  /** Tree nodes that fail their hash or do not decode. */
+  readonly corrupt = new Set<ObjectId>();
+  private readonly memo: LruMap<ObjectId, DirOutcome> | undefined;
+  private readonly reader: TreeReader;
+  private readonly writeStore: BlobStore;
+  private readonly readStore: BlobStore;
+
+  constructor(
+    private readonly repo: Repository,
+    private readonly options: RepairerOptions,
+  ) {
+    // Fresh readers: what is damaged must be read from the backend, not from caches.
+    this.readStore = new BlobStore(repo.backend, { codec: repo.codec });
+    this.reader = TreeReader.forSingleWalk(this.readStore);
+    // Every node written is written, whatever is stored under its id: a corrupt node
+    // of that id (a repaired directory can equal one elsewhere), or a lost one an
+    // inventory still lists, is replaced. A dry run's store writes nothing but gives the
+    // ids a run would write, so a repair written before is found in a dry run too.
+    this.writeStore = new BlobStore(repo.backend, {
+      codec: repo.codec,
+      dryRun: options.dryRun,
+      overwrite: true,
+    });
+    this.memo = options.memo ? new LruMap(MEMO_ENTRIES) : undefined;
+  }
+
+  /** How many tree nodes lead to damage. */
+  get taintedCount(): number {
+    return this.tainted.size;
+  }
+
+  /** The tree nodes that lead to damage, each before every one it references. */
+  taintedParentsFirst(): ObjectId[] {
+    return [...this.tainted].reverse();
+  }
+
+  /** Directory `tree` at `path` (snapshot form, `` for the root), repaired. */
+  async directory(tree: ObjectId, path: string): Promise<DirOutcome> {
+    const known = this.memo?.get(tree);
+    if (known) return known;
+    const outcome = await this.repair(tree, path);
+    this.memo?.set(tree, outcome);
+    return outcome;
+  }
+
+  /**
+   * Judges a stored node the walk did not keep (found in a listing of `tree/`: a
+   * forgotten snapshot's, a killed backup's, or one a repair stopped before deleting):
+   * notes it, and what below it leads to damage.
+   */
+  async judgeUnreached(id: ObjectId): Promise<void> {
+    await this.leads(id, 0);
+  }
+
+  private async repair(tree: ObjectId, path: string): Promise<DirOutcome> {
+    const { signal } = this.options;
+    const lost: LostCounts = { files: 0, bytes: 0, trees: 0, entries: 0 };
+    let emptied = false;
+    const onLost = (node: ObjectId, entries: number | undefined, how: LostNode, err: Error) => {
+      lost.trees++;
+      if (how === 'corrupt') this.corrupt.add(node);
+      if (entries === undefined) emptied = true;
+      else lost.entries += entries;
+      const what = entries === undefined ? 'listing lost' : `${entries} entries lost`;
+      this.onDamaged?.(path, 'tree', `${what}: ${describe(err, 'tree', node)}`);
+    };
+    const kept = (node: ObjectId) => {
+      this.visitQueue.push(node);
+    };
+    // First pass: what goes, and the subdirectories that change.
+    const removed = new Set<string>();
+    const changedDirs = new Map<string, DirOutcome>();
+    // What is left below it (the second pass writes the same).
+    let dirs = 0;
+    let files = 0;
+    let bytes = 0;
+    this.options.onTree();
+    for await (const entry of this.reader.salvage(tree, onLost, signal, kept)) {
+      throwIfAborted(signal);
+      await this.flushVisits();
+      const at = path === '' ? entry.name : `${path}/${entry.name}`;
+      if (entry.kind === 'file') {
+        const damage = await this.fileDamage(entry);
+        if (damage === undefined) {
+          files++;
+          bytes += entry.size;
+          continue;
+        }
+        removed.add(entry.name);
+        lost.files++;
+        lost.bytes += entry.size;
+        this.onDamaged?.(at, 'file', damage);
+      } else if (entry.kind === 'dir') {
+        const sub = await this.directory(entry.tree, at);
+        dirs += 1 + sub.dirs;
+        files += sub.files;
+        bytes += sub.bytes;
+        if (!sub.changed) continue;
+        changedDirs.set(entry.name, sub);
+        addLost(lost, sub.lost);
+        // An emptied directory's files were counted by its entry, not by its walk.
+        if (sub.emptied) {
+          lost.files += entry.files;
+          lost.bytes += entry.bytes;
+        }
+      }
+    }
+    await this.flushVisits();
+    if (lost.trees === 0 && removed.size === 0 && changedDirs.size === 0) {
+      return { tree, changed: false, files, bytes, dirs, lost, emptied: false };
+    }
+    await this.taint(tree, new Set([...removed, ...changedDirs.keys()]), undefined, 0);
+    // Second pass: the directory without what goes (salvage again: the same entries).
+    const writer = this.repo.directoryWriter(this.writeStore);
+    for await (const entry of this.reader.salvage(tree, () => {}, signal)) {
+      if (removed.has(entry.name)) continue;
+      const sub = entry.kind === 'dir' ? changedDirs.get(entry.name) : undefined;
+      await writer.add(
+        sub && entry.kind === 'dir'
+          ? { ...entry, tree: sub.tree, files: sub.files, bytes: sub.bytes }
+          : entry,
+      );
+    }
+    const written = (await writer.finish()).tree;
+    return { tree: written, changed: true, files, bytes, dirs, lost, emptied };
+  }
+
+  /** Nodes the walk kept, not yet in `visited` (the listing's callback cannot await). */
+  private visitQueue: ObjectId[] = [];
+
+  private async flushVisits(): Promise<void> {
+    while (this.visitQueue.length > 0) await this.options.visited.add(this.visitQueue.pop()!);
+  }
+
+  /**
+   * Notes the nodes of directory node `id` that lead to damage: a page holding one of
+   * `damaged` (names of entries removed, or of subdirectories that changed), an index
+   * node above such a page or above a node that cannot be read or does not fit it.
+   * True when `id` leads to damage or is lost itself. A node that does not fit its index
+   * entry may be another directory's sound node: it is not noted, its index is.
+   */
+  private async taint(
+    id: ObjectId,
+    damaged: ReadonlySet<string>,
+    expect: PageRef | undefined,
+    depth: number,
+  ): Promise<boolean> {
+    let node: TreeNode;
+    try {
+      node = await this.reader.node(id, this.options.signal);
+    } catch (err) {
+      if (!isDamage(err)) throw err;
+      if (!hasCode(err, 'not-found')) this.corrupt.add(id);
+      return true;
+    }
+    // Order across pages was checked by the walk; here, where the node stands.
+    if (misfitOf(id, node, depth, expect, undefined)) return true;
+    let leads = false;
+    if (node.kind === 'leaf') leads = node.entries.some((e) => damaged.has(e.name));
+    else {
+      for (const page of node.pages) {
+        if (await this.taint(page.tree, damaged, page, depth + 1)) leads = true;
+      }
+    }
+    if (leads) this.tainted.add(id);
+    return leads;
+  }
+
+  /**
+   * True when node `id`, judged on its own, leads to damage (noting it, and the nodes
+   * below it that do). A node the walk kept leads to damage exactly when the walk noted
+   * it; a missing or corrupt one does.
+   */
+  private async leads(id: ObjectId, depth: number): Promise<boolean> {
+    if (this.tainted.has(id)) return true;
+    if (await this.options.visited.has(id)) return false;
+    const known = await this.options.judged.get(id);
+    if (known !== undefined) return known === 1;
+    throwIfAborted(this.options.signal);
+    let node: TreeNode;
+    try {
+      node = await this.reader.node(id, this.options.signal);
+    } catch (err) {
+      if (!isDamage(err)) throw err;
+      if (!hasCode(err, 'not-found')) this.corrupt.add(id);
+      return true;
+    }
+    let leads = depth > MAX_INDEX_DEPTH;
+    if (!leads && node.kind === 'leaf') {
+      for (const e of node.entries) {
+        if (e.kind === 'file' && (await this.fileDamage(e)) !== undefined) leads = true;
+        else if (e.kind === 'dir' && (await this.leads(e.tree, 0))) leads = true;
+      }
+    } else if (!leads && node.kind === 'index') {
+      for (const page of node.pages) if (await this.leads(page.tree, depth + 1)) leads = true;
+    }
+    await this.options.judged.add(id, leads ? 1 : 0);
+    if (leads) this.tainted.add(id);
+    return leads;
+  }
+
+  /** Why `entry` cannot be restored, or undefined when every chunk of it is there (and sound). */
+  private async fileDamage(entry: FileEntry): Promise<string | undefined> {
+    const { stored, broken, readData } = this.options;
+    let damage: string | undefined;
+    for (const { id } of entry.chunks) {
+      const why = broken.get(id);
+      if (why !== undefined) {
+        damage ??= why;
+        continue;
+      }
+      if (!(await stored.has(id))) {
+        if (!this.missingSeen.has(id)) {
+          this.missingSeen.add(id);
+          this.missing++;
+        }
+        damage ??= `data blob ${id} is missing`;
+      }
+    }
+    if (!readData) return damage;
+    // Every stored chunk is read, also of a file already found damaged: a corrupt chunk
+    // left stored would be taken for sound by the next backup that needs it.
+    await this.readChunks(entry);
+    if (damage !== undefined) return damage;
+    for (const { id } of entry.chunks) {
+      const why = broken.get(id);
+      if (why !== undefined) return why;
+    }
+    return undefined;
+  }
+
+  /** Reads and verifies each stored chunk of `entry` not read before (`readData`). */
+  private async readChunks(entry: FileEntry): Promise<void> {
+    const { stored, broken, verdicts } = this.options;
+    const unread: ObjectId[] = [];
+    for (const { id } of entry.chunks) {
+      if (broken.has(id) || unread.includes(id)) continue;
+      if ((await verdicts.get(id)) !== undefined || !(await stored.has(id))) continue;
+      unread.push(id);
+    }
+    await forEachConcurrent(unread, READ_CONCURRENCY, async (id) => {
+      const failure = await this.readFails(id);
+      this.blobsRead++;
+      if (failure === undefined) await verdicts.add(id, 1);
+      else {
+        broken.set(id, describe(failure, 'data blob', id));
+        await verdicts.add(id, 0);
+      }
+    });
+  }
+
+  /**
+   * Why data blob `id` cannot be read, or undefined when it verifies. Damage is read a
+   * second time before it counts: a blob found damaged is deleted, and a read that
+   * went wrong once (a flipped bit in transit or in memory) must not cost a sound blob.
+   */
+  private async readFails(id: ObjectId): Promise<Error | undefined> {
+    const call = this.options.signal ? { signal: this.options.signal } : {};
+    let failure: Error | undefined;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await this.readStore.get('data', id, call);
+        return undefined;
+      } catch (err) {
+        if (!isDamage(err)) throw err;
+        failure = err as Error;
+      }
+    }
+    return failure;
+  }
+}
+
+/** Why the object `kind id` cannot be read, naming it. */
+export function describe(err: Error, kind: string, id: ObjectId): string {
+  if (hasCode(err, 'not-found')) return `${kind} ${id} is missing`;
+  return err.message.includes(id) ? err.message : `${kind} ${id}: ${err.message}`;
+}
+
+function addLost(into: LostCounts, more: LostCounts): void {
+  into.files += more.files;
+  into.bytes += more.bytes;
+  into.trees += more.trees;
+  into.entries += more.entries;
+}
