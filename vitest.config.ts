@@ -1,7 +1,13 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defineConfig } from 'vitest/config';
+
+// The CLI's record of encrypted repositories (src/repo/known-repos.ts) goes to a folder of
+// this run, not the user's ~/.local/state; child processes inherit it. The config is
+// loaded in vitest's main process, which outlives every test worker: it removes the folder.
+const stateDir = mkdtempSync(join(tmpdir(), 'cairn-test-state-'));
+process.on('exit', () => rmSync(stateDir, { recursive: true, force: true }));
 
 export default defineConfig({
   test: {
@@ -12,8 +18,6 @@ export default defineConfig({
     // Vitest's default is one worker fewer than the cores: on a 2-core machine, one file
     // at a time, though most of the suite waits on child processes, servers and disks.
     maxWorkers: 2,
-    // The CLI's record of encrypted repositories (src/repo/known-repos.ts) goes to a
-    // folder of this run, not the user's ~/.local/state; child processes inherit it.
-    env: { CAIRN_STATE_DIR: mkdtempSync(join(tmpdir(), 'cairn-test-state-')) },
+    env: { CAIRN_STATE_DIR: stateDir },
   },
 });

@@ -6,6 +6,8 @@
 
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +20,7 @@ import { changeDeepFile, writeSource } from '../helpers/sync-fixtures.js';
 const ENV_KEYS = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'CAIRN_CACHE_DIR'] as const;
 const savedEnv: Record<string, string | undefined> = {};
 let server: RgwServer;
+let cacheDir: string;
 /** Made by `cairn init` itself (it must create the bucket). */
 const bucket = `cairn-cli-${randomBytes(4).toString('hex')}`;
 
@@ -26,7 +29,9 @@ beforeAll(async () => {
   for (const k of ENV_KEYS) savedEnv[k] = process.env[k];
   process.env.AWS_ACCESS_KEY_ID = server.accessKey;
   process.env.AWS_SECRET_ACCESS_KEY = server.secretKey;
-  process.env.CAIRN_CACHE_DIR = await tempDir('cairn-cache-');
+  // Not tempDir(): that removes its folders after each test, and this one serves them all.
+  cacheDir = await mkdtemp(join(tmpdir(), 'cairn-cache-'));
+  process.env.CAIRN_CACHE_DIR = cacheDir;
 }, 180_000);
 
 afterAll(async () => {
@@ -56,6 +61,7 @@ afterAll(async () => {
     if (savedEnv[k] === undefined) delete process.env[k];
     else process.env[k] = savedEnv[k];
   }
+  if (cacheDir) await rm(cacheDir, { recursive: true, force: true });
   await stopRgw();
 }, 60_000);
 
