@@ -104,15 +104,12 @@ export class Terminal {
 export async function runAtTerminal(command: string): Promise<string> {
   requireTmux();
   const t = new Terminal();
+  const cwd = mkdtempSync(join(tmpdir(), 'cairn-tty-'));
   try {
-    t.start(
-      `${command}; echo "exit=$?"; sleep 600`,
-      mkdtempSync(join(tmpdir(), 'cairn-tty-')),
-      120,
-      20,
-    );
+    t.start(`${command}; echo "exit=$?"; sleep 600`, cwd, 120, 20);
     return await t.waitFor('exit=');
   } finally {
     t.kill();
+    rmSync(cwd, { recursive: true, force: true });
   }
 }
