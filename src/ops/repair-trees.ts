@@ -216,6 +216,17 @@ export class TreeRepairer {
     while (this.visitQueue.length > 0) await this.options.visited.add(this.visitQueue.pop()!);
   }
 
+  /** Node `id`, or undefined when it is missing or corrupt (a corrupt one is noted). */
+  private async readNode(id: ObjectId): Promise<TreeNode | undefined> {
+    try {
+      return await this.reader.node(id, this.options.signal);
+    } catch (err) {
+      if (!isDamage(err)) throw err;
+      if (!hasCode(err, 'not-found')) this.corrupt.add(id);
+      return undefined;
+    }
+  }
+
   /**
    * Notes the nodes of directory node `id` that lead to damage: a page holding one of
    * `damaged` (names of entries removed, or of subdirectories that changed), an index
@@ -229,14 +240,8 @@ export class TreeRepairer {
     expect: PageRef | undefined,
     depth: number,
   ): Promise<boolean> {
-    let node: TreeNode;
-    try {
-      node = await this.reader.node(id, this.options.signal);
-    } catch (err) {
-      if (!isDamage(err)) throw err;
-      if (!hasCode(err, 'not-found')) this.corrupt.add(id);
-      return true;
-    }
+    const node = await this.readNode(id);
+    if (node === undefined) return true;
     // Order across pages was checked by the walk; here, where the node stands.
     if (misfitOf(id, node, depth, expect, undefined)) return true;
     let leads = false;
@@ -261,14 +266,8 @@ export class TreeRepairer {
     const known = await this.options.judged.get(id);
     if (known !== undefined) return known === 1;
     throwIfAborted(this.options.signal);
-    let node: TreeNode;
-    try {
-      node = await this.reader.node(id, this.options.signal);
-    } catch (err) {
-      if (!isDamage(err)) throw err;
-      if (!hasCode(err, 'not-found')) this.corrupt.add(id);
-      return true;
-    }
+    const node = await this.readNode(id);
+    if (node === undefined) return true;
     let leads = depth > MAX_INDEX_DEPTH;
     if (!leads && node.kind === 'leaf') {
       for (const e of node.entries) {

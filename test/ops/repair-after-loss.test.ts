@@ -56,6 +56,19 @@ async function flipLastByte(file: string): Promise<void> {
 /** Settles the sources past the stat cache's "too recent" margin. */
 const settle = () => new Promise((r) => setTimeout(r, 150));
 
+/** A backup of SOURCE whose sub/deeper/d.txt has lost its chunk. */
+async function backupLosingDeepChunk() {
+  const src = await tempDir();
+  await writeTree(src, SOURCE);
+  const { repo, dir } = await localRepo();
+  const statCacheDir = await tempDir();
+  await settle();
+  const full = await backup(repo, { paths: [src], statCacheDir });
+  const d = (await entryAt(repo, full.snapshot.tree, 'sub/deeper/d.txt')) as FileEntry;
+  await rm(join(dir, blobKey('data', d.chunks[0]!.id)));
+  return { src, dir, statCacheDir };
+}
+
 /** Fails the n-th delete of a tree node, as a run stopped part way. */
 class StopsAtTreeDelete extends ForwardingBackend {
   private deletes = 0;
@@ -116,14 +129,7 @@ describe('repair after harder losses', () => {
   }
 
   it('run again after stopping among its deletions, finishes them', async () => {
-    const src = await tempDir();
-    await writeTree(src, SOURCE);
-    const { repo, dir } = await localRepo();
-    const statCacheDir = await tempDir();
-    await settle();
-    const full = await backup(repo, { paths: [src], statCacheDir });
-    const d = (await entryAt(repo, full.snapshot.tree, 'sub/deeper/d.txt')) as FileEntry;
-    await rm(join(dir, blobKey('data', d.chunks[0]!.id)));
+    const { src, dir, statCacheDir } = await backupLosingDeepChunk();
     // The root goes first (parents first); the run stops at the next node.
     const stopping = await openRepositoryIn(new StopsAtTreeDelete(new LocalBackend(dir), 2));
     await expect(repairSnapshots(stopping, { forget: true })).rejects.toThrow(/stopped/);
@@ -137,14 +143,7 @@ describe('repair after harder losses', () => {
   });
 
   it('a full repair finds the damaged nodes of an original a selected repair forgot', async () => {
-    const src = await tempDir();
-    await writeTree(src, SOURCE);
-    const { repo, dir } = await localRepo();
-    const statCacheDir = await tempDir();
-    await settle();
-    const full = await backup(repo, { paths: [src], statCacheDir });
-    const d = (await entryAt(repo, full.snapshot.tree, 'sub/deeper/d.txt')) as FileEntry;
-    await rm(join(dir, blobKey('data', d.chunks[0]!.id)));
+    const { src, dir, statCacheDir } = await backupLosingDeepChunk();
     const selected = await repairSnapshots(await open(dir), {
       snapshots: ['latest'],
       forget: true,
