@@ -8,14 +8,17 @@
  * whoever references it, so a node that leads to damage is damaged for every record;
  * nodes that do not are never counted, whatever happened around them.
  */
+
+import type { CallOptions } from '../backends/backend.js';
 import { throwIfAborted } from '../core/abort.js';
-import { hasCode } from '../core/errors.js';
+import { CairnError, hasCode } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
 import { forEachConcurrent } from '../core/limit.js';
 import type { FileEntry, PageRef, TreeNode } from '../manifest/types.js';
 import { BlobStore } from '../repo/blob-store.js';
 import type { DiskSet } from '../repo/disk-set.js';
 import type { ExternalSortSet } from '../repo/external-sort-set.js';
+import type { BlobKind } from '../repo/layout.js';
 import { LruMap } from '../repo/lru.js';
 import type { Repository } from '../repo/repository.js';
 import { type LostNode, MAX_INDEX_DEPTH, misfitOf, TreeReader } from '../repo/tree-store.js';
@@ -95,7 +98,9 @@ export class TreeRepairer {
   ) {
     // Fresh readers: what is damaged must be read from the backend, not from caches.
     this.readStore = new BlobStore(repo.backend, { codec: repo.codec });
-    this.reader = TreeReader.forSingleWalk(this.readStore);
+    this.reader = TreeReader.forSingleWalk(
+      new SecondReadStore(repo.backend, { codec: repo.codec }),
+    );
     // Every node written is written, whatever is stored under its id: a corrupt node
     // of that id (a repaired directory can equal one elsewhere), or a lost one an
     // inventory still lists, is replaced. A dry run's store writes nothing but gives the
@@ -140,7 +145,11 @@ export class TreeRepairer {
     const { signal } = this.options;
     const lost: LostCounts = { files: 0, bytes: 0, trees: 0, entries: 0 };
     let emptied = false;
+    // What the first pass lost and how many entries it met: the second must agree.
+    const lostNodes = new Set<ObjectId>();
+    let met = 0;
     const onLost = (node: ObjectId, entries: number | undefined, how: LostNode, err: Error) => {
+      lostNodes.add(node);
       lost.trees++;
       if (how === 'corrupt') this.corrupt.add(node);
       if (entries === undefined) emptied = true;
@@ -161,6 +170,7 @@ export class TreeRepairer {
     this.options.onTree();
     for await (const entry of this.reader.salvage(tree, onLost, signal, kept)) {
       throwIfAborted(signal);
+      met++;
       await this.flushVisits();
       const at = path === '' ? entry.name : `${path}/${entry.name}`;
       if (entry.kind === 'file') {
@@ -193,10 +203,28 @@ export class TreeRepairer {
     if (lost.trees === 0 && removed.size === 0 && changedDirs.size === 0) {
       return { tree, changed: false, files, bytes, dirs, lost, emptied: false };
     }
-    await this.taint(tree, new Set([...removed, ...changedDirs.keys()]), undefined, 0);
-    // Second pass: the directory without what goes (salvage again: the same entries).
+    const damagedNames = new Set([...removed, ...changedDirs.keys()]);
+    await this.taint(tree, damagedNames, undefined, 0, { previous: undefined });
+    // Second pass: the directory without what goes (salvage again). A node read in the
+    // first pass may be read again (it left the cache): should the reads disagree, the
+    // record would not say what its tree holds, so the run stops before deleting anything.
+    const differs = (what: string) =>
+      new CairnError(
+        'io',
+        `directory ${path === '' ? '/' : path} (tree ${tree}) read differently the second time (${what}): nothing was deleted; run the repair again`,
+      );
+    const onLostAgain = (
+      node: ObjectId,
+      _entries: number | undefined,
+      _how: LostNode,
+      err: Error,
+    ) => {
+      if (!lostNodes.has(node)) throw differs(`tree ${node}: ${err.message}`);
+    };
+    let metAgain = 0;
     const writer = this.repo.directoryWriter(this.writeStore);
-    for await (const entry of this.reader.salvage(tree, () => {}, signal)) {
+    for await (const entry of this.reader.salvage(tree, onLostAgain, signal)) {
+      metAgain++;
       if (removed.has(entry.name)) continue;
       const sub = entry.kind === 'dir' ? changedDirs.get(entry.name) : undefined;
       await writer.add(
@@ -205,6 +233,7 @@ export class TreeRepairer {
           : entry,
       );
     }
+    if (metAgain !== met) throw differs(`${met} entries, then ${metAgain}`);
     const written = (await writer.finish()).tree;
     return { tree: written, changed: true, files, bytes, dirs, lost, emptied };
   }
@@ -239,16 +268,19 @@ export class TreeRepairer {
     damaged: ReadonlySet<string>,
     expect: PageRef | undefined,
     depth: number,
+    order: { previous: string | undefined },
   ): Promise<boolean> {
     const node = await this.readNode(id);
     if (node === undefined) return true;
-    // Order across pages was checked by the walk; here, where the node stands.
-    if (misfitOf(id, node, depth, expect, undefined)) return true;
+    // Judged as the walk judged it (salvage): where it stands, and the order across pages.
+    if (misfitOf(id, node, depth, expect, order.previous)) return true;
     let leads = false;
-    if (node.kind === 'leaf') leads = node.entries.some((e) => damaged.has(e.name));
-    else {
+    if (node.kind === 'leaf') {
+      leads = node.entries.some((e) => damaged.has(e.name));
+      if (node.entries.length > 0) order.previous = node.entries.at(-1)!.name;
+    } else {
       for (const page of node.pages) {
-        if (await this.taint(page.tree, damaged, page, depth + 1)) leads = true;
+        if (await this.taint(page.tree, damaged, page, depth + 1, order)) leads = true;
       }
     }
     if (leads) this.tainted.add(id);
@@ -275,6 +307,14 @@ export class TreeRepairer {
         else if (e.kind === 'dir' && (await this.leads(e.tree, 0))) leads = true;
       }
     } else if (!leads && node.kind === 'index') {
+      // Its pages must fit it as a walk checks them (counts, first names, order across
+      // pages): read through once for that, then each judged on its own.
+      const onLost = () => {
+        leads = true;
+      };
+      for await (const _entry of this.reader.salvage(id, onLost, this.options.signal)) {
+        // only the fit is wanted, not the entries
+      }
       for (const page of node.pages) if (await this.leads(page.tree, depth + 1)) leads = true;
     }
     await this.options.judged.add(id, leads ? 1 : 0);
@@ -350,6 +390,22 @@ export class TreeRepairer {
       }
     }
     return failure;
+  }
+}
+
+/**
+ * A blob store whose reads that fail as damage are made a second time before the
+ * failure counts: repair leaves out and deletes what it finds damaged, and a read that
+ * went wrong once (a flipped bit in transit or in memory) must not cost a sound node.
+ */
+class SecondReadStore extends BlobStore {
+  override async get(kind: BlobKind, id: ObjectId, options?: CallOptions): Promise<Uint8Array> {
+    try {
+      return await super.get(kind, id, options);
+    } catch (err) {
+      if (!isDamage(err)) throw err;
+      return super.get(kind, id, options);
+    }
   }
 }
 

@@ -24,7 +24,10 @@
  * nodes and data blobs found truncated or corrupt are deleted whatever was examined:
  * nothing can read them, and while they are there a backup takes them for stored. Before
  * deleting, and whenever data is found missing, a new prune epoch is published: every
- * machine's blob inventory then forgets what it knew.
+ * machine's blob inventory then forgets what it knew. The deletions follow prune's
+ * sweep: the lock's `sweeping` flag first, then none while a backup holds a lock or
+ * after one committed a snapshot since the start (it may reuse what would be deleted);
+ * a later run does them.
  *
  * What is stored is learnt from one listing of `data/` (an ExternalSortSet: memory does
  * not grow with the repository); trees are read from the backend, not from caches, and
@@ -43,6 +46,7 @@ import { NONCE_BYTES, TAG_BYTES } from '../repo/crypto.js';
 import { closeAll, DiskSet } from '../repo/disk-set.js';
 import { ExternalSortSet } from '../repo/external-sort-set.js';
 import { blobIdOfKey, blobKey, blobPrefix, snapshotKey } from '../repo/layout.js';
+import { describeLock, type Lock, listLocks } from '../repo/locks.js';
 import { bumpPruneEpoch } from '../repo/prune-state.js';
 import type { Repository } from '../repo/repository.js';
 import {
@@ -137,8 +141,15 @@ export interface RepairReport {
   damagedTrees: number;
   /** Tree nodes that fail their hash or do not decode (deleted, unless the repair wrote them again). */
   corruptTrees: number;
-  /** Tree nodes deleted. */
+  /** Tree nodes deleted: those that lead to damage, and corrupt ones. */
   deletedTrees: number;
+  /** Of `deletedTrees`, the corrupt ones. */
+  deletedCorruptTrees: number;
+  /**
+   * Why the deletions were left for a later run: backups were in progress, or committed
+   * snapshots while the repair ran. Records were written and originals forgotten.
+   */
+  postponed?: string;
   /**
    * False when a selection (SNAPSHOT, filter) left snapshots out: the tree nodes that
    * lead to damage are then kept, since snapshots not examined may reference them.
@@ -180,6 +191,7 @@ export async function repairSnapshots(
       damagedTrees: 0,
       corruptTrees: 0,
       deletedTrees: 0,
+      deletedCorruptTrees: 0,
       complete: false,
       blobsRead: 0,
       forgotten: 0,
@@ -192,6 +204,9 @@ export async function repairSnapshots(
       report.unreadable.push({ id, message: err.message });
       options.onEvent?.({ type: 'unreadable', snapshot: id, message: err.message });
     };
+    // The records there before anything is read: one committed later (a backup beside
+    // this run may have reused a node about to be deleted) postpones the deletions.
+    const before = lock ? new Set(await repo.snapshots.ids(signal)) : undefined;
     const selected: SnapshotRef[] = named
       ? await selectNamed(repo, options.snapshots!, options.filter, signal, onUnreadable)
       : await repo.snapshots.list(options.filter ?? {}, signal, onUnreadable);
@@ -306,6 +321,7 @@ export async function repairSnapshots(
         // Every new record is stored by now: only then does an original go. Before the
         // deletions below, so a run stopped among them leaves no damaged original that
         // needs them.
+        await lock?.confirm(signal);
         shareSignal(signal);
         await forEachConcurrent(report.repaired, 16, async (r) => {
           await repo.backend.delete(snapshotKey(r.from), { ...(signal ? { signal } : {}) });
@@ -325,25 +341,18 @@ export async function repairSnapshots(
         await lock?.confirm(signal);
         await bumpPruneEpoch(repo.backend, call);
         await repo.inventory?.invalidate();
-        // One at a time, parents first: a run stopped part way leaves no stored node
-        // whose children were deleted before it.
-        for (const tree of tainted) {
-          await repo.backend.delete(blobKey('tree', tree), call);
-          report.deletedTrees++;
+        // As prune sweeps: the flag first (a backup starting now waits for it to clear),
+        // then no backup in progress and none committed since the start.
+        await lock?.setSweeping(true);
+        try {
+          const written = new Set(report.repaired.flatMap((r) => (r.id ? [r.id] : [])));
+          const blocked =
+            lock && before ? await deletionBlocker(repo, lock, before, written, signal) : undefined;
+          if (blocked) report.postponed = blocked;
+          else await deleteDamage(repo, repairer, tainted, broken, report, signal);
+        } finally {
+          await lock?.setSweeping(false);
         }
-        // A corrupt node whose id a repaired directory has was written again, sound:
-        // it stays.
-        const fresh = new BlobStore(repo.backend, { codec: repo.codec });
-        for (const tree of repairer.corrupt) {
-          if (await readsWell(fresh, tree, signal)) continue;
-          await repo.backend.delete(blobKey('tree', tree), call);
-          report.deletedTrees++;
-        }
-        shareSignal(signal);
-        await forEachConcurrent(broken.keys(), 16, async (blob) => {
-          await repo.backend.delete(blobKey('data', blob), call);
-          report.deletedBlobs++;
-        });
       }
     } finally {
       await closeAll(stored, verdicts, visited, judged);
@@ -354,6 +363,67 @@ export async function repairSnapshots(
     }
     return report;
   });
+}
+
+/**
+ * Deletes what leads to damage: the damaged data blobs first (a run stopped after them
+ * leaves nodes that reference missing blobs, which a rerun finds), then the nodes that
+ * lead to damage, one at a time and parents first (a run stopped part way leaves no
+ * stored node whose children were deleted before it), then the corrupt nodes.
+ */
+async function deleteDamage(
+  repo: Repository,
+  repairer: TreeRepairer,
+  tainted: readonly ObjectId[],
+  broken: ReadonlyMap<ObjectId, string>,
+  report: RepairReport,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const call = signal ? { signal } : {};
+  shareSignal(signal);
+  await forEachConcurrent(broken.keys(), 16, async (blob) => {
+    await repo.backend.delete(blobKey('data', blob), call);
+    report.deletedBlobs++;
+  });
+  for (const tree of tainted) {
+    await repo.backend.delete(blobKey('tree', tree), call);
+    report.deletedTrees++;
+  }
+  // A corrupt node whose id a repaired directory has was written again, sound: it stays.
+  const fresh = new BlobStore(repo.backend, { codec: repo.codec });
+  for (const tree of repairer.corrupt) {
+    if (await readsWell(fresh, tree, signal)) continue;
+    await repo.backend.delete(blobKey('tree', tree), call);
+    report.deletedTrees++;
+    report.deletedCorruptTrees++;
+  }
+}
+
+/**
+ * Why the deletions must wait, or undefined when they may go on: a backup in progress
+ * (its lock live) may be reusing a node about to be deleted, and one that committed
+ * since `before` was listed may reference one.
+ */
+async function deletionBlocker(
+  repo: Repository,
+  lock: Lock,
+  before: ReadonlySet<ObjectId>,
+  written: ReadonlySet<ObjectId>,
+  signal: AbortSignal | undefined,
+): Promise<string | undefined> {
+  const writers = (await listLocks(repo.backend, signal ? { signal } : {})).filter(
+    (l) => l.id !== lock.id && l.stale === undefined && !l.record.exclusive,
+  );
+  if (writers.length > 0) {
+    return `${writers.length} backup(s) in progress (${describeLock(writers[0]!)}); run the repair again once they end`;
+  }
+  const added = (await repo.snapshots.ids(signal)).filter(
+    (id) => !before.has(id) && !written.has(id),
+  );
+  if (added.length > 0) {
+    return `${added.length} snapshot(s) were committed while the repair ran (${added[0]!.slice(0, 8)}); run the repair again`;
+  }
+  return undefined;
 }
 
 /** True when `filter` chooses every snapshot. */

@@ -6,9 +6,11 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { LocalBackend } from '../../src/backends/local.js';
 import { EXIT } from '../../src/cli/context.js';
 import { walkTree } from '../../src/ops/walk.js';
 import { blobKey } from '../../src/repo/layout.js';
+import { Lock } from '../../src/repo/locks.js';
 import { openRepository } from '../../src/repo/repository.js';
 import { cli } from '../helpers/cli.js';
 import { tempDir, writeTree } from '../helpers/fs.js';
@@ -74,5 +76,41 @@ describe('cairn repair snapshots', () => {
     const files = await cli('--repo', repo, 'ls', 'latest');
     expect(files.stdout).toContain('keep.txt');
     expect(files.stdout).not.toContain('lost.txt');
+  });
+
+  it('says what it left undeleted while a backup holds its lock, and deletes it on a rerun', async () => {
+    process.env.CAIRN_CACHE_DIR = await tempDir();
+    const repo = join(await tempDir(), 'repo');
+    const src = await tempDir();
+    await writeTree(src, { docs: { 'lost.txt': 'l'.repeat(300_000) }, 'keep.txt': 'keep' });
+    expect((await cli('--repo', repo, 'init', '--no-encryption')).code).toBe(0);
+    expect((await cli('--repo', repo, 'backup', src)).code).toBe(0);
+    const opened = await openRepository(repo);
+    const { snapshot } = (await opened.snapshots.list())[0]!;
+    for await (const { path, entry } of walkTree(opened, snapshot.tree)) {
+      if (path === 'docs/lost.txt' && entry.kind === 'file') {
+        await rm(join(repo, blobKey('data', entry.chunks[0]!.id)));
+      }
+    }
+    await opened.close();
+    const backupLock = await Lock.acquire(new LocalBackend(repo), {
+      exclusive: false,
+      operation: 'backup',
+    });
+    const held = await cli('--repo', repo, '--json', 'repair', 'snapshots', '--forget');
+    await backupLock.release();
+    expect(held.code, held.stderr).toBe(EXIT.ok);
+    expect(held.json.find((e) => e.type === 'warning')?.message).toMatch(
+      /^nothing was deleted: 1 backup\(s\) in progress \(.*\); run the repair again once they end$/,
+    );
+    expect(held.json.find((e) => e.type === 'summary')).toMatchObject({
+      repaired: 1,
+      forgotten: 1,
+      deletedTrees: 0,
+    });
+    const rerun = await cli('--repo', repo, 'repair', 'snapshots', '--forget');
+    expect(rerun.code, rerun.stderr).toBe(EXIT.ok);
+    expect(rerun.stderr).toMatch(/note: deleted 2 tree nodes that led to damage/);
+    expect((await cli('--repo', repo, 'check')).code).toBe(EXIT.ok);
   });
 });

@@ -14,17 +14,15 @@ import type { CallOptions } from '../../src/backends/backend.js';
 import { ForwardingBackend } from '../../src/backends/forwarding.js';
 import { LocalBackend } from '../../src/backends/local.js';
 import { BackendError } from '../../src/core/errors.js';
-import type { ObjectId } from '../../src/core/ids.js';
 import type { DirEntry, FileEntry } from '../../src/manifest/types.js';
 import { backup } from '../../src/ops/backup.js';
-import { check } from '../../src/ops/check.js';
 import { forget } from '../../src/ops/forget.js';
 import { repairSnapshots } from '../../src/ops/repair.js';
 import { sync } from '../../src/ops/sync.js';
-import { walkTree } from '../../src/ops/walk.js';
 import { blobKey, snapshotKey } from '../../src/repo/layout.js';
-import { openRepositoryIn, type Repository } from '../../src/repo/repository.js';
+import { openRepositoryIn } from '../../src/repo/repository.js';
 import { tempDir, writeTree } from '../helpers/fs.js';
+import { entryAt, openFresh, problems } from '../helpers/repair-fixtures.js';
 import { localRepo } from '../helpers/repo.js';
 
 const SOURCE = {
@@ -33,19 +31,7 @@ const SOURCE = {
   other: { 'e.txt': 'e content '.repeat(100) },
 };
 
-async function entryAt(repo: Repository, tree: ObjectId, path: string) {
-  for await (const e of walkTree(repo, tree)) if (e.path === path) return e.entry;
-  throw new Error(`${path} not in the tree`);
-}
-
-/** A fresh handle (no cached trees), with the inventory as asked. */
-function open(dir: string, options: { inventory?: 'on' | 'off'; cacheDir?: string } = {}) {
-  return openRepositoryIn(new LocalBackend(dir), options);
-}
-
-async function problems(dir: string): Promise<string[]> {
-  return (await check(await open(dir), { readData: true })).problems.map((p) => p.message);
-}
+const open = openFresh;
 
 async function flipLastByte(file: string): Promise<void> {
   const bytes = await readFile(file);

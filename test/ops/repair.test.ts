@@ -5,7 +5,8 @@
  * entries; the repository checks clean afterwards; corrupt blobs are deleted so that a
  * forced backup can store them again; dry runs write nothing, a rerun writes nothing new.
  */
-import { mkdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LocalBackend } from '../../src/backends/local.js';
@@ -21,6 +22,7 @@ import { blobKey, snapshotKey } from '../../src/repo/layout.js';
 import { readPruneEpoch } from '../../src/repo/prune-state.js';
 import { openRepositoryIn, type Repository } from '../../src/repo/repository.js';
 import { tempDir, writeTree } from '../helpers/fs.js';
+import { entryAt } from '../helpers/repair-fixtures.js';
 import { indexedIds, localRepo } from '../helpers/repo.js';
 
 const SOURCE = {
@@ -29,11 +31,6 @@ const SOURCE = {
   sub: { 'c.txt': 'c content '.repeat(200), deeper: { 'd.txt': 'd'.repeat(700) } },
   other: { 'e.txt': 'e content '.repeat(100) },
 };
-
-async function entryAt(repo: Repository, tree: ObjectId, path: string) {
-  for await (const e of walkTree(repo, tree)) if (e.path === path) return e.entry;
-  throw new Error(`${path} not in the tree`);
-}
 
 async function pathsOf(repo: Repository, tree: ObjectId): Promise<string[]> {
   const out: string[] = [];
@@ -201,10 +198,17 @@ describe('repair snapshots', () => {
     const key = join(dir, blobKey('data', e.chunks[0]!.id));
     await truncate(key, 3);
     const damaged = await reopen(dir);
+    // Every object with its bytes and mtime: a dry run neither adds nor overwrites one.
     const objects = async () => {
-      const keys: string[] = [];
-      for await (const info of damaged.backend.list('')) keys.push(info.key);
-      return keys.sort();
+      const found: string[] = [];
+      for await (const info of damaged.backend.list('')) {
+        const file = join(dir, info.key);
+        const digest = createHash('sha256')
+          .update(await readFile(file))
+          .digest('hex');
+        found.push(`${info.key} ${digest} ${(await stat(file)).mtimeMs}`);
+      }
+      return found.sort();
     };
     const before = await objects();
     const dry = await repairSnapshots(damaged, { dryRun: true, forget: true });

@@ -12,10 +12,8 @@ import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LocalBackend } from '../../src/backends/local.js';
 import { CairnError } from '../../src/core/errors.js';
 import { idToBytes, sha256Hex } from '../../src/core/ids.js';
-import { entryToWire } from '../../src/manifest/entry-codec.js';
 import { pack } from '../../src/manifest/msgpack.js';
 import { decodeSnapshot, encodeSnapshot } from '../../src/manifest/snapshot-codec.js';
 import { decodeTree, encodeIndex } from '../../src/manifest/tree-codec.js';
@@ -24,96 +22,12 @@ import type { RestoreEvent } from '../../src/ops/events.js';
 import { restore } from '../../src/ops/restore.js';
 import { sealBlob } from '../../src/repo/blob-format.js';
 import { decodeConfig, encodeConfig, newConfig } from '../../src/repo/config.js';
-import { blobKey, snapshotKey } from '../../src/repo/layout.js';
-import { initRepository, type Repository } from '../../src/repo/repository.js';
+import { snapshotKey } from '../../src/repo/layout.js';
+import type { Repository } from '../../src/repo/repository.js';
 import { MAX_INDEX_DEPTH } from '../../src/repo/tree-store.js';
 import { snapshotArb } from '../helpers/arbitraries.js';
 import { describeTree, tempDir } from '../helpers/fs.js';
-import { TINY_CHUNKS } from '../helpers/repo.js';
-
-const T = { sec: 1_700_000_000, nsec: 0 };
-const ZERO_ID = '0'.repeat(64);
-
-/** A file entry's wire map with inline content. */
-function fileWire(name: string, content = 'pwned'): Record<string, unknown> {
-  return entryToWire({
-    name,
-    kind: 'file',
-    mode: 0o644,
-    uid: 0,
-    gid: 0,
-    mtime: T,
-    size: content.length,
-    chunks: [],
-    inline: Buffer.from(content),
-  });
-}
-
-function dirWire(name: string, tree: string): Record<string, unknown> {
-  return entryToWire({
-    name,
-    kind: 'dir',
-    mode: 0o755,
-    uid: 0,
-    gid: 0,
-    mtime: T,
-    tree,
-    files: 1,
-    bytes: 5,
-  });
-}
-
-function symlinkWire(name: string, target: string): Record<string, unknown> {
-  return entryToWire({ name, kind: 'symlink', mode: 0o777, uid: 0, gid: 0, mtime: T, target });
-}
-
-/** A repository plus the means to store raw objects in it. */
-async function hostileRepo() {
-  const dir = await tempDir('cairn-hostile-repo-');
-  const backend = new LocalBackend(dir);
-  const repo = await initRepository(backend, { chunker: TINY_CHUNKS, inlineMax: 32 });
-  /** Stores raw tree plaintext (no checks) and returns its id. */
-  const putTree = async (plaintext: Uint8Array): Promise<string> => {
-    const id = sha256Hex(plaintext);
-    await backend.put(blobKey('tree', id), sealBlob(plaintext));
-    return id;
-  };
-  const putLeaf = (entries: unknown[]) => putTree(pack({ v: 1, e: entries }));
-  const putData = async (bytes: Uint8Array): Promise<string> => {
-    const id = sha256Hex(bytes);
-    await backend.put(blobKey('data', id), sealBlob(bytes));
-    return id;
-  };
-  /** Stores a valid snapshot record over `tree` and returns its id and record. */
-  const putSnapshot = async (tree: string): Promise<{ id: string; snapshot: Snapshot }> => {
-    const snapshot: Snapshot = {
-      time: '2026-11-21T12:00:00.000Z',
-      hostname: 'mallory',
-      username: 'mallory',
-      paths: ['/x'],
-      tags: [],
-      tree,
-      summary: {
-        files: 1,
-        dirs: 1,
-        bytes: 5,
-        filesNew: 1,
-        filesChanged: 0,
-        filesUnchanged: 0,
-        blobsAdded: 1,
-        bytesAdded: 5,
-        errors: 0,
-        durationMs: 1,
-      },
-      program: 'mallory 1.0',
-    };
-    const plaintext = encodeSnapshot(snapshot);
-    const id = sha256Hex(plaintext);
-    await backend.put(snapshotKey(id), sealBlob(plaintext));
-    return { id, snapshot };
-  };
-  return { repo, backend, putTree, putLeaf, putData, putSnapshot };
-}
+import { dirWire, fileWire, hostileRepo, symlinkWire, ZERO_ID } from '../helpers/hostile-repo.js';
 
 /** A target inside a parent that also holds a victim directory outside the target. */
 async function arena() {

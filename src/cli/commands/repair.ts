@@ -87,6 +87,8 @@ export default async function repairCommand(
       damagedTrees: report.damagedTrees,
       corruptTrees: report.corruptTrees,
       deletedTrees: report.deletedTrees,
+      deletedCorruptTrees: report.deletedCorruptTrees,
+      ...(report.postponed ? { postponed: report.postponed } : {}),
       complete: report.complete,
       blobsRead: report.blobsRead,
       forgotten: report.forgotten,
@@ -105,19 +107,24 @@ export default async function repairCommand(
       ctx.out.note(
         `kept ${count(report.damagedTrees, 'tree node')} that lead to damage, since snapshots outside the selection may use them; until cairn repair snapshots runs without a selection, backups may reuse them and reference what is lost`,
       );
-    } else if (report.damagedTrees > 0) {
+    } else if (report.damagedTrees > 0 && !report.postponed) {
       ctx.out.note(
         dryRun
           ? `would delete ${count(report.damagedTrees, 'tree node')} that lead to damage`
-          : `deleted ${count(report.deletedTrees, 'tree node')} that led to damage: the next backup of those directories writes them again, and stores again what its sources still hold`,
+          : `deleted ${count(report.deletedTrees - report.deletedCorruptTrees, 'tree node')} that led to damage: the next backup of those directories writes them again, and stores again what its sources still hold`,
       );
     }
-    if (report.corruptTrees > 0) {
+    if (report.corruptTrees > 0 && !report.postponed) {
       ctx.out.note(
-        `${dryRun ? 'would delete' : 'deleted'} the corrupt tree nodes found (${report.corruptTrees}) that the repair did not write again`,
+        dryRun
+          ? `found ${count(report.corruptTrees, 'corrupt tree node')}: would delete those the repair does not write again`
+          : `deleted ${count(report.deletedCorruptTrees, 'corrupt tree node')} (of ${report.corruptTrees} found; the others the repair wrote again, sound)`,
       );
     }
-    if (report.damagedBlobs > 0) {
+    if (report.postponed) {
+      const message = `nothing was deleted: ${report.postponed}`;
+      ctx.out.warn(message, { type: 'warning', message });
+    } else if (report.damagedBlobs > 0) {
       ctx.out.note(
         dryRun
           ? `would delete ${count(report.damagedBlobs, 'damaged data blob')}`
