@@ -499,17 +499,23 @@ function repairedRecord(
   };
 }
 
-/** True when tree node `id` reads and verifies now. */
+/**
+ * True when tree node `id` reads and verifies now. A read that fails is made a second
+ * time before the node counts as corrupt: the repair may have written it again, sound,
+ * for a new record, and one bad read must not delete it.
+ */
 async function readsWell(
   blobs: BlobStore,
   id: ObjectId,
   signal: AbortSignal | undefined,
 ): Promise<boolean> {
-  try {
-    await blobs.get('tree', id, signal ? { signal } : {});
-    return true;
-  } catch (err) {
-    if (isDamage(err)) return false;
-    throw err;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await blobs.get('tree', id, signal ? { signal } : {});
+      return true;
+    } catch (err) {
+      if (!isDamage(err)) throw err;
+    }
   }
+  return false;
 }

@@ -99,7 +99,7 @@ describe('cairn repair snapshots', () => {
     });
     const held = await cli('--repo', repo, '--json', 'repair', 'snapshots', '--forget');
     await backupLock.release();
-    expect(held.code, held.stderr).toBe(EXIT.ok);
+    expect(held.code, held.stderr).toBe(EXIT.partial);
     expect(held.json.find((e) => e.type === 'warning')?.message).toMatch(
       /^nothing was deleted: 1 backup\(s\) in progress \(.*\); run the repair again once they end$/,
     );

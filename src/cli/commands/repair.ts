@@ -137,15 +137,16 @@ export default async function repairCommand(
     if (!dryRun && report.repaired.some((r) => !r.existing)) {
       ctx.out.note(
         report.forgotten > 0
-          ? `the ${report.forgotten} original record(s) are removed; cairn check should now find nothing`
+          ? `the ${report.forgotten} original record(s) are removed; ${report.postponed ? 'what leads to damage is still stored: run the repair again' : 'cairn check should now find nothing'}`
           : `the damaged original records are kept (${report.repaired
               .filter((r) => !r.existing)
               .map((r) => shortId(r.from))
               .join(', ')}): cairn forget ID removes them; check reports them until then`,
       );
     }
-    // Records that cannot be read are still damage: the run did not make the repository whole.
-    return report.unreadable.length > 0 ? EXIT.partial : EXIT.ok;
+    // Records that cannot be read are still damage, and postponed deletions leave
+    // what leads to damage stored: either way the run did not make the repository whole.
+    return report.unreadable.length > 0 || report.postponed ? EXIT.partial : EXIT.ok;
   });
 }
 
