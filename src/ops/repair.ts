@@ -36,9 +36,10 @@
  */
 import { join } from 'node:path';
 import { shareSignal } from '../core/abort.js';
-import { UsageError } from '../core/errors.js';
+import { CairnError, hasCode, UsageError } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
 import { forEachConcurrent } from '../core/limit.js';
+import { decodeTree } from '../manifest/tree-codec.js';
 import type { Snapshot } from '../manifest/types.js';
 import { HEADER_BYTES } from '../repo/blob-format.js';
 import { BlobStore } from '../repo/blob-store.js';
@@ -146,6 +147,17 @@ export interface RepairReport {
   /** Of `deletedTrees`, the corrupt ones. */
   deletedCorruptTrees: number;
   /**
+   * Lost tree nodes written again as they were (the node every empty directory shares):
+   * nothing was lost by them, so no record changed for them.
+   */
+  restoredTrees: number;
+  /**
+   * Dry runs: tree nodes found lost that a run would write again (a repaired directory
+   * equals them). Such a run stops before recording anything, and a run after it finds
+   * them stored (a run without `dryRun` throws instead of reporting).
+   */
+  lostWrittenAgain?: number;
+  /**
    * Why the deletions were left for a later run: backups were in progress, or committed
    * snapshots while the repair ran. Records were written and originals forgotten.
    */
@@ -192,6 +204,7 @@ export async function repairSnapshots(
       corruptTrees: 0,
       deletedTrees: 0,
       deletedCorruptTrees: 0,
+      restoredTrees: 0,
       complete: false,
       blobsRead: 0,
       forgotten: 0,
@@ -236,10 +249,15 @@ export async function repairSnapshots(
     const visited = new DiskSet(setOptions);
     const judged = new DiskSet(setOptions);
     try {
-      const broken = await listStored(repo, stored, () => {
-        progress.blobs++;
-        emitProgress();
-      });
+      const broken = await listStored(
+        repo,
+        stored,
+        () => {
+          progress.blobs++;
+          emitProgress();
+        },
+        signal,
+      );
       progress.phase = 'walk';
       emitProgress(true);
       const repairer = new TreeRepairer(repo, {
@@ -257,10 +275,24 @@ export async function repairSnapshots(
         },
         ...(signal ? { signal } : {}),
       });
+      // Every snapshot is walked before any record is written: should the walk write
+      // again a node it found lost, the outcomes are stale and nothing is recorded.
+      const changed: Array<{ id: ObjectId; snapshot: Snapshot; outcome: DirOutcome }> = [];
       for (const { id, snapshot } of selected) {
         repairer.onDamaged = (path, kind, message) =>
           options.onEvent?.({ type: 'damaged', snapshot: id, path, kind, message });
         const outcome = await repairer.directory(snapshot.tree, '');
+        progress.snapshots++;
+        emitProgress();
+        if (outcome.changed) changed.push({ id, snapshot, outcome });
+        else report.intact++;
+      }
+      const writtenAgain = repairer.writtenAgain();
+      if (writtenAgain.length > 0) {
+        if (!dryRun) throw lostWrittenAgain(writtenAgain);
+        report.lostWrittenAgain = writtenAgain.length;
+      }
+      for (const { id, snapshot, outcome } of changed) {
         // The root's own listing lost: all its files with it, as the record counted them
         // (a copy: the outcome is remembered for other snapshots of this root).
         const lost = outcome.emptied
@@ -270,12 +302,6 @@ export async function repairSnapshots(
               bytes: outcome.lost.bytes + snapshot.summary.bytes,
             }
           : outcome.lost;
-        progress.snapshots++;
-        emitProgress();
-        if (!outcome.changed) {
-          report.intact++;
-          continue;
-        }
         const placed = await placer.place({
           id,
           snapshot,
@@ -316,6 +342,7 @@ export async function repairSnapshots(
       report.blobsRead = repairer.blobsRead;
       report.damagedTrees = repairer.taintedCount;
       report.corruptTrees = repairer.corrupt.size;
+      report.restoredTrees = repairer.restored.size;
       if (dryRun) return report;
       if (options.forget) {
         // Every new record is stored by now: only then does an original go. Before the
@@ -426,6 +453,14 @@ async function deletionBlocker(
   return undefined;
 }
 
+/** The error that stops a run whose walk wrote again tree nodes it had found lost. */
+function lostWrittenAgain(ids: readonly ObjectId[]): CairnError {
+  return new CairnError(
+    'io',
+    `the repair wrote again ${ids.length} tree node(s) it had found lost (${ids[0]!.slice(0, 8)}…: a repaired directory equals it), so what it found is out of date: nothing was recorded, forgotten or deleted; run the repair again, which finds them stored`,
+  );
+}
+
 /** True when `filter` chooses every snapshot. */
 function isEmptyFilter(filter: SnapshotFilter | undefined): boolean {
   if (!filter) return true;
@@ -461,22 +496,42 @@ async function listStored(
   repo: Repository,
   stored: ExternalSortSet,
   onBlob: () => void,
+  signal: AbortSignal | undefined,
 ): Promise<Map<ObjectId, string>> {
   const shortest =
     HEADER_BYTES + 1 + (repo.config.encryption === 'none' ? 0 : NONCE_BYTES + TAG_BYTES);
   const broken = new Map<ObjectId, string>();
-  for await (const info of repo.backend.list(blobPrefix('data'))) {
+  for await (const info of repo.backend.list(blobPrefix('data'), signal ? { signal } : {})) {
     const id = blobIdOfKey('data', info.key);
     if (!id) continue; // under the wrong shard: not the blob readers look for
-    if (info.size < shortest) {
-      broken.set(
-        id,
-        `data blob ${id} is ${info.size} bytes, shorter than any blob can be: truncated`,
-      );
-    } else await stored.add(id);
     onBlob();
+    if (info.size >= shortest) {
+      await stored.add(id);
+      continue;
+    }
+    // A blob found short is deleted: its size is asked for again, so that a listing
+    // that gives no size (an S3-compatible server may leave it out) deletes nothing.
+    const size = await sizeNow(repo, info.key, signal);
+    if (size === undefined) continue; // gone since the listing: missing
+    if (size >= shortest) await stored.add(id);
+    else
+      broken.set(id, `data blob ${id} is ${size} bytes, shorter than any blob can be: truncated`);
   }
   return broken;
+}
+
+/** The size of object `key` now, or undefined when it is not there. */
+async function sizeNow(
+  repo: Repository,
+  key: string,
+  signal: AbortSignal | undefined,
+): Promise<number | undefined> {
+  try {
+    return (await repo.backend.stat(key, signal ? { signal } : {})).size;
+  } catch (err) {
+    if (hasCode(err, 'not-found')) return undefined;
+    throw err;
+  }
 }
 
 /** The record replacing `snapshot` (`id`) once its tree is `outcome.tree`. */
@@ -500,9 +555,9 @@ function repairedRecord(
 }
 
 /**
- * True when tree node `id` reads and verifies now. A read that fails is made a second
- * time before the node counts as corrupt: the repair may have written it again, sound,
- * for a new record, and one bad read must not delete it.
+ * True when tree node `id` reads, verifies and decodes now. A read that fails is made a
+ * second time before the node counts as corrupt: the repair may have written it again,
+ * sound, for a new record, and one bad read must not delete it.
  */
 async function readsWell(
   blobs: BlobStore,
@@ -511,7 +566,7 @@ async function readsWell(
 ): Promise<boolean> {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      await blobs.get('tree', id, signal ? { signal } : {});
+      decodeTree(await blobs.get('tree', id, signal ? { signal } : {}), `tree ${id}`);
       return true;
     } catch (err) {
       if (!isDamage(err)) throw err;

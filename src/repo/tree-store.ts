@@ -360,8 +360,11 @@ export class TreeReader {
    * does not fit its index (order, first name, count: `misfit`, which may be another
    * directory's sound node) is passed over with everything under it, and told to
    * `onLost` with the number of entries its index gave it (undefined for `id` itself).
-   * `onNode` is told every node read and kept. Errors other than damage (an aborted
-   * signal, a backend that cannot be reached) still throw.
+   * A node met a second time in the directory is a misfit too: a directory never holds
+   * one node twice (its entries would overlap), and a hostile one whose pages share
+   * nodes would otherwise be walked once per path, exponentially many. `onNode` is told
+   * every node read and kept. Errors other than damage (an aborted signal, a backend
+   * that cannot be reached) still throw.
    */
   async *salvage(
     id: ObjectId,
@@ -369,7 +372,7 @@ export class TreeReader {
     signal?: AbortSignal,
     onNode?: (node: ObjectId) => void,
   ): AsyncGenerator<Entry> {
-    const state = { previous: undefined as string | undefined };
+    const state = { previous: undefined as string | undefined, met: new Set<ObjectId>() };
     yield* this.salvageWalk(id, 0, undefined, state, { onLost, onNode, signal });
   }
 
@@ -377,13 +380,18 @@ export class TreeReader {
     id: ObjectId,
     depth: number,
     expect: PageRef | undefined,
-    state: { previous: string | undefined },
+    state: { previous: string | undefined; met: Set<ObjectId> },
     on: {
       onLost: (node: ObjectId, entries: number | undefined, how: LostNode, err: Error) => void;
       onNode: ((node: ObjectId) => void) | undefined;
       signal: AbortSignal | undefined;
     },
   ): AsyncGenerator<Entry> {
+    if (state.met.has(id)) {
+      on.onLost(id, expect?.count, 'misfit', metTwice(id));
+      return;
+    }
+    state.met.add(id);
     let node: TreeNode;
     try {
       node = await this.node(id, on.signal);
@@ -438,6 +446,11 @@ export class TreeReader {
     }
     return ids;
   }
+}
+
+/** Why `salvage` passes over a node met a second time in one directory. */
+export function metTwice(id: ObjectId): FormatError {
+  return new FormatError(`tree ${id}`, 'node met twice in one directory');
 }
 
 /** How `salvage` lost a node (see there). */

@@ -88,6 +88,8 @@ export default async function repairCommand(
       corruptTrees: report.corruptTrees,
       deletedTrees: report.deletedTrees,
       deletedCorruptTrees: report.deletedCorruptTrees,
+      restoredTrees: report.restoredTrees,
+      ...(report.lostWrittenAgain ? { lostWrittenAgain: report.lostWrittenAgain } : {}),
       ...(report.postponed ? { postponed: report.postponed } : {}),
       complete: report.complete,
       blobsRead: report.blobsRead,
@@ -119,6 +121,16 @@ export default async function repairCommand(
         dryRun
           ? `found ${count(report.corruptTrees, 'corrupt tree node')}: would delete those the repair does not write again`
           : `deleted ${count(report.deletedCorruptTrees, 'corrupt tree node')} (of ${report.corruptTrees} found; the others the repair wrote again, sound)`,
+      );
+    }
+    if (report.restoredTrees > 0) {
+      ctx.out.note(
+        `${dryRun ? 'would write' : 'wrote'} ${count(report.restoredTrees, 'lost tree node')} again, unchanged (every empty directory has the same node): no snapshot loses anything by ${report.restoredTrees === 1 ? 'it' : 'them'}`,
+      );
+    }
+    if (report.lostWrittenAgain) {
+      ctx.out.note(
+        `a run would write again ${count(report.lostWrittenAgain, 'tree node')} found lost (a repaired directory equals ${report.lostWrittenAgain === 1 ? 'it' : 'them'}): it stops before recording anything, and a run after it finds them stored and repairs less`,
       );
     }
     if (report.postponed) {
