@@ -14,18 +14,27 @@ import { TINY_CHUNKS } from './repo.js';
 export const T = { sec: 1_700_000_000, nsec: 0 };
 export const ZERO_ID = '0'.repeat(64);
 
+/** The fields every test file entry shares. */
+const FILE_FIELDS = { kind: 'file', mode: 0o644, uid: 0, gid: 0, mtime: T } as const;
+
 /** A file entry's wire map with inline content. */
 export function fileWire(name: string, content = 'pwned'): Record<string, unknown> {
   return entryToWire({
     name,
-    kind: 'file',
-    mode: 0o644,
-    uid: 0,
-    gid: 0,
-    mtime: T,
+    ...FILE_FIELDS,
     size: content.length,
     chunks: [],
     inline: Buffer.from(content),
+  });
+}
+
+/** A file entry's wire map whose only chunk is not stored (a made-up id). */
+export function lostFileWire(name: string): Record<string, unknown> {
+  return entryToWire({
+    name,
+    ...FILE_FIELDS,
+    size: 10,
+    chunks: [{ id: 'f'.repeat(64), size: 10 }],
   });
 }
 

@@ -32,6 +32,16 @@ async function source(): Promise<string> {
   return src;
 }
 
+/** A source backed up once with `ignoreCtime` and a stat cache; `options` back it up again. */
+async function backedUpIgnoringCtime() {
+  const { repo } = await localRepo();
+  const src = await source();
+  const options = { paths: [src], statCacheDir: await tempDir(), ignoreCtime: true };
+  await settle();
+  await backup(repo, options);
+  return { repo, src, options };
+}
+
 /** Gives `path` a new inode and ctime, with the same content, mode and mtime. */
 function newInode(path: string): void {
   const st = statSync(path);
@@ -82,12 +92,7 @@ describe('stat cache fingerprints that leave out inodes or ctime', () => {
   });
 
   it('with ignoreCtime still sees a chmod to another mode, and records it', async () => {
-    const { repo } = await localRepo();
-    const src = await source();
-    const statCacheDir = await tempDir();
-    const options = { paths: [src], statCacheDir, ignoreCtime: true };
-    await settle();
-    await backup(repo, options);
+    const { repo, src, options } = await backedUpIgnoringCtime();
     chmodSync(join(src, 'a'), 0o600);
     chmodSync(join(src, 'a'), 0o644);
     chmodSync(join(src, 'b'), 0o600);
@@ -152,12 +157,7 @@ describe('ignored fields and a link count that changed', () => {
   });
 
   it('a link made to a cached file keys both names (ignoreCtime)', async () => {
-    const { repo } = await localRepo();
-    const src = await source();
-    const statCacheDir = await tempDir();
-    const options = { paths: [src], statCacheDir, ignoreCtime: true };
-    await settle();
-    await backup(repo, options);
+    const { repo, src, options } = await backedUpIgnoringCtime();
     linkSync(join(src, 'a'), join(src, 'a2'));
     await settle();
     const again = await backup(repo, options);

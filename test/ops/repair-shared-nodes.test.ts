@@ -10,7 +10,6 @@ import { describe, expect, it } from 'vitest';
 import type { CallOptions, ObjectInfo } from '../../src/backends/backend.js';
 import { ForwardingBackend } from '../../src/backends/forwarding.js';
 import { LocalBackend } from '../../src/backends/local.js';
-import { entryToWire } from '../../src/manifest/entry-codec.js';
 import { pack } from '../../src/manifest/msgpack.js';
 import { encodeIndex } from '../../src/manifest/tree-codec.js';
 import type { DirEntry } from '../../src/manifest/types.js';
@@ -20,7 +19,7 @@ import { walkTree } from '../../src/ops/walk.js';
 import { blobKey, snapshotKey } from '../../src/repo/layout.js';
 import { openRepositoryIn, type Repository } from '../../src/repo/repository.js';
 import { tempDir, writeTree } from '../helpers/fs.js';
-import { dirWire, fileWire, hostileRepo, T } from '../helpers/hostile-repo.js';
+import { dirWire, fileWire, hostileRepo, lostFileWire } from '../helpers/hostile-repo.js';
 import { entryAt, openFresh, problems } from '../helpers/repair-fixtures.js';
 import { localRepo } from '../helpers/repo.js';
 
@@ -36,25 +35,16 @@ async function pathsOf(repo: Repository, tree: string): Promise<string[]> {
   return paths;
 }
 
-/** A file entry whose only chunk is not stored. */
-const lostFile = (name: string) =>
-  entryToWire({
-    name,
-    kind: 'file',
-    mode: 0o644,
-    uid: 0,
-    gid: 0,
-    mtime: T,
-    size: 10,
-    chunks: [{ id: 'f'.repeat(64), size: 10 }],
-  });
-
 /**
  * A hostile directory [p1, shared] and a sound one [p0, shared], where shared is an index
  * [p3, p4] whose first page p3 does not fit after p1 (its names overlap p1's).
  */
-async function overlappingDirectories(p1Entries: unknown[], p3Entries: unknown[]) {
-  const h = await hostileRepo();
+async function overlappingDirectories(
+  p1Entries: unknown[],
+  p3Entries: unknown[],
+  into?: Awaited<ReturnType<typeof hostileRepo>>,
+) {
+  const h = into ?? (await hostileRepo());
   const p0 = await h.putLeaf([fileWire('a')]);
   const p1 = await h.putLeaf(p1Entries);
   const p3 = await h.putLeaf(p3Entries);
@@ -78,6 +68,19 @@ async function overlappingDirectories(p1Entries: unknown[], p3Entries: unknown[]
     ]),
   );
   return { ...h, p3, shared, hostile, sound };
+}
+
+/** `overlappingDirectories`, with a snapshot of the hostile one and a later one of the sound. */
+async function hostileAndSoundSnapshots(p1Entries: unknown[], p3Entries: unknown[]) {
+  const o = await overlappingDirectories(p1Entries, p3Entries);
+  const bad = await o.putSnapshot(o.hostile);
+  await o.repo.snapshots.write({
+    ...bad.snapshot,
+    time: '2026-11-22T12:00:00.000Z',
+    tree: o.sound,
+    summary: { ...bad.snapshot.summary, files: 4 },
+  });
+  return { ...o, bad };
 }
 
 /** Lists every data blob as 0 bytes long, as a server that leaves sizes out would. */
@@ -127,17 +130,10 @@ describe('repair and shared nodes', () => {
   });
 
   it('a sub-index that fits on its own stays, though a hostile directory overlaps it', async () => {
-    const { dir, repo, putSnapshot, shared, hostile, sound } = await overlappingDirectories(
+    const { dir, shared, hostile, sound, bad } = await hostileAndSoundSnapshots(
       [fileWire('b'), fileWire('q')],
       [fileWire('p'), fileWire('r')],
     );
-    const bad = await putSnapshot(hostile);
-    await repo.snapshots.write({
-      ...bad.snapshot,
-      time: '2026-11-22T12:00:00.000Z',
-      tree: sound,
-      summary: { ...bad.snapshot.summary, files: 4 },
-    });
 
     const report = await repairSnapshots(await openFresh(dir), { forget: true });
     expect(report.repaired.map((r) => r.from)).toEqual([bad.id]);
@@ -150,17 +146,10 @@ describe('repair and shared nodes', () => {
 
   it('a name lost in the hostile directory does not condemn a sound page of that name', async () => {
     // "r" is lost in p1, and p3 (which does not fit there) holds a sound "r".
-    const { dir, repo, putSnapshot, p3, shared, hostile, sound } = await overlappingDirectories(
-      [fileWire('b'), lostFile('r')],
+    const { dir, p3, shared, sound, bad } = await hostileAndSoundSnapshots(
+      [fileWire('b'), lostFileWire('r')],
       [fileWire('p'), fileWire('r')],
     );
-    const bad = await putSnapshot(hostile);
-    await repo.snapshots.write({
-      ...bad.snapshot,
-      time: '2026-11-22T12:00:00.000Z',
-      tree: sound,
-      summary: { ...bad.snapshot.summary, files: 4 },
-    });
     const report = await repairSnapshots(await openFresh(dir), { forget: true });
     expect(report.repaired.map((r) => r.from)).toEqual([bad.id]);
     for (const kept of [shared, p3, sound]) {
@@ -172,7 +161,7 @@ describe('repair and shared nodes', () => {
   it('a sub-index whose page holds damage is deleted, though the page did not fit where the walk met it', async () => {
     const { dir, putSnapshot, p3, shared, hostile } = await overlappingDirectories(
       [fileWire('b'), fileWire('q')],
-      [fileWire('p'), lostFile('r')],
+      [fileWire('p'), lostFileWire('r')],
     );
     await putSnapshot(hostile);
     const first = await repairSnapshots(await openFresh(dir), { forget: true });
@@ -273,8 +262,8 @@ describe('repair judging a node while the walk goes on', () => {
 
   it("a page the directory above kept is judged on its content until that directory's own judgement", async () => {
     const h = await hostileRepo();
-    const page = await h.putLeaf([lostFile('a'), fileWire('b')]);
-    const other = await h.putLeaf([lostFile('c')]);
+    const page = await h.putLeaf([lostFileWire('a'), fileWire('b')]);
+    const other = await h.putLeaf([lostFileWire('c')]);
     const index = await h.putTree(
       encodeIndex([
         { first: 'a', tree: page, count: 2 },
@@ -318,7 +307,7 @@ describe('repair writing a node it found lost', () => {
     const h = await hostileRepo();
     const lostNode = await h.putLeaf([fileWire('b')]);
     await rm(join(h.dir, blobKey('tree', lostNode)));
-    const repairsToIt = await h.putLeaf([lostFile('a'), fileWire('b')]);
+    const repairsToIt = await h.putLeaf([lostFileWire('a'), fileWire('b')]);
     const first = await h.putLeaf([dirWire('d', lostNode)]);
     const older = await h.putSnapshot(first);
     const other = await h.putLeaf([dirWire('e', repairsToIt)]);
@@ -376,22 +365,12 @@ describe('repair writing a node it found lost', () => {
     const h = await hostileRepo();
     const lostNode = await h.putLeaf([fileWire('b')]);
     await rm(join(h.dir, blobKey('tree', lostNode)));
-    const repairsToIt = await h.putLeaf([lostFile('a'), fileWire('b')]);
+    const repairsToIt = await h.putLeaf([lostFileWire('a'), fileWire('b')]);
     const holder = await h.putLeaf([dirWire('d', lostNode)]);
-    const p1 = await h.putLeaf([fileWire('b'), fileWire('q')]);
-    const p3 = await h.putLeaf([dirWire('p', holder), fileWire('r')]);
-    const p4 = await h.putLeaf([fileWire('s')]);
-    const shared = await h.putTree(
-      encodeIndex([
-        { first: 'p', tree: p3, count: 2 },
-        { first: 's', tree: p4, count: 1 },
-      ]),
-    );
-    const hostile = await h.putTree(
-      encodeIndex([
-        { first: 'b', tree: p1, count: 2 },
-        { first: 'p', tree: shared, count: 3 },
-      ]),
+    const { hostile } = await overlappingDirectories(
+      [fileWire('b'), fileWire('q')],
+      [dirWire('p', holder), fileWire('r')],
+      h,
     );
     const older = await h.putSnapshot(
       await h.putLeaf([dirWire('h', hostile), dirWire('z', repairsToIt)]),
@@ -412,7 +391,7 @@ describe('repair writing a node it found lost', () => {
   it('a page that does not fit under the directory node is deleted after it', async () => {
     const h = await hostileRepo();
     const p1 = await h.putLeaf([fileWire('b'), fileWire('q')]);
-    const p3 = await h.putLeaf([fileWire('p'), lostFile('r')]); // overlaps p1
+    const p3 = await h.putLeaf([fileWire('p'), lostFileWire('r')]); // overlaps p1
     const root = await h.putTree(
       encodeIndex([
         { first: 'b', tree: p1, count: 2 },
