@@ -138,10 +138,10 @@ export class TreeRepairer {
   }
 
   /**
-   * Tree nodes this run found lost and then wrote again (a repaired directory equals a
+   * Tree nodes this walk found lost and then wrote again (a repaired directory equals a
    * node lost elsewhere), other than the empty directory's. What was judged before the
    * write saw them lost, what after, stored: the outcomes disagree with the repository
-   * as it now is, and a run again, which finds them stored, does better.
+   * as it now is, and a walk again, which finds them stored, does better.
    */
   writtenAgain(): ObjectId[] {
     return [...this.lostFound].filter(
@@ -289,16 +289,17 @@ export class TreeRepairer {
    * directory found whole), none of them may have been noted as leading to damage:
    * one that was, found whole now, was judged while something below it was lost that
    * the repair has since written again (a repaired directory can equal a node lost
-   * elsewhere: the repair writes over what is stored under its ids) or read wrong. A
+   * elsewhere: the repair writes over what is stored under its ids), or read wrong. A
    * snapshot that reaches it is left as it is, so deleting it would break that
-   * snapshot: the run stops before deleting anything, and a run again sees one state.
+   * snapshot. A walk that wrote a lost node again is walked again anyway (see
+   * `writtenAgain`); otherwise a read went wrong, and the run stops before deleting.
    */
   private async noteVisited(nodes: readonly ObjectId[], whole?: string): Promise<void> {
     for (const node of nodes) {
-      if (whole !== undefined && this.tainted.has(node)) {
+      if (whole !== undefined && this.tainted.has(node) && this.writtenAgain().length === 0) {
         throw new CairnError(
           'io',
-          `tree ${node} (in ${whole === '' ? '/' : whole}) was found to lead to damage, then whole: something below it was written again during the run, or read wrong; nothing was deleted; run the repair again`,
+          `tree ${node} (in ${whole === '' ? '/' : whole}) was found to lead to damage, then whole: a read went wrong; nothing was deleted; run the repair again`,
         );
       }
       await this.options.visited.add(node);

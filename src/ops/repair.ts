@@ -29,6 +29,10 @@
  * after one committed a snapshot since the start (it may reuse what would be deleted);
  * a later run does them.
  *
+ * Every snapshot is walked before any record is written; a walk that wrote again a
+ * tree node it had found lost (a repaired directory equals it) is followed by another,
+ * since what it found is out of date.
+ *
  * What is stored is learnt from one listing of `data/` (an ExternalSortSet: memory does
  * not grow with the repository); trees are read from the backend, not from caches, and
  * each subtree's outcome is remembered across snapshots by id, so shared subtrees are
@@ -107,6 +111,12 @@ export type RepairEvent =
       kind: 'file' | 'tree';
       message: string;
     }
+  /**
+   * The walk wrote again tree nodes it had found lost (a repaired directory equals
+   * them): what it found is out of date, and walk `pass` starts afresh. Its `damaged`
+   * events replace those of the walks before.
+   */
+  | { type: 'rewalk'; pass: number; writtenAgain: number }
   /** A snapshot record that cannot be read: `forget` it. */
   | { type: 'unreadable'; snapshot: ObjectId; message: string }
   | {
@@ -153,8 +163,8 @@ export interface RepairReport {
   restoredTrees: number;
   /**
    * Dry runs: tree nodes found lost that a run would write again (a repaired directory
-   * equals them). Such a run stops before recording anything, and a run after it finds
-   * them stored (a run without `dryRun` throws instead of reporting).
+   * equals them). Such a run walks the snapshots again once they are stored, and
+   * repairs less than this dry run reports.
    */
   lostWrittenAgain?: number;
   /**
@@ -246,8 +256,7 @@ export async function repairSnapshots(
     const setOptions = { dir: join(repo.cacheDir, 'tmp') };
     const stored = new ExternalSortSet(setOptions);
     const verdicts = new DiskSet(setOptions);
-    const visited = new DiskSet(setOptions);
-    const judged = new DiskSet(setOptions);
+    let closeWalk: (() => Promise<void>) | undefined;
     try {
       const broken = await listStored(
         repo,
@@ -260,37 +269,44 @@ export async function repairSnapshots(
       );
       progress.phase = 'walk';
       emitProgress(true);
-      const repairer = new TreeRepairer(repo, {
-        stored,
-        broken,
-        verdicts,
-        visited,
-        judged,
-        readData: options.readData ?? false,
-        dryRun,
-        memo: !options.verbose,
-        onTree: () => {
-          progress.trees++;
-          emitProgress();
-        },
-        ...(signal ? { signal } : {}),
-      });
-      // Every snapshot is walked before any record is written: should the walk write
-      // again a node it found lost, the outcomes are stale and nothing is recorded.
-      const changed: Array<{ id: ObjectId; snapshot: Snapshot; outcome: DirOutcome }> = [];
-      for (const { id, snapshot } of selected) {
-        repairer.onDamaged = (path, kind, message) =>
-          options.onEvent?.({ type: 'damaged', snapshot: id, path, kind, message });
-        const outcome = await repairer.directory(snapshot.tree, '');
-        progress.snapshots++;
-        emitProgress();
-        if (outcome.changed) changed.push({ id, snapshot, outcome });
-        else report.intact++;
+      // Every snapshot is walked before any record is written. Should a walk write
+      // again a node it found lost (a repaired directory equals it), what it found is
+      // out of date: the snapshots are walked again, afresh, until a walk writes none
+      // (each such walk stores one more lost node again, and nothing is deleted, so
+      // this ends). A dry run writes nothing: it says so and goes on.
+      const walkOnce = () =>
+        walkAll(repo, selected, options, { stored, broken, verdicts }, progress, emitProgress);
+      let walk = await walkOnce();
+      closeWalk = walk.close;
+      let blobsRead = walk.repairer.blobsRead;
+      // What any walk found restored or corrupt: a later walk finds it stored, sound.
+      const restored = new Set(walk.repairer.restored);
+      const corrupt = new Set(walk.repairer.corrupt);
+      const writtenBefore = new Set<ObjectId>();
+      for (let pass = 2; !dryRun; pass++) {
+        const writtenAgain = walk.repairer.writtenAgain();
+        if (writtenAgain.length === 0) break;
+        // Written before and lost again: the write did not stick, and walking again
+        // would only write it again.
+        const stuck = writtenAgain.find((id) => writtenBefore.has(id));
+        if (stuck !== undefined) throw notStored(repo, stuck);
+        if (pass > MAX_WALKS) throw lostWrittenAgain(writtenAgain);
+        for (const id of writtenAgain) writtenBefore.add(id);
+        options.onEvent?.({ type: 'rewalk', pass, writtenAgain: writtenAgain.length });
+        closeWalk = undefined;
+        await walk.close();
+        progress.snapshots = 0;
+        progress.trees = 0;
+        walk = await walkOnce();
+        closeWalk = walk.close;
+        blobsRead += walk.repairer.blobsRead;
+        for (const id of walk.repairer.restored) restored.add(id);
+        for (const id of walk.repairer.corrupt) corrupt.add(id);
       }
-      const writtenAgain = repairer.writtenAgain();
-      if (writtenAgain.length > 0) {
-        if (!dryRun) throw lostWrittenAgain(writtenAgain);
-        report.lostWrittenAgain = writtenAgain.length;
+      const { repairer, changed } = walk;
+      report.intact = walk.intact;
+      if (dryRun && repairer.writtenAgain().length > 0) {
+        report.lostWrittenAgain = repairer.writtenAgain().length;
       }
       for (const { id, snapshot, outcome } of changed) {
         // The root's own listing lost: all its files with it, as the record counted them
@@ -339,10 +355,10 @@ export async function repairSnapshots(
       emitProgress(true);
       report.missingBlobs = repairer.missing;
       report.damagedBlobs = broken.size;
-      report.blobsRead = repairer.blobsRead;
+      report.blobsRead = blobsRead;
       report.damagedTrees = repairer.taintedCount;
-      report.corruptTrees = repairer.corrupt.size;
-      report.restoredTrees = repairer.restored.size;
+      report.corruptTrees = corrupt.size;
+      report.restoredTrees = restored.size;
       if (dryRun) return report;
       if (options.forget) {
         // Every new record is stored by now: only then does an original go. Before the
@@ -382,7 +398,11 @@ export async function repairSnapshots(
         }
       }
     } finally {
-      await closeAll(stored, verdicts, visited, judged);
+      try {
+        await closeAll(stored, verdicts);
+      } finally {
+        await closeWalk?.();
+      }
       // Also after a failure part way: readers that cannot list see what was done.
       if (!dryRun && report.repaired.length > 0) {
         await repo.snapshots.rebuildIndex(signal);
@@ -453,11 +473,68 @@ async function deletionBlocker(
   return undefined;
 }
 
-/** The error that stops a run whose walk wrote again tree nodes it had found lost. */
+/** Walks of every snapshot in one run, at most (see `repairSnapshots`). */
+const MAX_WALKS = 100;
+
+/** One walk of every selected snapshot: its repairer, the changed ones, and how many are intact. */
+async function walkAll(
+  repo: Repository,
+  selected: readonly SnapshotRef[],
+  options: RepairOptions,
+  sets: { stored: ExternalSortSet; broken: Map<ObjectId, string>; verdicts: DiskSet },
+  progress: { snapshots: number; trees: number },
+  emitProgress: (force?: boolean) => void,
+) {
+  const setOptions = { dir: join(repo.cacheDir, 'tmp') };
+  // What one walk learnt of tree nodes; what it learnt of data blobs holds for the next.
+  const visited = new DiskSet(setOptions);
+  const judged = new DiskSet(setOptions);
+  const close = () => closeAll(visited, judged);
+  try {
+    const repairer = new TreeRepairer(repo, {
+      ...sets,
+      visited,
+      judged,
+      readData: options.readData ?? false,
+      dryRun: options.dryRun ?? false,
+      memo: !options.verbose,
+      onTree: () => {
+        progress.trees++;
+        emitProgress();
+      },
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    const changed: Array<{ id: ObjectId; snapshot: Snapshot; outcome: DirOutcome }> = [];
+    let intact = 0;
+    for (const { id, snapshot } of selected) {
+      repairer.onDamaged = (path, kind, message) =>
+        options.onEvent?.({ type: 'damaged', snapshot: id, path, kind, message });
+      const outcome = await repairer.directory(snapshot.tree, '');
+      progress.snapshots++;
+      emitProgress();
+      if (outcome.changed) changed.push({ id, snapshot, outcome });
+      else intact++;
+    }
+    return { repairer, changed, intact, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** The error that stops a run whose walks kept writing again tree nodes they had found lost. */
 function lostWrittenAgain(ids: readonly ObjectId[]): CairnError {
   return new CairnError(
     'io',
-    `the repair wrote again ${ids.length} tree node(s) it had found lost (${ids[0]!.slice(0, 8)}…: a repaired directory equals it), so what it found is out of date: nothing was recorded, forgotten or deleted; run the repair again, which finds them stored`,
+    `after ${MAX_WALKS} walks the repair still wrote again tree nodes it had found lost (${ids[0]!.slice(0, 8)}…): nothing was recorded, forgotten or deleted; run the repair again`,
+  );
+}
+
+/** The error that stops a run whose written tree node reads back lost. */
+function notStored(repo: Repository, id: ObjectId): CairnError {
+  return new CairnError(
+    'io',
+    `tree ${id} was written again by the repair and still reads back missing or corrupt from ${repo.backend.location}: nothing was recorded, forgotten or deleted; check that the repository takes writes`,
   );
 }
 

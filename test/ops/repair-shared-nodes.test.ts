@@ -7,12 +7,12 @@
 import { access, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { CallOptions, ObjectInfo } from '../../src/backends/backend.js';
+import type { CallOptions, ObjectInfo, PutOptions } from '../../src/backends/backend.js';
 import { ForwardingBackend } from '../../src/backends/forwarding.js';
 import { LocalBackend } from '../../src/backends/local.js';
 import { pack } from '../../src/manifest/msgpack.js';
 import { encodeIndex } from '../../src/manifest/tree-codec.js';
-import type { DirEntry } from '../../src/manifest/types.js';
+import type { DirEntry, FileEntry } from '../../src/manifest/types.js';
 import { backup } from '../../src/ops/backup.js';
 import { repairSnapshots } from '../../src/ops/repair.js';
 import { walkTree } from '../../src/ops/walk.js';
@@ -225,6 +225,22 @@ describe('repair and shared nodes', () => {
   });
 });
 
+/** Takes every put of `key` and stores nothing (a write that does not stick). */
+class IgnoresPuts extends ForwardingBackend {
+  ignored = 0;
+  constructor(
+    inner: LocalBackend,
+    private readonly key: string,
+  ) {
+    super(inner);
+  }
+  override async put(key: string, data: Uint8Array, options?: PutOptions): Promise<boolean> {
+    if (key !== this.key) return super.put(key, data, options);
+    this.ignored++;
+    return true;
+  }
+}
+
 /** A backend of `dir` that records the keys it deletes, in order. */
 class RecordsDeletes extends ForwardingBackend {
   readonly deleted: string[] = [];
@@ -324,41 +340,72 @@ describe('repair writing a node it found lost', () => {
     return { ...h, lostNode, first };
   }
 
-  it('a node judged leading to damage, then found whole, stops the run before deleting; a rerun settles it', async () => {
-    const { dir, lostNode, first } = await lostThenWritten();
-    // Verbose: no memo, so the third snapshot's root is walked again, after the repair
-    // of the second wrote the lost node again.
-    await expect(
-      repairSnapshots(await openFresh(dir), { forget: true, verbose: true }),
-    ).rejects.toThrow(/was found to lead to damage, then whole/);
-    expect(await pathExists(join(dir, blobKey('tree', first)))).toBe(true);
-    expect(await pathExists(join(dir, blobKey('tree', lostNode)))).toBe(true);
-    // The rerun sees the node whole from the start: the roots over it stay, and only the
-    // directory with the lost file is repaired (the stopped run recorded nothing).
-    const again = await repairSnapshots(await openFresh(dir), { forget: true, verbose: true });
-    expect(again).toMatchObject({ intact: 2, forgotten: 1 });
-    expect(again.repaired.map((r) => r.existing)).toEqual([undefined]);
-    expect(await pathExists(join(dir, blobKey('tree', first)))).toBe(true);
-    expect(await problems(dir)).toEqual([]);
-  });
+  for (const verbose of [false, true]) {
+    it(`a lost node the repair writes again makes it walk again before recording (verbose: ${verbose})`, async () => {
+      const { dir, lostNode, first } = await lostThenWritten();
+      const dry = await repairSnapshots(await openFresh(dir), { dryRun: true, verbose });
+      expect(dry).toMatchObject({ lostWrittenAgain: 1, intact: 0 });
+      expect(dry.repaired).toHaveLength(3);
+      const walks: number[] = [];
+      const report = await repairSnapshots(await openFresh(dir), {
+        forget: true,
+        verbose,
+        onEvent: (e) => {
+          if (e.type === 'rewalk') walks.push(e.pass);
+        },
+      });
+      expect(walks).toEqual([2]);
+      // The second walk finds the node stored: the roots over it are whole, and only the
+      // directory with the lost file is repaired.
+      expect(report).toMatchObject({ intact: 2, forgotten: 1 });
+      expect(report.repaired).toHaveLength(1);
+      expect(report.lostWrittenAgain).toBeUndefined();
+      for (const kept of [first, lostNode]) {
+        expect(await pathExists(join(dir, blobKey('tree', kept)))).toBe(true);
+      }
+      expect(await problems(dir)).toEqual([]);
+    });
+  }
 
-  it('a lost node the repair writes again stops the run before it records anything', async () => {
-    const { dir, lostNode, first } = await lostThenWritten();
-    const before = (await (await openFresh(dir)).snapshots.list({})).map((s) => s.id).sort();
-    const dry = await repairSnapshots(await openFresh(dir), { dryRun: true });
-    expect(dry.lostWrittenAgain).toBe(1);
-    await expect(repairSnapshots(await openFresh(dir), { forget: true })).rejects.toThrow(
-      /wrote again 1 tree node\(s\) it had found lost .*nothing was recorded, forgotten or deleted/,
+  it('walks again as often as each walk stores another lost node', async () => {
+    // s1: p/a/{b}; s2: p gains c.txt; s3: a gains a.txt. Lost: a's first node, p's first
+    // node, and the chunks of a.txt and c.txt. Repairing s3 writes a's first node again;
+    // walked again, repairing s2 writes p's first node again.
+    const src = await tempDir();
+    await writeTree(src, { p: { a: { 'b.txt': 'b'.repeat(300) } } });
+    const { repo, dir } = await localRepo();
+    const s1 = await backup(repo, { paths: [src], statCacheDir: false });
+    await writeTree(join(src, 'p'), { 'c.txt': 'c'.repeat(400) });
+    const s2 = await backup(repo, { paths: [src], statCacheDir: false });
+    await writeTree(join(src, 'p', 'a'), { 'a.txt': 'a'.repeat(500) });
+    const s3 = await backup(repo, { paths: [src], statCacheDir: false });
+    const a1 = (await entryAt(repo, s1.snapshot.tree, 'p/a')) as DirEntry;
+    const p1 = (await entryAt(repo, s1.snapshot.tree, 'p')) as DirEntry;
+    const aTxt = (await entryAt(repo, s3.snapshot.tree, 'p/a/a.txt')) as FileEntry;
+    const cTxt = (await entryAt(repo, s2.snapshot.tree, 'p/c.txt')) as FileEntry;
+    for (const key of [
+      blobKey('tree', a1.tree),
+      blobKey('tree', p1.tree),
+      blobKey('data', aTxt.chunks[0]!.id),
+      blobKey('data', cTxt.chunks[0]!.id),
+    ]) {
+      await rm(join(dir, key));
+    }
+    const walks: number[] = [];
+    const report = await repairSnapshots(await openFresh(dir), {
+      forget: true,
+      onEvent: (e) => {
+        if (e.type === 'rewalk') walks.push(e.pass);
+      },
+    });
+    expect(walks).toEqual([2, 3]);
+    expect(report.repaired.map((r) => r.from).sort()).toEqual(
+      [s2.snapshotId, s3.snapshotId].sort(),
     );
-    const fresh = await openFresh(dir);
-    expect((await fresh.snapshots.list({})).map((s) => s.id).sort()).toEqual(before);
-    expect(await pathExists(join(dir, blobKey('tree', lostNode)))).toBe(true);
-    // Run again, it finds the node stored: only the directory with the lost file is repaired.
-    const again = await repairSnapshots(await openFresh(dir), { forget: true });
-    expect(again).toMatchObject({ intact: 2, forgotten: 1 });
-    expect(again.lostWrittenAgain).toBeUndefined();
-    expect(await pathExists(join(dir, blobKey('tree', first)))).toBe(true);
+    expect(report.intact).toBe(1);
     expect(await problems(dir)).toEqual([]);
+    const again = await repairSnapshots(await openFresh(dir), { forget: true });
+    expect(again).toMatchObject({ repaired: [], intact: 3, deletedTrees: 0 });
   });
 
   it('the same through a page judged on its content in a hostile directory', async () => {
@@ -380,10 +427,8 @@ describe('repair writing a node it found lost', () => {
       time: '2026-11-22T12:00:00.000Z',
       tree: holder,
     });
-    await expect(repairSnapshots(await openFresh(h.dir), { forget: true })).rejects.toThrow(
-      /was found to lead to damage, then whole/,
-    );
-    await repairSnapshots(await openFresh(h.dir), { forget: true });
+    const report = await repairSnapshots(await openFresh(h.dir), { forget: true });
+    expect(report.intact).toBe(1);
     expect(await pathExists(join(h.dir, blobKey('tree', holder)))).toBe(true);
     expect(await problems(h.dir)).toEqual([]);
   });
@@ -444,5 +489,63 @@ describe('repair of a directory whose index nodes share pages', () => {
     // wrappers, two references each), not one per path.
     expect(damaged).toBeLessThan(3 * fanOut * 2);
     expect(damaged).toBeGreaterThan(0);
+  });
+});
+
+describe('repair walking again', () => {
+  /**
+   * s1: p/a/{b} (and an empty e/, met before p); s2: a gains a.txt. Lost: a's first
+   * node and a.txt's chunk (and the empty directory's node).
+   */
+  async function aLostAndRepairedToIt(withEmpty: boolean) {
+    const src = await tempDir();
+    await writeTree(src, {
+      p: { a: { 'b.txt': 'b'.repeat(300) } },
+      ...(withEmpty ? { e: {} } : {}),
+    });
+    const { repo, dir } = await localRepo();
+    const s1 = await backup(repo, { paths: [src], statCacheDir: false });
+    await writeTree(join(src, 'p', 'a'), { 'a.txt': 'a'.repeat(500) });
+    const s2 = await backup(repo, { paths: [src], statCacheDir: false });
+    const a1 = (await entryAt(repo, s1.snapshot.tree, 'p/a')) as DirEntry;
+    const aTxt = (await entryAt(repo, s2.snapshot.tree, 'p/a/a.txt')) as FileEntry;
+    const keys = [blobKey('tree', a1.tree), blobKey('data', aTxt.chunks[0]!.id)];
+    if (withEmpty) {
+      keys.push(blobKey('tree', ((await entryAt(repo, s1.snapshot.tree, 'e')) as DirEntry).tree));
+    }
+    for (const key of keys) await rm(join(dir, key));
+    return { dir, a1 };
+  }
+
+  it('counts what an earlier walk restored', async () => {
+    const { dir } = await aLostAndRepairedToIt(true);
+    const dry = await repairSnapshots(await openFresh(dir), { dryRun: true });
+    let walks = 0;
+    const report = await repairSnapshots(await openFresh(dir), {
+      forget: true,
+      onEvent: (e) => {
+        if (e.type === 'rewalk') walks++;
+      },
+    });
+    expect(walks).toBe(1);
+    expect(dry.restoredTrees).toBe(1);
+    expect(report.restoredTrees).toBe(1);
+    expect(await problems(dir)).toEqual([]);
+  });
+
+  it('a written node that still reads back lost stops the run after one more walk', async () => {
+    const { dir, a1 } = await aLostAndRepairedToIt(false);
+    const ignoring = new IgnoresPuts(new LocalBackend(dir), blobKey('tree', a1.tree));
+    let walks = 0;
+    await expect(
+      repairSnapshots(await openRepositoryIn(ignoring), {
+        forget: true,
+        onEvent: (e) => {
+          if (e.type === 'rewalk') walks++;
+        },
+      }),
+    ).rejects.toThrow(/was written again by the repair and still reads back missing or corrupt/);
+    expect(walks).toBe(1);
+    expect(ignoring.ignored).toBe(2);
   });
 });

@@ -59,6 +59,13 @@ export default async function repairCommand(
           ctx.out.line(`  ${what} ${where} (in ${shortId(e.snapshot)}): ${e.message}`);
           return;
         }
+        if (e.type === 'rewalk') {
+          ctx.out.event(e);
+          ctx.out.note(
+            `the repair wrote again ${count(e.writtenAgain, 'tree node')} it had found lost (a repaired directory equals ${e.writtenAgain === 1 ? 'it' : 'them'}): walking the snapshots again (walk ${e.pass}); what it finds replaces the lines above`,
+          );
+          return;
+        }
         if (e.type === 'unreadable') {
           const message = `snapshot ${shortId(e.snapshot)} cannot be read (${e.message}): only cairn forget removes it`;
           ctx.out.warn(message, { type: 'warning', snapshot: e.snapshot, message });
@@ -130,7 +137,7 @@ export default async function repairCommand(
     }
     if (report.lostWrittenAgain) {
       ctx.out.note(
-        `a run would write again ${count(report.lostWrittenAgain, 'tree node')} found lost (a repaired directory equals ${report.lostWrittenAgain === 1 ? 'it' : 'them'}): it stops before recording anything, and a run after it finds them stored and repairs less`,
+        `a run would write again ${count(report.lostWrittenAgain, 'tree node')} found lost (a repaired directory equals ${report.lostWrittenAgain === 1 ? 'it' : 'them'}), then walk the snapshots again: it repairs less than this dry run says`,
       );
     }
     if (report.postponed) {
