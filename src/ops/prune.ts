@@ -42,7 +42,7 @@ import { BlobStore } from '../repo/blob-store.js';
 import { closeAll, DiskSet, type DiskSetOptions, SortedCursor } from '../repo/disk-set.js';
 import { ExternalSortSet } from '../repo/external-sort-set.js';
 import { blobIdOfKey, blobKey, blobPrefix, idOfKey } from '../repo/layout.js';
-import { describeLock, Lock, listLocks, underLock } from '../repo/locks.js';
+import { Lock, underLock, writersInProgress } from '../repo/locks.js';
 import {
   bumpPruneEpoch,
   CandidateWriter,
@@ -262,11 +262,9 @@ async function sweep(
   await lock.setSweeping(true);
   try {
     // Any writer whose lock we cannot see now will see our flag and wait for us.
-    const writers = (await listLocks(repo.backend, { ...(signal ? { signal } : {}) })).filter(
-      (l) => l.id !== lock.id && l.stale === undefined && !l.record.exclusive,
-    );
-    if (writers.length > 0) {
-      report.postponed = `${writers.length} backup(s) in progress (${describeLock(writers[0]!)}); run prune again later`;
+    const busy = await writersInProgress(repo.backend, lock.id, signal ? { signal } : {});
+    if (busy) {
+      report.postponed = `${busy}; run prune again later`;
       return;
     }
     let damaged: unknown;

@@ -99,17 +99,15 @@ export class TreeRepairer {
   private readonly memo: LruMap<ObjectId, DirOutcome> | undefined;
   private readonly reader: TreeReader;
   private readonly writeStore: RecordingStore;
-  private readonly readStore: BlobStore;
+  private readonly readStore: SecondReadStore;
 
   constructor(
     private readonly repo: Repository,
     private readonly options: RepairerOptions,
   ) {
     // Fresh readers: what is damaged must be read from the backend, not from caches.
-    this.readStore = new BlobStore(repo.backend, { codec: repo.codec });
-    this.reader = TreeReader.forSingleWalk(
-      new SecondReadStore(repo.backend, { codec: repo.codec }),
-    );
+    this.readStore = new SecondReadStore(repo.backend, { codec: repo.codec });
+    this.reader = TreeReader.forSingleWalk(this.readStore);
     // Every node written is written, whatever is stored under its id: a corrupt node
     // of that id (a repaired directory can equal one elsewhere), or a lost one an
     // inventory still lists, is replaced. A dry run's store writes nothing but gives the
@@ -493,32 +491,31 @@ export class TreeRepairer {
   }
 
   /**
-   * Why data blob `id` cannot be read, or undefined when it verifies. Damage is read a
-   * second time before it counts: a blob found damaged is deleted, and a read that
-   * went wrong once (a flipped bit in transit or in memory) must not cost a sound blob.
+   * Why data blob `id` cannot be read, or undefined when it verifies (read twice before
+   * it counts, see SecondReadStore).
    */
   private async readFails(id: ObjectId): Promise<Error | undefined> {
-    const call = this.options.signal ? { signal: this.options.signal } : {};
-    let failure: Error | undefined;
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        await this.readStore.get('data', id, call);
-        return undefined;
-      } catch (err) {
-        if (!isDamage(err)) throw err;
-        failure = err as Error;
-      }
+    try {
+      await this.readStore.get(
+        'data',
+        id,
+        this.options.signal ? { signal: this.options.signal } : {},
+      );
+      return undefined;
+    } catch (err) {
+      if (!isDamage(err)) throw err;
+      return err as Error;
     }
-    return failure;
   }
 }
 
 /**
  * A blob store whose reads that fail as damage are made a second time before the
  * failure counts: repair leaves out and deletes what it finds damaged, and a read that
- * went wrong once (a flipped bit in transit or in memory) must not cost a sound node.
+ * went wrong once (a flipped bit in transit or in memory) must not cost a sound node or
+ * blob. Its reads go to the backend, never to a cache.
  */
-class SecondReadStore extends BlobStore {
+export class SecondReadStore extends BlobStore {
   override async get(kind: BlobKind, id: ObjectId, options?: CallOptions): Promise<Uint8Array> {
     try {
       return await super.get(kind, id, options);

@@ -46,12 +46,11 @@ import { forEachConcurrent } from '../core/limit.js';
 import { decodeTree } from '../manifest/tree-codec.js';
 import type { Snapshot } from '../manifest/types.js';
 import { HEADER_BYTES } from '../repo/blob-format.js';
-import { BlobStore } from '../repo/blob-store.js';
 import { NONCE_BYTES, TAG_BYTES } from '../repo/crypto.js';
 import { closeAll, DiskSet } from '../repo/disk-set.js';
 import { ExternalSortSet } from '../repo/external-sort-set.js';
 import { blobIdOfKey, blobKey, blobPrefix, snapshotKey } from '../repo/layout.js';
-import { describeLock, type Lock, listLocks } from '../repo/locks.js';
+import { type Lock, writersInProgress } from '../repo/locks.js';
 import { bumpPruneEpoch } from '../repo/prune-state.js';
 import type { Repository } from '../repo/repository.js';
 import {
@@ -62,7 +61,7 @@ import {
 } from '../repo/snapshots.js';
 import { Throttle } from './events.js';
 import { dropStaleInventory, withExclusiveLock } from './lock-guard.js';
-import { type DirOutcome, type LostCounts, TreeRepairer } from './repair-trees.js';
+import { type DirOutcome, type LostCounts, SecondReadStore, TreeRepairer } from './repair-trees.js';
 import { isDamage, ReplacementPlacer } from './replacement.js';
 
 export type { LostCounts } from './repair-trees.js';
@@ -437,7 +436,7 @@ async function deleteDamage(
     report.deletedTrees++;
   }
   // A corrupt node whose id a repaired directory has was written again, sound: it stays.
-  const fresh = new BlobStore(repo.backend, { codec: repo.codec });
+  const fresh = new SecondReadStore(repo.backend, { codec: repo.codec });
   for (const tree of repairer.corrupt) {
     if (await readsWell(fresh, tree, signal)) continue;
     await repo.backend.delete(blobKey('tree', tree), call);
@@ -458,12 +457,8 @@ async function deletionBlocker(
   written: ReadonlySet<ObjectId>,
   signal: AbortSignal | undefined,
 ): Promise<string | undefined> {
-  const writers = (await listLocks(repo.backend, signal ? { signal } : {})).filter(
-    (l) => l.id !== lock.id && l.stale === undefined && !l.record.exclusive,
-  );
-  if (writers.length > 0) {
-    return `${writers.length} backup(s) in progress (${describeLock(writers[0]!)}); run the repair again once they end`;
-  }
+  const busy = await writersInProgress(repo.backend, lock.id, signal ? { signal } : {});
+  if (busy) return `${busy}; run the repair again once they end`;
   const added = (await repo.snapshots.ids(signal)).filter(
     (id) => !before.has(id) && !written.has(id),
   );
@@ -632,22 +627,19 @@ function repairedRecord(
 }
 
 /**
- * True when tree node `id` reads, verifies and decodes now. A read that fails is made a
- * second time before the node counts as corrupt: the repair may have written it again,
- * sound, for a new record, and one bad read must not delete it.
+ * True when tree node `id` reads, verifies and decodes now (read twice before it counts
+ * as corrupt: the repair may have written it again, sound, for a new record).
  */
 async function readsWell(
-  blobs: BlobStore,
+  blobs: SecondReadStore,
   id: ObjectId,
   signal: AbortSignal | undefined,
 ): Promise<boolean> {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      decodeTree(await blobs.get('tree', id, signal ? { signal } : {}), `tree ${id}`);
-      return true;
-    } catch (err) {
-      if (!isDamage(err)) throw err;
-    }
+  try {
+    decodeTree(await blobs.get('tree', id, signal ? { signal } : {}), `tree ${id}`);
+    return true;
+  } catch (err) {
+    if (!isDamage(err)) throw err;
+    return false;
   }
-  return false;
 }

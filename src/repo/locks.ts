@@ -160,6 +160,22 @@ export async function listLocks(
   return locks.sort((a, b) => a.record.time.localeCompare(b.record.time));
 }
 
+/**
+ * What a sweep holding `ownId` must wait for: the live shared locks of others (backups,
+ * syncs into the repository), counted and the oldest described; undefined when none.
+ */
+export async function writersInProgress(
+  backend: Backend,
+  ownId: string,
+  options: { signal?: AbortSignal } = {},
+): Promise<string | undefined> {
+  const writers = (await listLocks(backend, options)).filter(
+    (l) => l.id !== ownId && l.stale === undefined && !l.record.exclusive,
+  );
+  if (writers.length === 0) return undefined;
+  return `${writers.length} backup(s) in progress (${describeLock(writers[0]!)})`;
+}
+
 /** A one-line description of a lock for messages. */
 export function describeLock(lock: LockInfo, now = Date.now()): string {
   const r = lock.record;

@@ -1,4 +1,6 @@
-/** Shared by the repair tests: finding an entry, a fresh handle, what check finds. */
+/** Shared by the repair tests: finding an entry, a fresh handle, what check finds, deletions. */
+import type { CallOptions } from '../../src/backends/backend.js';
+import { ForwardingBackend } from '../../src/backends/forwarding.js';
 import { LocalBackend } from '../../src/backends/local.js';
 import type { ObjectId } from '../../src/core/ids.js';
 import { check } from '../../src/ops/check.js';
@@ -22,4 +24,13 @@ export function openFresh(
 /** What `check --read-data` finds in the repository in `dir`. */
 export async function problems(dir: string): Promise<string[]> {
   return (await check(await openFresh(dir), { readData: true })).problems.map((p) => p.message);
+}
+
+/** A backend that records the keys deleted through it, in order. */
+export class RecordsDeletes extends ForwardingBackend {
+  readonly deleted: string[] = [];
+  override delete(key: string, options?: CallOptions): Promise<void> {
+    this.deleted.push(key);
+    return super.delete(key, options);
+  }
 }

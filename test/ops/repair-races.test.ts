@@ -66,21 +66,32 @@ class FailsUntil extends ForwardingBackend {
   }
 }
 
-/** Runs `hook` once, before the first snapshot record is written through it. */
-class HookAtRecord extends ForwardingBackend {
+/**
+ * Runs `hook` once: before the first snapshot record is written through it (`record`),
+ * or at the first delete of a blob (`delete`: the repair's deletions).
+ */
+class HookOnce extends ForwardingBackend {
   constructor(
     inner: LocalBackend,
+    private readonly at: 'record' | 'delete',
     private hook?: () => Promise<void>,
   ) {
     super(inner);
   }
+  private async runHook(): Promise<void> {
+    const h = this.hook;
+    this.hook = undefined;
+    await h?.();
+  }
   override async put(key: string, data: Uint8Array, options?: PutOptions): Promise<boolean> {
-    if (key.startsWith(SNAPSHOTS_PREFIX) && this.hook) {
-      const h = this.hook;
-      this.hook = undefined;
-      await h();
-    }
+    if (this.at === 'record' && key.startsWith(SNAPSHOTS_PREFIX)) await this.runHook();
     return super.put(key, data, options);
+  }
+  override async delete(key: string, options?: CallOptions): Promise<void> {
+    if (this.at === 'delete' && (key.startsWith('tree/') || key.startsWith('data/'))) {
+      await this.runHook();
+    }
+    return super.delete(key, options);
   }
 }
 
@@ -88,24 +99,6 @@ class HookAtRecord extends ForwardingBackend {
 class StopsAtDataDelete extends ForwardingBackend {
   override delete(key: string, options?: CallOptions): Promise<void> {
     if (key.startsWith('data/')) return Promise.reject(new BackendError(`stopped at ${key}`));
-    return super.delete(key, options);
-  }
-}
-
-/** Runs `hook` once, at the first delete of a blob made through it (the repair's deletions). */
-class HookAtDelete extends ForwardingBackend {
-  constructor(
-    inner: LocalBackend,
-    private hook?: () => Promise<void>,
-  ) {
-    super(inner);
-  }
-  override async delete(key: string, options?: CallOptions): Promise<void> {
-    if (this.hook && (key.startsWith('tree/') || key.startsWith('data/'))) {
-      const h = this.hook;
-      this.hook = undefined;
-      await h();
-    }
     return super.delete(key, options);
   }
 }
@@ -249,7 +242,7 @@ describe('repair beside backups', () => {
   it('a backup committed while the repair ran postpones the deletions it may rely on', async () => {
     const { src, dir } = await withLostChunk();
     let committed: string | undefined;
-    const hooked = new HookAtRecord(new LocalBackend(dir), async () => {
+    const hooked = new HookOnce(new LocalBackend(dir), 'record', async () => {
       // Another machine backs up the same source (a shared lock is never refused): it
       // stores d.txt's chunk again and reuses the stored nodes above it.
       committed = (await backup(await openFresh(dir), { paths: [src], statCacheDir: false }))
@@ -365,7 +358,7 @@ describe("repair's deletions", () => {
     let backupDone = false;
     let backupRun: Promise<unknown> | undefined;
     let doneWhileDeleting: boolean | undefined;
-    const hooked = new HookAtDelete(new LocalBackend(dir), async () => {
+    const hooked = new HookOnce(new LocalBackend(dir), 'delete', async () => {
       backupRun = backup(await openFresh(dir), { paths: [src], statCacheDir: false }).then(() => {
         backupDone = true;
       });

@@ -12,8 +12,6 @@
 import { cp, readdir, readFile, rm, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { CallOptions } from '../../src/backends/backend.js';
-import { ForwardingBackend } from '../../src/backends/forwarding.js';
 import { LocalBackend } from '../../src/backends/local.js';
 import type { ObjectId } from '../../src/core/ids.js';
 import type { DirEntry, FileEntry } from '../../src/manifest/types.js';
@@ -24,17 +22,8 @@ import { blobIdOfKey, blobKey } from '../../src/repo/layout.js';
 import { initRepository, openRepositoryIn, type Repository } from '../../src/repo/repository.js';
 import { TreeReader } from '../../src/repo/tree-store.js';
 import { type TreeSpec, tempDir, writeTree } from '../helpers/fs.js';
-import { entryAt, problems } from '../helpers/repair-fixtures.js';
+import { entryAt, problems, RecordsDeletes } from '../helpers/repair-fixtures.js';
 import { TINY_CHUNKS } from '../helpers/repo.js';
-
-/** Records the keys deleted through it, in order. */
-class RecordsDeletes extends ForwardingBackend {
-  readonly deleted: string[] = [];
-  override delete(key: string, options?: CallOptions): Promise<void> {
-    this.deleted.push(key);
-    return super.delete(key, options);
-  }
-}
 
 /** A seeded generator of numbers in [0, 1). */
 function seeded(seed: number): () => number {

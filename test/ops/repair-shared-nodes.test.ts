@@ -20,7 +20,7 @@ import { blobKey, snapshotKey } from '../../src/repo/layout.js';
 import { openRepositoryIn, type Repository } from '../../src/repo/repository.js';
 import { tempDir, writeTree } from '../helpers/fs.js';
 import { dirWire, fileWire, hostileRepo, lostFileWire } from '../helpers/hostile-repo.js';
-import { entryAt, openFresh, problems } from '../helpers/repair-fixtures.js';
+import { entryAt, openFresh, problems, RecordsDeletes } from '../helpers/repair-fixtures.js';
 import { localRepo } from '../helpers/repo.js';
 
 const pathExists = (p: string) =>
@@ -238,15 +238,6 @@ class IgnoresPuts extends ForwardingBackend {
     if (key !== this.key) return super.put(key, data, options);
     this.ignored++;
     return true;
-  }
-}
-
-/** A backend of `dir` that records the keys it deletes, in order. */
-class RecordsDeletes extends ForwardingBackend {
-  readonly deleted: string[] = [];
-  override delete(key: string, options?: CallOptions): Promise<void> {
-    this.deleted.push(key);
-    return super.delete(key, options);
   }
 }
 
