@@ -143,6 +143,14 @@ export function takeScanBuffer(size: number): Uint8Array {
   return scanner.data;
 }
 
+/**
+ * True when `buffer` came from `takeScanBuffer` as WebAssembly memory, whose data area
+ * starts on a 4 KiB boundary (the memory starts on a page): uncached reads may fill it.
+ */
+export function isAlignedScanBuffer(buffer: Uint8Array): boolean {
+  return owners.has(buffer.buffer) && buffer.byteOffset % 4096 === 0;
+}
+
 /** Returns a buffer from `takeScanBuffer` for reuse on this thread. */
 export function giveBackScanBuffer(buffer: Uint8Array): void {
   const list = free.get(buffer.length) ?? [];

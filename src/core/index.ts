@@ -11,3 +11,4 @@ export * from './ids.js';
 export * from './limit.js';
 export * from './process.js';
 export * from './worker-thread.js';
+export * from './zeros.js';

@@ -443,16 +443,3 @@ export function writevAllSync(fd: number, parts: Uint8Array[], position: number)
     at += p.length;
   }
 }
-
-/** A run of zeros to compare chunks against (a chunk is compared slice by slice). */
-const ZEROS = Buffer.alloc(64 * 1024);
-
-/** True when every byte of `data` is zero (such a chunk is restored as a hole). */
-export function isAllZero(data: Uint8Array): boolean {
-  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  for (let at = 0; at < buf.length; at += ZEROS.length) {
-    const end = Math.min(buf.length, at + ZEROS.length);
-    if (!buf.subarray(at, end).equals(ZEROS.subarray(0, end - at))) return false;
-  }
-  return true;
-}

@@ -38,6 +38,7 @@ import { readdirNames } from '../core/fs-names.js';
 import type { ObjectId } from '../core/ids.js';
 import { mapConcurrent, Semaphore } from '../core/limit.js';
 import { makeDirectories } from '../core/mkdirs.js';
+import { isAllZero } from '../core/zeros.js';
 import type { DirEntry, Entry, FileEntry, Snapshot } from '../manifest/types.js';
 import { codecSetup } from '../repo/codec-setup.js';
 import type { Repository } from '../repo/repository.js';
@@ -46,7 +47,6 @@ import { ExcludeMatcher } from './exclude.js';
 import { LocalChunkIndex } from './local-chunks.js';
 import {
   hardLinkSync,
-  isAllZero,
   isRestoreTempName,
   isRoot,
   makeFifo,

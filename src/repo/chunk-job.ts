@@ -14,9 +14,14 @@ import type { GroupCommit } from '../backends/group-commit.js';
 import type { DirectItem, LocalDirectWriter, PendingObject } from '../backends/local-direct.js';
 import type { FastCDC } from '../chunker/fastcdc.js';
 import { wordView } from '../chunker/scan.js';
-import { dropKeptScanBuffers, giveBackScanBuffer, takeScanBuffer } from '../chunker/scan-wasm.js';
+import {
+  dropKeptScanBuffers,
+  giveBackScanBuffer,
+  isAlignedScanBuffer,
+  takeScanBuffer,
+} from '../chunker/scan-wasm.js';
 import type { ObjectId } from '../core/ids.js';
-import { openSourceSync } from '../core/source-open.js';
+import { closeSparseTwin, openSourceSync, openSparseTwin } from '../core/source-open.js';
 import type { ObjectCodec } from './codec.js';
 import { blobKey } from './layout.js';
 
@@ -78,10 +83,12 @@ export async function runChunkJob(
 ): Promise<void> {
   const fd = openSourceSync(path);
   let reader: SpanReader | undefined;
+  let twin: number | undefined;
   try {
+    twin = openSparseTwin(fd);
     // Two buffers in turn: window k's chunks wait for the decision on them (and are
     // sealed) while window k+1 is read.
-    reader = new SpanReader(fd, cdc, WINDOW_BYTES, 2);
+    reader = new SpanReader(fd, twin, cdc, WINDOW_BYTES, 2);
     let pending: Window | undefined;
     let windowNo = 0;
     for (;;) {
@@ -118,6 +125,7 @@ export async function runChunkJob(
     }
   } finally {
     reader?.release();
+    closeSparseTwin(twin);
     closeSync(fd);
   }
 }
@@ -194,8 +202,10 @@ export async function runDirectChunkJob(
   const fd = openSourceSync(path);
   let reported: Promise<void> = Promise.resolve();
   let reader: SpanReader | undefined;
+  let twin: number | undefined;
   try {
-    reader = new SpanReader(fd, cdc, DIRECT_WINDOW_BYTES, 1);
+    twin = openSparseTwin(fd);
+    reader = new SpanReader(fd, twin, cdc, DIRECT_WINDOW_BYTES, 1);
     for (let windowNo = 0; ; windowNo++) {
       if (sink.cancelled()) break;
       const chunks = reader.next();
@@ -267,6 +277,7 @@ export async function runDirectChunkJob(
     throw err;
   } finally {
     reader?.release();
+    closeSparseTwin(twin);
     closeSync(fd);
   }
   reported.catch(() => {}); // the caller awaits it
@@ -310,9 +321,20 @@ class SpanReader {
   private tail = 0;
   private eof = false;
   private bytesRead = 0;
+  /** File offset of the next read. */
+  private position = 0;
+  /**
+   * The uncached twin of a sparse file (openSparseTwin), read while every read is of
+   * whole aligned blocks; undefined once a read is not (the end of the file, or the
+   * file system refusing one), after which `fd` reads the rest.
+   */
+  private twin: number | undefined;
+  /** False when `fd` reads at its own offset (it may be a pipe, which has none). */
+  private readonly positioned: boolean;
 
   constructor(
     private readonly fd: number,
+    twin: number | undefined,
     private readonly cdc: FastCDC,
     windowBytes: number,
     buffers: 1 | 2,
@@ -320,6 +342,8 @@ class SpanReader {
     this.max = cdc.params.max;
     this.bufs = Array.from({ length: buffers }, () => takeScanBuffer(windowBytes + this.max));
     this.words = this.bufs.map(wordView);
+    this.twin = this.bufs.every(isAlignedScanBuffer) ? twin : undefined;
+    this.positioned = this.twin !== undefined;
   }
 
   /** Done with the buffers (no chunk view of them is used after this). */
@@ -341,15 +365,21 @@ class SpanReader {
     const buf = this.bufs[this.current]!;
     // The undecided bytes (fewer than max) go to the front of the next buffer, which is
     // filled up behind them; with two, the previous window's chunks are left as they are.
-    if (buf !== from) buf.set(from.subarray(this.head, this.tail), 0);
-    else if (this.head > 0) buf.copyWithin(0, this.head, this.tail);
-    this.tail -= this.head;
-    this.head = 0;
+    // Read uncached, they go just far enough in for the reads behind them to start on a
+    // block boundary.
+    const undecided = this.tail - this.head;
+    const at = this.twin === undefined ? 0 : (ALIGN - (undecided % ALIGN)) % ALIGN;
+    if (buf !== from) buf.set(from.subarray(this.head, this.tail), at);
+    else if (this.head !== at) buf.copyWithin(at, this.head, this.tail);
+    this.head = at;
+    this.tail = at + undecided;
     while (!this.eof && this.tail < buf.length) {
-      const n = readSync(this.fd, buf, this.tail, buf.length - this.tail, null);
+      const n = this.read(buf);
+      if (n < 0) break; // no whole block fits: cut what there is
       if (n === 0) this.eof = true;
       this.tail += n;
       this.bytesRead += n;
+      this.position += n;
     }
     const chunks: Uint8Array[] = [];
     const words = this.words[this.current]!;
@@ -361,7 +391,31 @@ class SpanReader {
     if (this.eof && this.head === this.tail) this.done = true;
     return chunks;
   }
+
+  /** Reads into buf[tail..]: the byte count, or -1 when an uncached read has no room. */
+  private read(buf: Uint8Array): number {
+    if (this.twin !== undefined) {
+      const room = buf.length - this.tail;
+      const length = room - (room % ALIGN);
+      if (length === 0) return -1;
+      try {
+        const n = readSync(this.twin, buf, this.tail, length, this.position);
+        // A short read ends at the end of the file (or one that grew meanwhile): what
+        // follows is not block-aligned, so the ordinary descriptor reads on.
+        if (n % ALIGN !== 0 || n === 0) this.twin = undefined;
+        return n;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+        this.twin = undefined; // the file system refused this read: read it cached
+      }
+    }
+    const position = this.positioned ? this.position : null;
+    return readSync(this.fd, buf, this.tail, buf.length - this.tail, position);
+  }
 }
+
+/** Block size of uncached reads: file offsets, lengths and buffer addresses. */
+const ALIGN = 4096;
 
 /** Keys a direct job remembers before starting over (about 10 MiB). */
 const SEEN_LIMIT = 100_000;

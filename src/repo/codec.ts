@@ -13,6 +13,7 @@
 import { createHash } from 'node:crypto';
 import { FormatError, IntegrityError } from '../core/errors.js';
 import type { ObjectId } from '../core/ids.js';
+import { isAllZero } from '../core/zeros.js';
 import { blobHeader, Compression, Encryption, HEADER_BYTES, parseHeader } from './blob-format.js';
 import { looksIncompressible } from './compressibility.js';
 import { aeadOpen, aeadSeal, keyedId, type MasterKeys, NONCE_BYTES, TAG_BYTES } from './crypto.js';
@@ -43,6 +44,10 @@ export const MAX_OBJECT_BYTES = 256 * 1024 * 1024;
 const WORTH_IT = 0.97;
 /** Below this, compression cannot save a frame header's worth. */
 const MIN_COMPRESS = 64;
+/** Plaintexts shorter than this are hashed whatever they hold (zeros cost as much to check). */
+const ZERO_MEMO_MIN = 4096;
+/** Lengths of all-zero plaintexts whose ids are kept (cleared when full). */
+const ZERO_MEMO_LENGTHS = 64;
 const LEVELS: Record<Exclude<CompressionMode, 'off'>, number> = { auto: 3, max: 11 };
 
 /** Ids, sealing and opening for one repository. */
@@ -61,8 +66,28 @@ export class ObjectCodec {
     return this.keys !== undefined;
   }
 
+  /**
+   * Ids of all-zero plaintexts by length. A hole of a sparse file or the zeroed part of
+   * a disk image cuts into chunks of the largest size, all alike: each length is hashed
+   * once, then asking whether a chunk is zeros (a memcmp) replaces hashing it.
+   */
+  private readonly zeroIds = new Map<number, ObjectId>();
+
   /** The id of an object with this plaintext. */
   idOf(plaintext: Uint8Array): ObjectId {
+    if (plaintext.length < ZERO_MEMO_MIN || plaintext[0] !== 0 || !isAllZero(plaintext)) {
+      return this.hash(plaintext);
+    }
+    let id = this.zeroIds.get(plaintext.length);
+    if (id === undefined) {
+      id = this.hash(plaintext);
+      if (this.zeroIds.size >= ZERO_MEMO_LENGTHS) this.zeroIds.clear();
+      this.zeroIds.set(plaintext.length, id);
+    }
+    return id;
+  }
+
+  private hash(plaintext: Uint8Array): ObjectId {
     if (this.keys) return keyedId(this.keys.idKey, plaintext);
     return createHash('sha256').update(plaintext).digest('hex');
   }

@@ -133,6 +133,49 @@ describe('agrees with the byte-at-a-time BigInt reference', () => {
   });
 });
 
+describe('runs of zeros (cut without scanning once max zeros are ahead)', () => {
+  /** Zero runs, some longer than max, between pieces of data, some of them zeros at an end. */
+  const zeroRunsArb = fc
+    .array(
+      fc.oneof(
+        fc.integer({ min: 0, max: 40_000 }).map((n) => new Uint8Array(n)),
+        fc
+          .tuple(fc.integer({ min: 1, max: 3000 }), fc.integer({ min: 1, max: 2 ** 31 }))
+          .map(([n, seed]) => pseudoRandom(n, seed)),
+        // Zeros but for one byte: at the start, the end of a max-long stretch, or inside.
+        fc
+          .tuple(fc.integer({ min: 1, max: 20_000 }), fc.nat(), fc.integer({ min: 1, max: 255 }))
+          .map(([n, at, v]) => {
+            const out = new Uint8Array(n);
+            out[at % n] = v;
+            return out;
+          }),
+      ),
+      { maxLength: 8 },
+    )
+    .map((parts) => Buffer.concat(parts));
+
+  it('cut where the byte-at-a-time reference cuts', () => {
+    fc.assert(
+      fc.property(zeroRunsArb, paramsArb, fc.integer({ min: 0, max: 3 }), (data, params, shift) => {
+        expect(pairs(cutPoints(shifted(data, shift), params))).toEqual(refChunks(data, params));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('cut where the reference cuts with the default sizes, a nonzero byte at every edge', () => {
+    const params = chunkerParams({ min: 16384, avg: 65536, max: 262144 });
+    const data = new Uint8Array(3 * 262144 + 1000);
+    for (const at of [0, 262143, 262144, 262145, 2 * 262144 + 17]) {
+      const copy = data.slice();
+      copy[at] = 7;
+      expect(pairs(cutPoints(copy, params))).toEqual(refChunks(copy, params));
+    }
+    expect(pairs(cutPoints(data, params))).toEqual(refChunks(data, params));
+  });
+});
+
 describe('chunk layout', () => {
   it('chunks are contiguous, cover every byte once, and respect min & ~1 .. max', () => {
     fc.assert(

@@ -456,10 +456,11 @@ describe('long paths and odd names', () => {
 });
 
 /**
- * Over 4 GiB under STRESS=1 (about 100 s here: zeros are read, chunked and hashed at
- * ~65 MB/s and written back in full); 256 MiB in CI.
+ * Over 4 GiB, past the 32-bit boundary: about 0.5 s here, since a sparse file is read
+ * around the page cache and its runs of zeros are neither scanned nor hashed again
+ * (docs/design.md › Backup); where the file system refuses uncached reads, some 5-20 s.
  */
-const SPARSE_SIZE = STRESS ? 4 * 1024 ** 3 + 12_345 : 256 * 1024 ** 2 + 12_345;
+const SPARSE_SIZE = 4 * 1024 ** 3 + 12_345;
 
 describe('sparse files', () => {
   it(
@@ -508,7 +509,7 @@ describe('sparse files', () => {
         `sparse ${size} bytes: backup ${backupMs} ms, restore ${restoreMs} ms, restored allocation ${allocated} bytes\n`,
       );
       expect(allocated).toBeLessThan(Math.min(size / 8, 64 << 20));
-      expect(backupMs + restoreMs).toBeLessThan(STRESS ? 600_000 : 60_000);
+      expect(backupMs + restoreMs).toBeLessThan(STRESS ? 600_000 : 120_000);
     },
     LOOP_TIMEOUT_MS,
   );
