@@ -17,31 +17,39 @@ function isFactory(value: unknown): value is BackendFactory {
   );
 }
 
+/** A module to load on first use: what to call it in messages, and how to import it. */
+export interface LazyModule {
+  name: string;
+  load: () => Promise<unknown>;
+}
+
 /**
- * Imports `specifier` (relative to this folder, or absolute), takes its export
- * `exportName` and opens `location` with its `fromUrl`. Failing to load the module or to
- * find the factory is a UsageError naming the location; errors of `fromUrl` itself are
- * passed through unchanged.
+ * Loads `module`, takes its export `exportName` and opens `location` with its `fromUrl`.
+ * Failing to load the module or to find the factory is a UsageError naming the
+ * location; errors of `fromUrl` itself are passed through unchanged.
+ *
+ * `load` is the caller's `() => import('./s3.js')`: a literal specifier, so a bundler
+ * (scripts/bundle-cli.mjs) sees the module and gives it a chunk of its own, loaded only
+ * when called.
  */
 export async function openLazyBackend(
-  specifier: string,
+  module: LazyModule,
   exportName: string,
   location: string,
 ): Promise<Backend> {
   let mod: Record<string, unknown>;
   try {
-    // A computed specifier keeps the module out of the static import graph.
-    mod = (await import(specifier)) as Record<string, unknown>;
+    mod = (await module.load()) as Record<string, unknown>;
   } catch (err) {
     throw new UsageError(
-      `cannot open ${location}: the backend module ${specifier} failed to load: ${describeError(err)}`,
+      `cannot open ${location}: the backend module ${module.name} failed to load: ${describeError(err)}`,
       { cause: err },
     );
   }
   const factory = mod[exportName];
   if (!isFactory(factory)) {
     throw new UsageError(
-      `cannot open ${location}: ${specifier} does not export ${exportName} with a fromUrl method`,
+      `cannot open ${location}: ${module.name} does not export ${exportName} with a fromUrl method`,
     );
   }
   return factory.fromUrl(location);

@@ -35,10 +35,18 @@ export async function openBackend(location: string): Promise<Backend> {
     case 'memory':
       return memoryStore(location.slice('memory:'.length));
     case 's3':
-      return openLazyBackend('./s3.js', 'S3Backend', location);
+      return openLazyBackend(
+        { name: './s3.js', load: () => import('./s3.js') },
+        'S3Backend',
+        location,
+      );
     case 'http':
     case 'https':
-      return openLazyBackend('./http.js', 'HttpBackend', location);
+      return openLazyBackend(
+        { name: './http.js', load: () => import('./http.js') },
+        'HttpBackend',
+        location,
+      );
     default:
       throw new UsageError(
         `unknown storage scheme "${scheme}:" in ${location}; expected a path, file:, memory:, ` +

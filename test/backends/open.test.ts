@@ -49,22 +49,27 @@ describe('openBackend', () => {
   });
 });
 
+/** A module loaded by a computed specifier (the fixtures are not part of the build). */
+const lazy = (specifier: string) => ({ name: specifier, load: () => import(specifier) });
+
 describe('openLazyBackend', () => {
   it('opens the location with the module export’s fromUrl', async () => {
-    const backend = await openLazyBackend(fixture, 'FakeBackend', 's3://b/p');
+    const backend = await openLazyBackend(lazy(fixture), 'FakeBackend', 's3://b/p');
     expect(backend).toBeInstanceOf(MemoryBackend);
     expect(backend.location).toBe('s3://b/p');
   });
 
   it('rejects a module without the factory with usage', async () => {
-    await expect(openLazyBackend(fixture, 'NotAFactory', 's3://b')).rejects.toThrow(
+    await expect(openLazyBackend(lazy(fixture), 'NotAFactory', 's3://b')).rejects.toThrow(
       /does not export NotAFactory with a fromUrl method/,
     );
-    await expect(openLazyBackend(fixture, 'Missing', 's3://b')).rejects.toBeInstanceOf(UsageError);
+    await expect(openLazyBackend(lazy(fixture), 'Missing', 's3://b')).rejects.toBeInstanceOf(
+      UsageError,
+    );
   });
 
   it('rejects a module that fails to load with usage', async () => {
     const missing = new URL('./fixtures/no-such-module.js', import.meta.url).href;
-    await expect(openLazyBackend(missing, 'X', 's3://b')).rejects.toBeInstanceOf(UsageError);
+    await expect(openLazyBackend(lazy(missing), 'X', 's3://b')).rejects.toBeInstanceOf(UsageError);
   });
 });

@@ -130,7 +130,7 @@ describe('scan buffers', () => {
 });
 
 describe('CAIRN_CHUNKER', () => {
-  const BIN = resolve('dist/cli/bin.js');
+  const BIN = resolve('dist/bin/cairn.js');
   const chunk = (file: string, value: string | undefined) =>
     spawnSync(process.execPath, [BIN, 'chunk', file, '--avg', '16K'], {
       encoding: 'utf8',

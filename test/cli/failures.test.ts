@@ -191,7 +191,7 @@ describe('two repositories', () => {
 });
 
 describe('a reader that closes the pipe', () => {
-  const BIN = resolve('dist/cli/bin.js');
+  const BIN = resolve('dist/bin/cairn.js');
 
   /** Runs the built CLI and closes its stdout after the first output. */
   function runAndClose(args: string[]): Promise<{ code: number | null; stderr: string }> {

@@ -1,5 +1,5 @@
 /**
- * End-to-end: the built `cairn` binary (dist/cli/bin.js, made by `npm run build`, which
+ * End-to-end: the built `cairn` binary (dist/bin/cairn.js, made by `npm run build`, which
  * `npm test` runs first) in real processes, including a real pseudo-terminal for the
  * progress display.
  */
@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { describeTree, pseudoRandomBytes, tempDir } from '../helpers/fs.js';
 
-const BIN = resolve('dist/cli/bin.js');
+const BIN = resolve('dist/bin/cairn.js');
 const run = promisify(execFile);
 
 async function cairn(args: string[], env: NodeJS.ProcessEnv = {}) {
@@ -29,7 +29,7 @@ async function cairn(args: string[], env: NodeJS.ProcessEnv = {}) {
 
 beforeAll(() => {
   if (!existsSync(BIN))
-    throw new Error('dist/cli/bin.js is missing: run `npm run build` first (npm test does)');
+    throw new Error('dist/bin/cairn.js is missing: run `npm run build` first (npm test does)');
 });
 
 describe('the cairn binary', () => {

@@ -4,7 +4,7 @@
  * back with capture-pane. Every step polls the screen for what it expects (never a
  * fixed sleep), and the tmux server is killed after each test.
  *
- * The binary is dist/cli/bin.js (`npm test` builds it first). If the TUI sources are
+ * The binary is dist/bin/cairn.js (`npm test` builds it first). If the TUI sources are
  * newer than their build, the build is run here so the test never checks stale code.
  */
 import { execFile, execFileSync } from 'node:child_process';
@@ -20,7 +20,7 @@ import { requireTmux, Terminal } from '../helpers/terminal.js';
 import { buildFixture } from '../tui/fixtures.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const BIN = join(ROOT, 'dist/cli/bin.js');
+const BIN = join(ROOT, 'dist/bin/cairn.js');
 const BUILT = [join(ROOT, 'dist/tui/index.js'), join(ROOT, 'dist/cli/commands/tui.js'), BIN];
 
 /** Newest modification time (ms) of the files below `dir`. */
@@ -48,10 +48,12 @@ beforeAll(async () => {
     // tsc reports type errors elsewhere in the tree but still writes the files.
     output = String((err as { stdout?: string }).stdout ?? err).slice(0, 2000);
   }
+  // The binary is a bundle of what tsc wrote (scripts/bundle-cli.mjs).
+  await promisify(execFile)('node', ['scripts/bundle-cli.mjs'], { cwd: ROOT, timeout: 60_000 });
   const missing = BUILT.filter((f) => !existsSync(f));
   if (missing.length > 0) {
     throw new Error(
-      `cairn is not built (${missing.join(', ')} missing): run \`npx tsc -p tsconfig.build.json\` ` +
+      `cairn is not built (${missing.join(', ')} missing): run \`npm run build\` ` +
         `(npm test builds first).\n${output}`,
     );
   }

@@ -42,12 +42,12 @@ export function seeded(seed: number): () => number {
 }
 
 /** The built CLI (npm test builds it before vitest runs). */
-export const BIN = resolve('dist/cli/bin.js');
+export const BIN = resolve('dist/bin/cairn.js');
 
 /** Throws a helpful error when the binary has not been built. */
 export function requireBinary(): void {
   if (!existsSync(BIN))
-    throw new Error('dist/cli/bin.js is missing: run `npm run build` first (npm test does)');
+    throw new Error('dist/bin/cairn.js is missing: run `npm run build` first (npm test does)');
 }
 
 /** Result of one finished binary run. */

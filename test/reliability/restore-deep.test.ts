@@ -16,7 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/fs.js';
 import { BASE_ENV, UNENCRYPTED_ENV } from '../helpers/reliability.js';
 
-const BIN = resolve(process.env.CAIRN_DIST ?? 'dist', 'cli/bin.js');
+const BIN = resolve(process.env.CAIRN_DIST ?? 'dist', 'bin/cairn.js');
 const DEPTH = 3000;
 const linux = process.platform === 'linux' && existsSync('/proc/self/fd');
 

@@ -17,7 +17,7 @@ import { pseudoRandomBytes, tempDir } from '../helpers/fs.js';
 import { rgwBucketFixture } from '../helpers/rgw-bucket.js';
 
 const rgw = rgwBucketFixture('interrupt-stalled');
-const BIN = resolve(process.env.CAIRN_DIST ?? 'dist', 'cli/bin.js');
+const BIN = resolve(process.env.CAIRN_DIST ?? 'dist', 'bin/cairn.js');
 
 /** A TCP proxy to `target` that `stall()` turns into a server that never answers. */
 async function stallingProxy(target: string) {
