@@ -3,11 +3,13 @@
  * lives in commands/<name>.ts and is imported when it runs, so `cairn --help` loads
  * almost nothing. Only this file calls process.exit.
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { CairnError } from '../core/errors.js';
 import { VERSION } from '../ops/program.js';
+import { COMPLETION_SHELLS } from './completion/shells.js';
 import { CommandContext, EXIT, type GlobalOptions } from './context.js';
 import { describeFailure, failureText } from './failure.js';
+import { KEY_ACTIONS } from './key-actions.js';
 import { warnLockLeft } from './lock-left.js';
 import { Output } from './output.js';
 import { collect, collectList, collectSetTags, parseInteger } from './parse.js';
@@ -39,6 +41,7 @@ const COMMANDS: Record<string, () => Promise<{ default: Handler }>> = {
   prune: () => import('./commands/prune.js'),
   unlock: () => import('./commands/unlock.js'),
   version: () => import('./commands/version.js'),
+  completion: () => import('./commands/completion.js'),
 };
 
 /** What the filter options narrow for commands that take one snapshot selector. */
@@ -119,7 +122,7 @@ export function buildProgram(
   program
     .command('key')
     .description('manage the password slots of an encrypted repository')
-    .argument('<action>', 'list, add, remove or passwd')
+    .addArgument(new Argument('<action>', 'what to do with the slots').choices(KEY_ACTIONS))
     .argument('[slot]', 'key slot id or prefix (remove)')
     .option('--new-password-file <file>', 'the new password (env CAIRN_NEW_PASSWORD; else prompt)')
     .action(act('key'));
@@ -280,7 +283,9 @@ export function buildProgram(
     .description(
       'remove snapshots by retention policy, or the ones named (prune reclaims their space)',
     )
-    .argument('[snapshot...]', 'snapshots to remove instead of a policy: id or id prefix')
+    // Named [id...], not [snapshot...]: it takes no selector (latest, tag:NAME), and
+    // completion offers `latest` for a value named snapshot.
+    .argument('[id...]', 'snapshots to remove instead of a policy: id or id prefix')
     .option('--keep-last <n>', 'keep the N newest snapshots')
     .option('--keep-hourly <n>', 'keep the newest snapshot of each of the last N hours')
     .option('--keep-daily <n>', 'keep the newest snapshot of each of the last N days')
@@ -416,6 +421,12 @@ export function buildProgram(
     .command('version')
     .description('print the version, the Node version and the zstd engine in use')
     .action(act('version'));
+
+  program
+    .command('completion')
+    .description('print a shell completion script (e.g. source <(cairn completion bash))')
+    .addArgument(new Argument('<shell>', 'the shell').choices(COMPLETION_SHELLS))
+    .action(act('completion'));
 
   program.addOption(new Option('--no-color').hideHelp());
   return program;

@@ -12,18 +12,15 @@ import { Lock, underLock } from '../../repo/locks.js';
 import type { RepoNotice, Repository } from '../../repo/repository.js';
 import { type CommandContext, EXIT } from '../context.js';
 import { formatTime, table } from '../format.js';
+import type { KeyAction } from '../key-actions.js';
 import { ignoreNotice, reportNotice } from '../key-slot-notice.js';
 
 export default async function key(
   ctx: CommandContext,
-  action: string,
+  // One of KEY_ACTIONS: commander refuses any other.
+  action: KeyAction,
   slot: string | undefined,
 ): Promise<number> {
-  if (!['list', 'add', 'remove', 'passwd'].includes(action)) {
-    throw new UsageError(
-      `unknown key action ${JSON.stringify(action)}: use list, add, remove or passwd`,
-    );
-  }
   if (action === 'remove' ? slot === undefined : slot !== undefined) {
     throw new UsageError(
       action === 'remove' ? 'key remove needs a slot id' : `key ${action} takes no slot id`,
@@ -63,7 +60,7 @@ export default async function key(
 async function change(
   ctx: CommandContext,
   repo: Repository,
-  action: string,
+  action: KeyAction,
   slot: string | undefined,
   newPassword: string,
 ): Promise<number> {
