@@ -114,5 +114,21 @@ wait_for 300 0.2 curl -sf -o /dev/null "http://127.0.0.1:$RGW_PORT/"
 radosgw-admin "${CONF_ARG[@]}" user create --uid=cairn-test --display-name=cairn-test \
   --access-key="$ACCESS" --secret-key="$SECRET" >/dev/null
 
+# A second storage class in the default placement, so that `-o s3.storage-class=STANDARD_IA`
+# is tested against a server that honours it (a class it does not know is InvalidArgument).
+# The zone group exists once radosgw has run; radosgw reads placements when it starts, so
+# it is started again (about a second).
+radosgw-admin "${CONF_ARG[@]}" zonegroup placement add --rgw-zonegroup default \
+  --placement-id default-placement --storage-class STANDARD_IA >/dev/null
+radosgw-admin "${CONF_ARG[@]}" zone placement add --rgw-zone default \
+  --placement-id default-placement --storage-class STANDARD_IA \
+  --data-pool default.rgw.buckets.data >/dev/null
+RGW_PID=$(cat "$STATE/run/client.rgw.a.pid")
+kill "$RGW_PID"
+rgw_gone() { ! kill -0 "$RGW_PID" 2>/dev/null; }
+wait_for 100 0.1 rgw_gone
+radosgw "${CONF_ARG[@]}" -n client.rgw.a
+wait_for 300 0.2 curl -sf -o /dev/null "http://127.0.0.1:$RGW_PORT/"
+
 printf 'S3_ENDPOINT=http://127.0.0.1:%s\nS3_ACCESS_KEY=%s\nS3_SECRET_KEY=%s\nS3_REGION=us-east-1\n' \
   "$RGW_PORT" "$ACCESS" "$SECRET" | tee "$STATE/env"

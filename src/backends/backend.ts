@@ -38,6 +38,12 @@ export interface PutOptions extends CallOptions {
    * atomically say so in `capabilities.atomicCreate`; they still check first.
    */
   ifNotExists?: boolean;
+  /**
+   * True for a content-addressed blob (`data/`, `tree/`): written once, kept long, read
+   * seldom, and the bulk of a repository. A backend may store it in a cheaper class
+   * (S3's `storageClass`); other objects (config, records, locks) stay in the default.
+   */
+  blob?: boolean;
 }
 
 /** Optional abilities, declared rather than discovered by failing. */

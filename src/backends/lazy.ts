@@ -7,7 +7,7 @@ import type { Backend } from './backend.js';
 
 /** What a lazily loaded backend class must offer: a factory from a location URL. */
 export interface BackendFactory {
-  fromUrl(location: string): Backend | Promise<Backend>;
+  fromUrl(location: string, options?: unknown): Backend | Promise<Backend>;
 }
 
 function isFactory(value: unknown): value is BackendFactory {
@@ -24,7 +24,8 @@ export interface LazyModule {
 }
 
 /**
- * Loads `module`, takes its export `exportName` and opens `location` with its `fromUrl`.
+ * Loads `module`, takes its export `exportName` and opens `location` with its `fromUrl`
+ * (given `options`, when there are any).
  * Failing to load the module or to find the factory is a UsageError naming the
  * location; errors of `fromUrl` itself are passed through unchanged.
  *
@@ -36,6 +37,7 @@ export async function openLazyBackend(
   module: LazyModule,
   exportName: string,
   location: string,
+  options?: unknown,
 ): Promise<Backend> {
   let mod: Record<string, unknown>;
   try {
@@ -52,5 +54,5 @@ export async function openLazyBackend(
       `cannot open ${location}: ${module.name} does not export ${exportName} with a fromUrl method`,
     );
   }
-  return factory.fromUrl(location);
+  return options === undefined ? factory.fromUrl(location) : factory.fromUrl(location, options);
 }

@@ -8,6 +8,7 @@ import type { Backend } from './backend.js';
 import { openLazyBackend } from './lazy.js';
 import { LocalBackend } from './local.js';
 import { MemoryBackend } from './memory.js';
+import type { S3BackendOverrides } from './s3.js';
 
 /** Named memory stores of this process, so `memory:foo` opened twice is one store. */
 const memoryStores = new Map<string, MemoryBackend>();
@@ -15,16 +16,25 @@ const memoryStores = new Map<string, MemoryBackend>();
 /** A URL scheme, at least two characters so that `C:\x` stays a (Windows) path. */
 const SCHEME = /^([a-zA-Z][a-zA-Z0-9+.-]+):/;
 
+/** Settings for the backends a location may name, which the location cannot say. */
+export interface OpenBackendOptions {
+  /** For `s3:` locations (the command line's `-o s3.KEY=VALUE`). */
+  s3?: S3BackendOverrides;
+}
+
 /**
  * Opens the backend for `location`:
  * - a plain path or a `file:` URL: LocalBackend (the directory is created on first write);
  * - `memory:<name>`: the process-wide MemoryBackend of that name; bare `memory:` is a
  *   fresh private store each time;
- * - `s3:...`: S3Backend.fromUrl, loaded from ./s3.js on demand;
+ * - `s3:...`: S3Backend.fromUrl with `options.s3`, loaded from ./s3.js on demand;
  * - `http://...`, `https://...`: HttpBackend.fromUrl, loaded from ./http.js on demand.
  * Any other scheme, or an empty location, is a UsageError.
  */
-export async function openBackend(location: string): Promise<Backend> {
+export async function openBackend(
+  location: string,
+  options: OpenBackendOptions = {},
+): Promise<Backend> {
   if (location === '') throw new UsageError('no repository location given');
   const scheme = SCHEME.exec(location)?.[1]?.toLowerCase();
   switch (scheme) {
@@ -39,6 +49,7 @@ export async function openBackend(location: string): Promise<Backend> {
         { name: './s3.js', load: () => import('./s3.js') },
         'S3Backend',
         location,
+        options.s3,
       );
     case 'http':
     case 'https':

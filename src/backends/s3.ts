@@ -31,6 +31,7 @@ import {
   PutObjectCommand,
   S3Client,
   type S3ClientConfig,
+  type StorageClass,
 } from '@aws-sdk/client-s3';
 import { throwIfAborted } from '../core/abort.js';
 import { BackendError, UsageError } from '../core/errors.js';
@@ -80,6 +81,13 @@ export interface S3BackendOverrides {
    * `ifNotExists` checks with HEAD first and is not atomic.
    */
   atomicCreate?: boolean;
+  /**
+   * Storage class of blobs (puts with `blob`: `data/` and `tree/` objects), such as
+   * `STANDARD_IA` or `INTELLIGENT_TIERING`; every other object stays in the bucket's
+   * default. Classes whose objects cannot be read without a restore request (`GLACIER`,
+   * `DEEP_ARCHIVE`) are refused: restore, check and backup read blobs back.
+   */
+  storageClass?: string;
   /** Keys per ListObjectsV2 page (1..1000, default 1000); small values are for tests. */
   listPageSize?: number;
   /** Keys per DeleteObjects request (1..1000, default 1000); small values are for tests. */
@@ -110,6 +118,7 @@ export class S3Backend implements Backend {
   private readonly agents: [http.Agent, https.Agent];
   private readonly listPageSize: number;
   private readonly deleteBatchSize: number;
+  private readonly storageClass: string | undefined;
   /** Set once a call proved that the bucket exists. */
   private bucketSeen = false;
 
@@ -145,6 +154,8 @@ export class S3Backend implements Backend {
     }
     this.listPageSize = batchSize('listPageSize', options.listPageSize);
     this.deleteBatchSize = batchSize('deleteBatchSize', options.deleteBatchSize);
+    this.storageClass =
+      options.storageClass === undefined ? undefined : checkStorageClass(options.storageClass);
     this.bucket = options.bucket;
     this.prefix = options.prefix;
     this.location = options.location;
@@ -270,6 +281,7 @@ export class S3Backend implements Backend {
           ContentMD5: createHash('md5').update(data).digest('base64'),
           ContentType: 'application/octet-stream',
           IfNoneMatch: ifNotExists ? '*' : undefined,
+          StorageClass: options.blob ? (this.storageClass as StorageClass | undefined) : undefined,
         }),
         { abortSignal: signal },
       );
@@ -278,6 +290,13 @@ export class S3Backend implements Backend {
     } catch (err) {
       if (ifNotExists && (s3Status(err) === 412 || s3ErrorName(err) === 'PreconditionFailed')) {
         return false;
+      }
+      if (options.blob && this.storageClass !== undefined && isStorageClassRefusal(err)) {
+        throw new UsageError(
+          `s3 PUT ${ctx.target}: the server refused storage class ${this.storageClass} ` +
+            `(${s3ErrorName(err) || `HTTP ${s3Status(err)}`}): it offers no such class, or not to this bucket`,
+          { cause: err },
+        );
       }
       throw translateS3Error(err, ctx);
     }
@@ -486,6 +505,38 @@ export class S3Backend implements Backend {
 }
 
 /** Checks a batch-size override: an integer in 1..1000 (default 1000). */
+/**
+ * True for the answer to a PUT naming a storage class the server does not offer: AWS
+ * says InvalidStorageClass, Ceph RGW a bare InvalidArgument (HTTP 400).
+ */
+function isStorageClassRefusal(err: unknown): boolean {
+  const name = s3ErrorName(err);
+  return name === 'InvalidStorageClass' || (name === 'InvalidArgument' && s3Status(err) === 400);
+}
+
+/** Storage classes whose objects must be restored before they can be read. */
+const ARCHIVE_CLASSES = new Set(['GLACIER', 'DEEP_ARCHIVE']);
+
+/**
+ * Checks a storage class name (S3's, or a class an S3-compatible service defines: Ceph
+ * RGW's placements name their own), throwing UsageError for a malformed or archive one.
+ */
+export function checkStorageClass(name: string): string {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) {
+    throw new UsageError(
+      `invalid S3 storage class ${JSON.stringify(name)}: expected a name such as STANDARD_IA`,
+    );
+  }
+  if (ARCHIVE_CLASSES.has(name.toUpperCase())) {
+    throw new UsageError(
+      `S3 storage class ${name} cannot be used: its objects cannot be read without a restore ` +
+        'request, and restore, check and backup read blobs back; use GLACIER_IR, ' +
+        'STANDARD_IA or INTELLIGENT_TIERING, or a bucket lifecycle rule for archives',
+    );
+  }
+  return name;
+}
+
 function batchSize(name: string, value: number | undefined): number {
   if (value === undefined) return S3_BATCH_MAX;
   if (!Number.isInteger(value) || value < 1 || value > S3_BATCH_MAX) {

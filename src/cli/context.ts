@@ -7,10 +7,12 @@
  */
 import type { Backend } from '../backends/backend.js';
 import { ForwardingBackend } from '../backends/forwarding.js';
+import type { OpenBackendOptions } from '../backends/open.js';
 import { AuthError, UsageError } from '../core/errors.js';
 import type { KnownRepositories } from '../repo/known-repos.js';
 import type { OpenOptions, Repository } from '../repo/repository.js';
 import type { SnapshotFilter, SnapshotRef } from '../repo/snapshots.js';
+import { parseBackendOptions } from './backend-options.js';
 import type { Output } from './output.js';
 import { parseInteger, parseSize } from './parse.js';
 import { getPassword, type PasswordRole } from './password.js';
@@ -47,6 +49,8 @@ export interface GlobalOptions {
   fromPasswordFile?: string;
   /** The new password's file (`--new-password-file`: key add, key passwd). */
   newPasswordFile?: string;
+  /** Backend settings, `KEY=VALUE` each (`-o, --option`; backend-options.ts). */
+  option?: string[];
 }
 
 /** The load limits chosen on the command line, parsed. */
@@ -66,6 +70,7 @@ export const DEFAULT_CHECKERS = 16;
 /** The context a command runs in. */
 export class CommandContext {
   private parsedTuning: Tuning | undefined;
+  private parsedBackendOptions: OpenBackendOptions | undefined;
   private readonly passwords = new Map<PasswordRole, Promise<string>>();
 
   constructor(
@@ -87,8 +92,15 @@ export class CommandContext {
     return this.parsedTuning;
   }
 
+  /** `-o` settings, validated. */
+  get backendOptions(): OpenBackendOptions {
+    this.parsedBackendOptions ??= parseBackendOptions(this.globals.option ?? []);
+    return this.parsedBackendOptions;
+  }
+
   /**
-   * Opens the backend at `location`, wrapped for the command line: a remote backend
+   * Opens the backend at `location` (with the `-o` settings of its kind), wrapped for
+   * the command line: a remote backend
    * (S3, HTTP) gets retries with backoff on throttling, 5xx and broken connections
    * (each one reported: retry-report.ts; none once the command is interrupted, when
    * only clean-up runs), and at most transfers + checkers requests in flight; any
@@ -106,7 +118,7 @@ export class CommandContext {
       import('../backends/limit.js'),
       import('./retry-report.js'),
     ]);
-    const base = await openBackend(location);
+    const base = await openBackend(location, this.backendOptions);
     const { transfers, checkers, tps, bytesPerSecond } = this.tuning;
     const remote = isRemoteBackend(base);
     if (!remote && tps === undefined && bytesPerSecond === undefined) return base;

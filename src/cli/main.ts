@@ -69,6 +69,11 @@ export function buildProgram(
     .option('--bwlimit <rate>', 'at most RATE bytes per second to/from each repository (e.g. 10M)')
     .option('--password-file <file>', 'read the repository password from FILE (env CAIRN_PASSWORD)')
     .option('--password-command <cmd>', 'run CMD and use its output as the repository password')
+    .option(
+      '-o, --option <key=value>',
+      'a backend setting, e.g. s3.storage-class=STANDARD_IA (repeatable; docs/backends.md)',
+      collect,
+    )
     // One line naming the bad option and a hint, not the whole help: a bad value of one
     // option buried under 27 lines of usage is easy to miss.
     .showHelpAfterError("(add --help for the command's options)")

@@ -233,6 +233,7 @@ export class BlobStore {
       const written = await this.backend.put(key, sealed, {
         ...call,
         ifNotExists: !this.overwrite,
+        blob: true,
       });
       await this.remember(key, sealed.length);
       if (!written) return { id, added: false, storedBytes: 0 };
@@ -303,7 +304,11 @@ export class BlobStore {
       let result: PutResult = { id, added: true, storedBytes: sealed.length };
       if (!this.dryRun) {
         const call = options?.signal ? { signal: options.signal } : {};
-        const written = await this.backend.put(key, sealed, { ...call, ifNotExists: true });
+        const written = await this.backend.put(key, sealed, {
+          ...call,
+          ifNotExists: true,
+          blob: true,
+        });
         await this.remember(key, sealed.length);
         if (!written) result = { id, added: false, storedBytes: 0 };
       }

@@ -1,0 +1,154 @@
+/**
+ * `-o s3.storage-class=CLASS` against a real Ceph RGW whose default placement offers
+ * STANDARD_IA (scripts/rgw-up.sh adds it): blobs (`data/`, `tree/`) go to the class,
+ * every other object stays in the default, whether a backup or a sync writes them; the
+ * repository then restores and checks as any other; and a class the server does not
+ * offer stops the backup with an error that names it.
+ */
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli } from '../helpers/cli.js';
+import { describeTree, tempDir } from '../helpers/fs.js';
+import {
+  createTestBucket,
+  type RgwServer,
+  rgwServer,
+  stopRgw,
+  type TestBucket,
+} from '../helpers/rgw.js';
+import { writeSource } from '../helpers/sync-fixtures.js';
+
+const ENV_KEYS = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'CAIRN_CACHE_DIR'] as const;
+const savedEnv: Record<string, string | undefined> = {};
+let server: RgwServer;
+let bucket: TestBucket;
+
+beforeAll(async () => {
+  server = await rgwServer();
+  bucket = await createTestBucket(server, 'storage-class');
+  for (const k of ENV_KEYS) savedEnv[k] = process.env[k];
+  process.env.AWS_ACCESS_KEY_ID = server.accessKey;
+  process.env.AWS_SECRET_ACCESS_KEY = server.secretKey;
+  process.env.CAIRN_CACHE_DIR = await tempDir('cairn-cache-');
+}, 180_000);
+
+afterAll(async () => {
+  await bucket?.remove();
+  for (const k of ENV_KEYS) {
+    if (savedEnv[k] === undefined) delete process.env[k];
+    else process.env[k] = savedEnv[k];
+  }
+  await stopRgw();
+}, 60_000);
+
+/** The storage class of every object under `prefix`, as the server lists it. */
+async function classes(prefix: string): Promise<Map<string, string>> {
+  const client = new S3Client({
+    endpoint: server.endpoint,
+    region: server.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: server.accessKey, secretAccessKey: server.secretKey },
+  });
+  const out = new Map<string, string>();
+  try {
+    let token: string | undefined;
+    do {
+      const page = await client.send(
+        new ListObjectsV2Command({
+          Bucket: bucket.bucket,
+          Prefix: `${prefix}/`,
+          ContinuationToken: token,
+        }),
+      );
+      for (const o of page.Contents ?? []) {
+        out.set(o.Key!.slice(prefix.length + 1), o.StorageClass ?? 'STANDARD');
+      }
+      token = page.NextContinuationToken;
+    } while (token);
+  } finally {
+    client.destroy();
+  }
+  return out;
+}
+
+/** Keys of `all` by class, blobs apart from the rest. */
+function byKind(all: Map<string, string>): { blobs: Set<string>; others: Set<string> } {
+  const blobs = new Set<string>();
+  const others = new Set<string>();
+  for (const [key, cls] of all) {
+    (key.startsWith('data/') || key.startsWith('tree/') ? blobs : others).add(cls);
+  }
+  return { blobs, others };
+}
+
+const IA = ['-o', 's3.storage-class=STANDARD_IA'];
+
+describe('-o s3.storage-class', () => {
+  it('puts blobs in the class and the rest in the default; the repository restores and checks', async () => {
+    const repo = bucket.url('backup');
+    const data = await tempDir();
+    await writeSource(data);
+    expect(
+      (await cli(...IA, '--repo', repo, 'init', '--no-encryption', '--inline-max', '64')).code,
+    ).toBe(0);
+    const b = await cli(...IA, '--repo', repo, '--json', 'backup', data);
+    expect(b.code).toBe(0);
+
+    const stored = await classes('backup');
+    expect([...stored.keys()].filter((k) => k.startsWith('data/')).length).toBeGreaterThan(3);
+    expect([...stored.keys()].some((k) => k.startsWith('tree/'))).toBe(true);
+    expect([...stored.keys()].some((k) => k.startsWith('snapshots/'))).toBe(true);
+    expect(stored.get('config')).toBe('STANDARD');
+    expect(byKind(stored)).toEqual({
+      blobs: new Set(['STANDARD_IA']),
+      others: new Set(['STANDARD']),
+    });
+
+    // Read back without the option: the class changes nothing for readers.
+    const target = await tempDir();
+    expect((await cli('--repo', repo, 'restore', 'latest', '--target', target)).code).toBe(0);
+    expect(await describeTree(target)).toEqual(await describeTree(data));
+    expect((await cli('--repo', repo, 'check', '--read-data')).code).toBe(0);
+
+    // A sync into another S3 repository writes its blobs in the class too.
+    const copy = bucket.url('copy');
+    expect(
+      (await cli('--repo', copy, 'init', '--no-encryption', '--copy-params-from', repo)).code,
+    ).toBe(0);
+    expect((await cli(...IA, 'sync', repo, copy)).code).toBe(0);
+    expect(byKind(await classes('copy'))).toEqual({
+      blobs: new Set(['STANDARD_IA']),
+      others: new Set(['STANDARD']),
+    });
+    // Without the option, blobs go to the default class.
+    const plain = bucket.url('plain');
+    expect((await cli('--repo', plain, 'init', '--no-encryption')).code).toBe(0);
+    expect((await cli('--repo', plain, 'backup', data)).code).toBe(0);
+    expect(byKind(await classes('plain'))).toEqual({
+      blobs: new Set(['STANDARD']),
+      others: new Set(['STANDARD']),
+    });
+  }, 120_000);
+
+  it('names the class when the server does not offer it', async () => {
+    const repo = bucket.url('refused');
+    const data = await tempDir();
+    await writeSource(data);
+    expect((await cli('--repo', repo, 'init', '--no-encryption')).code).toBe(0);
+    const b = await cli(
+      '-o',
+      's3.storage-class=REDUCED_REDUNDANCY',
+      '--repo',
+      repo,
+      'backup',
+      data,
+    );
+    expect(b.code).toBe(2);
+    expect(b.stderr).toMatch(
+      /the server refused storage class REDUCED_REDUNDANCY \(InvalidArgument\)/,
+    );
+    expect(
+      (await cli('--repo', repo, '--json', 'snapshots')).json.filter((e) => e.type === 'snapshot'),
+    ).toEqual([]);
+  }, 60_000);
+});
