@@ -117,16 +117,21 @@ radosgw-admin "${CONF_ARG[@]}" user create --uid=cairn-test --display-name=cairn
 # A second storage class in the default placement, so that `-o s3.storage-class=STANDARD_IA`
 # is tested against a server that honours it (a class it does not know is InvalidArgument).
 # The zone group exists once radosgw has run; radosgw reads placements when it starts, so
-# it is started again (about a second).
+# it is started again (about a second more).
 radosgw-admin "${CONF_ARG[@]}" zonegroup placement add --rgw-zonegroup default \
   --placement-id default-placement --storage-class STANDARD_IA >/dev/null
 radosgw-admin "${CONF_ARG[@]}" zone placement add --rgw-zone default \
   --placement-id default-placement --storage-class STANDARD_IA \
   --data-pool default.rgw.buckets.data >/dev/null
+# Killed outright: it holds nothing that is not already in the cluster, and stopping it
+# with SIGTERM takes about 5 s (it drains its frontend).
 RGW_PID=$(cat "$STATE/run/client.rgw.a.pid")
-kill "$RGW_PID"
-rgw_gone() { ! kill -0 "$RGW_PID" 2>/dev/null; }
-wait_for 100 0.1 rgw_gone
+kill -9 "$RGW_PID"
+# Gone, or a zombie its new parent has not reaped yet (its port is closed either way).
+rgw_gone() {
+  [ ! -e "/proc/$RGW_PID" ] || [ "$(awk '{print $3}' "/proc/$RGW_PID/stat" 2>/dev/null)" = Z ]
+}
+wait_for 150 0.2 rgw_gone
 radosgw "${CONF_ARG[@]}" -n client.rgw.a
 wait_for 300 0.2 curl -sf -o /dev/null "http://127.0.0.1:$RGW_PORT/"
 
