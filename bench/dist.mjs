@@ -1,6 +1,6 @@
 // Where the bench finds the cairn build: $CAIRN_DIST (default ../dist). A private build
-// (`npx tsc -p tsconfig.build.json --outDir <dir>`) keeps a long bench run independent
-// of dist/ being rebuilt while it runs.
+// (`npx tsc -p tsconfig.build.json --outDir .bench/dist`, inside the project so that it
+// finds node_modules) keeps a long bench run independent of dist/ being rebuilt.
 import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 

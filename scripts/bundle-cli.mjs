@@ -1,36 +1,62 @@
-// Bundles the compiled CLI (dist/cli/bin.js) and its worker-thread scripts into
-// dist/bin/: `cairn.js`, `chunk-worker.js`, `restore-worker.js`, `scan-worker.js` and
-// the chunks they share. `npm run build` runs it after tsc; package.json's `bin` is
-// dist/bin/cairn.js.
+// Bundles the compiled CLI (DIST/cli/bin.js) and its worker-thread scripts with rolldown
+// into DIST/bin/: each build in a folder of its own, DIST/bin/b-<hash>/ (`cairn.js`,
+// `chunk-worker.js`, `restore-worker.js`, `scan-worker.js` and the chunks they share),
+// and DIST/bin/cairn.js, the executable, a two-line module that imports the current
+// build. `npm run build` runs it after tsc; package.json's `bin` is dist/bin/cairn.js.
+//
+//   node scripts/bundle-cli.mjs [DIST]          bundle DIST (default dist/), e.g. a private
+//                                               build made with tsc --outDir for CAIRN_DIST
+//   node scripts/bundle-cli.mjs --clean [DIST]  also remove every earlier build (npm pack)
 //
 // Why: every command starts by loading its modules, some 150 of cairn's and a few
 // hundred of its dependencies' (commander, msgpackr, level, @noble/hashes), each
-// resolved, read and compiled on its own; bundled, a backup of an unchanged 23 MB
-// tree took 0.22-0.27 s against 0.26-0.32 s and `snapshots` 0.14-0.17 against
-// 0.17-0.23 s (docs/performance.md), and a worker thread loads its modules in 27
-// instead of 45 ms. The library (dist/index.js) stays unbundled for importers.
+// resolved, read and compiled on its own; bundled, commands start 15-40 ms sooner and a
+// worker thread loads its modules in 27 instead of 45 ms (docs/performance.md). The
+// library (dist/index.js) stays unbundled for importers.
 //
 // Kept outside the bundle, loaded from node_modules at run time: native addons, which
 // find their binaries next to their packages (classic-level, zstd-napi, msgpackr's
 // optional msgpackr-extract: bundled, it would not find its binary and msgpackr would
-// quietly decode without it), the S3 SDK and the
-// TUI's ink and react (loaded only by the commands that need them), and the zstd
-// WebAssembly package (it reads its .wasm file next to itself).
+// quietly decode without it), the S3 SDK and the TUI's ink and react (loaded only by the
+// commands that need them), and the zstd WebAssembly package (it reads its .wasm file
+// next to itself).
 //
 // Worker scripts are found beside the module that starts them (compiledWorker in
-// src/core/worker-thread.ts), so they are entries of their own in the same folder. A
-// worker must never load cairn.js, which runs the command line when it is evaluated:
-// the build fails if one of their chunks imports it.
-import { chmodSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+// src/core/worker-thread.ts), so they are entries of their own in the build's folder. A
+// worker must never load the build's cairn.js, which runs the command line when it is
+// evaluated: the build fails if one of their chunks imports it.
+//
+// A cairn started from an earlier build keeps it whole: a build's folder never changes,
+// the executable is replaced by a rename once the new folder is complete, and a folder
+// is removed an hour after a newer build replaced it (a process of it may still import a
+// command's chunk), or by --clean.
+import { createHash } from 'node:crypto';
+import {
+  chmodSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'rolldown';
 
-const root = (path) => fileURLToPath(new URL(`../${path}`, import.meta.url));
-const OUT = root('dist/bin');
-/** Written here first, then moved into OUT file by file (below). */
-const STAGE = `${OUT}.tmp-${process.pid}`;
-/** Files of earlier builds are removed once this old. */
-const STALE_MS = 60 * 60 * 1000;
+const args = process.argv.slice(2);
+const clean = args.includes('--clean');
+const DIST = resolve(
+  args.find((a) => a !== '--clean') ?? fileURLToPath(new URL('../dist', import.meta.url)),
+);
+const OUT = join(DIST, 'bin');
+const STAGE = join(OUT, `.tmp-${process.pid}`);
+const LAUNCHER = join(OUT, 'cairn.js');
+/** Builds another one replaced are removed once this long replaced. */
+const REPLACED_FOR_MS = 60 * 60 * 1000;
+const WORKERS = ['chunk-worker.js', 'restore-worker.js', 'scan-worker.js'];
 const EXTERNAL = [
   /^node:/,
   /^classic-level/,
@@ -42,13 +68,19 @@ const EXTERNAL = [
   /^@bokuweb\//,
 ];
 
-rmSync(STAGE, { recursive: true, force: true });
+function fail(message) {
+  console.error(`bundle-cli: ${message}`);
+  rmSync(STAGE, { recursive: true, force: true });
+  process.exit(1);
+}
+
+if (!existsSync(join(DIST, 'cli', 'bin.js'))) fail(`${DIST}/cli/bin.js is missing: run tsc first`);
 const { output } = await build({
   input: {
-    cairn: root('dist/cli/bin.js'),
-    'chunk-worker': root('dist/repo/chunk-worker.js'),
-    'restore-worker': root('dist/ops/restore-worker.js'),
-    'scan-worker': root('dist/ops/scan-worker.js'),
+    cairn: join(DIST, 'cli/bin.js'),
+    'chunk-worker': join(DIST, 'repo/chunk-worker.js'),
+    'restore-worker': join(DIST, 'ops/restore-worker.js'),
+    'scan-worker': join(DIST, 'ops/scan-worker.js'),
   },
   platform: 'node',
   external: (id) => EXTERNAL.some((pattern) => pattern.test(id)),
@@ -57,7 +89,6 @@ const { output } = await build({
 });
 
 const chunks = new Map(output.filter((o) => o.type === 'chunk').map((c) => [c.fileName, c]));
-const WORKERS = ['chunk-worker.js', 'restore-worker.js', 'scan-worker.js'];
 for (const worker of WORKERS) {
   const loaded = new Set();
   const visit = (name) => {
@@ -66,28 +97,42 @@ for (const worker of WORKERS) {
     for (const next of chunks.get(name).imports) visit(next);
   };
   visit(worker);
-  if (!chunks.has(worker) || loaded.has('cairn.js')) {
-    console.error(`bundle-cli: ${worker} is missing or would load cairn.js`);
-    rmSync(STAGE, { recursive: true, force: true });
-    process.exit(1);
-  }
+  if (!chunks.has(worker) || loaded.has('cairn.js')) fail(`${worker} is missing or loads cairn.js`);
 }
 
-// A cairn started from the old build (a test run, say) must not lose its files: the new
-// files are renamed into place one by one, the shared chunks (new names: their hash is
-// of their content) before the entries that import them, and an earlier build's files
-// are removed only an hour later, as a process of it may still import a command's chunk.
-mkdirSync(OUT, { recursive: true });
-const written = new Set(readdirSync(STAGE));
-const entries = ['cairn.js', ...WORKERS];
-for (const name of [...written].filter((n) => !entries.includes(n))) {
-  renameSync(`${STAGE}/${name}`, `${OUT}/${name}`);
+// The build's name is the hash of its files, so an unchanged build is the same folder.
+const hash = createHash('sha256');
+for (const name of readdirSync(STAGE).sort()) {
+  hash
+    .update(`${name}\0`)
+    .update(readFileSync(join(STAGE, name)))
+    .update('\0');
 }
-chmodSync(`${STAGE}/cairn.js`, 0o755);
-for (const name of entries) renameSync(`${STAGE}/${name}`, `${OUT}/${name}`);
-rmSync(STAGE, { recursive: true, force: true });
+const current = `b-${hash.digest('hex').slice(0, 12)}`;
+if (existsSync(join(OUT, current))) rmSync(STAGE, { recursive: true, force: true });
+else renameSync(STAGE, join(OUT, current));
+
+// The build the executable named until now is replaced as of now.
+const previous = existsSync(LAUNCHER)
+  ? /\.\/(b-[0-9a-f]+)\//.exec(readFileSync(LAUNCHER, 'utf8'))?.[1]
+  : undefined;
+if (previous && previous !== current && existsSync(join(OUT, previous))) {
+  const now = new Date();
+  utimesSync(join(OUT, previous), now, now);
+}
+// Written every time, so that its time says when dist/ was last bundled (tests compare
+// it with dist/cli/bin.js to catch a tsc run without this).
+const launcherTemp = join(OUT, `.cairn.js.tmp-${process.pid}`);
+writeFileSync(
+  launcherTemp,
+  `#!/usr/bin/env node\n// The cairn executable: the command line of build ${current} (scripts/bundle-cli.mjs).\nawait import('./${current}/cairn.js');\n`,
+);
+chmodSync(launcherTemp, 0o755);
+renameSync(launcherTemp, LAUNCHER);
+
 for (const name of readdirSync(OUT)) {
-  if (!written.has(name) && Date.now() - statSync(`${OUT}/${name}`).mtimeMs > STALE_MS) {
-    rmSync(`${OUT}/${name}`, { force: true });
-  }
+  if (name === current || name === 'cairn.js') continue;
+  const path = join(OUT, name);
+  const replacedFor = Date.now() - statSync(path).mtimeMs;
+  if (clean || replacedFor > REPLACED_FOR_MS) rmSync(path, { recursive: true, force: true });
 }

@@ -7,7 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type ChunkerParams, chunkerParams, FastCDC } from '../../src/chunker/index.js';
@@ -17,6 +17,7 @@ import {
   takeScanBuffer,
   wasmScanEnabled,
 } from '../../src/chunker/scan-wasm.js';
+import { cairnBinary } from '../helpers/compiled.js';
 import { pseudoRandomBytes, tempDir } from '../helpers/fs.js';
 import { dataArb, paramsArb, U64 } from './arbitraries.js';
 import { pseudoRandom, refChunks } from './reference.js';
@@ -130,7 +131,7 @@ describe('scan buffers', () => {
 });
 
 describe('CAIRN_CHUNKER', () => {
-  const BIN = resolve('dist/bin/cairn.js');
+  const BIN = cairnBinary();
   const chunk = (file: string, value: string | undefined) =>
     spawnSync(process.execPath, [BIN, 'chunk', file, '--avg', '16K'], {
       encoding: 'utf8',

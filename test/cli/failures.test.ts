@@ -13,7 +13,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LocalBackend } from '../../src/backends/local.js';
 import { ReadOnlyBackend } from '../../src/backends/readonly.js';
@@ -23,6 +23,7 @@ import { NotFoundError } from '../../src/core/errors.js';
 import { backup } from '../../src/ops/backup.js';
 import { openRepositoryIn } from '../../src/repo/repository.js';
 import { cli } from '../helpers/cli.js';
+import { cairnBinary } from '../helpers/compiled.js';
 import { tempDir } from '../helpers/fs.js';
 
 /** A repository with one snapshot of `files` small files. */
@@ -191,7 +192,7 @@ describe('two repositories', () => {
 });
 
 describe('a reader that closes the pipe', () => {
-  const BIN = resolve('dist/bin/cairn.js');
+  const BIN = cairnBinary();
 
   /** Runs the built CLI and closes its stdout after the first output. */
   function runAndClose(args: string[]): Promise<{ code: number | null; stderr: string }> {

@@ -4,14 +4,14 @@
  * progress display.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { cairnBinary } from '../helpers/compiled.js';
 import { describeTree, pseudoRandomBytes, tempDir } from '../helpers/fs.js';
 
-const BIN = resolve('dist/bin/cairn.js');
+const BIN = resolve(process.env.CAIRN_DIST ?? 'dist', 'bin/cairn.js');
 const run = promisify(execFile);
 
 async function cairn(args: string[], env: NodeJS.ProcessEnv = {}) {
@@ -28,8 +28,7 @@ async function cairn(args: string[], env: NodeJS.ProcessEnv = {}) {
 }
 
 beforeAll(() => {
-  if (!existsSync(BIN))
-    throw new Error('dist/bin/cairn.js is missing: run `npm run build` first (npm test does)');
+  cairnBinary();
 });
 
 describe('the cairn binary', () => {

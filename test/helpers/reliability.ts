@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { cairnBinary } from './compiled.js';
 
 /** True when the long versions run (`STRESS=1`, see `npm run test:stress`). */
 export const STRESS = process.env.STRESS === '1' || process.env.STRESS === 'true';
@@ -42,12 +43,11 @@ export function seeded(seed: number): () => number {
 }
 
 /** The built CLI (npm test builds it before vitest runs). */
-export const BIN = resolve('dist/bin/cairn.js');
+export const BIN = resolve(process.env.CAIRN_DIST ?? 'dist', 'bin/cairn.js');
 
-/** Throws a helpful error when the binary has not been built. */
+/** Throws a helpful error when the binary has not been built, or is older than dist/. */
 export function requireBinary(): void {
-  if (!existsSync(BIN))
-    throw new Error('dist/bin/cairn.js is missing: run `npm run build` first (npm test does)');
+  cairnBinary();
 }
 
 /** Result of one finished binary run. */

@@ -11,12 +11,13 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { cairnBinary } from '../helpers/compiled.js';
 import { tempDir } from '../helpers/fs.js';
 import { BASE_ENV, UNENCRYPTED_ENV } from '../helpers/reliability.js';
 
-const BIN = resolve(process.env.CAIRN_DIST ?? 'dist', 'bin/cairn.js');
+const BIN = cairnBinary();
 const DEPTH = 3000;
 const linux = process.platform === 'linux' && existsSync('/proc/self/fd');
 

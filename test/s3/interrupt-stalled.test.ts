@@ -8,11 +8,11 @@
  * the lock was left to go stale, and exits 130.
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { cairnBinary } from '../helpers/compiled.js';
 import { pseudoRandomBytes, tempDir } from '../helpers/fs.js';
 import { rgwBucketFixture } from '../helpers/rgw-bucket.js';
 
@@ -59,7 +59,7 @@ async function stallingProxy(target: string) {
 
 describe('Ctrl-C with the S3 server stalled', () => {
   it('one SIGINT stops a backup within seconds, saying the lock goes stale (exit 130)', async () => {
-    if (!existsSync(BIN)) throw new Error(`${BIN} is missing: build first (npm test does)`);
+    cairnBinary();
     const proxy = await stallingProxy(rgw.server.endpoint);
     try {
       const src = await tempDir();
