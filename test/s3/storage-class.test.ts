@@ -5,6 +5,9 @@
  * repository then restores and checks as any other; and a class the server does not
  * offer stops the backup with an error that names it.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli.js';
@@ -22,6 +25,7 @@ const ENV_KEYS = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'CAIRN_CACHE_DIR
 const savedEnv: Record<string, string | undefined> = {};
 let server: RgwServer;
 let bucket: TestBucket;
+let cacheDir: string | undefined;
 
 beforeAll(async () => {
   server = await rgwServer();
@@ -29,7 +33,9 @@ beforeAll(async () => {
   for (const k of ENV_KEYS) savedEnv[k] = process.env[k];
   process.env.AWS_ACCESS_KEY_ID = server.accessKey;
   process.env.AWS_SECRET_ACCESS_KEY = server.secretKey;
-  process.env.CAIRN_CACHE_DIR = await tempDir('cairn-cache-');
+  // Not tempDir(): that removes its folders after each test, and this one serves them all.
+  cacheDir = await mkdtemp(join(tmpdir(), 'cairn-cache-'));
+  process.env.CAIRN_CACHE_DIR = cacheDir;
 }, 180_000);
 
 afterAll(async () => {
@@ -38,6 +44,7 @@ afterAll(async () => {
     if (savedEnv[k] === undefined) delete process.env[k];
     else process.env[k] = savedEnv[k];
   }
+  if (cacheDir) await rm(cacheDir, { recursive: true, force: true });
   await stopRgw();
 }, 60_000);
 
