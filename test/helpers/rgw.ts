@@ -11,6 +11,7 @@
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -213,4 +214,33 @@ function installExitHandlers(): void {
       process.kill(process.pid, signal);
     });
   }
+}
+
+/** The environment `cliEnvironment` sets, and how to put it back. */
+export interface CliEnvironment {
+  /** Restores the variables and removes the cache folder. */
+  restore(): Promise<void>;
+}
+
+/**
+ * Points the in-process CLI at `server` for a whole test file: its credentials in the
+ * standard AWS variables, and a cache folder of its own in CAIRN_CACHE_DIR (not a
+ * tempDir(), which goes after each test while this one serves them all).
+ */
+export async function cliEnvironment(server: RgwServer): Promise<CliEnvironment> {
+  const keys = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'CAIRN_CACHE_DIR'] as const;
+  const saved = new Map(keys.map((k) => [k, process.env[k]]));
+  const cacheDir = await mkdtemp(join(tmpdir(), 'cairn-cache-'));
+  process.env.AWS_ACCESS_KEY_ID = server.accessKey;
+  process.env.AWS_SECRET_ACCESS_KEY = server.secretKey;
+  process.env.CAIRN_CACHE_DIR = cacheDir;
+  return {
+    async restore() {
+      for (const [k, v] of saved) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+      await rm(cacheDir, { recursive: true, force: true });
+    },
+  };
 }

@@ -6,32 +6,29 @@
 
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Backend } from '../../src/backends/s3.js';
 import { cli } from '../helpers/cli.js';
 import { describeTree, tempDir } from '../helpers/fs.js';
-import { type RgwServer, rgwServer, stopRgw } from '../helpers/rgw.js';
+import {
+  type CliEnvironment,
+  cliEnvironment,
+  type RgwServer,
+  rgwServer,
+  stopRgw,
+} from '../helpers/rgw.js';
 import { changeDeepFile, writeSource } from '../helpers/sync-fixtures.js';
 
-const ENV_KEYS = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'CAIRN_CACHE_DIR'] as const;
-const savedEnv: Record<string, string | undefined> = {};
 let server: RgwServer;
-let cacheDir: string;
+let environment: CliEnvironment | undefined;
 /** Made by `cairn init` itself (it must create the bucket). */
 const bucket = `cairn-cli-${randomBytes(4).toString('hex')}`;
 
 beforeAll(async () => {
   server = await rgwServer();
-  for (const k of ENV_KEYS) savedEnv[k] = process.env[k];
-  process.env.AWS_ACCESS_KEY_ID = server.accessKey;
-  process.env.AWS_SECRET_ACCESS_KEY = server.secretKey;
-  // Not tempDir(): that removes its folders after each test, and this one serves them all.
-  cacheDir = await mkdtemp(join(tmpdir(), 'cairn-cache-'));
-  process.env.CAIRN_CACHE_DIR = cacheDir;
+  environment = await cliEnvironment(server);
 }, 180_000);
 
 afterAll(async () => {
@@ -57,11 +54,7 @@ afterAll(async () => {
       '--purge-objects',
     ]).catch(() => undefined);
   }
-  for (const k of ENV_KEYS) {
-    if (savedEnv[k] === undefined) delete process.env[k];
-    else process.env[k] = savedEnv[k];
-  }
-  if (cacheDir) await rm(cacheDir, { recursive: true, force: true });
+  await environment?.restore();
   await stopRgw();
 }, 60_000);
 

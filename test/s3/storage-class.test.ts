@@ -5,14 +5,13 @@
  * repository then restores and checks as any other; and a class the server does not
  * offer stops the backup with an error that names it.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli.js';
 import { describeTree, tempDir } from '../helpers/fs.js';
 import {
+  type CliEnvironment,
+  cliEnvironment,
   createTestBucket,
   type RgwServer,
   rgwServer,
@@ -21,30 +20,19 @@ import {
 } from '../helpers/rgw.js';
 import { writeSource } from '../helpers/sync-fixtures.js';
 
-const ENV_KEYS = ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'CAIRN_CACHE_DIR'] as const;
-const savedEnv: Record<string, string | undefined> = {};
 let server: RgwServer;
 let bucket: TestBucket;
-let cacheDir: string | undefined;
+let environment: CliEnvironment | undefined;
 
 beforeAll(async () => {
   server = await rgwServer();
   bucket = await createTestBucket(server, 'storage-class');
-  for (const k of ENV_KEYS) savedEnv[k] = process.env[k];
-  process.env.AWS_ACCESS_KEY_ID = server.accessKey;
-  process.env.AWS_SECRET_ACCESS_KEY = server.secretKey;
-  // Not tempDir(): that removes its folders after each test, and this one serves them all.
-  cacheDir = await mkdtemp(join(tmpdir(), 'cairn-cache-'));
-  process.env.CAIRN_CACHE_DIR = cacheDir;
+  environment = await cliEnvironment(server);
 }, 180_000);
 
 afterAll(async () => {
   await bucket?.remove();
-  for (const k of ENV_KEYS) {
-    if (savedEnv[k] === undefined) delete process.env[k];
-    else process.env[k] = savedEnv[k];
-  }
-  if (cacheDir) await rm(cacheDir, { recursive: true, force: true });
+  await environment?.restore();
   await stopRgw();
 }, 60_000);
 
