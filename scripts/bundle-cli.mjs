@@ -110,7 +110,15 @@ for (const name of readdirSync(STAGE).sort()) {
 }
 const current = `b-${hash.digest('hex').slice(0, 12)}`;
 if (existsSync(join(OUT, current))) rmSync(STAGE, { recursive: true, force: true });
-else renameSync(STAGE, join(OUT, current));
+else {
+  try {
+    renameSync(STAGE, join(OUT, current));
+  } catch (err) {
+    // Another build of the same files got there first: it is the same folder.
+    if (err.code !== 'ENOTEMPTY' && err.code !== 'EEXIST') throw err;
+    rmSync(STAGE, { recursive: true, force: true });
+  }
+}
 
 // The build the executable named until now is replaced as of now.
 const previous = existsSync(LAUNCHER)
@@ -133,6 +141,8 @@ renameSync(launcherTemp, LAUNCHER);
 for (const name of readdirSync(OUT)) {
   if (name === current || name === 'cairn.js') continue;
   const path = join(OUT, name);
-  const replacedFor = Date.now() - statSync(path).mtimeMs;
-  if (clean || replacedFor > REPLACED_FOR_MS) rmSync(path, { recursive: true, force: true });
+  const age = Date.now() - statSync(path, { throwIfNoEntry: false })?.mtimeMs;
+  // Another build's temporary files are its own until they are an hour old.
+  const running = name.startsWith('.') && !(age > REPLACED_FOR_MS);
+  if (!running && (clean || age > REPLACED_FOR_MS)) rmSync(path, { recursive: true, force: true });
 }

@@ -46,6 +46,7 @@ import type {
 import { checkKey, checkPrefix, isValidKey } from './keys.js';
 import { checkRangeOptions } from './range.js';
 import { s3ErrorName, s3Status, translateS3Error } from './s3-errors.js';
+import { checkStorageClass, storageClassRefusal } from './s3-storage-class.js';
 import { parseS3Endpoint, parseS3Url } from './s3-url.js';
 
 /** Static credentials; without them the SDK's default chain (env, profile, SSO, IMDS) is used. */
@@ -291,12 +292,20 @@ export class S3Backend implements Backend {
       if (ifNotExists && (s3Status(err) === 412 || s3ErrorName(err) === 'PreconditionFailed')) {
         return false;
       }
-      if (options.blob && this.storageClass !== undefined && isStorageClassRefusal(err)) {
-        throw new UsageError(
-          `s3 PUT ${ctx.target}: the server refused storage class ${this.storageClass} ` +
-            `(${s3ErrorName(err) || `HTTP ${s3Status(err)}`}): it offers no such class, or not to this bucket`,
-          { cause: err },
-        );
+      if (options.blob && this.storageClass !== undefined) {
+        const refused = storageClassRefusal(err);
+        if (refused === 'certain') {
+          throw new UsageError(
+            `${translateS3Error(err, ctx).message}: the server does not offer storage class ${this.storageClass} (-o s3.storage-class)`,
+            { cause: err },
+          );
+        }
+        if (refused === 'possible') {
+          throw new BackendError(
+            `${translateS3Error(err, ctx).message} (perhaps storage class ${this.storageClass}, -o s3.storage-class, which the server may not offer)`,
+            { retryable: false, cause: err },
+          );
+        }
       }
       throw translateS3Error(err, ctx);
     }
@@ -505,38 +514,6 @@ export class S3Backend implements Backend {
 }
 
 /** Checks a batch-size override: an integer in 1..1000 (default 1000). */
-/**
- * True for the answer to a PUT naming a storage class the server does not offer: AWS
- * says InvalidStorageClass, Ceph RGW a bare InvalidArgument (HTTP 400).
- */
-function isStorageClassRefusal(err: unknown): boolean {
-  const name = s3ErrorName(err);
-  return name === 'InvalidStorageClass' || (name === 'InvalidArgument' && s3Status(err) === 400);
-}
-
-/** Storage classes whose objects must be restored before they can be read. */
-const ARCHIVE_CLASSES = new Set(['GLACIER', 'DEEP_ARCHIVE']);
-
-/**
- * Checks a storage class name (S3's, or a class an S3-compatible service defines: Ceph
- * RGW's placements name their own), throwing UsageError for a malformed or archive one.
- */
-export function checkStorageClass(name: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)) {
-    throw new UsageError(
-      `invalid S3 storage class ${JSON.stringify(name)}: expected a name such as STANDARD_IA`,
-    );
-  }
-  if (ARCHIVE_CLASSES.has(name.toUpperCase())) {
-    throw new UsageError(
-      `S3 storage class ${name} cannot be used: its objects cannot be read without a restore ` +
-        'request, and restore, check and backup read blobs back; use GLACIER_IR, ' +
-        'STANDARD_IA or INTELLIGENT_TIERING, or a bucket lifecycle rule for archives',
-    );
-  }
-  return name;
-}
-
 function batchSize(name: string, value: number | undefined): number {
   if (value === undefined) return S3_BATCH_MAX;
   if (!Number.isInteger(value) || value < 1 || value > S3_BATCH_MAX) {

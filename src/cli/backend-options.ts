@@ -7,11 +7,12 @@
 
 import type { OpenBackendOptions } from '../backends/open.js';
 import type { S3BackendOverrides } from '../backends/s3.js';
+import { checkStorageClass } from '../backends/s3-storage-class.js';
 import { UsageError } from '../core/errors.js';
 
 /** How each option is read into the S3 backend's settings. */
 const S3_OPTIONS: Record<string, (value: string, option: string) => S3BackendOverrides> = {
-  'storage-class': (value) => ({ storageClass: value }),
+  'storage-class': (value) => ({ storageClass: checkStorageClass(value) }),
   'atomic-create': (value, option) => ({ atomicCreate: parseBoolean(value, option) }),
   'path-style': (value, option) => ({ forcePathStyle: parseBoolean(value, option) }),
   region: (value, option) => {
@@ -32,8 +33,8 @@ export const BACKEND_OPTION_NAMES = Object.keys(S3_OPTIONS).map((k) => `s3.${k}`
 
 /**
  * Reads the `-o` values (in order; a later one wins) into backend settings. An unknown
- * name, a value missing or of the wrong form is a UsageError naming the option. The
- * storage class is checked when a backend is opened (S3Backend).
+ * name, a value missing or of the wrong form (a storage class included) is a UsageError
+ * naming the option.
  */
 export function parseBackendOptions(values: readonly string[]): OpenBackendOptions {
   let s3: S3BackendOverrides | undefined;

@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openBackend } from '../../src/backends/open.js';
-import { checkStorageClass, S3Backend } from '../../src/backends/s3.js';
+import { S3Backend } from '../../src/backends/s3.js';
+import { checkStorageClass } from '../../src/backends/s3-storage-class.js';
 import { parseBackendOptions } from '../../src/cli/backend-options.js';
 import { UsageError } from '../../src/core/errors.js';
 import { cli } from '../helpers/cli.js';
@@ -34,8 +35,8 @@ describe('parseBackendOptions', () => {
         maxSockets: 8,
       },
     });
-    // The value may hold '='.
-    expect(parseBackendOptions(['s3.storage-class=A=B'])).toEqual({ s3: { storageClass: 'A=B' } });
+    // The value is everything after the first '=' (here not a region name).
+    expect(() => parseBackendOptions(['s3.region=eu=west'])).toThrow(/not a region name/);
   });
 
   it.each([
@@ -108,6 +109,20 @@ describe('the settings reach the backend', () => {
     const again = await cli('--repo', repo, '--option', 's3.wrong=1', 'snapshots');
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/unknown option "s3.wrong"/);
+  });
+
+  it('is checked for every command, before it runs', async () => {
+    const repo = await tempDir();
+    for (const args of [['version'], ['--repo', repo, 'snapshots'], ['completion', 'bash']]) {
+      const run = await cli('-o', 's3.storage-class=GLACIER', ...args);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(/GLACIER cannot be used/);
+      expect(run.stdout).toBe('');
+    }
+    // before a password is asked for
+    const init = await cli('--repo', repo, '-o', 's3.storage-class=bad name', 'init');
+    expect(init.code).toBe(2);
+    expect(init.stderr).toMatch(/invalid S3 storage class "bad name"/);
   });
 
   it('applies to S3 repositories only: a local one ignores it', async () => {

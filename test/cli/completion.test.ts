@@ -284,10 +284,23 @@ describe('bash', () => {
         'cairn restore latest --overwrite=ne',
         'cairn diff tag:v1 ',
         'cairn res',
+        // A word opened with a quote: readline replaces it quote and all.
+        "cairn backup 'al",
+        'cairn backup "al',
+        "cairn --repo='b",
       ],
       { cwd: work, outDir: scripts },
     );
-    expect(answers).toEqual([['beta'], ['beta'], ['never'], ['latest'], ['restore']]);
+    expect(answers).toEqual([
+      ['beta'],
+      ['beta'],
+      ['never'],
+      ['latest'],
+      ['restore'],
+      ['alpha.txt'],
+      ['alpha.txt'],
+      ['beta'],
+    ]);
   });
 
   it.skipIf(shells['bash-completion'].missing)(
@@ -382,6 +395,20 @@ describe.skipIf(zsh.missing)(`zsh${zsh.missing ? ` (skipped: ${zsh.missing})` : 
     expect(words(afterDashes!)).toEqual(FILES);
     expect(words(shell!)).toEqual(['bash', 'fish', 'zsh']);
   });
+
+  it('goes on after a global option given after the command', async () => {
+    const [afterQuiet, afterRepo, afterRepoEq, nested] = await complete(
+      'fpath',
+      'cairn backup -q al',
+      'cairn restore -r beta lat',
+      'cairn backup --repo=beta --dry',
+      'cairn repair snapshots -r beta --dr',
+    );
+    expect(words(afterQuiet!)).toEqual(['alpha.txt']);
+    expect(words(afterRepo!)).toEqual(['latest']);
+    expect(words(afterRepoEq!)).toEqual(['--dry-run']);
+    expect(words(nested!)).toEqual(['--dry-run']);
+  });
 });
 
 const fish = shells.fish;
@@ -450,5 +477,15 @@ describe.skipIf(fish.missing)(`fish${fish.missing ? ` (skipped: ${fish.missing})
     // --latest is an option of `snapshots`, not of `repair snapshots`
     expect(nested).toEqual([]);
     expect(words(topLevel!)).toEqual(['--latest']);
+  });
+
+  it('reads short options with fish 4 globbing (qmark-noglob)', async () => {
+    const answers = await fishCompletions(
+      fish.path!,
+      script,
+      ['cairn -q back', 'cairn -r beta res', 'cairn restore -r beta lat'],
+      { cwd: work, features: 'qmark-noglob' },
+    );
+    expect(answers.map(words)).toEqual([['backup'], ['restore'], ['latest']]);
   });
 });

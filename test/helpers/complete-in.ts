@@ -161,16 +161,17 @@ export async function zshCompletions(
   });
 }
 
-/** fish. */
+/** fish; `features` are fish's feature flags (`--features`). */
 export async function fishCompletions(
   fish: string,
   scriptPath: string,
   lines: string[],
-  options: { cwd: string },
+  options: { cwd: string; features?: string },
 ): Promise<Candidate[][]> {
+  const features = options.features ? ['--features', options.features] : [];
   const { stdout } = await run(
     fish,
-    ['--no-config', join(DRIVERS, 'fish-driver.fish'), scriptPath, ...lines],
+    ['--no-config', ...features, join(DRIVERS, 'fish-driver.fish'), scriptPath, ...lines],
     { cwd: options.cwd },
   );
   return answers(stdout, lines.length).map((answer) =>

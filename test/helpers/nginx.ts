@@ -92,7 +92,7 @@ export function ensureNginxInstalled(): Promise<number> {
 
 async function install(): Promise<number> {
   if (nginxBinary() !== undefined) return 0;
-  const command = `apt-get install -y --no-install-recommends ${NGINX_PACKAGE}`;
+  const command = `apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends ${NGINX_PACKAGE}`;
   if (process.getuid?.() !== 0) {
     throw new Error(`nginx is not installed; run as root: apt-get update && ${command}`);
   }

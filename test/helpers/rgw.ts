@@ -131,7 +131,7 @@ export async function ensureCephInstalled(): Promise<number> {
     (bin) => spawnSync('sh', ['-c', `command -v ${bin}`]).status !== 0,
   );
   if (missing.length === 0) return 0;
-  const command = `apt-get update && apt-get install -y --no-install-recommends ${CEPH_PACKAGES.join(' ')}`;
+  const command = `apt-get -o DPkg::Lock::Timeout=300 update && apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends ${CEPH_PACKAGES.join(' ')}`;
   if (process.getuid?.() !== 0) {
     throw new Error(
       `Ceph is not installed (missing ${missing.join(', ')}); run as root: ${command}`,

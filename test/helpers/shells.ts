@@ -46,7 +46,7 @@ async function install(): Promise<Record<ExtraShell, Availability>> {
   const missing = all.filter((name) => locate(name) === undefined);
   let failure: string | undefined;
   if (missing.length > 0) {
-    const command = `apt-get install -y --no-install-recommends ${missing.map((n) => PACKAGES[n]).join(' ')}`;
+    const command = `apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends ${missing.map((n) => PACKAGES[n]).join(' ')}`;
     if (process.getuid?.() !== 0) {
       failure = `not installed, and not root to run: apt-get update && ${command}`;
     } else {

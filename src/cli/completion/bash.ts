@@ -228,8 +228,11 @@ _cairn() {
   _cairn_offer "$kind" "$prefix" "$value"
 
   # Readline replaces only its own word, the part of cur after the last = or : it
-  # split at (bash passes it as $2): drop what comes before it.
-  local typed=\${2-$cur}
+  # split at: drop what comes before it. That word as typed, quotes and all, is
+  # COMP_WORDS[COMP_CWORD] (bash's $2 has an opening quote removed, one too few).
+  # Right after a = or :, that character is COMP_WORDS[COMP_CWORD] and the word is empty.
+  local typed=\${COMP_WORDS[COMP_CWORD]-$cur}
+  if [[ $typed == [=:] ]]; then typed=''; fi
   local -i cut=$((\${#cur} - \${#typed}))
   if ((cut > 0)); then
     for i in "\${!COMPREPLY[@]}"; do COMPREPLY[i]=\${COMPREPLY[i]:cut}; done

@@ -57,6 +57,17 @@ function __${prog}_position
             set value 0 # the value of the option before
         else if test $ended = 1
             set count (math $count + 1)
+        else if string match -qr -- '^-[^-]' $word
+            # Short options run together (-nv); one that takes a value takes the rest of
+            # the word, or the next word. (A regex, not the glob '-?*': fish 4 takes ? in
+            # a glob literally by default.)
+            set -l chars (string split '' -- (string sub -s 2 -- $word))
+            for i in (seq (count $chars))
+                if __${prog}_takes_value "$path" -$chars[$i]
+                    test $i = (count $chars); and set value 1
+                    break
+                end
+            end
         else
             switch $word
                 case --
@@ -64,16 +75,6 @@ function __${prog}_position
                 case '--*=*'
                 case '--*'
                     __${prog}_takes_value "$path" $word; and set value 1
-                case '-?*'
-                    # Short options run together (-nv); one that takes a value takes the
-                    # rest of the word, or the next word.
-                    set -l chars (string split '' -- (string sub -s 2 -- $word))
-                    for i in (seq (count $chars))
-                        if __${prog}_takes_value "$path" -$chars[$i]
-                            test $i = (count $chars); and set value 1
-                            break
-                        end
-                    end
                 case '*'
                     if test $count = 0; and set name (__${prog}_subcommand "$path" $word)
                         set path "$path $name"

@@ -65,7 +65,7 @@ ${specs.map(indent(4)).join(' \\\n')}
   out.push(`${name}() {
   local curcontext=$curcontext state state_descr line ret=1
   local -A opt_args
-  _arguments -C -s -S : \\
+  _arguments -C -s -S -A '-*' : \\
 ${[...specs, quote('1: :->command'), quote('*:: :->argument')].map(indent(4)).join(' \\\n')} && ret=0
   case $state in
     command)
@@ -123,7 +123,9 @@ function action(value: ValueCompletion): string {
       // A space: show the message, offer nothing.
       return ' ';
     case 'words':
-      return `(${value.words.map((w) => backslashed(w, ' ()\\:')).join(' ')})`;
+      // Every character that is not plainly a word's is backslashed: _arguments
+      // evaluates the list, so a quote, $ or backtick in a choice would run.
+      return `(${value.words.map(literalWord).join(' ')})`;
   }
 }
 
@@ -134,6 +136,11 @@ function functionName(prog: string, path: string[]): string {
 /** `text` with a backslash before each of `chars` and before backslashes. */
 function backslashed(text: string, chars: string): string {
   return [...text].map((c) => (c === '\\' || chars.includes(c) ? `\\${c}` : c)).join('');
+}
+
+/** `word` with a backslash before every character outside [A-Za-z0-9_.,@%+/=-]. */
+function literalWord(word: string): string {
+  return word.replace(/[^A-Za-z0-9_.,@%+/=-]/g, (c) => `\\${c}`);
 }
 
 function caseWord(word: string): string {
