@@ -89,13 +89,22 @@ export async function stopRgw(): Promise<void> {
   await run(join(SCRIPTS, 'rgw-down.sh'), [current.stateDir]);
 }
 
-/** Starts a cluster in `stateDir` (installing Ceph first if needed and allowed). */
-export async function startRgw(stateDir: string): Promise<RgwServer> {
+/**
+ * Starts a cluster in `stateDir` (installing Ceph first if needed and allowed); with
+ * `storageClass`, its default placement also offers that storage class.
+ */
+export async function startRgw(
+  stateDir: string,
+  options: { storageClass?: string } = {},
+): Promise<RgwServer> {
   await ensureCephInstalled();
   const started = performance.now();
   let stdout: string;
   try {
-    ({ stdout } = await run(join(SCRIPTS, 'rgw-up.sh'), [stateDir], { timeout: 120_000 }));
+    ({ stdout } = await run(join(SCRIPTS, 'rgw-up.sh'), [stateDir], {
+      timeout: 120_000,
+      env: { ...process.env, RGW_STORAGE_CLASS: options.storageClass ?? '' },
+    }));
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     throw new Error(`scripts/rgw-up.sh failed: ${e.stderr || e.message}`, { cause: err });

@@ -1,10 +1,13 @@
 /**
- * `-o s3.storage-class=CLASS` against a real Ceph RGW whose default placement offers
- * STANDARD_IA (scripts/rgw-up.sh adds it): blobs (`data/`, `tree/`) go to the class,
- * every other object stays in the default, whether a backup or a sync writes them; the
- * repository then restores and checks as any other; and a class the server does not
- * offer stops the backup with an error that names it.
+ * `-o s3.storage-class=CLASS` against a real Ceph RGW of its own whose default placement
+ * offers STANDARD_IA (scripts/rgw-up.sh with RGW_STORAGE_CLASS): blobs (`data/`,
+ * `tree/`) go to the class, every other object stays in the default, whether a backup or
+ * a sync writes them; the repository then restores and checks as any other; and a class
+ * the server does not offer stops the backup with an error that names it.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli.js';
@@ -14,8 +17,8 @@ import {
   cliEnvironment,
   createTestBucket,
   type RgwServer,
-  rgwServer,
-  stopRgw,
+  startRgw,
+  stopRgwSync,
   type TestBucket,
 } from '../helpers/rgw.js';
 import { writeSource } from '../helpers/sync-fixtures.js';
@@ -23,9 +26,14 @@ import { writeSource } from '../helpers/sync-fixtures.js';
 let server: RgwServer;
 let bucket: TestBucket;
 let environment: CliEnvironment | undefined;
+let stateDir: string | undefined;
 
 beforeAll(async () => {
-  server = await rgwServer();
+  // A server of its own, whatever the environment names: only this one offers the class.
+  const dir = mkdtempSync(join(tmpdir(), 'cairn-rgw-'));
+  stateDir = dir;
+  process.on('exit', () => stopRgwSync(dir)); // also if the run dies before afterAll
+  server = await startRgw(dir, { storageClass: 'STANDARD_IA' });
   bucket = await createTestBucket(server, 'storage-class');
   environment = await cliEnvironment(server);
 }, 180_000);
@@ -33,7 +41,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await bucket?.remove();
   await environment?.restore();
-  await stopRgw();
+  if (stateDir) stopRgwSync(stateDir);
+  stateDir = undefined;
 }, 60_000);
 
 /** The storage class of every object under `prefix`, as the server lists it. */
