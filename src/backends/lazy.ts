@@ -25,7 +25,7 @@ export interface LazyModule {
 
 /**
  * Loads `module`, takes its export `exportName` and opens `location` with its `fromUrl`
- * (given `options`, when there are any).
+ * and `options`.
  * Failing to load the module or to find the factory is a UsageError naming the
  * location; errors of `fromUrl` itself are passed through unchanged.
  *
@@ -54,5 +54,5 @@ export async function openLazyBackend(
       `cannot open ${location}: ${module.name} does not export ${exportName} with a fromUrl method`,
     );
   }
-  return options === undefined ? factory.fromUrl(location) : factory.fromUrl(location, options);
+  return factory.fromUrl(location, options);
 }

@@ -70,14 +70,20 @@ export const DEFAULT_CHECKERS = 16;
 /** The context a command runs in. */
 export class CommandContext {
   private parsedTuning: Tuning | undefined;
-  private parsedBackendOptions: OpenBackendOptions | undefined;
   private readonly passwords = new Map<PasswordRole, Promise<string>>();
+  /**
+   * `-o` settings, validated here, before any command runs (those that open no S3
+   * repository included): a UsageError naming the option otherwise.
+   */
+  readonly backendOptions: OpenBackendOptions;
 
   constructor(
     readonly globals: GlobalOptions,
     readonly out: Output,
     readonly signal: AbortSignal,
-  ) {}
+  ) {
+    this.backendOptions = parseBackendOptions(globals.option ?? []);
+  }
 
   /** The repository location from --repo or CAIRN_REPO. */
   get repoLocation(): string {
@@ -90,12 +96,6 @@ export class CommandContext {
   get tuning(): Tuning {
     this.parsedTuning ??= parseTuning(this.globals);
     return this.parsedTuning;
-  }
-
-  /** `-o` settings, validated. */
-  get backendOptions(): OpenBackendOptions {
-    this.parsedBackendOptions ??= parseBackendOptions(this.globals.option ?? []);
-    return this.parsedBackendOptions;
   }
 
   /**

@@ -6,7 +6,6 @@
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { CairnError } from '../core/errors.js';
 import { VERSION } from '../ops/program.js';
-import { parseBackendOptions } from './backend-options.js';
 import { COMPLETION_SHELLS } from './completion/shells.js';
 import { CommandContext, EXIT, type GlobalOptions } from './context.js';
 import { describeFailure, failureText } from './failure.js';
@@ -489,8 +488,6 @@ export async function main(argv: string[], io: CliIo = {}): Promise<number> {
   const program = buildProgram(
     async (module, args, globals) => {
       out = new Output(globals.json ?? false, globals.quiet ?? false, stdout, stderr);
-      // Checked before any command runs, those that open no S3 repository included.
-      parseBackendOptions(globals.option ?? []);
       const ctx = new CommandContext(globals, out, controller.signal);
       const mod = await COMMANDS[module]!();
       code = await (mod.default as (ctx: CommandContext, ...a: unknown[]) => Promise<number>)(
