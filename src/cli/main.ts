@@ -154,6 +154,10 @@ export function buildProgram(
     .option('--stdin-filename <name>', 'the name of that file in the snapshot (default: stdin)')
     .option('-x, --one-file-system', 'do not cross file-system boundaries')
     .option(
+      '--no-xattrs',
+      'do not record extended attributes (ACLs, file capabilities, SELinux labels, user.*)',
+    )
+    .option(
       '--files-from <file>',
       'back up only the paths FILE lists, one a line, and what leads to them (# comments; - reads stdin; repeatable)',
       collect,
@@ -242,6 +246,7 @@ export function buildProgram(
     .option('--exclude-file <file>', 'read exclude globs from FILE (repeatable)', collect)
     .option('--seed <dir>', 'also reuse chunks found in this directory (repeatable)', collect)
     .option('--delete', 'remove files and directories the snapshot does not have')
+    .option('--no-xattrs', 'do not restore extended attributes')
     .addOption(
       new Option(
         '--overwrite <mode>',

@@ -24,6 +24,9 @@ const CAUSES: Record<string, string> = {
   EBUSY: 'resource busy',
   EXDEV: 'on another file system',
   EINVAL: 'invalid argument',
+  ENODATA: 'no such attribute',
+  ENOTSUP: 'not supported by the file system',
+  E2BIG: 'too large',
 };
 
 /** A Node system-call error: an errno code such as `EACCES`. */

@@ -7,6 +7,7 @@
  * Names (n) and symlink targets (l) are str when their bytes are valid UTF-8, else bin
  * holding the exact bytes (names.ts: textToWire/textFromWire).
  *   fifo/socket/device: rd device number
+ *   any kind: x extended attributes (xattr-codec.ts)
  * Optional fields are omitted when absent, so equal entries encode to equal bytes.
  */
 import { FormatError } from '../core/errors.js';
@@ -14,6 +15,7 @@ import { ID_BYTES, idFromBytes, idToBytes } from '../core/ids.js';
 import { FieldReader } from './fields.js';
 import { checkName, textFromWire, textToWire } from './names.js';
 import type { ChunkRef, Entry, EntryKind, Timestamp } from './types.js';
+import { xattrsFromWire, xattrsToWire } from './xattr-codec.js';
 
 /** The largest chunk a file entry may reference (the chunker's max is 16 MiB). */
 export const MAX_CHUNK_BYTES = 16 * 1024 * 1024;
@@ -50,6 +52,7 @@ const ENTRY_FIELDS = [
   'nb',
   'l',
   'rd',
+  'x',
 ];
 
 /** Builds the wire map for an entry (keys in canonical order). */
@@ -88,6 +91,7 @@ export function entryToWire(e: Entry): Record<string, unknown> {
     default:
       if (e.rdev !== undefined) w.rd = e.rdev;
   }
+  if (e.xattrs !== undefined && e.xattrs.length > 0) w.x = xattrsToWire(e.xattrs);
   return w;
 }
 
@@ -103,13 +107,14 @@ export function entryFromWire(value: unknown, source: string): Entry {
   const where = `${source} entry ${JSON.stringify(name)}`;
   const r = new FieldReader(value, where, ENTRY_FIELDS);
   const kind: EntryKind = CODE_TO_KIND.get(r.str('t', 1)) ?? r.fail('t', 'unknown entry kind');
-  const base = {
+  const base: Pick<Entry, 'name' | 'mode' | 'uid' | 'gid' | 'mtime' | 'xattrs'> = {
     name,
     mode: r.uint('m', 0o7777),
     uid: r.uint('u', 0xffffffff),
     gid: r.uint('g', 0xffffffff),
     mtime: timestampFromWire(r.raw('mt'), where),
   };
+  if (r.has('x')) base.xattrs = xattrsFromWire(r.raw('x'), where);
   const allowedForKind: Record<EntryKind, string[]> = {
     file: ['s', 'c', 'cs', 'd', 'h'],
     dir: ['r', 'nf', 'nb'],

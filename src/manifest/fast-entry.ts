@@ -49,7 +49,8 @@ function writeKey(b: Buffer, at: number, code: number): number {
 
 /**
  * The encoded bytes of `e` (equal to `encodeEntry(e)`), or undefined when `e` is not a
- * simple file entry: no chunks, no hard link, a UTF-8 name, uint32 fields and times.
+ * simple file entry: no chunks, no hard link, no extended attributes, a UTF-8 name,
+ * uint32 fields and times.
  */
 export function encodeSimpleFileEntry(e: Entry): Uint8Array | undefined {
   const view = encodeSimpleFileEntryView(e);
@@ -63,6 +64,7 @@ export function encodeSimpleFileEntry(e: Entry): Uint8Array | undefined {
  */
 export function encodeSimpleFileEntryView(e: Entry): Uint8Array | undefined {
   if (e.kind !== 'file' || e.chunks.length > 0 || e.hardlink !== undefined) return undefined;
+  if (e.xattrs !== undefined && e.xattrs.length > 0) return undefined;
   const { mode, uid, gid, size, inline } = e;
   const { sec, nsec } = e.mtime;
   if (!isUint32(mode) || !isUint32(uid) || !isUint32(gid) || !isUint32(size)) return undefined;

@@ -7,6 +7,9 @@
  * bounded memory and a one-entry change rewrites one page. Nodes are stored
  * content-addressed, so unchanged subtrees are shared between snapshots.
  *
+ * Entries carry a file's metadata with it: mode, owner, mtime, and extended attributes
+ * (xattr-codec.ts).
+ *
  * Every decoder treats its input as hostile: types, ranges, names and order are checked
  * and any problem is a FormatError naming the object.
  */
@@ -17,3 +20,4 @@ export * from './snapshot-codec.js';
 export * from './snapshot-fields.js';
 export * from './tree-codec.js';
 export type * from './types.js';
+export * from './xattr-codec.js';

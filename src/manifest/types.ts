@@ -3,6 +3,7 @@
  * (one directory, possibly split into pages), and the snapshot record.
  */
 import type { ObjectId } from '../core/ids.js';
+import type { Xattr } from '../core/xattrs.js';
 
 /** Seconds and nanoseconds since the Unix epoch (seconds may be negative). */
 export interface Timestamp {
@@ -28,6 +29,11 @@ export interface EntryBase {
   uid: number;
   gid: number;
   mtime: Timestamp;
+  /**
+   * Extended attributes (ACLs, capabilities, labels, `user.*`), in name order; absent
+   * when there are none or they were not read (`backup --no-xattrs`).
+   */
+  xattrs?: Xattr[];
 }
 
 /** A regular file. Small files hold their bytes in `inline`; others list chunks. */

@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { chunkStream, type StreamChunk } from '../chunker/stream.js';
 import { abortable, throwIfAborted } from '../core/abort.js';
 import { CAN_HOP, DIRECT_DIR_BYTES, DirRef } from '../core/deep-path.js';
-import { errorCause } from '../core/errno.js';
+import { errnoCause, errorCause } from '../core/errno.js';
 import { CairnError, describeError, hasCode } from '../core/errors.js';
 import {
   fsPath,
@@ -39,6 +39,7 @@ import {
 import type { ObjectId } from '../core/ids.js';
 import { mapConcurrent, Semaphore, settleAll } from '../core/limit.js';
 import { openSourceSync } from '../core/source-open.js';
+import { readXattrs, type Xattr } from '../core/xattrs.js';
 import { compareNames, sortNames } from '../manifest/names.js';
 import { encodeEntryView } from '../manifest/tree-codec.js';
 import type { ChunkRef, Entry, FileEntry } from '../manifest/types.js';
@@ -47,7 +48,13 @@ import type { ChunkPool } from '../repo/chunk-pool.js';
 import type { Repository } from '../repo/repository.js';
 import type { CachedDir, StatCache } from '../repo/stat-cache.js';
 import { DirectoryWriter } from '../repo/tree-store.js';
-import { type DirScan, scanDirectory, scannedIsDirectory, scannedStat } from './dir-scan.js';
+import {
+  type DirScan,
+  type ScanXattrs,
+  scanDirectory,
+  scannedIsDirectory,
+  scannedStat,
+} from './dir-scan.js';
 import type { DirScanner } from './dir-scanner.js';
 import { type BackupEvent, Throttle } from './events.js';
 import type { ExcludeMatcher } from './exclude.js';
@@ -62,6 +69,7 @@ import {
   type SourceStat,
   timestampOf,
   tooRecentToCache,
+  xattrSignature,
 } from './source-stat.js';
 
 /** Everything the walk needs. */
@@ -77,6 +85,10 @@ export interface WalkerContext {
   excludes: ExcludeMatcher;
   tags: TagExcluder;
   oneFileSystem: boolean;
+  /** Record extended attributes. */
+  xattrs: boolean;
+  /** Whose extended attributes directory scans read (the rest are read when needed). */
+  scanXattrs: ScanXattrs;
   /** What the stat cache's fingerprints leave out. */
   fingerprintRules: FingerprintRules;
   maxFileSize?: number | undefined;
@@ -336,7 +348,9 @@ export class BackupWalker {
     let scan: DirScan | undefined;
     if (typeof ref.at === 'string') {
       // Without a scan from the scan thread, scanned here (which reports a failure).
-      scan = (await this.ctx.scanner?.take(ref.at)) ?? scanDirectory(ref.at, this.ctx.tags);
+      scan =
+        (await this.ctx.scanner?.take(ref.at)) ??
+        scanDirectory(ref.at, this.ctx.tags, this.ctx.scanXattrs);
     }
     let names = scan ? scan.names : sortNames(readdirNamesSync(ref.at));
     // A scan decided on the tags when it listed the directory (and lstat-ed no more).
@@ -533,9 +547,10 @@ export class BackupWalker {
     }
     // Unchanged if its fingerprint is still the one the cache matched: it is read only
     // because its stored copy is gone.
-    const status =
-      fingerprint(st, this.ctx.fingerprintRules) === r.signature ? 'unchanged' : 'changed';
-    return this.readAndCount(r.path, r.at, r.name, st, status);
+    const { fp, xattrs } = this.fileFingerprint(r.path, r.at, st);
+    const status = fp === r.signature ? 'unchanged' : 'changed';
+    const attrs = xattrs ?? this.fileXattrs(r.path, r.at, st);
+    return this.readAndCount(r.path, r.at, r.name, st, status, attrs);
   }
 
   /** Counts a file taken unchanged inside an unchanged directory. */
@@ -694,7 +709,7 @@ export class BackupWalker {
   ): Child {
     const kind = kindOf(st);
     if (kind === 'file') {
-      const fp = fingerprint(st, this.ctx.fingerprintRules);
+      const { fp, xattrs: read } = this.fileFingerprint(path, at, st);
       const signature = tooRecentToCache(st, this.ctx.startedNs) ? '' : fp;
       const matches = cachedSignature !== undefined && cachedSignature === fp;
       // Without inode numbers a hard-linked file is never taken from the cache: its entry
@@ -706,6 +721,7 @@ export class BackupWalker {
         const bytes = Number(st.size);
         return { name, path, at, signature, entry: undefined, reuse: true, files: 1, bytes };
       }
+      const xattrs = read ?? this.fileXattrs(path, at, st);
       // Read again under `force` though its fingerprint matches: counted unchanged.
       const status = cachedSignature === undefined ? 'new' : matches ? 'unchanged' : 'changed';
       // The common case, a small file with one link inside a directory: read and encoded
@@ -716,7 +732,7 @@ export class BackupWalker {
         st.nlink === 1n &&
         st.size <= BigInt(this.ctx.repo.config.inlineMax)
       ) {
-        const encoded = this.readInline(path, at, name, st);
+        const encoded = this.readInline(path, at, name, st, xattrs);
         if (encoded !== undefined) {
           this.counts.files++;
           this.counts.bytes += encoded.size;
@@ -740,7 +756,7 @@ export class BackupWalker {
         }
         // It grew past the inline limit since lstat: read it the general way.
       }
-      return this.readAndCount(path, at, name, st, status).then((entry) =>
+      return this.readAndCount(path, at, name, st, status, xattrs).then((entry) =>
         entry
           ? {
               name,
@@ -756,8 +772,9 @@ export class BackupWalker {
           : undefined,
       );
     }
-    const base = baseFields(name, st);
-    const meta = `${base.mode}:${base.uid}:${base.gid}:${st.mtimeNs}`;
+    const xattrs = this.ctx.xattrs ? this.xattrsOf(path, at, st) : undefined;
+    const base = baseFields(name, st, xattrs);
+    const meta = `${base.mode}:${base.uid}:${base.gid}:${st.mtimeNs}${xattrSignature(xattrs)}`;
     const result = { name, path, at, reuse: undefined, files: 0, bytes: 0 };
     if (kind === 'dir') {
       return this.subdirectory(path, st, () =>
@@ -791,6 +808,61 @@ export class BackupWalker {
   }
 
   /**
+   * The stat-cache fingerprint of file `at`, and its extended attributes where they had
+   * to be read for it. Their changes change ctime, which the fingerprint holds, so they
+   * are read only for the files that are read (`fileXattrs`); `:x` marks fingerprints
+   * of backups that record them, so a file cached by one that did not (or by a cairn
+   * that could not) is read again. Without ctime (`--ignore-ctime`) a digest of the
+   * attributes stands in, and every file's are read.
+   */
+  private fileFingerprint(
+    path: string,
+    at: string | Buffer,
+    st: SourceStat,
+  ): { fp: string; xattrs?: readonly Xattr[] | undefined } {
+    const fp = fingerprint(st, this.ctx.fingerprintRules);
+    if (!this.ctx.xattrs) return { fp };
+    if (!this.ctx.fingerprintRules.ignoreCtime) return { fp: `${fp}:x` };
+    const xattrs = this.xattrsOf(path, at, st);
+    return { fp: fp + xattrSignature(xattrs), xattrs };
+  }
+
+  /** A file's extended attributes for its new entry, when the backup records them. */
+  private fileXattrs(
+    path: string,
+    at: string | Buffer,
+    st: SourceStat,
+  ): readonly Xattr[] | undefined {
+    return this.ctx.xattrs ? this.xattrsOf(path, at, st) : undefined;
+  }
+
+  /**
+   * The extended attributes of child `at`: those its directory's scan read, else read
+   * now. Undefined for none; a warning (the entry is kept without them) if unreadable.
+   */
+  private xattrsOf(
+    path: string,
+    at: string | Buffer,
+    st: SourceStat,
+  ): readonly Xattr[] | undefined {
+    let found = st.xattrs;
+    if (found === undefined) {
+      try {
+        found = readXattrs(at);
+      } catch (err) {
+        const { code, message } = err as NodeJS.ErrnoException;
+        found = { code: code ?? 'EIO', message };
+      }
+    }
+    if ('code' in found) {
+      const cause = /^E[A-Z0-9]+$/.test(found.code) ? errnoCause(found.code) : found.message;
+      this.warn(path, new Error(`extended attributes not recorded: ${cause}`));
+      return undefined;
+    }
+    return found.length > 0 ? found : undefined;
+  }
+
+  /**
    * Reads small file `at` and encodes its entry, without copying the content out of the
    * read buffer first; undefined if it has grown past the inline limit.
    */
@@ -799,6 +871,7 @@ export class BackupWalker {
     at: string,
     name: string,
     st: SourceStat,
+    xattrs: readonly Xattr[] | undefined,
   ): { bytes: Uint8Array; size: number } | undefined {
     const inlineMax = this.ctx.repo.config.inlineMax;
     const fd = openSourceSync(at, 0, st.uid);
@@ -812,7 +885,7 @@ export class BackupWalker {
     if (n > inlineMax) return undefined;
     // Checked without another system call: a size that moved (the times are not seen).
     if (n !== Number(st.size)) this.noteChanged(path, st, n);
-    const base = baseFields(name, st);
+    const base = baseFields(name, st, xattrs);
     const entry: FileEntry =
       n === 0
         ? { ...base, kind: 'file', size: 0, chunks: [] }
@@ -843,12 +916,15 @@ export class BackupWalker {
     name: string,
     st: SourceStat,
     status: 'new' | 'changed' | 'unchanged',
+    xattrs: readonly Xattr[] | undefined,
   ): Promise<FileEntry | undefined> {
     let entry: FileEntry | undefined;
     const reading: Reading = { bytes: 0, done: false };
     try {
       entry = await withStringPath(at, (p) =>
-        st.nlink > 1n ? this.hardlinked(p, name, st, reading) : this.readFile(p, name, st, reading),
+        st.nlink > 1n
+          ? this.hardlinked(p, name, st, reading, xattrs)
+          : this.readFile(p, name, st, reading, xattrs),
       );
     } catch (err) {
       this.doneReading(reading);
@@ -930,14 +1006,20 @@ export class BackupWalker {
     name: string,
     st: SourceStat,
     reading: Reading,
+    xattrs: readonly Xattr[] | undefined,
   ): Promise<FileEntry | undefined> {
     const key = `${st.dev}:${st.ino}`;
     let content = this.hardlinks.get(key);
     if (!content) {
-      content = this.readFile(path, name, st, reading);
+      content = this.readFile(path, name, st, reading, xattrs);
       this.hardlinks.set(key, content);
     }
-    return content.then((e) => (e ? { ...e, ...baseFields(name, st), hardlink: key } : undefined));
+    return content.then((e) => {
+      if (!e) return undefined;
+      // This link's own reading of the shared inode's metadata, attributes included.
+      const { xattrs: _first, ...content } = e;
+      return { ...content, ...baseFields(name, st, xattrs), hardlink: key };
+    });
   }
 
   /**
@@ -949,8 +1031,9 @@ export class BackupWalker {
     name: string,
     st: SourceStat,
     reading: Reading,
+    xattrs: readonly Xattr[] | undefined,
   ): Promise<FileEntry> {
-    const base = baseFields(name, st);
+    const base = baseFields(name, st, xattrs);
     const inlineMax = this.ctx.repo.config.inlineMax;
     if (st.size <= BigInt(inlineMax)) {
       const data = this.readSmall(path, inlineMax + 1);

@@ -22,6 +22,7 @@ import { errorCause } from '../core/errno.js';
 import { CairnError, UsageError } from '../core/errors.js';
 import { fsPath, textOfPath } from '../core/fs-names.js';
 import type { ObjectId } from '../core/ids.js';
+import { xattrUnsupportedReason } from '../core/xattrs.js';
 import { compareNames, nameProblem } from '../manifest/names.js';
 import { dropPageBuffers, givePageBuffer } from '../manifest/page-buffers.js';
 import {
@@ -41,6 +42,7 @@ import type { SnapshotRef } from '../repo/snapshots.js';
 import { StatCache } from '../repo/stat-cache.js';
 import { DirectoryWriter } from '../repo/tree-store.js';
 import { BackupWalker } from './backup-walker.js';
+import type { ScanXattrs } from './dir-scan.js';
 import { DirScanner } from './dir-scanner.js';
 import type { BackupEvent } from './events.js';
 import { ExcludeMatcher } from './exclude.js';
@@ -89,6 +91,12 @@ export interface BackupOptions {
   ignoreInode?: boolean;
   /** The stat cache ignores ctime, comparing mode and owner instead (see FingerprintRules). */
   ignoreCtime?: boolean;
+  /**
+   * Record extended attributes (ACLs, file capabilities, SELinux labels, `user.*`);
+   * default true. Where cairn's native module is missing they cannot be read: a
+   * `notice` (code `xattrs-unavailable`) says so once and the backup goes on without.
+   */
+  xattrs?: boolean;
   /** Read and chunk everything, store nothing, write no snapshot. */
   dryRun?: boolean;
   /** Read every file, whatever the stat cache says (it still classifies them in the counts). */
@@ -255,7 +263,15 @@ async function backupUnlocked(
   // Directories are listed and lstat-ed ahead of the walk on a thread of their own,
   // unless worker threads are off.
   const tags = excludeTags(options);
-  const scanner = pool.workers > 0 && !options.stdin ? DirScanner.start(tags) : undefined;
+  const xattrs = (options.xattrs ?? true) && xattrsReadable(emit);
+  // Regular files' attributes are read by the scan thread when every file is going to be
+  // read anyway (no stat cache yet, --force) or compared (--ignore-ctime); otherwise the
+  // walk reads them for the files it reads (docs/design.md › Extended attributes).
+  const everyFile =
+    !cache || options.force === true || options.ignoreCtime === true || (await cache.isEmpty());
+  const scanXattrs: ScanXattrs = !xattrs ? 'none' : everyFile ? 'all' : 'not-files';
+  const scanner =
+    pool.workers > 0 && !options.stdin ? DirScanner.start(tags, scanXattrs) : undefined;
   const walker = new BackupWalker({
     repo,
     blobs,
@@ -266,6 +282,8 @@ async function backupUnlocked(
     excludes: new ExcludeMatcher(options.excludes ?? []),
     tags,
     oneFileSystem: options.oneFileSystem ?? false,
+    xattrs,
+    scanXattrs,
     only,
     fingerprintRules: {
       ignoreInode: options.ignoreInode ?? false,
@@ -476,6 +494,22 @@ function noteRoots(only: PathSelection, sources: readonly string[]): void {
 }
 
 /** The tag files of `--exclude-if-present` and `--exclude-caches`; UsageError for a bad one. */
+/**
+ * True when extended attributes can be read here; else a notice saying why, once per
+ * backup (not a warning: nothing that can be read is missing, and every backup on such
+ * a machine would otherwise end with exit code 3).
+ */
+function xattrsReadable(emit: (event: BackupEvent) => void): boolean {
+  const reason = xattrUnsupportedReason();
+  if (reason === undefined) return true;
+  emit({
+    type: 'notice',
+    code: 'xattrs-unavailable',
+    message: `extended attributes are not recorded: ${reason}`,
+  });
+  return false;
+}
+
 function excludeTags(options: BackupOptions): TagExcluder {
   const tags = (options.excludeIfPresent ?? []).map(parseExcludeTag);
   if (options.excludeCaches) tags.push(CACHEDIR_EXCLUDE_TAG);

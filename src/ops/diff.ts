@@ -6,6 +6,7 @@
 import type { ObjectId } from '../core/ids.js';
 import { compareNames } from '../manifest/names.js';
 import type { Entry, EntryKind, FileEntry } from '../manifest/types.js';
+import { sameXattrs } from '../manifest/xattr-codec.js';
 import type { Repository } from '../repo/repository.js';
 import { closeListings } from './walk.js';
 
@@ -161,7 +162,8 @@ function changed(path: string, a: Entry, b: Entry): DiffItem | undefined {
     a.uid !== b.uid ||
     a.gid !== b.gid ||
     a.mtime.sec !== b.mtime.sec ||
-    a.mtime.nsec !== b.mtime.nsec;
+    a.mtime.nsec !== b.mtime.nsec ||
+    !sameXattrs(a.xattrs, b.xattrs);
   if (a.kind === 'dir' && b.kind === 'dir') {
     return metaChanged ? item(path, 'metadata', 'dir', a.bytes, b.bytes) : undefined;
   }

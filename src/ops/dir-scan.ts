@@ -7,9 +7,10 @@
  */
 import { type BigIntStats, constants, lstatSync } from 'node:fs';
 import { isWellFormedName, nameToBytes, readdirNamesSync } from '../core/fs-names.js';
+import { NO_XATTRS, readXattrs, type Xattr } from '../core/xattrs.js';
 import { sortNames } from '../manifest/names.js';
 import type { TagExcluder } from './exclude-tags.js';
-import type { SourceStat } from './source-stat.js';
+import type { SourceStat, XattrsRead } from './source-stat.js';
 
 /** Int64 fields per child in `DirScan.stats`, in this order. */
 const FIELDS = 12;
@@ -52,6 +53,14 @@ export interface DirScan {
    */
   ok: Uint8Array;
   /**
+   * When the scan read extended attributes (see ScanXattrs): those of each child that
+   * has some, or why they could not be read, by child index (a child it read and that is
+   * not in it has none).
+   */
+  xattrs?: Map<number, Xattr[] | { code: string; message: string }>;
+  /** `xattrs` covers regular files too (ScanXattrs `all`). */
+  xattrsOfFiles?: boolean;
+  /**
    * Set when the directory is tagged for exclusion (exclude-tags.ts): the tag files that
    * tagged it, which are then the only `names` (nothing else of it is lstat-ed).
    */
@@ -59,10 +68,22 @@ export interface DirScan {
 }
 
 /**
- * Lists directory `at` (a path as `fs` takes it) and lstats every child. Throws what
- * `readdir` throws; a child's failed lstat only clears its `ok`.
+ * Which children's extended attributes a scan reads: none, all but regular files (the
+ * walk reads a file's only when it reads the file: see backup-walker), or all (a first
+ * backup, which reads every file).
  */
-export function scanDirectory(at: string, tags?: TagExcluder): DirScan {
+export type ScanXattrs = 'none' | 'not-files' | 'all';
+
+/**
+ * Lists directory `at` (a path as `fs` takes it) and lstats every child, and reads
+ * extended attributes as `xattrs` says. Throws what `readdir` throws; a child's failed
+ * lstat only clears its `ok`.
+ */
+export function scanDirectory(
+  at: string,
+  tags?: TagExcluder,
+  xattrs: ScanXattrs = 'none',
+): DirScan {
   const listed = sortNames(readdirNamesSync(at));
   const prefix = at.endsWith('/') ? at : `${at}/`;
   // A tagged directory keeps its tag files only: the rest is not even lstat-ed.
@@ -70,12 +91,23 @@ export function scanDirectory(at: string, tags?: TagExcluder): DirScan {
   const names = tagged ?? listed;
   const stats = new BigInt64Array(names.length * FIELDS);
   const ok = new Uint8Array(names.length);
+  const attrs: DirScan['xattrs'] = xattrs !== 'none' ? new Map() : undefined;
   for (let i = 0; i < names.length; i++) {
     let st: BigIntStats;
+    const child = childPath(prefix, names[i]!);
     try {
-      st = lstatSync(childPath(prefix, names[i]!), { bigint: true });
+      st = lstatSync(child, { bigint: true });
     } catch {
       continue;
+    }
+    if (attrs && (xattrs === 'all' || (Number(st.mode) & S_IFMT) !== S_IFREG)) {
+      try {
+        const list = readXattrs(child);
+        if (list.length > 0) attrs.set(i, list as Xattr[]);
+      } catch (err) {
+        const { code, message } = err as NodeJS.ErrnoException;
+        attrs.set(i, { code: code ?? 'EIO', message });
+      }
     }
     const o = i * FIELDS;
     stats[o + MODE] = st.mode;
@@ -91,7 +123,11 @@ export function scanDirectory(at: string, tags?: TagExcluder): DirScan {
     putTime(stats, o + CTIME_SEC, st.ctimeNs);
     ok[i] = 1;
   }
-  return tagged ? { names, stats, ok, tagged } : { names, stats, ok };
+  const scan: DirScan = { names, stats, ok };
+  if (tagged) scan.tagged = tagged;
+  if (attrs) scan.xattrs = attrs;
+  if (xattrs === 'all') scan.xattrsOfFiles = true;
+  return scan;
 }
 
 /** Child `name` of the directory at `prefix` (ending in `/`), as `fs` takes it. */
@@ -102,11 +138,20 @@ function childPath(prefix: string, name: string): string | Buffer {
 
 /** Child `i`'s lstat from `scan`, or undefined where it failed. */
 export function scannedStat(scan: DirScan, i: number): SourceStat | undefined {
-  return scan.ok[i] === 1 ? new PackedStat(scan.stats, i * FIELDS) : undefined;
+  if (scan.ok[i] !== 1) return undefined;
+  // A regular file's may not have been read (see ScanXattrs): the walk reads them then.
+  const read = scan.xattrs && (scan.xattrsOfFiles === true || !scannedIsFile(scan, i));
+  const attrs = read ? (scan.xattrs!.get(i) ?? NO_XATTRS) : undefined;
+  return new PackedStat(scan.stats, i * FIELDS, attrs);
 }
 
 /** The file-type bits of a mode. */
 const { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFIFO, S_IFSOCK, S_IFCHR } = constants;
+
+/** True when child `i` of `scan` is a regular file. */
+function scannedIsFile(scan: DirScan, i: number): boolean {
+  return (Number(scan.stats[i * FIELDS + MODE]!) & S_IFMT) === S_IFREG;
+}
 
 /** True when child `i` of `scan` is a directory (without building its PackedStat). */
 export function scannedIsDirectory(scan: DirScan, i: number): boolean {
@@ -118,6 +163,8 @@ export class PackedStat implements SourceStat {
   constructor(
     private readonly s: BigInt64Array,
     private readonly o: number,
+    /** The child's extended attributes, when the scan read them. */
+    readonly xattrs?: XattrsRead,
   ) {}
 
   get mode(): bigint {

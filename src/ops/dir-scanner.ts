@@ -23,12 +23,16 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { compiledWorker, startWorker } from '../core/worker-thread.js';
-import type { DirScan } from './dir-scan.js';
+import type { DirScan, ScanXattrs } from './dir-scan.js';
 import type { ExcludeTag, TagExcluder } from './exclude-tags.js';
 
-/** What the scan thread starts with: the tags that exclude a directory's content. */
+/**
+ * What the scan thread starts with: the tags that exclude a directory's content, and
+ * whether it reads extended attributes.
+ */
 export interface ScanWorkerSetup {
   tags: readonly ExcludeTag[];
+  xattrs: ScanXattrs;
 }
 
 /** A request to the scan thread. */
@@ -75,10 +79,13 @@ export class DirScanner {
    * A scanner (its thread starts on the first `prefetch`), or undefined where the
    * compiled worker script is missing.
    */
-  /** The scanner, unless worker threads cannot run here; `tags` as scanDirectory takes them. */
-  static start(tags?: TagExcluder): DirScanner | undefined {
+  /**
+   * The scanner, unless worker threads cannot run here; `tags` and `xattrs` as
+   * scanDirectory takes them.
+   */
+  static start(tags?: TagExcluder, xattrs: ScanXattrs = 'none'): DirScanner | undefined {
     const script = workerScript();
-    return script ? new DirScanner(script, { tags: tags?.list ?? [] }) : undefined;
+    return script ? new DirScanner(script, { tags: tags?.list ?? [], xattrs }) : undefined;
   }
 
   private constructor(

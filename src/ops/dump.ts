@@ -99,6 +99,7 @@ function* entryPieces(
     gid: entry.gid,
     mtime: entry.mtime,
     size: 0,
+    ...(entry.xattrs ? { xattrs: entry.xattrs } : {}),
   };
   let header: TarHeader;
   switch (entry.kind) {

@@ -39,6 +39,7 @@ import { DirRef, withFsPath, withFsPathSync } from '../core/deep-path.js';
 import { hasCode } from '../core/errors.js';
 import { fsPath, readdirNamesSync } from '../core/fs-names.js';
 import type { FileEntry, SymlinkEntry, Timestamp } from '../manifest/types.js';
+import { setNewXattrs } from './restore-xattrs.js';
 
 /** Prefix of every temporary name a restore creates. */
 export const RESTORE_TEMP_PREFIX = '.cairn-tmp-';
@@ -178,7 +179,10 @@ export function newFileOwner(dir: string): Owner | undefined {
 }
 
 /** What `writeSmallFileSync` needs of a file entry. */
-export type SmallFile = Pick<FileEntry, 'name' | 'mode' | 'uid' | 'gid' | 'mtime' | 'inline'>;
+export type SmallFile = Pick<
+  FileEntry,
+  'name' | 'mode' | 'uid' | 'gid' | 'mtime' | 'inline' | 'xattrs'
+>;
 
 /**
  * Writes a file whose content is in the tree (inline or empty) with synchronous calls:
@@ -186,17 +190,17 @@ export type SmallFile = Pick<FileEntry, 'name' | 'mode' | 'uid' | 'gid' | 'mtime
  * `dir` is the directory (a path, or a `DirRef` a caller keeps open for many files);
  * the file is named `e.name` in it. `created`: the owner a new file in `dir` gets, when
  * known; ownership is then only changed when it differs. `staged`: `dir` is staged (see
- * the module comment), so the file is written at its name directly.
+ * the module comment), so the file is written at its name directly. Returns why its
+ * extended attributes could not all be set (restore-xattrs.ts), if so.
  */
 export function writeSmallFileSync(
   e: SmallFile,
   dir: string | DirRef,
   created?: Owner,
   staged = false,
-): void {
+): string | undefined {
   if (typeof dir === 'string') {
-    inDirectorySync(dir, (d) => writeSmallFileSync(e, d, created, staged));
-    return;
+    return inDirectorySync(dir, (d) => writeSmallFileSync(e, d, created, staged));
   }
   const d = dir;
   const final = d.child(e.name);
@@ -206,18 +210,21 @@ export function writeSmallFileSync(
   try {
     // Created with its final mode when the umask allows: one call less per file. The
     // name is temporary until the rename, so the early mode exposes nothing new.
-    const direct = modeSurvivesCreate(e.mode);
+    // Not with attributes: a user's own read-only file takes no `user.*` attribute.
+    const direct = modeSurvivesCreate(e.mode) && e.xattrs === undefined;
     fd = openSync(tmp, 'wx', direct ? e.mode : 0o600);
     made = true;
     if (e.inline && e.inline.length > 0) writeAllSync(fd, e.inline);
     if (isRoot && (created?.uid !== e.uid || created.gid !== e.gid)) fchownSync(fd, e.uid, e.gid);
-    // After chown, which clears set-user-ID and set-group-ID bits.
+    // After chown, which clears capabilities, set-user-ID and set-group-ID bits.
+    const problem = setNewXattrs(fd, e.xattrs);
     if (!direct) fchmodSync(fd, e.mode);
     const t = utimeArg(e.mtime);
     futimesSync(fd, t, t);
     closeSync(fd);
     fd = undefined;
     if (!staged) renameSync(tmp, final);
+    return problem;
   } catch (err) {
     if (fd !== undefined) closeSync(fd);
     // Only what this call made: a name it found taken (EEXIST) is someone else's.
@@ -233,10 +240,16 @@ function writeAllSync(fd: number, data: Uint8Array): void {
 
 /**
  * Creates a symlink with its metadata under a temporary name, then renames it (at its
- * name directly when `dir` is staged).
+ * name directly when `dir` is staged). Returns why its extended attributes could not
+ * all be set, if so.
  */
-export function writeSymlinkSync(e: SymlinkEntry, dir: string, path: string, staged = false): void {
-  inDirectorySync(dir, (d) => {
+export function writeSymlinkSync(
+  e: SymlinkEntry,
+  dir: string,
+  path: string,
+  staged = false,
+): string | undefined {
+  return inDirectorySync(dir, (d) => {
     const final = d.child(basename(path));
     const tmp = staged ? final : d.child(tempBase());
     let made = false;
@@ -244,9 +257,11 @@ export function writeSymlinkSync(e: SymlinkEntry, dir: string, path: string, sta
       symlinkSync(fsPath(e.target), tmp);
       made = true;
       if (isRoot) lchownSync(tmp, e.uid, e.gid);
+      const problem = setNewXattrs(tmp, e.xattrs);
       const t = utimeArg(e.mtime);
       lutimesSync(tmp, t, t);
       if (!staged) renameSync(tmp, final);
+      return problem;
     } catch (err) {
       if (made) removeQuietly(tmp);
       throw err;

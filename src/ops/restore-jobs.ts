@@ -46,6 +46,10 @@ import {
   type SmallFilesJob,
   toWireFailure,
 } from './restore-protocol.js';
+import { setNewXattrs } from './restore-xattrs.js';
+
+/** The answer to a batch of small files. */
+type SmallFilesDone = Extract<FromRestoreWorker, { type: 'small-done' }>;
 
 /** Bytes of consecutive chunks written with one call. */
 const WRITE_BATCH_BYTES = 1024 * 1024;
@@ -99,8 +103,9 @@ export class RestoreJobRunner {
   }
 
   /** Writes a batch of small files; the failures, by index. */
-  smallFiles(job: SmallFilesJob): { index: number; error: ReturnType<typeof toWireFailure> }[] {
-    const failed: { index: number; error: ReturnType<typeof toWireFailure> }[] = [];
+  smallFiles(job: SmallFilesJob): SmallFilesDone['failed'] {
+    const failed: SmallFilesDone['failed'] = [];
+    const xattrs = job.xattrs && new Map(job.xattrs);
     let d: DirRef;
     try {
       d = DirRef.open(job.dir);
@@ -115,7 +120,8 @@ export class RestoreJobRunner {
         const at = job.meta[m + 5]!;
         const length = job.meta[m + 6]!;
         try {
-          writeSmallFileSync(
+          const list = xattrs?.get(i);
+          const problem = writeSmallFileSync(
             {
               name: job.names[i]!,
               mode: job.meta[m]!,
@@ -123,11 +129,13 @@ export class RestoreJobRunner {
               gid: job.meta[m + 2]!,
               mtime: { sec: job.meta[m + 3]!, nsec: job.meta[m + 4]! },
               inline: job.data.subarray(at, at + length),
+              ...(list ? { xattrs: list } : {}),
             },
             d,
             job.owner,
             job.staged,
           );
+          if (problem) failed.push({ index: i, error: { message: problem }, written: true });
         } catch (err) {
           failed.push({ index: i, error: toWireFailure(err) });
         }
@@ -146,8 +154,9 @@ export class RestoreJobRunner {
   async file(
     job: FileJob,
     progress: (bytes: number) => void,
-  ): Promise<{ fetched: number; reused: number }> {
+  ): Promise<{ fetched: number; reused: number; xattrProblem?: string }> {
     let fetched = 0;
+    let xattrProblem: string | undefined;
     let reused = 0;
     this.arenaAt = 0;
     const d = DirRef.open(job.dir);
@@ -210,6 +219,8 @@ export class RestoreJobRunner {
         ftruncateSync(fd, job.size);
         // chown before chmod: a chown clears set-user-ID and set-group-ID bits.
         if (isRoot) fchownSync(fd, job.uid, job.gid);
+        // After chown, which clears capabilities; before chmod (see restore-xattrs.ts).
+        xattrProblem = setNewXattrs(fd, job.xattrs);
         fchmodSync(fd, job.mode);
         const t = utimeArg(job.mtime);
         futimesSync(fd, t, t);
@@ -231,7 +242,7 @@ export class RestoreJobRunner {
     } finally {
       d.close();
     }
-    return { fetched, reused };
+    return xattrProblem ? { fetched, reused, xattrProblem } : { fetched, reused };
   }
 
   /**

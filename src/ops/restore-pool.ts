@@ -16,6 +16,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { CALLING_THREAD_BUDGET, compiledWorker, startWorker } from '../core/worker-thread.js';
+import type { Xattr } from '../core/xattrs.js';
 
 export { CALLING_THREAD_BUDGET };
 
@@ -40,12 +41,18 @@ export interface FileJobResult {
   fetched: number;
   /** Bytes of chunks known to be all zeros, left as holes without reading them again. */
   reused: number;
+  /** Why some extended attributes of the file could not be set. */
+  xattrProblem?: string;
 }
 
-/** One small file of a batch that could not be written. */
+/**
+ * One small file of a batch that could not be written, or (`written`) was written
+ * without all of its extended attributes.
+ */
 export interface SmallFileFailure {
   index: number;
   error: Error;
+  written?: true;
 }
 
 interface Server {
@@ -138,6 +145,7 @@ export class RestorePool {
     const data = new Uint8Array(bytes);
     const meta = new Float64Array(files.length * SMALL_META_FIELDS);
     const names: string[] = [];
+    const xattrs: [number, Xattr[]][] = [];
     let at = 0;
     for (let i = 0, m = 0; i < files.length; i++, m += SMALL_META_FIELDS) {
       const f = files[i]!;
@@ -152,6 +160,7 @@ export class RestorePool {
       meta[m + 6] = length;
       at += length;
       names.push(f.name);
+      if (f.xattrs) xattrs.push([i, f.xattrs]);
     }
     const job = {
       type: 'small' as const,
@@ -161,6 +170,7 @@ export class RestorePool {
       data,
       ...(owner ? { owner } : {}),
       ...(staged ? { staged } : {}),
+      ...(xattrs.length > 0 ? { xattrs } : {}),
     };
     const reply = await this.submit(
       job,
@@ -170,7 +180,11 @@ export class RestorePool {
       dir,
     );
     if (reply.type !== 'small-done') throw new Error(`unexpected reply ${reply.type}`);
-    return reply.failed.map(({ index, error }) => ({ index, error: fromWireFailure(error) }));
+    return reply.failed.map(({ index, error, written }) =>
+      written
+        ? { index, error: fromWireFailure(error), written }
+        : { index, error: fromWireFailure(error) },
+    );
   }
 
   /** Restores one chunked file; `onProgress` gets the bytes written so far. */
@@ -182,7 +196,8 @@ export class RestorePool {
       onProgress,
     );
     if (reply.type !== 'file-done') throw new Error(`unexpected reply ${reply.type}`);
-    return { fetched: reply.fetched, reused: reply.reused };
+    const { fetched, reused, xattrProblem } = reply;
+    return xattrProblem ? { fetched, reused, xattrProblem } : { fetched, reused };
   }
 
   /** Makes every job stop at its next file or chunk (they fail with AbortedError). */

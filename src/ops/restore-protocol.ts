@@ -4,6 +4,7 @@
  * content of a batch of small files travels in one transferred buffer.
  */
 import { CairnError, type ErrorCode } from '../core/errors.js';
+import type { Xattr } from '../core/xattrs.js';
 import type { CodecSetup } from '../repo/codec-setup.js';
 
 /** What a worker needs to read and verify objects of a local repository. */
@@ -34,6 +35,8 @@ export interface SmallFilesJob {
   names: string[];
   meta: Float64Array;
   data: Uint8Array;
+  /** Extended attributes of the files that have some, by index. */
+  xattrs?: [number, Xattr[]][];
 }
 
 /** One chunked file to restore from the repository into `dir`/`name`. */
@@ -50,6 +53,7 @@ export interface FileJob {
   /** Chunk ids, in order, with their plaintext sizes. */
   ids: string[];
   sizes: number[];
+  xattrs?: Xattr[];
   /** `dir` is staged: the file is written at its name directly (see restore-fs.ts). */
   staged?: boolean;
 }
@@ -66,12 +70,26 @@ export interface WireFailure {
 
 /** Worker to pool. */
 export type FromRestoreWorker =
-  /** Small files done; `failed` lists the indexes that failed, with why. */
-  | { type: 'small-done'; task: number; failed: { index: number; error: WireFailure }[] }
+  /**
+   * Small files done; `failed` lists the indexes that failed, with why (`written`: the
+   * file is in place, only some of its extended attributes are not).
+   */
+  | {
+      type: 'small-done';
+      task: number;
+      failed: { index: number; error: WireFailure; written?: true }[];
+    }
   /** Bytes of a file written so far (sent as it goes, for progress). */
   | { type: 'progress'; task: number; bytes: number }
   /** A file restored: bytes fetched from the repository, and bytes left as holes again. */
-  | { type: 'file-done'; task: number; fetched: number; reused: number }
+  | {
+      type: 'file-done';
+      task: number;
+      fetched: number;
+      reused: number;
+      /** Why some extended attributes of the restored file could not be set. */
+      xattrProblem?: string;
+    }
   | { type: 'error'; task: number; error: WireFailure };
 
 /** Flattens an error for postMessage. */

@@ -38,6 +38,7 @@ import { readdirNames } from '../core/fs-names.js';
 import type { ObjectId } from '../core/ids.js';
 import { mapConcurrent, Semaphore } from '../core/limit.js';
 import { makeDirectories } from '../core/mkdirs.js';
+import { xattrUnsupportedReason } from '../core/xattrs.js';
 import { isAllZero } from '../core/zeros.js';
 import type { DirEntry, Entry, FileEntry, Snapshot } from '../manifest/types.js';
 import { codecSetup } from '../repo/codec-setup.js';
@@ -64,6 +65,7 @@ import {
   writevAll,
 } from './restore-fs.js';
 import { RestorePool, restoreWorkers } from './restore-pool.js';
+import { setNewXattrs, syncXattrs, xattrsMatch } from './restore-xattrs.js';
 import { findEntry, splitSnapshotPath } from './snapshot-path.js';
 
 /** What to do with a file that already exists in the target. */
@@ -81,6 +83,12 @@ export interface RestoreOptions {
    * what they match is neither restored nor, with `delete`, deleted from the target.
    */
   exclude?: string[];
+  /**
+   * Restore extended attributes (default true): set on what is written, and made
+   * equal to the snapshot's on what is found in place. Without root, `trusted.*` and
+   * `security.*` are skipped, as ownership is; what cannot be set is a warning.
+   */
+  xattrs?: boolean;
   /**
    * Existing files: `changed` (default) keeps files whose content already matches and
    * rebuilds the others; `always` rewrites every file; `never` leaves every existing
@@ -373,6 +381,10 @@ class RestoreRun {
   private readonly poolSize: number;
   /** Batches of small files given to the pool and not yet settled. */
   private readonly smallBatches = new Set<Promise<void>>();
+  /** Extended attributes are restored (RestoreOptions.xattrs). */
+  private readonly xattrsOn: boolean;
+  /** The notice that they cannot be set here has been given. */
+  private xattrsNoted = false;
   /** Small files written so far on this thread (see SMALL_FILES_BEFORE_POOL). */
   private smallWritten = 0;
   private readonly onAbort = () => this.pool?.abort();
@@ -385,6 +397,7 @@ class RestoreRun {
     this.fileSlots = new Semaphore(options.concurrency ?? 8);
     this.overwrite = options.overwrite ?? 'changed';
     this.dryRun = options.dryRun ?? false;
+    this.xattrsOn = options.xattrs ?? true;
     if (!['changed', 'always', 'never'].includes(this.overwrite)) {
       throw new UsageError(`overwrite must be changed, always or never, got ${this.overwrite}`);
     }
@@ -560,8 +573,9 @@ class RestoreRun {
       await this.roomForSmall(p);
     };
     try {
-      for await (const e of entries) {
+      for await (const listed of entries) {
         if (fatal) break;
+        const e = this.withXattrs(listed);
         if (keep && (this.options.delete || isRestoreTempName(e.name))) keep.add(e.name);
         // Kept in `keep` first: what is excluded is not deleted from the target either
         // (nor is an extra that a pattern matches: see deleteExtras).
@@ -649,8 +663,9 @@ class RestoreRun {
     for (let i = 0; i < files.length; i++) {
       const e = files[i]!;
       const path = childPath(into, into.path, e.name);
-      if (failed[next]?.index === i) this.warn(path, failed[next++]!.error);
-      else this.countFile(e, path, 'write');
+      const failure = failed[next]?.index === i ? failed[next++] : undefined;
+      if (failure) this.warn(path, failure.error);
+      if (!failure || failure.written) this.countFile(e, path, 'write');
     }
   }
 
@@ -690,12 +705,15 @@ class RestoreRun {
     const path = childPath(into, into.path, e.name);
     try {
       if (e.kind === 'file') {
-        writeSmallFileSync(e, ref ?? into.at, created, into.staged);
+        const problem = writeSmallFileSync(e, ref ?? into.at, created, into.staged);
         this.smallWritten++;
         this.countFile(e, path, 'write');
+        this.warnXattrs(path, problem);
       } else if (e.kind === 'symlink') {
-        writeSymlinkSync(e, into.at, childPath(into, into.at, e.name), into.staged);
+        const at = childPath(into, into.at, e.name);
+        const problem = writeSymlinkSync(e, into.at, at, into.staged);
         this.summary.symlinks++;
+        this.warnXattrs(path, problem);
       }
     } catch (err) {
       this.warn(path, err);
@@ -845,7 +863,7 @@ class RestoreRun {
           break;
         case 'symlink':
           if (fresh || (await this.clearWay(path, at, false))) {
-            if (!this.dryRun) writeSymlinkSync(e, into.at, at, into.staged);
+            if (!this.dryRun) this.warnXattrs(path, writeSymlinkSync(e, into.at, at, into.staged));
             this.summary.symlinks++;
           }
           break;
@@ -1144,7 +1162,8 @@ class RestoreRun {
     const metaMatches =
       (st.mode & 0o7777) === e.mode &&
       mtimeMatches &&
-      (!isRoot || (st.uid === e.uid && st.gid === e.gid));
+      (!isRoot || (st.uid === e.uid && st.gid === e.gid)) &&
+      (!this.xattrsOn || xattrsMatch(at, e.xattrs));
     // Other names share this inode (a `cp -al` copy, or names the snapshot holds as
     // separate files): changing its metadata in place would change theirs too. It is
     // written again as a file of its own instead.
@@ -1168,7 +1187,8 @@ class RestoreRun {
 
   private async writeFile(e: FileEntry, into: Place): Promise<void> {
     if (e.chunks.length === 0) {
-      writeSmallFileSync(e, into.at, undefined, into.staged);
+      const problem = writeSmallFileSync(e, into.at, undefined, into.staged);
+      this.warnXattrs(childPath(into, into.path, e.name), problem);
       return;
     }
     if (this.poolTakesFile(e)) {
@@ -1222,6 +1242,8 @@ class RestoreRun {
           await fh.truncate(e.size);
           // chown before chmod: a chown clears set-user-ID and set-group-ID bits.
           if (isRoot) await fh.chown(e.uid, e.gid);
+          // After chown, which clears capabilities; before chmod (restore-xattrs.ts).
+          this.warnXattrs(childPath(into, into.path, e.name), setNewXattrs(fh.fd, e.xattrs));
           await fh.chmod(e.mode);
           await fh.utimes(utimeArg(e.mtime), utimeArg(e.mtime));
         } finally {
@@ -1259,6 +1281,7 @@ class RestoreRun {
           mtime: { sec: e.mtime.sec, nsec: e.mtime.nsec },
           ids: e.chunks.map((c) => c.id),
           sizes: e.chunks.map((c) => c.size),
+          ...(e.xattrs ? { xattrs: e.xattrs } : {}),
         },
         (bytes) => {
           // Large files report progress as they are written, not only when complete.
@@ -1269,6 +1292,7 @@ class RestoreRun {
       );
       this.summary.bytesFetched += done.fetched;
       this.summary.bytesReused += done.reused;
+      this.warnXattrs(childPath(into, into.path, e.name), done.xattrProblem);
     } finally {
       this.partialBytes -= written;
     }
@@ -1354,13 +1378,48 @@ class RestoreRun {
     return data.length;
   }
 
+  /**
+   * Sets the metadata of existing `path` (a directory, a special file, or a file found in
+   * place) to `e`'s. Extended attributes that cannot be set are an error thrown after the
+   * rest is set (a warning for the callers).
+   */
   private async applyMetadata(e: Entry, path: string): Promise<void> {
     await withFsPath(path, async (at) => {
       if (isRoot) await lchown(at, e.uid, e.gid);
+      // After chown, which clears capabilities; before chmod (restore-xattrs.ts).
+      const problem = this.xattrsOn ? syncXattrs(at, e.xattrs) : undefined;
       await chmod(at, e.mode);
       const t = utimeArg(e.mtime);
       await utimes(at, t, t);
+      if (problem) throw new Error(problem);
     });
+  }
+
+  /** A warning for a restored `path` whose extended attributes were not all set. */
+  private warnXattrs(path: string, problem: string | undefined): void {
+    if (problem) this.warn(path, new Error(problem));
+  }
+
+  /**
+   * `e` as this restore writes it: without extended attributes when they are off
+   * (`xattrs: false`) or cannot be set here (a notice says so, once).
+   */
+  private withXattrs(e: Entry): Entry {
+    if (e.xattrs === undefined) return e;
+    if (this.xattrsOn) {
+      const reason = xattrUnsupportedReason();
+      if (reason === undefined) return e;
+      if (!this.xattrsNoted) {
+        this.xattrsNoted = true;
+        this.emit({
+          type: 'notice',
+          code: 'xattrs-unavailable',
+          message: `extended attributes are not restored: ${reason}`,
+        });
+      }
+    }
+    const { xattrs: _left, ...rest } = e;
+    return rest as Entry;
   }
 }
 

@@ -8,16 +8,17 @@ import type { FromScanWorker, ScanWorkerSetup, ToScanWorker } from './dir-scanne
 import { type ExcludeTag, TagExcluder } from './exclude-tags.js';
 
 const port = parentPort!;
+const setup = workerData as ScanWorkerSetup | null;
 // Headers arrive as Uint8Arrays (structured clone): Buffers again for `equals`.
 const tags = new TagExcluder(
-  ((workerData as ScanWorkerSetup | null)?.tags ?? []).map(
+  (setup?.tags ?? []).map(
     (t): ExcludeTag => (t.header ? { name: t.name, header: Buffer.from(t.header) } : t),
   ),
 );
 port.on('message', (m: ToScanWorker) => {
   let reply: FromScanWorker;
   try {
-    reply = { id: m.id, scan: scanDirectory(m.at, tags) };
+    reply = { id: m.id, scan: scanDirectory(m.at, tags, setup?.xattrs ?? 'none') };
   } catch {
     // The walk lists the directory itself and reports why it cannot.
     reply = { id: m.id };

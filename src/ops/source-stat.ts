@@ -1,6 +1,12 @@
 /** Turning file-system metadata into entry fields and stat-cache fingerprints. */
+import { createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
+import { nameToBytes } from '../core/fs-names.js';
+import type { Xattr } from '../core/xattrs.js';
 import type { EntryKind, Timestamp } from '../manifest/types.js';
+
+/** Extended attributes as a scan read them, or why it could not (an errno code and message). */
+export type XattrsRead = readonly Xattr[] | { code: string; message: string };
 
 /**
  * The part of an lstat result the backup walk uses: a `BigIntStats` from `lstatSync`, or
@@ -24,7 +30,10 @@ export type SourceStat = Pick<
   | 'isFIFO'
   | 'isSocket'
   | 'isCharacterDevice'
->;
+> & {
+  /** Extended attributes, when the directory scan read them with the stat. */
+  readonly xattrs?: XattrsRead;
+};
 
 /** The entry kind of an lstat result. */
 export function kindOf(st: SourceStat): EntryKind {
@@ -37,15 +46,39 @@ export function kindOf(st: SourceStat): EntryKind {
   return 'blockdev';
 }
 
-/** Mode, owner and mtime of an lstat result. */
-export function baseFields(name: string, st: SourceStat) {
-  return {
+/** Mode, owner and mtime of an lstat result, and `xattrs` where there are any. */
+export function baseFields(name: string, st: SourceStat, xattrs?: readonly Xattr[]) {
+  const base: {
+    name: string;
+    mode: number;
+    uid: number;
+    gid: number;
+    mtime: Timestamp;
+    xattrs?: Xattr[];
+  } = {
     name,
     mode: Number(st.mode) & 0o7777,
     uid: Number(st.uid),
     gid: Number(st.gid),
     mtime: timestampOf(st.mtimeNs),
   };
+  if (xattrs !== undefined && xattrs.length > 0) base.xattrs = xattrs as Xattr[];
+  return base;
+}
+
+/**
+ * A stat-cache signature part for extended attributes: empty for none, else a digest
+ * of them, so that a change to them alone (which ctime may not show: `--ignore-ctime`,
+ * a directory's signature) makes the entry be built again.
+ */
+export function xattrSignature(xattrs: readonly Xattr[] | undefined): string {
+  if (xattrs === undefined || xattrs.length === 0) return '';
+  const h = createHash('sha256');
+  for (const a of xattrs) {
+    const name = nameToBytes(a.name);
+    h.update(`${name.length}:${a.value.length}:`).update(name).update(a.value);
+  }
+  return `:x${h.digest('hex').slice(0, 32)}`;
 }
 
 /** A nanosecond count as seconds + nanoseconds (floor division, for times before 1970). */

@@ -11,8 +11,12 @@
  * warning that it ignores the keyword). Readers: GNU tar, bsdtar, Python's tarfile,
  * anything that reads pax. (bsdtar reads a negative time with a fraction as its integer
  * part plus the fraction, -1.75 s as -0.25: no encoding suits it and GNU tar both.)
+ * Extended attributes are `SCHILY.xattr.NAME` records holding the value's bytes, as GNU
+ * tar (`--xattrs`) and bsdtar write and read them.
  */
 import { isUtf8 } from 'node:buffer';
+import { nameToBytes } from '../core/fs-names.js';
+import type { Xattr } from '../core/xattrs.js';
 
 /** The size of a tar block. */
 export const BLOCK = 512;
@@ -47,6 +51,8 @@ export interface TarHeader {
   /** Device numbers of a chardev or blockdev. */
   devmajor?: number;
   devminor?: number;
+  /** Extended attributes, in name order. */
+  xattrs?: readonly Xattr[];
 }
 
 const NAME_BYTES = 100;
@@ -56,7 +62,7 @@ const octalMax = (width: number) => 8 ** (width - 1) - 1;
 /** The blocks of `h`: a pax header when needed, then the ustar header. */
 export function tarHeaderBlocks(h: TarHeader): Uint8Array {
   const path = h.kind === 'dir' ? withSlash(h.path) : h.path;
-  const pax: [string, Uint8Array][] = [];
+  const pax: [string | Uint8Array, Uint8Array][] = [];
   if (path.length > NAME_BYTES) pax.push(['path', path]);
   if (h.linkpath && h.linkpath.length > NAME_BYTES) pax.push(['linkpath', h.linkpath]);
   if (h.size > octalMax(12)) pax.push(['size', ascii(String(h.size))]);
@@ -66,6 +72,10 @@ export function tarHeaderBlocks(h: TarHeader): Uint8Array {
     pax.push(['mtime', ascii(exactSeconds(h.mtime))]);
   }
   if (pax.some(([, v]) => !isUtf8(v))) pax.unshift(['hdrcharset', ascii('BINARY')]);
+  // After the check above: hdrcharset concerns names, and values of attributes are bytes.
+  for (const a of h.xattrs ?? []) {
+    pax.push([concat([ascii('SCHILY.xattr.'), nameToBytes(a.name)]), a.value]);
+  }
   const ustar = ustarBlock(h, path);
   if (pax.length === 0) return ustar;
   const records = concat(pax.map(([k, v]) => paxRecord(k, v)));
@@ -123,11 +133,12 @@ function ustarBlock(h: TarHeader, fullPath: Uint8Array | undefined, type?: strin
 }
 
 /** A pax record: `LEN key=value\n`, LEN counting the whole record and its own digits. */
-function paxRecord(key: string, value: Uint8Array): Uint8Array {
-  const body = value.length + key.length + 3; // space, '=', newline
+function paxRecord(key: string | Uint8Array, value: Uint8Array): Uint8Array {
+  const k = typeof key === 'string' ? ascii(key) : key;
+  const body = value.length + k.length + 3; // space, '=', newline
   let len = body + String(body).length;
   if (String(len).length !== String(body).length) len = body + String(len).length;
-  return concat([ascii(`${len} ${key}=`), value, ascii('\n')]);
+  return concat([ascii(`${len} `), k, ascii('='), value, ascii('\n')]);
 }
 
 /** `sec.nnnnnnnnn` (a negative time as `-s.nnnnnnnnn` of the instant before 1970). */

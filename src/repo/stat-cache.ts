@@ -79,6 +79,12 @@ export class StatCache {
     return undefined;
   }
 
+  /** True when the cache holds no record at all (a first backup with it). */
+  async isEmpty(): Promise<boolean> {
+    for await (const _key of this.db.keys({ limit: 1 })) return false;
+    return true;
+  }
+
   /** The record of directory `path`, if any. */
   async getDir(path: string): Promise<CachedDir | undefined> {
     const value = await this.db.get(path);

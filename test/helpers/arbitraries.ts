@@ -1,5 +1,7 @@
 /** fast-check generators for manifest values. */
 import fc from 'fast-check';
+import type { Xattr } from '../../src/core/xattrs.js';
+import { compareNames } from '../../src/manifest/names.js';
 import type { ChunkRef, Entry, Snapshot } from '../../src/manifest/types.js';
 
 /** Valid entry names: unicode, spaces, odd characters, never `/`, NUL, `.` or `..`. */
@@ -22,13 +24,32 @@ const timeArb = fc.record({
   sec: fc.integer({ min: -2_000_000_000, max: 2 ** 40 }),
   nsec: fc.integer({ min: 0, max: 999_999_999 }),
 });
-const baseArb = fc.record({
-  name: nameArb,
-  mode: fc.integer({ min: 0, max: 0o7777 }),
-  uid: fc.integer({ min: 0, max: 0xffffffff }),
-  gid: fc.integer({ min: 0, max: 0xffffffff }),
-  mtime: timeArb,
-});
+/** Extended attribute lists as the format holds them: namespaced names in byte order. */
+export const xattrsArb: fc.Arbitrary<Xattr[]> = fc
+  .uniqueArray(
+    fc.record({
+      name: fc
+        .tuple(
+          fc.constantFrom('user.', 'trusted.', 'security.', 'system.'),
+          fc.string({ minLength: 1, maxLength: 12 }).filter((s) => !s.includes('\0')),
+        )
+        .map(([ns, rest]) => ns + rest),
+      value: fc.uint8Array({ maxLength: 40 }),
+    }),
+    { minLength: 1, maxLength: 4, selector: (a) => a.name },
+  )
+  .map((list) => list.sort((a, b) => compareNames(a.name, b.name)));
+
+const baseArb = fc
+  .record({
+    name: nameArb,
+    mode: fc.integer({ min: 0, max: 0o7777 }),
+    uid: fc.integer({ min: 0, max: 0xffffffff }),
+    gid: fc.integer({ min: 0, max: 0xffffffff }),
+    mtime: timeArb,
+    xattrs: fc.option(xattrsArb, { nil: undefined, freq: 4 }),
+  })
+  .map(({ xattrs, ...rest }) => (xattrs ? { ...rest, xattrs } : rest));
 const chunksArb = fc.array(
   fc.record({ id: idArb, size: fc.integer({ min: 1, max: 16 * 1024 * 1024 }) }),
   { minLength: 1, maxLength: 8 },

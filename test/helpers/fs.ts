@@ -17,6 +17,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
+import { readXattrs, xattrUnsupportedReason } from '../../src/core/xattrs.js';
 
 const created: string[] = [];
 
@@ -75,7 +76,18 @@ export async function writeTree(dir: string, spec: TreeSpec): Promise<void> {
   }
 }
 
-/** One line per entry: kind, path, mode, mtime (ms), size, content hash or link target. */
+/** ` x=name:hex,...` for a path's extended attributes, '' for none (or no native module). */
+function xattrPart(path: string): string {
+  if (xattrUnsupportedReason() !== undefined) return '';
+  const list = readXattrs(path);
+  if (list.length === 0) return '';
+  return ` x=${list.map((a) => `${a.name}:${Buffer.from(a.value).toString('hex')}`).join(',')}`;
+}
+
+/**
+ * One line per entry: kind, path, mode, mtime (ms), size, content hash or link target,
+ * extended attributes.
+ */
 export async function describeTree(
   dir: string,
   options: { mtimes?: boolean; dirMtimes?: boolean } = {},
@@ -89,16 +101,17 @@ export async function describeTree(
       const st = await lstat(p);
       const mode = (st.mode & 0o7777).toString(8);
       const mt = options.mtimes === false ? '' : ` t=${Math.floor(st.mtimeMs)}`;
-      if (st.isSymbolicLink()) lines.push(`l ${r} -> ${await readlink(p)}`);
+      const x = xattrPart(p);
+      if (st.isSymbolicLink()) lines.push(`l ${r} -> ${await readlink(p)}${x}`);
       else if (st.isDirectory()) {
         await visit(p, r);
-        lines.push(`d ${r} ${mode}${options.dirMtimes === false ? '' : mt}`);
+        lines.push(`d ${r} ${mode}${options.dirMtimes === false ? '' : mt}${x}`);
       } else if (st.isFile()) {
         const h = createHash('sha256')
           .update(await readFile(p))
           .digest('hex')
           .slice(0, 16);
-        lines.push(`f ${r} ${mode}${mt} ${st.size} ${h}`);
+        lines.push(`f ${r} ${mode}${mt} ${st.size} ${h}${x}`);
       } else lines.push(`? ${r}`);
     }
   };

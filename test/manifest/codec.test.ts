@@ -98,6 +98,34 @@ describe('golden bytes (the format is frozen: a change here breaks every reposit
       '88a16ea173a174a166a16dcd0180a17500a16700a26d74920100a17302a164c4026869',
     );
   });
+  it('extended attributes: key x last, [name, value] pairs in name order', () => {
+    const file: Entry = {
+      kind: 'file',
+      name: 'e',
+      mode: 0o644,
+      uid: 0,
+      gid: 0,
+      mtime: { sec: 0, nsec: 0 },
+      size: 0,
+      chunks: [],
+      xattrs: [
+        { name: 'security.capability', value: Uint8Array.of(1, 2) },
+        { name: 'user.a', value: Uint8Array.of() },
+      ],
+    };
+    expect(hex(encodeEntry(file))).toBe(
+      // 8 keys: n t m u g mt s, then x: an array of 2 pairs (str name, bin value).
+      '88a16ea165a174a166a16dcd01a4a17500a16700a26d74920000a17300' +
+        'a178' +
+        '92' +
+        `92b3${hex(Buffer.from('security.capability'))}c4020102` +
+        `92a6${hex(Buffer.from('user.a'))}c400`,
+    );
+    // Without attributes the key is left out, not written empty.
+    expect(hex(encodeEntry({ ...file, xattrs: [] }))).toBe(
+      '87a16ea165a174a166a16dcd01a4a17500a16700a26d74920000a17300',
+    );
+  });
   it('an index node', () => {
     expect(
       hex(
@@ -176,6 +204,7 @@ describe('names sort by UTF-8 bytes', () => {
 
 describe('hostile input is a FormatError naming the object, never a crash', () => {
   const base = { n: 'x', t: 'f', m: 0o644, u: 0, g: 0, mt: [0, 0], s: 0 };
+  const V = Buffer.from('v');
   const leaf = (entries: unknown[]) => pack({ v: 1, e: entries });
   const cases: Array<[string, Uint8Array, RegExp]> = [
     ['empty name', leaf([{ ...base, n: '' }]), /empty name/],
@@ -226,6 +255,53 @@ describe('hostile input is a FormatError naming the object, never a crash', () =
       /strict name order/,
     ],
     ['bad mtime', leaf([{ ...base, mt: [0, 2e9] }]), /nanoseconds/],
+    ['xattrs not an array', leaf([{ ...base, x: 5 }]), /field x: not an array/],
+    ['empty xattrs', leaf([{ ...base, x: [] }]), /field x: empty/],
+    ['xattr not a pair', leaf([{ ...base, x: [['user.a']] }]), /not a \[name, value\] pair/],
+    ['xattr without namespace', leaf([{ ...base, x: [['abc', V]] }]), /has no namespace/],
+    ['xattr name with NUL', leaf([{ ...base, x: [['user.a\0b', V]] }]), /holds NUL/],
+    [
+      'xattr name too long',
+      leaf([{ ...base, x: [[`user.${'a'.repeat(300)}`, V]] }]),
+      /longer than 255/,
+    ],
+    [
+      'xattr name as bin though UTF-8',
+      leaf([{ ...base, x: [[Buffer.from('user.a'), V]] }]),
+      /must be a string/,
+    ],
+    ['xattr value not binary', leaf([{ ...base, x: [['user.a', 'v']] }]), /value is not binary/],
+    [
+      'xattr value over 64 KiB',
+      leaf([{ ...base, x: [['user.a', Buffer.alloc(65_537)]] }]),
+      /value longer than 64 KiB/,
+    ],
+    [
+      'xattrs out of order',
+      leaf([
+        {
+          ...base,
+          x: [
+            ['user.b', V],
+            ['user.a', V],
+          ],
+        },
+      ]),
+      /"user.a" is not after "user.b"/,
+    ],
+    [
+      'duplicate xattrs',
+      leaf([
+        {
+          ...base,
+          x: [
+            ['user.a', V],
+            ['user.a', V],
+          ],
+        },
+      ]),
+      /is not after/,
+    ],
     ['not a map', pack([1, 2]), /must be a map/],
     ['bad version', pack({ v: 2, e: [] }), /unsupported tree version/],
     ['both e and x', pack({ v: 1, e: [], x: [] }), /fields v and e, or v and x/],

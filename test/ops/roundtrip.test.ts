@@ -14,16 +14,31 @@ import {
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { setXattr } from '../../src/core/xattrs.js';
 import { backup } from '../../src/ops/backup.js';
 import { restore } from '../../src/ops/restore.js';
 import { describeTree, pseudoRandomBytes, tempDir } from '../helpers/fs.js';
 import { localRepo } from '../helpers/repo.js';
 
 /** A random tree: names with unicode and odd characters, empty files, files across chunk boundaries, symlinks. */
+type Attrs = Record<string, Uint8Array>;
 type Node =
-  | { kind: 'file'; size: number; seed: number; mode: number }
+  | { kind: 'file'; size: number; seed: number; mode: number; xattrs: Attrs }
   | { kind: 'link'; target: string }
-  | { kind: 'dir'; children: Record<string, Node> };
+  | { kind: 'dir'; children: Record<string, Node>; xattrs: Attrs };
+
+/** Extended attributes: none mostly, else a few `user.*` ones with any bytes. */
+const attrsArb: fc.Arbitrary<Attrs> = fc.oneof(
+  { weight: 3, arbitrary: fc.constant({}) },
+  {
+    weight: 1,
+    arbitrary: fc.dictionary(
+      fc.string({ minLength: 1, maxLength: 8 }).map((s) => `user.${s.replace(/\0/g, '_')}`),
+      fc.uint8Array({ maxLength: 30 }),
+      { minKeys: 1, maxKeys: 3 },
+    ),
+  },
+);
 
 const fileName = fc
   .string({
@@ -61,6 +76,7 @@ const nodeArb: fc.Arbitrary<Node> = fc.letrec<{ node: Node }>((tie) => ({
       ),
       seed: fc.nat(),
       mode: fc.constantFrom(0o644, 0o600, 0o755, 0o444),
+      xattrs: attrsArb,
     }),
     fc.record({
       kind: fc.constant('link' as const),
@@ -69,6 +85,7 @@ const nodeArb: fc.Arbitrary<Node> = fc.letrec<{ node: Node }>((tie) => ({
     fc.record({
       kind: fc.constant('dir' as const),
       children: fc.dictionary(fileName, tie('node'), { maxKeys: 5 }),
+      xattrs: attrsArb,
     }),
   ),
 })).node;
@@ -79,6 +96,7 @@ async function materialise(dir: string, children: Record<string, Node>): Promise
     const p = join(dir, name);
     if (node.kind === 'file') {
       await writeFile(p, pseudoRandomBytes(node.size, node.seed));
+      setAttrs(p, node.xattrs);
       await chmod(p, node.mode);
       await utimes(
         p,
@@ -86,12 +104,19 @@ async function materialise(dir: string, children: Record<string, Node>): Promise
         1_600_000_000 + (node.seed % 100000) + 0.123456,
       );
     } else if (node.kind === 'link') await symlink(node.target, p);
-    else await materialise(p, node.children);
+    else {
+      await materialise(p, node.children);
+      setAttrs(p, node.xattrs);
+    }
   }
 }
 
+function setAttrs(path: string, attrs: Attrs): void {
+  for (const [name, value] of Object.entries(attrs)) setXattr(path, { name, value });
+}
+
 describe('backup then restore reproduces the tree (property)', () => {
-  it('random trees round-trip bytes and metadata', async () => {
+  it('random trees round-trip bytes and metadata, extended attributes too', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.dictionary(fileName, nodeArb, { minKeys: 1, maxKeys: 6 }),

@@ -26,6 +26,8 @@ interface BackupCliOptions extends FilesFromCliOptions {
   stdinFromCommand?: boolean;
   stdinFilename?: string;
   oneFileSystem?: boolean;
+  /** False with --no-xattrs. */
+  xattrs?: boolean;
   ignoreInode?: boolean;
   ignoreCtime?: boolean;
   dryRun?: boolean;
@@ -95,6 +97,7 @@ export default async function backupCommand(
         ...selection,
         dryRun: opts.dryRun ?? false,
         force: opts.force ?? false,
+        xattrs: opts.xattrs ?? true,
         ignoreInode: opts.ignoreInode ?? false,
         ignoreCtime: opts.ignoreCtime ?? false,
         ...(opts.host !== undefined ? { hostname: opts.host } : {}),

@@ -15,6 +15,8 @@ interface RestoreCliOptions extends FilterOptions {
   excludeFile?: string[];
   seed?: string[];
   delete?: boolean;
+  /** False with --no-xattrs. */
+  xattrs?: boolean;
   overwrite: OverwriteMode;
   dryRun?: boolean;
   verbose?: boolean;
@@ -68,6 +70,7 @@ export default async function restoreCommand(
         seeds: opts.seed ?? [],
         delete: opts.delete ?? false,
         overwrite: opts.overwrite,
+        xattrs: opts.xattrs ?? true,
         dryRun: opts.dryRun ?? false,
         verbose: opts.verbose ?? false,
         signal: ctx.signal,

@@ -1,0 +1,71 @@
+/**
+ * An entry's extended attributes on the wire (entry key `x`): an array of
+ * `[name, value]` pairs in strictly increasing order of the names' bytes. A name is str
+ * when its bytes are valid UTF-8, else bin (as entry names: names.ts); a value is bin.
+ * Decoding checks what Linux itself allows, so a hostile tree cannot make restore
+ * attempt anything a file system would not have held: names of 1..255 bytes without NUL
+ * and with a namespace dot, values of at most 64 KiB, at most 64 KiB of names in all.
+ */
+
+import { FormatError } from '../core/errors.js';
+import { nameByteLength } from '../core/fs-names.js';
+import type { Xattr } from '../core/xattrs.js';
+import { compareNames, textFromWire, textToWire } from './names.js';
+
+/** Longest attribute name (Linux's XATTR_NAME_MAX). */
+export const MAX_XATTR_NAME_BYTES = 255;
+/** Largest attribute value (Linux's XATTR_SIZE_MAX). */
+export const MAX_XATTR_VALUE_BYTES = 65_536;
+/** Most bytes of names, each with its NUL, one file may have (Linux's XATTR_LIST_MAX). */
+export const MAX_XATTR_LIST_BYTES = 65_536;
+
+/** The wire form of a non-empty attribute list (already in order). */
+export function xattrsToWire(list: readonly Xattr[]): [string | Uint8Array, Uint8Array][] {
+  return list.map((a) => [textToWire(a.name), a.value]);
+}
+
+/** Reads and validates key `x` of the entry `where`. */
+export function xattrsFromWire(value: unknown, where: string): Xattr[] {
+  const fail = (problem: string): never => {
+    throw new FormatError(where, `field x: ${problem}`);
+  };
+  if (!Array.isArray(value)) return fail('not an array');
+  if (value.length === 0) fail('empty (an entry without attributes leaves x out)');
+  if (value.length > MAX_XATTR_LIST_BYTES / 2) fail('too many attributes');
+  const out: Xattr[] = [];
+  let listBytes = 0;
+  for (let i = 0; i < value.length; i++) {
+    const pair = value[i];
+    if (!Array.isArray(pair) || pair.length !== 2) fail(`item ${i} is not a [name, value] pair`);
+    const name = textFromWire(pair[0], where, `x[${i}] name`, MAX_XATTR_NAME_BYTES);
+    const bytes = nameByteLength(name);
+    if (bytes === 0 || bytes > MAX_XATTR_NAME_BYTES) fail(`item ${i}: name of ${bytes} bytes`);
+    if (name.includes('\0')) fail(`item ${i}: name holds NUL`);
+    if (!name.includes('.')) fail(`item ${i}: name ${JSON.stringify(name)} has no namespace`);
+    const v = pair[1];
+    if (!(v instanceof Uint8Array)) return fail(`item ${i}: value is not binary`);
+    if (v.length > MAX_XATTR_VALUE_BYTES) fail(`item ${i}: value longer than 64 KiB`);
+    listBytes += bytes + 1;
+    if (listBytes > MAX_XATTR_LIST_BYTES) fail('names longer than 64 KiB in all');
+    const previous = out.at(-1);
+    if (previous && compareNames(previous.name, name) >= 0) {
+      fail(`item ${i}: ${JSON.stringify(name)} is not after ${JSON.stringify(previous.name)}`);
+    }
+    out.push({ name, value: v });
+  }
+  return out;
+}
+
+/** True when two attribute lists (absent meaning none) are equal. */
+export function sameXattrs(
+  a: readonly Xattr[] | undefined,
+  b: readonly Xattr[] | undefined,
+): boolean {
+  const x = a ?? [];
+  const y = b ?? [];
+  if (x.length !== y.length) return false;
+  for (let i = 0; i < x.length; i++) {
+    if (x[i]!.name !== y[i]!.name || Buffer.compare(x[i]!.value, y[i]!.value) !== 0) return false;
+  }
+  return true;
+}
