@@ -49,6 +49,18 @@ describe('extended attributes in the CLI', () => {
       // One source: its content is the snapshot's root.
       return join(target, 'f');
     };
+    const listed = async (tag: string) => {
+      const r = await cairn(env, '-r', repo, '--json', 'ls', `tag:${tag}`);
+      const entries = r.stdout
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as { type: string; path?: string; xattrs?: unknown });
+      return entries.find((e) => e.type === 'entry' && e.path === 'f');
+    };
+    expect((await listed('with'))?.xattrs).toEqual([
+      { name: 'user.kept', value: Buffer.from('yes').toString('base64') },
+    ]);
+    expect(await listed('without')).not.toHaveProperty('xattrs');
     expect(names(await restoreInto('with'))).toEqual(['user.kept']);
     expect(names(await restoreInto('without'))).toEqual([]);
     expect(names(await restoreInto('with', '--no-xattrs'))).toEqual([]);

@@ -66,7 +66,10 @@ export function entryLine(path: string, e: Entry, long: boolean): string {
   return `${formatMode(e.kind, e.mode)} ${String(e.uid).padStart(5)} ${String(e.gid).padStart(5)} ${String(size).padStart(12)} ${time} ${name}`;
 }
 
-/** An entry as a JSON-friendly object (ids as hex, inline bytes as a length). */
+/**
+ * An entry as a JSON-friendly object (ids as hex, inline bytes as a length, extended
+ * attributes' values in base64).
+ */
 export function describe(e: Entry): Record<string, unknown> {
   const base = {
     name: e.name,
@@ -75,6 +78,14 @@ export function describe(e: Entry): Record<string, unknown> {
     uid: e.uid,
     gid: e.gid,
     mtime: new Date(e.mtime.sec * 1000 + Math.floor(e.mtime.nsec / 1e6)).toISOString(),
+    ...(e.xattrs
+      ? {
+          xattrs: e.xattrs.map((a) => ({
+            name: a.name,
+            value: Buffer.from(a.value).toString('base64'),
+          })),
+        }
+      : {}),
   };
   switch (e.kind) {
     case 'file':
