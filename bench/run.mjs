@@ -61,6 +61,13 @@ const SCENARIOS = [
   { key: 'small-nochange', title: `no-change backup, ${SMALL} files`, needs: ['small-first'] },
   { key: 'restore-2g', title: `restore ${MB} MiB`, needs: ['fresh-2g'] },
   { key: 'restore-small', title: `restore ${SMALL} small files`, needs: ['small-first'] },
+  {
+    // Restoring a version over the one already there (build versions): cairn keeps what
+    // matches; the peers have no such mode (they write every file again), so cairn only.
+    key: 'restore-small-over',
+    title: `restore ${SMALL} small files over the same files (cairn)`,
+    needs: ['small-first', 'restore-small'],
+  },
   { key: 'releases', title: `${DEFAULT_VERSIONS.length} typescript releases, one snapshot each` },
   {
     key: 'rss-10m',
@@ -271,6 +278,25 @@ async function runOnce(run) {
           got.files === sizeOf.small.files
             ? 'file count matches'
             : `restored ${got.files} of ${sizeOf.small.files} files`,
+          opNote(r),
+        ),
+      });
+    },
+    async 'restore-small-over'(s, t, state) {
+      if (!t.name.startsWith('cairn')) return;
+      const target = join(dir, `restore-small-${fileName(t)}`);
+      warmUp(state.small);
+      warmUp(target);
+      const r = await t.restore(state.small, 'small', target);
+      const got = await treeSize(target);
+      record({
+        ...base(s, t),
+        ms: r.ms,
+        rssMiB: r.rssMiB,
+        notes: note(
+          got.files === sizeOf.small.files
+            ? 'file count matches'
+            : `${got.files} of ${sizeOf.small.files} files`,
           opNote(r),
         ),
       });

@@ -68,15 +68,32 @@ static const char *errno_name(int e) {
   case EBADF: return "EBADF";
   case EIO: return "EIO";
   case ENOMEM: return "ENOMEM";
-  default: return "EUNKNOWN";
+  case ESTALE: return "ESTALE";
+  case EINTR: return "EINTR";
+  case EAGAIN: return "EAGAIN";
+  case EBUSY: return "EBUSY";
+  case EFAULT: return "EFAULT";
+  case EXDEV: return "EXDEV";
+  case EMFILE: return "EMFILE";
+  case ENFILE: return "ENFILE";
+  case ENOTCONN: return "ENOTCONN";
+  case ETIMEDOUT: return "ETIMEDOUT";
+  default: return NULL;
   }
 }
 
-/* Throws an Error for errno `e` from `call`; returns NULL for the caller to return. */
+/* Throws an Error for errno `e` from `call`; returns NULL for the caller to return. The
+ * message holds no strerror text (not thread-safe everywhere): JavaScript words the
+ * cause from the code (core/errno.ts). */
 static napi_value throw_errno(napi_env env, int e, const char *call) {
-  char message[160];
+  char message[96];
+  char unknown[24];
   const char *name = errno_name(e);
-  snprintf(message, sizeof message, "%s: %s (%s)", call, strerror(e), name);
+  if (name == NULL) {
+    snprintf(unknown, sizeof unknown, "ERRNO%d", e);
+    name = unknown;
+  }
+  snprintf(message, sizeof message, "%s failed (%s)", call, name);
   napi_value msg, code, err, num;
   napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
   napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
@@ -102,10 +119,10 @@ static char *c_string(napi_env env, napi_value v) {
   void *data;
   size_t length;
   if (napi_get_buffer_info(env, v, &data, &length) != napi_ok) return NULL;
-  if (memchr(data, 0, length) != NULL) return NULL;
+  if (length > 0 && memchr(data, 0, length) != NULL) return NULL;
   char *s = malloc(length + 1);
   if (s == NULL) return NULL;
-  memcpy(s, data, length);
+  if (length > 0) memcpy(s, data, length);
   s[length] = 0;
   return s;
 }
@@ -189,7 +206,10 @@ static napi_value js_get(napi_env env, napi_callback_info info) {
 static int value_of(napi_env env, napi_value v, void **data, size_t *length) {
   bool is_buffer = false;
   if (napi_is_buffer(env, v, &is_buffer) != napi_ok || !is_buffer) return 0;
-  return napi_get_buffer_info(env, v, data, length) == napi_ok;
+  if (napi_get_buffer_info(env, v, data, length) != napi_ok) return 0;
+  /* An empty Buffer may have no memory behind it: the calls still want a pointer. */
+  if (*length == 0) *data = (void *)"";
+  return 1;
 }
 
 static napi_value js_set(napi_env env, napi_callback_info info) {

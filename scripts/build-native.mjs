@@ -8,6 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -48,7 +49,17 @@ const key = createHash('sha256')
   .update(readFileSync(source))
   .update(JSON.stringify([compiler, flags, process.platform, process.arch]))
   .digest('hex');
-if (existsSync(target) && existsSync(stamp) && readFileSync(stamp, 'utf8') === key) process.exit(0);
+/** True when `file` loads here (a module built on another system may not: another libc). */
+function loads(file) {
+  try {
+    createRequire(import.meta.url)(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+const upToDate = existsSync(target) && existsSync(stamp) && readFileSync(stamp, 'utf8') === key;
+if (upToDate && loads(target)) process.exit(0);
 
 mkdirSync(dirname(target), { recursive: true });
 // Built under a temporary name and renamed, so a running cairn never loads half a file.

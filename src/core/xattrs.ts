@@ -37,25 +37,28 @@ interface XattrModule {
 /** The empty list (shared: callers never change a list they are given). */
 export const NO_XATTRS: Xattr[] = [];
 
-const MODULE_FILE = join('native', 'xattr.node');
+const MODULE_FILE = join('dist', 'native', 'xattr.node');
+
+/**
+ * Where the module is, from the folder of this code: dist/core, dist/bin/b-<hash> (the
+ * bundle), or src/core (tests run the sources). Only these places, all inside cairn's
+ * own folder: a search further up could load any file of that name, which whoever can
+ * write to such a folder (/tmp) could put there.
+ */
+const MODULE_PLACES = [
+  join('..', 'native', 'xattr.node'),
+  join('..', '..', 'native', 'xattr.node'),
+  join('..', '..', MODULE_FILE),
+];
 
 let loaded: { module?: XattrModule; reason?: string } | undefined;
 
-/** The module file: `CAIRN_XATTR_MODULE`, else the first `[dist/]native/xattr.node` above here. */
+/** The module file: `CAIRN_XATTR_MODULE`, else the first of MODULE_PLACES that exists. */
 function moduleFile(): string | undefined {
   const chosen = process.env.CAIRN_XATTR_MODULE;
   if (chosen) return chosen;
-  // From dist/core, dist/bin/b-<hash> (the bundle) or src/core (tests run the sources).
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let up = 0; up < 6; up++) {
-    for (const candidate of [join(dir, MODULE_FILE), join(dir, 'dist', MODULE_FILE)]) {
-      if (existsSync(candidate)) return candidate;
-    }
-    const parent = dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
-  return undefined;
+  const here = dirname(fileURLToPath(import.meta.url));
+  return MODULE_PLACES.map((p) => join(here, p)).find((file) => existsSync(file));
 }
 
 function load(): { module?: XattrModule; reason?: string } {

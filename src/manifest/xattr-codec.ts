@@ -19,6 +19,42 @@ export const MAX_XATTR_VALUE_BYTES = 65_536;
 /** Most bytes of names, each with its NUL, one file may have (Linux's XATTR_LIST_MAX). */
 export const MAX_XATTR_LIST_BYTES = 65_536;
 
+/**
+ * Why attribute `name` with a value of `valueBytes` bytes cannot be in a tree, or
+ * undefined if it can. Linux never gives such an attribute; macOS and FUSE file systems
+ * can (names without a namespace, resource forks over 64 KiB), and backup leaves those
+ * out rather than write a tree no reader takes.
+ */
+export function xattrProblem(name: string, valueBytes: number): string | undefined {
+  const bytes = nameByteLength(name);
+  if (bytes === 0 || bytes > MAX_XATTR_NAME_BYTES) return `name of ${bytes} bytes`;
+  if (name.includes('\0')) return 'name holds NUL';
+  if (!name.includes('.')) return `name ${JSON.stringify(name)} has no namespace`;
+  if (valueBytes > MAX_XATTR_VALUE_BYTES) return `value of ${valueBytes} bytes, over 64 KiB`;
+  return undefined;
+}
+
+/**
+ * The attributes of `list` (in name order) a tree can hold, and a problem in words for
+ * each left out (see xattrProblem; also names past 64 KiB in all).
+ */
+export function fitXattrs(list: readonly Xattr[]): { kept: Xattr[]; left: string[] } {
+  const kept: Xattr[] = [];
+  const left: string[] = [];
+  let listBytes = 0;
+  for (const a of list) {
+    const problem = xattrProblem(a.name, a.value.length);
+    const bytes = nameByteLength(a.name) + 1;
+    if (problem) left.push(`${a.name}: ${problem}`);
+    else if (listBytes + bytes > MAX_XATTR_LIST_BYTES) left.push(`${a.name}: names over 64 KiB`);
+    else {
+      kept.push(a);
+      listBytes += bytes;
+    }
+  }
+  return { kept, left };
+}
+
 /** The wire form of a non-empty attribute list (already in order). */
 export function xattrsToWire(list: readonly Xattr[]): [string | Uint8Array, Uint8Array][] {
   return list.map((a) => [textToWire(a.name), a.value]);
@@ -38,20 +74,19 @@ export function xattrsFromWire(value: unknown, where: string): Xattr[] {
     const pair = value[i];
     if (!Array.isArray(pair) || pair.length !== 2) fail(`item ${i} is not a [name, value] pair`);
     const name = textFromWire(pair[0], where, `x[${i}] name`, MAX_XATTR_NAME_BYTES);
-    const bytes = nameByteLength(name);
-    if (bytes === 0 || bytes > MAX_XATTR_NAME_BYTES) fail(`item ${i}: name of ${bytes} bytes`);
-    if (name.includes('\0')) fail(`item ${i}: name holds NUL`);
-    if (!name.includes('.')) fail(`item ${i}: name ${JSON.stringify(name)} has no namespace`);
     const v = pair[1];
     if (!(v instanceof Uint8Array)) return fail(`item ${i}: value is not binary`);
-    if (v.length > MAX_XATTR_VALUE_BYTES) fail(`item ${i}: value longer than 64 KiB`);
-    listBytes += bytes + 1;
+    const problem = xattrProblem(name, v.length);
+    if (problem) fail(`item ${i}: ${problem}`);
+    listBytes += nameByteLength(name) + 1;
     if (listBytes > MAX_XATTR_LIST_BYTES) fail('names longer than 64 KiB in all');
     const previous = out.at(-1);
     if (previous && compareNames(previous.name, name) >= 0) {
       fail(`item ${i}: ${JSON.stringify(name)} is not after ${JSON.stringify(previous.name)}`);
     }
-    out.push({ name, value: v });
+    // A copy: a view would keep the whole page it was decoded from alive, and be copied
+    // whole into any message that carries it to a worker thread.
+    out.push({ name, value: v.slice() });
   }
   return out;
 }

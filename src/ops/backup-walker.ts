@@ -43,6 +43,7 @@ import { readXattrs, type Xattr } from '../core/xattrs.js';
 import { compareNames, sortNames } from '../manifest/names.js';
 import { encodeEntryView } from '../manifest/tree-codec.js';
 import type { ChunkRef, Entry, FileEntry } from '../manifest/types.js';
+import { fitXattrs } from '../manifest/xattr-codec.js';
 import type { BlobStore } from '../repo/blob-store.js';
 import type { ChunkPool } from '../repo/chunk-pool.js';
 import type { Repository } from '../repo/repository.js';
@@ -100,6 +101,15 @@ export interface WalkerContext {
   startedNs: bigint;
   signal: AbortSignal | undefined;
   emit: (event: BackupEvent) => void;
+}
+
+/**
+ * An entry's extended attributes as read for backup; `whole` is false when they could
+ * not be read (its stat-cache signature then vouches for nothing).
+ */
+interface XattrsFound {
+  list: readonly Xattr[] | undefined;
+  whole: boolean;
 }
 
 /** Counters that end up in the snapshot summary. */
@@ -268,14 +278,14 @@ export class BackupWalker {
     });
   }
 
-  private warn(path: string, err: unknown): void {
+  private warn(path: string, err: unknown, code?: string): void {
     this.counts.errors++;
     if (this.watchedRoots.has(path)) this.rootFailures.set(path, err);
     this.ctx.emit({
       type: 'warning',
       path,
       message: describeError(err, false),
-      code: hasCode(err, 'format') ? 'format' : 'io',
+      code: code ?? (hasCode(err, 'format') ? 'format' : 'io'),
     });
   }
 
@@ -550,7 +560,7 @@ export class BackupWalker {
     const { fp, xattrs } = this.fileFingerprint(r.path, r.at, st);
     const status = fp === r.signature ? 'unchanged' : 'changed';
     const attrs = xattrs ?? this.fileXattrs(r.path, r.at, st);
-    return this.readAndCount(r.path, r.at, r.name, st, status, attrs);
+    return this.readAndCount(r.path, r.at, r.name, st, status, attrs.list);
   }
 
   /** Counts a file taken unchanged inside an unchanged directory. */
@@ -710,7 +720,7 @@ export class BackupWalker {
     const kind = kindOf(st);
     if (kind === 'file') {
       const { fp, xattrs: read } = this.fileFingerprint(path, at, st);
-      const signature = tooRecentToCache(st, this.ctx.startedNs) ? '' : fp;
+      let signature = tooRecentToCache(st, this.ctx.startedNs) ? '' : fp;
       const matches = cachedSignature !== undefined && cachedSignature === fp;
       // Without inode numbers a hard-linked file is never taken from the cache: its entry
       // names its link group by device and inode, which may now belong to another group
@@ -721,7 +731,10 @@ export class BackupWalker {
         const bytes = Number(st.size);
         return { name, path, at, signature, entry: undefined, reuse: true, files: 1, bytes };
       }
-      const xattrs = read ?? this.fileXattrs(path, at, st);
+      const attrs = read ?? this.fileXattrs(path, at, st);
+      const xattrs = attrs.list;
+      // Attributes that could not be read are not vouched for: the file is read again.
+      if (!attrs.whole) signature = '';
       // Read again under `force` though its fingerprint matches: counted unchanged.
       const status = cachedSignature === undefined ? 'new' : matches ? 'unchanged' : 'changed';
       // The common case, a small file with one link inside a directory: read and encoded
@@ -772,7 +785,7 @@ export class BackupWalker {
           : undefined,
       );
     }
-    const xattrs = this.ctx.xattrs ? this.xattrsOf(path, at, st) : undefined;
+    const xattrs = this.ctx.xattrs ? this.xattrsOf(path, at, st).list : undefined;
     const base = baseFields(name, st, xattrs);
     const meta = `${base.mode}:${base.uid}:${base.gid}:${st.mtimeNs}${xattrSignature(xattrs)}`;
     const result = { name, path, at, reuse: undefined, files: 0, bytes: 0 };
@@ -819,32 +832,25 @@ export class BackupWalker {
     path: string,
     at: string | Buffer,
     st: SourceStat,
-  ): { fp: string; xattrs?: readonly Xattr[] | undefined } {
+  ): { fp: string; xattrs?: XattrsFound } {
     const fp = fingerprint(st, this.ctx.fingerprintRules);
     if (!this.ctx.xattrs) return { fp };
     if (!this.ctx.fingerprintRules.ignoreCtime) return { fp: `${fp}:x` };
     const xattrs = this.xattrsOf(path, at, st);
-    return { fp: fp + xattrSignature(xattrs), xattrs };
+    return { fp: fp + xattrSignature(xattrs.list), xattrs };
   }
 
   /** A file's extended attributes for its new entry, when the backup records them. */
-  private fileXattrs(
-    path: string,
-    at: string | Buffer,
-    st: SourceStat,
-  ): readonly Xattr[] | undefined {
-    return this.ctx.xattrs ? this.xattrsOf(path, at, st) : undefined;
+  private fileXattrs(path: string, at: string | Buffer, st: SourceStat): XattrsFound {
+    return this.ctx.xattrs ? this.xattrsOf(path, at, st) : { list: undefined, whole: true };
   }
 
   /**
    * The extended attributes of child `at`: those its directory's scan read, else read
-   * now. Undefined for none; a warning (the entry is kept without them) if unreadable.
+   * now. A warning (code `xattrs`) for each that a tree cannot hold, left out, and for a
+   * failed read: the entry is then kept without them, and `whole` is false.
    */
-  private xattrsOf(
-    path: string,
-    at: string | Buffer,
-    st: SourceStat,
-  ): readonly Xattr[] | undefined {
+  private xattrsOf(path: string, at: string | Buffer, st: SourceStat): XattrsFound {
     let found = st.xattrs;
     if (found === undefined) {
       try {
@@ -856,10 +862,16 @@ export class BackupWalker {
     }
     if ('code' in found) {
       const cause = /^E[A-Z0-9]+$/.test(found.code) ? errnoCause(found.code) : found.message;
-      this.warn(path, new Error(`extended attributes not recorded: ${cause}`));
-      return undefined;
+      this.warn(path, new Error(`extended attributes not recorded: ${cause}`), 'xattrs');
+      return { list: undefined, whole: false };
     }
-    return found.length > 0 ? found : undefined;
+    if (found.length === 0) return { list: undefined, whole: true };
+    const { kept, left } = fitXattrs(found);
+    if (left.length > 0) {
+      const message = `extended attributes not recorded: ${left.join('; ')}`;
+      this.warn(path, new Error(message), 'xattrs');
+    }
+    return { list: kept.length > 0 ? kept : undefined, whole: true };
   }
 
   /**

@@ -8,16 +8,11 @@
  * file capabilities, SELinux labels). Where cairn's native module is missing nothing
  * is set; the restore says so once (RestoreRun). Callers set attributes after chown
  * (which clears `security.capability`) and before chmod (a user's own read-only file
- * takes no `user.*` attributes).
+ * takes no `user.*` attributes). Restore only ever adds or replaces attributes, never
+ * removes one (see addXattrs).
  */
 import { errorCause } from '../core/errno.js';
-import {
-  readXattrs,
-  removeXattr,
-  setXattr,
-  type Xattr,
-  xattrUnsupportedReason,
-} from '../core/xattrs.js';
+import { readXattrs, setXattr, type Xattr, xattrUnsupportedReason } from '../core/xattrs.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -59,37 +54,20 @@ export function setNewXattrs(
 }
 
 /**
- * Makes the attributes of existing `path` (not followed) equal `list`: sets those that
- * differ and removes those `list` lacks (what this process may change). The problem in
- * words, or undefined.
+ * Sets on existing `path` (not followed) the attributes of `list` it lacks or holds
+ * with another value. Attributes `list` does not name are left alone: an entry without
+ * attributes may come from a backup that did not record them (`--no-xattrs`, no native
+ * module, an older cairn), and a target's own (an inherited ACL, an SELinux label) are
+ * the target's. The problem in words, or undefined.
  */
-export function syncXattrs(
+export function addXattrs(
   path: string | Buffer,
   list: readonly Xattr[] | undefined,
 ): string | undefined {
-  if (xattrUnsupportedReason() !== undefined) return undefined;
-  const want = list ?? [];
-  let have: readonly Xattr[];
-  try {
-    have = readXattrs(path);
-  } catch (err) {
-    return problemOf([errorCause(err)]);
-  }
-  if (have.length === 0 && want.length === 0) return undefined;
+  const missing = missingXattrs(path, list);
+  if (typeof missing === 'string') return problemOf([missing]);
   const failed: string[] = [];
-  const wanted = new Map(want.map((a) => [a.name, a.value]));
-  for (const a of have) {
-    if (wanted.has(a.name) || !settable(a.name)) continue;
-    try {
-      removeXattr(path, a.name);
-    } catch (err) {
-      failed.push(`${a.name}: ${errorCause(err)}`);
-    }
-  }
-  const current = new Map(have.map((a) => [a.name, a.value]));
-  for (const a of want) {
-    const now = current.get(a.name);
-    if ((now && Buffer.compare(now, a.value) === 0) || !settable(a.name)) continue;
+  for (const a of missing) {
     try {
       setXattr(path, a);
     } catch (err) {
@@ -100,22 +78,24 @@ export function syncXattrs(
 }
 
 /**
- * True when the attributes of existing `path` already equal `list`, as far as this
- * process can change them (for `restore --overwrite changed`); false when unreadable.
+ * The attributes of `list` that existing `path` lacks or holds with another value (of
+ * those this process may set), or why its own could not be read.
  */
-export function xattrsMatch(path: string | Buffer, list: readonly Xattr[] | undefined): boolean {
-  if (xattrUnsupportedReason() !== undefined) return true;
+export function missingXattrs(
+  path: string | Buffer,
+  list: readonly Xattr[] | undefined,
+): readonly Xattr[] | string {
+  const want = (list ?? []).filter((a) => settable(a.name));
+  if (want.length === 0 || xattrUnsupportedReason() !== undefined) return [];
   let have: readonly Xattr[];
   try {
     have = readXattrs(path);
-  } catch {
-    return false;
+  } catch (err) {
+    return errorCause(err);
   }
-  const mine = (l: readonly Xattr[]) => l.filter((a) => settable(a.name));
-  const a = mine(have);
-  const b = mine(list ?? []);
-  return (
-    a.length === b.length &&
-    a.every((x, i) => x.name === b[i]!.name && Buffer.compare(x.value, b[i]!.value) === 0)
-  );
+  const current = new Map(have.map((a) => [a.name, a.value]));
+  return want.filter((a) => {
+    const now = current.get(a.name);
+    return !now || Buffer.compare(now, a.value) !== 0;
+  });
 }

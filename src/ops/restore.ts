@@ -65,7 +65,7 @@ import {
   writevAll,
 } from './restore-fs.js';
 import { RestorePool, restoreWorkers } from './restore-pool.js';
-import { setNewXattrs, syncXattrs, xattrsMatch } from './restore-xattrs.js';
+import { addXattrs, missingXattrs, setNewXattrs } from './restore-xattrs.js';
 import { findEntry, splitSnapshotPath } from './snapshot-path.js';
 
 /** What to do with a file that already exists in the target. */
@@ -84,9 +84,10 @@ export interface RestoreOptions {
    */
   exclude?: string[];
   /**
-   * Restore extended attributes (default true): set on what is written, and made
-   * equal to the snapshot's on what is found in place. Without root, `trusted.*` and
-   * `security.*` are skipped, as ownership is; what cannot be set is a warning.
+   * Restore extended attributes (default true): set on what is written, and on what is
+   * found in place those it lacks or holds with another value (none is ever removed).
+   * Without root, `trusted.*` and `security.*` are skipped, as ownership is; what cannot
+   * be set is a warning.
    */
   xattrs?: boolean;
   /**
@@ -315,7 +316,7 @@ async function restoreEntries(
       if (!t.entry) await run.directoryContents(snapshot.tree, place(options.target));
       else {
         await run.ensureParents(options.target, t.parts.slice(0, -1));
-        await run.entry(t.entry, place(t.dir));
+        await run.entry(run.withXattrs(t.entry), place(t.dir));
       }
     }
     // Parents last: writing into a directory changes its mtime, and a read-only mode
@@ -489,7 +490,7 @@ class RestoreRun {
       if (entry?.kind !== 'dir') continue;
       const path = join(target, ...parts);
       try {
-        await this.applyMetadata(entry, path);
+        await this.applyMetadata(this.withXattrs(entry), path);
         this.madeWritable.delete(path);
       } catch (err) {
         this.warn(path, err);
@@ -871,7 +872,7 @@ class RestoreRun {
           if (fresh || (await this.clearWay(path, at, false))) {
             if (!this.dryRun) {
               await makeFifo(into.at, at);
-              await this.applyMetadata(e, at);
+              await this.applyMetadata(e, at, path);
             }
             this.summary.specials++;
           }
@@ -983,7 +984,7 @@ class RestoreRun {
         failure = { err };
       }
       // Metadata that cannot be set is a warning too; the directory still goes in place.
-      await this.applyMetadata(e, at).catch((err: unknown) => {
+      await this.applyMetadata(e, at, path).catch((err: unknown) => {
         failure ??= { err };
       });
       try {
@@ -1034,7 +1035,7 @@ class RestoreRun {
       held?.close();
     }
     if (!this.dryRun) {
-      await this.applyMetadata(e, at);
+      await this.applyMetadata(e, at, path);
       this.madeWritable.delete(path);
     }
   }
@@ -1163,12 +1164,12 @@ class RestoreRun {
       (st.mode & 0o7777) === e.mode &&
       mtimeMatches &&
       (!isRoot || (st.uid === e.uid && st.gid === e.gid)) &&
-      (!this.xattrsOn || xattrsMatch(at, e.xattrs));
+      (!this.xattrsOn || missingXattrs(at, e.xattrs).length === 0);
     // Other names share this inode (a `cp -al` copy, or names the snapshot holds as
     // separate files): changing its metadata in place would change theirs too. It is
     // written again as a file of its own instead.
     if (!metaMatches && st.nlink > 1 && e.hardlink === undefined) return false;
-    if (!metaMatches && !this.dryRun) await this.applyMetadata(e, at);
+    if (!metaMatches && !this.dryRun) await this.applyMetadata(e, at, path);
     if (e.hardlink !== undefined) {
       // The group's first file is in place: the others link to it, or already do.
       this.hardlinkInodes.set(e.hardlink, { dev: st.dev, ino: st.ino });
@@ -1196,6 +1197,8 @@ class RestoreRun {
       return;
     }
     const at = childPath(into, into.at, e.name);
+    // Said once the file is in place (a failure after this would be a warning of its own).
+    let xattrProblem: string | undefined;
     await replaceWith(
       into.at,
       at,
@@ -1243,7 +1246,7 @@ class RestoreRun {
           // chown before chmod: a chown clears set-user-ID and set-group-ID bits.
           if (isRoot) await fh.chown(e.uid, e.gid);
           // After chown, which clears capabilities; before chmod (restore-xattrs.ts).
-          this.warnXattrs(childPath(into, into.path, e.name), setNewXattrs(fh.fd, e.xattrs));
+          xattrProblem = setNewXattrs(fh.fd, e.xattrs);
           await fh.chmod(e.mode);
           await fh.utimes(utimeArg(e.mtime), utimeArg(e.mtime));
         } finally {
@@ -1252,6 +1255,7 @@ class RestoreRun {
       },
       into.staged,
     );
+    this.warnXattrs(childPath(into, into.path, e.name), xattrProblem);
   }
 
   /**
@@ -1379,19 +1383,25 @@ class RestoreRun {
   }
 
   /**
-   * Sets the metadata of existing `path` (a directory, a special file, or a file found in
-   * place) to `e`'s. Extended attributes that cannot be set are an error thrown after the
-   * rest is set (a warning for the callers).
+   * Sets the metadata of existing `at` (a directory, a special file, or a file found in
+   * place) to `e`'s. Extended attributes that cannot be set are a warning naming `path`
+   * (where `at` is known to the user), not an error: the rest is set all the same.
    */
-  private async applyMetadata(e: Entry, path: string): Promise<void> {
-    await withFsPath(path, async (at) => {
-      if (isRoot) await lchown(at, e.uid, e.gid);
-      // After chown, which clears capabilities; before chmod (restore-xattrs.ts).
-      const problem = this.xattrsOn ? syncXattrs(at, e.xattrs) : undefined;
-      await chmod(at, e.mode);
+  private async applyMetadata(e: Entry, at: string, path = at): Promise<void> {
+    await withFsPath(at, async (where) => {
+      if (isRoot) await lchown(where, e.uid, e.gid);
+      // After chown, which clears capabilities; before chmod (restore-xattrs.ts). Without
+      // root, a read-only file or directory of one's own takes attributes only once
+      // writable, for the moment until its chmod.
+      if (this.xattrsOn && e.xattrs) {
+        if (!isRoot && (e.mode & 0o200) === 0 && missingXattrs(where, e.xattrs).length > 0) {
+          await chmod(where, e.mode | 0o200).catch(() => {});
+        }
+        this.warnXattrs(path, addXattrs(where, e.xattrs));
+      }
+      await chmod(where, e.mode);
       const t = utimeArg(e.mtime);
-      await utimes(at, t, t);
-      if (problem) throw new Error(problem);
+      await utimes(where, t, t);
     });
   }
 
@@ -1404,7 +1414,7 @@ class RestoreRun {
    * `e` as this restore writes it: without extended attributes when they are off
    * (`xattrs: false`) or cannot be set here (a notice says so, once).
    */
-  private withXattrs(e: Entry): Entry {
+  withXattrs(e: Entry): Entry {
     if (e.xattrs === undefined) return e;
     if (this.xattrsOn) {
       const reason = xattrUnsupportedReason();

@@ -74,7 +74,7 @@ export function tarHeaderBlocks(h: TarHeader): Uint8Array {
   if (pax.some(([, v]) => !isUtf8(v))) pax.unshift(['hdrcharset', ascii('BINARY')]);
   // After the check above: hdrcharset concerns names, and values of attributes are bytes.
   for (const a of h.xattrs ?? []) {
-    pax.push([concat([ascii('SCHILY.xattr.'), nameToBytes(a.name)]), a.value]);
+    pax.push([concat([ascii('SCHILY.xattr.'), paxKeyBytes(nameToBytes(a.name))]), a.value]);
   }
   const ustar = ustarBlock(h, path);
   if (pax.length === 0) return ustar;
@@ -130,6 +130,21 @@ function ustarBlock(h: TarHeader, fullPath: Uint8Array | undefined, type?: strin
   for (const x of b) sum += x;
   put(b, 148, 8, ascii(`${sum.toString(8).padStart(6, '0')}\0 `));
   return b;
+}
+
+/**
+ * An attribute name as a pax key: `%` and `=` percent-encoded, as GNU tar writes and
+ * reads them (a key ends at the first `=`).
+ */
+function paxKeyBytes(name: Uint8Array): Uint8Array {
+  if (!name.includes(0x25) && !name.includes(0x3d)) return name;
+  const out: number[] = [];
+  for (const b of name) {
+    if (b === 0x25) out.push(0x25, 0x32, 0x35);
+    else if (b === 0x3d) out.push(0x25, 0x33, 0x44);
+    else out.push(b);
+  }
+  return Uint8Array.from(out);
 }
 
 /** A pax record: `LEN key=value\n`, LEN counting the whole record and its own digits. */

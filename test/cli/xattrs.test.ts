@@ -4,7 +4,7 @@
  * a note, once, and the exit code of a backup that lost nothing it could read.
  * The built executable, in processes of its own (the module is loaded once per process).
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -99,5 +99,59 @@ describe('extended attributes in the CLI', () => {
       expect.objectContaining({ message: expect.stringMatching(/are not recorded/) }),
     ]);
     expect(events.filter((e) => e.type === 'warning')).toEqual([]);
+  });
+
+  it('one that could not be read is a warning, and the file is not taken from the stat cache next time', async () => {
+    const root = await tempDir();
+    // A preloaded library makes lgetxattr fail with EIO for files named `unreadable`.
+    const shim = join(root, 'shim.c');
+    await writeFile(
+      shim,
+      `#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/types.h>
+ssize_t lgetxattr(const char *path, const char *name, void *value, size_t size) {
+  static ssize_t (*real)(const char *, const char *, void *, size_t);
+  if (!real) real = (ssize_t (*)(const char *, const char *, void *, size_t))dlsym(RTLD_NEXT, "lgetxattr");
+  size_t n = strlen(path);
+  if (n >= 11 && strcmp(path + n - 11, "/unreadable") == 0) { errno = EIO; return -1; }
+  return real(path, name, value, size);
+}
+`,
+    );
+    execFileSync('cc', ['-shared', '-fPIC', '-o', join(root, 'shim.so'), shim, '-ldl']);
+    const repo = join(root, 'repo');
+    const src = await tempDir();
+    await writeFile(join(src, 'unreadable'), 'content');
+    setXattr(join(src, 'unreadable'), { name: 'user.a', value: Buffer.from('b') });
+    const env = { CAIRN_CACHE_DIR: join(root, 'cache') };
+    expect((await cairn(env, '-r', repo, 'init', '--no-encryption')).code).toBe(0);
+    // Older than the stat cache's margin for recent changes.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const failing = await cairn(
+      { ...env, LD_PRELOAD: join(root, 'shim.so') },
+      '-r',
+      repo,
+      'backup',
+      src,
+    );
+    expect(failing.code).toBe(3);
+    expect(failing.stderr).toMatch(
+      /unreadable: extended attributes not recorded: input\/output error \(EIO\)/,
+    );
+    expect(failing.stderr).toMatch(/1 path recorded without all of their extended attributes/);
+    expect(failing.stderr).not.toMatch(/could not be read/);
+
+    const next = await cairn(env, '-r', repo, '--json', 'backup', src);
+    expect(next.code, next.stderr).toBe(0);
+    const listed = await cairn(env, '-r', repo, '--json', 'ls', 'latest');
+    const entry = listed.stdout
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as { path?: string; xattrs?: unknown })
+      .find((e) => e.path === 'unreadable');
+    expect(entry?.xattrs).toEqual([{ name: 'user.a', value: Buffer.from('b').toString('base64') }]);
   });
 });

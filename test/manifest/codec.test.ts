@@ -12,8 +12,9 @@ import {
   encodeTree,
 } from '../../src/manifest/tree-codec.js';
 import type { Entry, Snapshot, TreeNode } from '../../src/manifest/types.js';
+import { fitXattrs } from '../../src/manifest/xattr-codec.js';
 import { entryArb, snapshotArb } from '../helpers/arbitraries.js';
-import { sampleSnapshot } from '../helpers/entries.js';
+import { fileEntry, sampleSnapshot } from '../helpers/entries.js';
 
 const ID_A = 'a'.repeat(64);
 const ID_B = '0123456789abcdef'.repeat(4);
@@ -194,6 +195,38 @@ describe('round trips (property)', () => {
   });
 });
 
+describe('fitXattrs: what backup leaves out of a tree (the reader would refuse it)', () => {
+  it('keeps what Linux gives, leaves out names without a namespace and values over 64 KiB', () => {
+    const v = (n: number) => new Uint8Array(n);
+    const { kept, left } = fitXattrs([
+      { name: 'com.apple.ResourceFork', value: v(70_000) },
+      { name: 'nodot', value: v(1) },
+      { name: 'user.fine', value: v(65_536) },
+      { name: `user.${'n'.repeat(251)}`, value: v(1) },
+    ]);
+    expect(kept.map((a) => a.name)).toEqual(['user.fine']);
+    expect(left).toEqual([
+      'com.apple.ResourceFork: value of 70000 bytes, over 64 KiB',
+      'nodot: name "nodot" has no namespace',
+      `user.${'n'.repeat(251)}: name of 256 bytes`,
+    ]);
+  });
+  it('stops at 64 KiB of names in all', () => {
+    const list = Array.from({ length: 300 }, (_, i) => ({
+      name: `user.${String(i).padStart(3, '0')}${'x'.repeat(240)}`,
+      value: new Uint8Array(0),
+    }));
+    const { kept, left } = fitXattrs(list);
+    // 248 bytes and a NUL each: 263 fit in 65,536.
+    expect(kept).toHaveLength(263);
+    expect(left).toHaveLength(37);
+    expect(left[0]).toMatch(/names over 64 KiB/);
+    expect(() =>
+      decodeEntry(encodeEntry({ ...fileEntry('f'), xattrs: kept } as Entry), 'tree 1'),
+    ).not.toThrow();
+  });
+});
+
 describe('names sort by UTF-8 bytes', () => {
   it('orders astral characters after U+E000-U+FFFF (unlike UTF-16)', () => {
     expect(compareNames('\u{1F600}', '\uFF00')).toBeGreaterThan(0);
@@ -274,7 +307,7 @@ describe('hostile input is a FormatError naming the object, never a crash', () =
     [
       'xattr value over 64 KiB',
       leaf([{ ...base, x: [['user.a', Buffer.alloc(65_537)]] }]),
-      /value longer than 64 KiB/,
+      /value of 65537 bytes, over 64 KiB/,
     ],
     [
       'xattrs out of order',

@@ -193,13 +193,14 @@ describe('extended attributes', () => {
     expect(again.snapshot.tree).toBe(next.snapshot.tree);
   });
 
-  it('restore over an existing tree makes them equal to the snapshot (added, changed, removed)', async () => {
+  it('restore over an existing tree adds what is missing and mends what differs, and removes nothing', async () => {
     const src = await sourceWithAttributes();
     const { repo } = await localRepo();
     const { snapshotId, snapshot } = await backup(repo, { paths: [src], statCacheDir: false });
     const target = await tempDir();
     await restore(repo, snapshotId!, snapshot, { target });
-    set(join(target, 'small'), 'user.extra', 'not in the snapshot');
+    const hex = (v: string) => Buffer.from(v).toString('hex');
+    set(join(target, 'small'), 'user.extra', "the target's own");
     set(join(target, 'small'), 'user.comment', 'changed');
     removeXattr(join(target, 'large'), 'user.big');
     set(join(target, 'dir'), 'user.extra', 'x');
@@ -211,9 +212,53 @@ describe('extended attributes', () => {
     expect(events.filter((e) => e.type === 'warning')).toEqual([]);
     // In place: the content matched, only the metadata was brought up to date.
     expect(summary.filesUnchanged).toBe(summary.files);
-    for (const name of ['small', 'large', 'dir']) {
-      expect(attrsOf(join(target, name)), name).toEqual(attrsOf(join(src, name)));
-    }
+    expect(attrsOf(join(target, 'small'))).toEqual(
+      [...attrsOf(join(src, 'small')), `user.extra=${hex("the target's own")}`].sort(),
+    );
+    expect(attrsOf(join(target, 'large'))).toEqual(attrsOf(join(src, 'large')));
+    expect(attrsOf(join(target, 'dir'))).toEqual(
+      [...attrsOf(join(src, 'dir')), `user.extra=${hex('x')}`].sort(),
+    );
+    // Nothing left to do: a third restore changes nothing.
+    const before = await describeTree(target);
+    await restore(repo, snapshotId!, snapshot, { target });
+    expect(await describeTree(target)).toEqual(before);
+  });
+
+  it('a snapshot without them, restored over a tree that has some, leaves those alone', async () => {
+    const src = await tempDir();
+    await mkdir(join(src, 'd'));
+    await writeFile(join(src, 'f'), 'content');
+    const { repo } = await localRepo();
+    // Recorded without (as by --no-xattrs, a cairn without the module, or an older one).
+    const { snapshotId, snapshot } = await backup(repo, {
+      paths: [src],
+      statCacheDir: false,
+      xattrs: false,
+    });
+    const target = await tempDir();
+    await restore(repo, snapshotId!, snapshot, { target });
+    set(join(target, 'f'), 'user.mine', 'kept');
+    set(join(target, 'd'), 'user.mine', 'kept');
+    if (isRoot) set(join(target, 'f'), 'security.capability', CAP_NET_RAW);
+    const kept = [attrsOf(join(target, 'f')), attrsOf(join(target, 'd'))];
+    const summary = await restore(repo, snapshotId!, snapshot, { target });
+    expect(summary.errors).toBe(0);
+    expect([attrsOf(join(target, 'f')), attrsOf(join(target, 'd'))]).toEqual(kept);
+  });
+
+  it('restore --include with xattrs: false sets none on the included file', async () => {
+    const src = await sourceWithAttributes();
+    const { repo } = await localRepo();
+    const { snapshotId, snapshot } = await backup(repo, { paths: [src], statCacheDir: false });
+    const target = await tempDir();
+    await restore(repo, snapshotId!, snapshot, {
+      target,
+      include: ['small', 'dir'],
+      xattrs: false,
+    });
+    expect(attrsOf(join(target, 'small'))).toEqual([]);
+    expect(attrsOf(join(target, 'dir'))).toEqual([]);
   });
 
   it('one the file system refuses is a warning naming it, and the file is restored', async () => {
@@ -265,6 +310,9 @@ describe('extended attributes', () => {
 
   it('dump writes them as SCHILY.xattr records, which GNU tar restores', async () => {
     const src = await sourceWithAttributes();
+    // Names with the two characters a pax key encodes (a key ends at its first '=').
+    set(join(src, 'plain'), 'user.a=b', 'v1');
+    set(join(src, 'plain'), 'user.q%3D', 'v2');
     const { repo } = await localRepo();
     const { snapshot } = await backup(repo, { paths: [src], statCacheDir: false });
     const parts: Uint8Array[] = [];
@@ -273,9 +321,10 @@ describe('extended attributes', () => {
     expect(tar.includes('SCHILY.xattr.user.comment=a small one\n')).toBe(true);
     const out = await tempDir();
     execFileSync('tar', ['--xattrs', '--xattrs-include=*', '-xf', '-', '-C', out], { input: tar });
-    for (const name of ['small', 'large', 'dir', 'read-only', 'link']) {
+    for (const name of ['small', 'large', 'dir', 'read-only', 'link', 'plain']) {
       expect(attrsOf(join(out, name)), name).toEqual(attrsOf(join(src, name)));
     }
+    expect(readXattrs(join(out, 'plain')).map((a) => a.name)).toEqual(['user.a=b', 'user.q%3D']);
   });
 });
 

@@ -5,6 +5,7 @@ import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, readFileSync }
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { readXattrs, removeXattr, setXattr } from '../../src/core/xattrs.js';
 import { pseudoRandomBytes, tempDir } from '../helpers/fs.js';
 import {
   cairnBin,
@@ -197,6 +198,46 @@ describe('restore over read-only directories, not as root', () => {
       expect(lstatSync(join(target, 'ro')).mode & 0o777).toBe(0o555);
       chmodSync(join(src, 'ro'), 0o755);
       chmodSync(join(target, 'ro'), 0o755);
+    },
+  );
+
+  it.skipIf(!isRoot)(
+    'sets extended attributes on its read-only files and directories, and skips privileged ones',
+    async () => {
+      const { base, src, target, env, run } = await nobodysFolders(async (from) => {
+        await writeFile(join(from, 'f'), 'content\n');
+        await mkdir(join(from, 'd'));
+      });
+      const set = (path: string, name: string, value: string) =>
+        setXattr(path, { name, value: Buffer.from(value) });
+      const names = (path: string) => readXattrs(path).map((a) => a.name);
+      set(join(src, 'f'), 'user.a', '1');
+      set(join(src, 'f'), 'trusted.t', 'for root only');
+      set(join(src, 'd'), 'user.d', '2');
+      chmodSync(join(src, 'f'), 0o444);
+      chmodSync(join(src, 'd'), 0o555);
+      await run('init', '--no-encryption');
+      // Backed up as root, which sees trusted.* too; restored as the files' owner.
+      const asRoot = await cairnBin(['backup', src], env);
+      expect(asRoot.code, asRoot.stderr).toBe(0);
+      giveToNobody(join(base, 'repo'));
+      giveToNobody(join(base, 'cache'));
+      const first = await run('restore', 'latest', '--target', target);
+      expect(first.stderr).toBe('');
+      expect(names(join(target, 'f'))).toEqual(['user.a']);
+      expect(names(join(target, 'd'))).toEqual(['user.d']);
+
+      // Removed behind its back: found in place, read-only, they are set again.
+      removeXattr(join(target, 'f'), 'user.a');
+      removeXattr(join(target, 'd'), 'user.d');
+      const second = await run('restore', 'latest', '--target', target);
+      expect(second.stderr).toBe('');
+      expect(second.stdout).toMatch(/1 already up to date/);
+      expect(names(join(target, 'f'))).toEqual(['user.a']);
+      expect(names(join(target, 'd'))).toEqual(['user.d']);
+      expect(lstatSync(join(target, 'f')).mode & 0o777).toBe(0o444);
+      expect(lstatSync(join(target, 'd')).mode & 0o777).toBe(0o555);
+      for (const d of [join(src, 'd'), join(target, 'd')]) chmodSync(d, 0o755);
     },
   );
 });

@@ -76,9 +76,12 @@ export default async function backupCommand(
       let warnings = 0;
       // Paths --files-from lists that were not there: not read errors.
       let notFound = 0;
+      // Entries recorded without (some of) their extended attributes: their content is in.
+      let withoutXattrs = 0;
       const onEvent = (e: BackupEvent) => {
         if (e.type === 'warning') {
           if (e.code === 'not-found') notFound++;
+          else if (e.code === 'xattrs') withoutXattrs++;
           else warnings++;
           ctx.out.warn(`${visiblePath(e.path)}: ${e.message}`, e);
         } else if (e.type === 'progress') {
@@ -152,7 +155,12 @@ export default async function backupCommand(
           `${count(warnings, 'path')} could not be read (see the warnings): the snapshot lacks their content`,
         );
       }
-      if (warnings + notFound > 0) return EXIT.partial;
+      if (withoutXattrs > 0) {
+        ctx.out.error(
+          `${count(withoutXattrs, 'path')} recorded without all of their extended attributes (see the warnings)`,
+        );
+      }
+      if (warnings + notFound + withoutXattrs > 0) return EXIT.partial;
       return EXIT.ok;
     },
     { dryRun: opts.dryRun ?? false },
