@@ -42,4 +42,25 @@ describe('LocalChunkIndex', () => {
       expect(bytes && sha256Hex(bytes)).toBe(id);
     }
   });
+
+  it('indexes files read whole and files streamed alike, each chunk readable from its place', async () => {
+    const dir = await tempDir();
+    // Under, at and over the size read whole (1 MiB), and empty.
+    const sizes = [0, 7, 5000, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, 3 << 20];
+    const contents = sizes.map((n, i) => pseudoRandomBytes(n, 10 + i));
+    for (const [i, data] of contents.entries()) await writeFile(join(dir, `f${i}`), data);
+    const index = new LocalChunkIndex(PARAMS);
+    await index.addTrees([dir]);
+    expect(index.bytesIndexed).toBe(sizes.reduce((a, b) => a + b, 0));
+    for (const [i, data] of contents.entries()) {
+      const ids = cutPoints(data, PARAMS).map((c) =>
+        sha256Hex(data.subarray(c.offset, c.offset + c.length)),
+      );
+      expect(index.fileMatches(join(dir, `f${i}`), ids, data.length), `f${i}`).toBe(true);
+      for (const id of ids) {
+        const bytes = await index.read(id);
+        expect(bytes && sha256Hex(bytes)).toBe(id);
+      }
+    }
+  });
 });
