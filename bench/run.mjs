@@ -186,6 +186,25 @@ async function runOnce(run) {
     tool: tool.name,
   });
 
+  /** Restores the small files into the tool's folder (`over`: which holds them already). */
+  const restoreSmall = async (s, t, state, over) => {
+    const target = join(dir, `restore-small-${fileName(t)}`);
+    warmUp(state.small);
+    if (over) warmUp(target);
+    const r = await t.restore(state.small, 'small', target);
+    const got = await treeSize(target);
+    record({
+      ...base(s, t),
+      ms: r.ms,
+      rssMiB: r.rssMiB,
+      notes: note(
+        got.files === sizeOf.small.files
+          ? 'file count matches'
+          : `restored ${got.files} of ${sizeOf.small.files} files`,
+        opNote(r),
+      ),
+    });
+  };
   const each = {
     async 'fresh-2g'(s, t, state) {
       state.large = join(dir, `large-${fileName(t)}`);
@@ -266,40 +285,10 @@ async function runOnce(run) {
       });
     },
     async 'restore-small'(s, t, state) {
-      const target = join(dir, `restore-small-${fileName(t)}`);
-      warmUp(state.small);
-      const r = await t.restore(state.small, 'small', target);
-      const got = await treeSize(target);
-      record({
-        ...base(s, t),
-        ms: r.ms,
-        rssMiB: r.rssMiB,
-        notes: note(
-          got.files === sizeOf.small.files
-            ? 'file count matches'
-            : `restored ${got.files} of ${sizeOf.small.files} files`,
-          opNote(r),
-        ),
-      });
+      await restoreSmall(s, t, state, false);
     },
     async 'restore-small-over'(s, t, state) {
-      if (!t.name.startsWith('cairn')) return;
-      const target = join(dir, `restore-small-${fileName(t)}`);
-      warmUp(state.small);
-      warmUp(target);
-      const r = await t.restore(state.small, 'small', target);
-      const got = await treeSize(target);
-      record({
-        ...base(s, t),
-        ms: r.ms,
-        rssMiB: r.rssMiB,
-        notes: note(
-          got.files === sizeOf.small.files
-            ? 'file count matches'
-            : `${got.files} of ${sizeOf.small.files} files`,
-          opNote(r),
-        ),
-      });
+      if (t.name.startsWith('cairn')) await restoreSmall(s, t, state, true);
     },
     async releases(s, t) {
       const repo = join(dir, `releases-${fileName(t)}`);

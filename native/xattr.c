@@ -190,14 +190,28 @@ static napi_value js_list(napi_env env, napi_callback_info info) {
   return out;
 }
 
-static napi_value js_get(napi_env env, napi_callback_info info) {
+/* Reads arguments (path: Buffer, name: Buffer) into new C strings; 0 (with a TypeError
+ * thrown and nothing left to free) if they are not that. */
+static int path_and_name(napi_env env, napi_callback_info info, const char *usage,
+                         char **path, char **name) {
   napi_value argv[2];
-  if (!args(env, info, 2, argv)) return throw_type(env, "get(path: Buffer, name: Buffer)");
-  char *path = c_string(env, argv[0]);
-  char *name = c_string(env, argv[1]);
-  napi_value out = NULL;
-  if (path == NULL || name == NULL) throw_type(env, "path and name must be Buffers without NUL");
-  else out = read_into_buffer(env, get_reader, path, name, "lgetxattr");
+  if (!args(env, info, 2, argv)) {
+    throw_type(env, usage);
+    return 0;
+  }
+  *path = c_string(env, argv[0]);
+  *name = c_string(env, argv[1]);
+  if (*path != NULL && *name != NULL) return 1;
+  free(*path);
+  free(*name);
+  throw_type(env, "path and name must be Buffers without NUL");
+  return 0;
+}
+
+static napi_value js_get(napi_env env, napi_callback_info info) {
+  char *path, *name;
+  if (!path_and_name(env, info, "get(path: Buffer, name: Buffer)", &path, &name)) return NULL;
+  napi_value out = read_into_buffer(env, get_reader, path, name, "lgetxattr");
   free(path);
   free(name);
   return out;
@@ -252,15 +266,8 @@ static napi_value js_fset(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_remove(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  if (!args(env, info, 2, argv)) return throw_type(env, "remove(path: Buffer, name: Buffer)");
-  char *path = c_string(env, argv[0]);
-  char *name = c_string(env, argv[1]);
-  if (path == NULL || name == NULL) {
-    free(path);
-    free(name);
-    return throw_type(env, "path and name must be Buffers without NUL");
-  }
+  char *path, *name;
+  if (!path_and_name(env, info, "remove(path: Buffer, name: Buffer)", &path, &name)) return NULL;
   int r = REMOVE(path, name);
   int e = errno;
   free(path);

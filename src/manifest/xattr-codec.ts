@@ -18,6 +18,11 @@ export const MAX_XATTR_NAME_BYTES = 255;
 export const MAX_XATTR_VALUE_BYTES = 65_536;
 /** Most bytes of names, each with its NUL, one file may have (Linux's XATTR_LIST_MAX). */
 export const MAX_XATTR_LIST_BYTES = 65_536;
+/**
+ * Most bytes of values backup records for one entry (XFS and others allow far more):
+ * an entry stays a small part of its tree node, whatever the file system.
+ */
+export const MAX_XATTR_RECORDED_VALUE_BYTES = 4 * 1024 * 1024;
 
 /**
  * Why attribute `name` with a value of `valueBytes` bytes cannot be in a tree, or
@@ -36,20 +41,24 @@ export function xattrProblem(name: string, valueBytes: number): string | undefin
 
 /**
  * The attributes of `list` (in name order) a tree can hold, and a problem in words for
- * each left out (see xattrProblem; also names past 64 KiB in all).
+ * each left out (see xattrProblem; also names past 64 KiB and values past 4 MiB in all).
  */
 export function fitXattrs(list: readonly Xattr[]): { kept: Xattr[]; left: string[] } {
   const kept: Xattr[] = [];
   const left: string[] = [];
   let listBytes = 0;
+  let valueBytes = 0;
   for (const a of list) {
     const problem = xattrProblem(a.name, a.value.length);
     const bytes = nameByteLength(a.name) + 1;
     if (problem) left.push(`${a.name}: ${problem}`);
     else if (listBytes + bytes > MAX_XATTR_LIST_BYTES) left.push(`${a.name}: names over 64 KiB`);
-    else {
+    else if (valueBytes + a.value.length > MAX_XATTR_RECORDED_VALUE_BYTES) {
+      left.push(`${a.name}: values over 4 MiB in all`);
+    } else {
       kept.push(a);
       listBytes += bytes;
+      valueBytes += a.value.length;
     }
   }
   return { kept, left };
@@ -84,9 +93,9 @@ export function xattrsFromWire(value: unknown, where: string): Xattr[] {
     if (previous && compareNames(previous.name, name) >= 0) {
       fail(`item ${i}: ${JSON.stringify(name)} is not after ${JSON.stringify(previous.name)}`);
     }
-    // A copy: a view would keep the whole page it was decoded from alive, and be copied
-    // whole into any message that carries it to a worker thread.
-    out.push({ name, value: v.slice() });
+    // A copy (of a Buffer too, whose `slice` is a view): a view would keep the whole page
+    // it was decoded from alive, and be copied whole into any message to a worker thread.
+    out.push({ name, value: Uint8Array.prototype.slice.call(v) });
   }
   return out;
 }

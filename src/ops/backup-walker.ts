@@ -280,7 +280,8 @@ export class BackupWalker {
 
   private warn(path: string, err: unknown, code?: string): void {
     this.counts.errors++;
-    if (this.watchedRoots.has(path)) this.rootFailures.set(path, err);
+    // A root recorded without its attributes is still backed up: not a failed root.
+    if (this.watchedRoots.has(path) && code !== 'xattrs') this.rootFailures.set(path, err);
     this.ctx.emit({
       type: 'warning',
       path,
@@ -560,6 +561,9 @@ export class BackupWalker {
     const { fp, xattrs } = this.fileFingerprint(r.path, r.at, st);
     const status = fp === r.signature ? 'unchanged' : 'changed';
     const attrs = xattrs ?? this.fileXattrs(r.path, r.at, st);
+    // Attributes that could not be read: the cache must not vouch for this entry either
+    // (its directory's record takes the cleared signature: see DirectoryOutput.write).
+    if (!attrs.whole) r.signature = '';
     return this.readAndCount(r.path, r.at, r.name, st, status, attrs.list);
   }
 
@@ -1278,6 +1282,7 @@ export class DirectoryOutput {
       return this.enqueue(async () => {
         const e = await entry;
         this.queued--;
+        if (r.signature === '') this.signatures.set(cacheKey(r.name), '');
         if (e) await writer.add(e);
       });
     }

@@ -27,8 +27,9 @@ import { isRestoreTempName } from './restore-fs.js';
  * target of 3,000 small files made indexing take about 2 s (docs/performance.md).
  */
 const WHOLE_READ_BYTES = 1024 * 1024;
-/** Files indexed between two yields to the event loop (Ctrl-C, progress). */
+/** At most this many files, or bytes, are indexed between two yields to the event loop (Ctrl-C). */
 const FILES_PER_YIELD = 256;
+const BYTES_PER_YIELD = 32 * 1024 * 1024;
 
 /** Computes a chunk's id the way the repository does (SHA-256, or HMAC when encrypted). */
 export type IdFunction = (data: Uint8Array) => ObjectId;
@@ -50,8 +51,8 @@ export class LocalChunkIndex {
   bytesIndexed = 0;
   /** The buffer small files are read into (files are indexed one at a time). */
   private scratch: Buffer | undefined;
-  /** Files indexed since the last yield to the event loop. */
-  private sinceYield = 0;
+  /** Files and bytes indexed since the last yield to the event loop. */
+  private sinceYield = { files: 0, bytes: 0 };
 
   /**
    * @param params the repository's chunker parameters (as in effect: secret seed applied)
@@ -106,8 +107,11 @@ export class LocalChunkIndex {
         } catch {
           continue;
         }
-        if (++this.sinceYield >= FILES_PER_YIELD) {
-          this.sinceYield = 0;
+        const since = this.sinceYield;
+        since.files++;
+        if (st.isFile()) since.bytes += st.size;
+        if (since.files >= FILES_PER_YIELD || since.bytes >= BYTES_PER_YIELD) {
+          this.sinceYield = { files: 0, bytes: 0 };
           await yieldToEvents();
           throwIfAborted(signal);
         }
@@ -117,7 +121,7 @@ export class LocalChunkIndex {
         // is verified again, so a half-written one is fetched instead.
         const temp = temporary || isRestoreTempName(name);
         if (st.isDirectory()) await this.addTree(path, signal, temp, childAt, true);
-        else if (st.isFile()) await this.addFile(path, signal, temp, childAt);
+        else if (st.isFile()) await this.addFile(path, signal, temp, childAt, st.size);
       }
     } finally {
       held.close();
@@ -128,28 +132,31 @@ export class LocalChunkIndex {
    * Chunks one file and records its chunks. Unreadable files are skipped. A chunk found
    * in a `temporary` file (a restore's leftover, removed as the restore moves on) is
    * read from a lasting file instead whenever one holds it too. `at`: where to read it
-   * now, if not at `path` (see addTree).
+   * now, if not at `path` (see addTree). `size`: its size as listed (a larger file is
+   * streamed at once, not first read whole up to WHOLE_READ_BYTES).
    */
   async addFile(
     path: string,
     signal?: AbortSignal,
     temporary = false,
     at: string = path,
+    size?: number,
   ): Promise<void> {
     const ids: ObjectId[] = [];
-    let size = 0;
+    let indexed = 0;
     const note = (data: Uint8Array, offset: number): void => {
       const id = this.idOf(data);
       ids.push(id);
       const known = this.chunks.get(id);
       if (!known || (known.temporary && !temporary))
         this.chunks.set(id, { path, offset, length: data.length, temporary });
-      size += data.length;
+      indexed += data.length;
     };
     try {
       // The path stays reachable (a deep one holds descriptors) until the file is read.
       await withFsPath(at, async (where) => {
-        const whole = this.readSmall(where);
+        const whole =
+          size === undefined || size <= WHOLE_READ_BYTES ? this.readSmall(where) : undefined;
         if (whole) {
           for (const span of chunkSpans(whole, this.params)) {
             note(whole.subarray(span.offset, span.offset + span.length), span.offset);
@@ -163,8 +170,8 @@ export class LocalChunkIndex {
     } catch {
       return;
     }
-    this.bytesIndexed += size;
-    this.files.set(path, { size, ids });
+    this.bytesIndexed += indexed;
+    this.files.set(path, { size: indexed, ids });
   }
 
   /**

@@ -41,9 +41,16 @@ export function setNewXattrs(
   if (list === undefined || list.length === 0 || xattrUnsupportedReason() !== undefined) {
     return undefined;
   }
+  return setEach(
+    target,
+    list.filter((a) => settable(a.name)),
+  );
+}
+
+/** Sets every attribute of `list` on `target`; the problem in words, or undefined. */
+function setEach(target: number | string | Buffer, list: readonly Xattr[]): string | undefined {
   const failed: string[] = [];
   for (const a of list) {
-    if (!settable(a.name)) continue;
     try {
       setXattr(target, a);
     } catch (err) {
@@ -66,15 +73,7 @@ export function addXattrs(
 ): string | undefined {
   const missing = missingXattrs(path, list);
   if (typeof missing === 'string') return problemOf([missing]);
-  const failed: string[] = [];
-  for (const a of missing) {
-    try {
-      setXattr(path, a);
-    } catch (err) {
-      failed.push(`${a.name}: ${errorCause(err)}`);
-    }
-  }
-  return problemOf(failed);
+  return setEach(path, missing);
 }
 
 /**

@@ -1389,12 +1389,17 @@ class RestoreRun {
    */
   private async applyMetadata(e: Entry, at: string, path = at): Promise<void> {
     await withFsPath(at, async (where) => {
-      if (isRoot) await lchown(where, e.uid, e.gid);
+      // Only when the owner differs: a chown clears a file capability, and one the
+      // target set itself on a file otherwise in place is the target's own.
+      if (isRoot) {
+        const st = await lstat(where);
+        if (st.uid !== e.uid || st.gid !== e.gid) await lchown(where, e.uid, e.gid);
+      }
       // After chown, which clears capabilities; before chmod (restore-xattrs.ts). Without
-      // root, a read-only file or directory of one's own takes attributes only once
-      // writable, for the moment until its chmod.
+      // root, a file or directory of one's own takes attributes only while writable:
+      // made so for the moment (whatever its mode now), until the chmod below.
       if (this.xattrsOn && e.xattrs) {
-        if (!isRoot && (e.mode & 0o200) === 0 && missingXattrs(where, e.xattrs).length > 0) {
+        if (!isRoot && missingXattrs(where, e.xattrs).length > 0) {
           await chmod(where, e.mode | 0o200).catch(() => {});
         }
         this.warnXattrs(path, addXattrs(where, e.xattrs));

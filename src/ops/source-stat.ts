@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
 import { nameToBytes } from '../core/fs-names.js';
 import type { Xattr } from '../core/xattrs.js';
-import type { EntryKind, Timestamp } from '../manifest/types.js';
+import type { EntryBase, EntryKind, Timestamp } from '../manifest/types.js';
 
 /** Extended attributes as a scan read them, or why it could not (an errno code and message). */
 export type XattrsRead = readonly Xattr[] | { code: string; message: string };
@@ -48,14 +48,7 @@ export function kindOf(st: SourceStat): EntryKind {
 
 /** Mode, owner and mtime of an lstat result, and `xattrs` where there are any. */
 export function baseFields(name: string, st: SourceStat, xattrs?: readonly Xattr[]) {
-  const base: {
-    name: string;
-    mode: number;
-    uid: number;
-    gid: number;
-    mtime: Timestamp;
-    xattrs?: Xattr[];
-  } = {
+  const base: EntryBase = {
     name,
     mode: Number(st.mode) & 0o7777,
     uid: Number(st.uid),

@@ -6,7 +6,7 @@
  * a build that lacks it fails here rather than passing without testing anything.
  */
 import { execFileSync } from 'node:child_process';
-import { chmod, chown, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -246,6 +246,31 @@ describe('extended attributes', () => {
     expect(summary.errors).toBe(0);
     expect([attrsOf(join(target, 'f')), attrsOf(join(target, 'd'))]).toEqual(kept);
   });
+
+  it.skipIf(!isRoot)(
+    'a capability the target set on a file in place survives a repair of its times (root)',
+    async () => {
+      const src = await tempDir();
+      await writeFile(join(src, 'prog'), 'pretend binary');
+      const { repo } = await localRepo();
+      const { snapshotId, snapshot } = await backup(repo, { paths: [src], statCacheDir: false });
+      const target = await tempDir();
+      await restore(repo, snapshotId!, snapshot, { target });
+      set(join(target, 'prog'), 'security.capability', CAP_NET_RAW);
+      await utimes(join(target, 'prog'), 1_000_000_000, 1_000_000_000);
+      const summary = await restore(repo, snapshotId!, snapshot, { target });
+      expect(summary.filesUnchanged).toBe(1);
+      // Its owner was right: no chown, which would have cleared the capability.
+      expect(attrsOf(join(target, 'prog'))).toEqual([
+        `security.capability=${CAP_NET_RAW.toString('hex')}`,
+      ]);
+      expect(await describeTree(target, { mtimes: true })).toEqual(
+        (await describeTree(src)).map(
+          (l) => `${l} x=security.capability:${CAP_NET_RAW.toString('hex')}`,
+        ),
+      );
+    },
+  );
 
   it('restore --include with xattrs: false sets none on the included file', async () => {
     const src = await sourceWithAttributes();

@@ -206,6 +206,7 @@ describe('restore over read-only directories, not as root', () => {
     async () => {
       const { base, src, target, env, run } = await nobodysFolders(async (from) => {
         await writeFile(join(from, 'f'), 'content\n');
+        await writeFile(join(from, 'g'), 'writable in the snapshot\n');
         await mkdir(join(from, 'd'));
       });
       const set = (path: string, name: string, value: string) =>
@@ -214,6 +215,7 @@ describe('restore over read-only directories, not as root', () => {
       set(join(src, 'f'), 'user.a', '1');
       set(join(src, 'f'), 'trusted.t', 'for root only');
       set(join(src, 'd'), 'user.d', '2');
+      set(join(src, 'g'), 'user.g', '3');
       chmodSync(join(src, 'f'), 0o444);
       chmodSync(join(src, 'd'), 0o555);
       await run('init', '--no-encryption');
@@ -227,12 +229,17 @@ describe('restore over read-only directories, not as root', () => {
       expect(names(join(target, 'f'))).toEqual(['user.a']);
       expect(names(join(target, 'd'))).toEqual(['user.d']);
 
-      // Removed behind its back: found in place, read-only, they are set again.
+      // Removed behind its back: found in place, read-only, they are set again (g made
+      // read-only in the target though writable in the snapshot).
       removeXattr(join(target, 'f'), 'user.a');
       removeXattr(join(target, 'd'), 'user.d');
+      removeXattr(join(target, 'g'), 'user.g');
+      chmodSync(join(target, 'g'), 0o444);
       const second = await run('restore', 'latest', '--target', target);
       expect(second.stderr).toBe('');
-      expect(second.stdout).toMatch(/1 already up to date/);
+      expect(second.stdout).toMatch(/2 already up to date/);
+      expect(names(join(target, 'g'))).toEqual(['user.g']);
+      expect(lstatSync(join(target, 'g')).mode & 0o777).toBe(0o644);
       expect(names(join(target, 'f'))).toEqual(['user.a']);
       expect(names(join(target, 'd'))).toEqual(['user.d']);
       expect(lstatSync(join(target, 'f')).mode & 0o777).toBe(0o444);

@@ -157,7 +157,7 @@ export default async function backupCommand(
       }
       if (withoutXattrs > 0) {
         ctx.out.error(
-          `${count(withoutXattrs, 'path')} recorded without all of their extended attributes (see the warnings)`,
+          `extended attributes not recorded for ${count(withoutXattrs, 'path')} (see the warnings)`,
         );
       }
       if (warnings + notFound + withoutXattrs > 0) return EXIT.partial;
