@@ -211,6 +211,15 @@ describe('fitXattrs: what backup leaves out of a tree (the reader would refuse i
       `user.${'n'.repeat(251)}: name of 256 bytes`,
     ]);
   });
+  it('stops at 4 MiB of values in all', () => {
+    const list = Array.from({ length: 70 }, (_, i) => ({
+      name: `user.v${String(i).padStart(2, '0')}`,
+      value: new Uint8Array(65_536),
+    }));
+    const { kept, left } = fitXattrs(list);
+    expect(kept).toHaveLength(64);
+    expect(left).toEqual(list.slice(64).map((a) => `${a.name}: values over 4 MiB in all`));
+  });
   it('stops at 64 KiB of names in all', () => {
     const list = Array.from({ length: 300 }, (_, i) => ({
       name: `user.${String(i).padStart(3, '0')}${'x'.repeat(240)}`,
