@@ -1149,7 +1149,7 @@ class RestoreRun {
       return first !== undefined && first.dev === st.dev && first.ino === st.ino;
     }
     let same: boolean;
-    if (e.inline) same = inlineMatches(e.inline, at);
+    if (e.inline) same = this.inlineInPlace(e.inline, path, at);
     else if (e.chunks.length === 0) same = true;
     else
       same =
@@ -1176,6 +1176,18 @@ class RestoreRun {
       this.hardlinks.set(e.hardlink, Promise.resolve(path));
     }
     return true;
+  }
+
+  /**
+   * True when the file at `path` (reached at `at`) holds exactly `inline`. The index of
+   * the target's chunks read it already: content up to the chunker's `min` is one chunk,
+   * so its one id says, without reading the file a second time. Else it is read.
+   */
+  private inlineInPlace(inline: Uint8Array, path: string, at: string): boolean {
+    if (this.local && inline.length <= this.repo.config.chunker.min) {
+      return this.local.fileMatches(path, [this.repo.codec.idOf(inline)], inline.length);
+    }
+    return inlineMatches(inline, at);
   }
 
   private countFile(e: FileEntry, path: string, action: 'write' | 'unchanged' | 'skipped'): void {
