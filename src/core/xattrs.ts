@@ -133,6 +133,25 @@ export function readXattrs(at: string | Buffer): readonly Xattr[] {
   return out;
 }
 
+/** Why attributes could not be read: the errno code and the message. */
+export interface XattrsUnreadable {
+  code: string;
+  message: string;
+}
+
+/**
+ * `readXattrs`, with a failure as a value (for a scan that posts it to another thread,
+ * or a caller that records the entry without them).
+ */
+export function tryReadXattrs(at: string | Buffer): readonly Xattr[] | XattrsUnreadable {
+  try {
+    return readXattrs(at);
+  } catch (err) {
+    const { code, message } = err as NodeJS.ErrnoException;
+    return { code: code ?? 'EIO', message };
+  }
+}
+
 /** Sets one attribute on `at` (not following a symlink) or on open descriptor `at`. */
 export function setXattr(at: string | Buffer | number, attr: Xattr): void {
   const m = native();

@@ -39,7 +39,7 @@ import {
 import type { ObjectId } from '../core/ids.js';
 import { mapConcurrent, Semaphore, settleAll } from '../core/limit.js';
 import { openSourceSync } from '../core/source-open.js';
-import { readXattrs, type Xattr } from '../core/xattrs.js';
+import { tryReadXattrs, type Xattr } from '../core/xattrs.js';
 import { compareNames, sortNames } from '../manifest/names.js';
 import { encodeEntryView } from '../manifest/tree-codec.js';
 import type { ChunkRef, Entry, FileEntry } from '../manifest/types.js';
@@ -855,15 +855,7 @@ export class BackupWalker {
    * failed read: the entry is then kept without them, and `whole` is false.
    */
   private xattrsOf(path: string, at: string | Buffer, st: SourceStat): XattrsFound {
-    let found = st.xattrs;
-    if (found === undefined) {
-      try {
-        found = readXattrs(at);
-      } catch (err) {
-        const { code, message } = err as NodeJS.ErrnoException;
-        found = { code: code ?? 'EIO', message };
-      }
-    }
+    const found = st.xattrs ?? tryReadXattrs(at);
     if ('code' in found) {
       const cause = /^E[A-Z0-9]+$/.test(found.code) ? errnoCause(found.code) : found.message;
       this.warn(path, new Error(`extended attributes not recorded: ${cause}`), 'xattrs');

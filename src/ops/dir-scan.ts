@@ -7,7 +7,7 @@
  */
 import { type BigIntStats, constants, lstatSync } from 'node:fs';
 import { isWellFormedName, nameToBytes, readdirNamesSync } from '../core/fs-names.js';
-import { NO_XATTRS, readXattrs, type Xattr } from '../core/xattrs.js';
+import { NO_XATTRS, tryReadXattrs, type Xattr, type XattrsUnreadable } from '../core/xattrs.js';
 import { sortNames } from '../manifest/names.js';
 import type { TagExcluder } from './exclude-tags.js';
 import type { SourceStat, XattrsRead } from './source-stat.js';
@@ -57,7 +57,7 @@ export interface DirScan {
    * has some, or why they could not be read, by child index (a child it read and that is
    * not in it has none).
    */
-  xattrs?: Map<number, Xattr[] | { code: string; message: string }>;
+  xattrs?: Map<number, Xattr[] | XattrsUnreadable>;
   /** `xattrs` covers regular files too (ScanXattrs `all`). */
   xattrsOfFiles?: boolean;
   /**
@@ -101,13 +101,8 @@ export function scanDirectory(
       continue;
     }
     if (attrs && (xattrs === 'all' || (Number(st.mode) & S_IFMT) !== S_IFREG)) {
-      try {
-        const list = readXattrs(child);
-        if (list.length > 0) attrs.set(i, list as Xattr[]);
-      } catch (err) {
-        const { code, message } = err as NodeJS.ErrnoException;
-        attrs.set(i, { code: code ?? 'EIO', message });
-      }
+      const found = tryReadXattrs(child);
+      if ('code' in found || found.length > 0) attrs.set(i, found as Xattr[] | XattrsUnreadable);
     }
     const o = i * FIELDS;
     stats[o + MODE] = st.mode;

@@ -65,13 +65,14 @@ function setEach(target: number | string | Buffer, list: readonly Xattr[]): stri
  * with another value. Attributes `list` does not name are left alone: an entry without
  * attributes may come from a backup that did not record them (`--no-xattrs`, no native
  * module, an older cairn), and a target's own (an inherited ACL, an SELinux label) are
- * the target's. The problem in words, or undefined.
+ * the target's. `missing`: missingXattrs's answer, when the caller has it already. The
+ * problem in words, or undefined.
  */
 export function addXattrs(
   path: string | Buffer,
   list: readonly Xattr[] | undefined,
+  missing = missingXattrs(path, list),
 ): string | undefined {
-  const missing = missingXattrs(path, list);
   if (typeof missing === 'string') return problemOf([missing]);
   return setEach(path, missing);
 }

@@ -1411,10 +1411,11 @@ class RestoreRun {
       // root, a file or directory of one's own takes attributes only while writable:
       // made so for the moment (whatever its mode now), until the chmod below.
       if (this.xattrsOn && e.xattrs) {
-        if (!isRoot && missingXattrs(where, e.xattrs).length > 0) {
+        const missing = missingXattrs(where, e.xattrs);
+        if (!isRoot && typeof missing !== 'string' && missing.length > 0) {
           await chmod(where, e.mode | 0o200).catch(() => {});
         }
-        this.warnXattrs(path, addXattrs(where, e.xattrs));
+        this.warnXattrs(path, addXattrs(where, e.xattrs, missing));
       }
       await chmod(where, e.mode);
       const t = utimeArg(e.mtime);

@@ -2,11 +2,11 @@
 import { createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
 import { nameToBytes } from '../core/fs-names.js';
-import type { Xattr } from '../core/xattrs.js';
+import type { Xattr, XattrsUnreadable } from '../core/xattrs.js';
 import type { EntryBase, EntryKind, Timestamp } from '../manifest/types.js';
 
 /** Extended attributes as a scan read them, or why it could not (an errno code and message). */
-export type XattrsRead = readonly Xattr[] | { code: string; message: string };
+export type XattrsRead = readonly Xattr[] | XattrsUnreadable;
 
 /**
  * The part of an lstat result the backup walk uses: a `BigIntStats` from `lstatSync`, or

@@ -55,6 +55,17 @@ async function nobodysFolders(prepare: (src: string, target: string) => Promise<
   return { base, src, target, env, run };
 }
 
+/**
+ * Backs up `src` into `nobody`'s repository of `base` as root (who reads everything),
+ * then gives the repository and cache back to `nobody`.
+ */
+async function backUpAsRoot(base: string, src: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const asRoot = await cairnBin(['backup', src], env);
+  expect(asRoot.code, asRoot.stderr).toBe(0);
+  giveToNobody(join(base, 'repo'));
+  giveToNobody(join(base, 'cache'));
+}
+
 describe('restore over read-only directories, not as root', () => {
   it.skipIf(!isRoot)(
     'replaces changed files and deletes extras in them, and gives them their modes back',
@@ -128,10 +139,7 @@ describe('restore over read-only directories, not as root', () => {
     chmodSync(join(src, 'closed'), 0o000);
     await run('init', '--no-encryption');
     // Backed up as root reads it; the user restores it as its owner.
-    const asRoot = await cairnBin(['backup', src], env);
-    expect(asRoot.code, asRoot.stderr).toBe(0);
-    giveToNobody(join(base, 'repo'));
-    giveToNobody(join(base, 'cache'));
+    await backUpAsRoot(base, src, env);
     await run('restore', 'latest', '--target', target);
     expect(lstatSync(join(target, 'closed')).mode & 0o777).toBe(0o000);
     const again = await run('restore', 'latest', '--target', target);
@@ -220,10 +228,7 @@ describe('restore over read-only directories, not as root', () => {
       chmodSync(join(src, 'd'), 0o555);
       await run('init', '--no-encryption');
       // Backed up as root, which sees trusted.* too; restored as the files' owner.
-      const asRoot = await cairnBin(['backup', src], env);
-      expect(asRoot.code, asRoot.stderr).toBe(0);
-      giveToNobody(join(base, 'repo'));
-      giveToNobody(join(base, 'cache'));
+      await backUpAsRoot(base, src, env);
       const first = await run('restore', 'latest', '--target', target);
       expect(first.stderr).toBe('');
       expect(names(join(target, 'f'))).toEqual(['user.a']);
