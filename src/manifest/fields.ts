@@ -14,21 +14,32 @@ export function isPlainObject(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
+/**
+ * Names the object a failure is in: a string, or a function that builds it only when
+ * something fails (a tree holds thousands of entries, each with a name of its own).
+ */
+export type FieldSource = string | (() => string);
+
 /** Reads fields of one decoded map, checking each. */
 export class FieldReader {
   private readonly obj: Record<string, unknown>;
 
   constructor(
     value: unknown,
-    private readonly source: string,
-    allowed: readonly string[],
+    private readonly source: FieldSource,
+    allowed: ReadonlySet<string>,
   ) {
-    if (!isPlainObject(value)) throw new FormatError(source, 'expected a map');
+    if (!isPlainObject(value)) throw new FormatError(this.where(), 'expected a map');
     for (const key of Object.keys(value)) {
-      if (!allowed.includes(key))
-        throw new FormatError(source, `unknown field ${JSON.stringify(key)}`);
+      if (!allowed.has(key))
+        throw new FormatError(this.where(), `unknown field ${JSON.stringify(key)}`);
     }
     this.obj = value;
+  }
+
+  /** The object a failure is in. */
+  where(): string {
+    return typeof this.source === 'string' ? this.source : this.source();
   }
 
   has(key: string): boolean {
@@ -36,7 +47,7 @@ export class FieldReader {
   }
 
   fail(key: string, problem: string): never {
-    throw new FormatError(this.source, `field ${key}: ${problem}`);
+    throw new FormatError(this.where(), `field ${key}: ${problem}`);
   }
 
   raw(key: string): unknown {

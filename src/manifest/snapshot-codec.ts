@@ -24,7 +24,7 @@ export const SNAPSHOT_VERSION = 1;
  */
 export const SNAPSHOT_VERSION_ORIGINAL = 2;
 
-const SNAPSHOT_FIELDS = [
+const SNAPSHOT_FIELDS = new Set([
   'v',
   'time',
   'host',
@@ -38,8 +38,8 @@ const SNAPSHOT_FIELDS = [
   'retags',
   'summary',
   'program',
-];
-const SUMMARY_FIELDS = [
+]);
+const SUMMARY_FIELDS = new Set([
   'files',
   'dirs',
   'bytes',
@@ -50,7 +50,7 @@ const SUMMARY_FIELDS = [
   'added',
   'errors',
   'ms',
-];
+]);
 
 /** Encodes a snapshot record; a field `decodeSnapshot` would refuse is a UsageError. */
 export function encodeSnapshot(s: Snapshot): Uint8Array {

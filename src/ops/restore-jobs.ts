@@ -82,11 +82,14 @@ export class RestoreJobRunner {
   /** Runs `job`, reporting through `post`; never throws (failures are messages). */
   async run(
     job: SmallFilesJob | FileJob,
-    post: (message: FromRestoreWorker) => void,
+    post: (message: FromRestoreWorker, transfer?: ArrayBuffer[]) => void,
   ): Promise<void> {
     try {
       if (job.type === 'small') {
-        post({ type: 'small-done', task: job.task, failed: this.smallFiles(job) });
+        const failed = this.smallFiles(job);
+        // The content buffer goes back to be filled again (see RestorePool.smallFiles).
+        const spare = job.data.buffer as ArrayBuffer;
+        post({ type: 'small-done', task: job.task, failed, spare }, [spare]);
       } else {
         const done = await this.file(job, (bytes) =>
           post({ type: 'progress', task: job.task, bytes }),

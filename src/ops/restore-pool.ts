@@ -15,6 +15,7 @@
  * the workers start, and later jobs wait for them in their queues.
  */
 import { availableParallelism } from 'node:os';
+import { SpareBuffers } from '../core/spare-buffers.js';
 import { CALLING_THREAD_BUDGET, compiledWorker, startWorker } from '../core/worker-thread.js';
 import type { Xattr } from '../core/xattrs.js';
 
@@ -70,6 +71,13 @@ interface Task {
 }
 
 /**
+ * Batch content buffers are sized in steps of this (a batch holds about 1 MiB: see
+ * ops/restore.ts), and at most so many are kept (about as many as are in flight).
+ */
+const BATCH_BUFFER_STEP = 256 * 1024;
+const MAX_SPARE_BATCH_BUFFERS = 8;
+
+/**
  * What a file counts against CALLING_THREAD_BUDGET besides its content: creating a file
  * costs about as much as writing that much here.
  */
@@ -104,6 +112,8 @@ export class RestorePool {
   private closed = false;
   /** Directories with batches of small files waiting, and the server they wait on. */
   private readonly dirs = new Map<string, { server: Server; batches: number }>();
+  /** Content buffers of answered batches of small files, for later batches. */
+  private readonly spareBatchBuffers = new SpareBuffers(MAX_SPARE_BATCH_BUFFERS);
 
   /**
    * @param setup the repository to read (root, codec); the abort flag is the pool's own
@@ -123,6 +133,8 @@ export class RestorePool {
 
   /** Worker threads started (diagnostics, tests). */
   threadsStarted = 0;
+  /** Batches of small files sent in a buffer an earlier batch handed back (diagnostics, tests). */
+  batchBuffersReused = 0;
 
   /** Jobs given and not yet finished. */
   get pending(): number {
@@ -142,7 +154,7 @@ export class RestorePool {
   ): Promise<SmallFileFailure[]> {
     let bytes = 0;
     for (const f of files) bytes += f.inline?.length ?? 0;
-    const data = new Uint8Array(bytes);
+    const data = this.batchBuffer(bytes);
     const meta = new Float64Array(files.length * SMALL_META_FIELDS);
     const names: string[] = [];
     const xattrs: [number, Xattr[]][] = [];
@@ -180,11 +192,25 @@ export class RestorePool {
       dir,
     );
     if (reply.type !== 'small-done') throw new Error(`unexpected reply ${reply.type}`);
+    if (reply.spare && !this.closed) this.spareBatchBuffers.keep(reply.spare);
     return reply.failed.map(({ index, error, written }) =>
       written
         ? { index, error: fromWireFailure(error), written }
         : { index, error: fromWireFailure(error) },
     );
+  }
+
+  /**
+   * A buffer for `bytes` of a batch's content: a spare one handed back with an earlier
+   * batch's answer, else a new one (uninitialised: every byte of the view is written).
+   * A new buffer per batch cost the calling thread a zeroed allocation, page faults on
+   * every byte, and garbage collections for the external memory, freed on the worker.
+   */
+  private batchBuffer(bytes: number): Uint8Array {
+    const rounded = Math.max(1, Math.ceil(bytes / BATCH_BUFFER_STEP)) * BATCH_BUFFER_STEP;
+    const spare = this.spareBatchBuffers.take(bytes, 2 * rounded);
+    if (spare) this.batchBuffersReused++;
+    return new Uint8Array(spare ?? Buffer.allocUnsafeSlow(rounded).buffer, 0, bytes);
   }
 
   /** Restores one chunked file; `onProgress` gets the bytes written so far. */
@@ -208,6 +234,7 @@ export class RestorePool {
   /** Stops the workers (after the jobs given have finished or failed). */
   async close(): Promise<void> {
     this.closed = true;
+    this.spareBatchBuffers.clear();
     const servers = [...(this.servers ?? []), ...(this.startupServer ? [this.startupServer] : [])];
     this.servers = [];
     await Promise.all(servers.map((s) => s.terminate()));

@@ -1,7 +1,8 @@
 /**
  * Messages between restore's worker pool (restore-pool.ts) and its worker threads
  * (restore-worker.ts), and the setup a worker starts with. Structured-cloned; the
- * content of a batch of small files travels in one transferred buffer.
+ * content of a batch of small files travels in one transferred buffer, which comes
+ * back with the answer to be filled again.
  */
 import { CairnError, type ErrorCode } from '../core/errors.js';
 import type { Xattr } from '../core/xattrs.js';
@@ -78,6 +79,8 @@ export type FromRestoreWorker =
       type: 'small-done';
       task: number;
       failed: { index: number; error: WireFailure; written?: true }[];
+      /** The batch's `data` buffer, handed back (transferred) for a later batch. */
+      spare?: ArrayBuffer;
     }
   /** Bytes of a file written so far (sent as it goes, for progress). */
   | { type: 'progress'; task: number; bytes: number }

@@ -11,5 +11,7 @@ if (!port) throw new Error('restore-worker.js must run as a worker thread');
 const runner = new RestoreJobRunner(workerData as RestoreWorkerSetup);
 let queue: Promise<void> = Promise.resolve();
 port.on('message', (job: ToRestoreWorker) => {
-  queue = queue.then(() => runner.run(job, (message) => port.postMessage(message)));
+  queue = queue.then(() =>
+    runner.run(job, (message, transfer) => port.postMessage(message, transfer)),
+  );
 });

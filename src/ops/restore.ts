@@ -43,6 +43,7 @@ import { isAllZero } from '../core/zeros.js';
 import type { DirEntry, Entry, FileEntry, Snapshot } from '../manifest/types.js';
 import { codecSetup } from '../repo/codec-setup.js';
 import type { Repository } from '../repo/repository.js';
+import { TreeReader } from '../repo/tree-store.js';
 import { type RestoreEvent, Throttle } from './events.js';
 import { ExcludeMatcher } from './exclude.js';
 import { LocalChunkIndex } from './local-chunks.js';
@@ -377,6 +378,8 @@ class RestoreRun {
   private readonly chunksComing = new Map<ObjectId, Promise<Uint8Array | number>>();
   /** The id of so many zero bytes, by size (dry runs). */
   private readonly zeroIds = new Map<number, ObjectId>();
+  /** Reads each directory once, keeping nothing (see TreeReader.uncached). */
+  private readonly trees: TreeReader;
   /** Worker threads writing files (local repositories; see restore-pool.ts). */
   private readonly pool: RestorePool | undefined;
   private readonly poolSize: number;
@@ -399,6 +402,7 @@ class RestoreRun {
     this.overwrite = options.overwrite ?? 'changed';
     this.dryRun = options.dryRun ?? false;
     this.xattrsOn = options.xattrs ?? true;
+    this.trees = TreeReader.uncached(repo.blobs);
     if (!['changed', 'always', 'never'].includes(this.overwrite)) {
       throw new UsageError(`overwrite must be changed, always or never, got ${this.overwrite}`);
     }
@@ -543,7 +547,7 @@ class RestoreRun {
     const keep = fresh ? undefined : new Set<string>();
     // This directory's path in the snapshot, for path patterns (`/a/b`; '' at the root).
     const inSnapshot = this.excluder?.matchesPaths ? this.snapshotPathOf(dir) : '';
-    const entries = this.repo.trees.entries(tree, this.options.signal);
+    const entries = this.trees.entries(tree, this.options.signal);
     // Up to ENTRIES_IN_FLIGHT entries (files with chunks, subdirectories) at once, in no
     // particular order; small files of a new directory are written on the spot.
     const inFlight = new Set<Promise<void>>();
@@ -661,10 +665,12 @@ class RestoreRun {
   ): Promise<void> {
     const failed = await this.pool!.smallFiles(into.at, created, files as SmallFile[], into.staged);
     let next = 0;
+    const verbose = this.options.verbose === true;
     for (let i = 0; i < files.length; i++) {
       const e = files[i]!;
-      const path = childPath(into, into.path, e.name);
       const failure = failed[next]?.index === i ? failed[next++] : undefined;
+      // The path only when something is said about the file (100,000 strings otherwise).
+      const path = failure || verbose ? childPath(into, into.path, e.name) : '';
       if (failure) this.warn(path, failure.error);
       if (!failure || failure.written) this.countFile(e, path, 'write');
     }

@@ -373,6 +373,34 @@ describe('hostile input is a FormatError naming the object, never a crash', () =
     });
   }
 
+  it('names the entry once its name is read, and only the tree before', () => {
+    const message = (entry: unknown) => {
+      try {
+        decodeTree(leaf([entry]), 'tree 1234');
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return 'no error';
+    };
+    expect(message({ ...base, zz: 1 })).toBe('tree 1234: unknown field "zz"');
+    expect(message({ ...base, n: undefined })).toBe('tree 1234: field n: missing');
+    expect(message({ ...base, n: 'a/b' })).toBe(`tree 1234: name "a/b" holds '/'`);
+    expect(message({ ...base, m: 'x' })).toBe('tree 1234 entry "x": field m: not an integer');
+    expect(message({ ...base, mt: [0, 2e9] })).toBe(
+      'tree 1234 entry "x": field mt: nanoseconds out of range',
+    );
+    expect(message({ ...base, mt: 5 })).toBe(
+      'tree 1234 entry "x": field mt: expected [seconds, nanoseconds]',
+    );
+    expect(message({ ...base, l: 'y' })).toBe(
+      'tree 1234 entry "x": field l: not allowed on a file',
+    );
+    expect(message({ ...base, t: 'l', s: undefined, l: '' })).toBe(
+      'tree 1234 entry "x": field l: empty or holds NUL',
+    );
+    expect(message({ ...base, x: 5 })).toMatch(/^tree 1234 entry "x": field x: not an array/);
+  });
+
   it('random bytes never crash the decoders (fuzz)', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {

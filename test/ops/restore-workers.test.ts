@@ -105,6 +105,30 @@ describe('restore pool jobs', () => {
     await pool.close();
   });
 
+  it('fills a buffer an earlier batch handed back, writing only the new batch into each file', async () => {
+    const { pool, target } = await setup();
+    const first = [
+      { name: 'long', inline: pseudoRandomBytes(50_000, 5), ...fileMeta },
+      { name: 'tail', inline: pseudoRandomBytes(7000, 6), ...fileMeta },
+    ];
+    expect(await pool.smallFiles(target, undefined, first)).toEqual([]);
+    expect(pool.batchBuffersReused).toBe(0);
+    // Shorter content in the same buffer: nothing of the first batch may show through.
+    const second = [
+      { name: 'short', inline: Buffer.from('x'), ...fileMeta },
+      { name: 'none', ...fileMeta },
+      { name: 'mid', inline: pseudoRandomBytes(3000, 7), ...fileMeta },
+    ];
+    expect(await pool.smallFiles(target, undefined, second)).toEqual([]);
+    expect(pool.batchBuffersReused).toBe(1);
+    expect(readFileSync(join(target, 'long')).equals(pseudoRandomBytes(50_000, 5))).toBe(true);
+    expect(readFileSync(join(target, 'tail')).equals(pseudoRandomBytes(7000, 6))).toBe(true);
+    expect(readFileSync(join(target, 'short'), 'utf8')).toBe('x');
+    expect(readFileSync(join(target, 'none')).length).toBe(0);
+    expect(readFileSync(join(target, 'mid')).equals(pseudoRandomBytes(3000, 7))).toBe(true);
+    await pool.close();
+  });
+
   it('keeps the written part of a file it was stopped in, under its temporary name', async () => {
     const { blobs, pool, target } = await setup();
     const parts = Array.from({ length: 8 }, (_, i) => pseudoRandomBytes(600_000, 70 + i));
@@ -372,6 +396,41 @@ describe('restore on worker threads (compiled build)', () => {
         expect(readFileSync(join(target, name)).equals(content)).toBe(true);
       }
       expect(await readdir(target)).toHaveLength(small + 2);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('gets the buffers of small-file batches back from the workers and fills them again', async () => {
+    const cairn = await compiled();
+    const root = join(await tempDir('cairn-repo-'), 'repo');
+    const target = await tempDir();
+    const pool = new cairn.RestorePool({ root, ...codecSetup(new ObjectCodec()) }, 2);
+    const content = (d: number, f: number) =>
+      pseudoRandomBytes(((d * 7 + f) * 997) % 9000, d * 100 + f);
+    try {
+      // Enough batches that the workers start and later batches find buffers handed back.
+      const dirs = Array.from({ length: 40 }, (_, d) => `d${d}`);
+      for (const d of dirs) await mkdir(join(target, d));
+      for (let round = 0; round < 2; round++) {
+        await Promise.all(
+          dirs.slice(round * 20, round * 20 + 20).map((d, i) => {
+            const files = Array.from({ length: 30 }, (_, f) => ({
+              name: `f${f}`,
+              inline: content(round * 20 + i, f),
+              ...fileMeta,
+            }));
+            return pool.smallFiles(join(target, d), undefined, files);
+          }),
+        );
+      }
+      expect(pool.threadsStarted).toBe(2);
+      expect(pool.batchBuffersReused).toBeGreaterThan(0);
+      for (let d = 0; d < dirs.length; d++) {
+        for (let f = 0; f < 30; f++) {
+          expect(readFileSync(join(target, `d${d}`, `f${f}`)).equals(content(d, f))).toBe(true);
+        }
+      }
     } finally {
       await pool.close();
     }

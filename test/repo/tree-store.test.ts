@@ -152,6 +152,22 @@ describe('TreeReader cache', () => {
     expect(await rereads(TreeReader.forSingleWalk(blobs))).toBe(12);
   });
 
+  it('an uncached reader reads a node again each time, and gives the same entries', async () => {
+    const counting = new CountingBackend(new MemoryBackend());
+    const blobs = new BlobStore(counting);
+    const { tree } = await writeDir(blobs, ['a', 'b', 'c']);
+    const reader = TreeReader.uncached(blobs);
+    const before = counting.counts.get;
+    const names = async () => {
+      const out: string[] = [];
+      for await (const e of reader.entries(tree)) out.push(e.name);
+      return out;
+    };
+    expect(await names()).toEqual(['a', 'b', 'c']);
+    expect(await names()).toEqual(['a', 'b', 'c']);
+    expect(counting.counts.get - before).toBe(2);
+  });
+
   it('entries with onNode names every node once, reading each once, past the cache', async () => {
     const counting = new CountingBackend(new MemoryBackend());
     const blobs = new BlobStore(counting);
