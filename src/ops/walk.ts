@@ -9,6 +9,7 @@
 import type { ObjectId } from '../core/ids.js';
 import type { Entry } from '../manifest/types.js';
 import type { Repository } from '../repo/repository.js';
+import { TreeReader } from '../repo/tree-store.js';
 
 /** An entry and its path inside the snapshot (`a/b/c`, no leading slash). */
 export interface PathEntry {
@@ -23,8 +24,10 @@ export async function* walkTree(
   prefix = '',
   signal?: AbortSignal,
 ): AsyncGenerator<PathEntry> {
+  // Each directory is listed once: a reader without a cache (see TreeReader.uncached).
+  const trees = TreeReader.uncached(repo.blobs);
   const stack: { entries: AsyncIterator<Entry>; prefix: string }[] = [
-    { entries: repo.trees.entries(tree, signal)[Symbol.asyncIterator](), prefix },
+    { entries: trees.entries(tree, signal)[Symbol.asyncIterator](), prefix },
   ];
   try {
     while (stack.length > 0) {
@@ -39,7 +42,7 @@ export async function* walkTree(
       yield { path, entry };
       if (entry.kind === 'dir') {
         stack.push({
-          entries: repo.trees.entries(entry.tree, signal)[Symbol.asyncIterator](),
+          entries: trees.entries(entry.tree, signal)[Symbol.asyncIterator](),
           prefix: path,
         });
       }
