@@ -378,7 +378,7 @@ class RestoreRun {
   private readonly chunksComing = new Map<ObjectId, Promise<Uint8Array | number>>();
   /** The id of so many zero bytes, by size (dry runs). */
   private readonly zeroIds = new Map<number, ObjectId>();
-  /** Reads each directory once, keeping nothing (see TreeReader.uncached). */
+  /** Lists each directory once, keeping only small nodes (see TreeReader.forWalk). */
   private readonly trees: TreeReader;
   /** Worker threads writing files (local repositories; see restore-pool.ts). */
   private readonly pool: RestorePool | undefined;
@@ -402,7 +402,7 @@ class RestoreRun {
     this.overwrite = options.overwrite ?? 'changed';
     this.dryRun = options.dryRun ?? false;
     this.xattrsOn = options.xattrs ?? true;
-    this.trees = TreeReader.uncached(repo.blobs);
+    this.trees = TreeReader.forWalk(repo.blobs);
     if (!['changed', 'always', 'never'].includes(this.overwrite)) {
       throw new UsageError(`overwrite must be changed, always or never, got ${this.overwrite}`);
     }
@@ -665,7 +665,7 @@ class RestoreRun {
   ): Promise<void> {
     const failed = await this.pool!.smallFiles(into.at, created, files as SmallFile[], into.staged);
     let next = 0;
-    const verbose = this.options.verbose === true;
+    const verbose = Boolean(this.options.verbose);
     for (let i = 0; i < files.length; i++) {
       const e = files[i]!;
       const failure = failed[next]?.index === i ? failed[next++] : undefined;

@@ -24,8 +24,8 @@ export async function* walkTree(
   prefix = '',
   signal?: AbortSignal,
 ): AsyncGenerator<PathEntry> {
-  // Each directory is listed once: a reader without a cache (see TreeReader.uncached).
-  const trees = TreeReader.uncached(repo.blobs);
+  // Each directory is listed once: a reader that keeps only small nodes (see TreeReader.forWalk).
+  const trees = TreeReader.forWalk(repo.blobs);
   const stack: { entries: AsyncIterator<Entry>; prefix: string }[] = [
     { entries: trees.entries(tree, signal)[Symbol.asyncIterator](), prefix },
   ];

@@ -257,6 +257,9 @@ interface StoringRef {
 const CACHE_BYTES = 8 * 1024 * 1024;
 /** The same for `TreeReader.forSingleWalk`. */
 const SINGLE_WALK_CACHE_BYTES = 1024 * 1024;
+/** The largest node `TreeReader.forWalk` keeps, and the bytes of nodes it keeps at most. */
+const WALK_NODE_BYTES = 16 * 1024;
+const WALK_CACHE_BYTES = 1024 * 1024;
 
 /** Reads tree nodes and directories. */
 export class TreeReader {
@@ -266,11 +269,13 @@ export class TreeReader {
   /**
    * @param cacheSize most nodes kept decoded
    * @param cacheBytes most bytes of nodes kept decoded (see CACHE_BYTES)
+   * @param maxNodeBytes larger nodes are not kept (see `forWalk`)
    */
   constructor(
     private readonly blobs: BlobStore,
     private readonly cacheSize = 256,
     private readonly cacheBytes = CACHE_BYTES,
+    private readonly maxNodeBytes = cacheBytes,
   ) {}
 
   /**
@@ -284,15 +289,18 @@ export class TreeReader {
   }
 
   /**
-   * A reader that keeps no nodes, for a walk that reads each node once and holds its
-   * entries briefly (restore). Entries that stay reachable from a cache survive the
-   * young generation's collections and die in the old one, which then collects far
-   * more often: reading the 100,000 small files of the bench (2,786 pages) took the
-   * calling thread 2.9-3.3 s of CPU with the default cache, 2.6-2.8 s with 1 MiB, and
-   * 1.8-2.1 s with none (docs/performance.md).
+   * A reader for walks that list each directory once and hold its entries briefly
+   * (restore, `ls`, `dump`). It keeps only nodes of at most WALK_NODE_BYTES: small
+   * directories, which deduplication makes repeat across a tree, are read once, but
+   * the large pages, which hold most of a tree's bytes where files are inline, are not
+   * kept. Entries reachable from a cache survive the young generation's collections
+   * and die in the old one, which then collects far more often: listing the 100,000
+   * small files of the bench (2,786 pages of about 300 KiB) took the calling thread
+   * 2.9-3.3 s of CPU with the default cache, 2.6-2.8 s with 1 MiB of any nodes, and
+   * 1.7-2.2 s keeping none (docs/performance.md).
    */
-  static uncached(blobs: BlobStore): TreeReader {
-    return new TreeReader(blobs, 0, 0);
+  static forWalk(blobs: BlobStore): TreeReader {
+    return new TreeReader(blobs, 256, WALK_CACHE_BYTES, WALK_NODE_BYTES);
   }
 
   /** One verified, validated tree node. */
@@ -305,7 +313,11 @@ export class TreeReader {
     }
     const bytes = await this.blobs.get('tree', id, { signal });
     const node = decodeTree(bytes, `tree ${id}`);
-    if (bytes.length <= this.cacheBytes && !this.cache.has(id)) {
+    if (
+      bytes.length <= this.cacheBytes &&
+      bytes.length <= this.maxNodeBytes &&
+      !this.cache.has(id)
+    ) {
       this.cache.set(id, { node, bytes: bytes.length });
       this.cachedBytes += bytes.length;
       while (this.cache.size > this.cacheSize || this.cachedBytes > this.cacheBytes) {

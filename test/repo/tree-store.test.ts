@@ -152,20 +152,30 @@ describe('TreeReader cache', () => {
     expect(await rereads(TreeReader.forSingleWalk(blobs))).toBe(12);
   });
 
-  it('an uncached reader reads a node again each time, and gives the same entries', async () => {
+  it('a walk reader keeps small directories, and reads large pages again each time', async () => {
     const counting = new CountingBackend(new MemoryBackend());
     const blobs = new BlobStore(counting);
-    const { tree } = await writeDir(blobs, ['a', 'b', 'c']);
-    const reader = TreeReader.uncached(blobs);
-    const before = counting.counts.get;
-    const names = async () => {
+    const small = (await writeDir(blobs, ['a', 'b', 'c'])).tree;
+    // One page of about 40 KB (inline content), over the 16 KiB a walk reader keeps.
+    const large = (
+      await writeDir(blobs, ['x', 'y'], (n) => fileEntry(n, 0, new Uint8Array(20_000).fill(7)))
+    ).tree;
+    const reader = TreeReader.forWalk(blobs);
+    const list = async (tree: string) => {
       const out: string[] = [];
       for await (const e of reader.entries(tree)) out.push(e.name);
       return out;
     };
-    expect(await names()).toEqual(['a', 'b', 'c']);
-    expect(await names()).toEqual(['a', 'b', 'c']);
-    expect(counting.counts.get - before).toBe(2);
+    const reads = async (tree: string) => {
+      const before = counting.counts.get;
+      await list(tree);
+      return counting.counts.get - before;
+    };
+    expect(await list(small)).toEqual(['a', 'b', 'c']);
+    expect(await list(large)).toEqual(['x', 'y']);
+    expect(await reads(small)).toBe(0);
+    expect(await reads(large)).toBe(1);
+    expect(await reads(large)).toBe(1);
   });
 
   it('entries with onNode names every node once, reading each once, past the cache', async () => {
