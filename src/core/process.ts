@@ -1,5 +1,11 @@
-/** Facts about other processes on this machine. */
+/** Facts about processes on this machine: this one's privilege, and whether others run. */
 import { readFileSync } from 'node:fs';
+
+/**
+ * Running as root: restore sets ownership and privileged extended attributes
+ * (`trusted.*`, `security.*`) too.
+ */
+export const isRoot = process.getuid?.() === 0;
 
 /**
  * True if a process with this pid runs on this machine (possibly as another user). Used

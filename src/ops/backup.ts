@@ -493,7 +493,6 @@ function noteRoots(only: PathSelection, sources: readonly string[]): void {
   }
 }
 
-/** The tag files of `--exclude-if-present` and `--exclude-caches`; UsageError for a bad one. */
 /**
  * True when extended attributes can be read here; else a notice saying why, once per
  * backup (not a warning: nothing that can be read is missing, and every backup on such
@@ -510,6 +509,7 @@ function xattrsReadable(emit: (event: BackupEvent) => void): boolean {
   return false;
 }
 
+/** The tag files of `--exclude-if-present` and `--exclude-caches`; UsageError for a bad one. */
 function excludeTags(options: BackupOptions): TagExcluder {
   const tags = (options.excludeIfPresent ?? []).map(parseExcludeTag);
   if (options.excludeCaches) tags.push(CACHEDIR_EXCLUDE_TAG);

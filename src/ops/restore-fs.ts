@@ -38,6 +38,7 @@ import { errnoCode } from '../backends/fs-errors.js';
 import { DirRef, withFsPath, withFsPathSync } from '../core/deep-path.js';
 import { hasCode } from '../core/errors.js';
 import { fsPath, readdirNamesSync } from '../core/fs-names.js';
+import { isRoot } from '../core/process.js';
 import type { FileEntry, SymlinkEntry, Timestamp } from '../manifest/types.js';
 import { setNewXattrs } from './restore-xattrs.js';
 
@@ -55,9 +56,6 @@ const RESTORE_TEMP_NAME = /^\.cairn-tmp-[0-9a-f]{16}$/;
 export function isRestoreTempName(name: string): boolean {
   return RESTORE_TEMP_NAME.test(name);
 }
-
-/** Running as root: ownership is restored too. */
-export const isRoot = process.getuid?.() === 0;
 
 /** A fresh temporary name in `dir`. */
 export function tempName(dir: string): string {

@@ -25,13 +25,13 @@ import { errnoCode, fsError } from '../backends/fs-errors.js';
 import { LocalBackend } from '../backends/local.js';
 import { DirRef } from '../core/deep-path.js';
 import { AbortedError, IntegrityError, NotFoundError } from '../core/errors.js';
+import { isRoot } from '../core/process.js';
 import { newStage, UNCACHED_MIN_BYTES, UncachedFileWriter } from '../core/uncached-file.js';
 import { isAllZero } from '../core/zeros.js';
 import { MAX_OBJECT_BYTES, type ObjectCodec } from '../repo/codec.js';
 import { codecFromSetup } from '../repo/codec-setup.js';
 import { blobKey } from '../repo/layout.js';
 import {
-  isRoot,
   removeQuietly,
   tempChild,
   utimeArg,

@@ -12,9 +12,8 @@
  * removes one (see addXattrs).
  */
 import { errorCause } from '../core/errno.js';
+import { isRoot } from '../core/process.js';
 import { readXattrs, setXattr, type Xattr, xattrUnsupportedReason } from '../core/xattrs.js';
-
-const isRoot = process.getuid?.() === 0;
 
 /** True for attributes only a privileged process may set. */
 function privileged(name: string): boolean {

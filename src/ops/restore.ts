@@ -38,6 +38,7 @@ import { readdirNames } from '../core/fs-names.js';
 import type { ObjectId } from '../core/ids.js';
 import { mapConcurrent, Semaphore } from '../core/limit.js';
 import { makeDirectories } from '../core/mkdirs.js';
+import { isRoot } from '../core/process.js';
 import { xattrUnsupportedReason } from '../core/xattrs.js';
 import { isAllZero } from '../core/zeros.js';
 import type { DirEntry, Entry, FileEntry, Snapshot } from '../manifest/types.js';
@@ -50,7 +51,6 @@ import { LocalChunkIndex } from './local-chunks.js';
 import {
   hardLinkSync,
   isRestoreTempName,
-  isRoot,
   makeFifo,
   makeStagedDirSync,
   newFileOwner,
